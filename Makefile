@@ -1,0 +1,35 @@
+# Two commands on a fresh machine:
+#   make plan   - install into .venv and plan the bundled reference scenario
+#   make test   - install into .venv (with dev tools) and run lint, types and the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: plan test lint install install-dev bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+
+install-dev: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+
+plan: install
+	$(BIN)/planner validate
+	$(BIN)/planner network
+
+lint: install-dev
+	$(BIN)/ruff check planner tests benchmarks leases
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: install-dev
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

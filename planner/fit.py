@@ -1,0 +1,151 @@
+"""Fit one lease into what is left: the residual capacities of pods, sites and spans.
+
+The greedy baseline places leases one by one with :meth:`Residual.fit`; the reason
+finder calls it again with one constraint family relaxed at a time to learn which
+family keeps a lease out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.instance import Instance, LeaseOptions, PathOption
+
+__all__ = ["FAMILIES", "ReplicaFit", "Residual"]
+
+FAMILIES = ("gpus", "power", "dci", "uplink", "latency", "residency", "anti_affinity")
+"""Constraint families, as named in reasons and in :func:`Residual.fit`'s ``relax``."""
+
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class ReplicaFit:
+    """Where one replica goes: a site, its pods with GPUs each, and its route."""
+
+    site: int
+    parts: tuple[tuple[int, int], ...]  # (pod, gpus)
+    path: PathOption | None
+
+
+class Residual:
+    """What is left of every capacity, week by week, as plans take their share."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+        self.gpu = inst.pod_free.astype(float).copy()
+        self.uplink = np.repeat(inst.pod_uplink[:, None], inst.pod_free.shape[1], axis=1).astype(float)
+        self.power = inst.site_power_kw.copy()
+        self.link = inst.span_limit.copy()
+
+    def copy(self) -> Residual:
+        """An independent copy."""
+        new = Residual.__new__(Residual)
+        new.inst = self.inst
+        new.gpu, new.uplink, new.power, new.link = (self.gpu.copy(), self.uplink.copy(), self.power.copy(),
+                                                     self.link.copy())
+        return new
+
+    # ------------------------------------------------------------------ loads
+    def uplink_load(self, lo: LeaseOptions, gpus: int, split: bool) -> float:
+        """Uplink Gbps a part of ``gpus`` GPUs of a replica puts on its pod."""
+        load = lo.egress_gbps * gpus / lo.gpus
+        if split:
+            load += self.inst.sc.settings.interpod_gbps_per_gpu * gpus
+        return load
+
+    def apply(self, lo: LeaseOptions, fits: list[ReplicaFit], sign: float = -1.0) -> None:
+        """Take (``sign=-1``) or give back (``sign=+1``) the capacity ``fits`` use."""
+        t = slice(lo.t0, lo.t1 + 1)
+        for f in fits:
+            split = len(f.parts) > 1
+            for pod, g in f.parts:
+                self.gpu[pod, t] += sign * g
+                self.uplink[pod, t] += sign * self.uplink_load(lo, g, split)
+                self.power[f.site, t] += sign * g * self.inst.pod_kw_per_gpu[pod]
+            if f.path is not None and lo.egress_gbps > 0:
+                self.link[f.path.span_idx, t] += sign * lo.egress_gbps
+
+    # ------------------------------------------------------------------ fitting
+    def candidate_sites(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
+        """Sites a replica may use, before capacity checks."""
+        sites = lo.sku_sites if "residency" in relax else lo.placement_sites
+        if lo.needs_path and "latency" not in relax:
+            sites = [s for s in sites if lo.paths.get(s)]
+        return list(sites)
+
+    def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | None | bool:
+        """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
+        if not lo.needs_path:
+            return None
+        cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
+        if lo.egress_gbps > 0 and "dci" not in relax:
+            t = slice(lo.t0, lo.t1 + 1)
+            cands = [p for p in cands if self.link[p.span_idx, t].min() >= lo.egress_gbps - EPS]
+        return cands[0] if cands else False
+
+    def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> ReplicaFit | None:
+        """Fit one replica at ``site``, or ``None``."""
+        t = slice(lo.t0, lo.t1 + 1)
+        path = self.route(lo, site, relax)
+        if path is False:
+            return None
+        pods = np.array(lo.pods.get(site, []), dtype=np.int64)
+        if pods.size == 0:
+            return None
+        need_kw = lo.gpus * self.inst.pod_kw_per_gpu[pods[0]]
+        if "power" not in relax and self.power[site, t].min() < need_kw - EPS:
+            return None
+        free = np.full(pods.size, np.inf) if "gpus" in relax else self.gpu[pods, t].min(axis=1)
+        room = np.full(pods.size, np.inf) if "uplink" in relax else self.uplink[pods, t].min(axis=1)
+        whole = (free >= lo.gpus) & (room >= self.uplink_load(lo, lo.gpus, split=False) - EPS)
+        if whole.any():
+            best = pods[whole][np.argmin(free[whole])]  # best fit
+            return ReplicaFit(site, ((int(best), lo.gpus),), path if path is not None else None)
+        if lo.span != "site":
+            return None
+        per_gpu = self.uplink_load(lo, 1, split=True)
+        cap = np.minimum(free, np.floor(room / per_gpu + EPS) if per_gpu > 0 else np.inf)
+        parts, left = [], lo.gpus
+        for k in np.argsort(-cap, kind="stable"):
+            if left == 0 or cap[k] < 1:
+                break
+            g = int(min(cap[k], left))
+            parts.append((int(pods[k]), g))
+            left -= g
+        if left > 0:
+            return None
+        return ReplicaFit(site, tuple(parts), path if path is not None else None)
+
+    def site_cost(self, lo: LeaseOptions, site: int) -> float:
+        """Power and transport cost of one replica at ``site`` (for ordering sites)."""
+        pods = lo.pods.get(site)
+        if not pods:
+            return np.inf
+        cost = self.inst.power_cost_usd(lo, pods[0], lo.gpus)
+        paths = lo.paths.get(site) or lo.all_paths.get(site) or []
+        return cost + (self.inst.transport_cost_usd(lo, paths[0]) if paths else 0.0)
+
+    def fit(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[ReplicaFit] | None:
+        """Fit every replica of a lease (all or none); the residual is left unchanged."""
+        sites = sorted(self.candidate_sites(lo, relax), key=lambda s: (self.site_cost(lo, s), s))
+        fits: list[ReplicaFit] = []
+        trial = self.copy() if lo.replicas > 1 else self
+        for _ in range(lo.replicas):
+            used = {f.site for f in fits}
+            got = None
+            for s in sites:
+                if lo.anti_affinity and "anti_affinity" not in relax and s in used:
+                    continue
+                got = trial.fit_replica(lo, s, relax)
+                if got is not None:
+                    break
+            if got is None:
+                return None
+            fits.append(got)
+            if lo.replicas > 1:
+                trial.apply(lo, [got])
+        return fits

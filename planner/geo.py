@@ -1,0 +1,70 @@
+"""Geodesy on the WGS84 ellipsoid (pyproj ``Geod``); never planar degrees.
+
+Coordinates inside geometries are (lon, lat), GeoJSON order.
+"""
+
+from __future__ import annotations
+
+from pyproj import Geod
+from shapely.geometry import LineString
+
+__all__ = ["WGS84", "geodesic_length_km", "great_circle_km", "points_along_km"]
+
+WGS84 = Geod(ellps="WGS84")
+
+
+def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Geodesic (shortest-path on the WGS84 ellipsoid) distance between two points, km.
+
+    Examples
+    --------
+    >>> round(great_circle_km(40.07, -82.75, 32.47, -91.65))
+    1161
+    """
+    _, _, metres = WGS84.inv(lon1, lat1, lon2, lat2)
+    return float(metres) / 1000.0
+
+
+def geodesic_length_km(line: LineString) -> float:
+    """Length of a lon/lat polyline along the WGS84 ellipsoid, km.
+
+    Examples
+    --------
+    >>> round(geodesic_length_km(LineString([(-82.75, 40.07), (-91.65, 32.47)])))
+    1161
+    """
+    return float(WGS84.geometry_length(line)) / 1000.0
+
+
+def points_along_km(line: LineString, spacing_km: float) -> list[tuple[float, float]]:
+    """Points every ``spacing_km`` along a lon/lat polyline (exclusive of both ends).
+
+    Used for in-line amplifier huts: a span of length L with spacing S has
+    ``ceil(L / S) - 1`` amplifiers.
+
+    Examples
+    --------
+    >>> line = LineString([(-82.75, 40.07), (-91.65, 32.47)])
+    >>> len(points_along_km(line, 100.0))
+    11
+    """
+    import math
+
+    coords = list(line.coords)
+    seg_km = [
+        great_circle_km(a[1], a[0], b[1], b[0]) for a, b in zip(coords[:-1], coords[1:], strict=True)
+    ]
+    total = sum(seg_km)
+    n = max(math.ceil(total / spacing_km) - 1, 0)
+    out: list[tuple[float, float]] = []
+    seg, done = 0, 0.0
+    for i in range(1, n + 1):
+        target = total * i / (n + 1)
+        while seg < len(seg_km) - 1 and done + seg_km[seg] < target:
+            done += seg_km[seg]
+            seg += 1
+        (lon1, lat1), (lon2, lat2) = coords[seg], coords[seg + 1]
+        az, _, _ = WGS84.inv(lon1, lat1, lon2, lat2)
+        lon, lat, _ = WGS84.fwd(lon1, lat1, az, (target - done) * 1000.0)
+        out.append((float(lon), float(lat)))
+    return out

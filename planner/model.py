@@ -1,0 +1,291 @@
+"""The CP-SAT placement model.
+
+Variables (``l`` lease, ``r`` replica, ``s`` site, ``p`` pod, ``k`` path):
+
+- ``placed[l]`` -- the lease is carried (fixed to 1 for internal workloads);
+- ``x[l, r, p]`` -- span=pod: the replica sits in pod ``p`` (bool); span=site: GPUs of the
+  replica in pod ``p`` (integer), with ``site[l, r, s]`` choosing its site and
+  ``whole[l, r, p]`` marking a replica held entirely by one pod (no inter-pod traffic);
+- ``route[l, r, s, k]`` -- the replica's egress uses path ``k`` from site ``s``; only paths
+  meeting the SLO exist, so latency holds by construction.
+
+Capacity constraints are written per *time segment* -- a maximal run of weeks in
+which the set of active leases is constant -- against the segment's smallest
+capacity, and dropped where another segment dominates them. Coefficients are
+scaled to integers conservatively (loads rounded up, capacities down), and the
+objective's revenue up and costs down, so that CP-SAT's bound is a true bound on
+the plan's value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from planner.fit import ReplicaFit
+from planner.instance import Instance, LeaseOptions
+
+__all__ = ["PlacementModel", "build_model", "canonical", "segments"]
+
+W_PER_KW = 1000  # power in W
+MBPS = 1000  # DCI traffic in Mbps
+KBPS = 1_000_000  # uplink traffic in kbps
+
+
+@dataclass
+class PlacementModel:
+    """A built CP-SAT model and the variables needed to read a plan back."""
+
+    cp: cp_model.CpModel
+    inst: Instance
+    placed: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    x: dict[tuple[str, int, int], cp_model.IntVar] = field(default_factory=dict)
+    site: dict[tuple[str, int, int], cp_model.IntVar] = field(default_factory=dict)
+    whole: dict[tuple[str, int, int], cp_model.IntVar] = field(default_factory=dict)
+    route: dict[tuple[str, int, int, int], cp_model.IntVar] = field(default_factory=dict)
+    stay: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    objective_offset: float = 0.0
+    n_constraints: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def site_expr(self, lo: LeaseOptions, r: int, s: int) -> cp_model.LinearExprT:
+        """1 when replica ``r`` of ``lo`` is at site ``s``."""
+        if lo.span == "site":
+            return self.site[(lo.lease, r, s)]
+        return sum(self.x[(lo.lease, r, p)] for p in lo.pods[s])
+
+    def gpus_expr(self, lo: LeaseOptions, r: int, p: int) -> cp_model.LinearExprT:
+        """GPUs replica ``r`` of ``lo`` holds in pod ``p``."""
+        v = self.x[(lo.lease, r, p)]
+        return v if lo.span == "site" else lo.gpus * v
+
+
+def canonical(lo: LeaseOptions, fits: list[ReplicaFit]) -> list[ReplicaFit]:
+    """Replica fits in the order the model's symmetry breaking expects (by site, then pod)."""
+    if lo.span == "site":
+        return sorted(fits, key=lambda f: f.site)
+    return sorted(fits, key=lambda f: f.parts[0][0])
+
+
+def segments(starts: np.ndarray, ends: np.ndarray, periods: int) -> list[tuple[int, int]]:
+    """Maximal runs of weeks (0-based, end exclusive) in which no term starts or ends.
+
+    Examples
+    --------
+    >>> segments(np.array([0, 2]), np.array([3, 5]), 6)
+    [(0, 2), (2, 4), (4, 6)]
+    """
+    cuts = {0, periods}
+    cuts.update(int(s) for s in starts)
+    cuts.update(int(e) + 1 for e in ends if e + 1 < periods)
+    b = sorted(c for c in cuts if 0 <= c <= periods)
+    return list(zip(b[:-1], b[1:], strict=True))
+
+
+def _undominated(items: list[tuple[int, float]]) -> list[int]:
+    """Indices of (active-set bitmask, capacity) pairs that no other pair dominates.
+
+    Pair j dominates k when j's active set contains k's and j's capacity is no larger.
+    """
+    keep = []
+    for k, (mk, ck) in enumerate(items):
+        if mk == 0:
+            continue
+        dominated = False
+        for j, (mj, cj) in enumerate(items):
+            if j != k and (mk & ~mj) == 0 and cj <= ck and (mj != mk or cj < ck or j < k):
+                dominated = True
+                break
+        if not dominated:
+            keep.append(k)
+    return keep
+
+
+def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit]] | None = None,
+                move_penalty_usd: float | None = None) -> PlacementModel:
+    """Build the placement model of an instance.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    previous
+        Replica fits of leases placed by an earlier plan; keeping one where it was
+        avoids ``move_penalty_usd``.
+    move_penalty_usd
+        Cost of each moved (or dropped) previously placed lease; defaults to the
+        scenario's ``settings.move_penalty_usd``.
+    """
+    cp = cp_model.CpModel()
+    m = PlacementModel(cp, inst)
+    periods = inst.pod_free.shape[1]
+    leases = [lo for lo in inst.leases if lo.sites or lo.internal]
+    obj: list[tuple[cp_model.LinearExprT, int]] = []
+
+    for lo in leases:
+        pl = cp.new_bool_var(f"placed[{lo.lease}]")
+        m.placed[lo.lease] = pl
+        if lo.internal:
+            cp.add(pl == 1)
+        obj.append((pl, math.ceil(lo.revenue_usd)))
+        for r in range(lo.replicas):
+            _replica_vars(m, lo, r, pl, obj)
+        if lo.anti_affinity:
+            for s in lo.sites:
+                cp.add(sum(m.site_expr(lo, r, s) for r in range(lo.replicas)) <= 1)
+        _break_replica_symmetry(m, lo)
+
+    _capacity_constraints(m, leases, periods)
+    if previous:
+        penalty = inst.sc.settings.move_penalty_usd if move_penalty_usd is None else move_penalty_usd
+        _stay_constraints(m, previous, obj, penalty)
+    cp.maximize(sum(c * v for v, c in obj if c != 0))
+    return m
+
+
+def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntVar,
+                  obj: list[tuple[cp_model.LinearExprT, int]]) -> None:
+    cp, inst = m.cp, m.inst
+    site_of: dict[int, cp_model.LinearExprT] = {}
+    for s in lo.sites:
+        if lo.span == "site":
+            sv = cp.new_bool_var(f"site[{lo.lease},{r},{s}]")
+            m.site[(lo.lease, r, s)] = sv
+            parts = []
+            for p in lo.pods[s]:
+                xv = cp.new_int_var(0, lo.gpus, f"x[{lo.lease},{r},{p}]")
+                wv = cp.new_bool_var(f"whole[{lo.lease},{r},{p}]")
+                m.x[(lo.lease, r, p)], m.whole[(lo.lease, r, p)] = xv, wv
+                cp.add(xv <= lo.gpus * sv)
+                cp.add(xv >= lo.gpus * wv)
+                parts.append(xv)
+                cost = inst.power_cost_usd(lo, p, 1)
+                obj.append((xv, -math.floor(cost)))
+            cp.add(sum(parts) == lo.gpus * sv)
+            cp.add(sum(m.whole[(lo.lease, r, p)] for p in lo.pods[s]) <= sv)
+            site_of[s] = sv
+        else:
+            for p in lo.pods[s]:
+                xv = cp.new_bool_var(f"x[{lo.lease},{r},{p}]")
+                m.x[(lo.lease, r, p)] = xv
+                obj.append((xv, -math.floor(inst.power_cost_usd(lo, p, lo.gpus))))
+            site_of[s] = sum(m.x[(lo.lease, r, p)] for p in lo.pods[s])
+    cp.add(sum(site_of.values()) == pl)
+    if lo.needs_path:
+        for s, here in site_of.items():
+            routes = []
+            for k, path in enumerate(lo.paths[s]):
+                zv = cp.new_bool_var(f"route[{lo.lease},{r},{s},{k}]")
+                m.route[(lo.lease, r, s, k)] = zv
+                routes.append(zv)
+                obj.append((zv, -math.floor(inst.transport_cost_usd(lo, path))))
+            cp.add(sum(routes) == here)
+
+
+def _break_replica_symmetry(m: PlacementModel, lo: LeaseOptions) -> None:
+    """Replicas are interchangeable: order them by site (and pod) position."""
+    if lo.replicas < 2:
+        return
+    def key(r: int) -> cp_model.LinearExprT:
+        if lo.span == "site":
+            return sum(s * m.site[(lo.lease, r, s)] for s in lo.sites)
+        return sum(p * m.x[(lo.lease, r, p)] for s in lo.sites for p in lo.pods[s])
+    for r in range(lo.replicas - 1):
+        m.cp.add(key(r) <= key(r + 1))
+
+
+def _add_capacity(m: PlacementModel, family: str, terms_by_lease: dict[int, list[tuple[cp_model.LinearExprT, int]]],
+                  cap: np.ndarray, segs: list[tuple[int, int]], active: list[int]) -> None:
+    """Add one resource's constraints over the undominated time segments.
+
+    ``terms_by_lease`` maps a lease position to its (expr, coefficient) terms on the
+    resource; ``active[k]`` is the bitmask of leases active in segment ``k``; ``cap``
+    is the resource's capacity per week (already in integer units).
+    """
+    if not terms_by_lease:
+        return
+    mask_all = 0
+    for pos in terms_by_lease:
+        mask_all |= 1 << pos
+    items = [(active[k] & mask_all, float(cap[a:b].min())) for k, (a, b) in enumerate(segs)]
+    for k in _undominated(items):
+        mk, ck = items[k]
+        terms = [(e, c) for pos, ts in terms_by_lease.items() if mk >> pos & 1 for e, c in ts]
+        total_max = sum(c for _, c in terms)  # loose upper bound of the load (vars are 0/1 or <= gpus)
+        if terms and total_max > ck:
+            m.cp.add(sum(c * e for e, c in terms) <= int(math.floor(ck)))
+            m.n_constraints[family] += 1
+
+
+def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods: int) -> None:
+    inst = m.inst
+    segs = segments(np.array([lo.t0 for lo in leases]), np.array([lo.t1 for lo in leases]), periods)
+    active = []
+    for a, b in segs:
+        mask = 0
+        for lo in leases:
+            if lo.t0 < b and lo.t1 >= a:
+                mask |= 1 << lo.pos
+        active.append(mask)
+    pod_gpu: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    pod_up: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    site_w: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    span_mb: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    b_kbps = int(round(inst.sc.settings.interpod_gbps_per_gpu * KBPS))
+    for lo in leases:
+        egress_kbps_per_gpu = math.ceil(lo.egress_gbps * KBPS / lo.gpus)
+        for r in range(lo.replicas):
+            for s in lo.sites:
+                for p in lo.pods[s]:
+                    xv = m.x[(lo.lease, r, p)]
+                    unit = 1 if lo.span == "site" else lo.gpus
+                    pod_gpu[p][lo.pos].append((xv, unit))
+                    site_w[s][lo.pos].append((xv, unit * math.ceil(inst.pod_kw_per_gpu[p] * W_PER_KW)))
+                    if lo.span == "site":
+                        if egress_kbps_per_gpu + b_kbps > 0:
+                            pod_up[p][lo.pos].append((xv, egress_kbps_per_gpu + b_kbps))
+                        if b_kbps > 0:
+                            pod_up[p][lo.pos].append((m.whole[(lo.lease, r, p)], -b_kbps * lo.gpus))
+                    elif lo.egress_gbps > 0:
+                        pod_up[p][lo.pos].append((xv, math.ceil(lo.egress_gbps * KBPS)))
+                if lo.needs_path and lo.egress_gbps > 0:
+                    mbps = math.ceil(lo.egress_gbps * MBPS)
+                    for k, path in enumerate(lo.paths[s]):
+                        for e in path.span_idx:
+                            span_mb[int(e)][lo.pos].append((m.route[(lo.lease, r, s, k)], mbps))
+    for p, terms in pod_gpu.items():
+        _add_capacity(m, "gpus", terms, inst.pod_free[p], segs, active)
+    for p, terms in pod_up.items():
+        cap = np.full(periods, math.floor(inst.pod_uplink[p] * KBPS))
+        _add_capacity(m, "uplink", terms, cap, segs, active)
+    for s, terms in site_w.items():
+        _add_capacity(m, "power", terms, np.floor(inst.site_power_kw[s] * W_PER_KW), segs, active)
+    for e, terms in span_mb.items():
+        _add_capacity(m, "dci", terms, np.floor(inst.span_limit[e] * MBPS), segs, active)
+
+
+def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit]],
+                      obj: list[tuple[cp_model.LinearExprT, int]], penalty: float) -> None:
+    """``stay[l]`` may be 1 only if every replica keeps its earlier pods and GPUs."""
+    by_id = {lo.lease: lo for lo in m.inst.leases}
+    for lid, prev_fits in previous.items():
+        lo = by_id.get(lid)
+        fits = canonical(lo, prev_fits) if lo is not None else prev_fits
+        if lo is None or lid not in m.placed or len(fits) != lo.replicas:
+            m.objective_offset -= penalty  # gone or reshaped: it moves whatever we do
+            continue
+        ok = all((lo.lease, r, p) in m.x for r, f in enumerate(fits) for p, _ in f.parts)
+        if not ok:
+            m.objective_offset -= penalty
+            continue
+        st = m.cp.new_bool_var(f"stay[{lid}]")
+        m.stay[lid] = st
+        for r, f in enumerate(fits):
+            for p, g in f.parts:
+                target = g if lo.span == "site" else 1
+                m.cp.add(m.x[(lo.lease, r, p)] == target).only_enforce_if(st)
+        obj.append((st, math.ceil(penalty)))
+        m.objective_offset -= penalty

@@ -1,0 +1,302 @@
+"""Solve the placement model with CP-SAT and read the plan back.
+
+``optimise(scenario)`` is the one call a notebook needs; :class:`Optimiser` gives a
+caller (the CLI) the model build and solve as separate steps, live progress and a
+way to stop the search early with the best plan found so far.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+from ortools.sat.python import cp_model
+
+from planner.errors import InfeasibleError
+from planner.fit import ReplicaFit, Residual
+from planner.greedy import greedy_fits, placement_rows
+from planner.instance import Instance, build_instance
+from planner.model import PlacementModel, build_model, canonical
+from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan, relative_gap
+from planner.reasons import _fits_of, explain_unplaced, internal_failure_reasons
+from planner.scenario import Scenario
+
+__all__ = ["Optimiser", "Progress", "optimise"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A new incumbent: when, its value, the proven bound and the gap."""
+
+    wall_s: float
+    objective_usd: float
+    bound_usd: float
+    gap: float
+
+
+class _Callback(cp_model.CpSolverSolutionCallback):
+    def __init__(self, offset: float, t0: float, sink: Callable[[Progress], None] | None) -> None:
+        super().__init__()
+        self.offset, self.t0, self.sink = offset, t0, sink
+        self.history: list[Progress] = []
+
+    def on_solution_callback(self) -> None:
+        obj = self.objective_value + self.offset
+        bound = self.best_objective_bound + self.offset
+        p = Progress(time.perf_counter() - self.t0, obj, bound, relative_gap(obj, bound))
+        self.history.append(p)
+        if self.sink is not None:
+            self.sink(p)
+
+
+class Optimiser:
+    """Build, then solve, the placement model of a scenario.
+
+    Parameters
+    ----------
+    sc
+        The scenario.
+    time_limit_s, seed, workers
+        CP-SAT's time limit, random seed and number of search workers.
+    previous_plan
+        An earlier plan: leases it placed are kept where they were unless moving
+        them pays more than ``settings.move_penalty_usd`` each.
+    hint
+        ``"greedy"`` to warm-start from the greedy plan, or ``"none"``.
+    deterministic
+        Make the search reproducible for a seed and worker count (CP-SAT's
+        interleaved search with a deterministic time limit).
+    explain
+        Work out why each left-out lease is left out.
+    on_progress
+        Called with a :class:`Progress` at every new incumbent.
+    """
+
+    def __init__(self, sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,
+                 previous_plan: Plan | None = None, hint: Literal["greedy", "none"] = "greedy",
+                 deterministic: bool = True, explain: bool = True, relative_gap_limit: float = 1e-4,
+                 on_progress: Callable[[Progress], None] | None = None, instance: Instance | None = None) -> None:
+        self.sc = sc
+        self.time_limit_s, self.seed, self.workers = time_limit_s, seed, workers
+        self.previous_plan, self.hint, self.deterministic, self.explain = previous_plan, hint, deterministic, explain
+        self.relative_gap_limit = relative_gap_limit
+        self.on_progress = on_progress
+        self.instance = instance
+        self.model: PlacementModel | None = None
+        self.solver: cp_model.CpSolver | None = None
+        self.log_lines: list[str] = []
+        self.build_s = 0.0
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ stages
+    def build(self) -> PlacementModel:
+        """Build the instance and the CP-SAT model (with the greedy hint)."""
+        t = time.perf_counter()
+        inst = self.instance or build_instance(self.sc)
+        self.instance = inst
+        stuck = [lo.lease for lo in inst.leases if lo.internal and not lo.sites]
+        if stuck:
+            raise InfeasibleError(internal_failure_reasons(inst, stuck))
+        previous = None
+        if self.previous_plan is not None:
+            previous = {lo.lease: _fits_of(inst, lo, self.previous_plan.placements) for lo in inst.leases
+                        if lo.lease in set(self.previous_plan.placements["lease"])}
+        m = build_model(inst, previous=previous)
+        if self.hint == "greedy":
+            fits, _, _ = greedy_fits(inst)
+            _add_hint(m, fits, previous)
+        self.model = m
+        self.build_s = time.perf_counter() - t
+        return m
+
+    def stop(self) -> None:
+        """Stop the search; :meth:`solve` returns the best plan found so far, marked interrupted."""
+        self._stop.set()
+        if self.solver is not None:
+            self.solver.stop_search()
+
+    def solve(self) -> Plan:
+        """Solve (building first if needed) and return the plan.
+
+        A ``KeyboardInterrupt`` during the search stops it and returns the best plan
+        so far with ``interrupted=True``.
+        """
+        m = self.model or self.build()
+        inst = m.inst
+        solver = cp_model.CpSolver()
+        prm = solver.parameters
+        prm.num_workers = self.workers
+        prm.random_seed = self.seed
+        prm.relative_gap_limit = self.relative_gap_limit
+        prm.catch_sigint_signal = False
+        prm.log_search_progress = True
+        prm.log_to_stdout = False
+        if self.deterministic:
+            prm.interleave_search = True
+            prm.max_deterministic_time = self.time_limit_s
+            prm.max_time_in_seconds = self.time_limit_s * 4
+        else:
+            prm.max_time_in_seconds = self.time_limit_s
+        solver.log_callback = self.log_lines.append
+        self.solver = solver
+        t0 = time.perf_counter()
+        cb = _Callback(m.objective_offset, t0, self.on_progress)
+        result: dict[str, object] = {}
+
+        def run() -> None:
+            result["status"] = solver.solve(m.cp, cb)
+
+        worker = threading.Thread(target=run, name="cp-sat", daemon=True)
+        worker.start()
+        interrupted = self._stop.is_set()
+        while worker.is_alive():
+            try:
+                worker.join(timeout=0.1)
+            except KeyboardInterrupt:
+                interrupted = True
+                solver.stop_search()
+        interrupted = interrupted or self._stop.is_set()
+        wall = time.perf_counter() - t0
+        status = solver.status_name(result["status"])  # type: ignore[arg-type]
+        if status == "INFEASIBLE":
+            failed = [lo.lease for lo in inst.leases if lo.internal]
+            raise InfeasibleError(internal_failure_reasons(inst, failed))
+        if status not in ("OPTIMAL", "FEASIBLE"):
+            msg = f"CP-SAT found no plan ({status}) in {wall:.1f} s; raise the time limit"
+            raise RuntimeError(msg)
+        fits = _read_fits(m, solver)
+        rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
+        placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
+        res = Residual(inst)
+        for lo in inst.leases:
+            if lo.lease in fits:
+                res.apply(lo, fits[lo.lease])
+        unplaced = explain_unplaced(inst, placements, res, explain=self.explain)
+        moves = [lid for lid, st in m.stay.items() if not solver.value(st)]
+        net = float((placements["revenue_usd"] - placements["power_cost_usd"]
+                     - placements["transport_cost_usd"]).sum())
+        penalty = self.sc.settings.move_penalty_usd
+        n_prev = 0 if self.previous_plan is None else self.previous_plan.placements["lease"].nunique()
+        objective = net - penalty * (n_prev - (len(m.stay) - len(moves)))
+        bound = solver.best_objective_bound + m.objective_offset
+        moved = sorted(set(self.previous_plan.placements["lease"]) - {k for k, v in m.stay.items()
+                                                                     if solver.value(v)}) if self.previous_plan is not None else []
+        meta = {"seed": self.seed, "workers": self.workers, "time_limit_s": self.time_limit_s,
+                "deterministic": self.deterministic, "build_s": self.build_s,
+                "variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
+                "constraints_by_family": dict(m.n_constraints), "moved_leases": moved,
+                "solver_objective_usd": solver.objective_value + m.objective_offset}
+        progress = pd.DataFrame([p.__dict__ for p in cb.history], columns=["wall_s", "objective_usd", "bound_usd",
+                                                                            "gap"])
+        plan = make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,
+                         bound_usd=max(bound, objective), wall_s=wall, method="cp-sat", interrupted=interrupted,
+                         meta=meta, progress=progress)
+        plan.log = list(self.log_lines)
+        return plan
+
+
+def _add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
+              previous: dict[str, list[ReplicaFit]] | None) -> None:
+    """Hint every variable from a set of replica fits (a complete hint)."""
+    inst = m.inst
+    for lo in inst.leases:
+        if lo.lease not in m.placed:
+            continue
+        f = canonical(lo, fits[lo.lease]) if lo.lease in fits else None
+        m.cp.add_hint(m.placed[lo.lease], f is not None)
+        for r in range(lo.replicas):
+            rf = f[r] if f else None
+            parts = dict(rf.parts) if rf else {}
+            for s in lo.sites:
+                if lo.span == "site":
+                    m.cp.add_hint(m.site[(lo.lease, r, s)], bool(rf and rf.site == s))
+                for p in lo.pods[s]:
+                    g = parts.get(p, 0)
+                    m.cp.add_hint(m.x[(lo.lease, r, p)], g if lo.span == "site" else int(g > 0))
+                    if lo.span == "site":
+                        m.cp.add_hint(m.whole[(lo.lease, r, p)], g == lo.gpus)
+                for k, path in enumerate(lo.paths.get(s, []) if lo.needs_path else []):
+                    on = bool(rf and rf.site == s and rf.path is not None and rf.path.path_id == path.path_id)
+                    m.cp.add_hint(m.route[(lo.lease, r, s, k)], on)
+    for lid, st in m.stay.items():
+        m.cp.add_hint(st, bool(previous and lid in fits and canonical_equal(fits[lid], previous[lid])))
+
+
+def canonical_equal(a: list[ReplicaFit], b: list[ReplicaFit]) -> bool:
+    """Whether two sets of replica fits hold the same pods with the same GPUs."""
+    return sorted(tuple(sorted(f.parts)) for f in a) == sorted(tuple(sorted(f.parts)) for f in b)
+
+
+def _read_fits(m: PlacementModel, solver: cp_model.CpSolver) -> dict[str, list[ReplicaFit]]:
+    out: dict[str, list[ReplicaFit]] = {}
+    for lo in m.inst.leases:
+        pl = m.placed.get(lo.lease)
+        if pl is None or not solver.value(pl):
+            continue
+        fits = []
+        for r in range(lo.replicas):
+            for s in lo.sites:
+                parts = []
+                for p in lo.pods[s]:
+                    v = int(solver.value(m.x[(lo.lease, r, p)]))
+                    if v:
+                        parts.append((p, v if lo.span == "site" else lo.gpus))
+                if not parts:
+                    continue
+                path = None
+                if lo.needs_path:
+                    path = next(pth for k, pth in enumerate(lo.paths[s]) if solver.value(m.route[(lo.lease, r, s, k)]))
+                fits.append(ReplicaFit(s, tuple(parts), path))
+        out[lo.lease] = fits
+    return out
+
+
+def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,
+             previous_plan: Plan | None = None, hint: Literal["greedy", "none"] = "greedy",
+             deterministic: bool = True, explain: bool = True,
+             on_progress: Callable[[Progress], None] | None = None) -> Plan:
+    """Place leases with CP-SAT: the most valuable plan that keeps every limit, every week.
+
+    Parameters
+    ----------
+    sc
+        The scenario.
+    time_limit_s
+        Search time limit (deterministic time units ~ seconds when ``deterministic``).
+    seed, workers
+        CP-SAT's random seed and search workers; with ``deterministic`` the same
+        seed, workers and inputs give the same plan.
+    previous_plan
+        Re-plan against this plan, moving as few of its leases as possible.
+    hint
+        Warm start: ``"greedy"`` (default) or ``"none"``.
+    deterministic, explain, on_progress
+        See :class:`Optimiser`.
+
+    Returns
+    -------
+    Plan
+        With status, objective, bound and gap, and its tables.
+
+    Raises
+    ------
+    InfeasibleError
+        If internal workloads cannot all be placed.
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> sc = load_scenario()
+    >>> plan = optimise(sc, time_limit_s=5)
+    >>> plan.check(sc)
+    []
+    """
+    return Optimiser(sc, time_limit_s=time_limit_s, seed=seed, workers=workers, previous_plan=previous_plan,
+                     hint=hint, deterministic=deterministic, explain=explain, on_progress=on_progress).solve()

@@ -1,0 +1,268 @@
+"""The Plan: what a planning run decided, as tables, with the solver's bound and gap.
+
+A plan is built from its ``placements`` (one row per lease, replica and pod);
+every other table -- ``site_use``, ``pod_use``, ``link_use`` -- is derived from them
+and the scenario by :func:`usage_tables`. :meth:`Plan.check` recomputes every
+constraint independently (see :mod:`planner.check`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.scenario import Scenario
+
+__all__ = ["PLACEMENT_COLUMNS", "PLAN_SCHEMA_VERSION", "UNPLACED_COLUMNS", "Plan", "usage_tables"]
+
+PLAN_SCHEMA_VERSION = 1
+
+PLACEMENT_COLUMNS = ["lease", "replica", "site", "pod", "gpus", "path_id", "path", "spans", "latency_ms",
+                     "egress_gbps", "start_week", "end_week", "revenue_usd", "power_cost_usd",
+                     "transport_cost_usd"]
+UNPLACED_COLUMNS = ["lease", "priority", "sku", "gpus", "replicas", "start_week", "end_week", "revenue_usd",
+                    "family", "reason", "fix", "crowded_out_by"]
+
+
+@dataclass
+class Plan:
+    """A placement plan and how good it is.
+
+    Attributes
+    ----------
+    status
+        ``OPTIMAL``, ``FEASIBLE``, ``INFEASIBLE`` or ``UNKNOWN`` (CP-SAT's words), or
+        ``HEURISTIC`` for the greedy baseline.
+    objective_usd, bound_usd, gap
+        Net value of the plan (revenue - power - transport [- moves]), the solver's
+        proven upper bound on it, and ``(bound - objective) / max(|bound|, 1)``.
+    placements, unplaced, site_use, pod_use, link_use
+        The tables (see the module docs and ``README``).
+    """
+
+    scenario: str
+    status: str
+    objective_usd: float
+    bound_usd: float
+    gap: float
+    wall_s: float
+    placements: pd.DataFrame
+    unplaced: pd.DataFrame
+    site_use: pd.DataFrame
+    pod_use: pd.DataFrame
+    link_use: pd.DataFrame
+    method: str = "cp-sat"
+    interrupted: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+    progress: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["wall_s", "objective_usd",
+                                                                                 "bound_usd", "gap"]))
+    log: list[str] = field(default_factory=list, repr=False)
+
+    # ------------------------------------------------------------------ figures
+    @property
+    def revenue_usd(self) -> float:
+        """Lease revenue over the horizon (internal workloads earn nothing)."""
+        return float(self.placements["revenue_usd"].sum())
+
+    @property
+    def power_cost_usd(self) -> float:
+        """Power cost of the placed workloads."""
+        return float(self.placements["power_cost_usd"].sum())
+
+    @property
+    def transport_cost_usd(self) -> float:
+        """Transport cost of the placed workloads' egress."""
+        return float(self.placements["transport_cost_usd"].sum())
+
+    def leased_gpus(self) -> pd.Series:
+        """Peak leased GPUs by SKU (over weeks), from ``site_use``."""
+        cols = [c for c in self.site_use.columns if c.endswith("_leased")]
+        peak = self.site_use.groupby("week")[cols].sum().max()
+        peak.index = [c.removesuffix("_leased") for c in peak.index]
+        return peak.astype(int)
+
+    def headline(self) -> dict[str, Any]:
+        """The numbers a person looks at first."""
+        placed = self.placements["lease"].nunique()
+        return {"status": self.status + (" (interrupted)" if self.interrupted else ""),
+                "revenue_usd": self.revenue_usd, "power_cost_usd": self.power_cost_usd,
+                "transport_cost_usd": self.transport_cost_usd, "objective_usd": self.objective_usd,
+                "bound_usd": self.bound_usd, "gap": self.gap, "leases_placed": placed,
+                "leases_unplaced": len(self.unplaced), "wall_s": self.wall_s, "method": self.method}
+
+    def check(self, sc: Scenario) -> list[str]:
+        """Recompute every constraint from the plan's tables; return the violations (empty if valid)."""
+        from planner.check import check_plan
+
+        return check_plan(self, sc)
+
+    # ------------------------------------------------------------------ display
+    def __repr__(self) -> str:
+        h = self.headline()
+        return (f"Plan({self.scenario!r}, {h['status']}, revenue ${h['revenue_usd']:,.0f}, "
+                f"objective ${h['objective_usd']:,.0f}, bound ${h['bound_usd']:,.0f}, gap {h['gap']:.2%}, "
+                f"{h['leases_placed']} placed, {h['leases_unplaced']} unplaced, {h['wall_s']:.1f} s)")
+
+    def _repr_html_(self) -> str:
+        h = pd.Series(self.headline()).to_frame("value").to_html()
+        unplaced = self.unplaced[["lease", "family", "reason"]].head(20).to_html(index=False)
+        return f"<p><b>Plan for {self.scenario}</b></p>{h}<p><b>Left out</b> (first 20)</p>{unplaced}"
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The plan as versioned JSON (``plan.json``); written to ``path`` when given."""
+        def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+            out = df.copy()
+            for c in out.columns:
+                if out[c].map(lambda v: isinstance(v, tuple)).any():
+                    out[c] = out[c].map(list)
+            return json.loads(out.to_json(orient="records"))
+
+        doc = {
+            "schema_version": PLAN_SCHEMA_VERSION, "scenario": self.scenario, "method": self.method,
+            "status": self.status, "interrupted": self.interrupted, "objective_usd": self.objective_usd,
+            "bound_usd": self.bound_usd, "gap": self.gap, "wall_s": self.wall_s,
+            "revenue_usd": self.revenue_usd, "created": self.meta.get("created", datetime.now(UTC).isoformat()),
+            "meta": self.meta, "placements": records(self.placements), "unplaced": records(self.unplaced),
+            "progress": records(self.progress),
+        }
+        text = json.dumps(doc, indent=1, allow_nan=False, default=str)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path, sc: Scenario) -> Plan:
+        """Read a plan written by :meth:`to_json`; derived tables are rebuilt from ``sc``."""
+        text = str(text_or_path)
+        if not text.lstrip().startswith("{"):
+            text = Path(text_or_path).read_text(encoding="utf-8")
+        doc = json.loads(text)
+        if doc.get("schema_version") != PLAN_SCHEMA_VERSION:
+            msg = f"plan.json schema_version {doc.get('schema_version')} is not {PLAN_SCHEMA_VERSION}; re-run the plan"
+            raise ValueError(msg)
+        placements = pd.DataFrame(doc["placements"], columns=PLACEMENT_COLUMNS)
+        placements["spans"] = placements["spans"].map(tuple)
+        unplaced = pd.DataFrame(doc["unplaced"], columns=UNPLACED_COLUMNS)
+        unplaced["crowded_out_by"] = unplaced["crowded_out_by"].map(lambda v: tuple(v or ()))
+        return make_plan(sc, placements, unplaced, status=doc["status"], objective_usd=doc["objective_usd"],
+                         bound_usd=doc["bound_usd"], wall_s=doc["wall_s"], method=doc["method"],
+                         interrupted=doc["interrupted"], meta=doc.get("meta", {}),
+                         progress=pd.DataFrame(doc.get("progress", []),
+                                               columns=["wall_s", "objective_usd", "bound_usd", "gap"]))
+
+
+def relative_gap(objective: float, bound: float) -> float:
+    """``(bound - objective) / max(|bound|, 1)``, never negative.
+
+    Examples
+    --------
+    >>> relative_gap(99.0, 100.0)
+    0.01
+    """
+    return max(bound - objective, 0.0) / max(abs(bound), 1.0)
+
+
+def make_plan(sc: Scenario, placements: pd.DataFrame, unplaced: pd.DataFrame, *, status: str,
+              objective_usd: float, bound_usd: float, wall_s: float, method: str, interrupted: bool = False,
+              meta: dict[str, Any] | None = None, progress: pd.DataFrame | None = None) -> Plan:
+    """Assemble a :class:`Plan`, deriving its use tables from ``placements``."""
+    placements = placements.reindex(columns=PLACEMENT_COLUMNS).sort_values(["lease", "replica", "pod"])
+    placements = placements.reset_index(drop=True)
+    unplaced = unplaced.reindex(columns=UNPLACED_COLUMNS).sort_values("lease").reset_index(drop=True)
+    site_use, pod_use, link_use = usage_tables(sc, placements)
+    kw: dict[str, Any] = {} if progress is None else {"progress": progress}
+    return Plan(scenario=sc.name, status=status, objective_usd=float(objective_usd), bound_usd=float(bound_usd),
+                gap=relative_gap(objective_usd, bound_usd), wall_s=float(wall_s), placements=placements,
+                unplaced=unplaced, site_use=site_use, pod_use=pod_use, link_use=link_use, method=method,
+                interrupted=interrupted, meta=dict(meta or {}), **kw)
+
+
+def _active(placements: pd.DataFrame, weeks: pd.Index) -> np.ndarray:
+    """Boolean matrix rows x weeks: is each placement row active in each week."""
+    w = weeks.to_numpy()
+    s = placements["start_week"].to_numpy()[:, None]
+    e = placements["end_week"].to_numpy()[:, None]
+    return (w[None, :] >= s) & (w[None, :] <= e)
+
+
+def usage_tables(sc: Scenario, placements: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Derive per-week use of pods, sites and spans from placement rows.
+
+    Returns
+    -------
+    site_use : one row per (site, week): power_mw, available_mw, headroom_mw, internal/leased/free GPUs
+        in total and per SKU (``<sku>_internal``, ``<sku>_leased``, ``<sku>_free``).
+    pod_use : one row per (pod, week): internal_gpus (reservations and internal workloads), leased_gpus,
+        free_gpus, uplink_gbps, uplink_capacity_gbps, power_mw.
+    link_use : one row per (span, week): gbps, capacity_gbps, limit_gbps, utilisation (of capacity).
+    """
+    weeks = sc.weeks
+    act = _active(placements, weeks)
+    pods = sc.pods
+    pod_idx = pd.Index(pods.index)
+    # leased GPUs per pod x week
+    rows = pod_idx.get_indexer(placements["pod"])
+    internal = placements["lease"].map(sc.workloads["priority"]).eq("internal").to_numpy()
+    gpus = act * placements["gpus"].to_numpy()[:, None]
+    leased = np.zeros((len(pods), len(weeks)))
+    np.add.at(leased, rows[~internal], gpus[~internal])
+    internal_jobs = np.zeros((len(pods), len(weeks)))
+    np.add.at(internal_jobs, rows[internal], gpus[internal])
+    # uplink traffic: egress share + inter-pod traffic of split replicas
+    split = placements.groupby(["lease", "replica"])["pod"].transform("size").to_numpy() > 1
+    per_gpu = sc.settings.interpod_gbps_per_gpu
+    up = placements["egress_gbps"].to_numpy() + np.where(split, per_gpu * placements["gpus"].to_numpy(), 0.0)
+    uplink = np.zeros_like(leased)
+    np.add.at(uplink, rows, act * up[:, None])
+    reserved = sc.reserved_gpus.to_numpy() + internal_jobs
+    total = pods["gpus"].to_numpy()[:, None]
+    pod_use = pd.DataFrame({
+        "pod": np.repeat(pods.index.to_numpy(), len(weeks)),
+        "week": np.tile(weeks.to_numpy(), len(pods)),
+        "site": np.repeat(pods["site"].to_numpy(), len(weeks)),
+        "sku": np.repeat(pods["sku"].to_numpy(), len(weeks)),
+        "gpus": np.repeat(total[:, 0], len(weeks)),
+        "internal_gpus": reserved.ravel().round().astype(np.int64),
+        "leased_gpus": leased.ravel().round().astype(np.int64),
+        "free_gpus": (total - reserved - leased).ravel().round().astype(np.int64),
+        "uplink_gbps": uplink.ravel(),
+        "uplink_capacity_gbps": np.repeat(pods["uplink_gbps"].to_numpy(), len(weeks)),
+    })
+    kw = pod_use["sku"].map(sc.skus["server_kw_per_gpu"]) * pod_use["site"].map(sc.sites["pue"])
+    pod_use["power_mw"] = (pod_use["internal_gpus"] + pod_use["leased_gpus"]) * kw / 1000.0
+    by = pod_use.groupby(["site", "week", "sku"])[["internal_gpus", "leased_gpus", "free_gpus"]].sum()
+    wide = by.unstack("sku", fill_value=0)
+    wide.columns = [f"{sku}_{what.removesuffix('_gpus')}" for what, sku in wide.columns]
+    site_use = pod_use.groupby(["site", "week"])[["internal_gpus", "leased_gpus", "free_gpus", "power_mw"]].sum()
+    site_use["available_mw"] = [sc.site_power_mw.loc[s, w] for s, w in site_use.index]
+    site_use["headroom_mw"] = site_use["available_mw"] - site_use["power_mw"]
+    site_use = site_use.join(wide[sorted(wide.columns)]).reset_index()
+    # links
+    spans = sc.spans
+    span_idx = pd.Index(spans.index)
+    traffic = np.zeros((len(spans), len(weeks)))
+    per_replica = placements.groupby(["lease", "replica"]).agg(
+        egress_gbps=("egress_gbps", "sum"), spans=("spans", "first"), start_week=("start_week", "first"),
+        end_week=("end_week", "first")).reset_index()
+    if len(per_replica):
+        ract = _active(per_replica, weeks)
+        for i, (egress, route) in enumerate(zip(per_replica["egress_gbps"], per_replica["spans"], strict=True)):
+            if egress > 0 and route:
+                traffic[span_idx.get_indexer(list(route))] += ract[i] * egress
+    cap = spans["capacity_gbps"].to_numpy()[:, None]
+    link_use = pd.DataFrame({
+        "span": np.repeat(spans.index.to_numpy(), len(weeks)),
+        "week": np.tile(weeks.to_numpy(), len(spans)),
+        "gbps": traffic.ravel(),
+        "capacity_gbps": np.repeat(cap[:, 0], len(weeks)),
+        "limit_gbps": np.repeat(cap[:, 0] * sc.settings.max_link_utilisation, len(weeks)),
+    })
+    link_use["utilisation"] = link_use["gbps"] / link_use["capacity_gbps"]
+    return site_use, pod_use, link_use

@@ -1,0 +1,120 @@
+"""Routes over the DCI fibre: k lowest-latency paths and the site x PoP latency matrix.
+
+A path is a sequence of spans from a campus to a PoP. Pods are leaves and never
+carry transit; campuses, PoPs and junctions may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
+
+import networkx as nx
+import pandas as pd
+
+from planner.scenario import Scenario
+
+__all__ = ["Path", "candidate_paths", "k_shortest_paths", "latency_matrix", "span_graph"]
+
+
+@dataclass(frozen=True)
+class Path:
+    """A route: its nodes, its spans, and its one-way latency and length."""
+
+    nodes: tuple[str, ...]
+    spans: tuple[str, ...]
+    latency_ms: float
+    length_km: float
+
+    @property
+    def label(self) -> str:
+        """The path as text, node by node: ``OH-NAL > CIN > ASH``."""
+        return " > ".join(self.nodes)
+
+
+def span_graph(g: nx.Graph, *, exclude_spans: Iterable[str] = ()) -> nx.Graph:
+    """The fibre alone: ``g`` without pods and uplinks, and without ``exclude_spans``."""
+    gone = set(exclude_spans)
+    h = nx.Graph()
+    h.add_nodes_from((n, d) for n, d in g.nodes(data=True) if d["kind"] != "pod")
+    h.add_edges_from((u, v, d) for u, v, d in g.edges(data=True) if d["kind"] == "span" and d["id"] not in gone)
+    return h
+
+
+def k_shortest_paths(g: nx.Graph, source: str, target: str, k: int) -> list[Path]:
+    """The ``k`` lowest-latency simple paths from ``source`` to ``target`` (Yen's algorithm).
+
+    ``g`` is the fibre graph (see :func:`span_graph`); fewer than ``k`` paths come
+    back when fewer exist, none when the two are not connected.
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> g.add_edge("A", "B", id="ab", latency_ms=1.0, length_km=200.0)
+    >>> g.add_edge("B", "C", id="bc", latency_ms=1.0, length_km=200.0)
+    >>> g.add_edge("A", "C", id="ac", latency_ms=3.0, length_km=600.0)
+    >>> [(p.spans, p.latency_ms) for p in k_shortest_paths(g, "A", "C", 3)]
+    [(('ab', 'bc'), 2.0), (('ac',), 3.0)]
+    """
+    if source not in g or target not in g:
+        return []
+    try:
+        gen = nx.shortest_simple_paths(g, source, target, weight="latency_ms")
+        node_paths = list(islice(gen, k))
+    except nx.NetworkXNoPath:
+        return []
+    out = []
+    for nodes in node_paths:
+        edges = [g.edges[u, v] for u, v in zip(nodes[:-1], nodes[1:], strict=True)]
+        out.append(Path(tuple(nodes), tuple(e["id"] for e in edges), sum(e["latency_ms"] for e in edges),
+                        sum(e["length_km"] for e in edges)))
+    return out
+
+
+def candidate_paths(sc: Scenario, g: nx.Graph, *, k: int | None = None,
+                    exclude_spans: Iterable[str] = ()) -> pd.DataFrame:
+    """Candidate routes from every campus to every PoP.
+
+    Returns
+    -------
+    DataFrame
+        One row per (site, pop, rank): ``path_id``, ``spans`` (tuple), ``nodes`` (tuple),
+        ``label``, ``latency_ms``, ``length_km``, ``bottleneck_gbps``.
+    """
+    k = k or sc.settings.k_paths
+    h = span_graph(g, exclude_spans=exclude_spans)
+    rows = []
+    for site in sc.sites.index:
+        for pop in sc.pops.index:
+            for rank, p in enumerate(k_shortest_paths(h, site, pop, k)):
+                rows.append({"site": site, "pop": pop, "rank": rank, "path_id": f"{site}~{pop}~{rank}",
+                             "spans": p.spans, "nodes": p.nodes, "label": p.label, "latency_ms": p.latency_ms,
+                             "length_km": p.length_km,
+                             "bottleneck_gbps": min(sc.spans.loc[list(p.spans), "capacity_gbps"])})
+    cols = ["site", "pop", "rank", "path_id", "spans", "nodes", "label", "latency_ms", "length_km",
+            "bottleneck_gbps"]
+    return pd.DataFrame(rows, columns=cols).set_index("path_id")
+
+
+def latency_matrix(sc: Scenario, g: nx.Graph) -> pd.DataFrame:
+    """Lowest one-way latency (ms) from every campus (rows) to every PoP (columns); NaN if unreachable.
+
+    Examples
+    --------
+    >>> from planner import build_network, load_scenario
+    >>> sc = load_scenario()
+    >>> m = latency_matrix(sc, build_network(sc))
+    >>> bool(m.loc["OH-NAL", "ASH"] < m.loc["LA-RCH", "ASH"])
+    True
+    """
+    h = span_graph(g)
+    out = pd.DataFrame(index=sc.sites.index, columns=sc.pops.index, dtype=float)
+    for site in sc.sites.index:
+        if site not in h:
+            continue
+        dist = nx.single_source_dijkstra_path_length(h, site, weight="latency_ms")
+        for pop in sc.pops.index:
+            out.loc[site, pop] = dist.get(pop, float("nan"))
+    out.index.name, out.columns.name = "site", "pop"
+    return out

@@ -1,0 +1,376 @@
+"""The Scenario: every input of a planning run as typed, id-keyed pandas tables.
+
+``load_scenario`` reads a scenario file and the files it names, validates them
+(every problem at once, raising :class:`~planner.errors.ScenarioError`) and
+returns a :class:`Scenario`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shapely
+import shapely.errors
+from shapely.geometry import LineString, Polygon, shape
+
+from planner import physics
+from planner.errors import Problem, ScenarioError
+from planner.geo import geodesic_length_km, great_circle_km
+from planner.readers import not_utf8, read_csv_rows, read_yaml_model
+from planner.schema import (
+    CatalogueFile,
+    Horizon,
+    LeaseRow,
+    PodsFile,
+    ReservationRow,
+    ScenarioFile,
+    Settings,
+    SitesFile,
+    TopologyFile,
+)
+from planner.validate import Inputs, check_inputs, pod_ids
+
+__all__ = ["Scenario", "default_scenario_path", "load_scenario"]
+
+REFERENCE = Path("scenarios") / "reference.yaml"
+
+
+def default_scenario_path() -> Path:
+    """The bundled reference scenario: ``scenarios/reference.yaml`` here or in the source tree."""
+    here = Path.cwd() / REFERENCE
+    if here.exists():
+        return here
+    return Path(__file__).resolve().parents[1] / REFERENCE
+
+
+@dataclass
+class Scenario:
+    """All inputs of one planning run, as tables keyed by domain ids.
+
+    Attributes
+    ----------
+    sites : DataFrame indexed by ``site``
+        name, lat, lon, state, pue, power_price_usd_per_mwh, region, residency, footprint.
+    site_power_mw : DataFrame, sites x weeks
+        Power available to each campus in each week (grid + on-site), MW.
+    skus : DataFrame indexed by ``sku``
+    fabrics : DataFrame indexed by ``fabric``
+    pods : DataFrame indexed by ``pod``
+        site, sku, gpus, fabric, fabric_kind, hall, uplink_gbps.
+    reserved_gpus : DataFrame, pods x weeks
+        GPUs held by internal training reservations.
+    pops, junctions : DataFrame indexed by id (name, lat, lon)
+    spans : DataFrame indexed by ``span``
+        a, b, capacity_gbps, srlg, length_km, great_circle_km, route_factor,
+        n_amplifiers, latency_ms, geometry (shapely LineString, lon/lat).
+    workloads : DataFrame indexed by ``lease``
+        One row per lease or internal workload, as in the lease books.
+    """
+
+    name: str
+    title: str
+    horizon: Horizon
+    settings: Settings
+    sites: pd.DataFrame
+    site_power_mw: pd.DataFrame
+    skus: pd.DataFrame
+    fabrics: pd.DataFrame
+    pods: pd.DataFrame
+    reserved_gpus: pd.DataFrame
+    pops: pd.DataFrame
+    junctions: pd.DataFrame
+    spans: pd.DataFrame
+    workloads: pd.DataFrame
+    path: Path | None = None
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def weeks(self) -> pd.Index:
+        """The periods of the horizon, 1..N."""
+        return pd.RangeIndex(1, self.horizon.periods + 1, name="week")
+
+    def free_gpus(self) -> pd.DataFrame:
+        """GPUs per pod and week not held by internal reservations."""
+        return self.reserved_gpus.rsub(self.pods["gpus"], axis=0)
+
+    def summary(self) -> pd.DataFrame:
+        """One row per site: pods, GPUs by SKU, power and PUE."""
+        gpus = self.pods.pivot_table(index="site", columns="sku", values="gpus", aggfunc="sum", fill_value=0)
+        it_mw = (self.pods["gpus"] * self.pods["sku"].map(self.skus["server_kw_per_gpu"])).groupby(
+            self.pods["site"]).sum() / 1000
+        out = pd.DataFrame({
+            "name": self.sites["name"],
+            "pods": self.pods.groupby("site").size(),
+            "gpus": self.pods.groupby("site")["gpus"].sum(),
+        })
+        out = out.join(gpus.add_prefix("gpus_"))
+        out["it_mw"] = it_mw
+        out["facility_mw"] = it_mw * self.sites["pue"]
+        out["available_mw_min"] = self.site_power_mw.min(axis=1)
+        out["available_mw_max"] = self.site_power_mw.max(axis=1)
+        out["pue"] = self.sites["pue"]
+        return out.fillna(0)
+
+    def __repr__(self) -> str:
+        return (f"Scenario({self.name!r}: {len(self.sites)} sites, {len(self.pods)} pods, "
+                f"{int(self.pods['gpus'].sum()):,} GPUs, {len(self.spans)} spans, {len(self.pops)} PoPs, "
+                f"{len(self.workloads)} workloads over {self.horizon.periods} weeks)")
+
+    def _repr_html_(self) -> str:
+        head = f"<p><b>Scenario {self.name}</b> — {self.title}</p><p>{repr(self)}</p>"
+        return head + self.summary().to_html(float_format=lambda x: f"{x:,.1f}")
+
+
+# --------------------------------------------------------------------------- loading
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _read_routes(path: Path, display: str) -> tuple[dict[str, tuple[LineString, str]], list[Problem]]:
+    """Read span routes drawn in a GIS tool: a GeoJSON FeatureCollection of LineStrings."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return {}, [Problem(display, "", "", "", f"cannot read file ({exc.strerror})", "check the path")]
+    except UnicodeDecodeError as exc:
+        return {}, [not_utf8(display, exc)]
+    except json.JSONDecodeError as exc:
+        return {}, [Problem(display, f"line {exc.lineno}, column {exc.colno}", "", "", f"malformed JSON: {exc.msg}",
+                            "fix the JSON syntax")]
+    out: dict[str, tuple[LineString, str]] = {}
+    problems: list[Problem] = []
+    feats = data.get("features") if isinstance(data, dict) else None
+    if not isinstance(feats, list):
+        return {}, [Problem(display, "", "features", "", "not a GeoJSON FeatureCollection",
+                            "export the routes layer as GeoJSON (FeatureCollection)")]
+    for i, f in enumerate(feats):
+        props = f.get("properties") if isinstance(f, dict) else None
+        props = props if isinstance(props, dict) else {}
+        sid = props.get("span") or props.get("id")
+        where = f"feature {i}" + (f" (span {sid})" if sid else "")
+        if not sid:
+            problems.append(Problem(display, where, "span", "", "the feature names no span",
+                                    "add a 'span' property with the span id"))
+            continue
+        try:
+            geom = shapely.force_2d(shape(f["geometry"]))
+        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
+            problems.append(Problem(display, where, "geometry", "", f"unreadable geometry ({exc})".strip(),
+                                    "draw the route as a LineString of [lon, lat] points"))
+            continue
+        if not isinstance(geom, LineString) or geom.is_empty:
+            problems.append(Problem(display, where, "geometry", geom.geom_type, "the route is not a LineString",
+                                    "draw the route as a single LineString from endpoint a to endpoint b"))
+            continue
+        bad = [(x, y) for x, y in geom.coords if not (-180 <= x <= 180 and -90 <= y <= 90)]
+        if bad:
+            problems.append(Problem(display, where, "geometry", f"({bad[0][0]:g}, {bad[0][1]:g})",
+                                    "a point is outside lon -180..180, lat -90..90",
+                                    "use WGS84 [lon, lat] in decimal degrees (EPSG:4326), longitude first"))
+            continue
+        if str(sid) in out:
+            problems.append(Problem(display, where, "span", repr(str(sid)),
+                                    f"a second route for span {sid} (first at {out[str(sid)][1]})",
+                                    "keep one route per span"))
+            continue
+        out[str(sid)] = (geom, where)
+    return out, problems
+
+
+def _read_inputs(path: Path) -> tuple[Inputs | None, list[Problem]]:
+    disp = _display(path)
+    sc, sc_pos, problems = read_yaml_model(path, ScenarioFile, "scenario", disp)
+    if sc is None:
+        return None, problems
+    base = path.parent
+
+    def p(rel: str) -> Path:
+        return (base / rel).resolve() if not Path(rel).is_absolute() else Path(rel)
+
+    skus, skus_pos, pr = read_yaml_model(p(sc.files.skus), CatalogueFile, "skus", _display(p(sc.files.skus)))
+    problems += pr
+    sites, sites_pos, pr = read_yaml_model(p(sc.files.sites), SitesFile, "sites", _display(p(sc.files.sites)))
+    problems += pr
+    pods, pods_pos, pr = read_yaml_model(p(sc.files.pods), PodsFile, "pods", _display(p(sc.files.pods)))
+    problems += pr
+    topo, topo_pos, pr = read_yaml_model(p(sc.files.topology), TopologyFile, "topology",
+                                         _display(p(sc.files.topology)))
+    problems += pr
+    routes: dict[str, tuple[LineString, str]] = {}
+    routes_file = ""
+    if sc.files.routes:
+        routes_file = _display(p(sc.files.routes))
+        routes, pr = _read_routes(p(sc.files.routes), routes_file)
+        problems += pr
+    reservations: list[tuple[int, ReservationRow]] = []
+    res_file = ""
+    if sc.files.reservations:
+        res_file = _display(p(sc.files.reservations))
+        reservations, pr = read_csv_rows(p(sc.files.reservations), ReservationRow, "reservations-row", res_file)
+        problems += pr
+    leases: list[tuple[str, int, LeaseRow]] = []
+    for rel in sc.files.leases:
+        lf = _display(p(rel))
+        rows, pr = read_csv_rows(p(rel), LeaseRow, "lease-row", lf)
+        problems += pr
+        leases += [(lf, n, r) for n, r in rows]
+    if skus is None or sites is None or pods is None or topo is None:
+        return None, problems
+    return Inputs(sc, sc_pos, skus, skus_pos, sites, sites_pos, pods, pods_pos, topo, topo_pos, routes,
+                  routes_file, reservations, res_file, leases), problems
+
+
+def load_scenario(path: str | Path | None = None) -> Scenario:
+    """Read, validate and assemble a scenario.
+
+    Parameters
+    ----------
+    path
+        The scenario YAML file; the bundled reference scenario when omitted.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        Listing every problem in every file (file, line, field, value, fix).
+
+    Examples
+    --------
+    >>> sc = load_scenario()
+    >>> sc.sites.loc["OH-NAL", "name"]
+    'New Albany, Ohio'
+    """
+    path = Path(path) if path is not None else default_scenario_path()
+    if not path.exists():
+        raise ScenarioError([Problem(str(path), "", "", "", "scenario file not found",
+                                     "give the path of a scenario YAML file (e.g. scenarios/reference.yaml)")])
+    inp, problems = _read_inputs(path)
+    if inp is not None:
+        problems += check_inputs(inp)
+    if inp is None or any(p.severity == "error" for p in problems):
+        raise ScenarioError(problems)
+    sc = _assemble(inp)
+    sc.path = path
+    sc.warnings = [p for p in problems if p.severity == "warning"]
+    return sc
+
+
+def _assemble(inp: Inputs) -> Scenario:  # noqa: PLR0915 - one table after another
+    sc = inp.scenario
+    periods = sc.horizon.periods
+    weeks = pd.RangeIndex(1, periods + 1, name="week")
+
+    sites = pd.DataFrame([{
+        "site": s.id, "name": s.name, "lat": s.lat, "lon": s.lon, "state": s.state,
+        "grid_mw": s.grid_mw, "onsite_mw": s.onsite_mw, "pue": s.pue,
+        "power_price_usd_per_mwh": s.power_price_usd_per_mwh, "region": s.region,
+        "residency": tuple(s.residency),
+        "footprint": Polygon(s.footprint) if s.footprint else None,
+    } for s in inp.sites.sites]).set_index("site")
+    power = {}
+    for s in inp.sites.sites:
+        grid = np.full(periods, s.grid_mw)
+        onsite = np.full(periods, s.onsite_mw)
+        for w in s.power_windows:
+            if w.grid_mw is not None:
+                grid[w.start_week - 1 : w.end_week] = w.grid_mw
+            if w.onsite_mw is not None:
+                onsite[w.start_week - 1 : w.end_week] = w.onsite_mw
+        power[s.id] = grid + onsite
+    site_power = pd.DataFrame(power, index=weeks).T
+    site_power.index.name = "site"
+
+    skus = pd.DataFrame([s.model_dump() for s in inp.skus.skus]).set_index("id")
+    skus.index.name = "sku"
+    fabrics = pd.DataFrame([f.model_dump() for f in inp.pods.fabric_templates]).set_index("id")
+    fabrics.index.name = "fabric"
+    fabrics["max_gpus"] = fabrics["planes"] * fabrics["switch_radix"] ** 2 // 2
+
+    pod_rows = []
+    for g in inp.pods.pods:
+        fab = fabrics.loc[g.fabric]
+        uplink = g.gpus * fab["port_gbps"] * fab["planes"] / fab["oversubscription"]
+        for pid in pod_ids(g.id, g.count):
+            pod_rows.append({"pod": pid, "site": g.site, "sku": g.sku, "gpus": g.gpus, "fabric": g.fabric,
+                             "fabric_kind": fab["kind"], "hall": g.hall or g.id, "uplink_gbps": float(uplink)})
+    pods = pd.DataFrame(pod_rows).set_index("pod")
+
+    reserved = np.zeros((len(pods), periods), dtype=np.int64)
+    pod_pos = {p: i for i, p in enumerate(pods.index)}
+    site_wide: list[dict[str, object]] = []
+    for line, r in inp.reservations:
+        if r.pod is not None:
+            reserved[pod_pos[r.pod], r.start_week - 1 : r.end_week] += r.gpus
+        else:
+            site_wide.append({
+                "lease": f"reservation-{r.site}-{r.sku}-L{line}", "tenant": "internal", "kind": "training",
+                "priority": "internal", "sku": r.sku, "gpus": r.gpus, "span": "site", "replicas": 1,
+                "anti_affinity": False, "egress_gbps": 0.0, "region": None, "latency_slo_ms": np.nan,
+                "allowed_sites": (r.site,), "residency": (), "start_week": r.start_week, "end_week": r.end_week,
+                "price_usd_per_gpu_hour": 0.0, "source": f"{inp.reservations_file}:{line}",
+            })
+    reserved_gpus = pd.DataFrame(reserved, index=pods.index, columns=weeks)
+
+    def points(items: list, idx: str) -> pd.DataFrame:
+        df = pd.DataFrame([{"id": x.id, "name": x.name, "lat": x.lat, "lon": x.lon} for x in items],
+                          columns=["id", "name", "lat", "lon"]).set_index("id")
+        df.index.name = idx
+        return df
+
+    pops = points(inp.topology.pops, "pop")
+    junctions = points(inp.topology.junctions, "junction")
+    xy = {**{k: (r.lon, r.lat) for k, r in sites.iterrows()}, **{k: (r.lon, r.lat) for k, r in pops.iterrows()},
+          **{k: (r.lon, r.lat) for k, r in junctions.iterrows()}}
+    topo = inp.topology
+    span_rows = []
+    for s in topo.spans:
+        if s.id in inp.routes:
+            line = inp.routes[s.id][0]
+        else:
+            line = LineString([xy[s.a], *s.waypoints, xy[s.b]])
+        length = geodesic_length_km(line)
+        gc = great_circle_km(xy[s.a][1], xy[s.a][0], xy[s.b][1], xy[s.b][0])
+        n_amp = max(math.ceil(length / s.amplifier_spacing_km) - 1, 0)
+        amp_ms = topo.amplifier_delay_ms if s.amplifier_delay_ms is None else s.amplifier_delay_ms
+        term_ms = topo.terminal_delay_ms if s.terminal_delay_ms is None else s.terminal_delay_ms
+        span_rows.append({
+            "span": s.id, "a": s.a, "b": s.b, "fibre_pairs": s.fibre_pairs, "channels": s.channels,
+            "channel_gbps": s.channel_gbps, "capacity_gbps": float(s.fibre_pairs * s.channels * s.channel_gbps),
+            "srlg": s.srlg, "length_km": length, "great_circle_km": gc,
+            "route_factor": length / gc if gc > 0 else np.nan, "amplifier_spacing_km": s.amplifier_spacing_km,
+            "n_amplifiers": n_amp,
+            "latency_ms": physics.span_latency_ms(length, n_amp, amp_ms, term_ms),
+            "geometry": line,
+        })
+    spans = pd.DataFrame(span_rows).set_index("span")
+
+    wl = [{
+        "lease": r.id, "tenant": r.tenant, "kind": r.kind, "priority": r.priority, "sku": r.sku, "gpus": r.gpus,
+        "span": r.span, "replicas": r.replicas, "anti_affinity": r.anti_affinity, "egress_gbps": r.egress_gbps,
+        "region": r.region, "latency_slo_ms": r.latency_slo_ms if r.latency_slo_ms is not None else np.nan,
+        "allowed_sites": tuple(r.allowed_sites), "residency": tuple(r.residency), "start_week": r.start_week,
+        "end_week": r.end_week, "price_usd_per_gpu_hour": r.price_usd_per_gpu_hour, "source": f"{f}:{n}",
+    } for f, n, r in inp.leases] + site_wide
+    workloads = pd.DataFrame(wl, columns=[
+        "lease", "tenant", "kind", "priority", "sku", "gpus", "span", "replicas", "anti_affinity", "egress_gbps",
+        "region", "latency_slo_ms", "allowed_sites", "residency", "start_week", "end_week",
+        "price_usd_per_gpu_hour", "source"]).set_index("lease")
+    workloads["weeks"] = workloads["end_week"] - workloads["start_week"] + 1
+    workloads["revenue_usd"] = (workloads["price_usd_per_gpu_hour"] * workloads["gpus"] * workloads["replicas"]
+                                * workloads["weeks"] * sc.horizon.hours_per_period)
+    return Scenario(name=sc.name, title=sc.title, horizon=sc.horizon, settings=sc.settings, sites=sites,
+                    site_power_mw=site_power, skus=skus, fabrics=fabrics, pods=pods, reserved_gpus=reserved_gpus,
+                    pops=pops, junctions=junctions, spans=spans, workloads=workloads)
+
+

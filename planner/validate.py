@@ -1,0 +1,301 @@
+"""Cross-file checks on parsed input: ids, references, horizons, capacities.
+
+Per-field checks (types, ranges, allowed values) are declared in
+:mod:`planner.schema`; this module checks what one field cannot see on its own.
+Every check appends :class:`~planner.errors.Problem` records; none raises.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from shapely.geometry import LineString
+
+from planner.errors import Problem
+from planner.geo import great_circle_km
+from planner.readers import Positions
+from planner.schema import (
+    CatalogueFile,
+    LeaseRow,
+    PodsFile,
+    ReservationRow,
+    ScenarioFile,
+    SitesFile,
+    TopologyFile,
+)
+
+__all__ = ["Inputs", "check_inputs", "pod_ids"]
+
+ROUTE_END_TOLERANCE_KM = 1.0
+
+
+@dataclass
+class Inputs:
+    """Everything read from a scenario's files, with positions, before checks."""
+
+    scenario: ScenarioFile
+    scenario_pos: Positions
+    skus: CatalogueFile
+    skus_pos: Positions
+    sites: SitesFile
+    sites_pos: Positions
+    pods: PodsFile
+    pods_pos: Positions
+    topology: TopologyFile
+    topology_pos: Positions
+    routes: dict[str, tuple[LineString, str]] = field(default_factory=dict)  # span -> (line, where)
+    routes_file: str = ""
+    reservations: list[tuple[int, ReservationRow]] = field(default_factory=list)
+    reservations_file: str = ""
+    leases: list[tuple[str, int, LeaseRow]] = field(default_factory=list)  # (file, line, row)
+
+
+def pod_ids(group_id: str, count: int) -> list[str]:
+    """Ids of the pods a pod group expands to.
+
+    Examples
+    --------
+    >>> pod_ids("OH-H100-A", 3)
+    ['OH-H100-A-01', 'OH-H100-A-02', 'OH-H100-A-03']
+    >>> pod_ids("LA-GB200-X", 1)
+    ['LA-GB200-X']
+    """
+    if count == 1:
+        return [group_id]
+    width = max(2, len(str(count)))
+    return [f"{group_id}-{i:0{width}d}" for i in range(1, count + 1)]
+
+
+def _dupes(items: Iterable[tuple[str, str, str]], out: list[Problem], what: str) -> None:
+    """Report ids seen twice. ``items`` are (id, file, where)."""
+    first: dict[str, tuple[str, str]] = {}
+    for ident, file, where in items:
+        if ident in first:
+            f0, w0 = first[ident]
+            out.append(Problem(file, where, "id", repr(ident), f"duplicate {what} id (first at {f0}, {w0})",
+                               "give each one a unique id"))
+        else:
+            first[ident] = (file, where)
+
+
+def _term(out: list[Problem], file: str, where: str, start: int, end: int, periods: int) -> bool:
+    ok = True
+    if end < start:
+        out.append(Problem(file, where, "end_week", str(end), f"the term ends before it starts (start_week {start})",
+                           "make end_week >= start_week (both weeks are inclusive)"))
+        ok = False
+    for name, week in (("start_week", start), ("end_week", end)):
+        if week > periods:
+            out.append(Problem(file, where, name, str(week), f"week outside the horizon of {periods} weeks",
+                               f"use a week from 1 to {periods}, or lengthen the horizon"))
+            ok = False
+    return ok
+
+
+def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901, PLR0912, PLR0915 - a checklist
+    """Run every cross-file check and return the problems found (errors and warnings)."""
+    out: list[Problem] = []
+    periods = inp.scenario.horizon.periods
+    sf, sp = inp.sites_pos.file, inp.sites_pos
+    pf, pp = inp.pods_pos.file, inp.pods_pos
+    tf, tp = inp.topology_pos.file, inp.topology_pos
+
+    # ---- ids
+    _dupes(((s.id, inp.skus_pos.file, inp.skus_pos.where(("skus", i))) for i, s in enumerate(inp.skus.skus)),
+           out, "SKU")
+    _dupes(((f.id, pf, pp.where(("fabric_templates", i))) for i, f in enumerate(inp.pods.fabric_templates)),
+           out, "fabric template")
+    nodes = [(s.id, sf, sp.where(("sites", i))) for i, s in enumerate(inp.sites.sites)]
+    nodes += [(p.id, tf, tp.where(("pops", i))) for i, p in enumerate(inp.topology.pops)]
+    nodes += [(j.id, tf, tp.where(("junctions", i))) for i, j in enumerate(inp.topology.junctions)]
+    _dupes(nodes, out, "site/PoP/junction")
+    pods = [(pid, pf, pp.where(("pods", i))) for i, g in enumerate(inp.pods.pods) for pid in pod_ids(g.id, g.count)]
+    _dupes(pods, out, "pod")
+    _dupes(((s.id, tf, tp.where(("spans", i))) for i, s in enumerate(inp.topology.spans)), out, "span")
+    _dupes(((r.id, f, f"line {n}") for f, n, r in inp.leases), out, "lease")
+
+    skus = {s.id for s in inp.skus.skus}
+    sites = {s.id: s for s in inp.sites.sites}
+    pops = {p.id for p in inp.topology.pops}
+    fabrics = {f.id: f for f in inp.pods.fabric_templates}
+    node_xy = {s.id: (s.lon, s.lat) for s in inp.sites.sites}
+    node_xy |= {p.id: (p.lon, p.lat) for p in inp.topology.pops}
+    node_xy |= {j.id: (j.lon, j.lat) for j in inp.topology.junctions}
+
+    # ---- sites
+    for i, s in enumerate(inp.sites.sites):
+        if s.grid_mw + s.onsite_mw <= 0:
+            out.append(Problem(sf, sp.where(("sites", i, "grid_mw")), "grid_mw", str(s.grid_mw),
+                               f"site {s.id} has no power (grid + on-site = 0 MW)", "give grid_mw or onsite_mw > 0"))
+        if s.pue < 1:
+            out.append(Problem(sf, sp.where(("sites", i, "pue")), "pue", str(s.pue), "PUE below 1 is impossible",
+                               "give the campus PUE (>= 1; hyperscale 1.06-1.2)"))
+        for j, w in enumerate(s.power_windows):
+            _term(out, sf, sp.where(("sites", i, "power_windows", j)), w.start_week, w.end_week, periods)
+        if s.footprint is not None and len(s.footprint) < 3:
+            out.append(Problem(sf, sp.where(("sites", i, "footprint")), "footprint", f"{len(s.footprint)} points",
+                               "a footprint needs at least 3 points", "give the outline as a ring of [lon, lat]"))
+
+    # ---- pods
+    pod_gpus: dict[str, int] = {}
+    pod_sku: dict[str, str] = {}
+    for i, g in enumerate(inp.pods.pods):
+        w = pp.where(("pods", i))
+        if g.site not in sites:
+            out.append(Problem(pf, pp.where(("pods", i, "site")), "site", repr(g.site), "unknown site",
+                               f"use one of the sites in {sf}: {', '.join(sorted(sites))}"))
+        if g.sku not in skus:
+            out.append(Problem(pf, pp.where(("pods", i, "sku")), "sku", repr(g.sku), "unknown SKU",
+                               f"use one of: {', '.join(sorted(skus))}, or add it to the catalogue"))
+        fab = fabrics.get(g.fabric)
+        if fab is None:
+            out.append(Problem(pf, pp.where(("pods", i, "fabric")), "fabric", repr(g.fabric),
+                               "unknown fabric template",
+                               f"use one of: {', '.join(sorted(fabrics)) or '(none defined)'}"))
+        else:
+            cap = fab.planes * fab.switch_radix**2 // 2
+            if g.gpus > cap:
+                out.append(Problem(pf, pp.where(("pods", i, "gpus")), "gpus", str(g.gpus),
+                                   f"a two-tier Clos of radix {fab.switch_radix} x {fab.planes} plane(s) holds at "
+                                   f"most {cap} GPUs", "split the pod, or use a fabric of higher radix or more planes"))
+        for pid in pod_ids(g.id, g.count):
+            pod_gpus[pid], pod_sku[pid] = g.gpus, g.sku
+        del w
+    for i, f in enumerate(inp.pods.fabric_templates):
+        if f.oversubscription < 1:
+            out.append(Problem(pf, pp.where(("fabric_templates", i, "oversubscription")), "oversubscription",
+                               str(f.oversubscription), "oversubscription below 1:1",
+                               "give a ratio >= 1 (4 means 4:1 to the aggregation layer)"))
+
+    # ---- topology
+    for i, s in enumerate(inp.topology.spans):
+        for end in ("a", "b"):
+            ident = getattr(s, end)
+            if ident not in node_xy:
+                out.append(Problem(tf, tp.where(("spans", i, end)), end, repr(ident), f"span {s.id}: unknown endpoint",
+                                   "use the id of a site, PoP or junction"))
+        if s.a == s.b:
+            out.append(Problem(tf, tp.where(("spans", i, "b")), "b", repr(s.b), f"span {s.id} starts and ends at "
+                               "the same node (self-loop)", "give two different endpoints"))
+    pairs: dict[frozenset[str], str] = {}
+    for i, s in enumerate(inp.topology.spans):
+        key = frozenset((s.a, s.b))
+        if len(key) == 2 and key in pairs:
+            out.append(Problem(tf, tp.where(("spans", i)), "b", repr(s.b),
+                               f"span {s.id} joins the same nodes as span {pairs[key]}",
+                               "add a junction on one of the routes so that parallel routes stay distinct spans"))
+        pairs.setdefault(key, s.id)
+    span_ends = {s.id: (s.a, s.b) for s in inp.topology.spans}
+    for sid, (line, where) in inp.routes.items():
+        if sid not in span_ends:
+            out.append(Problem(inp.routes_file, where, "span", repr(sid), "route for an unknown span",
+                               f"set the feature's 'span' property to a span id of {tf}"))
+            continue
+        a, b = span_ends[sid]
+        if a not in node_xy or b not in node_xy:
+            continue
+        (x0, y0), (x1, y1) = line.coords[0], line.coords[-1]
+        for name, (x, y), node in (("start", (x0, y0), a), ("end", (x1, y1), b)):
+            d = great_circle_km(y, x, node_xy[node][1], node_xy[node][0])
+            if d > ROUTE_END_TOLERANCE_KM:
+                out.append(Problem(inp.routes_file, where, "geometry", f"{name} ({x:.4f}, {y:.4f})",
+                                   f"route of span {sid}: its {name} is {d:.1f} km from {node}",
+                                   f"snap the route's {name} to {node} ({node_xy[node][0]:.4f}, "
+                                   f"{node_xy[node][1]:.4f}); within {ROUTE_END_TOLERANCE_KM:g} km, a to b"))
+
+    # ---- reservations
+    rf = inp.reservations_file
+    reserved: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(periods + 1, dtype=np.int64))
+    first_line: dict[str, int] = {}
+    for line, r in inp.reservations:
+        where = f"line {line}"
+        if r.pod is None and (r.site is None or r.sku is None):
+            out.append(Problem(rf, where, "pod", "", "the row names no pod (nor site + sku)",
+                               "give a pod id, or a site and a SKU for a site-wide reservation"))
+            continue
+        if r.pod is not None and r.pod not in pod_gpus:
+            out.append(Problem(rf, where, "pod", repr(r.pod), "unknown pod",
+                               f"use a pod id from {pf} (groups expand to <id>-01, <id>-02, ...)"))
+            continue
+        if r.pod is None:
+            if r.site not in sites:
+                out.append(Problem(rf, where, "site", repr(r.site), "unknown site", f"use one of: {', '.join(sites)}"))
+            if r.sku not in skus:
+                out.append(Problem(rf, where, "sku", repr(r.sku), "unknown SKU", f"use one of: {', '.join(skus)}"))
+        if not _term(out, rf, where, r.start_week, r.end_week, periods):
+            continue
+        if r.pod is not None:
+            reserved[r.pod][r.start_week : r.end_week + 1] += r.gpus
+            first_line.setdefault(r.pod, line)
+    for pid, arr in reserved.items():
+        over = np.flatnonzero(arr > pod_gpus[pid])
+        if over.size:
+            weeks = _weeks_text(over.tolist())
+            out.append(Problem(rf, f"line {first_line[pid]} (pod {pid})", "gpus", str(int(arr.max())),
+                               f"internal reservations on pod {pid} exceed its {pod_gpus[pid]} GPUs in {weeks}",
+                               "lower the reservations or move some to another pod"))
+
+    # ---- leases
+    biggest: dict[str, int] = defaultdict(int)
+    site_total: dict[tuple[str, str], int] = defaultdict(int)
+    for i, g in enumerate(inp.pods.pods):
+        biggest[g.sku] = max(biggest[g.sku], g.gpus)
+        site_total[(g.site, g.sku)] += g.gpus * g.count
+    for file, line, r in inp.leases:
+        where = f"line {line} (lease {r.id})"
+        if r.sku not in skus:
+            out.append(Problem(file, where, "sku", repr(r.sku), "unknown SKU", f"use one of: {', '.join(sorted(skus))}"))
+        if r.region is not None and r.region not in pops:
+            out.append(Problem(file, where, "region", repr(r.region), "unknown region (PoP)",
+                               f"use a PoP id from {tf}: {', '.join(sorted(pops))}"))
+        if r.region is None and (r.egress_gbps > 0 or r.latency_slo_ms is not None):
+            field_name = "egress_gbps" if r.egress_gbps > 0 else "latency_slo_ms"
+            out.append(Problem(file, where, "region", "", f"{field_name} is given but no region",
+                               "give the PoP id where the users' traffic enters"))
+        for s in r.allowed_sites:
+            if s not in sites:
+                out.append(Problem(file, where, "allowed_sites", repr(s), "unknown site",
+                                   f"use ';'-separated site ids: {', '.join(sorted(sites))}"))
+        _term(out, file, where, r.start_week, r.end_week, periods)
+        if r.sku in skus:
+            big = biggest.get(r.sku, 0)
+            if r.gpus > big:
+                best_site = max((site_total[(s, r.sku)] for s in sites), default=0)
+                if r.span == "pod":
+                    out.append(Problem(file, where, "gpus", str(r.gpus),
+                                       f"larger than any {r.sku} pod (largest {big} GPUs)",
+                                       "set span to 'site' to split it over pods of one site, or make it smaller"))
+                elif r.gpus > best_site:
+                    out.append(Problem(file, where, "gpus", str(r.gpus),
+                                       f"larger than the {r.sku} GPUs of any site (largest {best_site})",
+                                       "make it smaller or split it into replicas", severity="warning"))
+                else:
+                    out.append(Problem(file, where, "gpus", str(r.gpus),
+                                       f"larger than any {r.sku} pod (largest {big}); it must be split over pods",
+                                       "none needed: span=site allows the split", severity="warning"))
+        if r.anti_affinity and r.replicas > len(sites):
+            out.append(Problem(file, where, "replicas", str(r.replicas),
+                               f"{r.replicas} replicas on distinct sites, but the scenario has {len(sites)} sites",
+                               "lower replicas or drop anti_affinity", severity="warning"))
+    return out
+
+
+def _weeks_text(weeks: list[int]) -> str:
+    """Compress week numbers into ranges.
+
+    Examples
+    --------
+    >>> _weeks_text([3, 4, 5, 9])
+    'weeks 3-5, 9'
+    """
+    runs: list[list[int]] = []
+    for w in weeks:
+        if runs and w == runs[-1][1] + 1:
+            runs[-1][1] = w
+        else:
+            runs.append([w, w])
+    text = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in runs)
+    return ("week " if len(weeks) == 1 else "weeks ") + text
