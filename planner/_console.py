@@ -50,9 +50,7 @@ def make_console(*, stderr: bool = False) -> Console:
 
     Examples
     --------
-    >>> import io
-    >>> con = make_console()
-    >>> con.width >= 40
+    >>> make_console(stderr=True).stderr
     True
     """
     console = Console(stderr=stderr, highlight=False)
@@ -68,25 +66,38 @@ def _num(x: object, fmt: str = ",.0f", *, nan: str = "-") -> Text:
     return Text(format(x, fmt), justify="right")
 
 
-def problems_table(problems: Iterable[Problem], *, title: str = "") -> Table:
+def problems_table(problems: Iterable[Problem], *, title: str = "", narrow: bool = False) -> Table:
     """Every problem as one row: severity, file, place, field, value, problem, fix.
+
+    On a ``narrow`` console (under ~120 columns) each row holds the same facts
+    in two columns: the place on one line, the problem and the fix under it.
 
     Examples
     --------
     >>> p = Problem("sites.yaml", "line 4", "sites[0].lat", "95.0", "latitude out of range",
     ...             "use decimal degrees between -90 and 90")
-    >>> con = Console(width=120, record=True)
-    >>> with con.capture():
-    ...     con.print(problems_table([p]))
-    >>> "sites[0].lat" in con.export_text()
-    True
+    >>> import io
+    >>> con = Console(width=120, file=io.StringIO())
+    >>> con.print(problems_table([p]))
+    >>> row = next(line for line in con.file.getvalue().splitlines() if "line 4" in line)
+    >>> [cell.strip() for cell in row.split("│")[1:-1]][:5]
+    ['error', 'sites.yaml', 'line 4', 'sites[0].lat', '95.0']
     """
-    table = Table(title=title or None, title_justify="left", show_lines=True, expand=False)
+    table = Table(title=title or None, title_justify="left", show_lines=True)
     table.add_column("", no_wrap=True)
-    for name in ("file", "place", "field", "value"):
+    if narrow:
+        table.add_column("file, place, field = value / problem / fix", overflow="fold")
+        for p in problems:
+            head = ", ".join(x for x in (p.file, p.where, p.field and f"field {p.field}") if x)
+            cell = Text(head + (f" = {p.value}" if p.value else ""), style="bold")
+            cell.append(f"\n{p.message}", style="")
+            cell.append(f"\nfix: {p.fix}", style="green")
+            table.add_row(Text(p.severity, style=_SEVERITY_STYLE[p.severity]), cell)
+        return table
+    for name in ("file", "place", "field"):  # kept on one line, so that they can be searched for
+        table.add_column(name, no_wrap=True, overflow="fold")
+    for name in ("value", "problem", "fix"):
         table.add_column(name, overflow="fold")
-    table.add_column("problem", ratio=2, overflow="fold")
-    table.add_column("fix", ratio=2, overflow="fold")
     for p in problems:
         table.add_row(Text(p.severity, style=_SEVERITY_STYLE[p.severity]), Text(p.file), Text(p.where),
                       Text(p.field), Text(p.value), Text(p.message), Text(p.fix, style="green"))
@@ -108,7 +119,7 @@ def sites_table(sc: Scenario) -> Table:
     A facility MW above the least available MW is shown in red: the campus cannot
     run everything it has built in its worst week.
     """
-    summary = sc.summary()
+    summary = sc.summary().reindex(sc.sites.index)  # in the order of the sites file
     skus = [c.removeprefix("gpus_") for c in summary.columns if c.startswith("gpus_")]
     cols = [("name", False), ("pods", True), ("GPUs", True), *((s, True) for s in skus),
             ("IT MW", True), ("facility MW", True), ("available MW min-max", True), ("PUE", True)]
@@ -147,24 +158,28 @@ def latency_table(matrix: pd.DataFrame) -> Table:
 
 
 def site_pairs(sc: Scenario, g: nx.Graph) -> pd.DataFrame:
-    """Every pair of campuses: great-circle distance and the lowest-latency fibre route.
+    """Every pair of campuses: great-circle distance, shortest fibre route and fastest latency.
 
     Returns
     -------
     DataFrame
-        One row per pair (``a``, ``b``): ``great_circle_km``, ``route_km``,
-        ``route_factor``, ``latency_ms`` (NaN when no fibre route joins them).
+        One row per pair (``a``, ``b``): ``great_circle_km``, ``route_km`` (the
+        shortest fibre route), ``route_factor`` (route / great circle) and
+        ``latency_ms`` (of the lowest-latency route); NaN when no fibre joins them.
     """
     h = span_graph(g)
     rows = []
     for a, b in combinations(sc.sites.index, 2):
-        gc = great_circle_km(sc.sites.at[a, "lat"], sc.sites.at[a, "lon"], sc.sites.at[b, "lat"],
-                             sc.sites.at[b, "lon"])
-        best = k_shortest_paths(h, a, b, 1)
-        km = best[0].length_km if best else math.nan
+        (lat_a, lon_a), (lat_b, lon_b) = (sc.sites.loc[s, ["lat", "lon"]].astype(float) for s in (a, b))
+        gc = great_circle_km(lat_a, lon_a, lat_b, lon_b)
+        try:
+            km = float(nx.shortest_path_length(h, a, b, weight="length_km"))
+        except nx.NetworkXException:  # no path, or a site without fibre
+            km = math.nan
+        fastest = k_shortest_paths(h, a, b, 1)
         rows.append({"a": a, "b": b, "great_circle_km": gc, "route_km": km,
                      "route_factor": km / gc if gc > 0 else math.nan,
-                     "latency_ms": best[0].latency_ms if best else math.nan})
+                     "latency_ms": fastest[0].latency_ms if fastest else math.nan})
     return pd.DataFrame(rows, columns=["a", "b", "great_circle_km", "route_km", "route_factor", "latency_ms"])
 
 
@@ -176,12 +191,13 @@ def site_pairs_lines(pairs: pd.DataFrame, *, limit: int = 20) -> list[str]:
     >>> pairs = pd.DataFrame([{"a": "OH-NAL", "b": "LA-RCH", "great_circle_km": 1161.2, "route_km": 1509.6,
     ...                        "route_factor": 1.3, "latency_ms": 7.42}])
     >>> site_pairs_lines(pairs)
-    ['OH-NAL <-> LA-RCH great circle 1,161 km; shortest fibre route 1,510 km (1.30x), 7.42 ms']
+    ['OH-NAL <-> LA-RCH great circle 1,161 km; shortest fibre route 1,510 km (1.30x); fastest 7.42 ms']
     """
     lines = []
     for _, r in pairs.head(limit).iterrows():
         route = "no fibre route" if math.isnan(r["route_km"]) else (
-            f"shortest fibre route {r['route_km']:,.0f} km ({r['route_factor']:.2f}x), {r['latency_ms']:.2f} ms")
+            f"shortest fibre route {r['route_km']:,.0f} km ({r['route_factor']:.2f}x); "
+            f"fastest {r['latency_ms']:.2f} ms")
         lines.append(f"{r['a']} <-> {r['b']} great circle {r['great_circle_km']:,.0f} km; {route}")
     if len(pairs) > limit:
         lines.append(f"... and {len(pairs) - limit} more pairs of campuses")

@@ -38,6 +38,9 @@ __all__ = ["app", "main"]
 EXIT_INPUT_ERROR = 2
 """Exit code when the scenario's files have errors."""
 
+WIDE_CONSOLE = 120
+"""Consoles at least this wide keep problem files, places and fields on one line."""
+
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 app = typer.Typer(
@@ -65,7 +68,13 @@ def _examples(*commands: str) -> str:
 
 
 def _count(n: int, word: str) -> str:
-    """``3 sites``, ``1 site``."""
+    """A count and a word, plural when needed.
+
+    Examples
+    --------
+    >>> _count(1, "site"), _count(1200, "lease")
+    ('1 site', '1,200 leases')
+    """
     return f"{n:,} {word}{'s' if n != 1 else ''}"
 
 
@@ -73,7 +82,7 @@ def _print_problems(console: Console, problems: list[Problem]) -> None:
     """Print problems as one table, with a count line under it."""
     n_err = sum(p.severity == "error" for p in problems)
     parts = [_count(n, word) for n, word in ((n_err, "error"), (len(problems) - n_err, "warning")) if n]
-    console.print(problems_table(problems))
+    console.print(problems_table(problems, narrow=console.width < WIDE_CONSOLE))
     console.print(f"{' and '.join(parts)} in {_count(len({p.file for p in problems}), 'file')}.", highlight=False)
 
 
@@ -90,7 +99,8 @@ def _load_or_exit(path: Path | None, *, console: Console | None = None, show_war
     console
         Where to print problems (and warnings); stderr by default.
     show_warnings
-        Print the scenario's warnings after a successful load.
+        After a successful load, say how many warnings the scenario has (``planner
+        validate`` lists them).
 
     Raises
     ------
@@ -106,7 +116,8 @@ def _load_or_exit(path: Path | None, *, console: Console | None = None, show_war
                       highlight=False)
         raise typer.Exit(EXIT_INPUT_ERROR) from None
     if show_warnings and sc.warnings:
-        _print_problems(console, sc.warnings)
+        console.print(f"{_count(len(sc.warnings), 'warning')} in the scenario; `planner validate` lists them.",
+                      style="yellow", highlight=False)
     return sc
 
 
@@ -158,7 +169,14 @@ def network(scenario: ScenarioArg = None) -> None:
 
 
 def _json_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of one file kind (see :data:`planner.schema.FILE_MODELS`)."""
+    """The JSON Schema of one file kind (see :data:`planner.schema.FILE_MODELS`).
+
+    Examples
+    --------
+    >>> s = _json_schema("lease-row")
+    >>> s["title"], "gpus" in s["properties"]
+    ('LeaseRow', True)
+    """
     return {"$schema": JSON_SCHEMA_DIALECT, **FILE_MODELS[kind].model_json_schema()}
 
 

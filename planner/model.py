@@ -104,7 +104,7 @@ def _undominated(items: list[tuple[int, float]]) -> list[int]:
     return keep
 
 
-def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit]] | None = None,
+def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] | None = None,
                 move_penalty_usd: float | None = None) -> PlacementModel:
     """Build the placement model of an instance.
 
@@ -113,8 +113,8 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit]] | None 
     inst
         The instance.
     previous
-        Replica fits of leases placed by an earlier plan; keeping one where it was
-        avoids ``move_penalty_usd``.
+        Replica fits of leases placed by an earlier plan (``None`` where its pods are
+        gone); keeping one where it was avoids ``move_penalty_usd``.
     move_penalty_usd
         Cost of each moved (or dropped) previously placed lease; defaults to the
         scenario's ``settings.move_penalty_usd``.
@@ -197,11 +197,14 @@ def _break_replica_symmetry(m: PlacementModel, lo: LeaseOptions) -> None:
         m.cp.add(key(r) <= key(r + 1))
 
 
-def _add_capacity(m: PlacementModel, family: str, terms_by_lease: dict[int, list[tuple[cp_model.LinearExprT, int]]],
-                  cap: np.ndarray, segs: list[tuple[int, int]], active: list[int]) -> None:
+Terms = dict[int, list[tuple[cp_model.IntVar, int, int]]]
+
+
+def _add_capacity(m: PlacementModel, family: str, terms_by_lease: Terms, cap: np.ndarray,
+                  segs: list[tuple[int, int]], active: list[int]) -> None:
     """Add one resource's constraints over the undominated time segments.
 
-    ``terms_by_lease`` maps a lease position to its (expr, coefficient) terms on the
+    ``terms_by_lease`` maps a lease position to its (variable, coefficient, upper bound) terms on the
     resource; ``active[k]`` is the bitmask of leases active in segment ``k``; ``cap``
     is the resource's capacity per week (already in integer units).
     """
@@ -213,10 +216,10 @@ def _add_capacity(m: PlacementModel, family: str, terms_by_lease: dict[int, list
     items = [(active[k] & mask_all, float(cap[a:b].min())) for k, (a, b) in enumerate(segs)]
     for k in _undominated(items):
         mk, ck = items[k]
-        terms = [(e, c) for pos, ts in terms_by_lease.items() if mk >> pos & 1 for e, c in ts]
-        total_max = sum(c for _, c in terms)  # loose upper bound of the load (vars are 0/1 or <= gpus)
-        if terms and total_max > ck:
-            m.cp.add(sum(c * e for e, c in terms) <= int(math.floor(ck)))
+        terms = [t for pos, ts in terms_by_lease.items() if mk >> pos & 1 for t in ts]
+        peak = sum(c * ub for _, c, ub in terms if c > 0)  # the most the load can reach
+        if terms and peak > ck:
+            m.cp.add(sum(c * e for e, c, _ in terms) <= int(math.floor(ck)))
             m.n_constraints[family] += 1
 
 
@@ -230,10 +233,10 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
             if lo.t0 < b and lo.t1 >= a:
                 mask |= 1 << lo.pos
         active.append(mask)
-    pod_gpu: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    pod_up: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    site_w: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    span_mb: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    pod_gpu: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
+    pod_up: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
+    site_w: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
+    span_mb: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     b_kbps = int(round(inst.sc.settings.interpod_gbps_per_gpu * KBPS))
     for lo in leases:
         egress_kbps_per_gpu = math.ceil(lo.egress_gbps * KBPS / lo.gpus)
@@ -241,21 +244,21 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
             for s in lo.sites:
                 for p in lo.pods[s]:
                     xv = m.x[(lo.lease, r, p)]
-                    unit = 1 if lo.span == "site" else lo.gpus
-                    pod_gpu[p][lo.pos].append((xv, unit))
-                    site_w[s][lo.pos].append((xv, unit * math.ceil(inst.pod_kw_per_gpu[p] * W_PER_KW)))
+                    unit, ub = (1, lo.gpus) if lo.span == "site" else (lo.gpus, 1)
+                    pod_gpu[p][lo.pos].append((xv, unit, ub))
+                    site_w[s][lo.pos].append((xv, unit * math.ceil(inst.pod_kw_per_gpu[p] * W_PER_KW), ub))
                     if lo.span == "site":
                         if egress_kbps_per_gpu + b_kbps > 0:
-                            pod_up[p][lo.pos].append((xv, egress_kbps_per_gpu + b_kbps))
+                            pod_up[p][lo.pos].append((xv, egress_kbps_per_gpu + b_kbps, ub))
                         if b_kbps > 0:
-                            pod_up[p][lo.pos].append((m.whole[(lo.lease, r, p)], -b_kbps * lo.gpus))
+                            pod_up[p][lo.pos].append((m.whole[(lo.lease, r, p)], -b_kbps * lo.gpus, 1))
                     elif lo.egress_gbps > 0:
-                        pod_up[p][lo.pos].append((xv, math.ceil(lo.egress_gbps * KBPS)))
+                        pod_up[p][lo.pos].append((xv, math.ceil(lo.egress_gbps * KBPS), 1))
                 if lo.needs_path and lo.egress_gbps > 0:
                     mbps = math.ceil(lo.egress_gbps * MBPS)
                     for k, path in enumerate(lo.paths[s]):
                         for e in path.span_idx:
-                            span_mb[int(e)][lo.pos].append((m.route[(lo.lease, r, s, k)], mbps))
+                            span_mb[int(e)][lo.pos].append((m.route[(lo.lease, r, s, k)], mbps, 1))
     for p, terms in pod_gpu.items():
         _add_capacity(m, "gpus", terms, inst.pod_free[p], segs, active)
     for p, terms in pod_up.items():
@@ -267,16 +270,16 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
         _add_capacity(m, "dci", terms, np.floor(inst.span_limit[e] * MBPS), segs, active)
 
 
-def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit]],
+def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | None],
                       obj: list[tuple[cp_model.LinearExprT, int]], penalty: float) -> None:
     """``stay[l]`` may be 1 only if every replica keeps its earlier pods and GPUs."""
     by_id = {lo.lease: lo for lo in m.inst.leases}
     for lid, prev_fits in previous.items():
         lo = by_id.get(lid)
-        fits = canonical(lo, prev_fits) if lo is not None else prev_fits
-        if lo is None or lid not in m.placed or len(fits) != lo.replicas:
+        if lo is None or prev_fits is None or lid not in m.placed or len(prev_fits) != lo.replicas:
             m.objective_offset -= penalty  # gone or reshaped: it moves whatever we do
             continue
+        fits = canonical(lo, prev_fits)
         ok = all((lo.lease, r, p) in m.x for r, f in enumerate(fits) for p, _ in f.parts)
         if not ok:
             m.objective_offset -= penalty

@@ -106,8 +106,10 @@ class Optimiser:
             raise InfeasibleError(internal_failure_reasons(inst, stuck))
         previous = None
         if self.previous_plan is not None:
-            previous = {lo.lease: _fits_of(inst, lo, self.previous_plan.placements) for lo in inst.leases
-                        if lo.lease in set(self.previous_plan.placements["lease"])}
+            before = set(self.previous_plan.placements["lease"])
+            known = {lo.lease: lo for lo in inst.leases}
+            previous = {lid: (_fits_of(inst, known[lid], self.previous_plan.placements) if lid in known else None)
+                        for lid in before}
         m = build_model(inst, previous=previous)
         if self.hint == "greedy":
             fits, _, _ = greedy_fits(inst)
@@ -203,7 +205,7 @@ class Optimiser:
 
 
 def _add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
-              previous: dict[str, list[ReplicaFit]] | None) -> None:
+              previous: dict[str, list[ReplicaFit] | None] | None) -> None:
     """Hint every variable from a set of replica fits (a complete hint)."""
     inst = m.inst
     for lo in inst.leases:
@@ -226,7 +228,8 @@ def _add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
                     on = bool(rf and rf.site == s and rf.path is not None and rf.path.path_id == path.path_id)
                     m.cp.add_hint(m.route[(lo.lease, r, s, k)], on)
     for lid, st in m.stay.items():
-        m.cp.add_hint(st, bool(previous and lid in fits and canonical_equal(fits[lid], previous[lid])))
+        prev = previous.get(lid) if previous else None
+        m.cp.add_hint(st, bool(prev is not None and lid in fits and canonical_equal(fits[lid], prev)))
 
 
 def canonical_equal(a: list[ReplicaFit], b: list[ReplicaFit]) -> bool:

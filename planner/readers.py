@@ -71,6 +71,24 @@ def not_utf8(display: str, exc: UnicodeDecodeError) -> Problem:
                    "save it as UTF-8 plain text (not a spreadsheet or other binary format)")
 
 
+def _unreadable(display: str, exc: OSError | UnicodeDecodeError) -> Problem:
+    """The problem reported for a file that cannot be read as text."""
+    if isinstance(exc, UnicodeDecodeError):
+        return not_utf8(display, exc)
+    return Problem(display, "", "", "", f"cannot read file ({exc.strerror})", "check the path in the scenario file")
+
+
+def _header_problems(display: str, header: list[str], fields: list[str], required: list[str]) -> list[Problem]:
+    """Columns named twice, unknown columns and missing required columns of a CSV header."""
+    out = [Problem(display, "line 1", h, "", "the column appears twice in the header", "remove or rename one of them")
+           for i, h in enumerate(header) if h in header[:i]]
+    out += [Problem(display, "line 1", h, "", "unknown column",
+                    f"remove it or rename it to one of: {', '.join(fields)}") for h in header if h not in fields]
+    out += [Problem(display, "line 1", h, "", "required column is missing", "add the column to the header")
+            for h in required if h not in header]
+    return out
+
+
 def _walk(node: yaml.Node, loc: Loc, out: dict[Loc, int], seen: frozenset[int] = frozenset()) -> None:
     out[loc] = node.start_mark.line + 1
     if id(node) in seen:  # a recursive alias (``a: &x [*x]``): its lines are known already
@@ -141,11 +159,8 @@ def read_yaml_model(path: Path, model: type[M], kind: str, display: str) -> tupl
     pos = Positions(display)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        return None, pos, [Problem(display, "", "", "", f"cannot read file ({exc.strerror})",
-                                   "check the path in the scenario file")]
-    except UnicodeDecodeError as exc:
-        return None, pos, [not_utf8(display, exc)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, pos, [_unreadable(display, exc)]
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
@@ -184,11 +199,8 @@ def read_csv_rows(
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        return [], [Problem(display, "", "", "", f"cannot read file ({exc.strerror})",
-                            "check the path in the scenario file")]
-    except UnicodeDecodeError as exc:
-        return [], [not_utf8(display, exc)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [_unreadable(display, exc)]
     problems: list[Problem] = []
     rows: list[tuple[int, M]] = []
     fields = model.model_fields
@@ -201,18 +213,7 @@ def read_csv_rows(
                             f"add a header row: {','.join(fields)}")]
     except csv.Error as exc:
         return [], [Problem(display, "line 1", "", "", f"malformed CSV: {exc}", "fix the quoting")]
-    for i, h in enumerate(header):
-        if h in header[:i]:
-            problems.append(Problem(display, "line 1", h, "", "the column appears twice in the header",
-                                    "remove or rename one of them"))
-    unknown = [h for h in header if h not in fields]
-    for h in unknown:
-        problems.append(Problem(display, "line 1", h, "", "unknown column",
-                                f"remove it or rename it to one of: {', '.join(fields)}"))
-    for h in required:
-        if h not in header:
-            problems.append(Problem(display, "line 1", h, "", "required column is missing",
-                                    "add the column to the header"))
+    problems += _header_problems(display, header, list(fields), required)
     if problems:
         return [], problems
     while True:

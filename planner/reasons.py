@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -27,8 +26,9 @@ from planner.validate import _weeks_text
 
 __all__ = ["explain_lease", "explain_unplaced", "internal_failure_reasons"]
 
-# Most specific first: a latency or residency block is the one to report even if GPUs are short too.
-_ORDER = ("latency", "residency", "anti_affinity", "gpus", "power", "dci", "uplink")
+# Capacity first: when more room alone would admit the lease, that is the reason; relaxing the
+# lease's own requirements (SLO, sites, anti-affinity) is then offered as an alternative fix.
+_ORDER = ("gpus", "power", "dci", "uplink", "latency", "residency", "anti_affinity")
 assert set(_ORDER) == set(FAMILIES)
 
 
@@ -116,20 +116,40 @@ def _detail(inst: Instance, res: Residual, lo: LeaseOptions, family: str) -> tup
             f"free, needs {lo.egress_gbps:,.0f} Gbps", f"fits with egress <= {max(best_room, 0):,.0f} Gbps")
 
 
+def _applicable(lo: LeaseOptions) -> list[str]:
+    """The families that can bind ``lo`` at all, in reporting order."""
+    skip = set()
+    if lo.slo_ms is None:
+        skip.add("latency")
+    if not lo.allowed and not lo.residency:
+        skip.add("residency")
+    if not lo.anti_affinity or lo.replicas < 2:
+        skip.add("anti_affinity")
+    if lo.egress_gbps <= 0:
+        skip.add("dci")
+    if lo.egress_gbps <= 0 and lo.span == "pod":
+        skip.add("uplink")
+    return [f for f in _ORDER if f not in skip]
+
+
 def _blocking(res: Residual, lo: LeaseOptions) -> tuple[list[str], str]:
     """Families blocking ``lo`` in ``res``, and how they combine.
 
     Returns every single family whose relaxation alone admits the lease (joined by
-    ``"or"``: relaxing any one is enough); failing that, the first pair that does
-    (``"+"``: both must give); failing that, all families.
+    ``" or "``: relaxing any one is enough); failing that, an irreducible set found
+    by a deletion filter (``"+"``: all of them must give).
     """
-    singles = [f for f in _ORDER if res.fit(lo, relax={f}) is not None]
+    fams = _applicable(lo)
+    singles = [f for f in fams if res.fit(lo, relax={f}) is not None]
     if singles:
         return singles, " or "
-    for pair in combinations(_ORDER, 2):
-        if res.fit(lo, relax=set(pair)) is not None:
-            return list(pair), "+"
-    return list(_ORDER), "+"
+    relax = set(fams)
+    if res.fit(lo, relax=relax) is None:
+        return fams, "+"
+    for f in fams:
+        if res.fit(lo, relax=relax - {f}) is not None:
+            relax.discard(f)
+    return [f for f in fams if f in relax], "+"
 
 
 def _describe(inst: Instance, res: Residual, lo: LeaseOptions) -> tuple[list[str], str, str, str]:
@@ -203,7 +223,9 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
         base = Residual(inst)
         for lo in inst.leases:
             if lo.internal and lo.lease in placed:
-                base.apply(lo, _fits_of(inst, lo, placements))
+                fits = _fits_of(inst, lo, placements)
+                if fits is not None:
+                    base.apply(lo, fits)
     rows = []
     for lo in missing:
         if explain:
@@ -216,13 +238,15 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
     return pd.DataFrame(rows, columns=UNPLACED_COLUMNS)
 
 
-def _fits_of(inst: Instance, lo: LeaseOptions, placements: pd.DataFrame) -> list[ReplicaFit]:
-    """Rebuild a placed lease's replica fits from its placement rows."""
+def _fits_of(inst: Instance, lo: LeaseOptions, placements: pd.DataFrame) -> list[ReplicaFit] | None:
+    """Rebuild a placed lease's replica fits from its placement rows (``None`` if its pods are gone)."""
 
     pod_pos = {p: i for i, p in enumerate(inst.pod_ids)}
     site_pos = {s: i for i, s in enumerate(inst.site_ids)}
     out = []
     for _, rows in placements[placements["lease"] == lo.lease].groupby("replica"):
+        if rows["site"].iat[0] not in site_pos or not rows["pod"].isin(pod_pos).all():
+            return None
         s = site_pos[rows["site"].iat[0]]
         pid = rows["path_id"].iat[0]
         path = next((p for p in lo.all_paths.get(s, []) if p.path_id == pid), None)

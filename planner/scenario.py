@@ -163,7 +163,7 @@ def _read_routes(path: Path, display: str) -> tuple[dict[str, tuple[LineString, 
         try:
             geom = shapely.force_2d(shape(f["geometry"]))
         except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
-            problems.append(Problem(display, where, "geometry", "", f"unreadable geometry ({exc})".strip(),
+            problems.append(Problem(display, where, "geometry", "", f"unreadable geometry ({str(exc).strip()})",
                                     "draw the route as a LineString of [lon, lat] points"))
             continue
         if not isinstance(geom, LineString) or geom.is_empty:
@@ -300,7 +300,7 @@ def _assemble(inp: Inputs) -> Scenario:  # noqa: PLR0915 - one table after anoth
     pod_rows = []
     for g in inp.pods.pods:
         fab = fabrics.loc[g.fabric]
-        uplink = g.gpus * fab["port_gbps"] * fab["planes"] / fab["oversubscription"]
+        uplink = g.gpus * fab["port_gbps"] / fab["oversubscription"]
         for pid in pod_ids(g.id, g.count):
             pod_rows.append({"pod": pid, "site": g.site, "sku": g.sku, "gpus": g.gpus, "fabric": g.fabric,
                              "fabric_kind": fab["kind"], "hall": g.hall or g.id, "uplink_gbps": float(uplink)})

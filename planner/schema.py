@@ -118,9 +118,12 @@ class FabricTemplate(_Model):
     kind: Literal["InfiniBand", "RoCE"]
     switch_radix: PosInt = Field(description="Ports per switch")
     port_gbps: Pos = Field(description="Port (and GPU NIC) speed, Gbps")
-    planes: PosInt = Field(default=1, description="Rail planes (one NIC per GPU per plane)")
+    planes: PosInt = Field(
+        default=1,
+        description="Rail-optimised planes: each GPU's NIC lands in one plane, so a pod holds planes x radix^2 / 2 GPUs",
+    )
     oversubscription: float = Field(
-        description="Pod-to-aggregation oversubscription: uplink = GPUs x port x planes / this"
+        description="Pod-to-aggregation oversubscription: uplink Gbps = GPUs x port Gbps / this"
     )
 
 

@@ -1,0 +1,222 @@
+"""Write GIS layers as Google Earth KML 2.2 (``xml.etree`` only; opens offline).
+
+One Folder per layer; spans are coloured by peak utilisation (green < 50 %,
+amber < 80 %, red >= 80 %, grey without a plan) and drawn wider for more
+capacity; sites, PoPs, junctions and amplifier huts get distinct paddle icons
+(referenced by URL, as KML styles do; Google Earth draws a default pin offline).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
+
+from planner.gis.layers import layers_of
+from planner.gis.vector import atomic_path, json_value
+from planner.plan import Plan
+from planner.scenario import Scenario
+
+__all__ = ["KML_NS", "kml_colour", "utilisation_class", "write_kml"]
+
+KML_NS = "http://www.opengis.net/kml/2.2"
+ICON_URL = "https://maps.google.com/mapfiles/kml/paddle/{}.png"
+#: Point layers: (paddle icon, icon scale, label scale).
+POINT_STYLES: dict[str, tuple[str, float, float]] = {
+    "sites": ("red-stars", 1.3, 1.0), "pops": ("blu-circle", 1.0, 0.9),
+    "junctions": ("wht-blank", 0.6, 0.0), "amplifiers": ("ylw-blank", 0.4, 0.0),
+}
+#: Utilisation classes of spans, RGB.
+SPAN_COLOURS = {"green": "#2ca02c", "amber": "#ffbf00", "red": "#d62728", "grey": "#808080"}
+ROUTE_COLOUR = "#1f77b4"
+FOOTPRINT_COLOUR = "#d62728"
+MIN_WIDTH, MAX_WIDTH = 2, 7
+
+
+def kml_colour(rgb: str, alpha: int = 255) -> str:
+    """``#rrggbb`` as KML's ``aabbggrr``.
+
+    Examples
+    --------
+    >>> kml_colour("#ffbf00")
+    'ff00bfff'
+    """
+    r, g, b = rgb[1:3], rgb[3:5], rgb[5:7]
+    return f"{alpha:02x}{b}{g}{r}".lower()
+
+
+def utilisation_class(peak: float | None) -> str:
+    """``green`` below 50 %, ``amber`` below 80 %, ``red`` from 80 %, ``grey`` when unknown.
+
+    Examples
+    --------
+    >>> [utilisation_class(u) for u in (0.1, 0.5, 0.8, None)]
+    ['green', 'amber', 'red', 'grey']
+    """
+    if peak is None or not math.isfinite(peak):
+        return "grey"
+    return "green" if peak < 0.5 else "amber" if peak < 0.8 else "red"
+
+
+def _width(capacity_gbps: float, max_gbps: float) -> int:
+    """Line width growing with the square root of capacity, MIN_WIDTH..MAX_WIDTH."""
+    if not (max_gbps > 0 and math.isfinite(capacity_gbps)):
+        return MIN_WIDTH
+    return round(MIN_WIDTH + (MAX_WIDTH - MIN_WIDTH) * math.sqrt(max(capacity_gbps, 0.0) / max_gbps))
+
+
+def _sub(parent: ET.Element, tag: str, text: Any = None) -> ET.Element:
+    el = ET.SubElement(parent, tag)
+    if text is not None:
+        el.text = str(text)
+    return el
+
+
+# --------------------------------------------------------------------------- styles
+def _icon_style(doc: ET.Element, sid: str, icon: str, scale: float, label_scale: float) -> None:
+    style = _sub(doc, "Style")
+    style.set("id", sid)
+    ist = _sub(style, "IconStyle")
+    _sub(ist, "scale", scale)
+    _sub(_sub(ist, "Icon"), "href", ICON_URL.format(icon))
+    _sub(_sub(style, "LabelStyle"), "scale", label_scale)
+
+
+def _line_style(doc: ET.Element, sid: str, colour: str, width: float, fill: str | None = None) -> None:
+    style = _sub(doc, "Style")
+    style.set("id", sid)
+    ls = _sub(style, "LineStyle")
+    _sub(ls, "color", colour)
+    _sub(ls, "width", width)
+    if fill is not None:
+        _sub(_sub(style, "PolyStyle"), "color", fill)
+
+
+def _span_style_id(row: Mapping[str, Any], max_gbps: float) -> str:
+    peak = json_value(row.get("peak_utilisation"))
+    width = _width(float(row.get("capacity_gbps", math.nan)), max_gbps)
+    return f"span-{utilisation_class(peak)}-w{width}"
+
+
+def _styles(doc: ET.Element, span_styles: set[str]) -> None:
+    for name, (icon, scale, label) in POINT_STYLES.items():
+        _icon_style(doc, name, icon, scale, label)
+    for sid in sorted(span_styles):
+        _, cls, w = sid.split("-")
+        _line_style(doc, sid, kml_colour(SPAN_COLOURS[cls]), int(w[1:]))
+    _line_style(doc, "routes", kml_colour(ROUTE_COLOUR, 0xB0), 3)
+    _line_style(doc, "footprints", kml_colour(FOOTPRINT_COLOUR), 2, fill=kml_colour(FOOTPRINT_COLOUR, 0x40))
+
+
+# --------------------------------------------------------------------------- geometry
+def _coords(coords: Any) -> str:
+    return " ".join(f"{x:.6f},{y:.6f}" for x, y, *_ in coords)
+
+
+def _geometry(parent: ET.Element, geom: BaseGeometry) -> None:
+    """Append the KML geometry of a Point, LineString, Polygon or multi-part geometry."""
+    if isinstance(geom, Point):
+        _sub(_sub(parent, "Point"), "coordinates", _coords(geom.coords))
+    elif isinstance(geom, LineString):
+        line = _sub(parent, "LineString")
+        _sub(line, "tessellate", 1)
+        _sub(line, "coordinates", _coords(geom.coords))
+    elif isinstance(geom, Polygon):
+        poly = _sub(parent, "Polygon")
+        _sub(_sub(_sub(poly, "outerBoundaryIs"), "LinearRing"), "coordinates", _coords(geom.exterior.coords))
+        for ring in geom.interiors:
+            _sub(_sub(_sub(poly, "innerBoundaryIs"), "LinearRing"), "coordinates", _coords(ring.coords))
+    elif isinstance(geom, BaseMultipartGeometry):
+        multi = _sub(parent, "MultiGeometry")
+        for part in geom.geoms:
+            _geometry(multi, part)
+
+
+# --------------------------------------------------------------------------- placemarks
+def _xml_id(text: str) -> str:
+    """``text`` as an XML ID (an NCName): characters other than letters, digits, ``_.-`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", text)
+
+
+def _label(layer: str, fid: str, row: Mapping[str, Any]) -> str:
+    if layer in ("sites", "pops", "junctions") and row.get("name"):
+        return f"{row['name']} ({fid})"
+    return fid
+
+
+def _placemark(folder: ET.Element, layer: str, fid: str, row: Mapping[str, Any], *, geom: BaseGeometry | None,
+               style: str) -> None:
+    pm = _sub(folder, "Placemark")
+    pm.set("id", _xml_id(f"{layer}.{fid}"))
+    _sub(pm, "name", _label(layer, fid, row))
+    _sub(pm, "styleUrl", f"#{style}")
+    data = _sub(pm, "ExtendedData")
+    for key, value in row.items():
+        v = json_value(value)
+        if v is not None:
+            d = _sub(data, "Data")
+            d.set("name", str(key))
+            _sub(d, "value", v)
+    if geom is not None and not geom.is_empty:
+        _geometry(pm, geom)
+
+
+def _folder(doc: ET.Element, layer: str, gdf: gpd.GeoDataFrame, max_gbps: float, span_styles: set[str]) -> None:
+    folder = _sub(doc, "Folder")
+    _sub(folder, "name", layer)
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    for fid, geom, *values in zip(gdf.index, gdf.geometry, *(gdf[c] for c in cols), strict=True):
+        row = dict(zip(cols, values, strict=True))
+        if layer == "spans":
+            style = _span_style_id(row, max_gbps)
+            span_styles.add(style)
+        else:
+            style = layer if layer in POINT_STYLES or layer in ("routes", "footprints") else "routes"
+        _placemark(folder, layer, str(fid), row, geom=geom, style=style)
+
+
+def write_kml(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str | Path, *,
+              plan: Plan | None = None, name: str = "planner") -> Path:
+    """Write the layers as a Google Earth KML 2.2 document, one Folder per layer.
+
+    Parameters
+    ----------
+    layers_or_sc
+        Layers from :func:`~planner.gis.topology_layers`, or a scenario to build them from.
+    path
+        The ``.kml`` file to write.
+    plan
+        With a scenario: the plan whose routes and use to include (colours spans).
+    name
+        The document's name in Google Earth's Places panel.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    layers = layers_of(layers_or_sc, plan)
+    if isinstance(layers_or_sc, Scenario) and name == "planner":
+        name = f"planner: {layers_or_sc.name}"
+    root = ET.Element("kml", xmlns=KML_NS)
+    doc = _sub(root, "Document")
+    _sub(doc, "name", name)
+    spans = layers.get("spans")
+    max_gbps = float(spans["capacity_gbps"].max()) if spans is not None and len(spans) else 0.0
+    span_styles: set[str] = set()
+    folders = ET.Element("Folders")
+    for layer, gdf in layers.items():
+        _folder(folders, layer, gdf, max_gbps, span_styles)
+    _styles(doc, span_styles)
+    doc.extend(list(folders))
+    ET.indent(root)
+    with atomic_path(path) as tmp:
+        ET.ElementTree(root).write(tmp, encoding="UTF-8", xml_declaration=True)
+    return Path(path)

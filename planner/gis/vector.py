@@ -1,0 +1,175 @@
+"""Write GIS layers as one GeoJSON FeatureCollection or a GeoPackage, and span routes as GeoJSON.
+
+Files are written next to their destination under a temporary name and then
+renamed over it, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+
+from planner.gis.layers import LAYER_GEOMETRY, joined, layers_of
+from planner.plan import Plan
+from planner.scenario import Scenario
+
+__all__ = ["GPKG_VERSION", "export_routes_geojson", "features", "write_geojson", "write_gpkg"]
+
+#: GeoPackage version written: 1.3, which every GDAL reads and validates (GDAL 3.6 only partly knows 1.4).
+GPKG_VERSION = "1.3"
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it when the block succeeds (and is removed if not)."""
+    dest = Path(path)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.stem}.{os.getpid()}.tmp{dest.suffix}")
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def json_value(value: Any) -> Any:
+    """A table value as plain JSON: numpy scalars unwrapped, NaN/NA as ``None``, lists joined with ``;``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, tuple | list | set | frozenset):
+        return joined(value)
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return None if pd.isna(value) else str(value)
+
+
+def geometry_json(geom: BaseGeometry | None, precision: int | None) -> dict[str, Any] | None:
+    """A shapely geometry as a GeoJSON geometry, coordinates rounded to ``precision`` decimals."""
+    if geom is None or geom.is_empty:
+        return None
+    if precision is not None:
+        geom = shapely.transform(geom, lambda xy: np.round(xy, precision))
+    return dict(mapping(geom))
+
+
+def features(layers: Mapping[str, gpd.GeoDataFrame], *, precision: int | None = 6) -> list[dict[str, Any]]:
+    """GeoJSON features of every layer, each with ``layer`` and ``id`` properties."""
+    out = []
+    for name, gdf in layers.items():
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        for fid, geom, *values in zip(gdf.index, gdf.geometry, *(gdf[c] for c in cols), strict=True):
+            props = {"layer": name, "id": json_value(fid)}
+            props.update({c: json_value(v) for c, v in zip(cols, values, strict=True)})
+            out.append({"type": "Feature", "properties": props, "geometry": geometry_json(geom, precision)})
+    return out
+
+
+def _write_collection(feats: list[dict[str, Any]], path: str | Path) -> Path:
+    """An RFC 7946 FeatureCollection, one feature per line."""
+    body = ",\n".join(json.dumps(f, ensure_ascii=False, allow_nan=False, separators=(",", ":")) for f in feats)
+    text = '{"type":"FeatureCollection","features":[\n' + body + ("\n" if body else "") + "]}\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_geojson(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str | Path, *,
+                  plan: Plan | None = None, precision: int = 6) -> Path:
+    """Write every layer into ONE GeoJSON FeatureCollection (RFC 7946).
+
+    Coordinates are lon/lat (WGS84) rounded to ``precision`` decimals (6: ~0.1 m);
+    there is no ``crs`` member. Each feature's ``layer`` property names its layer.
+
+    Parameters
+    ----------
+    layers_or_sc
+        Layers from :func:`~planner.gis.topology_layers`, or a scenario to build them from.
+    path
+        The ``.geojson`` file to write.
+    plan
+        With a scenario: the plan whose routes and use to include.
+    precision
+        Decimals kept in coordinates.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    return _write_collection(features(layers_of(layers_or_sc, plan), precision=precision), path)
+
+
+def _geometry_type(name: str, gdf: gpd.GeoDataFrame) -> str:
+    """The layer's declared geometry type (known layers), else the single type it holds, else Unknown."""
+    if name in LAYER_GEOMETRY:
+        return LAYER_GEOMETRY[name]
+    kinds = gdf.geom_type.dropna().unique()
+    return str(kinds[0]) if len(kinds) == 1 else "Unknown"
+
+
+def write_gpkg(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str | Path, *,
+               plan: Plan | None = None) -> Path:
+    """Write every layer as a named layer of one GeoPackage (version 1.3), through pyogrio.
+
+    Parameters
+    ----------
+    layers_or_sc
+        Layers from :func:`~planner.gis.topology_layers`, or a scenario to build them from.
+    path
+        The ``.gpkg`` file to write (replaced when it exists).
+    plan
+        With a scenario: the plan whose routes and use to include.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    layers = layers_of(layers_or_sc, plan)
+    with atomic_path(path) as tmp:
+        for i, (name, gdf) in enumerate(layers.items()):
+            options = {} if i else {"dataset_options": {"VERSION": GPKG_VERSION}}
+            pyogrio.write_dataframe(gdf.reset_index(), tmp, layer=name, driver="GPKG", append=i > 0,
+                                    geometry_type=_geometry_type(name, gdf), promote_to_multi=False, **options)
+    return Path(path)
+
+
+def export_routes_geojson(sc: Scenario, path: str | Path, *, precision: int | None = None) -> Path:
+    """Write the spans' route LineStrings as the GeoJSON a scenario reads back as ``files.routes``.
+
+    Each feature has properties ``span`` (its id), ``a`` and ``b``; edit the lines in
+    a GIS tool, keep the ends on their nodes, and point ``files.routes`` at the file.
+
+    Parameters
+    ----------
+    sc
+        The scenario.
+    path
+        The ``.geojson`` file to write.
+    precision
+        Decimals kept in coordinates; all of them when ``None`` (lengths then read back exactly).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    feats = [{"type": "Feature", "properties": {"span": str(span), "a": s["a"], "b": s["b"]},
+              "geometry": geometry_json(s["geometry"], precision)} for span, s in sc.spans.iterrows()]
+    return _write_collection(feats, path)

@@ -1,0 +1,18 @@
+"""The plan report: one self-contained HTML page with a map, charts and tables.
+
+>>> from planner import load_scenario
+>>> from planner.greedy import greedy
+>>> from planner.report import write_report
+>>> sc = load_scenario()
+>>> path = write_report(sc, greedy(sc), "output/report.html")  # doctest: +SKIP
+
+Modules: :mod:`~planner.report.html` (the page), :mod:`~planner.report.sections`,
+:mod:`~planner.report.charts`, :mod:`~planner.report.planmap` and
+:mod:`~planner.report.basemap` (the map), :mod:`~planner.report.tables`,
+:mod:`~planner.report.summary` (headline numbers), :mod:`~planner.report.style`.
+"""
+
+from planner.report.html import render_report, write_report
+from planner.report.summary import Headline, headline_figures
+
+__all__ = ["Headline", "headline_figures", "render_report", "write_report"]

@@ -1,0 +1,314 @@
+"""The report's charts, one function per chart, each returning a matplotlib ``Figure``.
+
+Weeks are periods, so time series are drawn as steps (one flat step per week).
+Every chart uses the colours of :mod:`planner.report.style`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from planner.plan import Plan
+from planner.report.style import COLOURS, FAMILY_COLOURS, fmt_usd, mpl_text, utilisation_cmap
+from planner.report.svg import new_figure, styled
+from planner.scenario import Scenario
+
+__all__ = ["failures_figure", "family_figure", "progress_figure", "site_figure", "span_heatmap_figure",
+           "span_lines_figure", "top_spans"]
+
+MAX_HEATMAP_SPANS = 40
+AT_LIMIT = 0.99
+"""A span is "at the limit" in a week when it carries at least this share of its limit."""
+
+
+def _compact(x: float, _pos: object = None) -> str:
+    """Axis numbers: ``1.2M``, ``400k``, ``1.5k``, ``250``.
+
+    Examples
+    --------
+    >>> [_compact(x) for x in (1_250_000, 400_000, 1500, 250, 0.5)]
+    ['1.25M', '400k', '1.5k', '250', '0.5']
+    """
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x / 1e6:,.2f}".rstrip("0").rstrip(".") + "M"
+    if a >= 1e3:
+        return f"{x / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
+    return f"{x:,.0f}" if a >= 10 or x == 0 else f"{x:,.2g}"
+
+
+def _usd_axis(x: float, _pos: object = None) -> str:
+    return mpl_text(fmt_usd(x))
+
+
+def _steps(weeks: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Edges for a step drawing: each week becomes a flat step from w - 0.5 to w + 0.5."""
+    xs = np.column_stack([weeks - 0.5, weeks + 0.5]).ravel()
+    return (xs, *(np.repeat(v, 2) for v in values))
+
+
+def _week_axis(ax: Axes, weeks: np.ndarray) -> None:
+    ax.set_xlim(weeks.min() - 0.5, weeks.max() + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True, min_n_ticks=2))
+    ax.set_xlabel("week")
+
+
+@styled
+def site_figure(sc: Scenario, plan: Plan, site: str) -> Figure:
+    """GPUs (internal / leased / free, stacked) and facility power (used vs available) of one site, per week.
+
+    Parameters
+    ----------
+    sc : Scenario
+    plan : Plan
+    site : str
+        Site id.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    su = plan.site_use[plan.site_use["site"] == site].sort_values("week")
+    if su.empty:
+        su = pd.DataFrame({"week": sc.weeks, "internal_gpus": 0, "leased_gpus": 0,
+                           "free_gpus": int(sc.pods.loc[sc.pods["site"] == site, "gpus"].sum()), "power_mw": 0.0,
+                           "available_mw": sc.site_power_mw.loc[site].to_numpy()})
+    weeks = su["week"].to_numpy(float)
+    fig = new_figure(12.0, 3.1)
+    ax_g, ax_p = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    xs, *stack = _steps(weeks, *(su[f"{k}_gpus"].to_numpy(float) for k in ("internal", "leased", "free")))
+    base = np.zeros_like(xs)
+    for key, values in zip(("internal", "leased", "free"), stack, strict=True):
+        edge = COLOURS["free_edge"] if key == "free" else "white"
+        ax_g.fill_between(xs, base, base + values, facecolor=COLOURS[key], edgecolor=edge, linewidth=0.4,
+                          label=key, zorder=2)
+        base = base + values
+    ax_g.set_ylim(0, max(float(base.max()), 1.0) * 1.02)
+    ax_g.yaxis.set_major_formatter(FuncFormatter(_compact))
+    ax_g.set_title("GPUs by use")
+    ax_g.legend(loc="lower right", bbox_to_anchor=(1, 1.0), ncols=3, borderaxespad=0.3, handlelength=1.2,
+                columnspacing=1.2)
+    _week_axis(ax_g, weeks)
+
+    xs, used, avail = _steps(weeks, su["power_mw"].to_numpy(float), su["available_mw"].to_numpy(float))
+    ax_p.fill_between(xs, 0, used, facecolor=COLOURS["power"], alpha=0.25, linewidth=0, zorder=2)
+    ax_p.plot(xs, used, color=COLOURS["power"], linewidth=1.8, label="power drawn", zorder=3)
+    ax_p.plot(xs, avail, color=COLOURS["available"], linewidth=1.4, linestyle=(0, (4, 2)), label="available",
+              zorder=3)
+    over = su["power_mw"].to_numpy(float) > su["available_mw"].to_numpy(float) + 1e-6
+    if over.any():
+        ax_p.scatter(weeks[over], su["power_mw"].to_numpy(float)[over], color="#b91c1c", s=14, zorder=4,
+                     label="over the limit")
+    ax_p.set_ylim(0, max(float(avail.max()), float(used.max()), 1e-3) * 1.12)
+    ax_p.yaxis.set_major_formatter(FuncFormatter(_compact))
+    ax_p.set_title("Facility power, MW")
+    ax_p.legend(loc="lower right", bbox_to_anchor=(1, 1.0), ncols=3, borderaxespad=0.3, handlelength=1.8,
+                columnspacing=1.2)
+    _week_axis(ax_p, weeks)
+    return fig
+
+
+def top_spans(plan: Plan, n: int) -> list[str]:
+    """The ``n`` spans with the highest peak utilisation (ties by id).
+
+    Parameters
+    ----------
+    plan : Plan
+    n : int
+
+    Returns
+    -------
+    list of str
+    """
+    peak = plan.link_use.groupby("span")["utilisation"].max()
+    order = pd.DataFrame({"peak": peak.to_numpy(), "span": peak.index.to_numpy()}).sort_values(
+        ["peak", "span"], ascending=[False, True])
+    return [str(s) for s in order["span"].head(n)]
+
+
+@styled
+def span_heatmap_figure(sc: Scenario, plan: Plan) -> Figure:
+    """Utilisation of the busiest spans (rows) in every week (columns), the limit marked.
+
+    Parameters
+    ----------
+    sc : Scenario
+    plan : Plan
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        At most :data:`MAX_HEATMAP_SPANS` rows, busiest first.
+    """
+    spans = top_spans(plan, MAX_HEATMAP_SPANS)
+    limit = sc.settings.max_link_utilisation
+    grid = plan.link_use.pivot_table(index="span", columns="week", values="utilisation").reindex(spans)
+    weeks = grid.columns.to_numpy(float)
+    fig = new_figure(7.6, 1.3 + 0.19 * len(spans))
+    ax = fig.add_subplot()
+    ax.grid(False)
+    im = ax.pcolormesh(np.append(weeks - 0.5, weeks[-1] + 0.5), np.arange(len(spans) + 1), grid.to_numpy(),
+                       cmap=utilisation_cmap(limit), vmin=0.0, vmax=1.0, edgecolors="white", linewidth=0.3)
+    at = np.argwhere(grid.to_numpy() >= AT_LIMIT * limit)
+    if len(at):
+        ax.scatter(weeks[at[:, 1]], at[:, 0] + 0.5, marker="o", s=3, color="white", linewidths=0, zorder=3)
+    ax.scatter([], [], marker="o", s=14, color="white", edgecolors=COLOURS["text"], linewidths=0.8,
+               label=f"at the {100 * limit:.0f} % limit")
+    ax.legend(loc="lower right", bbox_to_anchor=(1, 1.0), borderaxespad=0.2, handletextpad=0.2)
+    ax.set_yticks(np.arange(len(spans)) + 0.5, [mpl_text(s) for s in spans], fontsize=8)
+    ax.set_ylim(len(spans), 0)
+    ax.tick_params(axis="y", length=0)
+    for s in ax.spines.values():
+        s.set_visible(False)
+    _week_axis(ax, weeks)
+    cb = fig.colorbar(im, ax=ax, location="right", fraction=0.04, pad=0.01, aspect=30)
+    cb.ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    cb.ax.axhline(limit, color="black", linewidth=1.8)
+    cb.ax.grid(False)
+    cb.outline.set_visible(False)
+    cb.ax.tick_params(labelsize=8)
+    return fig
+
+
+@styled
+def span_lines_figure(sc: Scenario, plan: Plan, n: int = 6) -> Figure:
+    """Utilisation per week of the ``n`` busiest spans, with the max-utilisation limit as a line.
+
+    Parameters
+    ----------
+    sc : Scenario
+    plan : Plan
+    n : int
+        How many spans to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    limit = sc.settings.max_link_utilisation
+    fig = new_figure(5.4, 3.2)
+    ax = fig.add_subplot()
+    palette = ["#1d4ed8", "#c2410c", "#047857", "#7c3aed", "#be185d", "#a16207", "#0e7490", "#4b5563"]
+    lu = plan.link_use
+    weeks = np.array([], float)
+    for i, span in enumerate(top_spans(plan, n)):
+        rows = lu[lu["span"] == span].sort_values("week")
+        weeks = rows["week"].to_numpy(float)
+        xs, ys = _steps(weeks, rows["utilisation"].to_numpy(float))
+        ax.plot(xs, ys, color=palette[i % len(palette)], linewidth=1.7, label=mpl_text(span), zorder=3)
+    ax.axhline(limit, color="#b91c1c", linewidth=1.4, linestyle=(0, (5, 3)), zorder=2)
+    ax.annotate(f"limit {100 * limit:.0f} %", (0.0, limit), xycoords=("axes fraction", "data"), xytext=(3, 3),
+                textcoords="offset points", color="#b91c1c", fontsize=8, fontweight="bold")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylim(0, 1.05)
+    if weeks.size:
+        _week_axis(ax, weeks)
+    ax.set_title(f"Busiest {min(n, len(sc.spans))} spans")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, handlelength=1.5, fontsize=8)
+    return fig
+
+
+@styled
+def progress_figure(plan: Plan) -> Figure:
+    """The solver's incumbent objective and proven bound over wall time.
+
+    Parameters
+    ----------
+    plan : Plan
+        With rows in ``progress``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    pr = plan.progress.sort_values("wall_s")
+    t = pr["wall_s"].to_numpy(float)
+    obj = pr["objective_usd"].to_numpy(float)
+    bound = pr["bound_usd"].to_numpy(float)
+    end = max(float(plan.wall_s), float(t.max()) if t.size else 0.0)
+    t = np.append(t, end)
+    obj = np.append(obj, plan.objective_usd)
+    bound = np.append(bound, plan.bound_usd if np.isfinite(plan.bound_usd) else bound[-1])
+    fig = new_figure(7.6, 3.0)
+    ax = fig.add_subplot()
+    ax.fill_between(t, obj, bound, step="post", color=COLOURS["bound"], alpha=0.12, linewidth=0, label="gap")
+    ax.step(t, bound, where="post", color=COLOURS["bound"], linewidth=1.5, linestyle=(0, (4, 2)), label="bound")
+    ax.step(t, obj, where="post", color=COLOURS["objective"], linewidth=2.0, label="objective (net value)")
+    ax.scatter(t[:-1], obj[:-1], s=14, color=COLOURS["objective"], zorder=3)
+    ax.yaxis.set_major_formatter(FuncFormatter(_usd_axis))
+    lo, hi = float(obj.min()), max(float(obj.max()), float(bound[-1]))
+    span = max(hi - lo, abs(hi) * 0.01, 1.0)
+    top = min(float(bound.max()), hi + 1.5 * span)
+    ax.set_ylim(lo - 0.15 * span, max(top, hi) + 0.1 * span)
+    if float(bound.max()) > top:  # early bounds are far off: clip them and say where they start
+        ax.annotate(mpl_text(f"bound starts at {fmt_usd(float(bound[0]))} ↑"), (t[0], max(top, hi) + 0.1 * span),
+                    xytext=(4, -12), textcoords="offset points", fontsize=8, color=COLOURS["bound"])
+    ax.set_xlabel("wall time, s")
+    ax.set_xlim(0, max(end, 1e-3) * 1.02)
+    ax.legend(loc="lower right")
+    return fig
+
+
+@styled
+def family_figure(plan: Plan) -> Figure:
+    """Revenue of left-out leases by the constraint family that keeps them out.
+
+    Parameters
+    ----------
+    plan : Plan
+        With rows in ``unplaced``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    un = plan.unplaced.assign(family=plan.unplaced["family"].replace("", "unexplained").fillna("unexplained"))
+    by = un.groupby("family").agg(revenue=("revenue_usd", "sum"), leases=("lease", "size"))
+    by = by.sort_values("revenue", ascending=True)
+    fig = new_figure(7.6, 1.0 + 0.3 * len(by))
+    ax = fig.add_subplot()
+    colours = [FAMILY_COLOURS.get(str(f).split("+")[0], "#9ca3af") for f in by.index]
+    ax.barh(np.arange(len(by)), by["revenue"], color=colours, height=0.65, zorder=2)
+    for i, (rev, n) in enumerate(zip(by["revenue"], by["leases"], strict=True)):
+        ax.annotate(mpl_text(f"{fmt_usd(rev)} · {n} lease{'s' if n != 1 else ''}"), (rev, i), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=8, color=COLOURS["text"])
+    ax.set_yticks(np.arange(len(by)), [mpl_text(f) for f in by.index])
+    ax.xaxis.set_major_formatter(FuncFormatter(_usd_axis))
+    ax.set_xlim(0, max(float(by["revenue"].max()), 1.0) * 1.35)
+    ax.grid(axis="y", visible=False)
+    ax.set_title("Revenue left out, by what keeps it out")
+    return fig
+
+
+@styled
+def failures_figure(failures: pd.DataFrame, n: int = 12) -> Figure:
+    """Revenue at risk of the ``n`` worst failure cases.
+
+    Parameters
+    ----------
+    failures : DataFrame
+        Columns ``case`` and ``revenue_at_risk_usd`` at least.
+    n : int
+        How many cases to draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    top = failures.sort_values("revenue_at_risk_usd", ascending=False).head(n).iloc[::-1]
+    fig = new_figure(7.6, 1.0 + 0.28 * len(top))
+    ax = fig.add_subplot()
+    ax.barh(np.arange(len(top)), top["revenue_at_risk_usd"], color=COLOURS["risk"], height=0.65, zorder=2)
+    ax.set_yticks(np.arange(len(top)), [mpl_text(c) for c in top["case"]])
+    for i, rev in enumerate(top["revenue_at_risk_usd"]):
+        ax.annotate(mpl_text(fmt_usd(rev)), (rev, i), xytext=(4, 0), textcoords="offset points", va="center",
+                    fontsize=8)
+    ax.xaxis.set_major_formatter(FuncFormatter(_usd_axis))
+    ax.set_xlim(0, max(float(top["revenue_at_risk_usd"].max()), 1.0) * 1.25)
+    ax.grid(axis="y", visible=False)
+    ax.set_title(f"Revenue at risk, worst {len(top)} cases")
+    return fig

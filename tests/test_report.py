@@ -1,0 +1,378 @@
+"""The HTML report: its sections, that it is self-contained, and a real browser loading it offline."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from planner import load_scenario
+from planner.errors import ScenarioError
+from planner.greedy import greedy
+from planner.optimise import optimise
+from planner.plan import Plan
+from planner.report import headline_figures, render_report, write_report
+from planner.report.basemap import map_frame, state_outlines, states_shapefile
+from planner.report.style import fmt_usd
+from planner.scenario import Scenario
+from tests import tiny
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+FAILURES = pd.DataFrame([
+    {"case": "cut SA-P1", "kind": "span", "spans": ("SA-P1",), "leases_lost_slo": 1, "leases_stranded": 2,
+     "revenue_at_risk_usd": 120_000.0, "worst_added_latency_ms": 1.4},
+    {"case": "conduit c5", "kind": "srlg", "spans": ("J-P2",), "leases_lost_slo": 0, "leases_stranded": 0,
+     "revenue_at_risk_usd": 0.0, "worst_added_latency_ms": float("nan")},
+    {"case": "cut SB-P2", "kind": "span", "spans": ("SB-P2",), "leases_lost_slo": 1, "leases_stranded": 1,
+     "revenue_at_risk_usd": 150_000.0, "worst_added_latency_ms": 0.9},
+])
+
+SECTION_IDS = ["summary", "map-section", "sites", "spans", "solver", "unplaced", "placements"]
+CHART_IDS = ["map", "site-SA", "site-SB", "span-heatmap", "span-lines", "unplaced-chart"]
+TABLE_IDS = ["unplaced-table", "placements-table", "spans-table"]
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """The tiny scenario with a lease book that places some leases, leaves some out and loads the spans."""
+    d = tiny.base()
+    d["scenario"]["settings"]["max_link_utilisation"] = 0.8
+    d["scenario"]["horizon"]["periods"] = 6
+    d["leases"] = [
+        tiny.lease("L1", 80, 3.0, egress_gbps=400, region="P1", latency_slo_ms=5, kind="inference"),
+        tiny.lease("L2", 150, 2.5, egress_gbps=300, region="P2", latency_slo_ms=10, kind="inference"),
+        tiny.lease("L3", 180, 2.0, end_week=6),
+        tiny.lease("L4", 50, 1.0, start_week=2, end_week=3, egress_gbps=800, region="P1", latency_slo_ms=0.1),
+        tiny.lease("L5", 100, 2.2, span="site", start_week=3, end_week=6),
+        tiny.lease("L6", 40, 2.8, egress_gbps=400, region="P1", allowed_sites="SB", start_week=2, end_week=5),
+    ]
+    d["reservations"] = [{"pod": "A1", "site": "", "sku": "T1", "start_week": 1, "end_week": 2, "gpus": 50,
+                          "note": "wave"}]
+    return load_scenario(tiny.write(tmp_path_factory.mktemp("tiny"), d))
+
+
+@pytest.fixture(scope="module")
+def plan(scenario: Scenario) -> Plan:
+    return greedy(scenario)
+
+
+@pytest.fixture(scope="module")
+def solved(scenario: Scenario) -> Plan:
+    return optimise(scenario, time_limit_s=5)
+
+
+@pytest.fixture(scope="module")
+def page(scenario: Scenario, plan: Plan) -> str:
+    return render_report(scenario, plan)
+
+
+# --------------------------------------------------------------------------- helpers
+class _Attributes(HTMLParser):
+    """Collect every (tag, attribute, value) of a document, inline SVG included."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.attrs: list[tuple[str, str, str]] = []
+        self.ids: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for k, v in attrs:
+            self.attrs.append((tag, k, v or ""))
+            if k == "id":
+                self.ids.append(v or "")
+
+    handle_startendtag = handle_starttag
+
+
+def _parse(page: str) -> _Attributes:
+    p = _Attributes()
+    p.feed(page)
+    return p
+
+
+FETCHING = {"src", "href", "xlink:href", "srcset", "action", "formaction", "poster", "data", "background",
+            "manifest", "ping", "cite"}
+REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+
+
+def remote_references(page: str) -> list[str]:
+    """Every place in ``page`` that could make a browser fetch something from the network."""
+    bad = [f"<{tag} {k}={v!r}>" for tag, k, v in _parse(page).attrs
+           if k in FETCHING and (REMOTE.match(v) or v.strip().lower().startswith(("http:", "https:")))]
+    bad += re.findall(r"url\(\s*['\"]?\s*(?:https?:)?//[^)]*\)", page, flags=re.IGNORECASE)
+    bad += re.findall(r"@import[^;]*", page, flags=re.IGNORECASE)
+    bad += re.findall(r"\b(?:src|href)\s*=\s*['\"]?\s*(?:https?:)?//[^\s'\">]*", page, flags=re.IGNORECASE)
+    bad += [f"<{t}>" for t in _parse(page).tags if t in ("link", "iframe", "object", "embed", "base")]
+    return bad
+
+
+def _table_rows(page: str, table_id: str) -> list[str]:
+    start = page.index(f'<table id="{table_id}"')
+    body = page[start:page.index("</table>", start)]
+    return re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1]) if "<tbody>" in body else []
+
+
+# --------------------------------------------------------------------------- content
+def test_sections_and_charts_present(page: str, plan: Plan) -> None:
+    ids = _parse(page).ids
+    for sid in SECTION_IDS + CHART_IDS + TABLE_IDS + ["status", "run"]:
+        assert ids.count(sid) == 1, sid
+    assert page.startswith("<!DOCTYPE html>")
+    assert "HEURISTIC" in page
+    assert "progress-chart" not in page  # a greedy plan has no solver progress
+    assert "No solver progress was recorded" in page
+    assert "no bound" in page
+    assert 'id="interrupted"' not in page and "INTERRUPTED" not in page
+    assert 'id="failures"' not in page  # no failures given: no section
+
+
+def test_headline_numbers(page: str, scenario: Scenario, plan: Plan) -> None:
+    h = headline_figures(scenario, plan)
+    assert h.leases_placed == plan.placements["lease"].nunique()
+    assert h.leases_unplaced == len(plan.unplaced) > 0
+    assert fmt_usd(plan.revenue_usd) in page
+    assert f"{h.leases_placed:,} <small>/ {h.leases_placed + h.leases_unplaced:,}</small>" in page
+    assert 0 < h.surplus_sold <= 1
+    assert 0 < h.power_use_peak <= 1 + 1e-9
+    assert h.span_peak == "SA-P1" and h.span_peak_utilisation == pytest.approx(0.8)
+    assert h.spans_at_limit == 1
+    for sku, n in plan.leased_gpus().items():
+        assert f"<li><span>{sku}</span><span>{n:,}</span></li>" in page
+
+
+def test_tables_list_every_lease(page: str, plan: Plan) -> None:
+    rows = _table_rows(page, "unplaced-table")
+    assert len(rows) == len(plan.unplaced)
+    for lease, reason in zip(plan.unplaced["lease"], plan.unplaced["reason"], strict=True):
+        assert any(f"<td class=\"nw\">{lease}</td>" in r for r in rows)
+        assert reason.replace(">", "&gt;") in page
+    placed = _table_rows(page, "placements-table")
+    assert len(placed) == plan.placements["lease"].nunique()
+    # richest first, with thousands separators and units
+    revenue = plan.placements.groupby("lease")["revenue_usd"].sum().sort_values(ascending=False)
+    assert revenue.index[0] in placed[0]
+    assert f"${revenue.iloc[0]:,.0f}" in placed[0]
+    assert " ms</td>" in page
+
+
+def test_no_network_references(page: str, solved: Plan, scenario: Scenario) -> None:
+    assert remote_references(page) == []
+    full = render_report(scenario, dataclasses.replace(solved, interrupted=True), failures=FAILURES)
+    assert remote_references(full) == []
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    # the checker itself catches what it should
+    assert remote_references('<img src="https://x.test/a.png"><a href="//x.test">') != []
+    assert remote_references("<style>@import 'x.css'; b{background:url(http://x.test/i.png)}</style>") != []
+    assert remote_references('<svg><use xlink:href="http://x.test/s.svg#a"/></svg>') != []
+    assert remote_references('<svg xmlns="http://www.w3.org/2000/svg"><use xlink:href="#a"/></svg>') == []
+
+
+def test_interrupted_plan_has_banner(scenario: Scenario, solved: Plan) -> None:
+    page = render_report(scenario, dataclasses.replace(solved, interrupted=True))
+    assert 'id="interrupted"' in page
+    assert "INTERRUPTED — best plan so far" in page
+    assert "OPTIMAL · INTERRUPTED" in page
+    assert "(interrupted)" in page  # the solver panel says so too
+
+
+def test_optimised_plan_shows_progress_and_gap(scenario: Scenario, solved: Plan) -> None:
+    assert len(solved.progress) > 0
+    page = render_report(scenario, solved)
+    assert _parse(page).ids.count("progress-chart") == 1
+    assert 'class="status OPTIMAL"' in page
+    assert "Gap to bound" in page and "no bound" not in page
+    for key in ("seed", "workers"):
+        assert f"{key} <b>{solved.meta[key]}</b>" in page
+
+
+def test_failures_section_ranked(scenario: Scenario, plan: Plan) -> None:
+    page = render_report(scenario, plan, failures=FAILURES)
+    ids = _parse(page).ids
+    for sid in ("failures", "failures-chart", "failures-table"):
+        assert ids.count(sid) == 1
+    rows = _table_rows(page, "failures-table")
+    assert [re.search(r"<td>(cut [^<]+|conduit [^<]+)</td>", r).group(1) for r in rows] == [  # type: ignore[union-attr]
+        "cut SB-P2", "cut SA-P1", "conduit c5"]
+    assert "$150,000" in rows[0]
+    assert 'href="#failures"' in page
+
+
+def test_text_is_escaped(scenario: Scenario, plan: Plan) -> None:
+    un = plan.unplaced.copy()
+    un.loc[0, "reason"] = "<script>alert(1)</script> & more"
+    page = render_report(scenario, dataclasses.replace(plan, unplaced=un))
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
+    assert page.count("<script>") == 1  # only the page's own sort script
+
+
+def test_empty_plan(tmp_path: Path) -> None:
+    sc = load_scenario(tiny.write(tmp_path, tiny.base()))
+    plan = greedy(sc)
+    assert plan.placements.empty and plan.unplaced.empty
+    page = render_report(sc, plan)
+    assert "Every lease is placed." in page
+    assert _parse(page).ids.count("map") == 1
+    assert remote_references(page) == []
+
+
+def test_write_report(tmp_path: Path, scenario: Scenario, plan: Plan) -> None:
+    out = write_report(scenario, plan, tmp_path / "run" / "nested" / "report.html")
+    assert out == tmp_path / "run" / "nested" / "report.html"
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert write_report(scenario, plan, tmp_path / "run") == tmp_path / "run" / "report.html"
+
+
+def test_no_figures_leak(scenario: Scenario, plan: Plan) -> None:
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    render_report(scenario, plan)
+    assert plt.get_fignums() == before
+
+
+def test_state_outlines() -> None:
+    assert states_shapefile() is not None, "plotly-geo's cb_2016_us_state_500k.shp is missing"
+    codes = {c for c, _ in state_outlines((-91.0, 29.0, -85.0, 35.0))}
+    assert {"MS", "AL"} <= codes and "CA" not in codes
+    frame = map_frame([-82.75, -91.65], [40.07, 32.47], aspect=1.5)
+    assert frame.crs == "EPSG:5070"
+    x0, y0, x1, y1 = frame.view
+    assert (x1 - x0) / (y1 - y0) == pytest.approx(1.5)
+    assert map_frame([10.0, 12.0], [50.0, 51.0]).crs.startswith("+proj=laea")
+
+
+def test_render_is_fast(scenario: Scenario, plan: Plan) -> None:
+    t = time.perf_counter()
+    render_report(scenario, plan)
+    assert time.perf_counter() - t < 5.0
+
+
+@pytest.mark.slow
+def test_reference_scenario_renders_fast() -> None:
+    try:
+        sc = load_scenario()
+    except ScenarioError as exc:
+        pytest.skip(f"the reference scenario does not load yet: {exc}")
+    plan = greedy(sc, explain=False)
+    t = time.perf_counter()
+    page = render_report(sc, plan)
+    assert time.perf_counter() - t < 5.0
+    assert remote_references(page) == []
+    for sid in ["map", *(f"site-{s}" for s in sc.sites.index)]:
+        assert _parse(page).ids.count(sid) == 1
+
+
+# --------------------------------------------------------------------------- a real browser
+CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("PLANNER_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def _missing(what: str) -> None:
+    msg = f"{what} is missing: the browser test needs selenium, chromium and chromedriver"
+    if IN_CI:
+        pytest.fail(msg + " (CI must run it: install them, see .ci/run)")
+    pytest.skip(msg)
+
+
+def _driver(tmp_path: Path) -> Any:
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        _missing("selenium")
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (Path(path).exists() or shutil.which(path)):
+            _missing(path)
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-extensions",
+                "--disable-default-apps", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+                "--window-size=1400,900"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    return driver
+
+
+def _requests(driver: Any) -> list[dict[str, Any]]:
+    out = []
+    for entry in driver.get_log("performance"):
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] in ("Network.requestWillBeSent", "Network.webSocketCreated"):
+            out.append({"url": msg["params"].get("request", {}).get("url") or msg["params"].get("url", ""),
+                        "document": msg["params"].get("documentURL", "")})
+    return out
+
+
+def test_report_in_a_real_browser(tmp_path: Path, scenario: Scenario, solved: Plan) -> None:
+    path = write_report(scenario, solved, tmp_path / "report.html", failures=FAILURES)
+    interrupted = write_report(scenario, dataclasses.replace(solved, interrupted=True),
+                               tmp_path / "interrupted.html")
+    shots = ROOT / "output"
+    shots.mkdir(exist_ok=True)
+    driver = _driver(tmp_path)
+    try:
+        driver.get("about:blank")
+        driver.get_log("performance")  # drop what the browser did before the report
+        driver.get_log("browser")
+        url = path.as_uri()
+        driver.get(url)
+        assert driver.execute_script("return document.readyState") == "complete"
+        for eid in SECTION_IDS + CHART_IDS + TABLE_IDS + ["progress-chart", "failures", "failures-chart"]:
+            el = driver.find_element("id", eid)
+            assert el.is_displayed(), eid
+            if eid in CHART_IDS or eid.endswith("-chart"):
+                assert el.size["width"] > 200 and el.size["height"] > 80, (eid, el.size)
+        # the sort and filter script runs without errors
+        head = driver.find_element("css selector", "#unplaced-table thead th:nth-child(6)")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", head)  # clear of the sticky nav
+        head.click()
+        assert head.get_attribute("aria-sort") == "ascending"
+        box = driver.find_element("css selector", 'input[data-filter="placements-table"]')
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+        box.send_keys("L2")
+        shown = driver.execute_script(
+            "return Array.from(document.querySelectorAll('#placements-table tbody tr')).filter(r => !r.hidden).length")
+        assert shown == 1
+        box.clear()
+        driver.execute_script("document.querySelector('input[data-filter]').dispatchEvent(new Event('input'))")
+        driver.execute_script("window.scrollTo(0, 0)")
+        driver.save_screenshot(str(shots / "report-screenshot.png"))
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1400, max(int(height) + 120, 900))
+        driver.save_screenshot(str(shots / "report-screenshot-full.png"))
+
+        driver.set_window_size(1400, 900)
+        driver.get(interrupted.as_uri())
+        banner = driver.find_element("id", "interrupted")
+        assert banner.is_displayed() and "INTERRUPTED" in banner.text
+        driver.save_screenshot(str(shots / "report-screenshot-interrupted.png"))
+
+        severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert severe == []
+        requests = _requests(driver)
+        assert requests, "the performance log recorded nothing: is goog:loggingPrefs honoured?"
+        remote = [r["url"] for r in requests if r["url"].split(":", 1)[0].lower() in ("http", "https", "ws", "wss")]
+        assert remote == []
+        ours = [r["url"] for r in requests if r["document"] in (url, interrupted.as_uri())]
+        assert ours and all(u.split(":", 1)[0] in ("file", "data") for u in ours), ours
+    finally:
+        driver.quit()
+    assert (shots / "report-screenshot.png").stat().st_size > 10_000
