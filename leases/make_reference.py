@@ -12,7 +12,7 @@ Writes, deterministically for a seed (numpy ``default_rng``):
 Pods are read from ``sites/reference_pods.yaml`` and PoP ids from
 ``topologies/reference.yaml``. Run from anywhere::
 
-    python leases/make_reference.py [--seed 2026] [--leases 280]
+    python leases/make_reference.py [--seed 2026] [--leases 400]
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ SIZES = {  # GPUs per replica and their weights, by kind
     "fine-tune": ([8, 16, 32, 64, 128, 256, 512], [10, 10, 15, 20, 20, 15, 10]),
     "inference": ([8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096],
                   [4, 5, 8, 15, 17, 17, 14, 10, 6, 4]),
-    "training": ([256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536],
-                 [6, 9, 12, 14, 15, 15, 13, 9, 7]),
+    "training": ([256, 512, 1024, 2048, 4096, 8192, 16384],
+                 [4, 6, 10, 14, 18, 20, 18]),
 }
 TERM = {"fine-tune": (2, 8), "inference": (8, 52), "training": (4, 30)}
 HEADER = ["id", "tenant", "kind", "priority", "sku", "gpus", "span", "replicas", "anti_affinity",
@@ -74,19 +74,20 @@ def expand_pods(path: Path) -> list[tuple[str, str, str, str, int]]:
 def pod_blocks(rng: np.random.Generator, group: str, site: str) -> list[tuple[int, int, float, str]]:
     """(start, end, fraction of the pod, note) blocks of internal use for one pod."""
     out: list[tuple[int, int, float, str]] = []
-    if group in SERVING:  # lease/serving halls: occasional short internal jobs
+    if group in SERVING:  # serving halls: internal inference all year, plus occasional short jobs
+        out.append((1, WEEKS, rng.uniform(0.55, 0.8), "internal inference serving"))
         for _ in range(int(rng.integers(0, 3))):
             s = int(rng.integers(1, WEEKS - 4))
-            out.append((s, min(WEEKS, s + int(rng.integers(2, 7))), rng.uniform(0.2, 0.5), "evaluation sweep"))
+            out.append((s, min(WEEKS, s + int(rng.integers(2, 7))), rng.uniform(0.05, 0.15), "evaluation sweep"))
         return out
     base = rng.uniform(0.04, 0.12)
     out.append((1, WEEKS, base, "evals, ablations and data jobs"))
     for ws, we, note in WAVES:
-        if rng.random() > 0.92:
+        if rng.random() > 0.97:
             continue
         s, e = ws + int(rng.integers(0, 3)), we - int(rng.integers(0, 3))
         # Richland is power-capped until the new gas unit (week 27): lighter waves.
-        lo, hi = (0.65, 0.85) if site == "LA-RCH" and ws < 27 else (0.72, 0.95)
+        lo, hi = (0.70, 0.88) if site == "LA-RCH" and ws < 27 else (0.80, 0.97)
         frac = rng.uniform(lo - base, hi - base)
         out += [(s, s + 1, frac / 2, f"{note} (ramp-up)"), (s + 2, e, frac, note)]
     for ds, de in DIPS:
@@ -162,7 +163,7 @@ def main() -> None:
     """Parse arguments and write both CSV files."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=2026)
-    ap.add_argument("--leases", type=int, default=280, help="rows in the lease book")
+    ap.add_argument("--leases", type=int, default=400, help="rows in the lease book")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     pods = expand_pods(ROOT / "sites" / "reference_pods.yaml")

@@ -14,12 +14,10 @@ import numpy as np
 
 from planner.instance import Instance, LeaseOptions, PathOption
 
-__all__ = ["FAMILIES", "ReplicaFit", "Residual"]
+__all__ = ["FAMILIES", "Guide", "ReplicaFit", "Residual"]
 
 FAMILIES = ("gpus", "power", "dci", "uplink", "latency", "residency", "anti_affinity")
 """Constraint families, as named in reasons and in :func:`Residual.fit`'s ``relax``."""
-
-EPS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -31,43 +29,50 @@ class ReplicaFit:
     path: PathOption | None
 
 
+@dataclass
+class Guide:
+    """Preferences (e.g. from an LP relaxation) for where each lease's replicas should go.
+
+    Weights are keyed by lease id, then by site position, path id or pod position;
+    higher means preferred. Sites and paths without a weight come after those with one.
+    """
+
+    site: dict[str, dict[int, float]]
+    path: dict[str, dict[str, float]]
+    pod: dict[str, dict[int, float]]
+
+
 class Residual:
     """What is left of every capacity, week by week, as plans take their share."""
 
-    def __init__(self, inst: Instance) -> None:
+    def __init__(self, inst: Instance, guide: Guide | None = None) -> None:
         self.inst = inst
-        self.gpu = inst.pod_free.astype(float).copy()
-        self.uplink = np.repeat(inst.pod_uplink[:, None], inst.pod_free.shape[1], axis=1).astype(float)
-        self.power = inst.site_power_kw.copy()
-        self.link = inst.span_limit.copy()
+        self.guide = guide
+        self.gpu = inst.pod_free.copy()  # GPUs
+        self.uplink = np.repeat(inst.pod_uplink_kbps[:, None], inst.pod_free.shape[1], axis=1)  # kbps
+        self.power = inst.site_power_w.copy()  # W
+        self.link = inst.span_limit_mbps.copy()  # Mbps
 
     def copy(self) -> Residual:
         """An independent copy."""
         new = Residual.__new__(Residual)
-        new.inst = self.inst
+        new.inst, new.guide = self.inst, self.guide
         new.gpu, new.uplink, new.power, new.link = (self.gpu.copy(), self.uplink.copy(), self.power.copy(),
                                                      self.link.copy())
         return new
 
     # ------------------------------------------------------------------ loads
-    def uplink_load(self, lo: LeaseOptions, gpus: int, split: bool) -> float:
-        """Uplink Gbps a part of ``gpus`` GPUs of a replica puts on its pod."""
-        load = lo.egress_gbps * gpus / lo.gpus
-        if split:
-            load += self.inst.sc.settings.interpod_gbps_per_gpu * gpus
-        return load
-
-    def apply(self, lo: LeaseOptions, fits: list[ReplicaFit], sign: float = -1.0) -> None:
+    def apply(self, lo: LeaseOptions, fits: list[ReplicaFit], sign: int = -1) -> None:
         """Take (``sign=-1``) or give back (``sign=+1``) the capacity ``fits`` use."""
         t = slice(lo.t0, lo.t1 + 1)
         for f in fits:
             split = len(f.parts) > 1
             for pod, g in f.parts:
                 self.gpu[pod, t] += sign * g
-                self.uplink[pod, t] += sign * self.uplink_load(lo, g, split)
-                self.power[f.site, t] += sign * g * self.inst.pod_kw_per_gpu[pod]
-            if f.path is not None and lo.egress_gbps > 0:
-                self.link[f.path.span_idx, t] += sign * lo.egress_gbps
+                self.uplink[pod, t] += sign * self.inst.uplink_kbps(lo, g, split=split)
+                self.power[f.site, t] += sign * g * self.inst.pod_w_per_gpu[pod]
+            if f.path is not None and lo.egress_mbps > 0:
+                self.link[f.path.span_idx, t] += sign * lo.egress_mbps
 
     # ------------------------------------------------------------------ fitting
     def candidate_sites(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
@@ -82,9 +87,12 @@ class Residual:
         if not lo.needs_path:
             return None
         cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
-        if lo.egress_gbps > 0 and "dci" not in relax:
+        if lo.egress_mbps > 0 and "dci" not in relax:
             t = slice(lo.t0, lo.t1 + 1)
-            cands = [p for p in cands if self.link[p.span_idx, t].min() >= lo.egress_gbps - EPS]
+            cands = [p for p in cands if self.link[p.span_idx, t].min() >= lo.egress_mbps]
+        if self.guide is not None and cands:
+            w = self.guide.path.get(lo.lease, {})
+            cands = sorted(cands, key=lambda p: -w.get(p.path_id, 0.0))  # stable: fastest among equals
         return cands[0] if cands else False
 
     def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> ReplicaFit | None:
@@ -96,19 +104,25 @@ class Residual:
         pods = np.array(lo.pods.get(site, []), dtype=np.int64)
         if pods.size == 0:
             return None
-        need_kw = lo.gpus * self.inst.pod_kw_per_gpu[pods[0]]
-        if "power" not in relax and self.power[site, t].min() < need_kw - EPS:
+        need_w = lo.gpus * self.inst.pod_w_per_gpu[pods[0]]
+        if "power" not in relax and self.power[site, t].min() < need_w:
             return None
-        free = np.full(pods.size, np.inf) if "gpus" in relax else self.gpu[pods, t].min(axis=1)
-        room = np.full(pods.size, np.inf) if "uplink" in relax else self.uplink[pods, t].min(axis=1)
-        whole = (free >= lo.gpus) & (room >= self.uplink_load(lo, lo.gpus, split=False) - EPS)
+        big = np.iinfo(np.int64).max // 4
+        free = np.full(pods.size, big) if "gpus" in relax else self.gpu[pods, t].min(axis=1)
+        room = np.full(pods.size, big) if "uplink" in relax else self.uplink[pods, t].min(axis=1)
+        whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
         if whole.any():
-            best = pods[whole][np.argmin(free[whole])]  # best fit
+            if self.guide is not None and lo.lease in self.guide.pod:
+                w = self.guide.pod[lo.lease]
+                score = np.array([w.get(int(p), 0.0) for p in pods[whole]])
+                best = pods[whole][np.lexsort((free[whole], -score))[0]]  # preferred, then best fit
+            else:
+                best = pods[whole][np.argmin(free[whole])]  # best fit
             return ReplicaFit(site, ((int(best), lo.gpus),), path if path is not None else None)
         if lo.span != "site":
             return None
-        per_gpu = self.uplink_load(lo, 1, split=True)
-        cap = np.minimum(free, np.floor(room / per_gpu + EPS) if per_gpu > 0 else np.inf)
+        per_gpu = self.inst.uplink_kbps(lo, 1, split=True)
+        cap = np.minimum(free, room // per_gpu if per_gpu > 0 else big)
         parts, left = [], lo.gpus
         for k in np.argsort(-cap, kind="stable"):
             if left == 0 or cap[k] < 1:
@@ -131,7 +145,8 @@ class Residual:
 
     def fit(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[ReplicaFit] | None:
         """Fit every replica of a lease (all or none); the residual is left unchanged."""
-        sites = sorted(self.candidate_sites(lo, relax), key=lambda s: (self.site_cost(lo, s), s))
+        w = self.guide.site.get(lo.lease, {}) if self.guide is not None else {}
+        sites = sorted(self.candidate_sites(lo, relax), key=lambda s: (-w.get(s, 0.0), self.site_cost(lo, s), s))
         fits: list[ReplicaFit] = []
         trial = self.copy() if lo.replicas > 1 else self
         for _ in range(lo.replicas):

@@ -10,12 +10,12 @@ import time
 import pandas as pd
 
 from planner.errors import InfeasibleError
-from planner.fit import ReplicaFit, Residual
+from planner.fit import ReplicaFit
 from planner.instance import Instance, LeaseOptions, build_instance
 from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan
 from planner.scenario import Scenario
 
-__all__ = ["greedy", "greedy_fits", "placement_rows"]
+__all__ = ["greedy", "placement_rows"]
 
 
 def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> list[dict[str, object]]:
@@ -35,33 +35,6 @@ def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> 
                 "transport_cost_usd": transport * share,
             })
     return rows
-
-
-def _order(inst: Instance) -> list[LeaseOptions]:
-    def key(lo: LeaseOptions) -> tuple[int, float, int, str]:
-        price = lo.revenue_usd / max(lo.gpus * lo.replicas * lo.weeks, 1)
-        return (0 if lo.internal else 1, -lo.gpus * lo.replicas if lo.internal else -price, lo.gpus, lo.lease)
-    return sorted(inst.leases, key=key)
-
-
-def greedy_fits(inst: Instance) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
-    """Place leases greedily; returns the fits by lease, what is left, and internal failures."""
-    res = Residual(inst)
-    placed: dict[str, list[ReplicaFit]] = {}
-    failed_internal: list[str] = []
-    for lo in _order(inst):
-        fits = res.fit(lo)
-        if fits is None:
-            if lo.internal:
-                failed_internal.append(lo.lease)
-            continue
-        value = lo.revenue_usd - sum(inst.power_cost_usd(lo, p, g) for f in fits for p, g in f.parts) - sum(
-            inst.transport_cost_usd(lo, f.path) for f in fits)
-        if value <= 0 and not lo.internal:
-            continue
-        res.apply(lo, fits)
-        placed[lo.lease] = fits
-    return placed, res, failed_internal
 
 
 def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = True) -> Plan:
@@ -90,10 +63,11 @@ def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = Tr
     []
     """
     from planner.reasons import explain_unplaced, internal_failure_reasons
+    from planner.warmstart import greedy_pass, price_order
 
     t = time.perf_counter()
     inst = instance or build_instance(sc)
-    placed, res, failed = greedy_fits(inst)
+    placed, res, failed = greedy_pass(inst, price_order(inst))
     if failed:
         raise InfeasibleError(internal_failure_reasons(inst, failed))
     rows = [row for lo in inst.leases if lo.lease in placed for row in placement_rows(inst, lo, placed[lo.lease])]

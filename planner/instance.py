@@ -7,6 +7,7 @@ array positions here (week ``w`` is column ``w - 1``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -17,7 +18,14 @@ from planner.network import build_network
 from planner.routing import candidate_paths
 from planner.scenario import Scenario
 
-__all__ = ["Instance", "LeaseOptions", "PathOption", "build_instance"]
+__all__ = ["KBPS", "MBPS", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance"]
+
+# Capacities are checked in integers: loads rounded up, capacities rounded down, so a plan that
+# fits in these units fits in the exact ones too. The greedy, the reason finder and the CP-SAT
+# model all use these same units.
+W_PER_KW = 1000  # power in W
+MBPS = 1000  # DCI traffic in Mbps
+KBPS = 1_000_000  # pod uplink traffic in kbps
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,10 @@ class LeaseOptions:
     sku_sites: list[int] = field(default_factory=list)  # sites with pods of the SKU (before allowed/residency)
     placement_sites: list[int] = field(default_factory=list)  # after allowed/residency, before SLO
 
+    egress_mbps: int = 0  # one replica's egress on a DCI span
+    egress_kbps: int = 0  # one replica's egress on a pod uplink, whole in one pod
+    egress_kbps_per_gpu: int = 0  # a site-spanning replica's egress per GPU on its pods' uplinks
+
     @property
     def weeks(self) -> int:
         """Weeks in the term."""
@@ -83,14 +95,22 @@ class Instance:
     pod_site: np.ndarray  # pod -> site position
     pod_gpus: np.ndarray
     pod_free: np.ndarray  # pods x weeks: GPUs not reserved
-    pod_uplink: np.ndarray  # Gbps
-    pod_kw_per_gpu: np.ndarray  # facility kW per GPU (server kW x PUE)
-    site_power_kw: np.ndarray  # sites x weeks: available kW less internal reservations' draw
+    pod_uplink_kbps: np.ndarray  # per pod
+    pod_kw_per_gpu: np.ndarray  # facility kW per GPU (server kW x PUE), for costs
+    pod_w_per_gpu: np.ndarray  # facility W per GPU, rounded up, for capacity
+    site_power_w: np.ndarray  # sites x weeks: available W less internal reservations' draw
     site_price: np.ndarray  # USD per MWh
-    span_limit: np.ndarray  # spans x weeks: Gbps usable (capacity x max utilisation)
+    span_limit_mbps: np.ndarray  # spans x weeks: usable (capacity x max utilisation)
     span_length: np.ndarray
+    interpod_kbps_per_gpu: int
     hours: float
     leases: list[LeaseOptions]
+
+    def uplink_kbps(self, lo: LeaseOptions, gpus: int, *, split: bool) -> int:
+        """Uplink load of a part of ``gpus`` GPUs of one replica of ``lo`` on its pod."""
+        if lo.span == "pod":
+            return lo.egress_kbps
+        return (lo.egress_kbps_per_gpu + (self.interpod_kbps_per_gpu if split else 0)) * gpus
 
     def power_cost_usd(self, lease: LeaseOptions, pod: int, gpus: int) -> float:
         """Cost of the power that ``gpus`` GPUs of ``lease`` draw in ``pod`` over the term."""
@@ -118,12 +138,13 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
     pod_site = pods["site"].map(s_pos).to_numpy()
     pue = sc.sites["pue"].to_numpy()
     kw = pods["sku"].map(sc.skus["server_kw_per_gpu"]).to_numpy() * pue[pod_site]
-    reserved = sc.reserved_gpus.to_numpy()
-    reserved_kw = np.zeros((len(site_ids), reserved.shape[1]))
-    np.add.at(reserved_kw, pod_site, reserved * kw[:, None])
-    site_kw = sc.site_power_mw.loc[site_ids].to_numpy() * 1000.0 - reserved_kw
-    limit = (sc.spans["capacity_gbps"].to_numpy() * sc.settings.max_link_utilisation)[:, None]
-    span_limit = np.repeat(limit, sc.horizon.periods, axis=1)
+    w_per_gpu = np.ceil(kw * W_PER_KW - 1e-9).astype(np.int64)
+    reserved = sc.reserved_gpus.to_numpy().astype(np.int64)
+    reserved_w = np.zeros((len(site_ids), reserved.shape[1]), dtype=np.int64)
+    np.add.at(reserved_w, pod_site, reserved * w_per_gpu[:, None])
+    site_w = np.floor(sc.site_power_mw.loc[site_ids].to_numpy() * 1000 * W_PER_KW + 1e-6).astype(np.int64) - reserved_w
+    limit = np.floor(sc.spans["capacity_gbps"].to_numpy() * sc.settings.max_link_utilisation * MBPS + 1e-6)
+    span_limit = np.repeat(limit.astype(np.int64)[:, None], sc.horizon.periods, axis=1)
 
     by_site_pop: dict[tuple[int, str], list[PathOption]] = {}
     for pid, r in cand.iterrows():
@@ -142,6 +163,10 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
                           t0=int(w["start_week"]) - 1, t1=int(w["end_week"]) - 1,
                           revenue_usd=float(w["revenue_usd"]), sku=str(w["sku"]),
                           allowed=tuple(w["allowed_sites"]), residency=tuple(w["residency"]))
+        e = float(w["egress_gbps"])
+        lo.egress_mbps = math.ceil(e * MBPS - 1e-9)
+        lo.egress_kbps = math.ceil(e * KBPS - 1e-9)
+        lo.egress_kbps_per_gpu = math.ceil(e * KBPS / lo.gpus - 1e-9)
         allowed = set(w["allowed_sites"])
         tags = set(w["residency"])
         for s in range(len(site_ids)):
@@ -162,8 +187,11 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
             lo.sites.append(s)
         leases.append(lo)
     return Instance(sc=sc, graph=g, paths=cand, site_ids=site_ids, pod_ids=pod_ids, span_ids=span_ids,
-                    pod_site=pod_site, pod_gpus=pods["gpus"].to_numpy(), pod_free=sc.free_gpus().to_numpy(),
-                    pod_uplink=pods["uplink_gbps"].to_numpy(), pod_kw_per_gpu=kw,
-                    site_power_kw=site_kw, site_price=sc.sites["power_price_usd_per_mwh"].to_numpy(),
-                    span_limit=span_limit, span_length=sc.spans["length_km"].to_numpy(),
+                    pod_site=pod_site, pod_gpus=pods["gpus"].to_numpy(),
+                    pod_free=sc.free_gpus().to_numpy().astype(np.int64),
+                    pod_uplink_kbps=np.floor(pods["uplink_gbps"].to_numpy() * KBPS + 1e-6).astype(np.int64),
+                    pod_kw_per_gpu=kw, pod_w_per_gpu=w_per_gpu, site_power_w=site_w,
+                    site_price=sc.sites["power_price_usd_per_mwh"].to_numpy(),
+                    span_limit_mbps=span_limit, span_length=sc.spans["length_km"].to_numpy(),
+                    interpod_kbps_per_gpu=round(sc.settings.interpod_gbps_per_gpu * KBPS),
                     hours=sc.horizon.hours_per_period, leases=leases)

@@ -31,9 +31,6 @@ from planner.instance import Instance, LeaseOptions
 
 __all__ = ["PlacementModel", "build_model", "canonical", "segments"]
 
-W_PER_KW = 1000  # power in W
-MBPS = 1000  # DCI traffic in Mbps
-KBPS = 1_000_000  # uplink traffic in kbps
 
 
 @dataclass
@@ -237,37 +234,71 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
     pod_up: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     site_w: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     span_mb: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
-    b_kbps = int(round(inst.sc.settings.interpod_gbps_per_gpu * KBPS))
+    b_kbps = inst.interpod_kbps_per_gpu
     for lo in leases:
-        egress_kbps_per_gpu = math.ceil(lo.egress_gbps * KBPS / lo.gpus)
+        egress_kbps_per_gpu = lo.egress_kbps_per_gpu
         for r in range(lo.replicas):
             for s in lo.sites:
                 for p in lo.pods[s]:
                     xv = m.x[(lo.lease, r, p)]
                     unit, ub = (1, lo.gpus) if lo.span == "site" else (lo.gpus, 1)
                     pod_gpu[p][lo.pos].append((xv, unit, ub))
-                    site_w[s][lo.pos].append((xv, unit * math.ceil(inst.pod_kw_per_gpu[p] * W_PER_KW), ub))
+                    site_w[s][lo.pos].append((xv, unit * int(inst.pod_w_per_gpu[p]), ub))
                     if lo.span == "site":
                         if egress_kbps_per_gpu + b_kbps > 0:
                             pod_up[p][lo.pos].append((xv, egress_kbps_per_gpu + b_kbps, ub))
                         if b_kbps > 0:
                             pod_up[p][lo.pos].append((m.whole[(lo.lease, r, p)], -b_kbps * lo.gpus, 1))
-                    elif lo.egress_gbps > 0:
-                        pod_up[p][lo.pos].append((xv, math.ceil(lo.egress_gbps * KBPS), 1))
-                if lo.needs_path and lo.egress_gbps > 0:
-                    mbps = math.ceil(lo.egress_gbps * MBPS)
+                    elif lo.egress_kbps > 0:
+                        pod_up[p][lo.pos].append((xv, lo.egress_kbps, 1))
+                if lo.needs_path and lo.egress_mbps > 0:
+                    mbps = lo.egress_mbps
                     for k, path in enumerate(lo.paths[s]):
                         for e in path.span_idx:
                             span_mb[int(e)][lo.pos].append((m.route[(lo.lease, r, s, k)], mbps, 1))
     for p, terms in pod_gpu.items():
         _add_capacity(m, "gpus", terms, inst.pod_free[p], segs, active)
+    _counting_cuts(m, leases, segs, active)
     for p, terms in pod_up.items():
-        cap = np.full(periods, math.floor(inst.pod_uplink[p] * KBPS))
-        _add_capacity(m, "uplink", terms, cap, segs, active)
+        _add_capacity(m, "uplink", terms, np.full(periods, inst.pod_uplink_kbps[p]), segs, active)
     for s, terms in site_w.items():
-        _add_capacity(m, "power", terms, np.floor(inst.site_power_kw[s] * W_PER_KW), segs, active)
+        _add_capacity(m, "power", terms, inst.site_power_w[s], segs, active)
     for e, terms in span_mb.items():
-        _add_capacity(m, "dci", terms, np.floor(inst.span_limit[e] * MBPS), segs, active)
+        _add_capacity(m, "dci", terms, inst.span_limit_mbps[e], segs, active)
+
+
+def _counting_cuts(m: PlacementModel, leases: list[LeaseOptions], segs: list[tuple[int, int]],
+                   active: list[int]) -> None:
+    """Valid inequalities on how many big replicas a site's pods can hold at once.
+
+    A pod with ``f`` free GPUs holds at most ``f // G`` replicas of ``G`` GPUs or more, so
+    in each time segment the replicas of size >= G at a site (of one SKU) number at most
+    the sum over its pods of ``free // G``. Implied by the per-pod constraints for
+    integer solutions, but much tighter than them in the LP relaxation.
+    """
+    inst = m.inst
+    groups: dict[tuple[int, str], list[LeaseOptions]] = defaultdict(list)
+    for lo in leases:
+        if lo.span == "pod":
+            for s in lo.sites:
+                groups[(s, lo.sku)].append(lo)
+    for (s, _sku), los in groups.items():
+        pods = los[0].pods[s]
+        sizes = sorted({lo.gpus for lo in los})
+        for k, (a, b) in enumerate(segs):
+            free = inst.pod_free[pods, a:b].min(axis=1)
+            here = [lo for lo in los if active[k] >> lo.pos & 1]
+            if not here:
+                continue
+            for g in sizes:
+                if g * 4 < free.max():  # small replicas: the GPU constraints already say enough
+                    continue
+                big = [lo for lo in here if lo.gpus >= g]
+                slots = int((free // g).sum())
+                if len(big) * max(lo.replicas for lo in big) <= slots if big else True:
+                    continue
+                m.cp.add(sum(m.site_expr(lo, r, s) for lo in big for r in range(lo.replicas)) <= slots)
+                m.n_constraints["gpus_count"] += 1
 
 
 def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | None],

@@ -19,12 +19,13 @@ from ortools.sat.python import cp_model
 
 from planner.errors import InfeasibleError
 from planner.fit import ReplicaFit, Residual
-from planner.greedy import greedy_fits, placement_rows
+from planner.greedy import placement_rows
 from planner.instance import Instance, build_instance
 from planner.model import PlacementModel, build_model, canonical
 from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan, relative_gap
 from planner.reasons import _fits_of, explain_unplaced, internal_failure_reasons
 from planner.scenario import Scenario
+from planner.warmstart import WarmStart, warm_start
 
 __all__ = ["Optimiser", "Progress", "optimise"]
 
@@ -69,7 +70,11 @@ class Optimiser:
         An earlier plan: leases it placed are kept where they were unless moving
         them pays more than ``settings.move_penalty_usd`` each.
     hint
-        ``"greedy"`` to warm-start from the greedy plan, or ``"none"``.
+        ``"greedy"`` to warm-start from the best of the plain and the LP-guided greedy
+        plans (polished by local search), or ``"none"``.
+    use_lp
+        Solve the LP relaxation (HiGHS through OR-Tools) to guide the warm start; its
+        optimum is also a true bound, reported when tighter than CP-SAT's.
     deterministic
         Make the search reproducible for a seed and worker count (CP-SAT's
         interleaved search with a deterministic time limit).
@@ -82,11 +87,14 @@ class Optimiser:
     def __init__(self, sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,
                  previous_plan: Plan | None = None, hint: Literal["greedy", "none"] = "greedy",
                  deterministic: bool = True, explain: bool = True, relative_gap_limit: float = 1e-4,
+                 use_lp: bool = True,
                  on_progress: Callable[[Progress], None] | None = None, instance: Instance | None = None) -> None:
         self.sc = sc
         self.time_limit_s, self.seed, self.workers = time_limit_s, seed, workers
         self.previous_plan, self.hint, self.deterministic, self.explain = previous_plan, hint, deterministic, explain
         self.relative_gap_limit = relative_gap_limit
+        self.use_lp = use_lp
+        self.warm: WarmStart | None = None
         self.on_progress = on_progress
         self.instance = instance
         self.model: PlacementModel | None = None
@@ -112,8 +120,8 @@ class Optimiser:
                         for lid in before}
         m = build_model(inst, previous=previous)
         if self.hint == "greedy":
-            fits, _, _ = greedy_fits(inst)
-            _add_hint(m, fits, previous)
+            self.warm = warm_start(m, use_lp=self.use_lp)
+            _add_hint(m, self.warm.fits, previous)
         self.model = m
         self.build_s = time.perf_counter() - t
         return m
@@ -188,13 +196,21 @@ class Optimiser:
         n_prev = 0 if self.previous_plan is None else self.previous_plan.placements["lease"].nunique()
         objective = net - penalty * (n_prev - (len(m.stay) - len(moves)))
         bound = solver.best_objective_bound + m.objective_offset
+        bound_source = "cp-sat"
+        if self.warm is not None and self.warm.lp is not None and self.warm.lp.status == "OPTIMAL":
+            lp_bound = self.warm.lp.objective + m.objective_offset
+            if lp_bound < bound:
+                bound, bound_source = lp_bound, "lp relaxation"
         moved = sorted(set(self.previous_plan.placements["lease"]) - {k for k, v in m.stay.items()
                                                                      if solver.value(v)}) if self.previous_plan is not None else []
         meta = {"seed": self.seed, "workers": self.workers, "time_limit_s": self.time_limit_s,
                 "deterministic": self.deterministic, "build_s": self.build_s,
                 "variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
                 "constraints_by_family": dict(m.n_constraints), "moved_leases": moved,
-                "solver_objective_usd": solver.objective_value + m.objective_offset}
+                "solver_objective_usd": solver.objective_value + m.objective_offset, "bound_source": bound_source,
+                "warm_start": None if self.warm is None else {
+                    "method": self.warm.method, "value_usd": self.warm.value_usd, "wall_s": self.warm.wall_s,
+                    "lp_bound_usd": None if self.warm.lp is None else self.warm.lp.objective}}
         progress = pd.DataFrame([p.__dict__ for p in cb.history], columns=["wall_s", "objective_usd", "bound_usd",
                                                                             "gap"])
         plan = make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,

@@ -79,11 +79,11 @@ def _detail(inst: Instance, res: Residual, lo: LeaseOptions, family: str) -> tup
         return (f"no pod with {g:,} free {sku} at allowed sites in {_weeks(lo, best_short)} "
                 f"(most: {int(best_free):,} in {inst.pod_ids[best_pod]})", fix)
     if family == "power":
-        need_mw = g * inst.pod_kw_per_gpu[lo.pods[cand[0]][0]] / 1000 if cand else 0.0
+        need_mw = g * inst.pod_w_per_gpu[lo.pods[cand[0]][0]] / 1e6 if cand else 0.0
         best = max(cand, key=lambda s: res.power[s, t].min(), default=None)
         if best is None:
             return "no eligible site", "allow more sites"
-        head = res.power[best, t] / 1000
+        head = res.power[best, t] / 1e6
         short = head < need_mw - 1e-9
         return (f"site {sites[best]} has {head.min():,.1f} MW headroom in {_weeks(lo, short)}, needs {need_mw:,.1f} MW",
                 f"needs +{need_mw - head.min():,.1f} MW at {sites[best]} in {_weeks(lo, short)}")
@@ -99,12 +99,12 @@ def _detail(inst: Instance, res: Residual, lo: LeaseOptions, family: str) -> tup
         rooms = res.link[best_path.span_idx, t]
         k = int(np.argmin(rooms.min(axis=1)))
         span = inst.span_ids[best_path.span_idx[k]]
-        limit = inst.span_limit[best_path.span_idx[k], lo.t0]
-        used = 1 - rooms[k] / max(limit, 1e-9)
-        short = rooms[k] < lo.egress_gbps - 1e-9
+        limit = inst.span_limit_mbps[best_path.span_idx[k], lo.t0]
+        used = 1 - rooms[k] / max(limit, 1)
+        short = rooms[k] < lo.egress_mbps
         return (f"span {span} at {used[short].max() if short.any() else used.max():.0%} of its limit in "
                 f"{_weeks(lo, short)}; needs {lo.egress_gbps:,.0f} Gbps",
-                f"fits with egress <= {max(best_room, 0):,.0f} Gbps")
+                f"fits with egress <= {max(best_room, 0) / 1000:,.0f} Gbps")
     # uplink
     best_room, best_pod = -1.0, -1
     for s in cand:
@@ -112,8 +112,9 @@ def _detail(inst: Instance, res: Residual, lo: LeaseOptions, family: str) -> tup
             room = res.uplink[p, t].min()
             if room > best_room:
                 best_room, best_pod = room, p
-    return (f"pod uplinks full: best {inst.pod_ids[best_pod] if best_pod >= 0 else '-'} has {best_room:,.0f} Gbps "
-            f"free, needs {lo.egress_gbps:,.0f} Gbps", f"fits with egress <= {max(best_room, 0):,.0f} Gbps")
+    room_gbps = max(best_room, 0) / 1e6
+    return (f"pod uplinks full: best {inst.pod_ids[best_pod] if best_pod >= 0 else '-'} has {room_gbps:,.0f} Gbps "
+            f"free, needs {lo.egress_gbps:,.0f} Gbps", f"fits with egress <= {room_gbps:,.0f} Gbps")
 
 
 def _applicable(lo: LeaseOptions) -> list[str]:

@@ -140,6 +140,18 @@ def test_sections_and_charts_present(page: str, plan: Plan) -> None:
     assert 'id="failures"' not in page  # no failures given: no section
 
 
+def test_ids_unique_and_references_resolve(page: str, scenario: Scenario, plan: Plan) -> None:
+    ids = _parse(page).ids
+    assert len(ids) == len(set(ids)), "duplicate element ids (several inline SVGs share one document)"
+    refs = set(re.findall(r"url\(#([^)]+)\)", page)) | {
+        v[1:] for _, k, v in _parse(page).attrs if k in ("href", "xlink:href") and v.startswith("#")}
+    assert refs and refs <= set(ids)
+    # the same plan renders to the same page (but for the time stamp in the footer)
+    again = render_report(scenario, plan)
+    strip = re.compile(r"generated [^·<]*")
+    assert strip.sub("", again) == strip.sub("", page)
+
+
 def test_headline_numbers(page: str, scenario: Scenario, plan: Plan) -> None:
     h = headline_figures(scenario, plan)
     assert h.leases_placed == plan.placements["lease"].nunique()
@@ -185,7 +197,7 @@ def test_interrupted_plan_has_banner(scenario: Scenario, solved: Plan) -> None:
     page = render_report(scenario, dataclasses.replace(solved, interrupted=True))
     assert 'id="interrupted"' in page
     assert "INTERRUPTED — best plan so far" in page
-    assert "OPTIMAL · INTERRUPTED" in page
+    assert '<span class="status interrupted" id="status">OPTIMAL · INTERRUPTED</span>' in page
     assert "(interrupted)" in page  # the solver panel says so too
 
 
@@ -342,18 +354,19 @@ def test_report_in_a_real_browser(tmp_path: Path, scenario: Scenario, solved: Pl
                 assert el.size["width"] > 200 and el.size["height"] > 80, (eid, el.size)
         # the sort and filter script runs without errors
         head = driver.find_element("css selector", "#unplaced-table thead th:nth-child(6)")
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", head)  # clear of the sticky nav
+        # scroll it clear of the sticky navigation bar, at once (no smooth scrolling)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", head)
         head.click()
         assert head.get_attribute("aria-sort") == "ascending"
         box = driver.find_element("css selector", 'input[data-filter="placements-table"]')
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
-        box.send_keys("L2")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", box)
+        box.send_keys(str(solved.placements["lease"].iloc[0]))
         shown = driver.execute_script(
             "return Array.from(document.querySelectorAll('#placements-table tbody tr')).filter(r => !r.hidden).length")
         assert shown == 1
-        box.clear()
-        driver.execute_script("document.querySelector('input[data-filter]').dispatchEvent(new Event('input'))")
-        driver.execute_script("window.scrollTo(0, 0)")
+        driver.execute_script("arguments[0].value = ''; arguments[0].dispatchEvent(new Event('input'))", box)
+        assert driver.find_element("id", "placements-table-count").text == str(solved.placements["lease"].nunique())
+        driver.execute_script("window.scrollTo({top: 0, behavior: 'instant'})")
         driver.save_screenshot(str(shots / "report-screenshot.png"))
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(1400, max(int(height) + 120, 900))

@@ -16,7 +16,8 @@ CSS = """
   --good: #047857; --warn: #b45309; --bad: #b91c1c;
 }
 * { box-sizing: border-box; }
-html { scroll-behavior: smooth; scroll-padding-top: 56px; }
+html { scroll-padding-top: 56px; }
+@media (prefers-reduced-motion: no-preference) { html { scroll-behavior: smooth; } }
 body {
   margin: 0; background: var(--bg); color: var(--ink);
   font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "DejaVu Sans", sans-serif;
@@ -34,6 +35,7 @@ header.top code { background: #1f2937; padding: 1px 6px; border-radius: 4px; col
 .status.FEASIBLE { background: var(--warn); }
 .status.HEURISTIC { background: #475569; }
 .status.other { background: var(--bad); }
+.status.interrupted { background: #c2410c; }
 nav.sections { position: sticky; top: 0; z-index: 10; background: rgba(255, 255, 255, 0.94);
   border-bottom: 1px solid var(--line); backdrop-filter: blur(6px); }
 nav.sections .wrap { display: flex; gap: 4px; overflow-x: auto; }

@@ -6,18 +6,20 @@ Every chart uses the colours of :mod:`planner.report.style`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 
 from planner.plan import Plan
 from planner.report.style import COLOURS, FAMILY_COLOURS, fmt_usd, mpl_text, utilisation_cmap
 from planner.report.svg import new_figure, styled
 from planner.scenario import Scenario
 
-__all__ = ["failures_figure", "family_figure", "progress_figure", "site_figure", "span_heatmap_figure",
+__all__ = ["UsdFormatter", "failures_figure", "family_figure", "progress_figure", "site_figure", "span_heatmap_figure",
            "span_lines_figure", "top_spans"]
 
 MAX_HEATMAP_SPANS = 40
@@ -41,8 +43,40 @@ def _compact(x: float, _pos: object = None) -> str:
     return f"{x:,.0f}" if a >= 10 or x == 0 else f"{x:,.2g}"
 
 
-def _usd_axis(x: float, _pos: object = None) -> str:
-    return mpl_text(fmt_usd(x))
+class UsdFormatter(Formatter):
+    r"""Dollar tick labels in one unit for the whole axis, with just enough decimals for its step.
+
+    Labels escape ``$`` for matplotlib (``\$``), which draws it as a plain dollar sign.
+
+    Examples
+    --------
+    >>> f = UsdFormatter()
+    >>> f.set_locs([5.025e9, 5.05e9, 5.075e9])
+    >>> [f(x) for x in (5.025e9, 5.05e9)]
+    ['\\$5.025 B', '\\$5.050 B']
+    >>> f.set_locs([0.0, 5e8, 1e9])
+    >>> f(1e9)
+    '\\$1,000 M'
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._ticks: list[float] = []
+
+    def set_locs(self, locs: Any) -> None:
+        """Remember the tick positions, to pick one unit and precision for all labels."""
+        self._ticks = [float(v) for v in locs]
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        ticks = self._ticks or [float(x)]
+        small = min((abs(v) for v in ticks if v), default=abs(float(x)))  # the unit fits the smallest tick
+        step = abs(ticks[1] - ticks[0]) if len(ticks) > 1 else max(abs(float(x)), 1.0)
+        unit, suffix = (1e9, " B") if small >= 1e9 else (1e6, " M") if small >= 1e6 else (1.0, "")
+        decimals, rel = 0, step / unit
+        while decimals < 6 and abs(round(rel, decimals) - rel) > 1e-9 * max(rel, 1.0):
+            decimals += 1
+        sign = "−" if x < 0 else ""
+        return mpl_text(f"{sign}${abs(x) / unit:,.{decimals}f}{suffix}")
 
 
 def _steps(weeks: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -112,19 +146,23 @@ def site_figure(sc: Scenario, plan: Plan, site: str) -> Figure:
     return fig
 
 
-def top_spans(plan: Plan, n: int) -> list[str]:
+def top_spans(plan: Plan, n: int, *, busy_only: bool = False) -> list[str]:
     """The ``n`` spans with the highest peak utilisation (ties by id).
 
     Parameters
     ----------
     plan : Plan
     n : int
+    busy_only : bool
+        Leave out spans that carry no traffic.
 
     Returns
     -------
     list of str
     """
     peak = plan.link_use.groupby("span")["utilisation"].max()
+    if busy_only:
+        peak = peak[peak > 0]
     order = pd.DataFrame({"peak": peak.to_numpy(), "span": peak.index.to_numpy()}).sort_values(
         ["peak", "span"], ascending=[False, True])
     return [str(s) for s in order["span"].head(n)]
@@ -148,7 +186,7 @@ def span_heatmap_figure(sc: Scenario, plan: Plan) -> Figure:
     limit = sc.settings.max_link_utilisation
     grid = plan.link_use.pivot_table(index="span", columns="week", values="utilisation").reindex(spans)
     weeks = grid.columns.to_numpy(float)
-    fig = new_figure(7.6, 1.3 + 0.19 * len(spans))
+    fig = new_figure(7.6, max(2.6, 1.3 + 0.19 * len(spans)))
     ax = fig.add_subplot()
     ax.grid(False)
     im = ax.pcolormesh(np.append(weeks - 0.5, weeks[-1] + 0.5), np.arange(len(spans) + 1), grid.to_numpy(),
@@ -156,9 +194,9 @@ def span_heatmap_figure(sc: Scenario, plan: Plan) -> Figure:
     at = np.argwhere(grid.to_numpy() >= AT_LIMIT * limit)
     if len(at):
         ax.scatter(weeks[at[:, 1]], at[:, 0] + 0.5, marker="o", s=3, color="white", linewidths=0, zorder=3)
-    ax.scatter([], [], marker="o", s=14, color="white", edgecolors=COLOURS["text"], linewidths=0.8,
-               label=f"at the {100 * limit:.0f} % limit")
-    ax.legend(loc="lower right", bbox_to_anchor=(1, 1.0), borderaxespad=0.2, handletextpad=0.2)
+        ax.scatter([], [], marker="o", s=14, color="white", edgecolors=COLOURS["text"], linewidths=0.8,
+                   label=f"at the {100 * limit:.0f} % limit")
+        ax.legend(loc="lower right", bbox_to_anchor=(1, 1.0), borderaxespad=0.2, handletextpad=0.2)
     ax.set_yticks(np.arange(len(spans)) + 0.5, [mpl_text(s) for s in spans], fontsize=8)
     ax.set_ylim(len(spans), 0)
     ax.tick_params(axis="y", length=0)
@@ -195,7 +233,8 @@ def span_lines_figure(sc: Scenario, plan: Plan, n: int = 6) -> Figure:
     palette = ["#1d4ed8", "#c2410c", "#047857", "#7c3aed", "#be185d", "#a16207", "#0e7490", "#4b5563"]
     lu = plan.link_use
     weeks = np.array([], float)
-    for i, span in enumerate(top_spans(plan, n)):
+    busy = top_spans(plan, n, busy_only=True)
+    for i, span in enumerate(busy):
         rows = lu[lu["span"] == span].sort_values("week")
         weeks = rows["week"].to_numpy(float)
         xs, ys = _steps(weeks, rows["utilisation"].to_numpy(float))
@@ -205,10 +244,13 @@ def span_lines_figure(sc: Scenario, plan: Plan, n: int = 6) -> Figure:
                 textcoords="offset points", color="#b91c1c", fontsize=8, fontweight="bold")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylim(0, 1.05)
-    if weeks.size:
-        _week_axis(ax, weeks)
-    ax.set_title(f"Busiest {min(n, len(sc.spans))} spans")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, handlelength=1.5, fontsize=8)
+    if not busy:
+        weeks = sc.weeks.to_numpy(float)
+        ax.text(0.5, 0.5, "no span carries traffic", transform=ax.transAxes, ha="center", color=COLOURS["muted"])
+    _week_axis(ax, weeks)
+    ax.set_title(f"Busiest {len(busy)} span{'s' if len(busy) != 1 else ''}" if busy else "Busiest spans")
+    if busy:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, handlelength=1.5, fontsize=8)
     return fig
 
 
@@ -239,7 +281,7 @@ def progress_figure(plan: Plan) -> Figure:
     ax.step(t, bound, where="post", color=COLOURS["bound"], linewidth=1.5, linestyle=(0, (4, 2)), label="bound")
     ax.step(t, obj, where="post", color=COLOURS["objective"], linewidth=2.0, label="objective (net value)")
     ax.scatter(t[:-1], obj[:-1], s=14, color=COLOURS["objective"], zorder=3)
-    ax.yaxis.set_major_formatter(FuncFormatter(_usd_axis))
+    ax.yaxis.set_major_formatter(UsdFormatter())
     lo, hi = float(obj.min()), max(float(obj.max()), float(bound[-1]))
     span = max(hi - lo, abs(hi) * 0.01, 1.0)
     top = min(float(bound.max()), hi + 1.5 * span)
@@ -277,7 +319,7 @@ def family_figure(plan: Plan) -> Figure:
         ax.annotate(mpl_text(f"{fmt_usd(rev)} · {n} lease{'s' if n != 1 else ''}"), (rev, i), xytext=(4, 0),
                     textcoords="offset points", va="center", fontsize=8, color=COLOURS["text"])
     ax.set_yticks(np.arange(len(by)), [mpl_text(f) for f in by.index])
-    ax.xaxis.set_major_formatter(FuncFormatter(_usd_axis))
+    ax.xaxis.set_major_formatter(UsdFormatter())
     ax.set_xlim(0, max(float(by["revenue"].max()), 1.0) * 1.35)
     ax.grid(axis="y", visible=False)
     ax.set_title("Revenue left out, by what keeps it out")
@@ -307,7 +349,7 @@ def failures_figure(failures: pd.DataFrame, n: int = 12) -> Figure:
     for i, rev in enumerate(top["revenue_at_risk_usd"]):
         ax.annotate(mpl_text(fmt_usd(rev)), (rev, i), xytext=(4, 0), textcoords="offset points", va="center",
                     fontsize=8)
-    ax.xaxis.set_major_formatter(FuncFormatter(_usd_axis))
+    ax.xaxis.set_major_formatter(UsdFormatter())
     ax.set_xlim(0, max(float(top["revenue_at_risk_usd"].max()), 1.0) * 1.25)
     ax.grid(axis="y", visible=False)
     ax.set_title(f"Revenue at risk, worst {len(top)} cases")

@@ -111,8 +111,8 @@ class _Labeller:
 
     def place(self, ax: Axes, task: _Label) -> None:
         """Place a label block next to its anchor, where it overlaps least."""
-        w = max(0.56 * fs * len(t) for t, fs, _ in task.lines)
-        h = sum(1.25 * fs for _, fs, _ in task.lines)
+        w = max((0.66 if weight == "bold" else 0.6) * fs * len(t) for t, fs, weight in task.lines) + 3
+        h = sum(1.25 * fs for _, fs, _ in task.lines) + 2
         px, py = self.to_pt(task.x, task.y)
         gap = task.r_pt + 3
         options = [(gap, -h / 2), (-gap - w, -h / 2), (-w / 2, gap), (-w / 2, -gap - h),
@@ -142,7 +142,7 @@ class _Label:
 
 def _short(name: str) -> str:
     """``Ashburn, VA (Equinix DC campus)`` → ``Ashburn, VA``."""
-    return name.split(" (")[0]
+    return name.split(" (", maxsplit=1)[0]
 
 
 # --------------------------------------------------------------------------- layers
@@ -168,7 +168,7 @@ def _draw_spans(ax: Axes, sc: Scenario, plan: Plan, frame: MapFrame, norm: Norma
     limit = sc.settings.max_link_utilisation
     out = []
     for i in [i for i in np.argsort(-util, kind="stable")[:6] if util[i] >= 0.5 * limit]:
-        mid = spans["geometry"].iat[i].interpolate(0.5, normalized=True)
+        mid = spans["geometry"].to_numpy()[i].interpolate(0.5, normalized=True)
         mx, my = frame.xy([mid.x], [mid.y])
         out.append(_Label(float(mx[0]), float(my[0]), [(f"{spans.index[i]} {100 * util[i]:.0f} %", 7.5, "bold")],
                           2.0, "#7f1d1d"))

@@ -60,7 +60,7 @@ def _section(sid: str, title: str, lede: str, body: str) -> str:
 def header(sc: Scenario, plan: Plan) -> str:
     """Title, status badge and the run's facts (solve time, method, seed and workers)."""
     status = plan.status.upper()
-    cls = status if status in ("OPTIMAL", "FEASIBLE", "HEURISTIC") else "other"
+    cls = "interrupted" if plan.interrupted else status if status in ("OPTIMAL", "FEASIBLE", "HEURISTIC") else "other"
     badge = f'<span class="status {cls}" id="status">{e(status)}{" · INTERRUPTED" if plan.interrupted else ""}</span>'
     m = plan.meta
     run = [f"method <b>{e(plan.method)}</b>", f"solve time <b>{fmt_seconds(plan.wall_s)}</b>"]
@@ -157,8 +157,9 @@ def sites_section(sc: Scenario, plan: Plan) -> str:
         pods = sc.pods[sc.pods["site"] == site]
         by_sku = pods.groupby("sku")["gpus"].sum()
         skus = " · ".join(f"{e(str(k))} {fmt_int(v)}" for k, v in by_sku.items()) or "no pods"
-        avail = sc.site_power_mw.loc[site]
-        power = fmt_mw(avail.min()) if avail.min() == avail.max() else f"{fmt_mw(avail.min())}–{fmt_mw(avail.max())}"
+        avail = sc.site_power_mw.loc[str(site)].to_numpy(float)
+        lo, hi = float(avail.min()), float(avail.max())
+        power = fmt_mw(lo) if lo == hi else f"{fmt_mw(lo)}–{fmt_mw(hi)}"
         su = plan.site_use[plan.site_use["site"] == site]
         peak_leased = fmt_int(su["leased_gpus"].max()) if len(su) else "0"
         svg = svg_element(charts.site_figure(sc, plan, str(site)), site_chart_id(str(site)),
@@ -181,8 +182,12 @@ def spans_section(sc: Scenario, plan: Plan) -> str:
     heat = svg_element(charts.span_heatmap_figure(sc, plan), "span-heatmap", "Span utilisation per week")
     lines = svg_element(charts.span_lines_figure(sc, plan), "span-lines", "Utilisation of the busiest spans")
     shown = min(len(sc.spans), charts.MAX_HEATMAP_SPANS)
+    peak = plan.link_use.groupby("span")["utilisation"].max()
+    over = int((peak > limit + 1e-6).sum())
+    keeps = (f"<strong>{_plural(over, 'span')} exceed the {fmt_pct(limit, 0)} limit</strong>" if over else
+             f"the plan keeps every span at or below the {fmt_pct(limit, 0)} limit")
     lede = (f"Traffic over capacity per span and week, busiest first ({shown} of {len(sc.spans)} spans); "
-            f"the plan keeps every span at or below the {fmt_pct(limit, 0)} limit (dots mark cells at it).")
+            f"{keeps} (dots mark cells at it).")
     return _section("spans", "DCI span utilisation", lede,
                     f'<div class="grid2"><figure class="panel">{heat}</figure><div class="stack">'
                     f'<figure class="panel">{lines}</figure>'
@@ -205,15 +210,15 @@ def solver_section(plan: Plan) -> str:
         body = f'<div class="grid2"><figure class="panel">{chart}</figure><div class="panel">{kv}</div></div>'
         lede = "Each dot is a better plan found; the dashed line is the proven bound on the best possible plan."
     else:
-        body = f'<div class="panel">{kv}</div>'
+        body = f'<div class="panel" style="max-width:560px">{kv}</div>'
         lede = ("No solver progress was recorded (a heuristic plan, or a solve that found its plan at once).")
     return _section("solver", "Solver progress", lede, body)
 
 
 def _toolbar(table_id: str, n: int, noun: str) -> str:
-    return (f'<div class="toolbar"><span><span id="{table_id}-count">{n:,}</span> {noun} · click a column to '
-            f'sort</span><input type="search" placeholder="Filter rows…" aria-label="Filter {noun}" '
-            f'data-filter="{table_id}" data-count="{table_id}-count"></div>')
+    return (f'<div class="toolbar"><span>showing <span id="{table_id}-count">{n:,}</span> of {_plural(n, noun)} · '
+            f'click a column heading to sort</span><input type="search" placeholder="Filter rows…" '
+            f'aria-label="Filter the {noun}s" data-filter="{table_id}" data-count="{table_id}-count"></div>')
 
 
 def unplaced_section(sc: Scenario, plan: Plan) -> str:
@@ -228,7 +233,7 @@ def unplaced_section(sc: Scenario, plan: Plan) -> str:
             "price: costs more than it pays; optimality: fits, but the solver preferred others).")
     return _section("unplaced", "Leases left out", lede,
                     f'<figure class="panel" style="max-width:760px;margin-bottom:12px">{chart}</figure>'
-                    + _toolbar("unplaced-table", len(un), "leases left out")
+                    + _toolbar("unplaced-table", len(un), "lease")
                     + f'<div class="scroll">{tables.unplaced_table(sc, plan)}</div>')
 
 
@@ -237,7 +242,7 @@ def placements_section(sc: Scenario, plan: Plan) -> str:
     n = int(plan.placements.loc[plan.placements["lease"].map(sc.workloads["priority"]) != "internal", "lease"]
             .nunique()) if len(plan.placements) else 0
     lede = "One row per placed lease: where it runs, its route to its users and what it earns."
-    return _section("placements", "Placements", lede, _toolbar("placements-table", n, "leases placed")
+    return _section("placements", "Placements", lede, _toolbar("placements-table", n, "placed lease")
                     + f'<div class="scroll">{tables.placements_table(sc, plan)}</div>')
 
 
@@ -253,7 +258,7 @@ def failures_section(failures: pd.DataFrame | None) -> str:
             "miss their latency SLO or lose their route if the case happened.")
     return _section("failures", "Failure cases", lede,
                     f'<figure class="panel" style="max-width:760px;margin-bottom:12px">{chart}</figure>'
-                    + _toolbar("failures-table", len(failures), "cases")
+                    + _toolbar("failures-table", len(failures), "case")
                     + f'<div class="scroll">{tables.failures_table(failures)}</div>')
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from planner.plan import Plan
@@ -86,12 +87,12 @@ def headline_figures(sc: Scenario, plan: Plan) -> Headline:
     unplaced = plan.unplaced[plan.unplaced["priority"] != "internal"]
     su = plan.site_use
     if len(su):
-        ratio = su["power_mw"] / su["available_mw"].where(su["available_mw"] > 0)
+        ratio = (su["power_mw"] / su["available_mw"].where(su["available_mw"] > 0)).fillna(0.0).to_numpy(float)
         avg = float(su["power_mw"].sum() / max(float(su["available_mw"].sum()), 1e-12))
-        i = ratio.fillna(0.0).idxmax()
-        peak_site, peak_week = str(su.at[i, "site"]), int(su.at[i, "week"])
-        peak, peak_mw, peak_avail = float(ratio.fillna(0.0).at[i]), float(su.at[i, "power_mw"]), float(
-            su.at[i, "available_mw"])
+        k = int(np.argmax(ratio))
+        peak_site, peak_week = str(su["site"].to_numpy()[k]), int(su["week"].to_numpy()[k])
+        peak, peak_mw = float(ratio[k]), float(su["power_mw"].to_numpy(float)[k])
+        peak_avail = float(su["available_mw"].to_numpy(float)[k])
     else:
         avg, peak, peak_site, peak_week, peak_mw, peak_avail = math.nan, math.nan, "", 0, math.nan, math.nan
     sellable = float((su["leased_gpus"] + su["free_gpus"]).sum()) if len(su) else 0.0
@@ -99,8 +100,9 @@ def headline_figures(sc: Scenario, plan: Plan) -> Headline:
     lu = plan.link_use
     limit = float(sc.settings.max_link_utilisation)
     if len(lu):
-        j = lu["utilisation"].idxmax()
-        span, span_week, span_util = str(lu.at[j, "span"]), int(lu.at[j, "week"]), float(lu.at[j, "utilisation"])
+        util = lu["utilisation"].to_numpy(float)
+        j = int(np.argmax(util))
+        span, span_week, span_util = str(lu["span"].to_numpy()[j]), int(lu["week"].to_numpy()[j]), float(util[j])
         at_limit = int((lu.groupby("span")["utilisation"].max() >= AT_LIMIT * limit).sum())
     else:
         span, span_week, span_util, at_limit = "", 0, math.nan, 0

@@ -12,7 +12,7 @@ import html
 import io
 import re
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
@@ -27,6 +27,7 @@ R = TypeVar("R")
 _HEAD = re.compile(r"^.*?(?=<svg\b)", re.DOTALL)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 _SIZE = re.compile(r'(<svg\b[^>]*?)\s+width="[^"]*"\s+height="[^"]*"')
+_GROUP_ID = re.compile(r'<g id="([A-Za-z][\w.]*_\d+)"')
 
 
 def styled(func: Callable[P, R]) -> Callable[P, R]:
@@ -37,7 +38,7 @@ def styled(func: Callable[P, R]) -> Callable[P, R]:
     """
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with mpl.rc_context(RC):
+        with mpl.rc_context(cast(Any, RC)):
             return func(*args, **kwargs)
     return wrapper
 
@@ -61,8 +62,9 @@ def svg_element(fig: Figure, fig_id: str, label: str) -> str:
     """Render ``fig`` as an inline ``<svg>`` element that scales to its container.
 
     The XML prolog, DOCTYPE and RDF metadata are dropped (the metadata names the
-    matplotlib web site); clip-path ids are salted with ``fig_id`` so that several
-    figures in one page never share an id and the output is reproducible.
+    matplotlib web site); clip-path and marker ids are salted with ``fig_id`` and
+    group ids prefixed with it, so that figures in one page never share an id and
+    the output is reproducible.
 
     Parameters
     ----------
@@ -79,11 +81,13 @@ def svg_element(fig: Figure, fig_id: str, label: str) -> str:
         ``<svg id=... role="img" ...>...</svg>``.
     """
     buf = io.StringIO()
-    with mpl.rc_context({**RC, "svg.hashsalt": fig_id}):
+    with mpl.rc_context(cast(Any, {**RC, "svg.hashsalt": fig_id})):
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     fig.clear()
     text = _METADATA.sub("", _HEAD.sub("", buf.getvalue(), count=1), count=1)
     text = _SIZE.sub(r"\1", text, count=1)
+    # matplotlib names groups figure_1, axes_1, text_3... in every figure: prefix them so the page's ids stay unique
+    text = _GROUP_ID.sub(lambda m: f'<g id="{html.escape(fig_id)}-{m.group(1)}"', text)
     attrs = (f'id="{html.escape(fig_id)}" class="chart" role="img" aria-label="{html.escape(label)}" '
              'preserveAspectRatio="xMidYMid meet"')
     return text.replace("<svg ", f"<svg {attrs} ", 1).strip()

@@ -76,10 +76,7 @@ def html_table(df: pd.DataFrame, columns: Sequence[Column], table_id: str, *, ca
         cells = []
         for c in columns:
             v = rec.get(c.key)
-            if _is_missing(v):
-                text = "—"
-            else:
-                text = c.show(v) if c.html else html.escape(c.show(v))
+            text = "—" if _is_missing(v) else c.show(v) if c.html else html.escape(c.show(v))
             if c.numeric:
                 raw = "" if _is_missing(v) else html.escape(str(v), quote=True)
                 cells.append(f'<td class="num" data-v="{raw}">{text}</td>')
@@ -105,8 +102,9 @@ def _join(v: object, limit: int = 4) -> str:
     return ", ".join(items) or "—"
 
 
-def _weeks(row: dict[str, Any]) -> str:
-    return f"{int(row['start_week'])}–{int(row['end_week'])}"
+def _weeks(df: pd.DataFrame) -> pd.Series:
+    """``start–end`` week ranges of the rows of ``df``."""
+    return df["start_week"].astype(int).astype(str) + "–" + df["end_week"].astype(int).astype(str)
 
 
 def unplaced_table(sc: Scenario, plan: Plan) -> str:
@@ -125,7 +123,7 @@ def unplaced_table(sc: Scenario, plan: Plan) -> str:
     un = plan.unplaced.copy()
     un["tenant"] = un["lease"].map(sc.workloads["tenant"]) if len(un) else []
     un["total_gpus"] = un["gpus"] * un["replicas"]
-    un["weeks"] = [_weeks(r) for r in un.to_dict("records")]
+    un["weeks"] = _weeks(un) if len(un) else []
     un = un.sort_values(["revenue_usd", "lease"], ascending=[False, True])
     cols = [
         Column("Lease", "lease", nowrap=True), Column("Tenant", "tenant"), Column("SKU", "sku", nowrap=True),
@@ -160,11 +158,11 @@ def lease_summary(sc: Scenario, plan: Plan) -> pd.DataFrame:
     net = pl["revenue_usd"] - pl["power_cost_usd"] - pl["transport_cost_usd"]
     g = pl.assign(net_usd=net).groupby("lease", sort=False)
     out = pd.DataFrame({
-        "sites": g["site"].agg(lambda s: tuple(dict.fromkeys(s))),
-        "pods": g["pod"].agg(lambda s: tuple(dict.fromkeys(s))),
+        "sites": g["site"].unique().map(tuple),
+        "pods": g["pod"].unique().map(tuple),
         "replicas": g["replica"].nunique(),
         "gpus": g["gpus"].sum(),
-        "route": g["path"].agg(lambda s: tuple(x for x in dict.fromkeys(s) if x)),
+        "route": g["path"].unique().map(lambda paths: tuple(x for x in paths if x)),
         "latency_ms": g["latency_ms"].max(),
         "start_week": g["start_week"].min(),
         "end_week": g["end_week"].max(),
@@ -197,7 +195,7 @@ def placements_table(sc: Scenario, plan: Plan) -> str:
     """
     df = lease_summary(sc, plan)
     df = df[df["priority"] != "internal"].copy()
-    df["weeks"] = [_weeks(r) for r in df.to_dict("records")]
+    df["weeks"] = _weeks(df) if len(df) else []
     cols = [
         Column("Lease", "lease", nowrap=True), Column("Tenant", "tenant"), Column("Kind", "kind"),
         Column("SKU", "sku", nowrap=True), Column("Site", "sites", _join, nowrap=True), Column("Pods", "pods", _join),
