@@ -71,9 +71,9 @@ class ScenarioError(ValueError):
         return [p for p in self.problems if p.severity == "error"]
 
     def __str__(self) -> str:
-        n = len(self.errors)
-        head = f"{n} problem{'s' if n != 1 else ''} in the scenario:"
-        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+        n, w = len(self.errors), len(self.problems) - len(self.errors)
+        head = f"{n} error{'s' if n != 1 else ''}" + (f" and {w} warning{'s' if w != 1 else ''}" if w else "")
+        return "\n".join([f"{head} in the scenario:", *(f"  - {p}" for p in self.problems)])
 
 
 class InfeasibleError(RuntimeError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -82,7 +83,7 @@ class Residual:
             sites = [s for s in sites if lo.paths.get(s)]
         return list(sites)
 
-    def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | None | bool:
+    def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | Literal[False] | None:
         """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
         if not lo.needs_path:
             return None
@@ -118,7 +119,7 @@ class Residual:
                 best = pods[whole][np.lexsort((free[whole], -score))[0]]  # preferred, then best fit
             else:
                 best = pods[whole][np.argmin(free[whole])]  # best fit
-            return ReplicaFit(site, ((int(best), lo.gpus),), path if path is not None else None)
+            return ReplicaFit(site, ((int(best), lo.gpus),), path)
         if lo.span != "site":
             return None
         per_gpu = self.inst.uplink_kbps(lo, 1, split=True)
@@ -132,7 +133,7 @@ class Residual:
             left -= g
         if left > 0:
             return None
-        return ReplicaFit(site, tuple(parts), path if path is not None else None)
+        return ReplicaFit(site, tuple(parts), path)
 
     def site_cost(self, lo: LeaseOptions, site: int) -> float:
         """Power and transport cost of one replica at ``site`` (for ordering sites)."""

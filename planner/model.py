@@ -19,6 +19,7 @@ the plan's value.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ def segments(starts: np.ndarray, ends: np.ndarray, periods: int) -> list[tuple[i
     cuts.update(int(s) for s in starts)
     cuts.update(int(e) + 1 for e in ends if e + 1 < periods)
     b = sorted(c for c in cuts if 0 <= c <= periods)
-    return list(zip(b[:-1], b[1:], strict=True))
+    return list(itertools.pairwise(b))
 
 
 def _undominated(items: list[tuple[int, float]]) -> list[int]:
@@ -216,7 +217,7 @@ def _add_capacity(m: PlacementModel, family: str, terms_by_lease: Terms, cap: np
         terms = [t for pos, ts in terms_by_lease.items() if mk >> pos & 1 for t in ts]
         peak = sum(c * ub for _, c, ub in terms if c > 0)  # the most the load can reach
         if terms and peak > ck:
-            m.cp.add(sum(c * e for e, c, _ in terms) <= int(math.floor(ck)))
+            m.cp.add(sum(c * e for e, c, _ in terms) <= math.floor(ck))
             m.n_constraints[family] += 1
 
 

@@ -65,7 +65,10 @@ class Optimiser:
     sc
         The scenario.
     time_limit_s, seed, workers
-        CP-SAT's time limit, random seed and number of search workers.
+        CP-SAT's time limit, random seed and number of search workers. With
+        ``deterministic`` the limit is CP-SAT's deterministic time (its measure of work,
+        about a second per unit on an idle core), so a run stops at the same point
+        whatever the machine's load; wall time is then capped at twice the limit.
     previous_plan
         An earlier plan: leases it placed are kept where they were unless moving
         them pays more than ``settings.move_penalty_usd`` each.
@@ -139,26 +142,43 @@ class Optimiser:
         so far with ``interrupted=True``.
         """
         m = self.model or self.build()
-        inst = m.inst
+        solver = self._solver()
+        t0 = time.perf_counter()
+        cb = _Callback(m.objective_offset, t0, self.on_progress)
+        status, interrupted = self._run(solver, m, cb)
+        wall = time.perf_counter() - t0
+        if status == "INFEASIBLE":
+            failed = [lo.lease for lo in m.inst.leases if lo.internal]
+            raise InfeasibleError(internal_failure_reasons(m.inst, failed))
+        if status not in ("OPTIMAL", "FEASIBLE"):
+            msg = f"CP-SAT found no plan ({status}) in {wall:.1f} s; raise the time limit"
+            raise RuntimeError(msg)
+        plan = self._plan(m, solver, status, wall, interrupted, cb.history)
+        plan.log = list(self.log_lines)
+        return plan
+
+    def _solver(self) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
         prm = solver.parameters
         prm.num_workers = self.workers
         prm.random_seed = self.seed
         prm.relative_gap_limit = self.relative_gap_limit
-        prm.catch_sigint_signal = False
+        prm.catch_sigint_signal = False  # Ctrl-C is handled here, so the best plan is kept
         prm.log_search_progress = True
         prm.log_to_stdout = False
         if self.deterministic:
             prm.interleave_search = True
             prm.max_deterministic_time = self.time_limit_s
-            prm.max_time_in_seconds = self.time_limit_s * 4
+            prm.max_time_in_seconds = self.time_limit_s * 2
         else:
             prm.max_time_in_seconds = self.time_limit_s
         solver.log_callback = self.log_lines.append
         self.solver = solver
-        t0 = time.perf_counter()
-        cb = _Callback(m.objective_offset, t0, self.on_progress)
-        result: dict[str, object] = {}
+        return solver
+
+    def _run(self, solver: cp_model.CpSolver, m: PlacementModel, cb: _Callback) -> tuple[str, bool]:
+        """Search in a worker thread so that Ctrl-C reaches this (main) thread and stops it."""
+        result: dict[str, cp_model.CpSolverStatus] = {}
 
         def run() -> None:
             result["status"] = solver.solve(m.cp, cb)
@@ -172,15 +192,11 @@ class Optimiser:
             except KeyboardInterrupt:
                 interrupted = True
                 solver.stop_search()
-        interrupted = interrupted or self._stop.is_set()
-        wall = time.perf_counter() - t0
-        status = solver.status_name(result["status"])  # type: ignore[arg-type]
-        if status == "INFEASIBLE":
-            failed = [lo.lease for lo in inst.leases if lo.internal]
-            raise InfeasibleError(internal_failure_reasons(inst, failed))
-        if status not in ("OPTIMAL", "FEASIBLE"):
-            msg = f"CP-SAT found no plan ({status}) in {wall:.1f} s; raise the time limit"
-            raise RuntimeError(msg)
+        return solver.status_name(result["status"]), interrupted or self._stop.is_set()
+
+    def _plan(self, m: PlacementModel, solver: cp_model.CpSolver, status: str, wall: float, interrupted: bool,
+              history: list[Progress]) -> Plan:
+        inst = m.inst
         fits = _read_fits(m, solver)
         rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
         placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
@@ -189,35 +205,29 @@ class Optimiser:
             if lo.lease in fits:
                 res.apply(lo, fits[lo.lease])
         unplaced = explain_unplaced(inst, placements, res, explain=self.explain)
-        moves = [lid for lid, st in m.stay.items() if not solver.value(st)]
+        stayed = {lid for lid, st in m.stay.items() if solver.value(st)}
+        before = set() if self.previous_plan is None else set(self.previous_plan.placements["lease"])
         net = float((placements["revenue_usd"] - placements["power_cost_usd"]
                      - placements["transport_cost_usd"]).sum())
-        penalty = self.sc.settings.move_penalty_usd
-        n_prev = 0 if self.previous_plan is None else self.previous_plan.placements["lease"].nunique()
-        objective = net - penalty * (n_prev - (len(m.stay) - len(moves)))
-        bound = solver.best_objective_bound + m.objective_offset
-        bound_source = "cp-sat"
+        objective = net - self.sc.settings.move_penalty_usd * len(before - stayed)
+        bound, bound_source = solver.best_objective_bound + m.objective_offset, "cp-sat"
         if self.warm is not None and self.warm.lp is not None and self.warm.lp.status == "OPTIMAL":
             lp_bound = self.warm.lp.objective + m.objective_offset
             if lp_bound < bound:
                 bound, bound_source = lp_bound, "lp relaxation"
-        moved = sorted(set(self.previous_plan.placements["lease"]) - {k for k, v in m.stay.items()
-                                                                     if solver.value(v)}) if self.previous_plan is not None else []
+        warm = None if self.warm is None else {
+            "method": self.warm.method, "value_usd": self.warm.value_usd, "wall_s": self.warm.wall_s,
+            "lp_bound_usd": None if self.warm.lp is None else self.warm.lp.objective}
         meta = {"seed": self.seed, "workers": self.workers, "time_limit_s": self.time_limit_s,
                 "deterministic": self.deterministic, "build_s": self.build_s,
                 "variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
-                "constraints_by_family": dict(m.n_constraints), "moved_leases": moved,
+                "constraints_by_family": dict(m.n_constraints), "moved_leases": sorted(before - stayed),
                 "solver_objective_usd": solver.objective_value + m.objective_offset, "bound_source": bound_source,
-                "warm_start": None if self.warm is None else {
-                    "method": self.warm.method, "value_usd": self.warm.value_usd, "wall_s": self.warm.wall_s,
-                    "lp_bound_usd": None if self.warm.lp is None else self.warm.lp.objective}}
-        progress = pd.DataFrame([p.__dict__ for p in cb.history], columns=["wall_s", "objective_usd", "bound_usd",
-                                                                            "gap"])
-        plan = make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,
+                "warm_start": warm}
+        progress = pd.DataFrame([p.__dict__ for p in history], columns=["wall_s", "objective_usd", "bound_usd", "gap"])
+        return make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,
                          bound_usd=max(bound, objective), wall_s=wall, method="cp-sat", interrupted=interrupted,
                          meta=meta, progress=progress)
-        plan.log = list(self.log_lines)
-        return plan
 
 
 def _add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],

@@ -89,12 +89,15 @@ class Plan:
 
     def headline(self) -> dict[str, Any]:
         """The numbers a person looks at first."""
-        placed = self.placements["lease"].nunique()
+        internal = set(self.meta.get("internal", ()))
+        ids = set(self.placements["lease"])
+        placed = len(ids - internal)
         return {"status": self.status + (" (interrupted)" if self.interrupted else ""),
                 "revenue_usd": self.revenue_usd, "power_cost_usd": self.power_cost_usd,
                 "transport_cost_usd": self.transport_cost_usd, "objective_usd": self.objective_usd,
                 "bound_usd": self.bound_usd, "gap": self.gap, "leases_placed": placed,
-                "leases_unplaced": len(self.unplaced), "wall_s": self.wall_s, "method": self.method}
+                "internal_placed": len(ids & internal), "leases_unplaced": len(self.unplaced),
+                "wall_s": self.wall_s, "method": self.method}
 
     def check(self, sc: Scenario) -> list[str]:
         """Recompute every constraint from the plan's tables; return the violations (empty if valid)."""
@@ -178,10 +181,12 @@ def make_plan(sc: Scenario, placements: pd.DataFrame, unplaced: pd.DataFrame, *,
     unplaced = unplaced.reindex(columns=UNPLACED_COLUMNS).sort_values("lease").reset_index(drop=True)
     site_use, pod_use, link_use = usage_tables(sc, placements)
     kw: dict[str, Any] = {} if progress is None else {"progress": progress}
+    meta = dict(meta or {})
+    meta.setdefault("internal", sorted(str(i) for i in sc.workloads.index[sc.workloads["priority"] == "internal"]))
     return Plan(scenario=sc.name, status=status, objective_usd=float(objective_usd), bound_usd=float(bound_usd),
                 gap=relative_gap(objective_usd, bound_usd), wall_s=float(wall_s), placements=placements,
                 unplaced=unplaced, site_use=site_use, pod_use=pod_use, link_use=link_use, method=method,
-                interrupted=interrupted, meta=dict(meta or {}), **kw)
+                interrupted=interrupted, meta=meta, **kw)
 
 
 def _active(placements: pd.DataFrame, weeks: pd.Index) -> np.ndarray:

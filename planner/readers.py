@@ -163,7 +163,7 @@ def read_yaml_model(path: Path, model: type[M], kind: str, display: str) -> tupl
         return None, pos, [_unreadable(display, exc)]
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+        data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -234,8 +234,8 @@ def read_csv_rows(
                                     "add or remove commas so every row matches the header"))
             continue
         record: dict[str, Any] = {}
-        for h, c in zip(header, cells, strict=True):
-            c = c.strip()
+        for h, raw in zip(header, cells, strict=True):
+            c = raw.strip()
             if c == "":
                 continue
             ann = str(fields[h].annotation)

@@ -36,7 +36,7 @@ def _weeks(lo: LeaseOptions, short: np.ndarray) -> str:
     return _weeks_text([lo.t0 + 1 + int(i) for i in np.flatnonzero(short)]) if short.any() else "no week"
 
 
-def _detail(inst: Instance, res: Residual, lo: LeaseOptions, family: str) -> tuple[str, str]:  # noqa: C901, PLR0911
+def _detail(inst: Instance, res: Residual, lo: LeaseOptions, family: str) -> tuple[str, str]:  # noqa: C901
     """Reason text and fix for ``family`` blocking ``lo`` against ``res``."""
     sites, t = inst.site_ids, slice(lo.t0, lo.t1 + 1)
     sku, g = lo.sku, lo.gpus
@@ -80,22 +80,30 @@ def _detail(inst: Instance, res: Residual, lo: LeaseOptions, family: str) -> tup
                 f"(most: {int(best_free):,} in {inst.pod_ids[best_pod]})", fix)
     if family == "power":
         need_mw = g * inst.pod_w_per_gpu[lo.pods[cand[0]][0]] / 1e6 if cand else 0.0
-        best = max(cand, key=lambda s: res.power[s, t].min(), default=None)
-        if best is None:
+        roomiest = max(cand, key=lambda s: res.power[s, t].min(), default=None)
+        if roomiest is None:
             return "no eligible site", "allow more sites"
-        head = res.power[best, t] / 1e6
+        head = res.power[roomiest, t] / 1e6
         short = head < need_mw - 1e-9
-        return (f"site {sites[best]} has {head.min():,.1f} MW headroom in {_weeks(lo, short)}, needs {need_mw:,.1f} MW",
-                f"needs +{need_mw - head.min():,.1f} MW at {sites[best]} in {_weeks(lo, short)}")
+        return (f"site {sites[roomiest]} has {head.min():,.1f} MW headroom in {_weeks(lo, short)}, "
+                f"needs {need_mw:,.1f} MW", f"needs +{need_mw - head.min():,.1f} MW at {sites[roomiest]} in "
+                f"{_weeks(lo, short)}")
     if family == "dci":
         best_room, best_path = -1.0, None
         for s in cand:
-            for p in lo.paths.get(s, []):
-                room = res.link[p.span_idx, t].min()
+            for pth in lo.paths.get(s, []):
+                room = res.link[pth.span_idx, t].min()
                 if room > best_room:
-                    best_room, best_path = room, p
+                    best_room, best_path = room, pth
         if best_path is None:
             return f"no route to {lo.region}", f"connect a site to {lo.region}"
+        limits = inst.span_limit_mbps[best_path.span_idx, lo.t0]
+        if lo.egress_mbps > limits.min():
+            k = int(np.argmin(limits))
+            narrow = inst.span_ids[best_path.span_idx[k]]
+            return (f"egress {lo.egress_gbps:,.0f} Gbps exceeds the limit of span {narrow} "
+                    f"({limits[k] / 1000:,.0f} Gbps at {inst.sc.settings.max_link_utilisation:.0%} utilisation)",
+                    f"fits with egress <= {limits[k] / 1000:,.0f} Gbps, or more capacity on that span")
         rooms = res.link[best_path.span_idx, t]
         k = int(np.argmin(rooms.min(axis=1)))
         span = inst.span_ids[best_path.span_idx[k]]

@@ -122,7 +122,7 @@ class Scenario:
                 f"{len(self.workloads)} workloads over {self.horizon.periods} weeks)")
 
     def _repr_html_(self) -> str:
-        head = f"<p><b>Scenario {self.name}</b> — {self.title}</p><p>{repr(self)}</p>"
+        head = f"<p><b>Scenario {self.name}</b> — {self.title}</p><p>{self!r}</p>"
         return head + self.summary().to_html(float_format=lambda x: f"{x:,.1f}")
 
 
@@ -266,7 +266,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     return sc
 
 
-def _assemble(inp: Inputs) -> Scenario:  # noqa: PLR0915 - one table after another
+def _assemble(inp: Inputs) -> Scenario:
     sc = inp.scenario
     periods = sc.horizon.periods
     weeks = pd.RangeIndex(1, periods + 1, name="week")
@@ -334,21 +334,18 @@ def _assemble(inp: Inputs) -> Scenario:  # noqa: PLR0915 - one table after anoth
           **{k: (r.lon, r.lat) for k, r in junctions.iterrows()}}
     topo = inp.topology
     span_rows = []
-    for s in topo.spans:
-        if s.id in inp.routes:
-            line = inp.routes[s.id][0]
-        else:
-            line = LineString([xy[s.a], *s.waypoints, xy[s.b]])
+    for sp in topo.spans:
+        line = inp.routes[sp.id][0] if sp.id in inp.routes else LineString([xy[sp.a], *sp.waypoints, xy[sp.b]])
         length = geodesic_length_km(line)
-        gc = great_circle_km(xy[s.a][1], xy[s.a][0], xy[s.b][1], xy[s.b][0])
-        n_amp = max(math.ceil(length / s.amplifier_spacing_km) - 1, 0)
-        amp_ms = topo.amplifier_delay_ms if s.amplifier_delay_ms is None else s.amplifier_delay_ms
-        term_ms = topo.terminal_delay_ms if s.terminal_delay_ms is None else s.terminal_delay_ms
+        gc = great_circle_km(xy[sp.a][1], xy[sp.a][0], xy[sp.b][1], xy[sp.b][0])
+        n_amp = max(math.ceil(length / sp.amplifier_spacing_km) - 1, 0)
+        amp_ms = topo.amplifier_delay_ms if sp.amplifier_delay_ms is None else sp.amplifier_delay_ms
+        term_ms = topo.terminal_delay_ms if sp.terminal_delay_ms is None else sp.terminal_delay_ms
         span_rows.append({
-            "span": s.id, "a": s.a, "b": s.b, "fibre_pairs": s.fibre_pairs, "channels": s.channels,
-            "channel_gbps": s.channel_gbps, "capacity_gbps": float(s.fibre_pairs * s.channels * s.channel_gbps),
-            "srlg": s.srlg, "length_km": length, "great_circle_km": gc,
-            "route_factor": length / gc if gc > 0 else np.nan, "amplifier_spacing_km": s.amplifier_spacing_km,
+            "span": sp.id, "a": sp.a, "b": sp.b, "fibre_pairs": sp.fibre_pairs, "channels": sp.channels,
+            "channel_gbps": sp.channel_gbps, "capacity_gbps": float(sp.fibre_pairs * sp.channels * sp.channel_gbps),
+            "srlg": sp.srlg, "length_km": length, "great_circle_km": gc,
+            "route_factor": length / gc if gc > 0 else np.nan, "amplifier_spacing_km": sp.amplifier_spacing_km,
             "n_amplifiers": n_amp,
             "latency_ms": physics.span_latency_ms(length, n_amp, amp_ms, term_ms),
             "geometry": line,

@@ -20,6 +20,7 @@ __all__ = [
     "FILE_MODELS",
     "CatalogueFile",
     "FabricTemplate",
+    "Junction",
     "LeaseRow",
     "PodGroup",
     "PodsFile",
@@ -33,7 +34,6 @@ __all__ = [
     "Sku",
     "Span",
     "TopologyFile",
-    "Junction",
 ]
 
 Id = Annotated[
@@ -120,7 +120,7 @@ class FabricTemplate(_Model):
     port_gbps: Pos = Field(description="Port (and GPU NIC) speed, Gbps")
     planes: PosInt = Field(
         default=1,
-        description="Rail-optimised planes: each GPU's NIC lands in one plane, so a pod holds planes x radix^2 / 2 GPUs",
+        description="Rail-optimised planes: each GPU's NIC lands in one plane; a pod holds planes x radix^2 / 2 GPUs",
     )
     oversubscription: float = Field(
         description="Pod-to-aggregation oversubscription: uplink Gbps = GPUs x port Gbps / this"

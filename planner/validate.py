@@ -95,7 +95,7 @@ def _term(out: list[Problem], file: str, where: str, start: int, end: int, perio
     return ok
 
 
-def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901, PLR0912, PLR0915 - a checklist
+def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     """Run every cross-file check and return the problems found (errors and warnings)."""
     out: list[Problem] = []
     periods = inp.scenario.horizon.periods
@@ -143,7 +143,6 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901, PLR0912, PLR0915 
     pod_gpus: dict[str, int] = {}
     pod_sku: dict[str, str] = {}
     for i, g in enumerate(inp.pods.pods):
-        w = pp.where(("pods", i))
         if g.site not in sites:
             out.append(Problem(pf, pp.where(("pods", i, "site")), "site", repr(g.site), "unknown site",
                                f"use one of the sites in {sf}: {', '.join(sorted(sites))}"))
@@ -163,7 +162,6 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901, PLR0912, PLR0915 
                                    f"most {cap} GPUs", "split the pod, or use a fabric of higher radix or more planes"))
         for pid in pod_ids(g.id, g.count):
             pod_gpus[pid], pod_sku[pid] = g.gpus, g.sku
-        del w
     for i, f in enumerate(inp.pods.fabric_templates):
         if f.oversubscription < 1:
             out.append(Problem(pf, pp.where(("fabric_templates", i, "oversubscription")), "oversubscription",
@@ -171,24 +169,24 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901, PLR0912, PLR0915 
                                "give a ratio >= 1 (4 means 4:1 to the aggregation layer)"))
 
     # ---- topology
-    for i, s in enumerate(inp.topology.spans):
+    for i, span in enumerate(inp.topology.spans):
         for end in ("a", "b"):
-            ident = getattr(s, end)
+            ident = getattr(span, end)
             if ident not in node_xy:
-                out.append(Problem(tf, tp.where(("spans", i, end)), end, repr(ident), f"span {s.id}: unknown endpoint",
-                                   "use the id of a site, PoP or junction"))
-        if s.a == s.b:
-            out.append(Problem(tf, tp.where(("spans", i, "b")), "b", repr(s.b), f"span {s.id} starts and ends at "
+                out.append(Problem(tf, tp.where(("spans", i, end)), end, repr(ident),
+                                   f"span {span.id}: unknown endpoint", "use the id of a site, PoP or junction"))
+        if span.a == span.b:
+            out.append(Problem(tf, tp.where(("spans", i, "b")), "b", repr(span.b), f"span {span.id} starts and ends at "
                                "the same node (self-loop)", "give two different endpoints"))
     pairs: dict[frozenset[str], str] = {}
-    for i, s in enumerate(inp.topology.spans):
-        key = frozenset((s.a, s.b))
+    for i, span in enumerate(inp.topology.spans):
+        key = frozenset((span.a, span.b))
         if len(key) == 2 and key in pairs:
-            out.append(Problem(tf, tp.where(("spans", i)), "b", repr(s.b),
-                               f"span {s.id} joins the same nodes as span {pairs[key]}",
+            out.append(Problem(tf, tp.where(("spans", i)), "b", repr(span.b),
+                               f"span {span.id} joins the same nodes as span {pairs[key]}",
                                "add a junction on one of the routes so that parallel routes stay distinct spans"))
-        pairs.setdefault(key, s.id)
-    span_ends = {s.id: (s.a, s.b) for s in inp.topology.spans}
+        pairs.setdefault(key, span.id)
+    span_ends = {span.id: (span.a, span.b) for span in inp.topology.spans}
     for sid, (line, where) in inp.routes.items():
         if sid not in span_ends:
             out.append(Problem(inp.routes_file, where, "span", repr(sid), "route for an unknown span",
@@ -241,44 +239,45 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901, PLR0912, PLR0915 
     # ---- leases
     biggest: dict[str, int] = defaultdict(int)
     site_total: dict[tuple[str, str], int] = defaultdict(int)
-    for i, g in enumerate(inp.pods.pods):
+    for g in inp.pods.pods:
         biggest[g.sku] = max(biggest[g.sku], g.gpus)
         site_total[(g.site, g.sku)] += g.gpus * g.count
-    for file, line, r in inp.leases:
-        where = f"line {line} (lease {r.id})"
-        if r.sku not in skus:
-            out.append(Problem(file, where, "sku", repr(r.sku), "unknown SKU", f"use one of: {', '.join(sorted(skus))}"))
-        if r.region is not None and r.region not in pops:
-            out.append(Problem(file, where, "region", repr(r.region), "unknown region (PoP)",
+    for file, line, lr in inp.leases:
+        where = f"line {line} (lease {lr.id})"
+        if lr.sku not in skus:
+            out.append(Problem(file, where, "sku", repr(lr.sku), "unknown SKU",
+                               f"use one of: {', '.join(sorted(skus))}"))
+        if lr.region is not None and lr.region not in pops:
+            out.append(Problem(file, where, "region", repr(lr.region), "unknown region (PoP)",
                                f"use a PoP id from {tf}: {', '.join(sorted(pops))}"))
-        if r.region is None and (r.egress_gbps > 0 or r.latency_slo_ms is not None):
-            field_name = "egress_gbps" if r.egress_gbps > 0 else "latency_slo_ms"
+        if lr.region is None and (lr.egress_gbps > 0 or lr.latency_slo_ms is not None):
+            field_name = "egress_gbps" if lr.egress_gbps > 0 else "latency_slo_ms"
             out.append(Problem(file, where, "region", "", f"{field_name} is given but no region",
                                "give the PoP id where the users' traffic enters"))
-        for s in r.allowed_sites:
-            if s not in sites:
-                out.append(Problem(file, where, "allowed_sites", repr(s), "unknown site",
+        for sid in lr.allowed_sites:
+            if sid not in sites:
+                out.append(Problem(file, where, "allowed_sites", repr(sid), "unknown site",
                                    f"use ';'-separated site ids: {', '.join(sorted(sites))}"))
-        _term(out, file, where, r.start_week, r.end_week, periods)
-        if r.sku in skus:
-            big = biggest.get(r.sku, 0)
-            if r.gpus > big:
-                best_site = max((site_total[(s, r.sku)] for s in sites), default=0)
-                if r.span == "pod":
-                    out.append(Problem(file, where, "gpus", str(r.gpus),
-                                       f"larger than any {r.sku} pod (largest {big} GPUs)",
+        _term(out, file, where, lr.start_week, lr.end_week, periods)
+        if lr.sku in skus:
+            big = biggest.get(lr.sku, 0)
+            if lr.gpus > big:
+                best_site = max((site_total[(s, lr.sku)] for s in sites), default=0)
+                if lr.span == "pod":
+                    out.append(Problem(file, where, "gpus", str(lr.gpus),
+                                       f"larger than any {lr.sku} pod (largest {big} GPUs)",
                                        "set span to 'site' to split it over pods of one site, or make it smaller"))
-                elif r.gpus > best_site:
-                    out.append(Problem(file, where, "gpus", str(r.gpus),
-                                       f"larger than the {r.sku} GPUs of any site (largest {best_site})",
+                elif lr.gpus > best_site:
+                    out.append(Problem(file, where, "gpus", str(lr.gpus),
+                                       f"larger than the {lr.sku} GPUs of any site (largest {best_site})",
                                        "make it smaller or split it into replicas", severity="warning"))
                 else:
-                    out.append(Problem(file, where, "gpus", str(r.gpus),
-                                       f"larger than any {r.sku} pod (largest {big}); it must be split over pods",
+                    out.append(Problem(file, where, "gpus", str(lr.gpus),
+                                       f"larger than any {lr.sku} pod (largest {big}); it must be split over pods",
                                        "none needed: span=site allows the split", severity="warning"))
-        if r.anti_affinity and r.replicas > len(sites):
-            out.append(Problem(file, where, "replicas", str(r.replicas),
-                               f"{r.replicas} replicas on distinct sites, but the scenario has {len(sites)} sites",
+        if lr.anti_affinity and lr.replicas > len(sites):
+            out.append(Problem(file, where, "replicas", str(lr.replicas),
+                               f"{lr.replicas} replicas on distinct sites, but the scenario has {len(sites)} sites",
                                "lower replicas or drop anti_affinity", severity="warning"))
     return out
 

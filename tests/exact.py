@@ -33,9 +33,9 @@ def _paths(sc: Scenario, site: str, pop: str, k: int) -> list[tuple[tuple[str, .
         g.add_edge(s["a"], s["b"], id=e, lat=s["latency_ms"], km=s["length_km"])
     out = []
     for nodes in itertools.islice(nx.shortest_simple_paths(g, site, pop, weight="lat"), k):
-        ids = tuple(g.edges[u, v]["id"] for u, v in zip(nodes[:-1], nodes[1:]))
-        out.append((ids, sum(g.edges[u, v]["lat"] for u, v in zip(nodes[:-1], nodes[1:])),
-                    sum(g.edges[u, v]["km"] for u, v in zip(nodes[:-1], nodes[1:]))))
+        ids = tuple(g.edges[u, v]["id"] for u, v in itertools.pairwise(nodes))
+        out.append((ids, sum(g.edges[u, v]["lat"] for u, v in itertools.pairwise(nodes)),
+                    sum(g.edges[u, v]["km"] for u, v in itertools.pairwise(nodes))))
     return out
 
 
@@ -109,7 +109,7 @@ def brute_force(sc: Scenario) -> float:
         per_lease.append((str(lid), choices))
     best = -np.inf
     for pick in itertools.product(*(c for _, c in per_lease)):
-        assign = {(lid, r): o for (lid, _), combo in zip(per_lease, pick) if combo for r, o in enumerate(combo)}
+        assign = {(lid, r): o for (lid, _), combo in zip(per_lease, pick, strict=False) if combo for r, o in enumerate(combo)}
         value = sum(o.value for o in assign.values())
         if value > best + 1e-9 and _loads(sc, assign):
             best = value
@@ -143,15 +143,15 @@ def exact_milp(sc: Scenario) -> float:
         w = wl.loc[lid]
         pl = len(cols) + i
         for r in range(int(w["replicas"])):
-            add({j: 1.0 for j, (l, rr, _) in enumerate(cols) if l == lid and rr == r} | {pl: -1.0}, 0, 0)
+            add({j: 1.0 for j, (lj, rj, _) in enumerate(cols) if lj == lid and rj == r} | {pl: -1.0}, 0, 0)
         if w["priority"] == "internal":
             add({pl: 1.0}, 1, 1)
         if w["anti_affinity"]:
             for site in sc.sites.index:
-                add({j: 1.0 for j, (l, _, o) in enumerate(cols) if l == lid and o.site == site}, 0, 1)
+                add({j: 1.0 for j, (lj, _, o) in enumerate(cols) if lj == lid and o.site == site}, 0, 1)
     kw = sc.pods["sku"].map(sc.skus["server_kw_per_gpu"]) * sc.pods["site"].map(sc.sites["pue"])
     for wk in sc.weeks:
-        act = {j for j, (l, _, _) in enumerate(cols) if wl.at[l, "start_week"] <= wk <= wl.at[l, "end_week"]}
+        act = {j for j, (lj, _, _) in enumerate(cols) if wl.at[lj, "start_week"] <= wk <= wl.at[lj, "end_week"]}
         for pod in sc.pods.index:
             add({j: float(wl.at[cols[j][0], "gpus"]) for j in act if cols[j][2].pod == pod}, -np.inf,
                 float(sc.pods.at[pod, "gpus"] - sc.reserved_gpus.at[pod, wk]))
@@ -160,8 +160,8 @@ def exact_milp(sc: Scenario) -> float:
         for site in sc.sites.index:
             pods = sc.pods.index[sc.pods["site"] == site]
             reserved_kw = float((sc.reserved_gpus.loc[pods, wk] * kw[pods]).sum())
-            add({j: float(wl.at[cols[j][0], "gpus"] * kw[cols[j][2].pod]) for j in act if cols[j][2].site == site},
-                -np.inf, float(sc.site_power_mw.at[site, wk]) * 1000 - reserved_kw)
+            load = {j: float(wl.at[cols[j][0], "gpus"] * kw[cols[j][2].pod]) for j in act if cols[j][2].site == site}
+            add(load, -np.inf, float(sc.site_power_mw.at[site, wk]) * 1000 - reserved_kw)
         for e in sc.spans.index:
             add({j: float(wl.at[cols[j][0], "egress_gbps"]) for j in act if e in cols[j][2].spans}, -np.inf,
                 float(sc.spans.at[e, "capacity_gbps"] * sc.settings.max_link_utilisation))

@@ -37,7 +37,7 @@ def test_gpus_bind(tmp_path: Path) -> None:
     d = base()
     d["leases"] = [lease("L1", 80, price=3, allowed_sites="SA"), lease("L2", 80, price=2, allowed_sites="SA"),
                    lease("L3", 90, price=1, allowed_sites="SA")]
-    sc, plan = solve(tmp_path, d)
+    _sc, plan = solve(tmp_path, d)
     assert set(plan.placements["lease"]) == {"L1", "L2"}
     u = unplaced(plan, "L3")
     assert u["family"] == "gpus"
@@ -52,7 +52,7 @@ def test_power_binds(tmp_path: Path) -> None:
     d = base()
     d["sites"]["sites"][0]["grid_mw"] = 0.15
     d["leases"] = [lease("L1", 100, price=3, allowed_sites="SA"), lease("L2", 100, price=2, allowed_sites="SA")]
-    sc, plan = solve(tmp_path, d)
+    _sc, plan = solve(tmp_path, d)
     assert set(plan.placements["lease"]) == {"L1"}
     u = unplaced(plan, "L2")
     assert u["family"] == "power"
@@ -67,7 +67,7 @@ def test_dci_binds(tmp_path: Path) -> None:
     d = base()
     kw = {"allowed_sites": "SA", "region": "P1", "latency_slo_ms": 0.6, "egress_gbps": 600}
     d["leases"] = [lease("L1", 10, price=3, **kw), lease("L2", 10, price=2, **kw)]
-    sc, plan = solve(tmp_path, d)
+    _sc, plan = solve(tmp_path, d)
     assert set(plan.placements["lease"]) == {"L1"}
     u = unplaced(plan, "L2")
     assert u["family"] == "dci"
@@ -110,7 +110,7 @@ def test_residency_and_allowed_sites(tmp_path: Path) -> None:
     d = base()
     d["leases"] = [lease("L1", 10, residency="DE"), lease("L2", 10, residency="EU", price=3),
                    lease("L3", 150, allowed_sites="SA", span="pod")]
-    sc, plan = solve(tmp_path, d)
+    _sc, plan = solve(tmp_path, d)
     assert plan.placements.set_index("lease").loc["L2", "site"] == "SB"
     assert unplaced(plan, "L1")["family"] == "residency"
     u3 = unplaced(plan, "L3")  # 150 GPUs, span=pod, pods at SA hold 100: more GPUs, span=site or SB
@@ -134,7 +134,7 @@ def test_span_site_splits_over_pods_of_one_site(tmp_path: Path) -> None:
     d = base()
     d["scenario"]["settings"]["interpod_gbps_per_gpu"] = 10.0
     d["leases"] = [lease("L1", 180, span="site", allowed_sites="SA", price=3)]
-    sc, plan = solve(tmp_path, d)
+    _sc, plan = solve(tmp_path, d)
     rows = plan.placements
     assert set(rows["site"]) == {"SA"} and rows["gpus"].sum() == 180 and len(rows) == 2
     pu = plan.pod_use.set_index(["pod", "week"])
@@ -157,7 +157,7 @@ def test_internal_always_placed_before_leases(tmp_path: Path) -> None:
     d = base()
     d["leases"] = [lease("I1", 100, priority="internal", price=0, allowed_sites="SA"),
                    lease("L1", 100, price=50, allowed_sites="SA"), lease("L2", 100, price=50, allowed_sites="SA")]
-    sc, plan = solve(tmp_path, d)
+    _sc, plan = solve(tmp_path, d)
     assert "I1" in set(plan.placements["lease"])
     assert plan.placements["lease"].nunique() == 2
 
@@ -166,7 +166,7 @@ def test_replan_after_removing_a_pod_moves_only_its_leases(tmp_path: Path) -> No
     d = base()
     d["pods"]["pods"].append({"id": "B2", "site": "SB", "sku": "T1", "gpus": 200, "fabric": "f"})
     d["leases"] = [lease(f"L{i}", 40 + 5 * i, price=2 + i / 10) for i in range(8)]
-    sc0, plan0 = solve(tmp_path / "before", d)
+    _sc0, plan0 = solve(tmp_path / "before", d)
     on_b1 = set(plan0.placements.loc[plan0.placements["pod"] == "B1", "lease"])
     assert on_b1, "the test needs leases on B1"
     # B1 goes (a fabric fault); a spare pod elsewhere has room for what it held

@@ -92,7 +92,7 @@ class Case:
 
 def load_errors(scenario: Path) -> list[Problem]:
     """Load, expecting a ScenarioError that names at least one file; return its errors."""
-    with pytest.raises(ScenarioError, match=r"problems? in the scenario") as info:
+    with pytest.raises(ScenarioError, match=r"errors? (and \d+ warnings? )?in the scenario") as info:
         load_scenario(scenario)
     return info.value.errors
 
@@ -415,12 +415,12 @@ def test_warnings_ride_along_with_errors(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as info:
         load_scenario(scenario)
     assert [(p.field, p.severity) for p in info.value.problems] == [("gpus", "warning"), ("sku", "error")]
-    assert str(info.value).startswith("1 problem in the scenario:")
+    assert str(info.value).startswith("1 error and 1 warning in the scenario:")
 
 
 # --------------------------------------------------------------------------- all at once
 def test_several_problems_in_several_files_are_reported_at_once() -> None:
-    with pytest.raises(ScenarioError, match=r"(?s)7 problems in the scenario:.*"
+    with pytest.raises(ScenarioError, match=r"(?s)7 errors and 1 warning in the scenario:.*"
                                             r"sites\.yaml, line \d+, field 'pue' = 0\.9.*"
                                             r"leases\.csv, line 2 \(lease L1\), field 'region' = 'P9'") as info:
         load_scenario(BAD / "several" / "scenario.yaml")
