@@ -46,19 +46,53 @@ class PlacementModel:
     whole: dict[tuple[str, int, int], cp_model.IntVar] = field(default_factory=dict)
     route: dict[tuple[str, int, int, int], cp_model.IntVar] = field(default_factory=dict)
     stay: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    where: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # lease -> site -> usable pods
     objective_offset: float = 0.0
     n_constraints: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def sites(self, lo: LeaseOptions) -> list[int]:
+        """Sites the model lets ``lo`` use."""
+        return list(self.where.get(lo.lease, {}))
+
+    def pods(self, lo: LeaseOptions, s: int) -> list[int]:
+        """Pods at site ``s`` the model lets ``lo`` use."""
+        return self.where[lo.lease][s]
 
     def site_expr(self, lo: LeaseOptions, r: int, s: int) -> cp_model.LinearExprT:
         """1 when replica ``r`` of ``lo`` is at site ``s``."""
         if lo.span == "site":
             return self.site[(lo.lease, r, s)]
-        return sum(self.x[(lo.lease, r, p)] for p in lo.pods[s])
+        return sum(self.x[(lo.lease, r, p)] for p in self.pods(lo, s))
 
     def gpus_expr(self, lo: LeaseOptions, r: int, p: int) -> cp_model.LinearExprT:
         """GPUs replica ``r`` of ``lo`` holds in pod ``p``."""
         v = self.x[(lo.lease, r, p)]
         return v if lo.span == "site" else lo.gpus * v
+
+
+def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
+    """Per eligible site, the pods that could hold ``lo`` with nothing else placed.
+
+    A span=pod replica needs a pod whose free GPUs (after internal reservations) stay
+    at or above its size in every week of the term; a span=site replica needs the
+    pods with any room, and enough of it in total. Pods that fail this can never
+    take the lease, so the model gives them no variable -- a smaller model with a
+    tighter LP relaxation.
+    """
+    out: dict[int, list[int]] = {}
+    t = slice(lo.t0, lo.t1 + 1)
+    for s in lo.sites:
+        pods = lo.pods[s]
+        floor = inst.pod_free[pods, t].min(axis=1)
+        if lo.span == "pod":
+            keep = [p for p, f in zip(pods, floor, strict=True) if f >= lo.gpus]
+        else:
+            keep = [p for p, f in zip(pods, floor, strict=True) if f >= 1]
+            if sum(int(min(f, lo.gpus)) for f in floor if f >= 1) < lo.gpus:
+                keep = []
+        if keep:
+            out[s] = keep
+    return out
 
 
 def canonical(lo: LeaseOptions, fits: list[ReplicaFit]) -> list[ReplicaFit]:
@@ -120,7 +154,9 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
     cp = cp_model.CpModel()
     m = PlacementModel(cp, inst)
     periods = inst.pod_free.shape[1]
-    leases = [lo for lo in inst.leases if lo.sites or lo.internal]
+    for lo in inst.leases:
+        m.where[lo.lease] = usable_pods(inst, lo)
+    leases = [lo for lo in inst.leases if m.where[lo.lease] or lo.internal]
     obj: list[tuple[cp_model.LinearExprT, int]] = []
 
     for lo in leases:
@@ -132,7 +168,7 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
         for r in range(lo.replicas):
             _replica_vars(m, lo, r, pl, obj)
         if lo.anti_affinity:
-            for s in lo.sites:
+            for s in m.sites(lo):
                 cp.add(sum(m.site_expr(lo, r, s) for r in range(lo.replicas)) <= 1)
         _break_replica_symmetry(m, lo)
 
@@ -148,13 +184,14 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
                   obj: list[tuple[cp_model.LinearExprT, int]]) -> None:
     cp, inst = m.cp, m.inst
     site_of: dict[int, cp_model.LinearExprT] = {}
-    for s in lo.sites:
+    for s in m.sites(lo):
         if lo.span == "site":
             sv = cp.new_bool_var(f"site[{lo.lease},{r},{s}]")
             m.site[(lo.lease, r, s)] = sv
             parts = []
-            for p in lo.pods[s]:
-                xv = cp.new_int_var(0, lo.gpus, f"x[{lo.lease},{r},{p}]")
+            floor = inst.pod_free[m.pods(lo, s), lo.t0 : lo.t1 + 1].min(axis=1)
+            for p, room in zip(m.pods(lo, s), floor, strict=True):
+                xv = cp.new_int_var(0, int(min(lo.gpus, room)), f"x[{lo.lease},{r},{p}]")
                 wv = cp.new_bool_var(f"whole[{lo.lease},{r},{p}]")
                 m.x[(lo.lease, r, p)], m.whole[(lo.lease, r, p)] = xv, wv
                 cp.add(xv <= lo.gpus * sv)
@@ -163,14 +200,14 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
                 cost = inst.power_cost_usd(lo, p, 1)
                 obj.append((xv, -math.floor(cost)))
             cp.add(sum(parts) == lo.gpus * sv)
-            cp.add(sum(m.whole[(lo.lease, r, p)] for p in lo.pods[s]) <= sv)
+            cp.add(sum(m.whole[(lo.lease, r, p)] for p in m.pods(lo, s)) <= sv)
             site_of[s] = sv
         else:
-            for p in lo.pods[s]:
+            for p in m.pods(lo, s):
                 xv = cp.new_bool_var(f"x[{lo.lease},{r},{p}]")
                 m.x[(lo.lease, r, p)] = xv
                 obj.append((xv, -math.floor(inst.power_cost_usd(lo, p, lo.gpus))))
-            site_of[s] = sum(m.x[(lo.lease, r, p)] for p in lo.pods[s])
+            site_of[s] = sum(m.x[(lo.lease, r, p)] for p in m.pods(lo, s))
     cp.add(sum(site_of.values()) == pl)
     if lo.needs_path:
         for s, here in site_of.items():
@@ -189,8 +226,8 @@ def _break_replica_symmetry(m: PlacementModel, lo: LeaseOptions) -> None:
         return
     def key(r: int) -> cp_model.LinearExprT:
         if lo.span == "site":
-            return sum(s * m.site[(lo.lease, r, s)] for s in lo.sites)
-        return sum(p * m.x[(lo.lease, r, p)] for s in lo.sites for p in lo.pods[s])
+            return sum(s * m.site[(lo.lease, r, s)] for s in m.sites(lo))
+        return sum(p * m.x[(lo.lease, r, p)] for s in m.sites(lo) for p in m.pods(lo, s))
     for r in range(lo.replicas - 1):
         m.cp.add(key(r) <= key(r + 1))
 
@@ -239,8 +276,8 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
     for lo in leases:
         egress_kbps_per_gpu = lo.egress_kbps_per_gpu
         for r in range(lo.replicas):
-            for s in lo.sites:
-                for p in lo.pods[s]:
+            for s in m.sites(lo):
+                for p in m.pods(lo, s):
                     xv = m.x[(lo.lease, r, p)]
                     unit, ub = (1, lo.gpus) if lo.span == "site" else (lo.gpus, 1)
                     pod_gpu[p][lo.pos].append((xv, unit, ub))
@@ -281,7 +318,7 @@ def _counting_cuts(m: PlacementModel, leases: list[LeaseOptions], segs: list[tup
     groups: dict[tuple[int, str], list[LeaseOptions]] = defaultdict(list)
     for lo in leases:
         if lo.span == "pod":
-            for s in lo.sites:
+            for s in m.sites(lo):
                 groups[(s, lo.sku)].append(lo)
     for (s, _sku), los in groups.items():
         pods = los[0].pods[s]

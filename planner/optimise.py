@@ -21,11 +21,12 @@ from planner.errors import InfeasibleError
 from planner.fit import ReplicaFit, Residual
 from planner.greedy import placement_rows
 from planner.instance import Instance, build_instance
-from planner.model import PlacementModel, build_model, canonical
+from planner.model import PlacementModel, build_model, canonical, usable_pods
 from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan, relative_gap
 from planner.reasons import _fits_of, explain_unplaced, internal_failure_reasons
 from planner.scenario import Scenario
-from planner.warmstart import WarmStart, warm_start
+from planner.search import polish
+from planner.warmstart import WarmStart, plan_value, warm_start
 
 __all__ = ["Optimiser", "Progress", "optimise"]
 
@@ -112,7 +113,7 @@ class Optimiser:
         t = time.perf_counter()
         inst = self.instance or build_instance(self.sc)
         self.instance = inst
-        stuck = [lo.lease for lo in inst.leases if lo.internal and not lo.sites]
+        stuck = [lo.lease for lo in inst.leases if lo.internal and not usable_pods(inst, lo)]
         if stuck:
             raise InfeasibleError(internal_failure_reasons(inst, stuck))
         previous = None
@@ -198,12 +199,17 @@ class Optimiser:
               history: list[Progress]) -> Plan:
         inst = m.inst
         fits = _read_fits(m, solver)
-        rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
-        placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
         res = Residual(inst)
         for lo in inst.leases:
             if lo.lease in fits:
                 res.apply(lo, fits[lo.lease])
+        polished = False
+        if self.previous_plan is None:  # re-plans keep CP-SAT's minimal-move answer as it is
+            better, better_res = polish(inst, fits, res, time_limit_s=2.0)
+            if plan_value(inst, better) > plan_value(inst, fits) + 1e-6:
+                fits, res, polished = better, better_res, True
+        rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
+        placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
         unplaced = explain_unplaced(inst, placements, res, explain=self.explain)
         stayed = {lid for lid, st in m.stay.items() if solver.value(st)}
         before = set() if self.previous_plan is None else set(self.previous_plan.placements["lease"])
@@ -223,6 +229,7 @@ class Optimiser:
                 "variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
                 "constraints_by_family": dict(m.n_constraints), "moved_leases": sorted(before - stayed),
                 "solver_objective_usd": solver.objective_value + m.objective_offset, "bound_source": bound_source,
+                "polished": polished,
                 "warm_start": warm}
         progress = pd.DataFrame([p.__dict__ for p in history], columns=["wall_s", "objective_usd", "bound_usd", "gap"])
         return make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,
@@ -242,10 +249,10 @@ def _add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
         for r in range(lo.replicas):
             rf = f[r] if f else None
             parts = dict(rf.parts) if rf else {}
-            for s in lo.sites:
+            for s in m.sites(lo):
                 if lo.span == "site":
                     m.cp.add_hint(m.site[(lo.lease, r, s)], bool(rf and rf.site == s))
-                for p in lo.pods[s]:
+                for p in m.pods(lo, s):
                     g = parts.get(p, 0)
                     m.cp.add_hint(m.x[(lo.lease, r, p)], g if lo.span == "site" else int(g > 0))
                     if lo.span == "site":
@@ -271,9 +278,9 @@ def _read_fits(m: PlacementModel, solver: cp_model.CpSolver) -> dict[str, list[R
             continue
         fits = []
         for r in range(lo.replicas):
-            for s in lo.sites:
+            for s in m.sites(lo):
                 parts = []
-                for p in lo.pods[s]:
+                for p in m.pods(lo, s):
                     v = int(solver.value(m.x[(lo.lease, r, p)]))
                     if v:
                         parts.append((p, v if lo.span == "site" else lo.gpus))

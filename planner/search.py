@@ -1,9 +1,10 @@
-"""Local search on a set of placements: eject cheaper leases to make room for better ones.
+"""Local search on a set of placements: make room for a left-out lease, re-place what moved.
 
-Used to polish the warm start handed to CP-SAT. A move takes a left-out lease,
-picks a pod where evicting leases worth less would make room for it, places it,
-re-places the evicted leases anywhere they still fit, and is kept only if the
-plan's net value rises.
+Used to polish the warm start handed to CP-SAT. A move takes a left-out lease and a
+pod that could hold it (free enough after internal reservations, see
+:func:`planner.model.usable_pods`), evicts the leases there that overlap its term,
+places it, then re-places the evicted leases wherever they still fit. The move is
+kept only if the plan's net value rises.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from planner.instance import Instance, LeaseOptions
 __all__ = ["net_value", "polish"]
 
 Fits = dict[str, list[ReplicaFit]]
+MAX_PODS_TRIED = 12
 
 
 def net_value(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> float:
@@ -34,78 +36,67 @@ def _on_pod(fits: Fits) -> dict[int, set[str]]:
     return out
 
 
+def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[int]:
+    """Pods that could hold ``lo`` with nothing else placed, the emptiest over its term first."""
+    from planner.model import usable_pods
+
+    t = slice(lo.t0, lo.t1 + 1)
+    pods = [p for ps in usable_pods(inst, lo).values() for p in ps]
+    pods.sort(key=lambda p: -int(res.gpu[p, t].min()))
+    return pods[:MAX_PODS_TRIED]
+
+
+def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, value: dict[str, float],
+         on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions]) -> tuple[float, Fits, Residual] | None:
+    """Evict the leases on ``pod`` overlapping ``lo``, place ``lo``, re-place the evicted; the net gain."""
+    victims = sorted((v for v in on_pod.get(pod, ()) if not by_id[v].internal
+                      and by_id[v].t0 <= lo.t1 and by_id[v].t1 >= lo.t0), key=lambda v: -value[v])
+    trial = res.copy()
+    new = dict(fits)
+    for v in victims:
+        trial.apply(by_id[v], new.pop(v), sign=+1)
+    got = trial.fit(lo)
+    if got is None:
+        return None
+    trial.apply(lo, got)
+    new[lo.lease] = got
+    gain = net_value(inst, lo, got) - sum(value[v] for v in victims)
+    for v in victims:
+        again = trial.fit(by_id[v])
+        if again is not None and net_value(inst, by_id[v], again) > 0:
+            trial.apply(by_id[v], again)
+            new[v] = again
+            gain += net_value(inst, by_id[v], again)
+    return gain, new, trial
+
+
 def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5.0,
            rounds: int = 3) -> tuple[Fits, Residual]:
-    """Improve ``fits`` (with ``res`` what they leave) by ejection moves; returns new fits and residual."""
+    """Improve ``fits`` (with ``res`` what they leave) by eviction moves; returns new fits and residual."""
     t_end = time.perf_counter() + time_limit_s
     by_id = {lo.lease: lo for lo in inst.leases}
     fits = dict(fits)
-    value = {lid: net_value(inst, by_id[lid], fs) for lid, fs in fits.items()}
     for _ in range(rounds):
         improved = False
-        out = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal and lo.replicas == 1
-                      and lo.span == "pod"), key=lambda lo: -lo.revenue_usd)
+        value = {lid: net_value(inst, by_id[lid], fs) for lid, fs in fits.items()}
         on_pod = _on_pod(fits)
+        out = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal),
+                     key=lambda lo: -lo.revenue_usd)
         for lo in out:
             if time.perf_counter() > t_end:
                 return fits, res
-            gain, best = _best_ejection(inst, lo, fits, res, value, on_pod, by_id)
-            if best is None or gain <= 0:
+            if lo.lease in fits:
                 continue
-            trial = res.copy()
-            new_fits = dict(fits)
-            for v in best:
-                trial.apply(by_id[v], new_fits.pop(v), sign=+1)
-            got = trial.fit(lo)
-            if got is None:
-                continue
-            trial.apply(lo, got)
-            new_fits[lo.lease] = got
-            total = net_value(inst, lo, got) - sum(value[v] for v in best)
-            for v in sorted(best, key=lambda v: -value[v]):
-                again = trial.fit(by_id[v])
-                if again is not None and net_value(inst, by_id[v], again) > 0:
-                    trial.apply(by_id[v], again)
-                    new_fits[v] = again
-                    total += net_value(inst, by_id[v], again)
-            if total > 1e-6:
-                fits, res = new_fits, trial
+            best: tuple[float, Fits, Residual] | None = None
+            for pod in _targets(inst, lo, res):
+                got = _try(inst, lo, pod, fits, res, value, on_pod, by_id)
+                if got is not None and got[0] > 1e-6 and (best is None or got[0] > best[0]):
+                    best = got
+            if best is not None:
+                _, fits, res = best
                 value = {lid: net_value(inst, by_id[lid], fs) for lid, fs in fits.items()}
                 on_pod = _on_pod(fits)
                 improved = True
         if not improved:
             break
     return fits, res
-
-
-def _best_ejection(inst: Instance, lo: LeaseOptions, fits: Fits, res: Residual, value: dict[str, float],
-                   on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions]) -> tuple[float, list[str] | None]:
-    """The cheapest set of leases on one pod whose eviction frees room for ``lo``."""
-    t = slice(lo.t0, lo.t1 + 1)
-    mine = net_value(inst, lo, [ReplicaFit(lo.sites[0], ((lo.pods[lo.sites[0]][0], lo.gpus),), None)]) \
-        if lo.sites else 0.0
-    best: list[str] | None = None
-    best_gain = 0.0
-    for s in res.candidate_sites(lo):
-        for p in lo.pods[s]:
-            free = res.gpu[p, t].copy()
-            if free.min() >= lo.gpus:
-                continue  # fits on GPUs already: something else blocks it here
-            victims = [v for v in on_pod.get(p, ()) if not by_id[v].internal
-                       and by_id[v].t0 <= lo.t1 and by_id[v].t1 >= lo.t0]
-            victims.sort(key=lambda v: value[v] / max(by_id[v].gpus * by_id[v].weeks, 1))
-            chosen, cost = [], 0.0
-            for v in victims:
-                vl = by_id[v]
-                g = sum(gg for f in fits[v] for pp, gg in f.parts if pp == p)
-                a, b = max(vl.t0, lo.t0) - lo.t0, min(vl.t1, lo.t1) - lo.t0 + 1
-                free[a:b] += g
-                chosen.append(v)
-                cost += value[v]
-                if cost >= mine - best_gain:
-                    break
-                if free.min() >= lo.gpus:
-                    break
-            if free.min() >= lo.gpus and mine - cost > best_gain:
-                best, best_gain = chosen, mine - cost
-    return best_gain, best

@@ -18,7 +18,7 @@ from planner.lp import LpResult, lp_relaxation
 from planner.model import PlacementModel
 from planner.search import net_value, polish
 
-__all__ = ["WarmStart", "greedy_pass", "lp_guide", "warm_start"]
+__all__ = ["WarmStart", "greedy_pass", "lp_guide", "plan_value", "price_order", "warm_start"]
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,13 @@ def lp_guide(m: PlacementModel, lp: LpResult) -> tuple[Guide, dict[str, float]]:
         placed[lo.lease] = float(v[m.placed[lo.lease].index])
         unit = 1.0 if lo.span == "pod" else 1.0 / lo.gpus
         pods = {p: float(sum(v[m.x[(lo.lease, r, p)].index] for r in range(lo.replicas))) * unit
-                for s in lo.sites for p in lo.pods[s]}
+                for s in m.sites(lo) for p in m.pods(lo, s)}
         pod[lo.lease] = pods
-        site[lo.lease] = {s: sum(pods[p] for p in lo.pods[s]) for s in lo.sites}
+        site[lo.lease] = {s: sum(pods[p] for p in m.pods(lo, s)) for s in m.sites(lo)}
         if lo.needs_path:
             path[lo.lease] = {pth.path_id: float(sum(v[m.route[(lo.lease, r, s, k)].index]
                                                      for r in range(lo.replicas)))
-                              for s in lo.sites for k, pth in enumerate(lo.paths[s])}
+                              for s in m.sites(lo) for k, pth in enumerate(lo.paths[s])}
     return Guide(site, path, pod), placed
 
 
@@ -96,7 +96,7 @@ def warm_start(m: PlacementModel, *, use_lp: bool = True, polish_s: float = 3.0,
     candidates: list[tuple[float, str, dict[str, list[ReplicaFit]], Residual]] = []
     fits, res, _ = greedy_pass(inst, price_order(inst))
     fits, res = polish(inst, fits, res, time_limit_s=polish_s)
-    candidates.append((_value(inst, fits), "greedy", fits, res))
+    candidates.append((plan_value(inst, fits), "greedy", fits, res))
     lp = None
     if use_lp:
         lp = lp_relaxation(m.cp, time_limit_s=lp_time_limit_s)
@@ -104,7 +104,7 @@ def warm_start(m: PlacementModel, *, use_lp: bool = True, polish_s: float = 3.0,
             guide, placed = lp_guide(m, lp)
             fits, res, _ = greedy_pass(inst, price_order(inst, placed), guide)
             fits, res = polish(inst, fits, res, time_limit_s=polish_s)
-            candidates.append((_value(inst, fits), "lp-guided greedy", fits, res))
+            candidates.append((plan_value(inst, fits), "lp-guided greedy", fits, res))
         else:
             log.warning("LP relaxation ended %s; warm start from plain greedy", lp.status)
     value, method, fits, res = max(candidates, key=lambda c: c[0])
@@ -112,6 +112,8 @@ def warm_start(m: PlacementModel, *, use_lp: bool = True, polish_s: float = 3.0,
     return WarmStart(fits, res, value, method, lp, time.perf_counter() - t)
 
 
-def _value(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> float:
+def plan_value(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> float:
+    """Net value (revenue less power and transport cost) of a set of placements."""
     by_id = {lo.lease: lo for lo in inst.leases}
     return sum(net_value(inst, by_id[k], f) for k, f in fits.items())
+
