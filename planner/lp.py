@@ -43,6 +43,7 @@ def lp_relaxation(cp: cp_model.CpModel, *, time_limit_s: float = 60.0, backend: 
     t = time.perf_counter()
     proto = cp.proto
     solver = pywraplp.Solver.CreateSolver(backend)
+    solver.SuppressOutput()
     solver.SetTimeLimit(int(time_limit_s * 1000))
     xs = []
     for v in proto.variables:

@@ -28,7 +28,7 @@ from planner.scenario import Scenario
 from planner.search import polish
 from planner.warmstart import WarmStart, plan_value, warm_start
 
-__all__ = ["Optimiser", "Progress", "optimise"]
+__all__ = ["STOP_AFTER_SOLUTION_S", "NoPlanError", "Optimiser", "Progress", "optimise"]
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,36 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         super().__init__()
         self.offset, self.t0, self.sink = offset, t0, sink
         self.history: list[Progress] = []
+        self.last_solution = -1e9  # perf_counter of the latest incumbent
+        self.bound = float("inf")
 
     def on_solution_callback(self) -> None:
+        self.last_solution = time.perf_counter()
         obj = self.objective_value + self.offset
-        bound = self.best_objective_bound + self.offset
+        self.bound = min(self.bound, self.best_objective_bound + self.offset)
+        self._report(obj)
+
+    def on_bound(self, bound: float) -> None:
+        """CP-SAT proved a better bound (called from the solver's thread)."""
+        self.bound = min(self.bound, bound + self.offset)
+        if self.history:
+            self._report(self.history[-1].objective_usd)
+
+    def _report(self, obj: float) -> None:
+        bound = max(self.bound, obj)
         p = Progress(time.perf_counter() - self.t0, obj, bound, relative_gap(obj, bound))
         self.history.append(p)
         if self.sink is not None:
             self.sink(p)
+
+
+STOP_AFTER_SOLUTION_S = 0.5
+"""CP-SAT 9.15 can abort the process when stopped while it reports a new solution; a stop
+request is passed on only once this long has passed since the latest one."""
+
+
+class NoPlanError(RuntimeError):
+    """CP-SAT ended without any plan (time limit too short for the first one)."""
 
 
 class Optimiser:
@@ -131,10 +153,12 @@ class Optimiser:
         return m
 
     def stop(self) -> None:
-        """Stop the search; :meth:`solve` returns the best plan found so far, marked interrupted."""
+        """Ask the search to stop; :meth:`solve` returns the best plan found so far, marked interrupted.
+
+        Safe to call from any thread or a signal handler: the solving thread passes the
+        request on to CP-SAT once it is safe to (see :data:`STOP_AFTER_SOLUTION_S`).
+        """
         self._stop.set()
-        if self.solver is not None:
-            self.solver.stop_search()
 
     def solve(self) -> Plan:
         """Solve (building first if needed) and return the plan.
@@ -146,15 +170,22 @@ class Optimiser:
         solver = self._solver()
         t0 = time.perf_counter()
         cb = _Callback(m.objective_offset, t0, self.on_progress)
-        status, interrupted = self._run(solver, m, cb)
+        solver_status, interrupted = self._run(solver, m, cb)
+        status = solver_status
         wall = time.perf_counter() - t0
         if status == "INFEASIBLE":
             failed = [lo.lease for lo in m.inst.leases if lo.internal]
             raise InfeasibleError(internal_failure_reasons(m.inst, failed))
-        if status not in ("OPTIMAL", "FEASIBLE"):
+        if status in ("OPTIMAL", "FEASIBLE"):
+            fits = _read_fits(m, solver)
+        elif self.warm is not None and (self.previous_plan is None or not self.warm.fits):
+            # CP-SAT ran out of time before its first plan: the warm start is a valid plan.
+            log.warning("CP-SAT ended %s; returning the warm-start plan", status)
+            fits, status = self.warm.fits, "FEASIBLE"
+        else:
             msg = f"CP-SAT found no plan ({status}) in {wall:.1f} s; raise the time limit"
-            raise RuntimeError(msg)
-        plan = self._plan(m, solver, status, wall, interrupted, cb.history)
+            raise NoPlanError(msg)
+        plan = self._plan(m, solver, solver_status, fits, status, wall, interrupted, cb.history)
         plan.log = list(self.log_lines)
         return plan
 
@@ -178,27 +209,42 @@ class Optimiser:
         return solver
 
     def _run(self, solver: cp_model.CpSolver, m: PlacementModel, cb: _Callback) -> tuple[str, bool]:
-        """Search in a worker thread so that Ctrl-C reaches this (main) thread and stops it."""
+        """Search in a worker thread; this (main) thread handles Ctrl-C and stop requests.
+
+        It waits on an event rather than ``Thread.join``: an interrupted ``join`` can mark a
+        running thread finished on CPython 3.11.
+        """
         result: dict[str, cp_model.CpSolverStatus] = {}
+        done = threading.Event()
 
         def run() -> None:
-            result["status"] = solver.solve(m.cp, cb)
+            try:
+                result["status"] = solver.solve(m.cp, cb)
+            finally:
+                done.set()
 
+        solver.best_bound_callback = cb.on_bound
         worker = threading.Thread(target=run, name="cp-sat", daemon=True)
         worker.start()
-        interrupted = self._stop.is_set()
-        while worker.is_alive():
+        interrupted, sent = False, False
+        while not done.is_set():
             try:
-                worker.join(timeout=0.1)
+                done.wait(0.1)
             except KeyboardInterrupt:
+                self._stop.set()
+            if self._stop.is_set():
                 interrupted = True
-                solver.stop_search()
-        return solver.status_name(result["status"]), interrupted or self._stop.is_set()
+                if not sent and time.perf_counter() - cb.last_solution >= STOP_AFTER_SOLUTION_S:
+                    solver.stop_search()
+                    sent = True
+        worker.join()
+        return solver.status_name(result["status"]), interrupted
 
-    def _plan(self, m: PlacementModel, solver: cp_model.CpSolver, status: str, wall: float, interrupted: bool,
+    def _plan(self, m: PlacementModel, solver: cp_model.CpSolver, solver_status: str,
+              fits: dict[str, list[ReplicaFit]], status: str, wall: float, interrupted: bool,
               history: list[Progress]) -> Plan:
         inst = m.inst
-        fits = _read_fits(m, solver)
+        found = solver_status in ("OPTIMAL", "FEASIBLE")
         res = Residual(inst)
         for lo in inst.leases:
             if lo.lease in fits:
@@ -211,12 +257,14 @@ class Optimiser:
         rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
         placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
         unplaced = explain_unplaced(inst, placements, res, explain=self.explain)
-        stayed = {lid for lid, st in m.stay.items() if solver.value(st)}
+        stayed = {lid for lid, st in m.stay.items() if found and solver.value(st)}
         before = set() if self.previous_plan is None else set(self.previous_plan.placements["lease"])
         net = float((placements["revenue_usd"] - placements["power_cost_usd"]
                      - placements["transport_cost_usd"]).sum())
         objective = net - self.sc.settings.move_penalty_usd * len(before - stayed)
         bound, bound_source = solver.best_objective_bound + m.objective_offset, "cp-sat"
+        if not found:
+            bound = float("inf")
         if self.warm is not None and self.warm.lp is not None and self.warm.lp.status == "OPTIMAL":
             lp_bound = self.warm.lp.objective + m.objective_offset
             if lp_bound < bound:
@@ -228,7 +276,9 @@ class Optimiser:
                 "deterministic": self.deterministic, "build_s": self.build_s,
                 "variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
                 "constraints_by_family": dict(m.n_constraints), "moved_leases": sorted(before - stayed),
-                "solver_objective_usd": solver.objective_value + m.objective_offset, "bound_source": bound_source,
+                "solver_status": solver_status,
+                "solver_objective_usd": solver.objective_value + m.objective_offset if found else None,
+                "bound_source": bound_source,
                 "polished": polished,
                 "warm_start": warm}
         progress = pd.DataFrame([p.__dict__ for p in history], columns=["wall_s", "objective_usd", "bound_usd", "gap"])

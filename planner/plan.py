@@ -127,10 +127,13 @@ class Plan:
                     out[c] = out[c].map(list)
             return json.loads(out.to_json(orient="records"))
 
+        def num(x: float) -> float | None:  # JSON has no NaN: a missing bound (greedy) is null
+            return None if x != x else x
+
         doc = {
             "schema_version": PLAN_SCHEMA_VERSION, "scenario": self.scenario, "method": self.method,
             "status": self.status, "interrupted": self.interrupted, "objective_usd": self.objective_usd,
-            "bound_usd": self.bound_usd, "gap": self.gap, "wall_s": self.wall_s,
+            "bound_usd": num(self.bound_usd), "gap": num(self.gap), "wall_s": self.wall_s,
             "revenue_usd": self.revenue_usd, "created": self.meta.get("created", datetime.now(UTC).isoformat()),
             "meta": self.meta, "placements": records(self.placements), "unplaced": records(self.unplaced),
             "progress": records(self.progress),
@@ -154,8 +157,9 @@ class Plan:
         placements["spans"] = placements["spans"].map(tuple)
         unplaced = pd.DataFrame(doc["unplaced"], columns=UNPLACED_COLUMNS)
         unplaced["crowded_out_by"] = unplaced["crowded_out_by"].map(lambda v: tuple(v or ()))
+        bound = float("nan") if doc["bound_usd"] is None else doc["bound_usd"]
         return make_plan(sc, placements, unplaced, status=doc["status"], objective_usd=doc["objective_usd"],
-                         bound_usd=doc["bound_usd"], wall_s=doc["wall_s"], method=doc["method"],
+                         bound_usd=bound, wall_s=doc["wall_s"], method=doc["method"],
                          interrupted=doc["interrupted"], meta=doc.get("meta", {}),
                          progress=pd.DataFrame(doc.get("progress", []),
                                                columns=["wall_s", "objective_usd", "bound_usd", "gap"]))
@@ -168,7 +172,11 @@ def relative_gap(objective: float, bound: float) -> float:
     --------
     >>> relative_gap(99.0, 100.0)
     0.01
+    >>> relative_gap(99.0, float("nan"))
+    nan
     """
+    if bound != bound:
+        return float("nan")
     return max(bound - objective, 0.0) / max(abs(bound), 1.0)
 
 

@@ -257,3 +257,23 @@ def test_plan_json_round_trip(tmp_path: Path) -> None:
     assert back.unplaced["reason"].tolist() == plan.unplaced["reason"].tolist()
     assert (back.status, back.objective_usd, back.bound_usd) == (plan.status, plan.objective_usd, plan.bound_usd)
     assert back.check(sc) == []
+
+
+def test_greedy_plan_json_round_trip_keeps_missing_bound(tmp_path: Path) -> None:
+    sc = planner.load_scenario(write(tmp_path, _random_tiny(2, 6)))
+    g = greedy(sc)
+    back = planner.plan.Plan.from_json(g.to_json(), sc)
+    assert np.isnan(back.bound_usd) and np.isnan(back.gap)
+    assert back.check(sc) == [] and back.objective_usd == pytest.approx(g.objective_usd)
+
+
+def test_no_cp_sat_plan_in_time_returns_the_warm_start(tmp_path: Path) -> None:
+    from planner.optimise import Optimiser
+
+    sc = planner.load_scenario(write(tmp_path, _random_tiny(3, 6)))
+    opt = Optimiser(sc, time_limit_s=1e-9, deterministic=False)
+    plan = opt.solve()
+    assert plan.meta["solver_status"] == "UNKNOWN" and plan.status == "FEASIBLE"
+    assert plan.check(sc) == []
+    assert opt.warm is not None and plan.objective_usd == pytest.approx(opt.warm.value_usd)
+    assert plan.bound_usd >= plan.objective_usd and plan.meta["bound_source"] == "lp relaxation"
