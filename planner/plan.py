@@ -9,6 +9,7 @@ constraint independently (see :mod:`planner.check`).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,7 +129,7 @@ class Plan:
             return json.loads(out.to_json(orient="records"))
 
         def num(x: float) -> float | None:  # JSON has no NaN: a missing bound (greedy) is null
-            return None if x != x else x
+            return None if math.isnan(x) else x
 
         doc = {
             "schema_version": PLAN_SCHEMA_VERSION, "scenario": self.scenario, "method": self.method,
@@ -175,7 +176,7 @@ def relative_gap(objective: float, bound: float) -> float:
     >>> relative_gap(99.0, float("nan"))
     nan
     """
-    if bound != bound:
+    if math.isnan(bound):
         return float("nan")
     return max(bound - objective, 0.0) / max(abs(bound), 1.0)
 
