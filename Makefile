@@ -1,5 +1,5 @@
 # Two commands on a fresh machine:
-#   make plan   - install into .venv and plan the bundled reference scenario
+#   make plan   - install into .venv and plan the bundled reference scenario into output/reference/
 #   make test   - install into .venv (with dev tools) and run lint, types and the whole test suite
 PY ?= python3
 VENV := .venv
@@ -18,8 +18,7 @@ install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[dev]"
 
 plan: install
-	$(BIN)/planner validate
-	$(BIN)/planner network
+	$(BIN)/planner plan --force
 
 lint: install-dev
 	$(BIN)/ruff check planner tests benchmarks leases

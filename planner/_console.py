@@ -1,6 +1,7 @@
-"""Rich tables for the command line: problems, sites, spans, latencies.
+"""The command line's shared parts: exit codes, loading with a problem table, rich tables, live progress.
 
-Only :mod:`planner.cli` uses this module; the library itself never prints. Every
+Only the command line uses this module (:mod:`planner.cli` and command modules it
+registers, which import their helpers from here); the library itself never prints. Every
 cell is a :class:`rich.text.Text`, so brackets in ids or fixes (``sites[0].lat``,
 ``[lon, lat]``) are shown as written, never read as rich markup. Output stays
 ASCII apart from the table borders, which rich draws in ASCII when the output
@@ -9,31 +10,82 @@ stream cannot encode box characters.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Iterable
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import networkx as nx
 import pandas as pd
-from rich.console import Console
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from planner.errors import Problem
+from planner.errors import Problem, ScenarioError
 from planner.geo import great_circle_km
+from planner.plan import Plan, relative_gap
 from planner.routing import k_shortest_paths, span_graph
-from planner.scenario import Scenario
+from planner.run import STAGES, PlanRun
+from planner.scenario import Scenario, load_scenario
+
+if TYPE_CHECKING:
+    from planner.optimise import Progress
 
 __all__ = [
+    "EXIT_INFEASIBLE",
+    "EXIT_INPUT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_NO_PLAN",
+    "PlanProgress",
+    "ScenarioArg",
+    "count",
+    "examples",
+    "input_errors_exit",
     "latency_table",
+    "load_or_exit",
     "make_console",
+    "plan_summary",
+    "print_problems",
     "problems_table",
     "site_pairs",
     "site_pairs_lines",
     "sites_table",
+    "solver_bound",
     "spans_table",
+    "stage_detail",
+    "unplaced_table",
+    "usd",
 ]
+
+EXIT_NO_PLAN = 1
+"""Exit code when the solver found no plan in its time limit."""
+EXIT_INPUT_ERROR = 2
+"""Exit code when the scenario's files have errors, or an output would be overwritten."""
+EXIT_INFEASIBLE = 3
+"""Exit code when internal workloads cannot all be placed."""
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells use."""
+
+WIDE_CONSOLE = 120
+"""Consoles at least this wide keep problem files, places and fields on one line."""
+
+ScenarioArg = Annotated[
+    Path | None,
+    typer.Argument(help="Scenario YAML file. \\[default: scenarios/reference.yaml]", show_default=False,
+                   metavar="SCENARIO"),
+]
+"""The optional SCENARIO argument every command that reads a scenario takes."""
 
 NON_TERMINAL_WIDTH = 160
 """Width of the output when it is not a terminal (a file, a pipe, CI) and ``COLUMNS`` is unset."""
@@ -57,6 +109,78 @@ def make_console(*, stderr: bool = False) -> Console:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = NON_TERMINAL_WIDTH
     return console
+
+
+def examples(*commands: str) -> str:
+    """A help epilog listing example command lines (shown under ``--help``)."""
+    return "[bold]Examples[/bold]\n" + "\n".join(f"$ {escape(c)}" for c in commands)
+
+
+def count(n: int, word: str) -> str:
+    """A count and a word, plural when needed.
+
+    Examples
+    --------
+    >>> count(1, "site"), count(1200, "lease")
+    ('1 site', '1,200 leases')
+    """
+    return f"{n:,} {word}{'s' if n != 1 else ''}"
+
+
+def print_problems(console: Console, problems: list[Problem]) -> None:
+    """Print problems as one table, with a count line under it."""
+    n_err = sum(p.severity == "error" for p in problems)
+    parts = [count(n, word) for n, word in ((n_err, "error"), (len(problems) - n_err, "warning")) if n]
+    console.print(problems_table(problems, narrow=console.width < WIDE_CONSOLE))
+    console.print(f"{' and '.join(parts)} in {count(len({p.file for p in problems}), 'file')}.", highlight=False)
+
+
+@contextlib.contextmanager
+def input_errors_exit(console: Console) -> Iterator[None]:
+    """Turn a :class:`~planner.errors.ScenarioError` inside the block into a table of problems and exit 2.
+
+    Raises
+    ------
+    typer.Exit
+        With code :data:`EXIT_INPUT_ERROR` when the scenario has errors.
+    """
+    try:
+        yield
+    except ScenarioError as exc:
+        print_problems(console, exc.problems)
+        console.print("Nothing was loaded; fix the errors above and run the command again.", style="red",
+                      highlight=False)
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+
+
+def load_or_exit(path: Path | None, *, console: Console | None = None, show_warnings: bool = True) -> Scenario:
+    """Load a scenario, or print every problem in it as a table and exit with code 2.
+
+    Every command that reads a scenario goes through here (or :func:`input_errors_exit`),
+    so that input errors always look the same and never end in a traceback.
+
+    Parameters
+    ----------
+    path
+        The scenario file; the bundled reference scenario when ``None``.
+    console
+        Where to print problems (and warnings); stderr by default.
+    show_warnings
+        After a successful load, say how many warnings the scenario has (``planner
+        validate`` lists them).
+
+    Raises
+    ------
+    typer.Exit
+        With code 2 when the scenario has errors.
+    """
+    console = console or make_console(stderr=True)
+    with input_errors_exit(console):
+        sc = load_scenario(path)
+    if show_warnings and sc.warnings:
+        console.print(f"{count(len(sc.warnings), 'warning')} in the scenario; `planner validate` lists them.",
+                      style="yellow", highlight=False)
+    return sc
 
 
 def _num(x: object, fmt: str = ",.0f", *, nan: str = "-") -> Text:
@@ -202,3 +326,352 @@ def site_pairs_lines(pairs: pd.DataFrame, *, limit: int = 20) -> list[str]:
     if len(pairs) > limit:
         lines.append(f"... and {len(pairs) - limit} more pairs of campuses")
     return lines
+
+
+# --------------------------------------------------------------------------- planning runs
+_BOUND_IN_LOG = re.compile(r"^#\S+\s.*\bnext:\[([^,\]]+),([^\]]+)\]")
+"""A CP-SAT log line with the search's open interval ``next:[lo,hi]`` (``hi`` is the bound when maximising)."""
+
+
+def solver_bound(lines: Sequence[str], start: int = 0) -> tuple[float | None, int]:
+    """The latest bound in CP-SAT log lines from ``start`` on, and where to read on from.
+
+    Examples
+    --------
+    >>> solver_bound(["#Bound 3.2s best:7.5e+09 next:[7.5e+09,1.6e+10] default_lp", "#Model 3.3s"])
+    (16000000000.0, 2)
+    >>> solver_bound(["#Done 9.1s"], 0)
+    (None, 1)
+    """
+    bound = None
+    end = len(lines)
+    for line in lines[start:end]:
+        m = _BOUND_IN_LOG.match(line)
+        if m:
+            with contextlib.suppress(ValueError):
+                bound = float(m.group(2))
+    return bound, end
+
+
+def usd(x: float) -> str:
+    """Dollars with thousands separators; ``-`` when unknown.
+
+    Examples
+    --------
+    >>> usd(7548490340.4), usd(float("nan"))
+    ('$7,548,490,340', '-')
+    """
+    return "-" if x is None or not math.isfinite(x) else f"${x:,.0f}"
+
+
+def _pct(x: float) -> str:
+    return "-" if x is None or not math.isfinite(x) else f"{x:.2%}"
+
+
+def _load_detail(run: PlanRun) -> str:
+    sc = run.scenario
+    if sc is None:
+        return ""
+    internal = int((sc.workloads["priority"] == "internal").sum())
+    text = (f"{sc.name}: {len(sc.sites)} sites, {len(sc.pods):,} pods, {int(sc.pods['gpus'].sum()):,} GPUs, "
+            f"{len(sc.spans)} spans, {len(sc.workloads) - internal:,} leases (+{internal} internal), "
+            f"{sc.horizon.periods} weeks")
+    if sc.warnings:
+        text += f"; {len(sc.warnings)} warnings (planner validate lists them)"
+    return text
+
+
+def _build_detail(run: PlanRun) -> str:
+    if run.instance is None:
+        return ""
+    text = f"{len(run.instance.leases):,} workloads"
+    m = run.optimiser.model if run.optimiser is not None else None
+    if m is not None:
+        text += (f"; {len(m.cp.proto.variables):,} variables, {len(m.cp.proto.constraints):,} constraints, "
+                 "warm start from the greedy plan")
+    return text
+
+
+def _solve_detail(run: PlanRun) -> str:
+    p = run.plan
+    if p is None:
+        return ""
+    text = f"{p.headline()['status']}, net value {usd(p.objective_usd)}"
+    return text + (f", gap {_pct(p.gap)} to bound" if math.isfinite(p.gap) else " (greedy: no bound)")
+
+
+_DETAILS: dict[str, Callable[[PlanRun], str]] = {
+    "load": _load_detail,
+    "network": lambda run: (f"{run.graph.number_of_nodes():,} nodes, {run.graph.number_of_edges():,} edges"
+                            if run.graph is not None else ""),
+    "routing": lambda run: f"{len(run.paths):,} candidate paths site -> PoP" if run.paths is not None else "",
+    "build": _build_detail,
+    "solve": _solve_detail,
+    "write": lambda run: str(run.out_dir) if run.out_dir is not None else "",
+}
+
+
+def stage_detail(run: PlanRun, stage: str) -> str:
+    """One line on what a finished stage made.
+
+    Examples
+    --------
+    >>> from planner.run import PlanRun
+    >>> stage_detail(PlanRun(out_dir=Path("output/reference")), "write")
+    'output/reference'
+    """
+    return _DETAILS[stage](run)
+
+
+@dataclass
+class _Stage:
+    start: float
+    end: float | None = None
+    detail: str = ""
+    stopped: bool = False
+
+
+class PlanProgress:
+    """Live progress of a planning run: each stage with its time, then the solver's best plan, bound and gap.
+
+    On a terminal it is a live table (rich ``Live``); off a terminal (a pipe, a log
+    file, CI) it prints plain lines: one per stage, each better plan found (at most
+    one every ``min_gap_s``) and a status line every ``heartbeat_s`` during the solve.
+
+    Use :meth:`stage` as ``on_stage`` and :meth:`incumbent` as ``on_progress`` of
+    :func:`~planner.run.plan_scenario`.
+    """
+
+    def __init__(self, console: Console, *, time_limit_s: float, live: bool | None = None,
+                 heartbeat_s: float = 10.0, min_gap_s: float = 2.0) -> None:
+        self.console = console
+        self.time_limit_s = time_limit_s
+        self.live = (console.is_terminal and not console.is_dumb_terminal) if live is None else live
+        self.heartbeat_s, self.min_gap_s = heartbeat_s, min_gap_s
+        self.t0 = time.perf_counter()
+        self.stages: dict[str, _Stage] = {}
+        self.current: str | None = None
+        self.run: PlanRun | None = None
+        self.best: Progress | None = None
+        self._best_t = -math.inf
+        self.bound: float | None = None
+        self.interrupts = 0
+        self.note = ""
+        self._log_pos = 0
+        self._lock = threading.RLock()
+        self._last_line = 0.0
+        self._printed: tuple[float, float] | None = None  # (objective, bound) last printed
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._live: Live | None = None
+
+    # ------------------------------------------------------------------ context
+    def __enter__(self) -> PlanProgress:
+        if self.live:
+            self._live = Live(get_renderable=self._render, console=self.console, refresh_per_second=4,
+                              transient=False, redirect_stdout=False, redirect_stderr=False)
+            self._live.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self._stop_ticker()
+        with self._lock:
+            st = self.stages.get(self.current) if self.current else None
+            if st is not None and exc_type is not None:  # the stage ends with an error or Ctrl-C
+                st.end, st.stopped = time.perf_counter(), True
+                st.detail = "stopped by Ctrl-C" if issubclass(exc_type, KeyboardInterrupt) else "stopped"
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    # ------------------------------------------------------------------ callbacks
+    def stage(self, run: PlanRun, name: str, finished: bool) -> None:
+        """``on_stage`` callback: a stage starts or ends."""
+        now = time.perf_counter()
+        with self._lock:
+            self.run = run
+            if not finished:
+                self.current = name
+                self.stages[name] = _Stage(now)
+                if name == "solve":
+                    self._start_solve()
+                return
+            st = self.stages.setdefault(name, _Stage(now))
+            st.end, st.detail = now, stage_detail(run, name)
+            self.current = None
+            if name == "solve":
+                self._stop_ticker()
+            if not self.live:
+                self._line(f"{STAGES[name]} done in {_secs(st.end - st.start)}" + (f": {st.detail}" if st.detail
+                                                                                     else ""))
+
+    def incumbent(self, p: Progress) -> None:
+        """``on_progress`` callback (called from the solver's thread): a better plan was found."""
+        with self._lock:
+            self.best, self._best_t = p, time.perf_counter()
+            if self.bound is None or p.bound_usd < self.bound:
+                self.bound = p.bound_usd
+            if not self.live and (self._printed is None or time.perf_counter() - self._last_line >= self.min_gap_s):
+                self._solve_line()
+
+    def since_incumbent(self) -> float:
+        """Seconds since the latest better plan arrived (infinite before the first)."""
+        return time.perf_counter() - self._best_t
+
+    def interrupted(self) -> None:
+        """Ctrl-C arrived (called from the CLI's signal handler, so it never waits on the live display)."""
+        with self._lock:
+            self.interrupts += 1
+            if self.current == "solve":
+                self.note = "Ctrl-C: stopping the search; the best plan found so far will be written"
+            else:
+                self.note = f"Ctrl-C: stopping the {STAGES[self.current]} stage" if self.current else "Ctrl-C"
+            if self._live is None:
+                self._line(self.note)
+
+    # ------------------------------------------------------------------ solve
+    def _start_solve(self) -> None:
+        self._log_pos = 0
+        self.best, self.bound, self._printed = None, None, None
+        if not self.live:
+            self._line(f"solve started: {self.limit_text()}; Ctrl-C stops it and writes the best plan so far")
+            self._stop.clear()
+            self._ticker = threading.Thread(target=self._tick, name="plan-progress", daemon=True)
+            self._ticker.start()
+
+    def _stop_ticker(self) -> None:
+        self._stop.set()
+        if self._ticker is not None and self._ticker is not threading.current_thread():
+            self._ticker.join(timeout=2)
+        self._ticker = None
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                self._read_bound()
+                if time.perf_counter() - self._last_line >= self.heartbeat_s:
+                    self._solve_line()
+
+    def _read_bound(self) -> None:
+        """Read the bound off the solver's log (it improves between new plans, too)."""
+        opt = self.run.optimiser if self.run is not None else None
+        if opt is None or opt.model is None:
+            return
+        bound, self._log_pos = solver_bound(opt.log_lines, self._log_pos)
+        if bound is not None and math.isfinite(bound):
+            bound += opt.model.objective_offset
+            if self.bound is None or bound < self.bound:
+                self.bound = bound
+
+    def limit_text(self) -> str:
+        """The solver's time limit in words (deterministic time is not wall time)."""
+        opt = self.run.optimiser if self.run is not None else None
+        if opt is not None and opt.deterministic:
+            return (f"time limit {self.time_limit_s:g} s of CP-SAT deterministic time (the same seed gives the "
+                    "same plan; the wall clock can run longer)")
+        return f"time limit {self.time_limit_s:g} s"
+
+    def solve_status(self, *, clock: bool = True) -> str:
+        """The solve in one line: the best plan's net value, the bound and the gap (and the time so far)."""
+        st = self.stages.get("solve")
+        after = f" (after {_secs(time.perf_counter() - st.start)})" if clock and st is not None else ""
+        if self.best is None:
+            return f"searching, no plan yet{after}"
+        bound = self.bound if self.bound is not None else self.best.bound_usd
+        gap = relative_gap(self.best.objective_usd, bound)
+        return f"best net value {usd(self.best.objective_usd)}, bound {usd(bound)}, gap {_pct(gap)}{after}"
+
+    def _solve_line(self) -> None:
+        self._line(f"solve: {self.solve_status()}")
+        if self.best is not None:
+            self._printed = (self.best.objective_usd, self.bound or math.nan)
+
+    # ------------------------------------------------------------------ output
+    def _line(self, text: str) -> None:
+        with self._lock:
+            self._last_line = time.perf_counter()
+            self.console.print(f"[{self._last_line - self.t0:6.1f} s] {text}", highlight=False, markup=False,
+                               soft_wrap=True)
+
+    def _render(self) -> Group:
+        with self._lock:
+            if self.current == "solve":
+                self._read_bound()
+            table = Table.grid(padding=(0, 1))
+            table.add_column(width=4)
+            table.add_column(no_wrap=True)
+            table.add_column(justify="right", no_wrap=True)
+            table.add_column(overflow="fold")
+            now = time.perf_counter()
+            for name, label in STAGES.items():
+                st = self.stages.get(name)
+                if st is None:
+                    table.add_row(Text(".."), Text(label, style="dim"), Text(""), Text(""))
+                elif st.stopped:
+                    table.add_row(Text("!!", style="bold red"), Text(label), Text(_secs((st.end or now) - st.start)),
+                                  Text(st.detail, style="red"))
+                elif st.end is None:
+                    detail = self.solve_status(clock=False) if name == "solve" else ""
+                    table.add_row(Spinner("line", style="cyan"), Text(label, style="bold"),
+                                  Text(_secs(now - st.start)), Text(detail))
+                else:
+                    table.add_row(Text("ok", style="green"), Text(label), Text(_secs(st.end - st.start)),
+                                  Text(st.detail, style="dim"))
+            notes = [Text(self.note, style="yellow")] if self.note else []
+            if self.current == "solve" and not self.interrupts:
+                notes.append(Text(f"Ctrl-C stops the search and writes the best plan so far; {self.limit_text()}.",
+                                  style="dim"))
+            return Group(table, *notes)
+
+
+def _secs(s: float) -> str:
+    """Seconds, to a tenth.
+
+    Examples
+    --------
+    >>> _secs(3.14159), _secs(123.4)
+    ('3.1 s', '123.4 s')
+    """
+    return f"{s:.1f} s"
+
+
+def plan_summary(plan: Plan, *, out_dir: Path | None, total_s: float) -> Table:
+    """The run's result: status, revenue, net value, GPUs leased, bound and gap, time and the folder."""
+    h = plan.headline()
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    status = Text(h["status"], style="yellow" if plan.interrupted else "green")
+    table.add_row("status", status)
+    table.add_row("revenue", Text(f"{usd(plan.revenue_usd)} over {plan.site_use['week'].nunique()} weeks"))
+    table.add_row("net value", Text(f"{usd(plan.objective_usd)} (revenue - power {usd(plan.power_cost_usd)} "
+                                    f"- transport {usd(plan.transport_cost_usd)})"))
+    leased = plan.leased_gpus()
+    table.add_row("GPUs leased", Text(", ".join(f"{sku} {n:,}" for sku, n in leased.items()) + " (peak week)"
+                                      if len(leased) else "none"))
+    if math.isfinite(plan.bound_usd):
+        table.add_row("bound", Text(f"{usd(plan.bound_usd)}; gap {_pct(plan.gap)} (no plan is worth more than "
+                                    "the bound)"))
+    else:
+        table.add_row("bound", Text(f"none ({plan.method} baseline)"))
+    table.add_row("leases", Text(f"{h['leases_placed']:,} placed, {h['leases_unplaced']:,} left out"))
+    table.add_row("time", Text(f"solve {_secs(plan.wall_s)}, total {_secs(total_s)}"))
+    if out_dir is not None:
+        table.add_row("results", Text(f"{out_dir}{os.sep} (open report.html in a browser)"))
+    return table
+
+
+def unplaced_table(plan: Plan, *, limit: int = 20) -> Table:
+    """The leases left out, most revenue first (at most ``limit``): family and reason."""
+    top = plan.unplaced.sort_values(["revenue_usd", "lease"], ascending=[False, True]).head(limit)
+    n = len(plan.unplaced)
+    title = (f"Leases left out ({n})" if n <= limit else f"Leases left out: top {limit} of {n} by revenue")
+    table = _table(title, "lease", [("priority", False), ("SKU", False), ("GPUs", True), ("weeks", False),
+                                    ("revenue", True), ("family", False), ("reason", False)])
+    for _, r in top.iterrows():
+        gpus = int(r["gpus"]) * int(r["replicas"])
+        table.add_row(Text(str(r["lease"])), Text(str(r["priority"])), Text(str(r["sku"])), _num(gpus),
+                      Text(f"{int(r['start_week'])}-{int(r['end_week'])}"), Text(usd(float(r["revenue_usd"])),
+                                                                                 justify="right"),
+                      Text(str(r["family"])), Text(str(r["reason"]), overflow="fold"))
+    return table

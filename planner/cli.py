@@ -1,124 +1,85 @@
 """The ``planner`` command line: a thin layer over the library.
 
-Each command loads a scenario with :func:`_load_or_exit` (which turns a
+Each command maps to one library function: ``validate`` and ``network`` load a
+scenario (:func:`~planner._console.load_or_exit` turns a
 :class:`~planner.errors.ScenarioError` into a table of problems and exit code 2),
-calls one library function and prints its tables with rich.
+``plan`` runs :func:`~planner.run.plan_scenario` with a live progress display,
+``export`` runs :func:`~planner.run.export_topology`.
 
-Exit codes: 0 success; 2 the input has errors (or the command line is wrong).
+Exit codes: 0 success; 1 the solver found no plan in its time limit; 2 the input
+has errors, an output would be overwritten, or the command line is wrong; 3
+internal workloads cannot all be placed; 130 interrupted (Ctrl-C).
+
+Commands written in other modules import their helpers (``ScenarioArg``,
+``load_or_exit``, ``examples``, exit codes, tables) from :mod:`planner._console`
+and are registered at the end of this file with one line each.
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from planner import __version__
 from planner._console import (
+    EXIT_INFEASIBLE,
+    EXIT_INPUT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_NO_PLAN,
+    PlanProgress,
+    ScenarioArg,
+    count,
+    examples,
+    input_errors_exit,
     latency_table,
+    load_or_exit,
     make_console,
-    problems_table,
+    plan_summary,
+    print_problems,
     site_pairs,
     site_pairs_lines,
     sites_table,
     spans_table,
+    unplaced_table,
 )
-from planner.errors import Problem, ScenarioError
+from planner.errors import InfeasibleError, NoPlanError
 from planner.network import build_network
+from planner.plan import Plan
 from planner.routing import latency_matrix
-from planner.scenario import Scenario, load_scenario
+from planner.run import EXPORT_FORMATS, STAGES, RunExistsError, export_topology, plan_scenario
 from planner.schema import FILE_MODELS
 
 __all__ = ["app", "main"]
 
-EXIT_INPUT_ERROR = 2
-"""Exit code when the scenario's files have errors."""
-
-WIDE_CONSOLE = 120
-"""Consoles at least this wide keep problem files, places and fields on one line."""
-
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+STOP_AFTER_SOLUTION_S = 0.5
+"""Ctrl-C stops the search at least this long after the latest solution (see ``_ctrl_c_handled``)."""
+
+UNPLACED_SHOWN = 20
+"""Leases left out listed after a run (the most revenue first); unplaced.csv has them all."""
 
 app = typer.Typer(
     name="planner",
     help="Plan which leased GPU workloads AI data-center campuses can accept, where they go and what they earn.",
-    epilog="Start with [bold]planner validate[/bold], then [bold]planner network[/bold]. "
+    epilog="Start with [bold]planner validate[/bold], then [bold]planner plan[/bold]. "
            "Every command takes --help.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
-
-ScenarioArg = Annotated[
-    Path | None,
-    typer.Argument(help="Scenario YAML file. \\[default: scenarios/reference.yaml]", show_default=False,
-                   metavar="SCENARIO"),
-]
-
-
-# --------------------------------------------------------------------------- shared helpers
-def _examples(*commands: str) -> str:
-    """A help epilog listing example command lines (shown under ``--help``)."""
-    return "[bold]Examples[/bold]\n" + "\n".join(f"$ {escape(c)}" for c in commands)
-
-
-def _count(n: int, word: str) -> str:
-    """A count and a word, plural when needed.
-
-    Examples
-    --------
-    >>> _count(1, "site"), _count(1200, "lease")
-    ('1 site', '1,200 leases')
-    """
-    return f"{n:,} {word}{'s' if n != 1 else ''}"
-
-
-def _print_problems(console: Console, problems: list[Problem]) -> None:
-    """Print problems as one table, with a count line under it."""
-    n_err = sum(p.severity == "error" for p in problems)
-    parts = [_count(n, word) for n, word in ((n_err, "error"), (len(problems) - n_err, "warning")) if n]
-    console.print(problems_table(problems, narrow=console.width < WIDE_CONSOLE))
-    console.print(f"{' and '.join(parts)} in {_count(len({p.file for p in problems}), 'file')}.", highlight=False)
-
-
-def _load_or_exit(path: Path | None, *, console: Console | None = None, show_warnings: bool = True) -> Scenario:
-    """Load a scenario, or print every problem in it as a table and exit with code 2.
-
-    Every command that reads a scenario goes through here, so that input errors
-    always look the same and never end in a traceback.
-
-    Parameters
-    ----------
-    path
-        The scenario file; the bundled reference scenario when ``None``.
-    console
-        Where to print problems (and warnings); stderr by default.
-    show_warnings
-        After a successful load, say how many warnings the scenario has (``planner
-        validate`` lists them).
-
-    Raises
-    ------
-    typer.Exit
-        With code 2 when the scenario has errors.
-    """
-    console = console or make_console(stderr=True)
-    try:
-        sc = load_scenario(path)
-    except ScenarioError as exc:
-        _print_problems(console, exc.problems)
-        console.print("Nothing was loaded; fix the errors above and run the command again.", style="red",
-                      highlight=False)
-        raise typer.Exit(EXIT_INPUT_ERROR) from None
-    if show_warnings and sc.warnings:
-        console.print(f"{_count(len(sc.warnings), 'warning')} in the scenario; `planner validate` lists them.",
-                      style="yellow", highlight=False)
-    return sc
 
 
 def _version(value: bool) -> None:
@@ -136,29 +97,29 @@ def _root(
 
 
 # --------------------------------------------------------------------------- commands
-@app.command(epilog=_examples("planner validate", "planner validate scenarios/reference.yaml"))
+@app.command(epilog=examples("planner validate", "planner validate scenarios/reference.yaml"))
 def validate(scenario: ScenarioArg = None) -> None:
     """Check a scenario's files and report every problem at once (file, place, field, value, fix).
 
     Exits 0 when the scenario loads (warnings are listed), 2 when it has errors.
     """
     out = make_console()
-    sc = _load_or_exit(scenario, console=out, show_warnings=False)
+    sc = load_or_exit(scenario, console=out, show_warnings=False)
     internal = int((sc.workloads["priority"] == "internal").sum())
     leases = len(sc.workloads) - internal
     gpus = int(sc.pods["gpus"].sum())
-    out.print(f"OK {sc.name} ({sc.path}): {_count(len(sc.sites), 'site')}, {_count(len(sc.pods), 'pod')}, "
-              f"{gpus:,} GPUs, {_count(len(sc.spans), 'span')}, {_count(len(sc.pops), 'PoP')}, "
-              f"{_count(leases, 'lease')} (+{internal} internal) over {sc.horizon.periods} weeks",
+    out.print(f"OK {sc.name} ({sc.path}): {count(len(sc.sites), 'site')}, {count(len(sc.pods), 'pod')}, "
+              f"{gpus:,} GPUs, {count(len(sc.spans), 'span')}, {count(len(sc.pops), 'PoP')}, "
+              f"{count(leases, 'lease')} (+{internal} internal) over {sc.horizon.periods} weeks",
               highlight=False, soft_wrap=True)
     if sc.warnings:
-        _print_problems(out, sc.warnings)
+        print_problems(out, sc.warnings)
 
 
-@app.command(epilog=_examples("planner network", "planner network scenarios/reference.yaml"))
+@app.command(epilog=examples("planner network", "planner network scenarios/reference.yaml"))
 def network(scenario: ScenarioArg = None) -> None:
     """Print the campuses, the DCI spans and the site x PoP latency matrix of a scenario."""
-    sc = _load_or_exit(scenario)
+    sc = load_or_exit(scenario)
     g = build_network(sc)
     out = make_console()
     out.print(sites_table(sc))
@@ -180,7 +141,7 @@ def _json_schema(kind: str) -> dict[str, Any]:
     return {"$schema": JSON_SCHEMA_DIALECT, **FILE_MODELS[kind].model_json_schema()}
 
 
-@app.command(epilog=_examples("planner schema                # list the kinds",
+@app.command(epilog=examples("planner schema                # list the kinds",
                              "planner schema lease-row      # one kind's JSON Schema",
                              "planner schema --out schemas  # every kind, one file each"))
 def schema(
@@ -208,6 +169,189 @@ def schema(
         for k, model in FILE_MODELS.items():
             first = (model.__doc__ or "").strip().splitlines()[0].replace("``", "")
             typer.echo(f"{k:<18} {first}")
+
+
+# --------------------------------------------------------------------------- plan
+@contextmanager
+def _ctrl_c_handled(progress: PlanProgress) -> Iterator[None]:
+    """Ctrl-C during the solve stops the search (the best plan so far is written); elsewhere it stops the run.
+
+    During the solve the handler asks the optimiser to stop (:meth:`Optimiser.stop`)
+    instead of raising ``KeyboardInterrupt`` into the thread waiting on the search;
+    at any other stage it raises ``KeyboardInterrupt`` as Python does.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        progress.interrupted()
+        opt = progress.run.optimiser if progress.run is not None else None
+        if progress.current == "solve" and opt is not None:
+            # CP-SAT 9.15 can abort the process when the search is stopped while it is
+            # still handling a new solution; give it a moment after the latest one.
+            wait = STOP_AFTER_SOLUTION_S - progress.since_incumbent()
+            if wait > 0:
+                threading.Timer(wait, opt.stop).start()
+            else:
+                opt.stop()
+            return
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _fail(code: int, problem: str, fix: str = "", details: list[str] | None = None) -> typer.Exit:
+    """Print an error (what, the details, the fix) on stderr and return the exit to raise."""
+    err = make_console(stderr=True)
+    err.print(Text(f"error: {problem}", style="bold red"))
+    for line in details or []:
+        err.print(Text(f"  - {line}"), soft_wrap=True)
+    if fix:
+        err.print(Text(f"fix: {fix}", style="green"))
+    return typer.Exit(code)
+
+
+@app.command(epilog=examples(
+    "planner plan                    # writes output/reference/",
+    "planner plan --force --seed 7   # replaces output/reference/",
+    "planner plan scenarios/reference.yaml --time-limit 20 --out output/ref-20s",
+    "planner plan --greedy --out output/greedy",
+))
+def plan(
+    scenario: ScenarioArg = None,
+    *,
+    out: Annotated[Path | None, typer.Option(
+        "--out", file_okay=False, show_default=False,
+        help="Results folder to write. \\[default: output/<scenario name>]")] = None,
+    time_limit: Annotated[float, typer.Option(
+        "--time-limit", min=0.1, metavar="S",
+        help="Solver time limit, in CP-SAT's deterministic seconds (the same seed gives the same plan; "
+             "wall time can run longer).")] = 60.0,
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Solver random seed.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, metavar="N", help="Solver search workers.")] = 2,
+    force: Annotated[bool, typer.Option("--force", help="Replace the results folder if it exists.")] = False,
+    greedy: Annotated[bool, typer.Option(
+        "--greedy", help="Use the fast greedy baseline instead of the optimiser (no bound, no gap).")] = False,
+) -> None:
+    """Plan a scenario and write its results folder: tables, plan.json, GIS layers, report.html.
+
+    Shows each stage as it runs and, during the solve, the best plan's net
+    value, the bound and the gap. Ctrl-C stops the search and writes the best
+    plan found so far, marked interrupted. The folder is written whole or not
+    at all.
+
+    Exits 0 when the plan is written, 2 on input errors or an existing folder
+    (use --force or --out), 3 when internal workloads cannot be placed, 130
+    after Ctrl-C.
+    """
+    err = make_console(stderr=True)
+    progress = PlanProgress(err, time_limit_s=time_limit)
+    t0 = time.perf_counter()
+    try:
+        with input_errors_exit(err), progress, _ctrl_c_handled(progress):
+            run = plan_scenario(scenario, out_dir=out, force=force, time_limit_s=time_limit, seed=seed,
+                                workers=workers, method="greedy" if greedy else "cp-sat", on_stage=progress.stage,
+                                on_progress=progress.incumbent)
+    except RunExistsError as exc:
+        raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
+    except InfeasibleError as exc:
+        raise _fail(EXIT_INFEASIBLE, "internal workloads cannot all be placed, so there is no plan "
+                    "(internal training is never bumped for leases):", "give them room -- more pods, power or "
+                    "allowed sites, or fewer internal reservations in those weeks -- and run again",
+                    exc.reasons) from None
+    except KeyboardInterrupt:
+        stage = STAGES.get(progress.current or "", "run")
+        raise _fail(EXIT_INTERRUPTED, f"interrupted during {stage}; nothing was written") from None
+    except NoPlanError as exc:  # the solver found no plan at all in its time limit
+        if progress.current != "solve":
+            raise
+        if progress.interrupts:
+            raise _fail(EXIT_INTERRUPTED, "interrupted before the solver found any plan; nothing was "
+                        "written") from None
+        raise _fail(EXIT_NO_PLAN, str(exc), "raise --time-limit, or plan with --greedy") from None
+    assert run.plan is not None
+    _print_result(run.plan, run.out_dir, total_s=time.perf_counter() - t0)
+    if run.plan.interrupted:
+        err.print("Interrupted: this is the best plan found before Ctrl-C (plan.json and the report say so).",
+                  style="yellow", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _print_result(result: Plan, out_dir: Path | None, *, total_s: float) -> None:
+    """The run's figures, then the leases left out (the most revenue first), on stdout."""
+    out = make_console()
+    out.print(plan_summary(result, out_dir=out_dir, total_s=total_s))
+    n = len(result.unplaced)
+    if n:
+        out.print(unplaced_table(result, limit=UNPLACED_SHOWN))
+    if n > UNPLACED_SHOWN:
+        out.print(f"... and {n - UNPLACED_SHOWN} more; {out_dir}/unplaced.csv lists every one with its fix.",
+                  highlight=False, soft_wrap=True)
+
+
+# --------------------------------------------------------------------------- export
+class ExportFormat(StrEnum):
+    """The formats of ``planner export`` (see :data:`planner.run.EXPORT_FORMATS`)."""
+
+    geojson = "geojson"
+    gpkg = "gpkg"
+    kml = "kml"
+    graphml = "graphml"
+    routes = "routes"
+
+
+def _format_of(out: Path | None, fmt: str | None) -> str:
+    """The format asked for, else the one the file's suffix names, else GeoJSON.
+
+    Examples
+    --------
+    >>> _format_of(Path("a.gpkg"), None), _format_of(None, "kml"), _format_of(Path("a.json"), None)
+    ('gpkg', 'kml', 'geojson')
+    """
+    if fmt is not None:
+        return fmt
+    suffix = out.suffix.lower() if out is not None else ""
+    return next((name for name, (sfx, _) in EXPORT_FORMATS.items() if sfx == suffix), "geojson")
+
+
+@app.command(epilog=examples(
+    "planner export --format gpkg --out reference.gpkg",
+    "planner export scenarios/reference.yaml --out reference.kml",
+    "planner export --format graphml --out reference.graphml",
+    "planner export --format routes --out routes.geojson",
+))
+def export(
+    scenario: ScenarioArg = None,
+    *,
+    fmt: Annotated[ExportFormat | None, typer.Option(
+        "--format", "-f", case_sensitive=False, show_default=False, metavar="FORMAT",
+        help="geojson, gpkg (GeoPackage, QGIS), kml (Google Earth), graphml (Gephi, yEd) or routes (span "
+             "routes to edit). \\[default: from the --out suffix, else geojson]")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", dir_okay=False, show_default=False,
+        help="File to write (replaced if it exists). \\[default: output/<scenario name>-topology.<suffix>]")] = None,
+) -> None:
+    """Write a scenario's topology alone -- campuses, PoPs, DCI spans, amplifiers -- before any plan.
+
+    The format comes from --format, else from the --out suffix. Routes writes
+    the spans' route lines as the GeoJSON a scenario reads back as
+    files.routes: edit them in a GIS tool, then point the scenario at the file.
+    """
+    sc = load_or_exit(scenario)
+    name = _format_of(out, fmt.value if fmt is not None else None)
+    suffix, what = EXPORT_FORMATS[name]
+    path = out or Path("output") / f"{sc.name}-{'routes' if name == 'routes' else 'topology'}{suffix}"
+    export_topology(sc, path, fmt=name)
+    typer.echo(f"wrote {path} ({name}: {what})")
+
+
+# --------------------------------------------------------------------------- commands from other modules
+# A module of commands takes its helpers from planner._console and is registered here, one line each.
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["InfeasibleError", "Problem", "ScenarioError"]
+__all__ = ["InfeasibleError", "NoPlanError", "Problem", "ScenarioError"]
 
 
 @dataclass(frozen=True)
@@ -83,3 +83,7 @@ class InfeasibleError(RuntimeError):
         self.reasons = list(reasons)
         msg = "internal workloads cannot be placed:\n" + "\n".join(f"  - {r}" for r in reasons)
         super().__init__(msg)
+
+
+class NoPlanError(RuntimeError):
+    """The solver ended without any plan (its time limit too short for the first one)."""

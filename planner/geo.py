@@ -5,6 +5,8 @@ Coordinates inside geometries are (lon, lat), GeoJSON order.
 
 from __future__ import annotations
 
+import itertools
+
 from pyproj import Geod
 from shapely.geometry import LineString
 
@@ -52,7 +54,7 @@ def points_along_km(line: LineString, spacing_km: float) -> list[tuple[float, fl
 
     coords = list(line.coords)
     seg_km = [
-        great_circle_km(a[1], a[0], b[1], b[0]) for a, b in zip(coords[:-1], coords[1:], strict=True)
+        great_circle_km(a[1], a[0], b[1], b[0]) for a, b in itertools.pairwise(coords)
     ]
     total = sum(seg_km)
     n = max(math.ceil(total / spacing_km) - 1, 0)

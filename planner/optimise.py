@@ -17,7 +17,7 @@ from typing import Literal
 import pandas as pd
 from ortools.sat.python import cp_model
 
-from planner.errors import InfeasibleError
+from planner.errors import InfeasibleError, NoPlanError
 from planner.fit import ReplicaFit, Residual
 from planner.greedy import placement_rows
 from planner.instance import Instance, build_instance
@@ -74,10 +74,6 @@ class _Callback(cp_model.CpSolverSolutionCallback):
 STOP_AFTER_SOLUTION_S = 0.5
 """CP-SAT 9.15 can abort the process when stopped while it reports a new solution; a stop
 request is passed on only once this long has passed since the latest one."""
-
-
-class NoPlanError(RuntimeError):
-    """CP-SAT ended without any plan (time limit too short for the first one)."""
 
 
 class Optimiser:

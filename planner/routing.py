@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
+from itertools import islice, pairwise
 
 import networkx as nx
 import pandas as pd
@@ -66,7 +66,7 @@ def k_shortest_paths(g: nx.Graph, source: str, target: str, k: int) -> list[Path
         return []
     out = []
     for nodes in node_paths:
-        edges = [g.edges[u, v] for u, v in zip(nodes[:-1], nodes[1:], strict=True)]
+        edges = [g.edges[u, v] for u, v in pairwise(nodes)]
         out.append(Path(tuple(nodes), tuple(e["id"] for e in edges), sum(e["latency_ms"] for e in edges),
                         sum(e["length_km"] for e in edges)))
     return out
