@@ -75,6 +75,17 @@ class Residual:
             if f.path is not None and lo.egress_mbps > 0:
                 self.link[f.path.span_idx, t] += sign * lo.egress_mbps
 
+    def holds(self, lo: LeaseOptions, fits: list[ReplicaFit]) -> bool:
+        """Whether ``fits`` (given pods, GPUs and routes) still fit what is left."""
+        trial = self.copy()
+        trial.apply(lo, fits)
+        t = slice(lo.t0, lo.t1 + 1)
+        pods = [p for f in fits for p, _ in f.parts]
+        spans = [int(e) for f in fits if f.path is not None for e in f.path.span_idx]
+        sites = [f.site for f in fits]
+        return bool((trial.gpu[pods, t] >= 0).all() and (trial.uplink[pods, t] >= 0).all()
+                    and (trial.power[sites, t] >= 0).all() and (trial.link[spans, t] >= 0).all())
+
     # ------------------------------------------------------------------ fitting
     def candidate_sites(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
         """Sites a replica may use, before capacity checks."""

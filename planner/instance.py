@@ -153,6 +153,9 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
             float(r["latency_ms"]), float(r["length_km"])))
 
     site_tags = [set(t) for t in sc.sites["residency"]]
+    pods_of: dict[tuple[int, str], list[int]] = {}
+    for p, (s_pos_p, sku_p) in enumerate(zip(pod_site.tolist(), pods["sku"].tolist(), strict=True)):
+        pods_of.setdefault((s_pos_p, sku_p), []).append(p)
     leases = []
     for i, (lid, w) in enumerate(sc.workloads.iterrows()):
         slo = None if pd.isna(w["latency_slo_ms"]) else float(w["latency_slo_ms"])
@@ -170,7 +173,7 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
         allowed = set(w["allowed_sites"])
         tags = set(w["residency"])
         for s in range(len(site_ids)):
-            ps = [p for p in np.flatnonzero(pod_site == s) if pods["sku"].iat[p] == lo.sku]
+            ps = pods_of.get((s, lo.sku), [])
             if not ps:
                 continue
             lo.sku_sites.append(s)

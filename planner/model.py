@@ -148,8 +148,8 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
         Replica fits of leases placed by an earlier plan (``None`` where its pods are
         gone); keeping one where it was avoids ``move_penalty_usd``.
     move_penalty_usd
-        Cost of each moved (or dropped) previously placed lease; defaults to the
-        scenario's ``settings.move_penalty_usd``.
+        Cost of relocating a previously placed lease that could have stayed (dropping
+        one costs its revenue); defaults to the scenario's ``settings.move_penalty_usd``.
     """
     cp = cp_model.CpModel()
     m = PlacementModel(cp, inst)
@@ -176,6 +176,7 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
     if previous:
         penalty = inst.sc.settings.move_penalty_usd if move_penalty_usd is None else move_penalty_usd
         _stay_constraints(m, previous, obj, penalty)
+        _keep_sold(m, previous, obj, inst.sc.settings.drop_penalty_factor)
     cp.maximize(sum(c * v for v, c in obj if c != 0))
     return m
 
@@ -339,25 +340,39 @@ def _counting_cuts(m: PlacementModel, leases: list[LeaseOptions], segs: list[tup
                 m.n_constraints["gpus_count"] += 1
 
 
+def _keep_sold(m: PlacementModel, previous: dict[str, list[ReplicaFit] | None],
+               obj: list[tuple[cp_model.LinearExprT, int]], factor: float) -> None:
+    """Dropping a lease an earlier plan placed costs ``factor`` times its revenue (besides the revenue)."""
+    for lo in m.inst.leases:
+        if lo.lease in previous and not lo.internal:
+            cost = factor * lo.revenue_usd
+            m.objective_offset -= cost
+            if lo.lease in m.placed:
+                obj.append((m.placed[lo.lease], math.ceil(cost)))
+
+
 def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | None],
                       obj: list[tuple[cp_model.LinearExprT, int]], penalty: float) -> None:
-    """``stay[l]`` may be 1 only if every replica keeps its earlier pods and GPUs."""
+    """Relocating a lease that could stay where an earlier plan put it costs ``penalty``.
+
+    ``stay[l]`` may be 1 only if every replica keeps its earlier pods and GPUs; the
+    objective charges ``penalty * (placed[l] - stay[l])``. Dropping a lease costs its
+    revenue only, and a lease whose pods are gone moves at no extra cost.
+    """
     by_id = {lo.lease: lo for lo in m.inst.leases}
     for lid, prev_fits in previous.items():
         lo = by_id.get(lid)
         if lo is None or prev_fits is None or lid not in m.placed or len(prev_fits) != lo.replicas:
-            m.objective_offset -= penalty  # gone or reshaped: it moves whatever we do
-            continue
+            continue  # gone or reshaped: it cannot stay
         fits = canonical(lo, prev_fits)
-        ok = all((lo.lease, r, p) in m.x for r, f in enumerate(fits) for p, _ in f.parts)
-        if not ok:
-            m.objective_offset -= penalty
+        if not all((lo.lease, r, p) in m.x for r, f in enumerate(fits) for p, _ in f.parts):
             continue
         st = m.cp.new_bool_var(f"stay[{lid}]")
         m.stay[lid] = st
+        m.cp.add(st <= m.placed[lid])  # implied by the pins below; stated so the LP relaxation sees it
         for r, f in enumerate(fits):
             for p, g in f.parts:
                 target = g if lo.span == "site" else 1
                 m.cp.add(m.x[(lo.lease, r, p)] == target).only_enforce_if(st)
         obj.append((st, math.ceil(penalty)))
-        m.objective_offset -= penalty
+        obj.append((m.placed[lid], -math.ceil(penalty)))

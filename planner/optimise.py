@@ -142,7 +142,8 @@ class Optimiser:
                         for lid in before}
         m = build_model(inst, previous=previous)
         if self.hint == "greedy":
-            self.warm = warm_start(m, use_lp=self.use_lp)
+            keep = {k: v for k, v in (previous or {}).items() if v is not None}
+            self.warm = warm_start(m, use_lp=self.use_lp, keep=keep)
             _add_hint(m, self.warm.fits, previous)
         self.model = m
         self.build_s = time.perf_counter() - t
@@ -257,7 +258,12 @@ class Optimiser:
         before = set() if self.previous_plan is None else set(self.previous_plan.placements["lease"])
         net = float((placements["revenue_usd"] - placements["power_cost_usd"]
                      - placements["transport_cost_usd"]).sum())
-        objective = net - self.sc.settings.move_penalty_usd * len(before - stayed)
+        placed_now = set(placements["lease"])
+        relocated = (set(m.stay) & placed_now) - stayed  # could have stayed, but moved
+        settings = self.sc.settings
+        dropped_revenue = float(self.sc.workloads.loc[sorted(before - placed_now), "revenue_usd"].sum()) if before \
+            else 0.0
+        objective = net - settings.move_penalty_usd * len(relocated) - settings.drop_penalty_factor * dropped_revenue
         bound, bound_source = solver.best_objective_bound + m.objective_offset, "cp-sat"
         if not found:
             bound = float("inf")
@@ -271,7 +277,8 @@ class Optimiser:
         meta = {"seed": self.seed, "workers": self.workers, "time_limit_s": self.time_limit_s,
                 "deterministic": self.deterministic, "build_s": self.build_s,
                 "variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
-                "constraints_by_family": dict(m.n_constraints), "moved_leases": sorted(before - stayed),
+                "constraints_by_family": dict(m.n_constraints), "moved_leases": sorted((before & placed_now) - stayed),
+                "dropped_leases": sorted(before - placed_now), "relocated_by_choice": sorted(relocated),
                 "solver_status": solver_status,
                 "solver_objective_usd": solver.objective_value + m.objective_offset if found else None,
                 "bound_source": bound_source,

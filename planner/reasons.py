@@ -257,8 +257,8 @@ def _fits_of(inst: Instance, lo: LeaseOptions, placements: pd.DataFrame) -> list
         if rows["site"].iat[0] not in site_pos or not rows["pod"].isin(pod_pos).all():
             return None
         s = site_pos[rows["site"].iat[0]]
-        pid = rows["path_id"].iat[0]
-        path = next((p for p in lo.all_paths.get(s, []) if p.path_id == pid), None)
+        spans = tuple(rows["spans"].iat[0])  # match by spans: path ids are ranks and shift when spans go
+        path = next((p for p in lo.all_paths.get(s, []) if p.spans == spans), None)
         out.append(ReplicaFit(s, tuple((pod_pos[p], int(g)) for p, g in zip(rows["pod"], rows["gpus"], strict=True)),
                               path))
     return out

@@ -261,7 +261,14 @@ class Settings(_Model):
         description="Traffic a site-spanning replica sends between its pods, per GPU, Gbps",
     )
     move_penalty_usd: NonNeg = Field(
-        default=1_000_000.0, description="Cost of moving a lease placed by a previous plan"
+        default=1e9,
+        description="When re-planning: cost of relocating a lease that could stay where the previous plan put "
+        "it. The default makes relocation a last resort.",
+    )
+    drop_penalty_factor: NonNeg = Field(
+        default=100.0,
+        description="When re-planning: dropping a lease the previous plan placed costs this many times its revenue, "
+        "so a re-plan drops only what it cannot keep, and the least revenue of that.",
     )
 
 

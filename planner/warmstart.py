@@ -62,7 +62,11 @@ def lp_guide(m: PlacementModel, lp: LpResult) -> tuple[Guide, dict[str, float]]:
 def greedy_pass(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
                 ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
     """First fit in ``order``; leases that lose money are skipped. Returns fits, residual, failed internal ids."""
-    res = Residual(inst, guide)
+    return _fill(inst, order, Residual(inst, guide))
+
+
+def _fill(inst: Instance, order: list[LeaseOptions], res: Residual
+          ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
     fits: dict[str, list[ReplicaFit]] = {}
     failed: list[str] = []
     for lo in order:
@@ -88,11 +92,46 @@ def price_order(inst: Instance, lp_placed: dict[str, float] | None = None) -> li
     return sorted(inst.leases, key=key)
 
 
-def warm_start(m: PlacementModel, *, use_lp: bool = True, polish_s: float = 3.0,
-               lp_time_limit_s: float = 30.0) -> WarmStart:
-    """The best of the plain and the LP-guided greedy plan, each polished."""
+def kept_in_place(inst: Instance, keep: dict[str, list[ReplicaFit]]) -> tuple[dict[str, list[ReplicaFit]], Residual]:
+    """An earlier plan's placements that still fit, each replica re-routed over today's paths."""
+    res = Residual(inst)
+    fits: dict[str, list[ReplicaFit]] = {}
+    by_id = {lo.lease: lo for lo in inst.leases}
+    for lid in sorted(keep, key=lambda k: (not by_id[k].internal, -by_id[k].revenue_usd) if k in by_id else (1, 0)):
+        lo = by_id.get(lid)
+        if lo is None:
+            continue
+        routed = []
+        for f in keep[lid]:
+            same = None if f.path is None else next(
+                (p for p in lo.paths.get(f.site, []) if p.spans == f.path.spans), None)
+            path = same if same is not None else res.route(lo, f.site)
+            if path is False:
+                break
+            routed.append(ReplicaFit(f.site, f.parts, path))
+        if len(routed) == len(keep[lid]) and res.holds(lo, routed):
+            res.apply(lo, routed)
+            fits[lid] = routed
+    return fits, res
+
+
+def warm_start(m: PlacementModel, *, use_lp: bool = True, polish_s: float = 3.0, lp_time_limit_s: float = 30.0,
+               keep: dict[str, list[ReplicaFit]] | None = None) -> WarmStart:
+    """The best of the plain and the LP-guided greedy plan, each polished.
+
+    With ``keep`` (an earlier plan's placements, when re-planning) the start is that
+    plan wherever it still fits, filled up greedily, and not polished: polishing
+    moves leases, which re-planning avoids.
+    """
     t = time.perf_counter()
     inst = m.inst
+    if keep:
+        fits, res = kept_in_place(inst, keep)
+        rest = [lo for lo in price_order(inst) if lo.lease not in fits]
+        more, res, _ = _fill(inst, rest, res)
+        fits |= more
+        lp = lp_relaxation(m.cp, time_limit_s=lp_time_limit_s) if use_lp else None  # for its bound
+        return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", lp, time.perf_counter() - t)
     candidates: list[tuple[float, str, dict[str, list[ReplicaFit]], Residual]] = []
     fits, res, _ = greedy_pass(inst, price_order(inst))
     fits, res = polish(inst, fits, res, time_limit_s=polish_s)

@@ -109,7 +109,8 @@ def brute_force(sc: Scenario) -> float:
         per_lease.append((str(lid), choices))
     best = -np.inf
     for pick in itertools.product(*(c for _, c in per_lease)):
-        assign = {(lid, r): o for (lid, _), combo in zip(per_lease, pick, strict=False) if combo for r, o in enumerate(combo)}
+        assign = {(lid, r): o for (lid, _), combo in zip(per_lease, pick, strict=True) if combo
+                  for r, o in enumerate(combo)}
         value = sum(o.value for o in assign.values())
         if value > best + 1e-9 and _loads(sc, assign):
             best = value

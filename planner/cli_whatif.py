@@ -1,0 +1,430 @@
+"""The what-if commands of the ``planner`` command line: ``failures``, ``derate`` and ``sweep``.
+
+A thin layer over :mod:`planner.whatif`; :func:`register` adds the commands to the
+main app. Library modules (OR-Tools, Dask, GIS) are imported inside the commands,
+so ``planner --help`` stays fast. Exit codes as in :mod:`planner.cli`: 0 success;
+1 no plan in the time limit; 2 bad input (scenario, plan, grid, options, an
+unreachable scheduler); 3 internal workloads do not fit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from planner._console import (
+    EXIT_INFEASIBLE,
+    EXIT_INPUT_ERROR,
+    EXIT_NO_PLAN,
+    ScenarioArg,
+    examples,
+    load_or_exit,
+    make_console,
+    print_problems,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from planner.plan import Plan
+    from planner.scenario import Scenario
+
+__all__ = ["derate", "failures", "register", "sweep"]
+
+PlanOpt = Annotated[Path | None, typer.Option(
+    "--plan", help="A plan.json (or the results folder holding it) to analyse; without it the scenario is "
+                   "solved first.", show_default=False)]
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", metavar="URL", help="Dask scheduler to use, e.g. tcp://127.0.0.1:8786 "
+                                       "\\[default: a local cluster, closed after]", show_default=False)]
+SerialOpt = Annotated[bool, typer.Option("--serial", help="Run the tasks in this process, one after another.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Worker processes of the local Dask cluster.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="CP-SAT random seed.")]
+MovePenaltyOpt = Annotated[float | None, typer.Option("--move-penalty", min=0, show_default=False, help=(
+    "Cost of moving or dropping a lease in re-plans, USD \\[default: the scenario's move_penalty_usd]"))]
+
+
+def _consoles() -> tuple[Console, Console]:
+    return make_console(), make_console(stderr=True)
+
+
+def _fail(err: Console, problem: str, fix: str = "", details: list[str] | None = None,
+          code: int | None = None) -> typer.Exit:
+    """Print an error (what, the details, the fix) and return the exit to raise (code 2 by default)."""
+    err.print(Text(f"error: {problem}", style="bold red"), soft_wrap=True)
+    for line in details or []:
+        err.print(Text(f"  - {line}"), soft_wrap=True)
+    if fix:
+        err.print(Text(f"fix: {fix}", style="green"), soft_wrap=True)
+    return typer.Exit(EXIT_INPUT_ERROR if code is None else code)
+
+
+def _load(scenario: Path | None, err: Console) -> Scenario:
+    return load_or_exit(scenario, console=err)
+
+
+def _plan_file(path: Path) -> Path:
+    return path / "plan.json" if path.is_dir() else path
+
+
+def _run_scenario(run_dir: Path) -> Path | None:
+    """The scenario a results folder was planned from, when its plan.json records it (``meta.scenario_path``)."""
+    import json
+
+    try:
+        meta = json.loads(_plan_file(run_dir).read_text(encoding="utf-8")).get("meta", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    path = meta.get("scenario_path") if isinstance(meta, dict) else None
+    return Path(path) if isinstance(path, str) and Path(path).is_file() else None
+
+
+def _load_plan(path: Path, sc: Scenario, err: Console) -> Plan:
+    """Read a plan.json (or RESULTS_DIR/plan.json) made for ``sc``, or exit with code 2."""
+    import json
+
+    from planner.plan import Plan
+
+    file = _plan_file(path)
+    if not file.is_file():
+        raise _fail(err, f"no plan at {file}", "give a plan.json written by `planner plan` (or its folder)")
+    try:
+        doc = json.loads(file.read_text(encoding="utf-8"))
+        for key in ("bound_usd", "gap"):  # a greedy plan is written with no bound
+            if isinstance(doc, dict) and doc.get(key) is None:
+                doc[key] = float("nan")
+        plan = Plan.from_json(json.dumps(doc), sc)
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise _fail(err, f"cannot read the plan {file}: {exc}", "give a plan.json written by `planner plan`") from None
+    if plan.scenario != sc.name:
+        raise _fail(err, f"{file} is a plan for scenario {plan.scenario!r}, not {sc.name!r}",
+                    "give the scenario the plan was made for")
+    problems = plan.check(sc)
+    if problems:
+        raise _fail(err, f"{file} does not fit scenario {sc.name} ({len(problems)} violations)",
+                    "re-run `planner plan` for this scenario", problems[:5])
+    return plan
+
+
+def _plan_for(sc: Scenario, plan_path: Path | None, time_limit_s: float, seed: int, err: Console) -> Plan:
+    if plan_path is not None:
+        return _load_plan(plan_path, sc, err)
+    from planner.errors import InfeasibleError
+    from planner.optimise import optimise
+
+    with err.status(f"Solving {sc.name} first ({time_limit_s:g} s limit; give --plan to analyse a saved plan)..."):
+        try:
+            plan = optimise(sc, time_limit_s=time_limit_s, seed=seed)
+        except InfeasibleError as exc:
+            raise _fail(err, "the scenario has no plan: internal workloads do not fit",
+                        "add capacity or lower internal demand", exc.reasons, code=EXIT_INFEASIBLE) from None
+        except RuntimeError as exc:
+            raise _fail(err, str(exc), "raise --time-limit", code=EXIT_NO_PLAN) from None
+    err.print(Text(f"Plan: {plan.status}, revenue ${plan.revenue_usd:,.0f}, "
+                   f"{plan.placements['lease'].nunique()} leases placed, gap {plan.gap:.1%}"))
+    return plan
+
+
+def _where(scheduler: str | None, serial: bool, workers: int) -> str:
+    if serial:
+        return "in-process"
+    return f"on {scheduler}" if scheduler else f"on a local Dask cluster ({workers} workers, 127.0.0.1)"
+
+
+def _check_where(scheduler: str | None, serial: bool) -> None:
+    if scheduler is not None and serial:
+        msg = "give --scheduler or --serial, not both"
+        raise typer.BadParameter(msg, param_hint="--serial")
+
+
+@contextmanager
+def _progress(err: Console, what: str, total: int) -> Iterator[Callable[[int, int, str], None]]:
+    """A rich progress bar over tasks; yields the library's ``on_progress`` callback."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("{task.fields[last]}", style="dim"))
+    with Progress(*columns, console=err, transient=False) as bar:
+        task = bar.add_task(what, total=total, last="")
+
+        def update(done: int, n: int, key: str) -> None:
+            bar.update(task, completed=done, total=n, last=key)
+
+        yield update
+
+
+@contextmanager
+def _cluster_errors(err: Console, scheduler: str | None) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, TimeoutError) as exc:
+        where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
+        raise _fail(err, f"cannot run on {where}: {exc}",
+                    "check the address (start a cluster with `dask scheduler` and `dask worker tcp://HOST:PORT`), "
+                    "or run with --serial") from None
+
+
+def _money(x: Any) -> Text:
+    return Text("-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"${x / 1e6:,.1f}M",
+                justify="right")
+
+
+def _num(x: Any, fmt: str = ",.0f") -> Text:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return Text("-", justify="right")
+    return Text(format(x, fmt), justify="right")
+
+
+def _names(values: Any, limit: int = 4) -> Text:
+    if not isinstance(values, tuple | list) or not values:
+        return Text("")
+    shown = ", ".join(map(str, values[:limit]))
+    return Text(shown + (f" +{len(values) - limit}" if len(values) > limit else ""))
+
+
+def _failures_table(cases: pd.DataFrame, replan: bool, top: int | None) -> Table:
+    t = Table(title="Cut cases, by revenue at risk", title_justify="left")
+    for name, right in (("#", True), ("case", False), ("spans cut", False), ("affected", True),
+                        ("rerouted", True), ("SLO lost", True), ("stranded", True), ("over capacity", False),
+                        ("at risk", True), ("+ms", True), ("survivable", False)):
+        t.add_column(name, justify="right" if right else "left", no_wrap=name in ("case", "at risk"))
+    if replan:
+        for name in ("moved", "dropped", "revenue kept"):
+            t.add_column(name, justify="right")
+    rows = cases if top is None else cases.head(top)
+    for r in rows.itertuples(index=False):
+        if r.status != "ok":
+            cells = [Text(str(r.rank)), Text(r.case), _names(r.spans), *[Text("")] * 7,
+                     Text(f"failed: {r.error}", style="red")]
+        else:
+            cells = [Text(str(r.rank)), Text(r.case), _names(r.spans), _num(r.replicas_affected),
+                     _num(r.replicas_rerouted), _num(r.n_slo_lost), _num(r.n_stranded), _names(r.overloaded_spans, 3),
+                     _money(r.revenue_at_risk_usd), _num(r.worst_added_latency_ms, ".2f"),
+                     Text("yes", style="green") if r.survivable else Text("no", style="yellow")]
+        if replan:
+            rr = r._asdict()
+            cells += [_num(rr.get("n_moved")), _num(rr.get("n_dropped")), _money(rr.get("revenue_kept_usd"))]
+        t.add_row(*cells)
+    return t
+
+
+def failures(
+    scenario: ScenarioArg = None,
+    *,
+    plan: PlanOpt = None,
+    replan: Annotated[bool, typer.Option("--replan", help=(
+        "Also re-optimise every case from the plan with minimal moves (CP-SAT per case).")) ] = False,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help=(
+        "Time limit of the first solve when no --plan is given, s."))] = 20.0,
+    replan_time_limit: Annotated[float, typer.Option("--replan-time-limit", min=0.1, help=(
+        "Time limit of each re-plan, s."))] = 10.0,
+    move_penalty: MovePenaltyOpt = None,
+    seed: SeedOpt = 0,
+    scheduler: SchedulerOpt = None,
+    serial: SerialOpt = False,
+    workers: WorkersOpt = 2,
+    out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
+        "Output folder \\[default: the --plan's folder, else output/<scenario>-failures]"))] = None,
+    top: Annotated[int | None, typer.Option("--top", min=1, show_default=False,
+                                            help="Print only the worst N cases (all are written).")] = None,
+) -> None:
+    """Cut every fibre conduit and every span in turn: which leases lose their SLO or their path, and what is at risk.
+
+    Each case re-routes the plan's traffic over the fibre that is left, without moving
+    any lease; with --replan it is also re-optimised from the plan. Cases run as tasks
+    on a local Dask cluster (or --scheduler, or --serial). Writes failures.csv,
+    failure_routes.csv and failures.geojson / .gpkg (cut spans, affected and new routes).
+    SCENARIO may also be a results folder (output/<run>): its plan.json is analysed.
+    """
+    from planner.whatif import cut_cases, failure_analysis, write_failures
+
+    _check_where(scheduler, serial)
+    if scenario is not None and scenario.is_dir():  # a results folder: its plan, and its scenario if recorded
+        if plan is not None:
+            msg = "give a results folder or --plan, not both"
+            raise typer.BadParameter(msg, param_hint="SCENARIO")
+        plan, scenario = scenario, _run_scenario(scenario)
+    out_con, err = _consoles()
+    sc = _load(scenario, err)
+    the_plan = _plan_for(sc, plan, time_limit, seed, err)
+    cases = cut_cases(sc)
+    where = _where(scheduler, serial, workers)
+    err.print(Text(f"{len(cases)} cut cases ({sum(c.kind == 'srlg' for c in cases)} conduits, "
+                   f"{sum(c.kind == 'span' for c in cases)} single spans), {where}"))
+    with _cluster_errors(err, scheduler), _progress(err, "cut cases", len(cases)) as on_progress:
+        report = failure_analysis(sc, the_plan, cases, replan=replan, time_limit_s=replan_time_limit, seed=seed,
+                                  move_penalty_usd=move_penalty, scheduler=scheduler, serial=serial,
+                                  n_workers=workers, on_progress=on_progress)
+    out_dir = out or (_plan_file(plan).parent if plan is not None else Path("output") / f"{sc.name}-failures")
+    paths = write_failures(sc, report, out_dir)
+    if plan is None:  # keep the plan the cases were cut from
+        paths["plan"] = out_dir / "plan.json"
+        the_plan.to_json(paths["plan"])
+    out_con.print(_failures_table(report.cases, replan, top))
+    ok = report.cases[report.cases["status"] == "ok"]
+    surv = int(ok["survivable"].astype(bool).sum())
+    split = ok.loc[~ok["campuses_connected"].astype(bool), "case"].tolist()
+    inter = ok.loc[~ok["inter_campus_survivable"].astype(bool), "case"].tolist()
+    out_con.print(Text(f"{len(report.cases)} cases: {surv} survivable, {len(ok) - surv} not"
+                       + (f", {len(report.failed)} failed ({', '.join(report.failed)})" if report.failed else "")))
+    out_con.print(Text("Campuses stay connected in every case." if not split
+                       else f"Campuses cut apart by: {', '.join(split)}"))
+    out_con.print(Text("The inter-campus routes carry the re-routed inter-campus traffic in every case." if not inter
+                       else f"Inter-campus traffic loses its SLO or path in: {', '.join(inter)}"))
+    tails = report.routes[report.routes["inter_campus"].astype(bool) & report.routes["limited_in_tail"].astype(bool)]
+    if len(tails):
+        spans = ", ".join(tails["limited_by"].value_counts().index)
+        out_con.print(Text(f"Inter-campus traffic stranded past the last campus, by full spans on the way to its PoP "
+                           f"({spans}), in: {', '.join(tails['case'].unique())}"))
+    if replan:
+        bad = ok[ok["replan_violations"].map(lambda v: bool(v) if isinstance(v, tuple) else False)]
+        if len(bad):
+            out_con.print(Text(f"Re-plans with violations: {', '.join(bad['case'])}", style="red"))
+    out_con.print(Text(f"Wrote {', '.join(str(p) for p in paths.values())}"))
+
+
+def _weeks(text: str) -> tuple[int, int]:
+    """``A-B`` (or ``A``) as a pair of weeks.
+
+    Examples
+    --------
+    >>> _weeks("27-35"), _weeks("4")
+    ((27, 35), (4, 4))
+    """
+    parts = text.replace(" ", "").split("-")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        nums = []
+    if len(nums) not in (1, 2):
+        msg = f"{text!r} is not weeks A-B (e.g. 27-35)"
+        raise typer.BadParameter(msg, param_hint="--weeks")
+    return nums[0], nums[-1]
+
+
+def derate(
+    scenario: ScenarioArg = None,
+    *,
+    site: Annotated[str, typer.Option("--site", help="The campus derated (site id).", show_default=False)],
+    percent: Annotated[float, typer.Option("--percent", help="Share of its available MW lost, %.",
+                                           show_default=False)],
+    weeks: Annotated[str, typer.Option("--weeks", metavar="A-B", help="First and last week of the derate.",
+                                       show_default=False)],
+    plan: PlanOpt = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="Time limit of each solve, s.")] = 20.0,
+    move_penalty: MovePenaltyOpt = None,
+    seed: SeedOpt = 0,
+    out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
+        "Write curtailed.csv and the plan after (plan.json) here."))] = None,
+) -> None:
+    """Cut a campus's power by X % for some weeks: which leases must go (least revenue lost) and the plan after.
+
+    Re-plans from the plan with minimal moves; prints the leases curtailed and moved.
+    """
+    from planner.errors import InfeasibleError
+    from planner.whatif import derate as derate_fn
+    from planner.whatif import derated_scenario
+
+    a, b = _weeks(weeks)
+    out_con, err = _consoles()
+    sc = _load(scenario, err)
+    try:
+        derated_scenario(sc, site, percent, (a, b))
+    except ValueError as exc:
+        raise _fail(err, f"bad derate: {exc}", "see `planner derate --help`") from None
+    the_plan = _plan_for(sc, plan, time_limit, seed, err)
+    with err.status(f"Re-planning with {site} at -{percent:g}% in weeks {a}-{b} ({time_limit:g} s limit)..."):
+        try:
+            r = derate_fn(sc, the_plan, site, percent, (a, b), time_limit_s=time_limit, seed=seed,
+                          move_penalty_usd=move_penalty)
+        except InfeasibleError as exc:
+            raise _fail(err, "internal workloads no longer fit after the derate", "derate less, or for fewer weeks",
+                        exc.reasons, code=EXIT_INFEASIBLE) from None
+    t = Table(title=f"Curtailed: {len(r.curtailed)} leases, ${r.revenue_lost_usd:,.0f}", title_justify="left")
+    for name in ("lease", "tenant", "priority", "GPUs", "weeks", "sites before", "revenue", "reason"):
+        t.add_column(name)
+    for c in r.curtailed.to_dict("records"):
+        t.add_row(Text(str(c["lease"])), Text(str(c["tenant"])), Text(str(c["priority"])),
+                  _num(int(c["gpus"]) * int(c["replicas"])), Text(f"{c['start_week']}-{c['end_week']}"),
+                  Text(str(c["sites_before"])), _money(c["revenue_usd"]), Text(str(c["reason"])))
+    out_con.print(t)
+    out_con.print(Text(f"Moved: {', '.join(r.moved) if r.moved else 'none'}"))
+    out_con.print(Text(f"Revenue ${r.revenue_before_usd:,.0f} -> ${r.revenue_after_usd:,.0f}; plan after: "
+                       f"{r.plan.status}, gap {r.plan.gap:.1%}, "
+                       + ("passes every check" if not r.violations else f"{len(r.violations)} violations")))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        r.curtailed.to_csv(out / "curtailed.csv", index=False)
+        r.plan.to_json(out / "plan.json")
+        out_con.print(Text(f"Wrote {out / 'curtailed.csv'}, {out / 'plan.json'}"))
+
+
+def sweep(
+    scenario: ScenarioArg = None,
+    *,
+    grid: Annotated[Path, typer.Option("--grid", help="Grid YAML: values per parameter (see examples/sweep_grid.yaml).",
+                                       show_default=False)],
+    scheduler: SchedulerOpt = None,
+    serial: SerialOpt = False,
+    workers: WorkersOpt = 2,
+    out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
+        "Output folder \\[default: output/<scenario>-sweep]"))] = None,
+) -> None:
+    """Solve every combination of a grid of scenario variations and tabulate and chart the results.
+
+    Parameters: demand_growth, price_factor, slo_factor, span_capacity_factor,
+    extra_pods, time_limit_s. Points run as tasks on a local Dask cluster (or
+    --scheduler, or --serial). Writes sweep.csv, sweep.png and sweep.svg.
+    """
+    from planner.whatif import GridError, read_grid, sweep_chart
+    from planner.whatif import sweep as sweep_fn
+
+    _check_where(scheduler, serial)
+    out_con, err = _consoles()
+    sc = _load(scenario, err)
+    try:
+        g = read_grid(grid, sc)
+    except GridError as exc:
+        print_problems(err, exc.problems)
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+    points = g.points()
+    where = _where(scheduler, serial, workers)
+    err.print(Text(f"{len(points)} sweep points, {where}"))
+    with _cluster_errors(err, scheduler), _progress(err, "sweep points", len(points)) as on_progress:
+        table = sweep_fn(sc, g, scheduler=scheduler, serial=serial, n_workers=workers, on_progress=on_progress)
+    out_dir = out or Path("output") / f"{sc.name}-sweep"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "sweep.csv", index=False)
+    charts = sweep_chart(table, out_dir / "sweep")
+    t = Table(title="Sweep", title_justify="left")
+    params = list(g.parameters)
+    for name in [*params, "status", "revenue", "net value", "GPUs leased (peak)", "GPU util (mean)", "gap"]:
+        t.add_column(name.replace("_", " "), justify="left" if name == "status" else "right")
+    for r in table.to_dict("records"):
+        t.add_row(*[_num(r[p], "g") for p in params], Text(str(r["status"])), _money(r["revenue_usd"]),
+                  _money(r["net_value_usd"]), _num(r["gpus_leased_peak"]), _num(r["gpu_utilisation_mean"], ".1%"),
+                  _num(r["gap"], ".1%"))
+    out_con.print(t)
+    out_con.print(Text(f"Wrote {out_dir / 'sweep.csv'}, {', '.join(map(str, charts))}"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``failures``, ``derate`` and ``sweep`` to a Typer app (the main ``planner`` app)."""
+    app.command(epilog=examples(
+        "planner failures                                   # solve first, then cut every conduit and span",
+        "planner failures --plan output/reference --replan  # a saved plan, and re-plan each case",
+        "planner failures --scheduler tcp://127.0.0.1:8786  # on a cluster started with dask scheduler/worker",
+        "planner failures --serial --out output/cuts"))(failures)
+    app.command(epilog=examples(
+        "planner derate --site OH-NAL --percent 30 --weeks 27-35",
+        "planner derate --site LA-RCH --percent 20 --weeks 1-8 --plan output/reference --out output/derate"))(derate)
+    app.command(epilog=examples(
+        "planner sweep --grid examples/sweep_grid.yaml",
+        "planner sweep scenarios/reference.yaml --grid examples/sweep_grid.yaml --serial"))(sweep)

@@ -1,0 +1,47 @@
+"""What-if and failure analysis: fibre cuts, power derates and sweeps, run in parallel on Dask.
+
+::
+
+    from planner.whatif import cut_cases, evaluate_cut, failure_analysis, derate, sweep
+
+    report = failure_analysis(sc, plan)             # every conduit and span cut, on a local Dask cluster
+    report.cases                                    # ranked by revenue at risk
+    r = derate(sc, plan, "OH-NAL", 30, (27, 35))    # which leases go when a site loses 30 % of its MW
+    table = sweep(sc, "examples/sweep_grid.yaml")   # a grid of variants, each solved
+"""
+
+from planner.whatif.compare import PlanDiff, compare_plans
+from planner.whatif.cuts import Case, cut_cases, cut_scenario, evaluate_cut, replan_cut
+from planner.whatif.derate import DerateResult, derate, derated_scenario
+from planner.whatif.distributed import TaskResult, local_cluster, run_tasks
+from planner.whatif.failures import FailureReport, failure_analysis, failure_layers, write_failures
+from planner.whatif.sweep import Grid, GridError, evaluate_point, read_grid, sweep, sweep_chart
+from planner.whatif.variants import pod_groups, vary
+
+__all__ = [
+    "Case",
+    "DerateResult",
+    "FailureReport",
+    "Grid",
+    "GridError",
+    "PlanDiff",
+    "TaskResult",
+    "compare_plans",
+    "cut_cases",
+    "cut_scenario",
+    "derate",
+    "derated_scenario",
+    "evaluate_cut",
+    "evaluate_point",
+    "failure_analysis",
+    "failure_layers",
+    "local_cluster",
+    "pod_groups",
+    "read_grid",
+    "replan_cut",
+    "run_tasks",
+    "sweep",
+    "sweep_chart",
+    "vary",
+    "write_failures",
+]
