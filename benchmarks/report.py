@@ -463,8 +463,8 @@ def write_report(results: Path, report: Path, chart: Path, *, command: str) -> N
                if partial else []),
              "Each method runs in its own process, one at a time, on the same generated scenario "
              "(`planner generate --tier T --seed S`):", "",
-             "- **planner**: `planner.optimise` (CP-SAT with the planner's own modelling);",
-             "- **greedy**: `planner.greedy`, price-ordered first fit (the warm-start baseline);",
+             "- **planner**: `planner.solver` (CP-SAT with the planner's own modelling);",
+             "- **greedy**: `planner.baseline`, price-ordered first fit (the warm-start baseline);",
              "- **HiGHS (plain MIP)**: highspy on the textbook model (`benchmarks/plain_mip.py`): one binary per "
              "(lease, replica, pod), integer GPUs per pod plus site binaries for span=site leases, route binaries "
              "per SLO-meeting path, capacity rows for every week (no time compression), same options, units and "

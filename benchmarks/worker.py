@@ -4,8 +4,8 @@
 
 Methods:
 
-- ``planner`` -- :func:`planner.optimise.optimise` (CP-SAT and whatever the planner does);
-- ``greedy``  -- :func:`planner.greedy.greedy`, the price-ordered first-fit baseline;
+- ``planner`` -- :func:`planner.solver.optimise` (CP-SAT and whatever the planner does);
+- ``greedy``  -- :func:`planner.baseline.greedy`, the price-ordered first-fit baseline;
 - ``highs``   -- HiGHS (``highspy``) on the plain MIP of :mod:`benchmarks.plain_mip`;
 - ``lp``      -- HiGHS on the LP relaxation of that MIP: a true upper bound when solved.
 
@@ -95,7 +95,7 @@ def _finish_plan(rec: Recorder, sc: Any, plan: Any, check: bool) -> None:
 
 def run_planner(rec: Recorder, sc: Any, args: argparse.Namespace) -> None:
     """The planner's optimiser, with its progress callback feeding the trace."""
-    from planner.optimise import optimise
+    from planner.solver import optimise
 
     params = inspect.signature(optimise).parameters
     kw: dict[str, Any] = {}
@@ -124,7 +124,7 @@ def run_planner(rec: Recorder, sc: Any, args: argparse.Namespace) -> None:
 
 def run_greedy(rec: Recorder, sc: Any, args: argparse.Namespace) -> None:
     """The greedy baseline: one plan, one trace point."""
-    from planner.greedy import greedy
+    from planner.baseline import greedy
     from planner.instance import build_instance
 
     inst = build_instance(sc)
@@ -211,7 +211,7 @@ def _plan_from(sc: Any, inst: Any, mip: Any, values: Any, status: str, wall_s: f
     """A planner Plan from a plain-MIP solution (so that ``plan.check`` can judge it)."""
     import pandas as pd
 
-    from planner.greedy import placement_rows
+    from planner.baseline import placement_rows
     from planner.plan import PLACEMENT_COLUMNS, UNPLACED_COLUMNS, make_plan
 
     fits = mip.fits(values)

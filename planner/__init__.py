@@ -5,7 +5,8 @@ Each stage is a public function returning pandas tables::
     sc = planner.load_scenario()            # read + validate the inputs -> Scenario
     g = planner.build_network(sc)           # NetworkX graph of fabrics and DCI fibre
     paths = planner.candidate_paths(sc, g)  # k lowest-latency routes site -> PoP
-    plan = optimise(sc, time_limit_s=20)    # from planner.optimise import optimise -> Plan
+    plan = planner.optimise(sc, time_limit_s=20)    # CP-SAT -> Plan (status, bound, gap, tables)
+    base = planner.greedy(sc)               # the greedy baseline -> Plan
     planner.write_run(sc, plan, "output/my-run")   # the results folder, whole or not at all
 
 or all of them at once: ``run = planner.plan_scenario("scenarios/reference.yaml")``.
@@ -13,15 +14,37 @@ or all of them at once: ``run = planner.plan_scenario("scenarios/reference.yaml"
 
 __version__ = "0.1.0"  # first: modules imported below read it
 
-from planner.errors import InfeasibleError, Problem, ScenarioError
+from typing import TYPE_CHECKING, Any
+
+from planner.errors import InfeasibleError, NoPlanError, Problem, ScenarioError
 from planner.network import build_network
 from planner.plan import Plan
 from planner.routing import candidate_paths, k_shortest_paths, latency_matrix, span_graph
 from planner.run import PlanRun, RunExistsError, export_topology, plan_scenario, write_run
 from planner.scenario import Scenario, default_scenario_path, load_scenario
 
+if TYPE_CHECKING:
+    from planner.baseline import greedy
+    from planner.solver import Optimiser, optimise
+
+# The solver pulls in OR-Tools; load it on first use, so that `import planner` stays light and
+# tools that must not load OR-Tools (a HiGHS benchmark worker) can still use the rest.
+_LAZY = {"optimise": "planner.solver", "Optimiser": "planner.solver", "greedy": "planner.baseline"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    msg = f"module 'planner' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
 __all__ = [
     "InfeasibleError",
+    "NoPlanError",
+    "Optimiser",
     "Plan",
     "PlanRun",
     "Problem",
@@ -33,9 +56,11 @@ __all__ = [
     "candidate_paths",
     "default_scenario_path",
     "export_topology",
+    "greedy",
     "k_shortest_paths",
     "latency_matrix",
     "load_scenario",
+    "optimise",
     "plan_scenario",
     "span_graph",
     "write_run",

@@ -40,7 +40,7 @@ from planner.run import STAGES, PlanRun
 from planner.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
-    from planner.optimise import Progress
+    from planner.solver import Progress
 
 __all__ = [
     "EXIT_INFEASIBLE",

@@ -119,7 +119,7 @@ def _plan_for(sc: Scenario, plan_path: Path | None, time_limit_s: float, seed: i
     if plan_path is not None:
         return _load_plan(plan_path, sc, err)
     from planner.errors import InfeasibleError
-    from planner.optimise import optimise
+    from planner.solver import optimise
 
     with err.status(f"Solving {sc.name} first ({time_limit_s:g} s limit; give --plan to analyse a saved plan)..."):
         try:

@@ -101,7 +101,7 @@ def test_realistic_ranges(medium: Scenario) -> None:
 
 
 def test_greedy_plan_on_small_is_valid(small: Scenario) -> None:
-    from planner.greedy import greedy
+    from planner.baseline import greedy
 
     plan = greedy(small)
     assert plan.check(small) == []
@@ -153,7 +153,7 @@ def test_plain_mip_matches_the_optimiser(tiny: Path, tmp_path: Path) -> None:
 
     from benchmarks.plain_mip import build_plain_mip
     from planner.instance import build_instance
-    from planner.optimise import optimise
+    from planner.solver import optimise
 
     sc = load_scenario(tiny)
     plan = optimise(sc, time_limit_s=30, seed=1)

@@ -26,8 +26,8 @@ import shapely
 from shapely.geometry import Point
 
 from planner import gis
+from planner.baseline import greedy
 from planner.geo import geodesic_length_km, great_circle_km
-from planner.greedy import greedy
 from planner.network import build_network
 from planner.plan import Plan
 from planner.scenario import Scenario, load_scenario

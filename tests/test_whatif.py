@@ -13,10 +13,10 @@ import typer
 from typer.testing import CliRunner
 
 import planner
-from planner.greedy import greedy
-from planner.optimise import optimise
+from planner.baseline import greedy
 from planner.physics import FIBRE_MS_PER_KM
 from planner.plan import Plan
+from planner.solver import optimise
 from planner.whatif import (
     GridError,
     compare_plans,

@@ -17,9 +17,9 @@ from typing import Literal
 import pandas as pd
 from ortools.sat.python import cp_model
 
+from planner.baseline import placement_rows
 from planner.errors import InfeasibleError, NoPlanError
 from planner.fit import ReplicaFit, Residual
-from planner.greedy import placement_rows
 from planner.instance import Instance, build_instance
 from planner.model import PlacementModel, build_model, canonical, usable_pods
 from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan, relative_gap
