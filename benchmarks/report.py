@@ -25,7 +25,7 @@ from typing import Any
 __all__ = ["Target", "load_results", "write_report"]
 
 ROOT = Path(__file__).resolve().parents[1]
-TIERS = ("small", "medium", "large", "hyperscale")
+TIERS = ("reference", "small", "medium", "large", "hyperscale")
 METHODS = ("planner", "greedy", "highs", "lp")
 LABEL = {"planner": "planner", "greedy": "greedy", "highs": "HiGHS (plain MIP)", "lp": "LP relaxation (HiGHS)"}
 BOUNDED = ("planner", "highs", "lp")
@@ -242,6 +242,8 @@ def _targets(time_limit: dict[str, float]) -> list[Target]:
         return lambda r: float(r.rec.get("build_s") or 0.0) / time_limit.get(tier, 60.0)
 
     out = [
+        Target("reference", f"gap at {at(60, 'reference'):g} s (issue 3)", "gap", 0.01,
+               planner(lambda r: r.gap_at(at(60, "reference")))),
         Target("hyperscale", "first feasible plan", "s", 10.0, planner(lambda r: r.first_feasible_s)),
         Target("hyperscale", f"gap at {at(60, 'hyperscale'):g} s", "gap", 0.01,
                planner(lambda r: r.gap_at(at(60, "hyperscale")))),

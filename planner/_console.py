@@ -387,8 +387,12 @@ def _build_detail(run: PlanRun) -> str:
     text = f"{len(run.instance.leases):,} workloads"
     m = run.optimiser.model if run.optimiser is not None else None
     if m is not None:
-        text += (f"; {len(m.cp.proto.variables):,} variables, {len(m.cp.proto.constraints):,} constraints, "
-                 "warm start from the greedy plan")
+        text += f"; {len(m.cp.proto.variables):,} variables, {len(m.cp.proto.constraints):,} constraints"
+        warm = run.optimiser.warm if run.optimiser is not None else None
+        if warm is not None:
+            text += f"; warm start: {warm.method}, ${warm.value_usd:,.0f}"
+            if warm.lp is not None and warm.lp.status == "OPTIMAL":
+                text += f" (LP bound ${warm.lp.objective:,.0f})"
     return text
 
 

@@ -8,7 +8,11 @@ optimum remains a true upper bound on the plan's value.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +32,24 @@ class LpResult:
     objective: float
     values: np.ndarray
     wall_s: float
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence file descriptor 1 (HiGHS prints a banner there whatever its output flags say)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real stdout (e.g. some notebook kernels): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _bound(v: int) -> float:
@@ -72,7 +94,8 @@ def lp_relaxation(cp: cp_model.CpModel, *, time_limit_s: float = 60.0, backend: 
     for var, coef in zip(o.vars, o.coeffs, strict=True):
         obj.SetCoefficient(xs[var], sign * coef)
     obj.SetMaximization()
-    status = solver.Solve()
+    with _quiet_stdout():
+        status = solver.Solve()
     name = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
             pywraplp.Solver.INFEASIBLE: "INFEASIBLE"}.get(status, "UNKNOWN")
     value = obj.Value() + sign * o.offset if name == "OPTIMAL" else float("nan")
