@@ -263,7 +263,7 @@ def failures(
                                   move_penalty_usd=move_penalty, scheduler=scheduler, serial=serial,
                                   n_workers=workers, on_progress=on_progress)
     out_dir = out or (_plan_file(plan).parent if plan is not None else Path("output") / f"{sc.name}-failures")
-    paths = write_failures(sc, report, out_dir)
+    paths = write_failures(sc, report, out_dir, plan=the_plan)
     if plan is None:  # keep the plan the cases were cut from
         paths["plan"] = out_dir / "plan.json"
         the_plan.to_json(paths["plan"])

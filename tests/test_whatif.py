@@ -324,6 +324,17 @@ def test_failure_files_and_gis(tmp_path: Path, tri: tuple[planner.Scenario, Plan
                and f["properties"]["layer"] == "rerouted_routes")
     assert new["geometry"]["coordinates"] == [[0.0, 0.0], [-9.0, 0.0], [9.0, 0.0]]
     assert paths["gpkg"].stat().st_size > 0
+    assert "report" not in paths  # no plan given: the run's report is left alone
+
+
+def test_failures_section_in_the_report(tmp_path: Path, tri: tuple[planner.Scenario, Plan]) -> None:
+    sc, plan = tri
+    report = failure_analysis(sc, plan, serial=True)
+    paths = write_failures(sc, report, tmp_path / "out", plan=plan)
+    page = paths["report"].read_text()
+    assert 'id="failures"' in page and 'id="failures-table"' in page
+    worst = report.cases.sort_values("revenue_at_risk_usd", ascending=False)["case"].iloc[0]
+    assert page.index(worst) < page.index("</table>", page.index('id="failures-table"'))
 
 
 @pytest.fixture

@@ -220,8 +220,12 @@ def _layer(rows: list[dict[str, Any]], columns: list[str]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(df, geometry="geometry", crs=CRS)
 
 
-def write_failures(sc: Scenario, report: FailureReport, out_dir: str | Path) -> dict[str, Path]:
+def write_failures(sc: Scenario, report: FailureReport, out_dir: str | Path, *,
+                   plan: Plan | None = None) -> dict[str, Path]:
     """Write ``failures.csv``, ``failure_routes.csv``, ``failures.geojson`` and ``failures.gpkg`` into ``out_dir``.
+
+    With the ``plan`` the cases were cut from, also (re)write ``report.html`` with a
+    section of the cases ranked by revenue at risk.
 
     Returns
     -------
@@ -237,5 +241,9 @@ def write_failures(sc: Scenario, report: FailureReport, out_dir: str | Path) -> 
     layers = failure_layers(sc, report)
     write_geojson(layers, paths["geojson"])
     write_gpkg({k: v for k, v in layers.items() if len(v)}, paths["gpkg"])
+    if plan is not None:
+        from planner.report import write_report
+
+        paths["report"] = write_report(sc, plan, out / "report.html", failures=report.cases)
     return paths
 
