@@ -89,20 +89,26 @@ def _header_problems(display: str, header: list[str], fields: list[str], require
     return out
 
 
-def _walk(node: yaml.Node, loc: Loc, out: dict[Loc, int], seen: frozenset[int] = frozenset()) -> None:
+def _walk(node: yaml.Node, loc: Loc, out: dict[Loc, int], dupes: list[tuple[Loc, int, int]],
+          seen: frozenset[int] = frozenset()) -> None:
+    """Record the line of every value; collect keys given twice in one mapping as (loc, first, again)."""
     out[loc] = node.start_mark.line + 1
     if id(node) in seen:  # a recursive alias (``a: &x [*x]``): its lines are known already
         return
     seen = seen | {id(node)}
     if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
         for k, v in node.value:
             key = k.value if isinstance(k, yaml.ScalarNode) else str(k.start_mark.line)
+            if key in first:
+                dupes.append(((*loc, key), first[key], k.start_mark.line + 1))
+            first.setdefault(key, k.start_mark.line + 1)
             out[(*loc, key)] = k.start_mark.line + 1
-            _walk(v, (*loc, key), out, seen)
+            _walk(v, (*loc, key), out, dupes, seen)
             out[(*loc, key)] = k.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            _walk(v, (*loc, i), out, seen)
+            _walk(v, (*loc, i), out, dupes, seen)
 
 
 def _fmt_loc(loc: Loc) -> str:
@@ -174,8 +180,13 @@ def read_yaml_model(path: Path, model: type[M], kind: str, display: str) -> tupl
         return None, pos, [Problem(display, where, "", "", f"malformed YAML: {what}", fix)]
     except yaml.YAMLError as exc:
         return None, pos, [Problem(display, "", "", "", f"malformed YAML: {exc}", "fix the YAML syntax")]
+    dupes: list[tuple[Loc, int, int]] = []
     if node is not None:
-        _walk(node, (), pos.lines)
+        _walk(node, (), pos.lines, dupes)
+    if dupes:  # YAML keeps the last of two equal keys silently; a person meant one of them
+        return None, pos, [Problem(display, f"line {again}", _fmt_loc(loc), "",
+                                   f"key given twice in one mapping (first on line {first})",
+                                   "keep one of the two") for loc, first, again in dupes]
     if not isinstance(data, dict):
         return None, pos, [Problem(display, "line 1", "", "", "the file is not a YAML mapping",
                                    f"start from the example shown by `planner schema {kind}`")]

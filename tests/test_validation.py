@@ -436,3 +436,16 @@ def test_several_problems_in_several_files_are_reported_at_once() -> None:
         ("leases.csv", "line 5 (lease L4)", "replicas", "warning"),
     }
     assert all(p.fix for p in info.value.problems)
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
+    data = tiny.base()
+    path = tiny.write(tmp_path, data)
+    sites = tmp_path / "sites.yaml"
+    text = sites.read_text()
+    sites.write_text(text.replace("  pue: 1.0\n", "  pue: 1.0\n  pue: 1.2\n", 1))
+    problems = load_errors(path)
+    assert len(problems) == 1
+    p = problems[0]
+    assert p.file.endswith("sites.yaml") and p.field == "sites[0].pue" and "given twice" in p.message
+    assert p.where == f"line {text.splitlines().index('  pue: 1.0') + 2}"
