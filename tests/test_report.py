@@ -17,7 +17,6 @@ import pytest
 
 from planner import load_scenario
 from planner.baseline import greedy
-from planner.errors import ScenarioError
 from planner.plan import Plan
 from planner.report import headline_figures, render_report, write_report
 from planner.report.basemap import map_frame, state_outlines, states_shapefile
@@ -276,10 +275,7 @@ def test_render_is_fast(scenario: Scenario, plan: Plan) -> None:
 
 @pytest.mark.slow
 def test_reference_scenario_renders_fast() -> None:
-    try:
-        sc = load_scenario()
-    except ScenarioError as exc:
-        pytest.skip(f"the reference scenario does not load yet: {exc}")
+    sc = load_scenario()
     plan = greedy(sc, explain=False)
     t = time.perf_counter()
     page = render_report(sc, plan)
