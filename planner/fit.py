@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 
 from planner.instance import Instance, LeaseOptions, PathOption
 
-__all__ = ["FAMILIES", "Guide", "ReplicaFit", "Residual"]
+__all__ = ["FAMILIES", "Guide", "ReplicaFit", "Residual", "fits_from_placements"]
 
 FAMILIES = ("gpus", "power", "dci", "uplink", "latency", "residency", "anti_affinity")
 """Constraint families, as named in reasons and in :func:`Residual.fit`'s ``relax``."""
@@ -176,3 +177,31 @@ class Residual:
             if lo.replicas > 1:
                 trial.apply(lo, [got])
         return fits
+
+
+def fits_from_placements(inst: Instance, placements: pd.DataFrame) -> dict[str, list[ReplicaFit] | None]:
+    """Each placed lease's replica fits, rebuilt from a plan's placement rows.
+
+    ``None`` for a lease whose site or pods are not in ``inst`` (gone since the plan
+    was made). A replica's route is matched by its spans (path ids are ranks, which
+    shift when spans go); a route no longer among the candidates comes back as ``None``.
+    """
+    pod_pos = {p: i for i, p in enumerate(inst.pod_ids)}
+    site_pos = {s: i for i, s in enumerate(inst.site_ids)}
+    by_id = {lo.lease: lo for lo in inst.leases}
+
+    def replicas(lo: LeaseOptions, rows: pd.DataFrame) -> list[ReplicaFit] | None:
+        fits = []
+        for _, rep in rows.groupby("replica"):
+            site = rep["site"].iat[0]
+            if site not in site_pos or not rep["pod"].isin(pod_pos).all():
+                return None
+            s = site_pos[site]
+            spans = tuple(rep["spans"].iat[0])
+            path = next((p for p in lo.all_paths.get(s, []) if p.spans == spans), None)
+            parts = tuple((pod_pos[p], int(g)) for p, g in zip(rep["pod"], rep["gpus"], strict=True))
+            fits.append(ReplicaFit(s, parts, path))
+        return fits
+
+    return {str(lid): replicas(by_id[str(lid)], rows) for lid, rows in placements.groupby("lease", sort=False)
+            if str(lid) in by_id}

@@ -18,7 +18,7 @@ from planner.network import build_network
 from planner.routing import candidate_paths
 from planner.scenario import Scenario
 
-__all__ = ["KBPS", "MBPS", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance"]
+__all__ = ["KBPS", "MBPS", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance", "usable_pods"]
 
 # Capacities are checked in integers: loads rounded up, capacities rounded down, so a plan that
 # fits in these units fits in the exact ones too. The greedy, the reason finder and the CP-SAT
@@ -93,7 +93,6 @@ class Instance:
     pod_ids: list[str]
     span_ids: list[str]
     pod_site: np.ndarray  # pod -> site position
-    pod_gpus: np.ndarray
     pod_free: np.ndarray  # pods x weeks: GPUs not reserved
     pod_uplink_kbps: np.ndarray  # per pod
     pod_kw_per_gpu: np.ndarray  # facility kW per GPU (server kW x PUE), for costs
@@ -101,7 +100,6 @@ class Instance:
     site_power_w: np.ndarray  # sites x weeks: available W less internal reservations' draw
     site_price: np.ndarray  # USD per MWh
     span_limit_mbps: np.ndarray  # spans x weeks: usable (capacity x max utilisation)
-    span_length: np.ndarray
     interpod_kbps_per_gpu: int
     hours: float
     leases: list[LeaseOptions]
@@ -190,11 +188,36 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
             lo.sites.append(s)
         leases.append(lo)
     return Instance(sc=sc, graph=g, paths=cand, site_ids=site_ids, pod_ids=pod_ids, span_ids=span_ids,
-                    pod_site=pod_site, pod_gpus=pods["gpus"].to_numpy(),
+                    pod_site=pod_site,
                     pod_free=sc.free_gpus().to_numpy().astype(np.int64),
                     pod_uplink_kbps=np.floor(pods["uplink_gbps"].to_numpy() * KBPS + 1e-6).astype(np.int64),
                     pod_kw_per_gpu=kw, pod_w_per_gpu=w_per_gpu, site_power_w=site_w,
                     site_price=sc.sites["power_price_usd_per_mwh"].to_numpy(),
-                    span_limit_mbps=span_limit, span_length=sc.spans["length_km"].to_numpy(),
+                    span_limit_mbps=span_limit,
                     interpod_kbps_per_gpu=round(sc.settings.interpod_gbps_per_gpu * KBPS),
                     hours=sc.horizon.hours_per_period, leases=leases)
+
+
+def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
+    """Per eligible site, the pods that could hold ``lo`` with nothing else placed.
+
+    A span=pod replica needs a pod whose free GPUs (after internal reservations) stay
+    at or above its size in every week of the term; a span=site replica needs the
+    pods with any room, and enough of it in total. Pods that fail this can never
+    take the lease, so the model gives them no variable -- a smaller model with a
+    tighter LP relaxation.
+    """
+    out: dict[int, list[int]] = {}
+    t = slice(lo.t0, lo.t1 + 1)
+    for s in lo.sites:
+        pods = lo.pods[s]
+        floor = inst.pod_free[pods, t].min(axis=1)
+        if lo.span == "pod":
+            keep = [p for p, f in zip(pods, floor, strict=True) if f >= lo.gpus]
+        else:
+            keep = [p for p, f in zip(pods, floor, strict=True) if f >= 1]
+            if sum(int(min(f, lo.gpus)) for f in floor if f >= 1) < lo.gpus:
+                keep = []
+        if keep:
+            out[s] = keep
+    return out

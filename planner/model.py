@@ -28,7 +28,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.fit import ReplicaFit
-from planner.instance import Instance, LeaseOptions
+from planner.instance import Instance, LeaseOptions, usable_pods
 
 __all__ = ["PlacementModel", "build_model", "canonical", "segments"]
 
@@ -68,31 +68,6 @@ class PlacementModel:
         """GPUs replica ``r`` of ``lo`` holds in pod ``p``."""
         v = self.x[(lo.lease, r, p)]
         return v if lo.span == "site" else lo.gpus * v
-
-
-def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
-    """Per eligible site, the pods that could hold ``lo`` with nothing else placed.
-
-    A span=pod replica needs a pod whose free GPUs (after internal reservations) stay
-    at or above its size in every week of the term; a span=site replica needs the
-    pods with any room, and enough of it in total. Pods that fail this can never
-    take the lease, so the model gives them no variable -- a smaller model with a
-    tighter LP relaxation.
-    """
-    out: dict[int, list[int]] = {}
-    t = slice(lo.t0, lo.t1 + 1)
-    for s in lo.sites:
-        pods = lo.pods[s]
-        floor = inst.pod_free[pods, t].min(axis=1)
-        if lo.span == "pod":
-            keep = [p for p, f in zip(pods, floor, strict=True) if f >= lo.gpus]
-        else:
-            keep = [p for p, f in zip(pods, floor, strict=True) if f >= 1]
-            if sum(int(min(f, lo.gpus)) for f in floor if f >= 1) < lo.gpus:
-                keep = []
-        if keep:
-            out[s] = keep
-    return out
 
 
 def canonical(lo: LeaseOptions, fits: list[ReplicaFit]) -> list[ReplicaFit]:

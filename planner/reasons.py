@@ -19,7 +19,7 @@ from collections.abc import Collection
 import numpy as np
 import pandas as pd
 
-from planner.fit import FAMILIES, ReplicaFit, Residual
+from planner.fit import FAMILIES, Residual, fits_from_placements
 from planner.instance import Instance, LeaseOptions
 from planner.plan import UNPLACED_COLUMNS
 from planner.validate import _weeks_text
@@ -230,11 +230,12 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
         return pd.DataFrame(columns=UNPLACED_COLUMNS)
     if base is None:
         base = Residual(inst)
+        internal = placements[placements["lease"].isin([lo.lease for lo in inst.leases if lo.internal])]
+        fits_by_lease = fits_from_placements(inst, internal)
         for lo in inst.leases:
-            if lo.internal and lo.lease in placed:
-                fits = _fits_of(inst, lo, placements)
-                if fits is not None:
-                    base.apply(lo, fits)
+            fits = fits_by_lease.get(lo.lease)
+            if fits is not None:
+                base.apply(lo, fits)
     rows = []
     for lo in missing:
         if explain:
@@ -245,23 +246,6 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
                          "revenue_usd": lo.revenue_usd, "family": "", "reason": "not explained (explain=False)",
                          "fix": "", "crowded_out_by": ()})
     return pd.DataFrame(rows, columns=UNPLACED_COLUMNS)
-
-
-def _fits_of(inst: Instance, lo: LeaseOptions, placements: pd.DataFrame) -> list[ReplicaFit] | None:
-    """Rebuild a placed lease's replica fits from its placement rows (``None`` if its pods are gone)."""
-
-    pod_pos = {p: i for i, p in enumerate(inst.pod_ids)}
-    site_pos = {s: i for i, s in enumerate(inst.site_ids)}
-    out = []
-    for _, rows in placements[placements["lease"] == lo.lease].groupby("replica"):
-        if rows["site"].iat[0] not in site_pos or not rows["pod"].isin(pod_pos).all():
-            return None
-        s = site_pos[rows["site"].iat[0]]
-        spans = tuple(rows["spans"].iat[0])  # match by spans: path ids are ranks and shift when spans go
-        path = next((p for p in lo.all_paths.get(s, []) if p.spans == spans), None)
-        out.append(ReplicaFit(s, tuple((pod_pos[p], int(g)) for p, g in zip(rows["pod"], rows["gpus"], strict=True)),
-                              path))
-    return out
 
 
 def internal_failure_reasons(inst: Instance, leases: list[str]) -> list[str]:

@@ -13,7 +13,7 @@ import time
 from collections import defaultdict
 
 from planner.fit import ReplicaFit, Residual
-from planner.instance import Instance, LeaseOptions
+from planner.instance import Instance, LeaseOptions, usable_pods
 
 __all__ = ["net_value", "polish"]
 
@@ -38,8 +38,6 @@ def _on_pod(fits: Fits) -> dict[int, set[str]]:
 
 def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[int]:
     """Pods that could hold ``lo`` with nothing else placed, the emptiest over its term first."""
-    from planner.model import usable_pods
-
     t = slice(lo.t0, lo.t1 + 1)
     pods = [p for ps in usable_pods(inst, lo).values() for p in ps]
     pods.sort(key=lambda p: -int(res.gpu[p, t].min()))

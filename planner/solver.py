@@ -19,11 +19,11 @@ from ortools.sat.python import cp_model
 
 from planner.baseline import placement_rows
 from planner.errors import InfeasibleError, NoPlanError
-from planner.fit import ReplicaFit, Residual
-from planner.instance import Instance, build_instance
-from planner.model import PlacementModel, build_model, canonical, usable_pods
+from planner.fit import ReplicaFit, Residual, fits_from_placements
+from planner.instance import Instance, build_instance, usable_pods
+from planner.model import PlacementModel, build_model, canonical
 from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan, relative_gap
-from planner.reasons import _fits_of, explain_unplaced, internal_failure_reasons
+from planner.reasons import explain_unplaced, internal_failure_reasons
 from planner.scenario import Scenario
 from planner.search import polish
 from planner.warmstart import WarmStart, plan_value, warm_start
@@ -136,10 +136,8 @@ class Optimiser:
             raise InfeasibleError(internal_failure_reasons(inst, stuck))
         previous = None
         if self.previous_plan is not None:
-            before = set(self.previous_plan.placements["lease"])
-            known = {lo.lease: lo for lo in inst.leases}
-            previous = {lid: (_fits_of(inst, known[lid], self.previous_plan.placements) if lid in known else None)
-                        for lid in before}
+            rebuilt = fits_from_placements(inst, self.previous_plan.placements)
+            previous = {str(lid): rebuilt.get(str(lid)) for lid in set(self.previous_plan.placements["lease"])}
         m = build_model(inst, previous=previous)
         if self.hint == "greedy":
             keep = {k: v for k, v in (previous or {}).items() if v is not None}

@@ -141,7 +141,6 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
 
     # ---- pods
     pod_gpus: dict[str, int] = {}
-    pod_sku: dict[str, str] = {}
     for i, g in enumerate(inp.pods.pods):
         if g.site not in sites:
             out.append(Problem(pf, pp.where(("pods", i, "site")), "site", repr(g.site), "unknown site",
@@ -161,7 +160,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
                                    f"a two-tier Clos of radix {fab.switch_radix} x {fab.planes} plane(s) holds at "
                                    f"most {cap} GPUs", "split the pod, or use a fabric of higher radix or more planes"))
         for pid in pod_ids(g.id, g.count):
-            pod_gpus[pid], pod_sku[pid] = g.gpus, g.sku
+            pod_gpus[pid] = g.gpus
     for i, f in enumerate(inp.pods.fabric_templates):
         if f.oversubscription < 1:
             out.append(Problem(pf, pp.where(("fabric_templates", i, "oversubscription")), "oversubscription",
