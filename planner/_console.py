@@ -385,14 +385,20 @@ def _build_detail(run: PlanRun) -> str:
     if run.instance is None:
         return ""
     text = f"{len(run.instance.leases):,} workloads"
-    m = run.optimiser.model if run.optimiser is not None else None
+    opt = run.optimiser
+    if opt is None:
+        return text
+    m = opt.model
     if m is not None:
         text += f"; {len(m.cp.proto.variables):,} variables, {len(m.cp.proto.constraints):,} constraints"
-        warm = run.optimiser.warm if run.optimiser is not None else None
-        if warm is not None:
-            text += f"; warm start: {warm.method}, ${warm.value_usd:,.0f}"
-            if warm.lp is not None and warm.lp.status == "OPTIMAL":
-                text += f" (LP bound ${warm.lp.objective:,.0f})"
+    elif opt.method_used == "sites":
+        text += (f"; {opt.pairs:,} (replica, pod) pairs: site-level LP, then neighbourhood search"
+                 " (too big for the pod-level model)")
+    warm = opt.warm
+    if warm is not None:
+        text += f"; warm start: {warm.method}, ${warm.value_usd:,.0f}"
+        if warm.bound is not None:
+            text += f" ({warm.bound[1]} bound ${warm.bound[0]:,.0f})"
     return text
 
 

@@ -51,7 +51,8 @@ class Residual:
         self.inst = inst
         self.guide = guide
         self.gpu = inst.pod_free.copy()  # GPUs
-        self.uplink = np.repeat(inst.pod_uplink_kbps[:, None], inst.pod_free.shape[1], axis=1)  # kbps
+        up = inst.pod_uplink_kbps  # per pod, or per pod and week (a sub-instance's residual)
+        self.uplink = up.copy() if up.ndim == 2 else np.repeat(up[:, None], inst.pod_free.shape[1], axis=1)  # kbps
         self.power = inst.site_power_w.copy()  # W
         self.link = inst.span_limit_mbps.copy()  # Mbps
 

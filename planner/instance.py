@@ -94,7 +94,7 @@ class Instance:
     span_ids: list[str]
     pod_site: np.ndarray  # pod -> site position
     pod_free: np.ndarray  # pods x weeks: GPUs not reserved
-    pod_uplink_kbps: np.ndarray  # per pod
+    pod_uplink_kbps: np.ndarray  # per pod (or pods x weeks, in a sub-instance)
     pod_kw_per_gpu: np.ndarray  # facility kW per GPU (server kW x PUE), for costs
     pod_w_per_gpu: np.ndarray  # facility W per GPU, rounded up, for capacity
     site_power_w: np.ndarray  # sites x weeks: available W less internal reservations' draw

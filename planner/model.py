@@ -3,9 +3,10 @@
 Variables (``l`` lease, ``r`` replica, ``s`` site, ``p`` pod, ``k`` path):
 
 - ``placed[l]`` -- the lease is carried (fixed to 1 for internal workloads);
+- ``site[l, r, s]`` -- the replica is at site ``s``;
 - ``x[l, r, p]`` -- span=pod: the replica sits in pod ``p`` (bool); span=site: GPUs of the
-  replica in pod ``p`` (integer), with ``site[l, r, s]`` choosing its site and
-  ``whole[l, r, p]`` marking a replica held entirely by one pod (no inter-pod traffic);
+  replica in pod ``p`` (integer), with ``whole[l, r, p]`` marking a replica held entirely
+  by one pod (no inter-pod traffic);
 - ``route[l, r, s, k]`` -- the replica's egress uses path ``k`` from site ``s``; only paths
   meeting the SLO exist, so latency holds by construction.
 
@@ -30,7 +31,7 @@ from ortools.sat.python import cp_model
 from planner.fit import ReplicaFit
 from planner.instance import Instance, LeaseOptions, usable_pods
 
-__all__ = ["PlacementModel", "build_model", "canonical", "segments"]
+__all__ = ["PlacementModel", "add_hint", "build_model", "canonical", "canonical_equal", "read_fits", "segments"]
 
 
 
@@ -58,11 +59,9 @@ class PlacementModel:
         """Pods at site ``s`` the model lets ``lo`` use."""
         return self.where[lo.lease][s]
 
-    def site_expr(self, lo: LeaseOptions, r: int, s: int) -> cp_model.LinearExprT:
+    def site_expr(self, lo: LeaseOptions, r: int, s: int) -> cp_model.IntVar:
         """1 when replica ``r`` of ``lo`` is at site ``s``."""
-        if lo.span == "site":
-            return self.site[(lo.lease, r, s)]
-        return sum(self.x[(lo.lease, r, p)] for p in self.pods(lo, s))
+        return self.site[(lo.lease, r, s)]
 
     def gpus_expr(self, lo: LeaseOptions, r: int, p: int) -> cp_model.LinearExprT:
         """GPUs replica ``r`` of ``lo`` holds in pod ``p``."""
@@ -179,11 +178,14 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
             cp.add(sum(m.whole[(lo.lease, r, p)] for p in m.pods(lo, s)) <= sv)
             site_of[s] = sv
         else:
+            sv = cp.new_bool_var(f"site[{lo.lease},{r},{s}]")
+            m.site[(lo.lease, r, s)] = sv
             for p in m.pods(lo, s):
                 xv = cp.new_bool_var(f"x[{lo.lease},{r},{p}]")
                 m.x[(lo.lease, r, p)] = xv
                 obj.append((xv, -math.floor(inst.power_cost_usd(lo, p, lo.gpus))))
-            site_of[s] = sum(m.x[(lo.lease, r, p)] for p in m.pods(lo, s))
+            cp.add(sum(m.x[(lo.lease, r, p)] for p in m.pods(lo, s)) == sv)
+            site_of[s] = sv
     cp.add(sum(site_of.values()) == pl)
     if lo.needs_path:
         for s, here in site_of.items():
@@ -244,41 +246,51 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
             if lo.t0 < b and lo.t1 >= a:
                 mask |= 1 << lo.pos
         active.append(mask)
+    pod_gpu, pod_up, site_w, span_mb = _terms(m, leases)
+    for p, terms in pod_gpu.items():
+        _add_capacity(m, "gpus", terms, inst.pod_free[p], segs, active)
+    _counting_cuts(m, leases, segs, active)
+    for p, terms in pod_up.items():
+        _add_capacity(m, "uplink", terms, np.broadcast_to(inst.pod_uplink_kbps[p], (periods,)), segs, active)
+    for s, terms in site_w.items():
+        _add_capacity(m, "power", terms, inst.site_power_w[s], segs, active)
+    for e, terms in span_mb.items():
+        _add_capacity(m, "dci", terms, inst.span_limit_mbps[e], segs, active)
+
+
+def _terms(m: PlacementModel, leases: list[LeaseOptions]
+           ) -> tuple[dict[int, Terms], dict[int, Terms], dict[int, Terms], dict[int, Terms]]:
+    """Every lease's terms on pod GPUs, pod uplinks, site power and DCI spans."""
+    inst = m.inst
     pod_gpu: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     pod_up: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     site_w: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     span_mb: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     b_kbps = inst.interpod_kbps_per_gpu
     for lo in leases:
-        egress_kbps_per_gpu = lo.egress_kbps_per_gpu
         for r in range(lo.replicas):
             for s in m.sites(lo):
+                watts = {int(inst.pod_w_per_gpu[p]) for p in m.pods(lo, s)}
+                if len(watts) == 1:  # the same SKU at one site: one term for the replica's power
+                    site_w[s][lo.pos].append((m.site[(lo.lease, r, s)], lo.gpus * watts.pop(), 1))
                 for p in m.pods(lo, s):
                     xv = m.x[(lo.lease, r, p)]
                     unit, ub = (1, lo.gpus) if lo.span == "site" else (lo.gpus, 1)
                     pod_gpu[p][lo.pos].append((xv, unit, ub))
-                    site_w[s][lo.pos].append((xv, unit * int(inst.pod_w_per_gpu[p]), ub))
+                    if watts:
+                        site_w[s][lo.pos].append((xv, unit * int(inst.pod_w_per_gpu[p]), ub))
                     if lo.span == "site":
-                        if egress_kbps_per_gpu + b_kbps > 0:
-                            pod_up[p][lo.pos].append((xv, egress_kbps_per_gpu + b_kbps, ub))
+                        if lo.egress_kbps_per_gpu + b_kbps > 0:
+                            pod_up[p][lo.pos].append((xv, lo.egress_kbps_per_gpu + b_kbps, ub))
                         if b_kbps > 0:
                             pod_up[p][lo.pos].append((m.whole[(lo.lease, r, p)], -b_kbps * lo.gpus, 1))
                     elif lo.egress_kbps > 0:
                         pod_up[p][lo.pos].append((xv, lo.egress_kbps, 1))
                 if lo.needs_path and lo.egress_mbps > 0:
-                    mbps = lo.egress_mbps
                     for k, path in enumerate(lo.paths[s]):
                         for e in path.span_idx:
-                            span_mb[int(e)][lo.pos].append((m.route[(lo.lease, r, s, k)], mbps, 1))
-    for p, terms in pod_gpu.items():
-        _add_capacity(m, "gpus", terms, inst.pod_free[p], segs, active)
-    _counting_cuts(m, leases, segs, active)
-    for p, terms in pod_up.items():
-        _add_capacity(m, "uplink", terms, np.full(periods, inst.pod_uplink_kbps[p]), segs, active)
-    for s, terms in site_w.items():
-        _add_capacity(m, "power", terms, inst.site_power_w[s], segs, active)
-    for e, terms in span_mb.items():
-        _add_capacity(m, "dci", terms, inst.span_limit_mbps[e], segs, active)
+                            span_mb[int(e)][lo.pos].append((m.route[(lo.lease, r, s, k)], lo.egress_mbps, 1))
+    return pod_gpu, pod_up, site_w, span_mb
 
 
 def _counting_cuts(m: PlacementModel, leases: list[LeaseOptions], segs: list[tuple[int, int]],
@@ -351,3 +363,60 @@ def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | 
                 m.cp.add(m.x[(lo.lease, r, p)] == target).only_enforce_if(st)
         obj.append((st, math.ceil(penalty)))
         obj.append((m.placed[lid], -math.ceil(penalty)))
+
+
+def add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
+              previous: dict[str, list[ReplicaFit] | None] | None) -> None:
+    """Hint every variable of ``m`` from a set of replica fits (a complete hint)."""
+    inst = m.inst
+    for lo in inst.leases:
+        if lo.lease not in m.placed:
+            continue
+        f = canonical(lo, fits[lo.lease]) if lo.lease in fits else None
+        m.cp.add_hint(m.placed[lo.lease], f is not None)
+        for r in range(lo.replicas):
+            rf = f[r] if f else None
+            parts = dict(rf.parts) if rf else {}
+            for s in m.sites(lo):
+                m.cp.add_hint(m.site[(lo.lease, r, s)], bool(rf and rf.site == s))
+                for p in m.pods(lo, s):
+                    g = parts.get(p, 0)
+                    m.cp.add_hint(m.x[(lo.lease, r, p)], g if lo.span == "site" else int(g > 0))
+                    if lo.span == "site":
+                        m.cp.add_hint(m.whole[(lo.lease, r, p)], g == lo.gpus)
+                for k, path in enumerate(lo.paths.get(s, []) if lo.needs_path else []):
+                    on = bool(rf and rf.site == s and rf.path is not None and rf.path.path_id == path.path_id)
+                    m.cp.add_hint(m.route[(lo.lease, r, s, k)], on)
+    for lid, st in m.stay.items():
+        prev = previous.get(lid) if previous else None
+        m.cp.add_hint(st, bool(prev is not None and lid in fits and canonical_equal(fits[lid], prev)))
+
+
+def canonical_equal(a: list[ReplicaFit], b: list[ReplicaFit]) -> bool:
+    """Whether two sets of replica fits hold the same pods with the same GPUs."""
+    return sorted(tuple(sorted(f.parts)) for f in a) == sorted(tuple(sorted(f.parts)) for f in b)
+
+
+def read_fits(m: PlacementModel, solver: cp_model.CpSolver) -> dict[str, list[ReplicaFit]]:
+    """The replica fits of the leases placed in ``solver``'s solution of ``m``."""
+    out: dict[str, list[ReplicaFit]] = {}
+    for lo in m.inst.leases:
+        pl = m.placed.get(lo.lease)
+        if pl is None or not solver.value(pl):
+            continue
+        fits = []
+        for r in range(lo.replicas):
+            for s in m.sites(lo):
+                parts = []
+                for p in m.pods(lo, s):
+                    v = int(solver.value(m.x[(lo.lease, r, p)]))
+                    if v:
+                        parts.append((p, v if lo.span == "site" else lo.gpus))
+                if not parts:
+                    continue
+                path = None
+                if lo.needs_path:
+                    path = next(pth for k, pth in enumerate(lo.paths[s]) if solver.value(m.route[(lo.lease, r, s, k)]))
+                fits.append(ReplicaFit(s, tuple(parts), path))
+        out[lo.lease] = fits
+    return out

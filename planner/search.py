@@ -69,9 +69,14 @@ def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, 
 
 
 def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5.0,
-           rounds: int = 3) -> tuple[Fits, Residual]:
-    """Improve ``fits`` (with ``res`` what they leave) by eviction moves; returns new fits and residual."""
+           rounds: int = 3, max_tries: int | None = None) -> tuple[Fits, Residual]:
+    """Improve ``fits`` (with ``res`` what they leave) by eviction moves; returns new fits and residual.
+
+    Stops after ``rounds`` passes over the left-out leases, ``time_limit_s`` or
+    ``max_tries`` tried moves, whichever comes first.
+    """
     t_end = time.perf_counter() + time_limit_s
+    tries = 0
     by_id = {lo.lease: lo for lo in inst.leases}
     fits = dict(fits)
     for _ in range(rounds):
@@ -86,7 +91,10 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
             if lo.lease in fits:
                 continue
             best: tuple[float, Fits, Residual] | None = None
+            if max_tries is not None and tries >= max_tries:
+                return fits, res
             for pod in _targets(inst, lo, res):
+                tries += 1
                 got = _try(inst, lo, pod, fits, res, value, on_pod, by_id)
                 if got is not None and got[0] > 1e-6 and (best is None or got[0] > best[0]):
                     best = got

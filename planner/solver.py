@@ -7,10 +7,12 @@ way to stop the search early with the best plan found so far.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -21,14 +23,16 @@ from planner.baseline import placement_rows
 from planner.errors import InfeasibleError, NoPlanError
 from planner.fit import ReplicaFit, Residual, fits_from_placements
 from planner.instance import Instance, build_instance, usable_pods
-from planner.model import PlacementModel, build_model, canonical
+from planner.lns import LnsStats, pool_lns
+from planner.model import PlacementModel, add_hint, build_model, read_fits
 from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan, relative_gap
 from planner.reasons import explain_unplaced, internal_failure_reasons
 from planner.scenario import Scenario
 from planner.search import polish
-from planner.warmstart import WarmStart, plan_value, warm_start
+from planner.warmstart import LpKind, WarmStart, plan_value, warm_start
 
-__all__ = ["STOP_AFTER_SOLUTION_S", "NoPlanError", "Optimiser", "Progress", "optimise"]
+__all__ = ["POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "STOP_AFTER_SOLUTION_S", "NoPlanError", "Optimiser", "Progress",
+           "optimise"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,25 @@ STOP_AFTER_SOLUTION_S = 0.5
 request is passed on only once this long has passed since the latest one."""
 
 
+Method = Literal["auto", "pods", "sites"]
+
+POD_MODEL_MAX_PAIRS = 25_000
+"""(replica, pod) pairs above which ``method="auto"`` leaves the pod-level CP-SAT model for the site-level method."""
+POD_LP_MAX_PAIRS = 20_000
+"""(replica, pod) pairs above which the warm start is guided by the site-level LP instead of the model's own."""
+SITES_POLISH_SHARE = 0.1
+"""Site-level method: share of the time limit for each local search of the warm start."""
+SITES_POLISH_TRIES = 4000
+"""Site-level method, deterministic: moves tried by each local search of the warm start."""
+LNS_SHARE = 0.6
+"""Site-level method, deterministic: neighbourhood search budget (CP-SAT deterministic time) per second of limit."""
+
+
+def _revenue_bound(inst: Instance) -> float:
+    """A plan earns at most every lease's revenue (costs are not negative): the bound without a relaxation."""
+    return float(sum(math.ceil(lo.revenue_usd) for lo in inst.leases if not lo.internal))
+
+
 class Optimiser:
     """Build, then solve, the placement model of a scenario.
 
@@ -95,8 +118,18 @@ class Optimiser:
         ``"greedy"`` to warm-start from the best of the plain and the LP-guided greedy
         plans (polished by local search), or ``"none"``.
     use_lp
-        Solve the LP relaxation (HiGHS through OR-Tools) to guide the warm start; its
-        optimum is also a true bound, reported when tighter than CP-SAT's.
+        Solve an LP relaxation (HiGHS through OR-Tools) to guide the warm start; its
+        optimum is also a true bound, reported when tighter than CP-SAT's. The
+        pod-level model's own relaxation where it has at most
+        :data:`POD_LP_MAX_PAIRS` (replica, pod) pairs, else the site-level one of
+        :mod:`planner.relax`.
+    method
+        ``"pods"``: CP-SAT on the pod-level model; ``"sites"``: for instances too
+        big for it -- the site-level LP relaxation (the bound), LP-guided greedy and
+        local search (the first plans), then large-neighbourhood search re-packing
+        a few pods at a time with CP-SAT (:mod:`planner.lns`); ``"auto"`` (default):
+        ``"pods"`` up to :data:`POD_MODEL_MAX_PAIRS` (replica, pod) pairs. With
+        ``"sites"`` the time limit counts from the start of :meth:`build`.
     deterministic
         Make the search reproducible for a seed and worker count (CP-SAT's
         interleaved search with a deterministic time limit).
@@ -109,14 +142,20 @@ class Optimiser:
     def __init__(self, sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,
                  previous_plan: Plan | None = None, hint: Literal["greedy", "none"] = "greedy",
                  deterministic: bool = True, explain: bool = True, relative_gap_limit: float = 1e-4,
-                 use_lp: bool = True,
+                 use_lp: bool = True, method: Method = "auto",
                  on_progress: Callable[[Progress], None] | None = None, instance: Instance | None = None) -> None:
         self.sc = sc
         self.time_limit_s, self.seed, self.workers = time_limit_s, seed, workers
         self.previous_plan, self.hint, self.deterministic, self.explain = previous_plan, hint, deterministic, explain
         self.relative_gap_limit = relative_gap_limit
         self.use_lp = use_lp
+        self.method: Method = method
+        self.method_used: Literal["pods", "sites"] | None = None
+        self.pairs = 0
+        self.lns: LnsStats | None = None
         self.warm: WarmStart | None = None
+        self._t_build = 0.0
+        self._early: list[Progress] = []
         self.on_progress = on_progress
         self.instance = instance
         self.model: PlacementModel | None = None
@@ -126,26 +165,48 @@ class Optimiser:
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ stages
-    def build(self) -> PlacementModel:
-        """Build the instance and the CP-SAT model (with the greedy hint)."""
-        t = time.perf_counter()
+    def build(self) -> PlacementModel | None:
+        """Build the instance, then the CP-SAT model with its warm start (``"pods"``) or the first plans (``"sites"``).
+
+        Returns the CP-SAT model, or ``None`` for the site-level method.
+        """
+        t = self._t_build = time.perf_counter()
         inst = self.instance or build_instance(self.sc)
         self.instance = inst
-        stuck = [lo.lease for lo in inst.leases if lo.internal and not usable_pods(inst, lo)]
+        where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
+        stuck = [lo.lease for lo in inst.leases if lo.internal and not where[lo.lease]]
         if stuck:
             raise InfeasibleError(internal_failure_reasons(inst, stuck))
+        self.pairs = sum(lo.replicas * sum(len(ps) for ps in where[lo.lease].values()) for lo in inst.leases)
+        method = self.method if self.method != "auto" else ("pods" if self.pairs <= POD_MODEL_MAX_PAIRS else "sites")
+        self.method_used = method
         previous = None
         if self.previous_plan is not None:
             rebuilt = fits_from_placements(inst, self.previous_plan.placements)
             previous = {str(lid): rebuilt.get(str(lid)) for lid in set(self.previous_plan.placements["lease"])}
+        keep = {k: v for k, v in (previous or {}).items() if v is not None}
+        lp: LpKind = "none" if not self.use_lp else "pods" if self.pairs <= POD_LP_MAX_PAIRS else "sites"
+        if method == "sites":
+            tries = SITES_POLISH_TRIES if self.deterministic else None
+            self.warm = warm_start(inst, lp="sites" if self.use_lp else "none", keep=keep, polish_tries=tries,
+                                   polish_s=max(1.0, SITES_POLISH_SHARE * self.time_limit_s), on_plan=self._first_plans)
+            self.build_s = time.perf_counter() - t
+            return None
         m = build_model(inst, previous=previous)
         if self.hint == "greedy":
-            keep = {k: v for k, v in (previous or {}).items() if v is not None}
-            self.warm = warm_start(m, use_lp=self.use_lp, keep=keep)
-            _add_hint(m, self.warm.fits, previous)
+            self.warm = warm_start(m, lp=lp, keep=keep)
+            add_hint(m, self.warm.fits, previous)
         self.model = m
         self.build_s = time.perf_counter() - t
         return m
+
+    def _first_plans(self, value: float, bound: float | None) -> None:
+        """A plan found while building (site-level method): report it as progress."""
+        bound = float("inf") if bound is None else bound
+        p = Progress(time.perf_counter() - self._t_build, value, max(bound, value), relative_gap(value, bound))
+        self._early.append(p)
+        if self.on_progress is not None:
+            self.on_progress(p)
 
     def stop(self) -> None:
         """Ask the search to stop; :meth:`solve` returns the best plan found so far, marked interrupted.
@@ -162,6 +223,9 @@ class Optimiser:
         so far with ``interrupted=True``.
         """
         m = self.model or self.build()
+        if self.method_used == "sites":
+            return self._solve_sites()
+        assert m is not None
         solver = self._solver()
         t0 = time.perf_counter()
         cb = _Callback(m.objective_offset, t0, self.on_progress)
@@ -172,7 +236,7 @@ class Optimiser:
             failed = [lo.lease for lo in m.inst.leases if lo.internal]
             raise InfeasibleError(internal_failure_reasons(m.inst, failed))
         if status in ("OPTIMAL", "FEASIBLE"):
-            fits = _read_fits(m, solver)
+            fits = read_fits(m, solver)
         elif self.warm is not None and (self.previous_plan is None or not self.warm.fits):
             # CP-SAT ran out of time before its first plan: the warm start is a valid plan.
             log.warning("CP-SAT ended %s; returning the warm-start plan", status)
@@ -180,9 +244,68 @@ class Optimiser:
         else:
             msg = f"CP-SAT found no plan ({status}) in {wall:.1f} s; raise the time limit"
             raise NoPlanError(msg)
-        plan = self._plan(m, solver, solver_status, fits, status, wall, interrupted, cb.history)
+        found = solver_status in ("OPTIMAL", "FEASIBLE")
+        bound, bound_source = (solver.best_objective_bound + m.objective_offset, "cp-sat") if found \
+            else (float("inf"), "none")
+        if self.warm is not None and self.warm.bound is not None:
+            lp_bound, lp_source = self.warm.bound
+            lp_bound += m.objective_offset if lp_source == "lp relaxation" else 0.0  # the site LP bounds net value
+            if lp_bound < bound:
+                bound, bound_source = lp_bound, lp_source
+        stayed = {lid for lid, st in m.stay.items() if found and solver.value(st)}
+        info = {"variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
+                "constraints_by_family": dict(m.n_constraints), "solver_status": solver_status,
+                "solver_objective_usd": solver.objective_value + m.objective_offset if found else None}
+        plan = self._plan(fits, status, wall, interrupted, cb.history, bound, bound_source,
+                          stayable=set(m.stay), stayed=stayed, info=info)
         plan.log = list(self.log_lines)
         return plan
+
+    def _solve_sites(self) -> Plan:
+        """The site-level method's search: re-pack neighbourhoods of pods from the warm start on."""
+        inst, warm = self.instance, self.warm
+        assert inst is not None and warm is not None
+        t0 = time.perf_counter()
+        history = list(self._early)
+        bound, source = warm.bound if warm.bound is not None else (_revenue_bound(inst), "sum of revenues")
+
+        def improved(_fits: dict[str, list[ReplicaFit]], value: float) -> None:
+            p = Progress(time.perf_counter() - self._t_build, value, max(bound, value), relative_gap(value, bound))
+            history.append(p)
+            if self.on_progress is not None:
+                self.on_progress(p)
+
+        fits, res = warm.fits, warm.residual
+        if self.previous_plan is None:  # re-plans keep the earlier placements where they still fit
+            budget = LNS_SHARE * self.time_limit_s if self.deterministic \
+                else max(0.0, self.time_limit_s - (t0 - self._t_build))
+            result: dict[str, object] = {}
+            done = threading.Event()
+
+            def run() -> None:
+                try:
+                    result["out"] = pool_lns(inst, fits, res, budget_s=budget, seed=self.seed, workers=self.workers,
+                                             deterministic=self.deterministic, stop=self._stop, on_improve=improved)
+                finally:
+                    done.set()
+
+            worker = threading.Thread(target=run, name="lns", daemon=True)
+            worker.start()
+            while not done.is_set():
+                try:
+                    done.wait(0.1)
+                except KeyboardInterrupt:
+                    self._stop.set()
+            worker.join()
+            fits, res, self.lns = result["out"]  # type: ignore[misc]
+        interrupted = self._stop.is_set()
+        wall = time.perf_counter() - t0
+        value = plan_value(inst, fits)
+        status = "OPTIMAL" if relative_gap(value, bound) <= self.relative_gap_limit else "FEASIBLE"
+        info = {"variables": None, "constraints": None, "solver_status": "SITE_SEARCH",
+                "lns": None if self.lns is None else dataclasses.asdict(self.lns)}
+        return self._plan(fits, status, wall, interrupted, history, bound, source, stayable=set(), stayed=set(),
+                          info=info, polish_after=False)
 
     def _solver(self) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
@@ -235,114 +358,49 @@ class Optimiser:
         worker.join()
         return solver.status_name(result["status"]), interrupted
 
-    def _plan(self, m: PlacementModel, solver: cp_model.CpSolver, solver_status: str,
-              fits: dict[str, list[ReplicaFit]], status: str, wall: float, interrupted: bool,
-              history: list[Progress]) -> Plan:
-        inst = m.inst
-        found = solver_status in ("OPTIMAL", "FEASIBLE")
+    def _plan(self, fits: dict[str, list[ReplicaFit]], status: str, wall: float, interrupted: bool,
+              history: list[Progress], bound: float, bound_source: str, *, stayable: set[str], stayed: set[str],
+              info: Mapping[str, object], polish_after: bool = True) -> Plan:
+        inst = self.instance
+        assert inst is not None
         res = Residual(inst)
         for lo in inst.leases:
             if lo.lease in fits:
                 res.apply(lo, fits[lo.lease])
         polished = False
-        if self.previous_plan is None:  # re-plans keep CP-SAT's minimal-move answer as it is
+        if self.previous_plan is None and polish_after:  # re-plans keep CP-SAT's minimal-move answer as it is
             better, better_res = polish(inst, fits, res, time_limit_s=2.0)
             if plan_value(inst, better) > plan_value(inst, fits) + 1e-6:
                 fits, res, polished = better, better_res, True
         rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
         placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
         unplaced = explain_unplaced(inst, placements, res, explain=self.explain)
-        stayed = {lid for lid, st in m.stay.items() if found and solver.value(st)}
         before = set() if self.previous_plan is None else set(self.previous_plan.placements["lease"])
         net = float((placements["revenue_usd"] - placements["power_cost_usd"]
                      - placements["transport_cost_usd"]).sum())
         placed_now = set(placements["lease"])
-        relocated = (set(m.stay) & placed_now) - stayed  # could have stayed, but moved
+        relocated = (stayable & placed_now) - stayed  # could have stayed, but moved
         settings = self.sc.settings
         dropped_revenue = float(self.sc.workloads.loc[sorted(before - placed_now), "revenue_usd"].sum()) if before \
             else 0.0
         objective = net - settings.move_penalty_usd * len(relocated) - settings.drop_penalty_factor * dropped_revenue
-        bound, bound_source = solver.best_objective_bound + m.objective_offset, "cp-sat"
-        if not found:
-            bound = float("inf")
-        if self.warm is not None and self.warm.lp is not None and self.warm.lp.status == "OPTIMAL":
-            lp_bound = self.warm.lp.objective + m.objective_offset
-            if lp_bound < bound:
-                bound, bound_source = lp_bound, "lp relaxation"
         warm = None if self.warm is None else {
             "method": self.warm.method, "value_usd": self.warm.value_usd, "wall_s": self.warm.wall_s,
-            "lp_bound_usd": None if self.warm.lp is None else self.warm.lp.objective}
+            "lp_bound_usd": None if self.warm.bound is None else self.warm.bound[0],
+            "lp": None if self.warm.bound is None else self.warm.bound[1]}
         meta = {"seed": self.seed, "workers": self.workers, "time_limit_s": self.time_limit_s,
-                "deterministic": self.deterministic, "build_s": self.build_s,
-                "variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
-                "constraints_by_family": dict(m.n_constraints), "moved_leases": sorted((before & placed_now) - stayed),
+                "deterministic": self.deterministic, "build_s": self.build_s, "method": self.method_used,
+                "replica_pod_pairs": self.pairs, **info,
+                "moved_leases": sorted((before & placed_now) - stayed),
                 "dropped_leases": sorted(before - placed_now), "relocated_by_choice": sorted(relocated),
-                "solver_status": solver_status,
-                "solver_objective_usd": solver.objective_value + m.objective_offset if found else None,
                 "bound_source": bound_source,
                 "polished": polished,
                 "warm_start": warm}
         progress = pd.DataFrame([p.__dict__ for p in history], columns=["wall_s", "objective_usd", "bound_usd", "gap"])
         return make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,
-                         bound_usd=max(bound, objective), wall_s=wall, method="cp-sat", interrupted=interrupted,
+                         bound_usd=max(bound, objective), wall_s=wall,
+                         method="cp-sat" if self.method_used == "pods" else "site-lp + lns", interrupted=interrupted,
                          meta=meta, progress=progress)
-
-
-def _add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
-              previous: dict[str, list[ReplicaFit] | None] | None) -> None:
-    """Hint every variable from a set of replica fits (a complete hint)."""
-    inst = m.inst
-    for lo in inst.leases:
-        if lo.lease not in m.placed:
-            continue
-        f = canonical(lo, fits[lo.lease]) if lo.lease in fits else None
-        m.cp.add_hint(m.placed[lo.lease], f is not None)
-        for r in range(lo.replicas):
-            rf = f[r] if f else None
-            parts = dict(rf.parts) if rf else {}
-            for s in m.sites(lo):
-                if lo.span == "site":
-                    m.cp.add_hint(m.site[(lo.lease, r, s)], bool(rf and rf.site == s))
-                for p in m.pods(lo, s):
-                    g = parts.get(p, 0)
-                    m.cp.add_hint(m.x[(lo.lease, r, p)], g if lo.span == "site" else int(g > 0))
-                    if lo.span == "site":
-                        m.cp.add_hint(m.whole[(lo.lease, r, p)], g == lo.gpus)
-                for k, path in enumerate(lo.paths.get(s, []) if lo.needs_path else []):
-                    on = bool(rf and rf.site == s and rf.path is not None and rf.path.path_id == path.path_id)
-                    m.cp.add_hint(m.route[(lo.lease, r, s, k)], on)
-    for lid, st in m.stay.items():
-        prev = previous.get(lid) if previous else None
-        m.cp.add_hint(st, bool(prev is not None and lid in fits and canonical_equal(fits[lid], prev)))
-
-
-def canonical_equal(a: list[ReplicaFit], b: list[ReplicaFit]) -> bool:
-    """Whether two sets of replica fits hold the same pods with the same GPUs."""
-    return sorted(tuple(sorted(f.parts)) for f in a) == sorted(tuple(sorted(f.parts)) for f in b)
-
-
-def _read_fits(m: PlacementModel, solver: cp_model.CpSolver) -> dict[str, list[ReplicaFit]]:
-    out: dict[str, list[ReplicaFit]] = {}
-    for lo in m.inst.leases:
-        pl = m.placed.get(lo.lease)
-        if pl is None or not solver.value(pl):
-            continue
-        fits = []
-        for r in range(lo.replicas):
-            for s in m.sites(lo):
-                parts = []
-                for p in m.pods(lo, s):
-                    v = int(solver.value(m.x[(lo.lease, r, p)]))
-                    if v:
-                        parts.append((p, v if lo.span == "site" else lo.gpus))
-                if not parts:
-                    continue
-                path = None
-                if lo.needs_path:
-                    path = next(pth for k, pth in enumerate(lo.paths[s]) if solver.value(m.route[(lo.lease, r, s, k)]))
-                fits.append(ReplicaFit(s, tuple(parts), path))
-        out[lo.lease] = fits
-    return out
 
 
 def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from planner.fit import Guide, ReplicaFit, Residual
 from planner.instance import Instance, LeaseOptions
 from planner.lp import LpResult, lp_relaxation
 from planner.model import PlacementModel
+from planner.relax import SiteRelaxation, site_relaxation
 from planner.search import net_value, polish
 
-__all__ = ["WarmStart", "greedy_pass", "lp_guide", "plan_value", "price_order", "warm_start"]
+__all__ = ["LpKind", "WarmStart", "greedy_pass", "lp_guide", "plan_value", "price_order", "warm_start"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,16 @@ class WarmStart:
     method: str
     lp: LpResult | None
     wall_s: float
+    relaxation: SiteRelaxation | None = None
+
+    @property
+    def bound(self) -> tuple[float, str] | None:
+        """The relaxation's optimum (a true upper bound, in the model's units) and its name, if solved."""
+        if self.lp is not None and self.lp.status == "OPTIMAL":
+            return self.lp.objective, "lp relaxation"
+        if self.relaxation is not None and self.relaxation.status == "OPTIMAL":
+            return self.relaxation.bound_usd, "site lp relaxation"
+        return None
 
 
 def lp_guide(m: PlacementModel, lp: LpResult) -> tuple[Guide, dict[str, float]]:
@@ -115,40 +128,75 @@ def kept_in_place(inst: Instance, keep: dict[str, list[ReplicaFit]]) -> tuple[di
     return fits, res
 
 
-def warm_start(m: PlacementModel, *, use_lp: bool = True, polish_s: float = 3.0, lp_time_limit_s: float = 30.0,
-               keep: dict[str, list[ReplicaFit]] | None = None) -> WarmStart:
+LpKind = Literal["pods", "sites", "none"]
+
+
+def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: float = 3.0,
+               polish_tries: int | None = None, lp_time_limit_s: float = 30.0,
+               keep: dict[str, list[ReplicaFit]] | None = None,
+               on_plan: Callable[[float, float | None], None] | None = None) -> WarmStart:
     """The best of the plain and the LP-guided greedy plan, each polished.
 
-    With ``keep`` (an earlier plan's placements, when re-planning) the start is that
-    plan wherever it still fits, filled up greedily, and not polished: polishing
-    moves leases, which re-planning avoids.
+    ``lp`` chooses the relaxation that guides the second pass (and gives a bound):
+    the model's own (``"pods"``), the smaller site-level one of :mod:`planner.relax`
+    (``"sites"``, the only one available when ``m`` is an instance, not a model), or
+    none. With ``keep`` (an earlier plan's placements, when re-planning) the start is
+    that plan wherever it still fits, filled up greedily, and not polished: polishing
+    moves leases, which re-planning avoids. ``polish_tries`` caps the local search's
+    moves (for a result that does not depend on the machine's speed); ``on_plan`` is
+    called with the value of each better plan as it is found, and the relaxation's
+    bound once it is known.
     """
     t = time.perf_counter()
-    inst = m.inst
+    inst = m if isinstance(m, Instance) else m.inst
+    best = -float("inf")
+    pod_lp: LpResult | None = None
+    rel: SiteRelaxation | None = None
+
+    def found(value: float) -> None:
+        nonlocal best
+        if value > best + 1e-6:
+            best = value
+            if on_plan is not None:
+                known = WarmStart({}, Residual(inst), value, "", pod_lp, 0.0, rel).bound
+                on_plan(value, None if known is None else known[0])
+
     if keep:
         fits, res = kept_in_place(inst, keep)
         rest = [lo for lo in price_order(inst) if lo.lease not in fits]
         more, res, _ = _fill(inst, rest, res)
         fits |= more
-        lp = lp_relaxation(m.cp, time_limit_s=lp_time_limit_s) if use_lp else None  # for its bound
-        return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", lp, time.perf_counter() - t)
+        found(plan_value(inst, fits))
+    else:
+        fits, res, _ = greedy_pass(inst, price_order(inst))
+        found(plan_value(inst, fits))
+    if lp == "pods" and isinstance(m, PlacementModel):
+        pod_lp = lp_relaxation(m.cp, time_limit_s=lp_time_limit_s)
+    elif lp != "none":
+        rel = site_relaxation(inst, time_limit_s=lp_time_limit_s)
+    if keep:
+        return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", pod_lp,
+                         time.perf_counter() - t, rel)
     candidates: list[tuple[float, str, dict[str, list[ReplicaFit]], Residual]] = []
-    fits, res, _ = greedy_pass(inst, price_order(inst))
-    fits, res = polish(inst, fits, res, time_limit_s=polish_s)
+    fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
     candidates.append((plan_value(inst, fits), "greedy", fits, res))
-    lp = None
-    if use_lp:
-        lp = lp_relaxation(m.cp, time_limit_s=lp_time_limit_s)
-        if lp.status == "OPTIMAL":
-            guide, placed = lp_guide(m, lp)
-            fits, res, _ = greedy_pass(inst, price_order(inst, placed), guide)
-            fits, res = polish(inst, fits, res, time_limit_s=polish_s)
-            candidates.append((plan_value(inst, fits), "lp-guided greedy", fits, res))
-        else:
-            log.warning("LP relaxation ended %s; warm start from plain greedy", lp.status)
+    found(candidates[-1][0])
+    guided: tuple[Guide, dict[str, float]] | None = None
+    if pod_lp is not None and pod_lp.status == "OPTIMAL" and isinstance(m, PlacementModel):
+        guided = lp_guide(m, pod_lp)
+    elif rel is not None and rel.status == "OPTIMAL":
+        guided = rel.guide, rel.placed
+    elif lp != "none":
+        log.warning("LP relaxation not solved; warm start from plain greedy")
+    if guided is not None:
+        fits, res, _ = greedy_pass(inst, price_order(inst, guided[1]), guided[0])
+        res.guide = None
+        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
+        candidates.append((plan_value(inst, fits), "lp-guided greedy", fits, res))
+        found(candidates[-1][0])
     value, method, fits, res = max(candidates, key=lambda c: c[0])
     res.guide = None
-    return WarmStart(fits, res, value, method, lp, time.perf_counter() - t)
+    return WarmStart(fits, res, value, method, pod_lp, time.perf_counter() - t, rel)
 
 
 def plan_value(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> float:

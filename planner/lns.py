@@ -1,0 +1,229 @@
+"""Large-neighbourhood search over pod groups: re-pack a few pods at a time with CP-SAT.
+
+The hard part of placement is packing: which leases share which pods, week by week,
+as internal waves come and go. A *neighbourhood* is a handful of pods of one site
+and SKU. Every lease lying wholly on them is freed, along with left-out leases
+that could fit there; everything else stays as the incumbent has it. What the rest
+leaves of every capacity becomes a small :class:`~planner.instance.Instance` (same
+pods, sites and spans, residual capacities, only the freed leases), which the
+ordinary pod-level model solves exactly or nearly so in a second or two. A better
+packing replaces the incumbent's.
+
+Because the sub-instance is cut out of the residual, a merged plan keeps every
+limit; because the incumbent's packing is a solution of the sub-model (and is
+given as its hint), a step never makes the plan worse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from planner.fit import ReplicaFit, Residual
+from planner.instance import Instance, LeaseOptions
+from planner.model import add_hint, build_model, read_fits
+from planner.search import net_value
+
+__all__ = ["LnsStats", "Neighbourhood", "pool_lns"]
+
+Fits = dict[str, list[ReplicaFit]]
+
+MAX_PODS = 16
+"""Pods per neighbourhood (a pod group with more is searched a random subset at a time)."""
+MAX_CANDIDATES = 60
+"""Left-out leases offered to a neighbourhood, best paying per GPU-week first."""
+
+
+@dataclass(frozen=True)
+class Neighbourhood:
+    """Pods to re-pack (of one SKU, at one site or more), and why they were chosen."""
+
+    pods: tuple[int, ...]
+    label: str
+
+
+@dataclass
+class LnsStats:
+    """What the search did: neighbourhoods tried and improved, value gained, time spent."""
+
+    tried: int = 0
+    improved: int = 0
+    gain_usd: float = 0.0
+    wall_s: float = 0.0
+    deterministic_s: float = 0.0
+
+
+def _pools(inst: Instance) -> dict[tuple[int, str], list[int]]:
+    skus = inst.sc.pods["sku"].to_numpy()
+    out: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for p, (s, k) in enumerate(zip(inst.pod_site.tolist(), skus.tolist(), strict=True)):
+        out[(s, str(k))].append(p)
+    return dict(out)
+
+
+def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Generator) -> list[Neighbourhood]:
+    """One round of neighbourhoods, in the order to try them (the last first).
+
+    Two kinds, interleaved: every pod group (site and SKU) in random chunks of at most
+    :data:`MAX_PODS` pods; and, for each left-out lease (best paying last, so tried
+    first), the pods at any site that could hold it, emptiest over its term first.
+    """
+    groups = []
+    for (s, sku), pods in sorted(_pools(inst).items()):
+        order = [pods[i] for i in rng.permutation(len(pods))]
+        n = math.ceil(len(order) / MAX_PODS)
+        for k in range(n):
+            groups.append(Neighbourhood(tuple(sorted(order[k::n])), f"{inst.site_ids[s]} {sku}"))
+    groups = [groups[i] for i in rng.permutation(len(groups))]
+    out_leases = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal and lo.sites),
+                        key=lambda lo: lo.revenue_usd)
+    targeted = []
+    for lo in out_leases[-len(groups):]:
+        t = slice(lo.t0, lo.t1 + 1)
+        need = lo.gpus if lo.span == "pod" else 1
+        pods = [p for s in lo.sites for p in lo.pods[s] if inst.pod_free[p, t].min() >= need]
+        pods.sort(key=lambda p: -int(res.gpu[p, t].min()))
+        if pods:
+            targeted.append(Neighbourhood(tuple(sorted(pods[:MAX_PODS])), f"room for {lo.lease}"))
+    out: list[Neighbourhood] = []
+    for k in range(max(len(groups), len(targeted))):
+        out += groups[k : k + 1] + targeted[k : k + 1]
+    return out[::-1]
+
+
+def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: dict[str, LeaseOptions]
+           ) -> tuple[list[LeaseOptions], Residual]:
+    """Leases wholly on the neighbourhood's pods, plus left-out ones that could fit there; the residual without them."""
+    pods = set(nb.pods)
+    freed = [by_id[lid] for lid, fs in fits.items()
+             if all(p in pods for f in fs for p, _ in f.parts)]
+    rest = res.copy()
+    for lo in freed:
+        rest.apply(lo, fits[lo.lease], sign=+1)
+    cands = []
+    for lo in inst.leases:
+        if lo.lease in fits or lo.internal:
+            continue
+        where = _restrict(lo, pods)
+        if not where:
+            continue
+        idx = np.array([p for ps in where.values() for p in ps], dtype=np.int64)
+        room = rest.gpu[idx, lo.t0 : lo.t1 + 1].min(axis=1)
+        if (room.max() if lo.span == "pod" else room.sum()) >= lo.gpus:
+            cands.append(lo)
+    cands.sort(key=lambda lo: -lo.revenue_usd / max(lo.gpus * lo.replicas * lo.weeks, 1))
+    return freed + cands[:MAX_CANDIDATES], rest
+
+
+def _restrict(lo: LeaseOptions, pods: set[int]) -> dict[int, list[int]]:
+    """``lo``'s eligible sites and pods within ``pods``."""
+    out = {s: [p for p in lo.pods[s] if p in pods] for s in lo.sites}
+    return {s: ps for s, ps in out.items() if ps}
+
+
+def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb: Neighbourhood) -> Instance:
+    """The neighbourhood as an instance of its own: residual capacities, only its pods and ``leases``."""
+    free = np.zeros_like(rest.gpu)
+    idx = np.array(nb.pods, dtype=np.int64)
+    free[idx] = rest.gpu[idx]
+    subs = []
+    pods = set(nb.pods)
+    for k, lo in enumerate(leases):
+        where = _restrict(lo, pods)
+        subs.append(dataclasses.replace(lo, pos=k, sites=list(where), pods=where))
+    return dataclasses.replace(inst, pod_free=free, pod_uplink_kbps=rest.uplink.copy(),
+                               site_power_w=rest.power.copy(), span_limit_mbps=rest.link.copy(), leases=subs)
+
+
+def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed: int = 0, workers: int = 1,
+             sub_time_s: float = 2.0, deterministic: bool = True, stop: threading.Event | None = None,
+             on_improve: Callable[[Fits, float], None] | None = None) -> tuple[Fits, Residual, LnsStats]:
+    """Improve ``fits`` by re-packing neighbourhoods with CP-SAT until ``budget_s`` is spent.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    fits, res
+        The incumbent's replica fits and what they leave of every capacity.
+    budget_s
+        Search budget: CP-SAT deterministic time when ``deterministic`` (wall time is
+        then capped at twice it), else wall seconds.
+    seed, workers
+        Seed of the neighbourhood order and CP-SAT; CP-SAT workers per sub-solve.
+    sub_time_s
+        Limit of one sub-solve (same units as ``budget_s``).
+    stop
+        Set to end the search after the current sub-solve.
+    on_improve
+        Called with the new fits and their net value after every improvement.
+
+    Returns
+    -------
+    tuple
+        The improved fits, their residual, and :class:`LnsStats`.
+    """
+    t0 = time.perf_counter()
+    wall_cap = budget_s * (2.0 if deterministic else 1.0)
+    by_id = {lo.lease: lo for lo in inst.leases}
+    rng = np.random.default_rng(seed)
+    stats = LnsStats()
+    fits = dict(fits)
+    queue: list[Neighbourhood] = []
+    value = sum(net_value(inst, by_id[k], f) for k, f in fits.items())
+    while True:
+        spent = stats.deterministic_s if deterministic else time.perf_counter() - t0
+        left = budget_s - spent
+        if left <= 0.05 or time.perf_counter() - t0 >= wall_cap or (stop is not None and stop.is_set()):
+            break
+        if not queue:
+            queue = neighbourhoods(inst, fits, res, rng)
+        nb = queue.pop()
+        leases, rest = _freed(inst, fits, res, nb, by_id)
+        if not leases:
+            continue
+        sub = sub_instance(inst, leases, rest, nb)
+        m = build_model(sub)
+        current = {lo.lease: fits[lo.lease] for lo in leases if lo.lease in fits}
+        add_hint(m, current, None)
+        solver = cp_model.CpSolver()
+        prm = solver.parameters
+        prm.num_workers = workers
+        prm.random_seed = seed + stats.tried
+        limit = min(sub_time_s, left)
+        if deterministic:
+            prm.max_deterministic_time = limit
+            prm.max_time_in_seconds = max(0.1, min(limit * 2, wall_cap - (time.perf_counter() - t0)))
+        else:
+            prm.max_time_in_seconds = limit
+        status = solver.solve(m.cp)
+        stats.tried += 1
+        stats.deterministic_s += solver.deterministic_time
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            continue
+        new = read_fits(m, solver)
+        before = sum(net_value(inst, by_id[k], f) for k, f in current.items())
+        after = sum(net_value(inst, by_id[k], f) for k, f in new.items())
+        if after <= before + 1.0:
+            continue
+        for lid in current:
+            fits.pop(lid)
+        fits.update(new)
+        res = rest
+        for lid, f in new.items():
+            res.apply(by_id[lid], f)
+        value += after - before
+        stats.improved += 1
+        stats.gain_usd += after - before
+        if on_improve is not None:
+            on_improve(fits, value)
+    stats.wall_s = time.perf_counter() - t0
+    return fits, res, stats

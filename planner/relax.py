@@ -1,0 +1,319 @@
+"""The site-level LP relaxation: a true bound and a guide where the pod-level model is too big.
+
+Pods are pooled per (site, SKU): a replica chooses a site (and a route), not a pod.
+Each pool's constraint is the sum of its pods' free GPUs, tightened by *counting
+rows* -- in a week, a pool holds at most ``sum(free // G)`` span=pod replicas of
+``G`` GPUs or more. Power is per site, uplinks are pooled like GPUs, DCI spans are
+per span. Every row is implied by the pod-level constraints of a valid plan, so the
+LP optimum is an upper bound on any plan's net value.
+
+The matrix is built from arrays, not a modelling loop. Where weekly rows would
+give more non-zeros than ``max_nonzeros``, weeks are pooled into blocks and each
+row is the block's average of the weekly rows (their sum divided by the block
+length): a looser relaxation, still a true bound.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from ortools.linear_solver.python import model_builder_helper as mbh
+
+from planner.fit import Guide
+from planner.instance import MBPS, Instance, LeaseOptions, usable_pods
+from planner.lp import _quiet_stdout
+
+__all__ = ["SiteRelaxation", "site_relaxation"]
+
+COUNT_SIZE_SHARE = 4
+"""Counting rows for replica sizes ``G`` with ``G * COUNT_SIZE_SHARE >= `` the pool's largest free pod."""
+
+
+@dataclass(frozen=True)
+class SiteRelaxation:
+    """The optimum of the site-level LP and what it says about each lease.
+
+    Attributes
+    ----------
+    status
+        ``"OPTIMAL"`` or the LP solver's status; the bound is only set when optimal.
+    bound_usd
+        The LP optimum: no plan's net value exceeds it (``nan`` unless optimal).
+    placed
+        Lease id -> share of the lease the LP carries (0 to 1).
+    guide
+        Site and route weights per lease (replicas the LP puts there), for
+        :class:`planner.fit.Residual`.
+    block_weeks
+        Weeks pooled per row (1: weekly rows, the tightest).
+    rows, cols, nonzeros, wall_s
+        Size of the LP and the time to build and solve it.
+    """
+
+    status: str
+    bound_usd: float
+    placed: dict[str, float]
+    guide: Guide
+    block_weeks: int
+    rows: int
+    cols: int
+    nonzeros: int
+    wall_s: float
+
+
+Flows = dict[tuple[int, str | None, int], list]
+"""(site, region, number of SLO-meeting paths) -> [paths, most Mbps it can carry, cost scale]."""
+
+
+class _Cols:
+    """Columns and their per-week resource entries, gathered as flat lists."""
+
+    def __init__(self) -> None:
+        self.lb: list[float] = []
+        self.ub: list[float] = []
+        self.obj: list[float] = []
+        self.t0: list[int] = []
+        self.t1: list[int] = []
+        # (column, resource, coefficient per week) entries, expanded over the term later
+        self.e_col: list[int] = []
+        self.e_res: list[int] = []
+        self.e_coef: list[float] = []
+        # (row, column, coefficient) of the equality rows (placed <-> sites <-> routes)
+        self.q_row: list[int] = []
+        self.q_col: list[int] = []
+        self.q_coef: list[float] = []
+        self.n_eq = 0
+
+    def add(self, lb: float, ub: float, obj: float, t0: int, t1: int) -> int:
+        self.lb.append(lb)
+        self.ub.append(ub)
+        self.obj.append(obj)
+        self.t0.append(t0)
+        self.t1.append(t1)
+        return len(self.lb) - 1
+
+    def uses(self, col: int, res: int, coef: float) -> None:
+        if coef:
+            self.e_col.append(col)
+            self.e_res.append(res)
+            self.e_coef.append(coef)
+
+    def equal(self, terms: list[tuple[int, float]]) -> None:
+        """A row ``sum(coef * col) == 0``."""
+        for c, a in terms:
+            self.q_row.append(self.n_eq)
+            self.q_col.append(c)
+            self.q_coef.append(a)
+        self.n_eq += 1
+
+
+class _Resources:
+    """Resource ids and their capacity per week."""
+
+    def __init__(self, weeks: int) -> None:
+        self.weeks = weeks
+        self.ids: dict[tuple, int] = {}
+        self.cap: list[np.ndarray] = []
+
+    def get(self, key: tuple, cap: np.ndarray) -> int:
+        r = self.ids.get(key)
+        if r is None:
+            r = self.ids[key] = len(self.cap)
+            self.cap.append(np.asarray(cap, dtype=np.float64))
+        return r
+
+
+def _pools(inst: Instance) -> dict[tuple[int, str], np.ndarray]:
+    skus = inst.sc.pods["sku"].to_numpy()
+    out: dict[tuple[int, str], list[int]] = {}
+    for p, (s, k) in enumerate(zip(inst.pod_site.tolist(), skus.tolist(), strict=True)):
+        out.setdefault((s, str(k)), []).append(p)
+    return {k: np.array(v, dtype=np.int64) for k, v in out.items()}
+
+
+def _count_sizes(inst: Instance, pools: dict[tuple[int, str], np.ndarray],
+                 where: dict[str, dict[int, list[int]]]) -> dict[tuple[int, str], list[int]]:
+    """Per pool, the span=pod replica sizes that get counting rows."""
+    sizes: dict[tuple[int, str], set[int]] = {}
+    for lo in inst.leases:
+        if lo.span == "pod":
+            for s in where[lo.lease]:
+                sizes.setdefault((s, lo.sku), set()).add(lo.gpus)
+    out = {}
+    for key, gs in sizes.items():
+        biggest = int(inst.pod_free[pools[key]].max())
+        out[key] = sorted(g for g in gs if g * COUNT_SIZE_SHARE >= biggest)
+    return out
+
+
+def _columns(inst: Instance, where: dict[str, dict[int, list[int]]]
+             ) -> tuple[_Cols, _Resources, dict[str, int], dict[tuple[str, int], int]]:
+    pools = _pools(inst)
+    weeks = inst.pod_free.shape[1]
+    counts = _count_sizes(inst, pools, where)
+    cols, res = _Cols(), _Resources(weeks)
+    placed_col: dict[str, int] = {}
+    site_col: dict[tuple[str, int], int] = {}
+    flows: Flows = {}
+    for lo in inst.leases:
+        sites = where[lo.lease]
+        if not sites and not lo.internal:
+            continue
+        pc = cols.add(1.0 if lo.internal else 0.0, 1.0, float(math.ceil(lo.revenue_usd)), lo.t0, lo.t1)
+        placed_col[lo.lease] = pc
+        link = [(pc, -float(lo.replicas))]
+        for s, pods in sites.items():
+            yc = _site_column(inst, cols, res, pools, counts, lo, s, pods, flows)
+            site_col[(lo.lease, s)] = yc
+            link.append((yc, 1.0))
+        cols.equal(link)
+    _flow_columns(inst, cols, res, flows)
+    return cols, res, placed_col, site_col
+
+
+def _site_column(inst: Instance, cols: _Cols, res: _Resources, pools: dict[tuple[int, str], np.ndarray],
+                 counts: dict[tuple[int, str], list[int]], lo: LeaseOptions, s: int, pods: list[int],
+                 flows: Flows) -> int:
+    """The column of ``lo``'s replicas at site ``s``; its traffic is added to ``flows``."""
+    pool = pools[(s, lo.sku)]
+    w_gpu = int(inst.pod_w_per_gpu[pods].min())
+    cost = min(inst.power_cost_usd(lo, p, lo.gpus) for p in pods)
+    ub = 1.0 if lo.anti_affinity else float(lo.replicas)
+    yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1)
+    free = inst.pod_free[pool]
+    cols.uses(yc, res.get(("gpus", s, lo.sku), free.sum(axis=0)), lo.gpus)
+    cols.uses(yc, res.get(("power", s), inst.site_power_w[s]), lo.gpus * w_gpu)
+    up = lo.egress_kbps if lo.span == "pod" else lo.egress_kbps_per_gpu * lo.gpus
+    cols.uses(yc, res.get(("uplink", s, lo.sku), np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())), up)
+    if lo.span == "pod":
+        for g in counts.get((s, lo.sku), []):
+            if g > lo.gpus:
+                break
+            cols.uses(yc, res.get(("count", s, lo.sku, g), (free // g).sum(axis=0)), 1.0)
+    paths = lo.paths.get(s, []) if lo.needs_path else []
+    if paths and lo.egress_mbps > 0:
+        # The replica's traffic joins the flow from s to its region over its SLO-meeting paths
+        # (the fastest n of them): one commodity per (site, region, n), routed by flow columns.
+        key = (s, lo.region, len(paths))
+        cols.uses(yc, res.get(("flow", *key), np.zeros(res.weeks)), lo.egress_mbps)
+        flows.setdefault(key, [paths, 0.0, 1.0])
+        flows[key][1] += lo.egress_mbps * ub
+        flows[key][2] = min(flows[key][2], lo.egress_gbps * MBPS / lo.egress_mbps)
+    return yc
+
+
+def _flow_columns(inst: Instance, cols: _Cols, res: _Resources, flows: Flows) -> None:
+    """Per commodity, path and week, a flow column (Mbps) carrying the commodity over the path's spans.
+
+    Its cost is the path's transport cost per Mbps and week, scaled down by the commodity's
+    smallest ratio of exact to rounded-up egress, so that it never exceeds a plan's cost.
+    """
+    rate = inst.sc.settings.transport_usd_per_gbps_km_week
+    for key, (paths, demand, scale) in flows.items():
+        r_flow = res.ids[("flow", *key)]
+        for p in paths:
+            cost = p.length_km * rate / MBPS * scale * (1 - 1e-9)
+            spans = [res.get(("span", int(e)), inst.span_limit_mbps[int(e)]) for e in p.span_idx]
+            for w in range(res.weeks):
+                fc = cols.add(0.0, demand, -cost, w, w)
+                cols.uses(fc, r_flow, -1.0)
+                for r in spans:
+                    cols.uses(fc, r, 1.0)
+
+
+def _expand(cols: _Cols, weeks: int, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Entries expanded over each column's term: (column, resource, block, coefficient)."""
+    col = np.asarray(cols.e_col, dtype=np.int64)
+    t0 = np.asarray(cols.t0, dtype=np.int64)[col]
+    t1 = np.asarray(cols.t1, dtype=np.int64)[col]
+    n = t1 - t0 + 1
+    rep = np.repeat(np.arange(col.size), n)
+    week = np.repeat(t0, n) + (np.arange(rep.size) - np.repeat(np.cumsum(n) - n, n))
+    blk = week // block
+    size = np.minimum(block, weeks - blk * block)  # the last block may be shorter
+    coef = np.asarray(cols.e_coef)[rep] / size
+    return col[rep], np.asarray(cols.e_res, dtype=np.int64)[rep], blk, coef
+
+
+def _nonzeros(cols: _Cols, block: int) -> int:
+    n = np.asarray(cols.t1)[cols.e_col] - np.asarray(cols.t0)[cols.e_col] + 1
+    return int(np.sum(n // block + 1)) if block > 1 else int(n.sum())
+
+
+def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros: int = 4_000_000,
+                    block_weeks: int | None = None) -> SiteRelaxation:
+    """Solve the site-level LP relaxation of ``inst``.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    time_limit_s
+        HiGHS's time limit; a relaxation not solved to optimality gives no bound.
+    max_nonzeros
+        Pool weeks into blocks until the matrix has at most this many non-zeros.
+    block_weeks
+        Force a block length (1 = weekly rows).
+
+    Returns
+    -------
+    SiteRelaxation
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> from planner.instance import build_instance
+    >>> rel = site_relaxation(build_instance(load_scenario()))
+    >>> rel.status, rel.bound_usd > 0
+    ('OPTIMAL', True)
+    """
+    t = time.perf_counter()
+    where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
+    cols, res, placed_col, site_col = _columns(inst, where)
+    weeks = res.weeks
+    block = block_weeks or 1
+    while block_weeks is None and block < weeks and _nonzeros(cols, block) > max_nonzeros:
+        block += 1
+    n_blocks = -(-weeks // block)
+    c, r, b, a = _expand(cols, weeks, block)
+    row = r * n_blocks + b
+    ub = np.asarray(cols.ub)
+    # Capacity per (resource, block): the block's average; rows whose load cannot exceed it are dropped.
+    per_block = np.zeros((len(res.cap), n_blocks))
+    for k, cw in enumerate(res.cap):
+        per_block[k] = np.add.reduceat(cw, np.arange(0, weeks, block)) / np.diff(np.r_[np.arange(0, weeks, block),
+                                                                                      weeks])
+    cap = per_block.ravel()
+    peak = np.bincount(row, weights=np.maximum(a, 0.0) * ub[c], minlength=cap.size)
+    keep = peak > cap + 1e-9
+    new_id = np.cumsum(keep) - 1
+    sel = keep[row]
+    n_cap = int(keep.sum())
+    a_cap = sp.csr_matrix((a[sel], (new_id[row[sel]], c[sel])), shape=(n_cap, len(cols.lb)))
+    a_eq = sp.csr_matrix((cols.q_coef, (cols.q_row, cols.q_col)), shape=(cols.n_eq, len(cols.lb)))
+    mat = sp.vstack([a_cap, a_eq], format="csr")
+    lo_row = np.r_[np.full(n_cap, -np.inf), np.zeros(cols.n_eq)]
+    hi_row = np.r_[np.floor(cap[keep] + 1e-9), np.zeros(cols.n_eq)]
+    model = mbh.ModelBuilderHelper()
+    model.fill_model_from_sparse_data(np.asarray(cols.lb), ub, np.asarray(cols.obj),  # type: ignore[arg-type]
+                                      lo_row, hi_row, mat)
+    model.set_maximize(True)
+    solver = mbh.ModelSolverHelper("highs")
+    solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
+    with _quiet_stdout():
+        solver.solve(model)
+    status = str(solver.status()).rsplit(".", 1)[-1]
+    ok = status == "OPTIMAL"
+    x = np.asarray(solver.variable_values()) if ok else np.zeros(len(cols.lb))
+    placed = {lid: float(x[k]) for lid, k in placed_col.items()}
+    site: dict[str, dict[int, float]] = {}
+    for (lid, s), k in site_col.items():
+        site.setdefault(lid, {})[s] = float(x[k])
+    path: dict[str, dict[str, float]] = {}  # routes are left to the greedy: the LP routes flows, not leases
+    return SiteRelaxation(status, float(solver.objective_value()) if ok else float("nan"), placed,
+                          Guide(site, path, {}), block, mat.shape[0], mat.shape[1], int(mat.nnz),
+                          time.perf_counter() - t)
