@@ -145,6 +145,7 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
 
 def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed: int = 0, workers: int = 1,
              sub_time_s: float = 2.0, deterministic: bool = True, stop: threading.Event | None = None,
+             target_usd: float = float("inf"), idle_rounds: int = 2,
              on_improve: Callable[[Fits, float], None] | None = None) -> tuple[Fits, Residual, LnsStats]:
     """Improve ``fits`` by re-packing neighbourhoods with CP-SAT until ``budget_s`` is spent.
 
@@ -163,6 +164,9 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         Limit of one sub-solve (same units as ``budget_s``).
     stop
         Set to end the search after the current sub-solve.
+    target_usd, idle_rounds
+        Stop once the plan is worth ``target_usd`` (e.g. within the gap limit of a
+        bound), or after ``idle_rounds`` whole rounds of neighbourhoods without a gain.
     on_improve
         Called with the new fits and their net value after every improvement.
 
@@ -179,12 +183,17 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
     fits = dict(fits)
     queue: list[Neighbourhood] = []
     value = sum(net_value(inst, by_id[k], f) for k, f in fits.items())
-    while True:
+    idle, gained_at_round = -1, 0
+    while value < target_usd:
         spent = stats.deterministic_s if deterministic else time.perf_counter() - t0
         left = budget_s - spent
         if left <= 0.05 or time.perf_counter() - t0 >= wall_cap or (stop is not None and stop.is_set()):
             break
         if not queue:
+            idle = idle + 1 if stats.improved == gained_at_round else 0
+            gained_at_round = stats.improved
+            if idle >= idle_rounds:
+                break
             queue = neighbourhoods(inst, fits, res, rng)
         nb = queue.pop()
         leases, rest = _freed(inst, fits, res, nb, by_id)

@@ -285,7 +285,8 @@ class Optimiser:
             def run() -> None:
                 try:
                     result["out"] = pool_lns(inst, fits, res, budget_s=budget, seed=self.seed, workers=self.workers,
-                                             deterministic=self.deterministic, stop=self._stop, on_improve=improved)
+                                             deterministic=self.deterministic, stop=self._stop, on_improve=improved,
+                                             target_usd=bound * (1 - self.relative_gap_limit))
                 finally:
                     done.set()
 
@@ -405,7 +406,7 @@ class Optimiser:
 
 def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,
              previous_plan: Plan | None = None, hint: Literal["greedy", "none"] = "greedy",
-             deterministic: bool = True, explain: bool = True,
+             deterministic: bool = True, explain: bool = True, method: Method = "auto",
              on_progress: Callable[[Progress], None] | None = None) -> Plan:
     """Place leases with CP-SAT: the most valuable plan that keeps every limit, every week.
 
@@ -422,7 +423,7 @@ def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers
         Re-plan against this plan, moving as few of its leases as possible.
     hint
         Warm start: ``"greedy"`` (default) or ``"none"``.
-    deterministic, explain, on_progress
+    deterministic, explain, method, on_progress
         See :class:`Optimiser`.
 
     Returns
@@ -444,4 +445,5 @@ def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers
     []
     """
     return Optimiser(sc, time_limit_s=time_limit_s, seed=seed, workers=workers, previous_plan=previous_plan,
-                     hint=hint, deterministic=deterministic, explain=explain, on_progress=on_progress).solve()
+                     hint=hint, deterministic=deterministic, explain=explain, method=method,
+                     on_progress=on_progress).solve()

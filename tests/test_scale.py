@@ -1,0 +1,81 @@
+"""The site-level method for big instances: its relaxation is a true bound, its plans are valid and optimal on small cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import planner
+from planner.fit import Residual
+from planner.generate import generate
+from planner.instance import build_instance
+from planner.lns import pool_lns
+from planner.relax import site_relaxation
+from planner.solver import Optimiser, optimise
+from planner.warmstart import greedy_pass, plan_value, price_order
+from tests import exact
+from tests.test_optimise import _random_tiny
+from tests.tiny import write
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_site_relaxation_bounds_the_exact_optimum(tmp_path: Path, seed: int) -> None:
+    sc = planner.load_scenario(write(tmp_path, _random_tiny(seed, 6)))
+    rel = site_relaxation(build_instance(sc))
+    assert rel.status == "OPTIMAL"
+    best = exact.exact_milp(sc)
+    assert rel.bound_usd >= best - 1e-6
+    pooled = site_relaxation(build_instance(sc), block_weeks=2)  # averaged weeks: looser, still a bound
+    assert pooled.bound_usd >= rel.bound_usd - 1e-6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_site_method_reaches_the_exact_optimum_on_tiny_cases(tmp_path: Path, seed: int) -> None:
+    sc = planner.load_scenario(write(tmp_path, _random_tiny(seed, 6)))
+    plan = optimise(sc, time_limit_s=5, method="sites")
+    assert plan.meta["method"] == "sites"
+    assert plan.check(sc) == []
+    best = exact.exact_milp(sc)
+    assert plan.objective_usd == pytest.approx(best, abs=len(sc.workloads) * 2.0)
+    assert plan.bound_usd >= best - 1e-6
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> planner.Scenario:
+    return planner.load_scenario(generate("small", 1, tmp_path_factory.mktemp("small")))
+
+
+def test_site_method_on_a_generated_tier_matches_the_pod_model(small: planner.Scenario) -> None:
+    pods = optimise(small, time_limit_s=20, method="pods")
+    sites = optimise(small, time_limit_s=20, method="sites")
+    assert pods.status == "OPTIMAL"
+    for plan in (pods, sites):
+        assert plan.check(small) == []
+        assert plan.bound_usd >= pods.objective_usd - 1e-6
+    assert sites.meta["bound_source"] == "site lp relaxation"
+    assert sites.objective_usd == pytest.approx(pods.objective_usd, rel=1e-6)
+
+
+def test_neighbourhood_search_never_loses_value_and_keeps_every_limit(small: planner.Scenario) -> None:
+    inst = build_instance(small)
+    fits, res, _ = greedy_pass(inst, price_order(inst))
+    before = plan_value(inst, fits)
+    seen: list[float] = []
+    better, left, stats = pool_lns(inst, fits, res, budget_s=3, seed=2, on_improve=lambda f, v: seen.append(v))
+    assert plan_value(inst, better) >= before
+    assert seen == sorted(seen)
+    assert stats.tried > 0 and stats.improved == len(seen)
+    again = Residual(inst)
+    by_id = {lo.lease: lo for lo in inst.leases}
+    for lid, f in better.items():
+        again.apply(by_id[lid], f)
+    for a, b in ((again.gpu, left.gpu), (again.power, left.power), (again.link, left.link)):
+        assert (a == b).all() and (a >= 0).all()
+
+
+def test_auto_picks_the_method_by_size(small: planner.Scenario) -> None:
+    opt = Optimiser(small, time_limit_s=1)
+    opt.build()
+    assert opt.method_used == "pods" and opt.model is not None
+    assert 0 < opt.pairs <= planner.solver.POD_MODEL_MAX_PAIRS
