@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -65,6 +66,8 @@ class SiteRelaxation:
     wall_s: float
 
 
+Pooling = Literal["hall", "site"]
+
 Flows = dict[tuple[int, str | None, int], list]
 """(site, region, number of SLO-meeting paths) -> [paths, most Mbps it can carry, cost scale]."""
 
@@ -82,11 +85,12 @@ class _Cols:
         self.e_col: list[int] = []
         self.e_res: list[int] = []
         self.e_coef: list[float] = []
-        # (row, column, coefficient) of the equality rows (placed <-> sites <-> routes)
+        # (row, column, coefficient) of the rows that link columns (placed <-> sites <-> pools)
         self.q_row: list[int] = []
         self.q_col: list[int] = []
         self.q_coef: list[float] = []
-        self.n_eq = 0
+        self.q_lo: list[float] = []
+        self.q_hi: list[float] = []
 
     def add(self, lb: float, ub: float, obj: float, t0: int, t1: int) -> int:
         self.lb.append(lb)
@@ -102,13 +106,14 @@ class _Cols:
             self.e_res.append(res)
             self.e_coef.append(coef)
 
-    def equal(self, terms: list[tuple[int, float]]) -> None:
-        """A row ``sum(coef * col) == 0``."""
+    def row(self, terms: list[tuple[int, float]], lo: float, hi: float) -> None:
+        """A row ``lo <= sum(coef * col) <= hi``."""
         for c, a in terms:
-            self.q_row.append(self.n_eq)
+            self.q_row.append(len(self.q_lo))
             self.q_col.append(c)
             self.q_coef.append(a)
-        self.n_eq += 1
+        self.q_lo.append(lo)
+        self.q_hi.append(hi)
 
 
 class _Resources:
@@ -127,83 +132,146 @@ class _Resources:
         return r
 
 
-def _pools(inst: Instance) -> dict[tuple[int, str], np.ndarray]:
-    skus = inst.sc.pods["sku"].to_numpy()
-    out: dict[tuple[int, str], list[int]] = {}
-    for p, (s, k) in enumerate(zip(inst.pod_site.tolist(), skus.tolist(), strict=True)):
-        out.setdefault((s, str(k)), []).append(p)
+PoolKey = tuple[int, str, str]
+"""(site, SKU, hall): a pool of pods; the hall is ``""`` when pods are pooled per site."""
+
+
+def _pools(inst: Instance, by: Pooling) -> dict[PoolKey, np.ndarray]:
+    pods = inst.sc.pods
+    halls = pods["hall"].astype(str).tolist() if by == "hall" and "hall" in pods else [""] * len(pods)
+    out: dict[PoolKey, list[int]] = {}
+    for p, (s, k, h) in enumerate(zip(inst.pod_site.tolist(), pods["sku"].astype(str).tolist(), halls, strict=True)):
+        out.setdefault((s, k, h), []).append(p)
     return {k: np.array(v, dtype=np.int64) for k, v in out.items()}
 
 
-def _count_sizes(inst: Instance, pools: dict[tuple[int, str], np.ndarray],
-                 where: dict[str, dict[int, list[int]]]) -> dict[tuple[int, str], list[int]]:
-    """Per pool, the span=pod replica sizes that get counting rows."""
+def _count_sizes(inst: Instance, pools: dict[PoolKey, np.ndarray], where: dict[str, dict[int, list[int]]]
+                 ) -> dict[PoolKey, list[int]]:
+    """Per pool -- and per (site, SKU) as a whole, keyed with hall ``""`` -- the span=pod sizes with counting rows.
+
+    Every size of the site and SKU is tried in each of its pools, so that the pools'
+    rows add up to the site's; the site's rows are kept as well (a pool skips sizes
+    far below its biggest pod).
+    """
     sizes: dict[tuple[int, str], set[int]] = {}
     for lo in inst.leases:
         if lo.span == "pod":
             for s in where[lo.lease]:
                 sizes.setdefault((s, lo.sku), set()).add(lo.gpus)
+    groups: dict[PoolKey, list[np.ndarray]] = {}
+    for (s, sku, hall), pods in pools.items():
+        groups.setdefault((s, sku, hall), []).append(pods)
+        if hall:
+            groups.setdefault((s, sku, ""), []).append(pods)
     out = {}
-    for key, gs in sizes.items():
-        biggest = int(inst.pod_free[pools[key]].max())
-        out[key] = sorted(g for g in gs if g * COUNT_SIZE_SHARE >= biggest)
+    for (s, sku, hall), parts in groups.items():
+        gs = sizes.get((s, sku))
+        if gs:
+            biggest = int(inst.pod_free[np.concatenate(parts)].max())
+            out[(s, sku, hall)] = sorted(g for g in gs if g * COUNT_SIZE_SHARE >= biggest)
     return out
 
 
-def _columns(inst: Instance, where: dict[str, dict[int, list[int]]]
-             ) -> tuple[_Cols, _Resources, dict[str, int], dict[tuple[str, int], int]]:
-    pools = _pools(inst)
-    weeks = inst.pod_free.shape[1]
+@dataclass
+class _Built:
+    cols: _Cols
+    res: _Resources
+    placed: dict[str, int]
+    site: dict[tuple[str, int], list[int]]  # (lease, site) -> its columns there
+    pod: dict[tuple[str, int], tuple[np.ndarray, float]]  # column -> (pods it stands for, GPUs per unit)
+
+
+def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling) -> _Built:
+    pools = _pools(inst, by)
+    keys = list(pools)
+    pool_of = np.empty(len(inst.pod_ids), dtype=np.int64)
+    for k, pods in enumerate(pools.values()):
+        pool_of[pods] = k
+    out = _Built(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {})
     counts = _count_sizes(inst, pools, where)
-    cols, res = _Cols(), _Resources(weeks)
-    placed_col: dict[str, int] = {}
-    site_col: dict[tuple[str, int], int] = {}
     flows: Flows = {}
     for lo in inst.leases:
         sites = where[lo.lease]
         if not sites and not lo.internal:
             continue
-        pc = cols.add(1.0 if lo.internal else 0.0, 1.0, float(math.ceil(lo.revenue_usd)), lo.t0, lo.t1)
-        placed_col[lo.lease] = pc
+        pc = out.cols.add(1.0 if lo.internal else 0.0, 1.0, float(math.ceil(lo.revenue_usd)), lo.t0, lo.t1)
+        out.placed[lo.lease] = pc
         link = [(pc, -float(lo.replicas))]
-        for s, pods in sites.items():
-            yc = _site_column(inst, cols, res, pools, counts, lo, s, pods, flows)
-            site_col[(lo.lease, s)] = yc
-            link.append((yc, 1.0))
-        cols.equal(link)
-    _flow_columns(inst, cols, res, flows)
-    return cols, res, placed_col, site_col
+        for s, usable in sites.items():
+            mine: dict[int, list[int]] = {}
+            for p in usable:
+                mine.setdefault(int(pool_of[p]), []).append(p)
+            here = _site_columns(inst, out, pools, counts, lo, s, {keys[k]: mine[k] for k in sorted(mine)}, flows)
+            out.site[(lo.lease, s)] = here
+            link += [(c, 1.0) for c in here]
+        out.cols.row(link, 0.0, 0.0)
+    _flow_columns(inst, out.cols, out.res, flows)
+    return out
 
 
-def _site_column(inst: Instance, cols: _Cols, res: _Resources, pools: dict[tuple[int, str], np.ndarray],
-                 counts: dict[tuple[int, str], list[int]], lo: LeaseOptions, s: int, pods: list[int],
-                 flows: Flows) -> int:
-    """The column of ``lo``'s replicas at site ``s``; its traffic is added to ``flows``."""
-    pool = pools[(s, lo.sku)]
+def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
+                  counts: dict[PoolKey, list[int]], lo: LeaseOptions, s: int, mine: dict[PoolKey, list[int]],
+                  flows: Flows) -> list[int]:
+    """The columns of ``lo``'s replicas at site ``s`` (one per pool; one for a span=site replica).
+
+    A span=site replica may spread over pools: its column carries what it needs of the
+    site (power, traffic); continuous columns share its GPUs out among the pools.
+    """
+    cols, res = out.cols, out.res
+    pods = [p for ps in mine.values() for p in ps]
     w_gpu = int(inst.pod_w_per_gpu[pods].min())
-    cost = min(inst.power_cost_usd(lo, p, lo.gpus) for p in pods)
+    kw = float(inst.pod_kw_per_gpu[pods].min())
+    cost = lo.gpus * kw * inst.hours * lo.weeks / 1000.0 * float(inst.site_price[s])  # power_cost_usd, cheapest pod
     ub = 1.0 if lo.anti_affinity else float(lo.replicas)
-    yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1)
-    free = inst.pod_free[pool]
-    cols.uses(yc, res.get(("gpus", s, lo.sku), free.sum(axis=0)), lo.gpus)
-    cols.uses(yc, res.get(("power", s), inst.site_power_w[s]), lo.gpus * w_gpu)
-    up = lo.egress_kbps if lo.span == "pod" else lo.egress_kbps_per_gpu * lo.gpus
-    cols.uses(yc, res.get(("uplink", s, lo.sku), np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())), up)
-    if lo.span == "pod":
-        for g in counts.get((s, lo.sku), []):
-            if g > lo.gpus:
-                break
-            cols.uses(yc, res.get(("count", s, lo.sku, g), (free // g).sum(axis=0)), 1.0)
+    site_load = [(res.get(("power", s), inst.site_power_w[s]), lo.gpus * w_gpu)]
     paths = lo.paths.get(s, []) if lo.needs_path else []
     if paths and lo.egress_mbps > 0:
         # The replica's traffic joins the flow from s to its region over its SLO-meeting paths
         # (the fastest n of them): one commodity per (site, region, n), routed by flow columns.
-        key = (s, lo.region, len(paths))
-        cols.uses(yc, res.get(("flow", *key), np.zeros(res.weeks)), lo.egress_mbps)
-        flows.setdefault(key, [paths, 0.0, 1.0])
-        flows[key][1] += lo.egress_mbps * ub
-        flows[key][2] = min(flows[key][2], lo.egress_gbps * MBPS / lo.egress_mbps)
-    return yc
+        fk = (s, lo.region, len(paths))
+        site_load.append((res.get(("flow", *fk), np.zeros(res.weeks)), lo.egress_mbps))
+        flows.setdefault(fk, [paths, 0.0, 1.0])
+        flows[fk][1] += lo.egress_mbps * ub
+        flows[fk][2] = min(flows[fk][2], lo.egress_gbps * MBPS / lo.egress_mbps)
+    if lo.span == "site":
+        yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1)
+        for r, a in site_load:
+            cols.uses(yc, r, a)
+        share = [(yc, -float(lo.gpus))]
+        for key, ps in mine.items():
+            uc = cols.add(0.0, ub * lo.gpus, 0.0, lo.t0, lo.t1)  # GPUs of the replicas in this pool
+            out.pod[(lo.lease, uc)] = (np.asarray(ps), float(lo.gpus))
+            _pool_load(inst, cols, res, pools[key], key, uc, 1.0, lo.egress_kbps_per_gpu)
+            share.append((uc, 1.0))
+        cols.row(share, 0.0, 0.0)
+        return [yc]
+    here = []
+    for key, ps in mine.items():
+        yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1)
+        out.pod[(lo.lease, yc)] = (np.asarray(ps), 1.0)
+        for r, a in site_load:
+            cols.uses(yc, r, a)
+        _pool_load(inst, cols, res, pools[key], key, yc, lo.gpus, lo.egress_kbps)
+        for ck in (key, (s, lo.sku, "")) if key[2] else (key,):
+            pool = pools.get(ck)
+            if pool is None:  # the site as a whole, pooled per hall
+                pool = np.concatenate([v for k, v in pools.items() if k[:2] == ck[:2]])
+            for g in counts.get(ck, []):
+                if g > lo.gpus:
+                    break
+                free = inst.pod_free[pool]
+                cols.uses(yc, res.get(("count", *ck, g), (free // g).sum(axis=0)), 1.0)
+        here.append(yc)
+    if lo.anti_affinity and len(here) > 1:
+        cols.row([(c, 1.0) for c in here], -np.inf, 1.0)
+    return here
+
+
+def _pool_load(inst: Instance, cols: _Cols, res: _Resources, pool: np.ndarray, key: PoolKey, col: int,
+               gpus: float, uplink_kbps: float) -> None:
+    """``col`` takes ``gpus`` GPUs and ``uplink_kbps`` of uplink of ``pool`` per unit."""
+    cols.uses(col, res.get(("gpus", *key), inst.pod_free[pool].sum(axis=0)), gpus)
+    cols.uses(col, res.get(("uplink", *key), np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())), uplink_kbps)
 
 
 def _flow_columns(inst: Instance, cols: _Cols, res: _Resources, flows: Flows) -> None:
@@ -239,13 +307,24 @@ def _expand(cols: _Cols, weeks: int, block: int) -> tuple[np.ndarray, np.ndarray
     return col[rep], np.asarray(cols.e_res, dtype=np.int64)[rep], blk, coef
 
 
+def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]]) -> int:
+    """About how many non-zeros weekly rows with hall pools would have (before dropping rows that cannot bind)."""
+    of = np.empty(len(inst.pod_ids), dtype=np.int64)
+    for k, pods in enumerate(_pools(inst, "hall").values()):
+        of[pods] = k
+    n = 0
+    for lo in inst.leases:
+        n += sum(len(np.unique(of[pods])) for pods in where[lo.lease].values()) * lo.weeks * 6
+    return n
+
+
 def _nonzeros(cols: _Cols, block: int) -> int:
     n = np.asarray(cols.t1)[cols.e_col] - np.asarray(cols.t0)[cols.e_col] + 1
     return int(np.sum(n // block + 1)) if block > 1 else int(n.sum())
 
 
 def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros: int = 4_000_000,
-                    block_weeks: int | None = None) -> SiteRelaxation:
+                    block_weeks: int | None = None, pooling: Pooling | Literal["auto"] = "auto") -> SiteRelaxation:
     """Solve the site-level LP relaxation of ``inst``.
 
     Parameters
@@ -258,6 +337,12 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
         Pool weeks into blocks until the matrix has at most this many non-zeros.
     block_weeks
         Force a block length (1 = weekly rows).
+    pooling
+        Pool pods per hall (the pods file's ``hall``, else per site and SKU) or per
+        site and SKU. Halls are tighter: a hall's pods share a role (training halls
+        follow the internal waves), so a pool does not lend one pod's dips to a lease
+        that only another kind of pod could hold. ``"auto"``: halls while weekly rows
+        stay within ``max_nonzeros``.
 
     Returns
     -------
@@ -273,7 +358,10 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     """
     t = time.perf_counter()
     where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
-    cols, res, placed_col, site_col = _columns(inst, where)
+    if pooling == "auto":
+        pooling = "hall" if _hall_nonzeros(inst, where) <= max_nonzeros else "site"
+    built = _columns(inst, where, pooling)
+    cols, res = built.cols, built.res
     weeks = res.weeks
     block = block_weeks or 1
     while block_weeks is None and block < weeks and _nonzeros(cols, block) > max_nonzeros:
@@ -294,10 +382,10 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     sel = keep[row]
     n_cap = int(keep.sum())
     a_cap = sp.csr_matrix((a[sel], (new_id[row[sel]], c[sel])), shape=(n_cap, len(cols.lb)))
-    a_eq = sp.csr_matrix((cols.q_coef, (cols.q_row, cols.q_col)), shape=(cols.n_eq, len(cols.lb)))
+    a_eq = sp.csr_matrix((cols.q_coef, (cols.q_row, cols.q_col)), shape=(len(cols.q_lo), len(cols.lb)))
     mat = sp.vstack([a_cap, a_eq], format="csr")
-    lo_row = np.r_[np.full(n_cap, -np.inf), np.zeros(cols.n_eq)]
-    hi_row = np.r_[np.floor(cap[keep] + 1e-9), np.zeros(cols.n_eq)]
+    lo_row = np.r_[np.full(n_cap, -np.inf), cols.q_lo]
+    hi_row = np.r_[np.floor(cap[keep] + 1e-9), cols.q_hi]
     model = mbh.ModelBuilderHelper()
     model.fill_model_from_sparse_data(np.asarray(cols.lb), ub, np.asarray(cols.obj),  # type: ignore[arg-type]
                                       lo_row, hi_row, mat)
@@ -309,11 +397,17 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     status = str(solver.status()).rsplit(".", 1)[-1]
     ok = status == "OPTIMAL"
     x = np.asarray(solver.variable_values()) if ok else np.zeros(len(cols.lb))
-    placed = {lid: float(x[k]) for lid, k in placed_col.items()}
+    placed = {lid: float(x[k]) for lid, k in built.placed.items()}
     site: dict[str, dict[int, float]] = {}
-    for (lid, s), k in site_col.items():
-        site.setdefault(lid, {})[s] = float(x[k])
+    for (lid, s), ks in built.site.items():
+        site.setdefault(lid, {})[s] = float(x[ks].sum())
+    pod: dict[str, dict[int, float]] = {}
+    for (lid, k), (pods, unit) in built.pod.items():
+        if x[k] > 1e-9:
+            weights = pod.setdefault(lid, {})
+            for p in pods.tolist():
+                weights[p] = weights.get(p, 0.0) + float(x[k]) / unit
     path: dict[str, dict[str, float]] = {}  # routes are left to the greedy: the LP routes flows, not leases
     return SiteRelaxation(status, float(solver.objective_value()) if ok else float("nan"), placed,
-                          Guide(site, path, {}), block, mat.shape[0], mat.shape[1], int(mat.nnz),
+                          Guide(site, path, pod), block, mat.shape[0], mat.shape[1], int(mat.nnz),
                           time.perf_counter() - t)

@@ -178,7 +178,9 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
         return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", pod_lp,
                          time.perf_counter() - t, rel)
     candidates: list[tuple[float, str, dict[str, list[ReplicaFit]], Residual]] = []
-    fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
+    polish_each = rel is None  # the site-level method polishes only the better of its two starts, for longer
+    if polish_each:
+        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
     candidates.append((plan_value(inst, fits), "greedy", fits, res))
     found(candidates[-1][0])
     guided: tuple[Guide, dict[str, float]] | None = None
@@ -191,11 +193,16 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
     if guided is not None:
         fits, res, _ = greedy_pass(inst, price_order(inst, guided[1]), guided[0])
         res.guide = None
-        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
+        if polish_each:
+            fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
         candidates.append((plan_value(inst, fits), "lp-guided greedy", fits, res))
         found(candidates[-1][0])
     value, method, fits, res = max(candidates, key=lambda c: c[0])
     res.guide = None
+    if not polish_each:
+        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
+        value = plan_value(inst, fits)
+        found(value)
     return WarmStart(fits, res, value, method, pod_lp, time.perf_counter() - t, rel)
 
 
