@@ -72,16 +72,22 @@ def _pools(inst: Instance) -> dict[tuple[int, str], list[int]]:
 def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Generator) -> list[Neighbourhood]:
     """One round of neighbourhoods, in the order to try them (the last first).
 
-    Two kinds, interleaved: every pod group (site and SKU) in random chunks of at most
-    :data:`MAX_PODS` pods; and, for each left-out lease (best paying last, so tried
-    first), the pods at any site that could hold it, emptiest over its term first.
+    Two kinds, interleaved: every pod group (site and SKU), and every SKU across sites,
+    in random chunks of at most :data:`MAX_PODS` pods; and, for each left-out lease
+    (best paying last, so tried first), the pods at any site that could hold it,
+    emptiest over its term first.
     """
     groups = []
-    for (s, sku), pods in sorted(_pools(inst).items()):
-        order = [pods[i] for i in rng.permutation(len(pods))]
-        n = math.ceil(len(order) / MAX_PODS)
-        for k in range(n):
-            groups.append(Neighbourhood(tuple(sorted(order[k::n])), f"{inst.site_ids[s]} {sku}"))
+    pools = _pools(inst)
+    by_sku: dict[str, list[int]] = defaultdict(list)
+    for (s, sku), pods in sorted(pools.items()):
+        by_sku[sku] += pods
+        groups += _chunks(pods, f"{inst.site_ids[s]} {sku}", rng)
+    if len(by_sku) > 1 or len(pools) > 1:  # across sites (and, when it all fits in one, across SKUs)
+        for sku, pods in sorted(by_sku.items()):
+            groups += _chunks(pods, f"{sku} at every site", rng)
+        if len(inst.pod_ids) <= MAX_PODS:
+            groups.append(Neighbourhood(tuple(range(len(inst.pod_ids))), "every pod"))
     groups = [groups[i] for i in rng.permutation(len(groups))]
     out_leases = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal and lo.sites),
                         key=lambda lo: lo.revenue_usd)
@@ -97,6 +103,13 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
     for k in range(max(len(groups), len(targeted))):
         out += groups[k : k + 1] + targeted[k : k + 1]
     return out[::-1]
+
+
+def _chunks(pods: list[int], label: str, rng: np.random.Generator) -> list[Neighbourhood]:
+    """``pods`` in random chunks of at most :data:`MAX_PODS`."""
+    order = [pods[i] for i in rng.permutation(len(pods))]
+    n = math.ceil(len(order) / MAX_PODS)
+    return [Neighbourhood(tuple(sorted(order[k::n])), label) for k in range(n)]
 
 
 def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: dict[str, LeaseOptions]
