@@ -216,11 +216,20 @@ def _fail(code: int, problem: str, fix: str = "", details: list[str] | None = No
     return typer.Exit(code)
 
 
+class ModelChoice(StrEnum):
+    """The optimiser's methods (see :class:`planner.solver.Optimiser`)."""
+
+    auto = "auto"
+    pods = "pods"
+    sites = "sites"
+
+
 @app.command(epilog=examples(
     "planner plan                    # writes output/reference/",
     "planner plan --force --seed 7   # replaces output/reference/",
     "planner plan scenarios/reference.yaml --time-limit 20 --out output/ref-20s",
     "planner plan --greedy --out output/greedy",
+    "planner plan big/scenario.yaml --model sites   # site-level LP + neighbourhood search",
 ))
 def plan(
     scenario: ScenarioArg = None,
@@ -237,6 +246,10 @@ def plan(
     force: Annotated[bool, typer.Option("--force", help="Replace the results folder if it exists.")] = False,
     greedy: Annotated[bool, typer.Option(
         "--greedy", help="Use the fast greedy baseline instead of the optimiser (no bound, no gap).")] = False,
+    model: Annotated[ModelChoice, typer.Option(
+        "--model",
+        help="pods: CP-SAT on the pod-level model; sites: site-level LP bound, then neighbourhood search "
+             "(for instances too big for the pod-level model); auto: by size.")] = ModelChoice.auto,
 ) -> None:
     """Plan a scenario and write its results folder: tables, plan.json, GIS layers, report.html.
 
@@ -256,7 +269,7 @@ def plan(
         with input_errors_exit(err), progress, _ctrl_c_handled(progress):
             run = plan_scenario(scenario, out_dir=out, force=force, time_limit_s=time_limit, seed=seed,
                                 workers=workers, method="greedy" if greedy else "cp-sat", on_stage=progress.stage,
-                                on_progress=progress.incumbent)
+                                on_progress=progress.incumbent, model=model.value)
     except RunExistsError as exc:
         raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
     except InfeasibleError as exc:

@@ -343,6 +343,7 @@ def plan_scenario(
     method: Literal["cp-sat", "greedy"] = "cp-sat",
     on_stage: StageCallback | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    model: Literal["auto", "pods", "sites"] = "auto",
 ) -> PlanRun:
     """Run every stage: load and validate, network, routing, model build, solve, write.
 
@@ -367,6 +368,9 @@ def plan_scenario(
         stage (names in :data:`STAGES`), with the run filled in so far.
     on_progress
         Called with each new incumbent during a CP-SAT solve.
+    model
+        The optimiser's method: ``"pods"``, ``"sites"`` or ``"auto"`` (see
+        :class:`~planner.solver.Optimiser`).
 
     Returns
     -------
@@ -419,7 +423,7 @@ def plan_scenario(
             from planner.solver import Optimiser
 
             run.optimiser = Optimiser(_sc(run), time_limit_s=time_limit_s, seed=seed, workers=workers,
-                                      instance=run.instance, on_progress=on_progress)
+                                      instance=run.instance, on_progress=on_progress, method=model)
             run.optimiser.build()
 
     def solve() -> None:

