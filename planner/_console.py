@@ -532,7 +532,7 @@ class PlanProgress:
         """Ctrl-C arrived (called from the CLI's signal handler, so it never waits on the live display)."""
         with self._lock:
             self.interrupts += 1
-            if self.current == "solve":
+            if self.current == "solve" or (self.current == "build" and self.best is not None):
                 self.note = "Ctrl-C: stopping the search; the best plan found so far will be written"
             else:
                 self.note = f"Ctrl-C: stopping the {STAGES[self.current]} stage" if self.current else "Ctrl-C"
@@ -542,7 +542,7 @@ class PlanProgress:
     # ------------------------------------------------------------------ solve
     def _start_solve(self) -> None:
         self._log_pos = 0
-        self.best, self.bound, self._printed = None, None, None
+        self.bound, self._printed = None, None  # the warm start's plans (if reported) stay the best so far
         if not self.live:
             self._line(f"solve started: {self.limit_text()}; Ctrl-C stops it and writes the best plan so far")
             self._stop.clear()
@@ -592,7 +592,7 @@ class PlanProgress:
         return f"best net value {usd(self.best.objective_usd)}, bound {usd(bound)}, gap {_pct(gap)}{after}"
 
     def _solve_line(self) -> None:
-        self._line(f"solve: {self.solve_status()}")
+        self._line(f"{'warm start' if self.current == 'build' else 'solve'}: {self.solve_status()}")
         if self.best is not None:
             self._printed = (self.best.objective_usd, self.bound or math.nan)
 

@@ -176,7 +176,8 @@ def schema(
 def _ctrl_c_handled(progress: PlanProgress) -> Iterator[None]:
     """Ctrl-C during the solve stops the search (the best plan so far is written); elsewhere it stops the run.
 
-    During the solve the handler asks the optimiser to stop (:meth:`Optimiser.stop`)
+    During the solve (or the model build, once the warm start has a plan) the handler
+    asks the optimiser to stop (:meth:`Optimiser.stop`)
     instead of raising ``KeyboardInterrupt`` into the thread waiting on the search;
     at any other stage it raises ``KeyboardInterrupt`` as Python does.
     """
@@ -187,7 +188,7 @@ def _ctrl_c_handled(progress: PlanProgress) -> Iterator[None]:
     def on_sigint(signum: int, frame: FrameType | None) -> None:
         progress.interrupted()
         opt = progress.run.optimiser if progress.run is not None else None
-        if progress.current == "solve" and opt is not None:
+        if opt is not None and (progress.current == "solve" or (progress.current == "build" and opt.has_plan)):
             # CP-SAT 9.15 can abort the process when the search is stopped while it is
             # still handling a new solution; give it a moment after the latest one.
             wait = STOP_AFTER_SOLUTION_S - progress.since_incumbent()

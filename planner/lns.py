@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.fit import ReplicaFit, Residual
+from planner.fit import Guide, ReplicaFit, Residual
 from planner.instance import Instance, LeaseOptions
 from planner.model import add_hint, build_model, read_fits
 from planner.search import net_value
@@ -69,13 +69,15 @@ def _pools(inst: Instance) -> dict[tuple[int, str], list[int]]:
     return dict(out)
 
 
-def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Generator) -> list[Neighbourhood]:
+def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Generator,
+                   guide: Guide | None = None) -> list[Neighbourhood]:
     """One round of neighbourhoods, in the order to try them (the last first).
 
     Two kinds, interleaved: every pod group (site and SKU), and every SKU across sites,
     in random chunks of at most :data:`MAX_PODS` pods; and, for each left-out lease
     (best paying last, so tried first), the pods at any site that could hold it,
-    emptiest over its term first.
+    emptiest over its term first. With a ``guide`` (an LP relaxation's pod weights)
+    chunks holding more of the revenue the LP places but the plan leaves out come first.
     """
     groups = []
     pools = _pools(inst)
@@ -89,6 +91,8 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
         if len(inst.pod_ids) <= MAX_PODS:
             groups.append(Neighbourhood(tuple(range(len(inst.pod_ids))), "every pod"))
     groups = [groups[i] for i in rng.permutation(len(groups))]
+    if guide is not None:
+        groups.sort(key=lambda nb: -_opportunity(inst, fits, nb, guide))  # stable: random among equals
     out_leases = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal and lo.sites),
                         key=lambda lo: lo.revenue_usd)
     targeted = []
@@ -105,6 +109,17 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
     return out[::-1]
 
 
+def _opportunity(inst: Instance, fits: Fits, nb: Neighbourhood, guide: Guide) -> float:
+    """Revenue the guide puts on ``nb``'s pods from leases the plan leaves out."""
+    pods = set(nb.pods)
+    total = 0.0
+    for lo in inst.leases:
+        w = guide.pod.get(lo.lease)
+        if w and lo.lease not in fits:
+            total += lo.revenue_usd * sum(v for p, v in w.items() if p in pods) / lo.replicas
+    return total
+
+
 def _chunks(pods: list[int], label: str, rng: np.random.Generator) -> list[Neighbourhood]:
     """``pods`` in random chunks of at most :data:`MAX_PODS`."""
     order = [pods[i] for i in rng.permutation(len(pods))]
@@ -112,8 +127,8 @@ def _chunks(pods: list[int], label: str, rng: np.random.Generator) -> list[Neigh
     return [Neighbourhood(tuple(sorted(order[k::n])), label) for k in range(n)]
 
 
-def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: dict[str, LeaseOptions]
-           ) -> tuple[list[LeaseOptions], Residual]:
+def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: dict[str, LeaseOptions],
+           placed: dict[str, float] | None = None) -> tuple[list[LeaseOptions], Residual]:
     """Leases wholly on the neighbourhood's pods, plus left-out ones that could fit there; the residual without them."""
     pods = set(nb.pods)
     freed = [by_id[lid] for lid, fs in fits.items()
@@ -132,7 +147,9 @@ def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: 
         room = rest.gpu[idx, lo.t0 : lo.t1 + 1].min(axis=1)
         if (room.max() if lo.span == "pod" else room.sum()) >= lo.gpus:
             cands.append(lo)
-    cands.sort(key=lambda lo: -lo.revenue_usd / max(lo.gpus * lo.replicas * lo.weeks, 1))
+    lean = placed or {}  # leases an LP relaxation carries first, then the best paying per GPU-week
+    cands.sort(key=lambda lo: (-round(lean.get(lo.lease, 0.0), 2), -lo.revenue_usd / max(lo.gpus * lo.replicas
+                                                                                          * lo.weeks, 1)))
     return freed + cands[:MAX_CANDIDATES], rest
 
 
@@ -158,8 +175,9 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
 
 def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed: int = 0, workers: int = 1,
              sub_time_s: float = 2.0, deterministic: bool = True, stop: threading.Event | None = None,
-             target_usd: float = float("inf"), idle_rounds: int = 2,
-             on_improve: Callable[[Fits, float], None] | None = None) -> tuple[Fits, Residual, LnsStats]:
+             target_usd: float = float("inf"), idle_rounds: int = 2, guide: Guide | None = None,
+             placed: dict[str, float] | None = None, on_improve: Callable[[Fits, float], None] | None = None
+             ) -> tuple[Fits, Residual, LnsStats]:
     """Improve ``fits`` by re-packing neighbourhoods with CP-SAT until ``budget_s`` is spent.
 
     Parameters
@@ -180,6 +198,9 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
     target_usd, idle_rounds
         Stop once the plan is worth ``target_usd`` (e.g. within the gap limit of a
         bound), or after ``idle_rounds`` whole rounds of neighbourhoods without a gain.
+    guide, placed
+        An LP relaxation's pod weights and placed shares per lease: neighbourhoods
+        where it places revenue the plan lacks go first, and its leases are offered first.
     on_improve
         Called with the new fits and their net value after every improvement.
 
@@ -207,9 +228,9 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
             gained_at_round = stats.improved
             if idle >= idle_rounds:
                 break
-            queue = neighbourhoods(inst, fits, res, rng)
+            queue = neighbourhoods(inst, fits, res, rng, guide)
         nb = queue.pop()
-        leases, rest = _freed(inst, fits, res, nb, by_id)
+        leases, rest = _freed(inst, fits, res, nb, by_id, placed)
         if not leases:
             continue
         sub = sub_instance(inst, leases, rest, nb)

@@ -9,6 +9,7 @@ kept only if the plan's net value rises.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 
@@ -69,11 +70,11 @@ def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, 
 
 
 def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5.0,
-           rounds: int = 3, max_tries: int | None = None) -> tuple[Fits, Residual]:
+           rounds: int = 3, max_tries: int | None = None, stop: threading.Event | None = None) -> tuple[Fits, Residual]:
     """Improve ``fits`` (with ``res`` what they leave) by eviction moves; returns new fits and residual.
 
     Stops after ``rounds`` passes over the left-out leases, ``time_limit_s`` or
-    ``max_tries`` tried moves, whichever comes first.
+    ``max_tries`` tried moves, whichever comes first, or when ``stop`` is set.
     """
     t_end = time.perf_counter() + time_limit_s
     tries = 0
@@ -86,7 +87,7 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
         out = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal),
                      key=lambda lo: -lo.revenue_usd)
         for lo in out:
-            if time.perf_counter() > t_end:
+            if time.perf_counter() > t_end or (stop is not None and stop.is_set()):
                 return fits, res
             if lo.lease in fits:
                 continue

@@ -39,7 +39,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Progress:
-    """A new incumbent: when, its value, the proven bound and the gap."""
+    """A new incumbent: when (seconds since the build started), its value, the proven bound and the gap.
+
+    The first ones come from the warm start, before the search proper.
+    """
 
     wall_s: float
     objective_usd: float
@@ -161,7 +164,8 @@ class Optimiser:
         self.model: PlacementModel | None = None
         self.solver: cp_model.CpSolver | None = None
         self.log_lines: list[str] = []
-        self.build_s = 0.0
+        self.build_s = 0.0  # the instance and the model (CP-SAT's, or the site-level LP's matrix)
+        self.warm_s = 0.0  # the warm start: greedy plans, the LP solve, local search
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ stages
@@ -188,21 +192,34 @@ class Optimiser:
         lp: LpKind = "none" if not self.use_lp else "pods" if self.pairs <= POD_LP_MAX_PAIRS else "sites"
         if method == "sites":
             tries = SITES_POLISH_TRIES if self.deterministic else None
+            instance_s = time.perf_counter() - t
             self.warm = warm_start(inst, lp="sites" if self.use_lp else "none", keep=keep, polish_tries=tries,
-                                   polish_s=max(1.0, SITES_POLISH_SHARE * self.time_limit_s), on_plan=self._first_plans)
-            self.build_s = time.perf_counter() - t
+                                   polish_s=max(1.0, SITES_POLISH_SHARE * self.time_limit_s), on_plan=self._first_plans,
+                                   stop=self._stop)
+            rel = self.warm.relaxation
+            self.build_s = instance_s + (rel.build_s if rel is not None else 0.0)
+            self.warm_s = time.perf_counter() - t - self.build_s
             return None
         m = build_model(inst, previous=previous)
+        self.build_s = time.perf_counter() - t
         if self.hint == "greedy":
-            self.warm = warm_start(m, lp=lp, keep=keep)
+            early = self._first_plans if self.previous_plan is None else None  # a re-plan's value has penalties
+            self.warm = warm_start(m, lp=lp, keep=keep, on_plan=early, stop=self._stop)
             add_hint(m, self.warm.fits, previous)
         self.model = m
-        self.build_s = time.perf_counter() - t
+        self.warm_s = time.perf_counter() - t - self.build_s
         return m
 
+    @property
+    def has_plan(self) -> bool:
+        """Whether a plan exists yet (from the warm start or the search)."""
+        return bool(self._early)
+
     def _first_plans(self, value: float, bound: float | None) -> None:
-        """A plan found while building (site-level method): report it as progress."""
-        bound = float("inf") if bound is None else bound
+        """A plan found while building (the warm start's): report it as progress."""
+        if bound is None:  # no relaxation solved yet: every lease's revenue bounds the plan
+            assert self.instance is not None
+            bound = _revenue_bound(self.instance)
         p = Progress(time.perf_counter() - self._t_build, value, max(bound, value), relative_gap(value, bound))
         self._early.append(p)
         if self.on_progress is not None:
@@ -210,6 +227,9 @@ class Optimiser:
 
     def stop(self) -> None:
         """Ask the search to stop; :meth:`solve` returns the best plan found so far, marked interrupted.
+
+        Also during :meth:`build`, once it has a first plan (:attr:`has_plan`): the warm
+        start ends early and :meth:`solve` returns at once.
 
         Safe to call from any thread or a signal handler: the solving thread passes the
         request on to CP-SAT once it is safe to (see :data:`STOP_AFTER_SOLUTION_S`).
@@ -228,7 +248,8 @@ class Optimiser:
         assert m is not None
         solver = self._solver()
         t0 = time.perf_counter()
-        cb = _Callback(m.objective_offset, t0, self.on_progress)
+        cb = _Callback(m.objective_offset, self._t_build or t0, self.on_progress)
+        cb.history = list(self._early)
         solver_status, interrupted = self._run(solver, m, cb)
         status = solver_status
         wall = time.perf_counter() - t0
@@ -276,6 +297,7 @@ class Optimiser:
                 self.on_progress(p)
 
         fits, res = warm.fits, warm.residual
+        rel = warm.relaxation if warm.relaxation is not None and warm.relaxation.status == "OPTIMAL" else None
         if self.previous_plan is None:  # re-plans keep the earlier placements where they still fit
             budget = LNS_SHARE * self.time_limit_s if self.deterministic \
                 else max(0.0, self.time_limit_s - (t0 - self._t_build))
@@ -286,7 +308,9 @@ class Optimiser:
                 try:
                     result["out"] = pool_lns(inst, fits, res, budget_s=budget, seed=self.seed, workers=self.workers,
                                              deterministic=self.deterministic, stop=self._stop, on_improve=improved,
-                                             target_usd=bound * (1 - self.relative_gap_limit))
+                                             target_usd=bound * (1 - self.relative_gap_limit),
+                                             guide=rel.guide if rel is not None else None,
+                                             placed=rel.placed if rel is not None else None)
                 finally:
                     done.set()
 
@@ -302,11 +326,23 @@ class Optimiser:
         interrupted = self._stop.is_set()
         wall = time.perf_counter() - t0
         value = plan_value(inst, fits)
+        self.log_lines += [
+            f"site-level method: {self.pairs:,} (replica, pod) pairs",
+            f"bound: {source} ${bound:,.0f}" + ("" if rel is None else
+                                                f" ({rel.rows:,} rows, {rel.cols:,} columns, {rel.nonzeros:,} "
+                                                f"non-zeros, weeks per row {rel.block_weeks}, {rel.wall_s:.1f} s)"),
+            f"warm start: {warm.method} ${warm.value_usd:,.0f} in {warm.wall_s:.1f} s",
+            *([] if self.lns is None else [
+                f"neighbourhood search: {self.lns.improved} of {self.lns.tried} neighbourhoods improved, "
+                f"+${self.lns.gain_usd:,.0f} in {self.lns.wall_s:.1f} s"]),
+            f"plan: ${value:,.0f}, gap {relative_gap(value, bound):.2%}"]
         status = "OPTIMAL" if relative_gap(value, bound) <= self.relative_gap_limit else "FEASIBLE"
         info = {"variables": None, "constraints": None, "solver_status": "SITE_SEARCH",
                 "lns": None if self.lns is None else dataclasses.asdict(self.lns)}
-        return self._plan(fits, status, wall, interrupted, history, bound, source, stayable=set(), stayed=set(),
+        plan = self._plan(fits, status, wall, interrupted, history, bound, source, stayable=set(), stayed=set(),
                           info=info, polish_after=False)
+        plan.log = list(self.log_lines)
+        return plan
 
     def _solver(self) -> cp_model.CpSolver:
         solver = cp_model.CpSolver()
@@ -390,7 +426,8 @@ class Optimiser:
             "lp_bound_usd": None if self.warm.bound is None else self.warm.bound[0],
             "lp": None if self.warm.bound is None else self.warm.bound[1]}
         meta = {"seed": self.seed, "workers": self.workers, "time_limit_s": self.time_limit_s,
-                "deterministic": self.deterministic, "build_s": self.build_s, "method": self.method_used,
+                "deterministic": self.deterministic, "build_s": self.build_s, "warm_start_s": self.warm_s,
+                "method": self.method_used,
                 "replica_pod_pairs": self.pairs, **info,
                 "moved_leases": sorted((before & placed_now) - stayed),
                 "dropped_leases": sorted(before - placed_now), "relocated_by_choice": sorted(relocated),

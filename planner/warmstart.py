@@ -9,6 +9,7 @@ moves, and the best becomes the hint. The LP optimum is also a true upper bound.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,7 +135,8 @@ LpKind = Literal["pods", "sites", "none"]
 def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: float = 3.0,
                polish_tries: int | None = None, lp_time_limit_s: float = 30.0,
                keep: dict[str, list[ReplicaFit]] | None = None,
-               on_plan: Callable[[float, float | None], None] | None = None) -> WarmStart:
+               on_plan: Callable[[float, float | None], None] | None = None,
+               stop: threading.Event | None = None) -> WarmStart:
     """The best of the plain and the LP-guided greedy plan, each polished.
 
     ``lp`` chooses the relaxation that guides the second pass (and gives a bound):
@@ -145,7 +147,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
     moves leases, which re-planning avoids. ``polish_tries`` caps the local search's
     moves (for a result that does not depend on the machine's speed); ``on_plan`` is
     called with the value of each better plan as it is found, and the relaxation's
-    bound once it is known.
+    bound once it is known; ``stop`` cuts the local search short.
     """
     t = time.perf_counter()
     inst = m if isinstance(m, Instance) else m.inst
@@ -180,7 +182,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
     candidates: list[tuple[float, str, dict[str, list[ReplicaFit]], Residual]] = []
     polish_each = rel is None  # the site-level method polishes only the better of its two starts, for longer
     if polish_each:
-        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
+        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries, stop=stop)
     candidates.append((plan_value(inst, fits), "greedy", fits, res))
     found(candidates[-1][0])
     guided: tuple[Guide, dict[str, float]] | None = None
@@ -194,13 +196,13 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
         fits, res, _ = greedy_pass(inst, price_order(inst, guided[1]), guided[0])
         res.guide = None
         if polish_each:
-            fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
+            fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries, stop=stop)
         candidates.append((plan_value(inst, fits), "lp-guided greedy", fits, res))
         found(candidates[-1][0])
     value, method, fits, res = max(candidates, key=lambda c: c[0])
     res.guide = None
     if not polish_each:
-        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries)
+        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries, stop=stop)
         value = plan_value(inst, fits)
         found(value)
     return WarmStart(fits, res, value, method, pod_lp, time.perf_counter() - t, rel)

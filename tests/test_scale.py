@@ -96,3 +96,13 @@ def test_every_generated_tier_plans_and_its_plan_keeps_every_limit(tmp_path: Pat
     assert plan.bound_usd >= plan.objective_usd >= planner.greedy(sc, explain=False).objective_usd
     if tier == "medium":
         assert plan.unplaced["reason"].str.len().gt(0).all()
+
+
+@pytest.mark.parametrize("method", ["pods", "sites"])
+def test_stop_during_the_warm_start_returns_its_plan(small: planner.Scenario, method: str) -> None:
+    opt = Optimiser(small, time_limit_s=30, method=method)  # type: ignore[arg-type]
+    opt.on_progress = lambda p: opt.stop()  # Ctrl-C as soon as the first plan is reported
+    plan = opt.solve()
+    assert opt.has_plan and plan.interrupted
+    assert plan.check(small) == []
+    assert plan.objective_usd >= plan.progress["objective_usd"].iloc[0] - 1e-6

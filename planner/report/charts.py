@@ -275,6 +275,7 @@ def progress_figure(plan: Plan) -> Figure:
     t = np.append(t, end)
     obj = np.append(obj, plan.objective_usd)
     bound = np.append(bound, plan.bound_usd if np.isfinite(plan.bound_usd) else bound[-1])
+    bound = np.where(np.isfinite(bound), bound, np.nan)  # no bound known yet: nothing to draw there
     fig = new_figure(7.6, 3.0)
     ax = fig.add_subplot()
     ax.fill_between(t, obj, bound, step="post", color=COLOURS["bound"], alpha=0.12, linewidth=0, label="gap")
@@ -282,12 +283,14 @@ def progress_figure(plan: Plan) -> Figure:
     ax.step(t, obj, where="post", color=COLOURS["objective"], linewidth=2.0, label="objective (net value)")
     ax.scatter(t[:-1], obj[:-1], s=14, color=COLOURS["objective"], zorder=3)
     ax.yaxis.set_major_formatter(UsdFormatter())
-    lo, hi = float(obj.min()), max(float(obj.max()), float(bound[-1]))
+    known = bound[np.isfinite(bound)]
+    b_max = float(known.max()) if known.size else float(obj.max())
+    lo, hi = float(obj.min()), max(float(obj.max()), float(known[-1]) if known.size else float(obj.max()))
     span = max(hi - lo, abs(hi) * 0.01, 1.0)
-    top = min(float(bound.max()), hi + 1.5 * span)
+    top = min(b_max, hi + 1.5 * span)
     ax.set_ylim(lo - 0.15 * span, max(top, hi) + 0.1 * span)
-    if float(bound.max()) > top:  # early bounds are far off: clip them and say where they start
-        ax.annotate(mpl_text(f"bound starts at {fmt_usd(float(bound[0]))} ↑"), (t[0], max(top, hi) + 0.1 * span),
+    if b_max > top:  # early bounds are far off: clip them and say where they start
+        ax.annotate(mpl_text(f"bound starts at {fmt_usd(float(known[0]))} ↑"), (t[0], max(top, hi) + 0.1 * span),
                     xytext=(4, -12), textcoords="offset points", fontsize=8, color=COLOURS["bound"])
     ax.set_xlabel("wall time, s")
     ax.set_xlim(0, max(end, 1e-3) * 1.02)

@@ -200,10 +200,16 @@ def solver_section(plan: Plan) -> str:
     facts = [("status", e(plan.status + (" (interrupted)" if plan.interrupted else ""))),
              ("objective", fmt_usd_full(plan.objective_usd)), ("bound", fmt_usd_full(plan.bound_usd)),
              ("gap", fmt_pct(plan.gap, 3)), ("solve time", fmt_seconds(plan.wall_s))]
-    for key, label in (("build_s", "model build"), ("variables", "variables"), ("constraints", "constraints")):
-        if key in m:
-            v = m[key]
-            facts.append((label, fmt_seconds(float(v)) if key == "build_s" else fmt_int(float(v))))
+    if m.get("bound_source"):
+        facts.append(("bound from", e(str(m["bound_source"]))))
+    if m.get("method"):
+        facts.append(("method", e({"pods": "pod-level CP-SAT model", "sites": "site-level LP + neighbourhood search"}
+                                  .get(str(m["method"]), str(m["method"])))))
+    for key, label in (("build_s", "model build"), ("warm_start_s", "warm start"), ("variables", "variables"),
+                       ("constraints", "constraints")):
+        v = m.get(key)
+        if v is not None:
+            facts.append((label, fmt_seconds(float(v)) if key.endswith("_s") else fmt_int(float(v))))
     kv = '<table class="kv">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts) + "</table>"
     if len(plan.progress):
         chart = svg_element(charts.progress_figure(plan), "progress-chart", "Objective and bound over time")
