@@ -36,10 +36,21 @@ __all__ = ["LnsStats", "Neighbourhood", "pool_lns"]
 
 Fits = dict[str, list[ReplicaFit]]
 
-MAX_PODS = 16
+MAX_PODS = 24
 """Pods per neighbourhood (a pod group with more is searched a random subset at a time)."""
-MAX_CANDIDATES = 60
+MAX_CANDIDATES = 100
 """Left-out leases offered to a neighbourhood, best paying per GPU-week first."""
+MANY_PODS = 400
+"""Above this many pods, neighbourhoods are two-thirds the size (more, quicker sub-solves pay better there)."""
+
+
+def _limits(inst: Instance) -> tuple[int, int]:
+    """Pods and left-out leases per neighbourhood."""
+    if len(inst.pod_ids) > MANY_PODS:
+        return MAX_PODS * 2 // 3, MAX_CANDIDATES * 3 // 5
+    return MAX_PODS, MAX_CANDIDATES
+SUB_TIME_S = 2.0
+"""Time limit of one sub-solve (deterministic or wall seconds, as the search's budget)."""
 
 
 @dataclass(frozen=True)
@@ -84,11 +95,11 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
     by_sku: dict[str, list[int]] = defaultdict(list)
     for (s, sku), pods in sorted(pools.items()):
         by_sku[sku] += pods
-        groups += _chunks(pods, f"{inst.site_ids[s]} {sku}", rng)
+        groups += _chunks(pods, f"{inst.site_ids[s]} {sku}", rng, _limits(inst)[0])
     if len(by_sku) > 1 or len(pools) > 1:  # across sites (and, when it all fits in one, across SKUs)
         for sku, pods in sorted(by_sku.items()):
-            groups += _chunks(pods, f"{sku} at every site", rng)
-        if len(inst.pod_ids) <= MAX_PODS:
+            groups += _chunks(pods, f"{sku} at every site", rng, _limits(inst)[0])
+        if len(inst.pod_ids) <= _limits(inst)[0]:
             groups.append(Neighbourhood(tuple(range(len(inst.pod_ids))), "every pod"))
     groups = [groups[i] for i in rng.permutation(len(groups))]
     if guide is not None:
@@ -102,7 +113,7 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
         pods = [p for s in lo.sites for p in lo.pods[s] if inst.pod_free[p, t].min() >= need]
         pods.sort(key=lambda p: -int(res.gpu[p, t].min()))
         if pods:
-            targeted.append(Neighbourhood(tuple(sorted(pods[:MAX_PODS])), f"room for {lo.lease}"))
+            targeted.append(Neighbourhood(tuple(sorted(pods[: _limits(inst)[0]])), f"room for {lo.lease}"))
     out: list[Neighbourhood] = []
     for k in range(max(len(groups), len(targeted))):
         out += groups[k : k + 1] + targeted[k : k + 1]
@@ -120,10 +131,10 @@ def _opportunity(inst: Instance, fits: Fits, nb: Neighbourhood, guide: Guide) ->
     return total
 
 
-def _chunks(pods: list[int], label: str, rng: np.random.Generator) -> list[Neighbourhood]:
-    """``pods`` in random chunks of at most :data:`MAX_PODS`."""
+def _chunks(pods: list[int], label: str, rng: np.random.Generator, size: int) -> list[Neighbourhood]:
+    """``pods`` in random chunks of at most ``size``."""
     order = [pods[i] for i in rng.permutation(len(pods))]
-    n = math.ceil(len(order) / MAX_PODS)
+    n = math.ceil(len(order) / size)
     return [Neighbourhood(tuple(sorted(order[k::n])), label) for k in range(n)]
 
 
@@ -150,7 +161,7 @@ def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: 
     lean = placed or {}  # leases an LP relaxation carries first, then the best paying per GPU-week
     cands.sort(key=lambda lo: (-round(lean.get(lo.lease, 0.0), 2), -lo.revenue_usd / max(lo.gpus * lo.replicas
                                                                                           * lo.weeks, 1)))
-    return freed + cands[:MAX_CANDIDATES], rest
+    return freed + cands[: _limits(inst)[1]], rest
 
 
 def _restrict(lo: LeaseOptions, pods: set[int]) -> dict[int, list[int]]:
@@ -174,7 +185,7 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
 
 
 def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed: int = 0, workers: int = 1,
-             sub_time_s: float = 2.0, deterministic: bool = True, stop: threading.Event | None = None,
+             sub_time_s: float | None = None, deterministic: bool = True, stop: threading.Event | None = None,
              target_usd: float = float("inf"), idle_rounds: int = 2, guide: Guide | None = None,
              placed: dict[str, float] | None = None, on_improve: Callable[[Fits, float], None] | None = None
              ) -> tuple[Fits, Residual, LnsStats]:
@@ -192,7 +203,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
     seed, workers
         Seed of the neighbourhood order and CP-SAT; CP-SAT workers per sub-solve.
     sub_time_s
-        Limit of one sub-solve (same units as ``budget_s``).
+        Limit of one sub-solve (same units as ``budget_s``); default :data:`SUB_TIME_S`.
     stop
         Set to end the search after the current sub-solve.
     target_usd, idle_rounds
@@ -241,7 +252,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         prm = solver.parameters
         prm.num_workers = workers
         prm.random_seed = seed + stats.tried
-        limit = min(sub_time_s, left)
+        limit = min(SUB_TIME_S if sub_time_s is None else sub_time_s, left)
         if deterministic:
             prm.max_deterministic_time = limit
             prm.max_time_in_seconds = max(0.1, min(limit * 2, wall_cap - (time.perf_counter() - t0)))

@@ -89,7 +89,7 @@ POD_MODEL_MAX_PAIRS = 25_000
 """(replica, pod) pairs above which ``method="auto"`` leaves the pod-level CP-SAT model for the site-level method."""
 POD_LP_MAX_PAIRS = 20_000
 """(replica, pod) pairs above which the warm start is guided by the site-level LP instead of the model's own."""
-SITES_POLISH_SHARE = 0.25
+SITES_POLISH_SHARE = 0.35
 """Site-level method: share of the time limit for the local search of the warm start."""
 SITES_POLISH_TRIES = 20_000
 """Site-level method, deterministic: moves tried by the local search of the warm start."""
