@@ -308,8 +308,11 @@ def _expand(cols: _Cols, weeks: int, block: int) -> tuple[np.ndarray, np.ndarray
     return col[rep], np.asarray(cols.e_res, dtype=np.int64)[rep], blk, coef
 
 
-def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]]) -> int:
+def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_nonzeros: int) -> int:
     """About how many non-zeros weekly rows with hall pools would have (before dropping rows that cannot bind)."""
+    per_site = sum(len(where[lo.lease]) * lo.weeks * 6 for lo in inst.leases)
+    if per_site > max_nonzeros:  # every site has a pool at least: halls cannot have fewer
+        return per_site
     of = np.empty(len(inst.pod_ids), dtype=np.int64)
     for k, pods in enumerate(_pools(inst, "hall").values()):
         of[pods] = k
@@ -325,7 +328,8 @@ def _nonzeros(cols: _Cols, block: int) -> int:
 
 
 def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros: int = 4_000_000,
-                    block_weeks: int | None = None, pooling: Pooling | Literal["auto"] = "auto") -> SiteRelaxation:
+                    block_weeks: int | None = None, pooling: Pooling | Literal["auto"] = "auto",
+                    where: dict[str, dict[int, list[int]]] | None = None) -> SiteRelaxation:
     """Solve the site-level LP relaxation of ``inst``.
 
     Parameters
@@ -344,6 +348,9 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
         follow the internal waves), so a pool does not lend one pod's dips to a lease
         that only another kind of pod could hold. ``"auto"``: halls while weekly rows
         stay within ``max_nonzeros``.
+    where
+        Each lease's usable pods per site (:func:`~planner.instance.usable_pods`), if
+        already worked out.
 
     Returns
     -------
@@ -358,9 +365,10 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     ('OPTIMAL', True)
     """
     t = time.perf_counter()
-    where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
+    if where is None:
+        where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
     if pooling == "auto":
-        pooling = "hall" if _hall_nonzeros(inst, where) <= max_nonzeros else "site"
+        pooling = "hall" if _hall_nonzeros(inst, where, max_nonzeros) <= max_nonzeros else "site"
     built = _columns(inst, where, pooling)
     cols, res = built.cols, built.res
     weeks = res.weeks

@@ -195,7 +195,7 @@ class Optimiser:
             instance_s = time.perf_counter() - t
             self.warm = warm_start(inst, lp="sites" if self.use_lp else "none", keep=keep, polish_tries=tries,
                                    polish_s=max(1.0, SITES_POLISH_SHARE * self.time_limit_s), on_plan=self._first_plans,
-                                   stop=self._stop)
+                                   stop=self._stop, where=where)
             rel = self.warm.relaxation
             self.build_s = instance_s + (rel.build_s if rel is not None else 0.0)
             self.warm_s = time.perf_counter() - t - self.build_s

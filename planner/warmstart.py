@@ -136,7 +136,8 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
                polish_tries: int | None = None, lp_time_limit_s: float = 30.0,
                keep: dict[str, list[ReplicaFit]] | None = None,
                on_plan: Callable[[float, float | None], None] | None = None,
-               stop: threading.Event | None = None) -> WarmStart:
+               stop: threading.Event | None = None,
+               where: dict[str, dict[int, list[int]]] | None = None) -> WarmStart:
     """The best of the plain and the LP-guided greedy plan, each polished.
 
     ``lp`` chooses the relaxation that guides the second pass (and gives a bound):
@@ -147,7 +148,8 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
     moves leases, which re-planning avoids. ``polish_tries`` caps the local search's
     moves (for a result that does not depend on the machine's speed); ``on_plan`` is
     called with the value of each better plan as it is found, and the relaxation's
-    bound once it is known; ``stop`` cuts the local search short.
+    bound once it is known; ``stop`` cuts the local search short; ``where`` passes on
+    each lease's usable pods, if already worked out.
     """
     t = time.perf_counter()
     inst = m if isinstance(m, Instance) else m.inst
@@ -175,7 +177,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
     if lp == "pods" and isinstance(m, PlacementModel):
         pod_lp = lp_relaxation(m.cp, time_limit_s=lp_time_limit_s)
     elif lp != "none":
-        rel = site_relaxation(inst, time_limit_s=lp_time_limit_s)
+        rel = site_relaxation(inst, time_limit_s=lp_time_limit_s, where=where)
     if keep:
         return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", pod_lp,
                          time.perf_counter() - t, rel)
