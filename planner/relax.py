@@ -15,8 +15,10 @@ length): a looser relaxation, still a true bound.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -125,11 +127,12 @@ class _Resources:
         self.ids: dict[tuple, int] = {}
         self.cap: list[np.ndarray] = []
 
-    def get(self, key: tuple, cap: np.ndarray) -> int:
+    def get(self, key: tuple, cap: Callable[[], np.ndarray]) -> int:
+        """The id of resource ``key``; ``cap()`` gives its capacity per week when it is new."""
         r = self.ids.get(key)
         if r is None:
             r = self.ids[key] = len(self.cap)
-            self.cap.append(np.asarray(cap, dtype=np.float64))
+            self.cap.append(np.asarray(cap(), dtype=np.float64))
         return r
 
 
@@ -180,6 +183,7 @@ class _Built:
     placed: dict[str, int]
     site: dict[tuple[str, int], list[int]]  # (lease, site) -> its columns there
     pod: dict[tuple[str, int], tuple[np.ndarray, float]]  # column -> (pods it stands for, GPUs per unit)
+    watts: dict[PoolKey, tuple[int, float]]  # pool -> least W per GPU (capacity units) and kW per GPU (cost)
 
 
 def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling) -> _Built:
@@ -188,7 +192,8 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
     pool_of = np.empty(len(inst.pod_ids), dtype=np.int64)
     for k, pods in enumerate(pools.values()):
         pool_of[pods] = k
-    out = _Built(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {})
+    watts = {k: (int(inst.pod_w_per_gpu[v].min()), float(inst.pod_kw_per_gpu[v].min())) for k, v in pools.items()}
+    out = _Built(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {}, watts)
     counts = _count_sizes(inst, pools, where)
     flows: Flows = {}
     for lo in inst.leases:
@@ -199,10 +204,13 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
         out.placed[lo.lease] = pc
         link = [(pc, -float(lo.replicas))]
         for s, usable in sites.items():
-            mine: dict[int, list[int]] = {}
-            for p in usable:
-                mine.setdefault(int(pool_of[p]), []).append(p)
-            here = _site_columns(inst, out, pools, counts, lo, s, {keys[k]: mine[k] for k in sorted(mine)}, flows)
+            of = pool_of[usable]
+            if (of == of[0]).all():  # one pool (always so when pooling per site)
+                mine = {keys[int(of[0])]: usable}
+            else:
+                mine = {keys[int(k)]: [p for p, q in zip(usable, of.tolist(), strict=True) if q == k]
+                        for k in np.unique(of).tolist()}
+            here = _site_columns(inst, out, pools, counts, lo, s, mine, flows)
             out.site[(lo.lease, s)] = here
             link += [(c, 1.0) for c in here]
         out.cols.row(link, 0.0, 0.0)
@@ -219,18 +227,17 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
     site (power, traffic); continuous columns share its GPUs out among the pools.
     """
     cols, res = out.cols, out.res
-    pods = [p for ps in mine.values() for p in ps]
-    w_gpu = int(inst.pod_w_per_gpu[pods].min())
-    kw = float(inst.pod_kw_per_gpu[pods].min())
+    w_gpu = min(out.watts[k][0] for k in mine)  # the pools' least draw per GPU: never more than a plan's
+    kw = min(out.watts[k][1] for k in mine)
     cost = lo.gpus * kw * inst.hours * lo.weeks / 1000.0 * float(inst.site_price[s])  # power_cost_usd, cheapest pod
     ub = 1.0 if lo.anti_affinity else float(lo.replicas)
-    site_load = [(res.get(("power", s), inst.site_power_w[s]), lo.gpus * w_gpu)]
+    site_load = [(res.get(("power", s), lambda: inst.site_power_w[s]), lo.gpus * w_gpu)]
     paths = lo.paths.get(s, []) if lo.needs_path else []
     if paths and lo.egress_mbps > 0:
         # The replica's traffic joins the flow from s to its region over its SLO-meeting paths
         # (the fastest n of them): one commodity per (site, region, n), routed by flow columns.
         fk = (s, lo.region, len(paths))
-        site_load.append((res.get(("flow", *fk), np.zeros(res.weeks)), lo.egress_mbps))
+        site_load.append((res.get(("flow", *fk), lambda: np.zeros(res.weeks)), lo.egress_mbps))
         flows.setdefault(fk, [paths, 0.0, 1.0])
         flows[fk][1] += lo.egress_mbps * ub
         flows[fk][2] = min(flows[fk][2], lo.egress_gbps * MBPS / lo.egress_mbps)
@@ -254,25 +261,30 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
             cols.uses(yc, r, a)
         _pool_load(inst, cols, res, pools[key], key, yc, lo.gpus, lo.egress_kbps)
         for ck in (key, (s, lo.sku, "")) if key[2] else (key,):
-            pool = pools.get(ck)
-            if pool is None:  # the site as a whole, pooled per hall
-                pool = np.concatenate([v for k, v in pools.items() if k[:2] == ck[:2]])
             for g in counts.get(ck, []):
                 if g > lo.gpus:
                     break
-                free = inst.pod_free[pool]
-                cols.uses(yc, res.get(("count", *ck, g), (free // g).sum(axis=0)), 1.0)
+                cols.uses(yc, res.get(("count", *ck, g), functools.partial(_count_cap, inst, pools, ck, g)), 1.0)
         here.append(yc)
     if lo.anti_affinity and len(here) > 1:
         cols.row([(c, 1.0) for c in here], -np.inf, 1.0)
     return here
 
 
+def _count_cap(inst: Instance, pools: dict[PoolKey, np.ndarray], key: PoolKey, g: int) -> np.ndarray:
+    """Per week, how many replicas of ``g`` GPUs or more the pool ``key`` (a whole site when its hall is "") holds."""
+    pool = pools.get(key)
+    if pool is None:  # the site as a whole, pooled per hall
+        pool = np.concatenate([v for k, v in pools.items() if k[:2] == key[:2]])
+    return (inst.pod_free[pool] // g).sum(axis=0)
+
+
 def _pool_load(inst: Instance, cols: _Cols, res: _Resources, pool: np.ndarray, key: PoolKey, col: int,
                gpus: float, uplink_kbps: float) -> None:
     """``col`` takes ``gpus`` GPUs and ``uplink_kbps`` of uplink of ``pool`` per unit."""
-    cols.uses(col, res.get(("gpus", *key), inst.pod_free[pool].sum(axis=0)), gpus)
-    cols.uses(col, res.get(("uplink", *key), np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())), uplink_kbps)
+    cols.uses(col, res.get(("gpus", *key), lambda: inst.pod_free[pool].sum(axis=0)), gpus)
+    cols.uses(col, res.get(("uplink", *key), lambda: np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())),
+              uplink_kbps)
 
 
 def _flow_columns(inst: Instance, cols: _Cols, res: _Resources, flows: Flows) -> None:
@@ -286,7 +298,8 @@ def _flow_columns(inst: Instance, cols: _Cols, res: _Resources, flows: Flows) ->
         r_flow = res.ids[("flow", *key)]
         for p in paths:
             cost = p.length_km * rate / MBPS * scale * (1 - 1e-9)
-            spans = [res.get(("span", int(e)), inst.span_limit_mbps[int(e)]) for e in p.span_idx]
+            spans = [res.get(("span", int(e)), functools.partial(inst.span_limit_mbps.__getitem__, int(e)))
+                     for e in p.span_idx]
             for w in range(res.weeks):
                 fc = cols.add(0.0, demand, -cost, w, w)
                 cols.uses(fc, r_flow, -1.0)
