@@ -31,8 +31,8 @@ from planner.scenario import Scenario
 from planner.search import polish
 from planner.warmstart import LpKind, WarmStart, plan_value, warm_start
 
-__all__ = ["POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "STOP_AFTER_SOLUTION_S", "NoPlanError", "Optimiser", "Progress",
-           "optimise"]
+__all__ = ["POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "STOP_AFTER_SOLUTION_S", "Method", "NoPlanError", "Optimiser",
+           "Progress", "optimise"]
 
 log = logging.getLogger(__name__)
 
@@ -301,16 +301,17 @@ class Optimiser:
         if self.previous_plan is None:  # re-plans keep the earlier placements where they still fit
             budget = LNS_SHARE * self.time_limit_s if self.deterministic \
                 else max(0.0, self.time_limit_s - (t0 - self._t_build))
-            result: dict[str, object] = {}
+            result: list[tuple[dict[str, list[ReplicaFit]], Residual, LnsStats]] = []
             done = threading.Event()
 
             def run() -> None:
                 try:
-                    result["out"] = pool_lns(inst, fits, res, budget_s=budget, seed=self.seed, workers=self.workers,
+                    out = pool_lns(inst, fits, res, budget_s=budget, seed=self.seed, workers=self.workers,
                                              deterministic=self.deterministic, stop=self._stop, on_improve=improved,
                                              target_usd=bound * (1 - self.relative_gap_limit),
                                              guide=rel.guide if rel is not None else None,
                                              placed=rel.placed if rel is not None else None)
+                    result.append(out)
                 finally:
                     done.set()
 
@@ -322,7 +323,7 @@ class Optimiser:
                 except KeyboardInterrupt:
                     self._stop.set()
             worker.join()
-            fits, res, self.lns = result["out"]  # type: ignore[misc]
+            fits, res, self.lns = result[0]
         interrupted = self._stop.is_set()
         wall = time.perf_counter() - t0
         value = plan_value(inst, fits)

@@ -16,7 +16,7 @@ from planner.generate import generate
 from planner.instance import build_instance
 from planner.lns import pool_lns
 from planner.relax import site_relaxation
-from planner.solver import Optimiser, optimise
+from planner.solver import Method, Optimiser, optimise
 from planner.warmstart import greedy_pass, plan_value, price_order
 from tests import exact
 from tests.test_optimise import _random_tiny
@@ -99,8 +99,8 @@ def test_every_generated_tier_plans_and_its_plan_keeps_every_limit(tmp_path: Pat
 
 
 @pytest.mark.parametrize("method", ["pods", "sites"])
-def test_stop_during_the_warm_start_returns_its_plan(small: planner.Scenario, method: str) -> None:
-    opt = Optimiser(small, time_limit_s=30, method=method)  # type: ignore[arg-type]
+def test_stop_during_the_warm_start_returns_its_plan(small: planner.Scenario, method: Method) -> None:
+    opt = Optimiser(small, time_limit_s=30, method=method)
     opt.on_progress = lambda p: opt.stop()  # Ctrl-C as soon as the first plan is reported
     plan = opt.solve()
     assert opt.has_plan and plan.interrupted
