@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import networkx as nx
 import numpy as np
@@ -18,7 +19,8 @@ from planner.network import build_network
 from planner.routing import candidate_paths
 from planner.scenario import Scenario
 
-__all__ = ["KBPS", "MBPS", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance", "usable_pods"]
+__all__ = ["KBPS", "MBPS", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance", "pod_groups",
+           "usable_pods"]
 
 # Capacities are checked in integers: loads rounded up, capacities rounded down, so a plan that
 # fits in these units fits in the exact ones too. The greedy, the reason finder and the CP-SAT
@@ -221,3 +223,17 @@ def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
         if keep:
             out[s] = keep
     return out
+
+
+def pod_groups(inst: Instance, by: Literal["site", "hall"] = "site") -> dict[tuple[int, str, str], np.ndarray]:
+    """Pod positions grouped by (site, SKU, hall); the hall is ``""`` when grouping per site and SKU.
+
+    Halls come from the pods file's ``hall`` column (pods of one hall share their
+    hardware and role); without it, ``by="hall"`` groups per site and SKU.
+    """
+    pods = inst.sc.pods
+    halls = pods["hall"].astype(str).tolist() if by == "hall" and "hall" in pods else [""] * len(pods)
+    out: dict[tuple[int, str, str], list[int]] = {}
+    for p, key in enumerate(zip(inst.pod_site.tolist(), pods["sku"].astype(str).tolist(), halls, strict=True)):
+        out.setdefault(key, []).append(p)
+    return {k: np.array(v, dtype=np.int64) for k, v in out.items()}

@@ -28,7 +28,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.fit import Guide, ReplicaFit, Residual
-from planner.instance import Instance, LeaseOptions
+from planner.instance import Instance, LeaseOptions, pod_groups
 from planner.model import add_hint, build_model, read_fits
 from planner.search import net_value
 
@@ -72,14 +72,6 @@ class LnsStats:
     deterministic_s: float = 0.0
 
 
-def _pools(inst: Instance) -> dict[tuple[int, str], list[int]]:
-    skus = inst.sc.pods["sku"].to_numpy()
-    out: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for p, (s, k) in enumerate(zip(inst.pod_site.tolist(), skus.tolist(), strict=True)):
-        out[(s, str(k))].append(p)
-    return dict(out)
-
-
 def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Generator,
                    guide: Guide | None = None) -> list[Neighbourhood]:
     """One round of neighbourhoods, in the order to try them (the last first).
@@ -91,19 +83,22 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
     chunks holding more of the revenue the LP places but the plan leaves out come first.
     """
     groups = []
-    pools = _pools(inst)
+    pools = pod_groups(inst)
+    size = _limits(inst)[0]
     by_sku: dict[str, list[int]] = defaultdict(list)
-    for (s, sku), pods in sorted(pools.items()):
-        by_sku[sku] += pods
-        groups += _chunks(pods, f"{inst.site_ids[s]} {sku}", rng, _limits(inst)[0])
+    for (s, sku, _), members in sorted(pools.items()):
+        by_sku[sku] += members.tolist()
+        groups += _chunks(members.tolist(), f"{inst.site_ids[s]} {sku}", rng, size)
     if len(by_sku) > 1 or len(pools) > 1:  # across sites (and, when it all fits in one, across SKUs)
-        for sku, pods in sorted(by_sku.items()):
-            groups += _chunks(pods, f"{sku} at every site", rng, _limits(inst)[0])
-        if len(inst.pod_ids) <= _limits(inst)[0]:
+        for sku, members_of_sku in sorted(by_sku.items()):
+            groups += _chunks(members_of_sku, f"{sku} at every site", rng, size)
+        if len(inst.pod_ids) <= size:
             groups.append(Neighbourhood(tuple(range(len(inst.pod_ids))), "every pod"))
     groups = [groups[i] for i in rng.permutation(len(groups))]
     if guide is not None:
-        groups.sort(key=lambda nb: -_opportunity(inst, fits, nb, guide))  # stable: random among equals
+        left_out = [(lo.revenue_usd / lo.replicas, w) for lo in inst.leases
+                    if lo.lease not in fits and (w := guide.pod.get(lo.lease))]
+        groups.sort(key=lambda nb: -_opportunity(nb, left_out))  # stable: random among equals
     out_leases = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal and lo.sites),
                         key=lambda lo: lo.revenue_usd)
     targeted = []
@@ -113,22 +108,17 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
         pods = [p for s in lo.sites for p in lo.pods[s] if inst.pod_free[p, t].min() >= need]
         pods.sort(key=lambda p: -int(res.gpu[p, t].min()))
         if pods:
-            targeted.append(Neighbourhood(tuple(sorted(pods[: _limits(inst)[0]])), f"room for {lo.lease}"))
+            targeted.append(Neighbourhood(tuple(sorted(pods[:size])), f"room for {lo.lease}"))
     out: list[Neighbourhood] = []
     for k in range(max(len(groups), len(targeted))):
         out += groups[k : k + 1] + targeted[k : k + 1]
     return out[::-1]
 
 
-def _opportunity(inst: Instance, fits: Fits, nb: Neighbourhood, guide: Guide) -> float:
-    """Revenue the guide puts on ``nb``'s pods from leases the plan leaves out."""
+def _opportunity(nb: Neighbourhood, left_out: list[tuple[float, dict[int, float]]]) -> float:
+    """Revenue a guide puts on ``nb``'s pods from left-out leases (revenue per replica, pod weights)."""
     pods = set(nb.pods)
-    total = 0.0
-    for lo in inst.leases:
-        w = guide.pod.get(lo.lease)
-        if w and lo.lease not in fits:
-            total += lo.revenue_usd * sum(v for p, v in w.items() if p in pods) / lo.replicas
-    return total
+    return sum(rev * sum(v for p, v in w.items() if p in pods) for rev, w in left_out)
 
 
 def _chunks(pods: list[int], label: str, rng: np.random.Generator, size: int) -> list[Neighbourhood]:

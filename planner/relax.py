@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 
 from planner.fit import Guide
-from planner.instance import MBPS, Instance, LeaseOptions, usable_pods
+from planner.instance import MBPS, Instance, LeaseOptions, pod_groups, usable_pods
 from planner.lp import _quiet_stdout
 
 __all__ = ["SiteRelaxation", "site_relaxation"]
@@ -140,15 +140,6 @@ PoolKey = tuple[int, str, str]
 """(site, SKU, hall): a pool of pods; the hall is ``""`` when pods are pooled per site."""
 
 
-def _pools(inst: Instance, by: Pooling) -> dict[PoolKey, np.ndarray]:
-    pods = inst.sc.pods
-    halls = pods["hall"].astype(str).tolist() if by == "hall" and "hall" in pods else [""] * len(pods)
-    out: dict[PoolKey, list[int]] = {}
-    for p, (s, k, h) in enumerate(zip(inst.pod_site.tolist(), pods["sku"].astype(str).tolist(), halls, strict=True)):
-        out.setdefault((s, k, h), []).append(p)
-    return {k: np.array(v, dtype=np.int64) for k, v in out.items()}
-
-
 def _count_sizes(inst: Instance, pools: dict[PoolKey, np.ndarray], where: dict[str, dict[int, list[int]]]
                  ) -> dict[PoolKey, list[int]]:
     """Per pool -- and per (site, SKU) as a whole, keyed with hall ``""`` -- the span=pod sizes with counting rows.
@@ -187,7 +178,7 @@ class _Built:
 
 
 def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling) -> _Built:
-    pools = _pools(inst, by)
+    pools = pod_groups(inst, by)
     keys = list(pools)
     pool_of = np.empty(len(inst.pod_ids), dtype=np.int64)
     for k, pods in enumerate(pools.values()):
@@ -327,7 +318,7 @@ def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_n
     if per_site > max_nonzeros:  # every site has a pool at least: halls cannot have fewer
         return per_site
     of = np.empty(len(inst.pod_ids), dtype=np.int64)
-    for k, pods in enumerate(_pools(inst, "hall").values()):
+    for k, pods in enumerate(pod_groups(inst, "hall").values()):
         of[pods] = k
     n = 0
     for lo in inst.leases:

@@ -42,11 +42,15 @@ class WarmStart:
     @property
     def bound(self) -> tuple[float, str] | None:
         """The relaxation's optimum (a true upper bound, in the model's units) and its name, if solved."""
-        if self.lp is not None and self.lp.status == "OPTIMAL":
-            return self.lp.objective, "lp relaxation"
-        if self.relaxation is not None and self.relaxation.status == "OPTIMAL":
-            return self.relaxation.bound_usd, "site lp relaxation"
-        return None
+        return _relaxation_bound(self.lp, self.relaxation)
+
+
+def _relaxation_bound(lp: LpResult | None, rel: SiteRelaxation | None) -> tuple[float, str] | None:
+    if lp is not None and lp.status == "OPTIMAL":
+        return lp.objective, "lp relaxation"
+    if rel is not None and rel.status == "OPTIMAL":
+        return rel.bound_usd, "site lp relaxation"
+    return None
 
 
 def lp_guide(m: PlacementModel, lp: LpResult) -> tuple[Guide, dict[str, float]]:
@@ -162,7 +166,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
         if value > best + 1e-6:
             best = value
             if on_plan is not None:
-                known = WarmStart({}, Residual(inst), value, "", pod_lp, 0.0, rel).bound
+                known = _relaxation_bound(pod_lp, rel)
                 on_plan(value, None if known is None else known[0])
 
     if keep:
