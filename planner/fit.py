@@ -101,12 +101,12 @@ class Residual:
         if not lo.needs_path:
             return None
         cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
-        if lo.egress_mbps > 0 and "dci" not in relax:
-            t = slice(lo.t0, lo.t1 + 1)
-            cands = [p for p in cands if self.link[p.span_idx, t].min() >= lo.egress_mbps]
         if self.guide is not None and cands:
             w = self.guide.path.get(lo.lease, {})
             cands = sorted(cands, key=lambda p: -w.get(p.path_id, 0.0))  # stable: fastest among equals
+        if lo.egress_mbps > 0 and "dci" not in relax:
+            t = slice(lo.t0, lo.t1 + 1)
+            return next((p for p in cands if self.link[p.span_idx, t].min() >= lo.egress_mbps), False)
         return cands[0] if cands else False
 
     def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> ReplicaFit | None:

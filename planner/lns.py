@@ -9,6 +9,12 @@ pods, sites and spans, residual capacities, only the freed leases), which the
 ordinary pod-level model solves exactly or nearly so in a second or two. A better
 packing replaces the incumbent's.
 
+Leases too big for one pod are split over many; only a neighbourhood spanning
+every pod of their site and SKU can move them (for a big group, together with the
+pod-sized leases of one chunk of it). Which kind of neighbourhood to try next --
+whole groups, chunks, one SKU across sites, room for a left-out lease -- follows
+what has paid most per second of sub-solve lately.
+
 Because the sub-instance is cut out of the residual, a merged plan keeps every
 limit; because the incumbent's packing is a solution of the sub-model (and is
 given as its hint), a step never makes the plan worse.
@@ -49,6 +55,8 @@ def _limits(inst: Instance) -> tuple[int, int]:
     if len(inst.pod_ids) > MANY_PODS:
         return MAX_PODS * 2 // 3, MAX_CANDIDATES * 3 // 5
     return MAX_PODS, MAX_CANDIDATES
+KINDS = ("spanning", "pods", "sku", "room")
+"""Kinds of neighbourhood, in the order they are first tried."""
 SUB_TIME_S = 2.0
 """Time limit of one sub-solve (deterministic or wall seconds, as the search's budget)."""
 
@@ -59,6 +67,16 @@ class Neighbourhood:
 
     pods: tuple[int, ...]
     label: str
+    kind: str = "pods"
+    """``"spanning"`` (a whole site and SKU), ``"pods"`` (a chunk of one), ``"sku"`` (one SKU
+    across sites) or ``"room"`` (pods that could hold a left-out lease)."""
+    repack: tuple[int, ...] | None = None
+    """Pods whose pod-sized leases are freed (``None``: all of ``pods``); site-spanning
+    leases are freed, and offered, across all of ``pods``."""
+
+    def pod_leases_on(self) -> set[int]:
+        """Pods whose span=pod leases are freed and offered."""
+        return set(self.pods if self.repack is None else self.repack)
 
 
 @dataclass
@@ -91,9 +109,9 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
         groups += _chunks(members.tolist(), f"{inst.site_ids[s]} {sku}", rng, size)
     if len(by_sku) > 1 or len(pools) > 1:  # across sites (and, when it all fits in one, across SKUs)
         for sku, members_of_sku in sorted(by_sku.items()):
-            groups += _chunks(members_of_sku, f"{sku} at every site", rng, size)
+            groups += _chunks(members_of_sku, f"{sku} at every site", rng, size, "sku")
         if len(inst.pod_ids) <= size:
-            groups.append(Neighbourhood(tuple(range(len(inst.pod_ids))), "every pod"))
+            groups.append(Neighbourhood(tuple(range(len(inst.pod_ids))), "every pod", "sku"))
     groups = [groups[i] for i in rng.permutation(len(groups))]
     if guide is not None:
         left_out = [(lo.revenue_usd / lo.replicas, w) for lo in inst.leases
@@ -108,11 +126,37 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
         pods = [p for s in lo.sites for p in lo.pods[s] if inst.pod_free[p, t].min() >= need]
         pods.sort(key=lambda p: -int(res.gpu[p, t].min()))
         if pods:
-            targeted.append(Neighbourhood(tuple(sorted(pods[:size])), f"room for {lo.lease}"))
+            targeted.append(Neighbourhood(tuple(sorted(pods[:size])), f"room for {lo.lease}", "room"))
     out: list[Neighbourhood] = []
     for k in range(max(len(groups), len(targeted))):
         out += groups[k : k + 1] + targeted[k : k + 1]
-    return out[::-1]
+    return out[::-1] + _spanning(inst, rng, size)
+
+
+def _spanning(inst: Instance, rng: np.random.Generator, size: int) -> list[Neighbourhood]:
+    """Every pod of a site and SKU, in random order, for the leases split over many pods.
+
+    A site-spanning lease rarely lies wholly on a chunk of pods, so only these
+    neighbourhoods move it or bring in a left-out one. A group of up to twice ``size``
+    pods is re-packed whole; a bigger one frees its site-spanning leases and the pod-sized
+    leases of one random chunk of ``size`` pods at a time.
+    """
+    where: set[tuple[int, str]] = set()
+    for lo in inst.leases:
+        if lo.span == "site" and not lo.internal:
+            where.update((s, lo.sku) for s in lo.sites)
+    out = []
+    for (s, sku, _), members in sorted(pod_groups(inst).items()):
+        label = f"{inst.site_ids[s]} {sku}, site-spanning leases"
+        if (s, sku) not in where:
+            continue
+        pods = tuple(members.tolist())
+        if len(pods) <= 2 * size:
+            out.append(Neighbourhood(pods, label, "spanning"))
+        else:
+            out += [Neighbourhood(pods, label, "spanning", chunk.pods)
+                    for chunk in _chunks(list(pods), label, rng, size)]
+    return [out[i] for i in rng.permutation(len(out))]
 
 
 def _opportunity(nb: Neighbourhood, left_out: list[tuple[float, dict[int, float]]]) -> float:
@@ -121,19 +165,20 @@ def _opportunity(nb: Neighbourhood, left_out: list[tuple[float, dict[int, float]
     return sum(rev * sum(v for p, v in w.items() if p in pods) for rev, w in left_out)
 
 
-def _chunks(pods: list[int], label: str, rng: np.random.Generator, size: int) -> list[Neighbourhood]:
+def _chunks(pods: list[int], label: str, rng: np.random.Generator, size: int, kind: str = "pods"
+            ) -> list[Neighbourhood]:
     """``pods`` in random chunks of at most ``size``."""
     order = [pods[i] for i in rng.permutation(len(pods))]
     n = math.ceil(len(order) / size)
-    return [Neighbourhood(tuple(sorted(order[k::n])), label) for k in range(n)]
+    return [Neighbourhood(tuple(sorted(order[k::n])), label, kind) for k in range(n)]
 
 
 def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: dict[str, LeaseOptions],
            placed: dict[str, float] | None = None) -> tuple[list[LeaseOptions], Residual]:
     """Leases wholly on the neighbourhood's pods, plus left-out ones that could fit there; the residual without them."""
-    pods = set(nb.pods)
+    pods = {"site": set(nb.pods), "pod": nb.pod_leases_on()}
     freed = [by_id[lid] for lid, fs in fits.items()
-             if all(p in pods for f in fs for p, _ in f.parts)]
+             if all(p in pods[by_id[lid].span] for f in fs for p, _ in f.parts)]
     rest = res.copy()
     for lo in freed:
         rest.apply(lo, fits[lo.lease], sign=+1)
@@ -141,7 +186,7 @@ def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: 
     for lo in inst.leases:
         if lo.lease in fits or lo.internal:
             continue
-        where = _restrict(lo, pods)
+        where = _restrict(lo, pods[lo.span])
         if not where:
             continue
         idx = np.array([p for ps in where.values() for p in ps], dtype=np.int64)
@@ -166,12 +211,56 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
     idx = np.array(nb.pods, dtype=np.int64)
     free[idx] = rest.gpu[idx]
     subs = []
-    pods = set(nb.pods)
+    pods = {"site": set(nb.pods), "pod": nb.pod_leases_on()}
     for k, lo in enumerate(leases):
-        where = _restrict(lo, pods)
+        where = _restrict(lo, pods[lo.span])
         subs.append(dataclasses.replace(lo, pos=k, sites=list(where), pods=where))
     return dataclasses.replace(inst, pod_free=free, pod_uplink_kbps=rest.uplink.copy(),
                                site_power_w=rest.power.copy(), span_limit_mbps=rest.link.copy(), leases=subs)
+
+
+class _Picker:
+    """Which kind of neighbourhood to try next: the one gaining most per second of late.
+
+    Each kind keeps a queue (the last of a round first). Kinds not yet tried go first,
+    in :data:`KINDS` order; then the kind with the best decayed gain per second of
+    sub-solve. When that kind's queue is empty, ``next`` returns ``None``: time for a
+    fresh round (:meth:`refill` tops up the empty queues only, so a kind that keeps
+    paying is not held back by the others' leftovers).
+    """
+
+    DECAY = 0.7
+
+    def __init__(self) -> None:
+        self.queues: dict[str, list[Neighbourhood]] = {}
+        self.gain: dict[str, float] = {}
+        self.cost: dict[str, float] = {}
+
+    def refill(self, fresh: list[Neighbourhood]) -> None:
+        by_kind: dict[str, list[Neighbourhood]] = defaultdict(list)
+        for nb in fresh:
+            by_kind[nb.kind].append(nb)
+        for kind in list(self.queues):
+            if not self.queues[kind] and kind not in by_kind:
+                del self.queues[kind]  # none of this kind left: choose among the others
+        for kind, nbs in by_kind.items():
+            if not self.queues.get(kind):
+                self.queues[kind] = nbs
+
+    def record(self, kind: str, gain: float, cost: float) -> None:
+        self.gain[kind] = self.DECAY * self.gain.get(kind, 0.0) + gain
+        self.cost[kind] = self.DECAY * self.cost.get(kind, 0.0) + max(cost, 1e-3)
+
+    def next(self, *, any_queued: bool = False) -> Neighbourhood | None:
+        """The next neighbourhood; with ``any_queued``, the best kind that still has one queued."""
+        kinds = [k for k in KINDS if k in self.queues and (self.queues[k] or not any_queued)]
+        untried = [k for k in kinds if k not in self.cost and self.queues[k]]
+        if untried:
+            return self.queues[untried[0]].pop()
+        if not kinds:
+            return None
+        best = max(kinds, key=lambda k: (self.gain[k] / self.cost[k], -KINDS.index(k)))
+        return self.queues[best].pop() if self.queues[best] else None
 
 
 def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed: int = 0, workers: int = 1,
@@ -216,21 +305,25 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
     rng = np.random.default_rng(seed)
     stats = LnsStats()
     fits = dict(fits)
-    queue: list[Neighbourhood] = []
+    pick = _Picker()
     value = sum(net_value(inst, by_id[k], f) for k, f in fits.items())
-    idle, gained_at_round = -1, 0
+    idle, round_len = 0, 0
     while value < target_usd:
         spent = stats.deterministic_s if deterministic else time.perf_counter() - t0
         left = budget_s - spent
         if left <= 0.05 or time.perf_counter() - t0 >= wall_cap or (stop is not None and stop.is_set()):
             break
-        if not queue:
-            idle = idle + 1 if stats.improved == gained_at_round else 0
-            gained_at_round = stats.improved
-            if idle >= idle_rounds:
+        if round_len and idle >= idle_rounds * round_len:
+            break
+        nb = pick.next()
+        if nb is None:
+            fresh = neighbourhoods(inst, fits, res, rng, guide)
+            round_len = max(round_len, len(fresh))
+            pick.refill(fresh)
+            nb = pick.next(any_queued=True)
+            if nb is None:
                 break
-            queue = neighbourhoods(inst, fits, res, rng, guide)
-        nb = queue.pop()
+        idle += 1
         leases, rest = _freed(inst, fits, res, nb, by_id, placed)
         if not leases:
             continue
@@ -248,16 +341,21 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
             prm.max_time_in_seconds = max(0.1, min(limit * 2, wall_cap - (time.perf_counter() - t0)))
         else:
             prm.max_time_in_seconds = limit
+        t_sub = time.perf_counter()
         status = solver.solve(m.cp)
         stats.tried += 1
         stats.deterministic_s += solver.deterministic_time
+        cost = solver.deterministic_time if deterministic else time.perf_counter() - t_sub
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            pick.record(nb.kind, 0.0, cost)
             continue
         new = read_fits(m, solver)
         before = sum(net_value(inst, by_id[k], f) for k, f in current.items())
         after = sum(net_value(inst, by_id[k], f) for k, f in new.items())
+        pick.record(nb.kind, max(after - before, 0.0), cost)
         if after <= before + 1.0:
             continue
+        idle = 0
         for lid in current:
             fits.pop(lid)
         fits.update(new)

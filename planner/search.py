@@ -46,27 +46,32 @@ def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[int]:
 
 
 def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, value: dict[str, float],
-         on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions]) -> tuple[float, Fits, Residual] | None:
-    """Evict the leases on ``pod`` overlapping ``lo``, place ``lo``, re-place the evicted; the net gain."""
+         on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions]
+         ) -> tuple[float, dict[str, list[ReplicaFit] | None], Residual] | None:
+    """Evict the leases on ``pod`` overlapping ``lo``, place ``lo``, re-place the evicted.
+
+    Returns the net gain, the changed placements (``None``: left out) and the new residual.
+    """
     victims = sorted((v for v in on_pod.get(pod, ()) if not by_id[v].internal
                       and by_id[v].t0 <= lo.t1 and by_id[v].t1 >= lo.t0), key=lambda v: -value[v])
     trial = res.copy()
-    new = dict(fits)
     for v in victims:
-        trial.apply(by_id[v], new.pop(v), sign=+1)
+        trial.apply(by_id[v], fits[v], sign=+1)
     got = trial.fit(lo)
     if got is None:
         return None
     trial.apply(lo, got)
-    new[lo.lease] = got
+    changes: dict[str, list[ReplicaFit] | None] = {lo.lease: got}
     gain = net_value(inst, lo, got) - sum(value[v] for v in victims)
     for v in victims:
         again = trial.fit(by_id[v])
         if again is not None and net_value(inst, by_id[v], again) > 0:
             trial.apply(by_id[v], again)
-            new[v] = again
+            changes[v] = again
             gain += net_value(inst, by_id[v], again)
-    return gain, new, trial
+        else:
+            changes[v] = None
+    return gain, changes, trial
 
 
 def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5.0,
@@ -91,7 +96,7 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
                 return fits, res
             if lo.lease in fits:
                 continue
-            best: tuple[float, Fits, Residual] | None = None
+            best: tuple[float, dict[str, list[ReplicaFit] | None], Residual] | None = None
             if max_tries is not None and tries >= max_tries:
                 return fits, res
             for pod in _targets(inst, lo, res):
@@ -100,9 +105,18 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
                 if got is not None and got[0] > 1e-6 and (best is None or got[0] > best[0]):
                     best = got
             if best is not None:
-                _, fits, res = best
-                value = {lid: net_value(inst, by_id[lid], fs) for lid, fs in fits.items()}
-                on_pod = _on_pod(fits)
+                _, changes, res = best
+                for lid, fs in changes.items():  # update the plan, its values and pod index in place
+                    for f in fits.pop(lid, []):
+                        for p, _ in f.parts:
+                            on_pod[p].discard(lid)
+                    value.pop(lid, None)
+                    if fs is not None:
+                        fits[lid] = fs
+                        value[lid] = net_value(inst, by_id[lid], fs)
+                        for f in fs:
+                            for p, _ in f.parts:
+                                on_pod[p].add(lid)
                 improved = True
         if not improved:
             break

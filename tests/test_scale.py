@@ -14,7 +14,7 @@ import planner
 from planner.fit import Residual
 from planner.generate import generate
 from planner.instance import build_instance
-from planner.lns import pool_lns
+from planner.lns import Neighbourhood, _freed, _Picker, pool_lns, sub_instance
 from planner.relax import site_relaxation
 from planner.solver import Method, Optimiser, optimise
 from planner.warmstart import greedy_pass, plan_value, price_order
@@ -106,3 +106,46 @@ def test_stop_during_the_warm_start_returns_its_plan(small: planner.Scenario, me
     assert opt.has_plan and plan.interrupted
     assert plan.check(small) == []
     assert plan.objective_usd >= plan.progress["objective_usd"].iloc[0] - 1e-6
+
+
+def test_neighbourhood_picker_follows_the_kind_that_pays() -> None:
+    pick = _Picker()
+    nbs = [Neighbourhood((k,), f"{kind} {k}", kind) for kind in ("room", "spanning", "pods") for k in range(3)]
+    pick.refill(nbs)
+    first = []
+    for gain in (0.0, 5.0, 1.0):  # every kind once, in KINDS order, the last of each queue first
+        nb = pick.next()
+        assert nb is not None
+        first.append(nb.label)
+        pick.record(nb.kind, gain, 1.0)
+    assert first == ["spanning 2", "pods 2", "room 2"]
+    assert [pick.next().kind for _ in range(2)] == ["pods", "pods"]  # type: ignore[union-attr]
+    assert pick.next() is None  # the paying kind ran dry: time for a fresh round
+    assert pick.next(any_queued=True).kind == "room"  # type: ignore[union-attr]
+    pick.refill([Neighbourhood((9,), "pods 9", "pods")])  # empty kinds refilled, "spanning" keeps its queue
+    assert pick.next().label == "pods 9"  # type: ignore[union-attr]
+    assert len(pick.queues["spanning"]) == 2
+
+
+def test_site_spanning_neighbourhood_frees_split_leases_and_one_chunk(tmp_path: Path) -> None:
+    inst = build_instance(planner.load_scenario(generate("medium", 1, tmp_path)))
+    fits, res, _ = greedy_pass(inst, price_order(inst))
+    by_id = {lo.lease: lo for lo in inst.leases}
+    split = [lid for lid, fs in fits.items() if by_id[lid].span == "site" and len(fs[0].parts) > 1]
+    assert split, "the medium tier should hold a lease split over pods"
+    site = fits[split[0]][0].site
+    sku = by_id[split[0]].sku
+    group = sorted(p for p in range(len(inst.pod_ids)) if inst.pod_site[p] == site
+                   and inst.sc.pods["sku"].iat[p] == sku)
+    chunk = tuple(group[: len(group) // 2])
+    nb = Neighbourhood(tuple(group), "test", "spanning", chunk)
+    freed, rest = _freed(inst, fits, res, nb, by_id)
+    on = {lo.lease for lo in freed if lo.lease in fits}
+    want = {lid for lid, fs in fits.items()
+            if all(p in (group if by_id[lid].span == "site" else chunk) for f in fs for p, _ in f.parts)}
+    assert on == want and split[0] in on
+    sub = sub_instance(inst, freed, rest, nb)
+    for lo in sub.leases:
+        allowed = set(group if lo.span == "site" else chunk)
+        assert all(p in allowed for ps in lo.pods.values() for p in ps)
+    assert (sub.pod_free[[p for p in range(len(inst.pod_ids)) if p not in group]] == 0).all()
