@@ -55,6 +55,8 @@ def _limits(inst: Instance) -> tuple[int, int]:
     if len(inst.pod_ids) > MANY_PODS:
         return MAX_PODS * 2 // 3, MAX_CANDIDATES * 3 // 5
     return MAX_PODS, MAX_CANDIDATES
+
+
 KINDS = ("spanning", "pods", "sku", "room")
 """Kinds of neighbourhood, in the order they are first tried."""
 SUB_TIME_S = 2.0
@@ -147,9 +149,9 @@ def _spanning(inst: Instance, rng: np.random.Generator, size: int) -> list[Neigh
             where.update((s, lo.sku) for s in lo.sites)
     out = []
     for (s, sku, _), members in sorted(pod_groups(inst).items()):
-        label = f"{inst.site_ids[s]} {sku}, site-spanning leases"
         if (s, sku) not in where:
             continue
+        label = f"{inst.site_ids[s]} {sku}, site-spanning leases"
         pods = tuple(members.tolist())
         if len(pods) <= 2 * size:
             out.append(Neighbourhood(pods, label, "spanning"))
@@ -237,6 +239,7 @@ class _Picker:
         self.cost: dict[str, float] = {}
 
     def refill(self, fresh: list[Neighbourhood]) -> None:
+        """Queue a fresh round's neighbourhoods for the kinds whose queue is empty."""
         by_kind: dict[str, list[Neighbourhood]] = defaultdict(list)
         for nb in fresh:
             by_kind[nb.kind].append(nb)
@@ -248,6 +251,7 @@ class _Picker:
                 self.queues[kind] = nbs
 
     def record(self, kind: str, gain: float, cost: float) -> None:
+        """Note what one sub-solve of ``kind`` gained (USD) and cost (seconds)."""
         self.gain[kind] = self.DECAY * self.gain.get(kind, 0.0) + gain
         self.cost[kind] = self.DECAY * self.cost.get(kind, 0.0) + max(cost, 1e-3)
 
@@ -287,7 +291,8 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         Set to end the search after the current sub-solve.
     target_usd, idle_rounds
         Stop once the plan is worth ``target_usd`` (e.g. within the gap limit of a
-        bound), or after ``idle_rounds`` whole rounds of neighbourhoods without a gain.
+        bound), or after ``idle_rounds`` rounds' worth of neighbourhoods in a row
+        without a gain.
     guide, placed
         An LP relaxation's pod weights and placed shares per lease: neighbourhoods
         where it places revenue the plan lacks go first, and its leases are offered first.
