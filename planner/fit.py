@@ -162,22 +162,25 @@ class Residual:
         w = self.guide.site.get(lo.lease, {}) if self.guide is not None else {}
         sites = sorted(self.candidate_sites(lo, relax), key=lambda s: (-w.get(s, 0.0), self.site_cost(lo, s), s))
         fits: list[ReplicaFit] = []
-        trial = self.copy() if lo.replicas > 1 else self
-        for _ in range(lo.replicas):
-            used = {f.site for f in fits}
-            got = None
-            for s in sites:
-                if lo.anti_affinity and "anti_affinity" not in relax and s in used:
-                    continue
-                got = trial.fit_replica(lo, s, relax)
-                if got is not None:
-                    break
-            if got is None:
-                return None
-            fits.append(got)
+        try:
+            for _ in range(lo.replicas):
+                used = {f.site for f in fits}
+                got = None
+                for s in sites:
+                    if lo.anti_affinity and "anti_affinity" not in relax and s in used:
+                        continue
+                    got = self.fit_replica(lo, s, relax)
+                    if got is not None:
+                        break
+                if got is None:
+                    return None
+                fits.append(got)
+                if lo.replicas > 1:  # later replicas see this one's load, taken back below
+                    self.apply(lo, [got])
+            return fits
+        finally:
             if lo.replicas > 1:
-                trial.apply(lo, [got])
-        return fits
+                self.apply(lo, fits, sign=+1)
 
 
 def fits_from_placements(inst: Instance, placements: pd.DataFrame) -> dict[str, list[ReplicaFit] | None]:

@@ -45,33 +45,44 @@ def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[int]:
     return pods[:MAX_PODS_TRIED]
 
 
+Changes = dict[str, list[ReplicaFit] | None]
+"""Placements a move changes: new fits, or ``None`` for a lease it leaves out."""
+
+
 def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, value: dict[str, float],
-         on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions]
-         ) -> tuple[float, dict[str, list[ReplicaFit] | None], Residual] | None:
+         on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions]) -> tuple[float, Changes] | None:
     """Evict the leases on ``pod`` overlapping ``lo``, place ``lo``, re-place the evicted.
 
-    Returns the net gain, the changed placements (``None``: left out) and the new residual.
+    Returns the net gain and the changed placements. ``res`` is worked on in place and
+    left as it was (integer loads, so taking back is exact): no copy per move.
     """
     victims = sorted((v for v in on_pod.get(pod, ()) if not by_id[v].internal
                       and by_id[v].t0 <= lo.t1 and by_id[v].t1 >= lo.t0), key=lambda v: -value[v])
-    trial = res.copy()
     for v in victims:
-        trial.apply(by_id[v], fits[v], sign=+1)
-    got = trial.fit(lo)
-    if got is None:
-        return None
-    trial.apply(lo, got)
-    changes: dict[str, list[ReplicaFit] | None] = {lo.lease: got}
-    gain = net_value(inst, lo, got) - sum(value[v] for v in victims)
-    for v in victims:
-        again = trial.fit(by_id[v])
-        if again is not None and net_value(inst, by_id[v], again) > 0:
-            trial.apply(by_id[v], again)
-            changes[v] = again
-            gain += net_value(inst, by_id[v], again)
-        else:
-            changes[v] = None
-    return gain, changes, trial
+        res.apply(by_id[v], fits[v], sign=+1)
+    changes: Changes = {}
+    try:
+        got = res.fit(lo)
+        if got is None:
+            return None
+        res.apply(lo, got)
+        changes[lo.lease] = got
+        gain = net_value(inst, lo, got) - sum(value[v] for v in victims)
+        for v in victims:
+            again = res.fit(by_id[v])
+            if again is not None and net_value(inst, by_id[v], again) > 0:
+                res.apply(by_id[v], again)
+                changes[v] = again
+                gain += net_value(inst, by_id[v], again)
+            else:
+                changes[v] = None
+        return gain, changes
+    finally:
+        for lid, fs in changes.items():
+            if fs is not None:
+                res.apply(by_id[lid], fs, sign=+1)
+        for v in victims:
+            res.apply(by_id[v], fits[v])
 
 
 def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5.0,
@@ -84,7 +95,7 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
     t_end = time.perf_counter() + time_limit_s
     tries = 0
     by_id = {lo.lease: lo for lo in inst.leases}
-    fits = dict(fits)
+    fits, res = dict(fits), res.copy()
     for _ in range(rounds):
         improved = False
         value = {lid: net_value(inst, by_id[lid], fs) for lid, fs in fits.items()}
@@ -96,7 +107,7 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
                 return fits, res
             if lo.lease in fits:
                 continue
-            best: tuple[float, dict[str, list[ReplicaFit] | None], Residual] | None = None
+            best: tuple[float, Changes] | None = None
             if max_tries is not None and tries >= max_tries:
                 return fits, res
             for pod in _targets(inst, lo, res):
@@ -105,8 +116,12 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
                 if got is not None and got[0] > 1e-6 and (best is None or got[0] > best[0]):
                     best = got
             if best is not None:
-                _, changes, res = best
-                for lid, fs in changes.items():  # update the plan, its values and pod index in place
+                _, changes = best
+                for lid, fs in changes.items():  # update the residual, plan, values and pod index in place
+                    if lid in fits:
+                        res.apply(by_id[lid], fits[lid], sign=+1)
+                    if fs is not None:
+                        res.apply(by_id[lid], fs)
                     for f in fits.pop(lid, []):
                         for p, _ in f.parts:
                             on_pod[p].discard(lid)
