@@ -226,13 +226,15 @@ def _add_capacity(m: PlacementModel, family: str, terms_by_lease: Terms, cap: np
     mask_all = 0
     for pos in terms_by_lease:
         mask_all |= 1 << pos
-    items = [(active[k] & mask_all, float(cap[a:b].min())) for k, (a, b) in enumerate(segs)]
+    lows = np.minimum.reduceat(cap, [a for a, _ in segs]).tolist()  # the least capacity in each segment
+    items = [(active[k] & mask_all, float(lows[k])) for k in range(len(segs))]
     for k in _undominated(items):
         mk, ck = items[k]
         terms = [t for pos, ts in terms_by_lease.items() if mk >> pos & 1 for t in ts]
         peak = sum(c * ub for _, c, ub in terms if c > 0)  # the most the load can reach
         if terms and peak > ck:
-            m.cp.add(sum(c * e for e, c, _ in terms) <= math.floor(ck))
+            expr = cp_model.LinearExpr.weighted_sum([e for e, _, _ in terms], [c for _, c, _ in terms])
+            m.cp.add(expr <= math.floor(ck))
             m.n_constraints[family] += 1
 
 
