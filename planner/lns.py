@@ -329,7 +329,6 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
             if nb is None:
                 break
         idle += 1
-        t_sub = time.perf_counter()  # a kind's cost: wall time from cutting out to solving, or solver time
         leases, rest = _freed(inst, fits, res, nb, by_id, placed)
         if not leases:
             continue
@@ -347,6 +346,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
             prm.max_time_in_seconds = max(0.1, min(limit * 2, wall_cap - (time.perf_counter() - t0)))
         else:
             prm.max_time_in_seconds = limit
+        t_sub = time.perf_counter()  # a kind's cost: its sub-solves' time (wall or deterministic)
         status = solver.solve(m.cp)
         stats.tried += 1
         stats.deterministic_s += solver.deterministic_time
