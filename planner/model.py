@@ -165,6 +165,9 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
             m.site[(lo.lease, r, s)] = sv
             parts = []
             floor = inst.pod_free[m.pods(lo, s), lo.t0 : lo.t1 + 1].min(axis=1)
+            one_cost = _site_power_cost(inst, lo, m.pods(lo, s), 1)
+            if one_cost is not None:  # every pod of the site costs the same: one term for the replica
+                obj.append((sv, -math.floor(one_cost) * lo.gpus))
             for p, room in zip(m.pods(lo, s), floor, strict=True):
                 xv = cp.new_int_var(0, int(min(lo.gpus, room)), f"x[{lo.lease},{r},{p}]")
                 wv = cp.new_bool_var(f"whole[{lo.lease},{r},{p}]")
@@ -172,18 +175,22 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
                 cp.add(xv <= lo.gpus * sv)
                 cp.add(xv >= lo.gpus * wv)
                 parts.append(xv)
-                cost = inst.power_cost_usd(lo, p, 1)
-                obj.append((xv, -math.floor(cost)))
+                if one_cost is None:
+                    obj.append((xv, -math.floor(inst.power_cost_usd(lo, p, 1))))
             cp.add(sum(parts) == lo.gpus * sv)
             cp.add(sum(m.whole[(lo.lease, r, p)] for p in m.pods(lo, s)) <= sv)
             site_of[s] = sv
         else:
             sv = cp.new_bool_var(f"site[{lo.lease},{r},{s}]")
             m.site[(lo.lease, r, s)] = sv
+            one_cost = _site_power_cost(inst, lo, m.pods(lo, s), lo.gpus)
+            if one_cost is not None:
+                obj.append((sv, -math.floor(one_cost)))
             for p in m.pods(lo, s):
                 xv = cp.new_bool_var(f"x[{lo.lease},{r},{p}]")
                 m.x[(lo.lease, r, p)] = xv
-                obj.append((xv, -math.floor(inst.power_cost_usd(lo, p, lo.gpus))))
+                if one_cost is None:
+                    obj.append((xv, -math.floor(inst.power_cost_usd(lo, p, lo.gpus))))
             cp.add(sum(m.x[(lo.lease, r, p)] for p in m.pods(lo, s)) == sv)
             site_of[s] = sv
     cp.add(sum(site_of.values()) == pl)
@@ -196,6 +203,16 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
                 routes.append(zv)
                 obj.append((zv, -math.floor(inst.transport_cost_usd(lo, path))))
             cp.add(sum(routes) == here)
+
+
+def _site_power_cost(inst: Instance, lo: LeaseOptions, pods: list[int], gpus: int) -> float | None:
+    """The power cost of ``gpus`` GPUs of ``lo`` in any of ``pods``, or ``None`` if the pods' costs differ.
+
+    Pods of one SKU at one site draw the same power at the same price, so the cost
+    can sit on the replica's site variable: one objective term instead of one per pod.
+    """
+    costs = {inst.power_cost_usd(lo, p, gpus) for p in pods}
+    return costs.pop() if len(costs) == 1 else None
 
 
 def _break_replica_symmetry(m: PlacementModel, lo: LeaseOptions) -> None:
