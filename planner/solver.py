@@ -100,10 +100,13 @@ IDLE_SUBSOLVERS = ("core", "no_lp", "pseudo_costs", "reduced_costs", "max_lp_sym
 Interleaved, every search gets an equal share of the deterministic time; on the
 reference scenario these found no better plan in 60 s while the LP-guided searches
 and the neighbourhood searches found them all, so their share goes to the others
-(60 s, 2 workers: $5,703 M / $5,709 M with them left out vs $5,666 M with them).
-In a wall-clock solve each of the ``workers`` threads runs CP-SAT's ``max_lp``
-search and one more thread the neighbourhood searches (``ls`` and the feasibility
-pump left out): $5,689 M / $5,693 M at 60 s vs $5,630 M / $5,657 M by default.
+(60 s, 2 workers, seed 0: $5,703 M and $5,709 M in two runs with them left out vs
+$5,666 M with them; after the power cost moved to the site variables, the CLI's run
+gives $5,669 M: one seed's deterministic run moves by 1 % with any change to the
+model or its warm start). In a wall-clock solve each of the ``workers`` threads runs
+CP-SAT's ``max_lp`` search and one more thread the neighbourhood searches (``ls``
+and the feasibility pump left out): $5,689 M / $5,693 M at 60 s vs $5,630 M /
+$5,657 M by default, and a benchmark median of $5,694 M over three seeds.
 """
 LNS_SHARE = 0.6
 """Site-level method, deterministic: neighbourhood search budget (CP-SAT deterministic time) per second of limit."""
