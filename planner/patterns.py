@@ -84,13 +84,6 @@ class PatternBound:
     wall_s: float
     history: pd.DataFrame = field(repr=False)
 
-    @property
-    def gap_closed(self) -> float:
-        """Share of the distance from the master to the bound still open (0 when converged)."""
-        if not math.isfinite(self.bound_usd) or self.bound_usd == 0:
-            return float("nan")
-        return (self.bound_usd - self.master_usd) / abs(self.bound_usd)
-
 
 @dataclass
 class _Master:
@@ -134,7 +127,7 @@ class _PodItem:
 
     lo: LeaseOptions
     site: int
-    most: int  # replicas of it one pod may hold
+    most: int  # replicas of it this pod may hold (its anti-affinity and room over the term)
     cost: float  # power cost of one replica in this pod, M$
     power_rows: list[tuple[int, float]]  # (row, coef) per replica
     cap_rows: list[tuple[int, float]]  # (row, coef) per replica: the pod's GPU rows shared with span=site leases
@@ -155,19 +148,21 @@ class _Builder:
         self.segs = segments(np.array([lo.t0 for lo in self.leases]), np.array([lo.t1 for lo in self.leases]),
                              periods)
         self.seg_start = [a for a, _ in self.segs]
+        self.free_low = np.minimum.reduceat(inst.pod_free, self.seg_start, axis=1)  # pods x segments
+        self._active = {lo.lease: [k for k, (a, b) in enumerate(self.segs) if lo.t0 < b and lo.t1 >= a]
+                        for lo in self.leases}
         self.lp = _Master(pywraplp.Solver.CreateSolver("GLOP"))
         self.lp.solver.Objective().SetMaximization()
         self.link: dict[tuple[str, int], int] = {}  # (lease, site) -> row tying patterns to the site's replicas
         self.conv: dict[int, int] = {}  # pod -> convexity row
         self.pod_cap: dict[tuple[int, int], int] = {}  # (pod, segment) -> GPU row shared with span=site leases
-        self.items: dict[int, list[_PodItem]] = defaultdict(list)  # pod -> pricing items
-        self.pattern_pod: list[int] = []
+        self.items: dict[int, dict[str, _PodItem]] = defaultdict(dict)  # pod -> lease -> pricing item
         self.pattern_col: list[int] = []
         self.seen: set[tuple[int, tuple[tuple[str, int], ...]]] = set()
 
     def active(self, lo: LeaseOptions) -> list[int]:
         """Segments within the lease's term."""
-        return [k for k, (a, b) in enumerate(self.segs) if lo.t0 < b and lo.t1 >= a]
+        return self._active[lo.lease]
 
     # -- building ---------------------------------------------------------------------------------------------
     def build(self) -> None:
@@ -179,8 +174,7 @@ class _Builder:
             ks = sorted({k for lo in self.leases if lo.span == "site" for s, ps in self.where[lo.lease].items()
                          if p in ps for k in self.active(lo)})
             for k in ks:
-                a, b = self.segs[k]
-                self.pod_cap[(p, k)] = lp.row(-math.inf, float(inst.pod_free[p, a:b].min()))
+                self.pod_cap[(p, k)] = lp.row(-math.inf, float(self.free_low[p, k]))
         for p in range(len(inst.pod_ids)):
             self.conv[p] = lp.row(-math.inf, 1.0)
         for lo in self.leases:
@@ -192,15 +186,8 @@ class _Builder:
         peak = np.zeros((len(inst.site_ids), len(self.segs)))
         for lo in self.leases:
             for s, ps in self.where[lo.lease].items():
-                w = float(inst.pod_w_per_gpu[ps].max()) * lo.gpus * lo.replicas
-                peak[s, self.active(lo)] += w
-        out = {}
-        for s in range(len(inst.site_ids)):
-            for k, (a, b) in enumerate(self.segs):
-                cap = float(inst.site_power_w[s, a:b].min())
-                if peak[s, k] > cap:
-                    out[(s, k)] = self.lp.row(-math.inf, cap * 1e-6)
-        return out
+                peak[s, self.active(lo)] += float(inst.pod_w_per_gpu[ps].max()) * lo.gpus * lo.replicas
+        return self._binding_rows(peak, inst.site_power_w, 1e-6)
 
     def _span_rows(self) -> dict[tuple[int, int], int]:
         """DCI span rows (Gbps) per segment, where every lease's egress over the span could exceed the limit."""
@@ -212,13 +199,13 @@ class _Builder:
             used = {int(e) for s in self.where[lo.lease] for path in lo.paths[s] for e in path.span_idx}
             for e in used:
                 peak[e, self.active(lo)] += lo.egress_mbps * lo.replicas
-        out = {}
-        for e in range(len(inst.span_ids)):
-            for k, (a, b) in enumerate(self.segs):
-                cap = float(inst.span_limit_mbps[e, a:b].min())
-                if peak[e, k] > cap:
-                    out[(e, k)] = self.lp.row(-math.inf, cap * 1e-3)
-        return out
+        return self._binding_rows(peak, inst.span_limit_mbps, 1e-3)
+
+    def _binding_rows(self, peak: np.ndarray, cap: np.ndarray, scale: float) -> dict[tuple[int, int], int]:
+        """A row (``<=`` the segment's least capacity x ``scale``) per resource and segment its peak load exceeds."""
+        low = np.minimum.reduceat(cap.astype(float), self.seg_start, axis=1)
+        return {(int(r), int(k)): self.lp.row(-math.inf, float(low[r, k]) * scale)
+                for r, k in zip(*np.nonzero(peak > low), strict=True)}
 
     def _lease(self, lo: LeaseOptions, power_rows: dict[tuple[int, int], int],
                span_rows: dict[tuple[int, int], int]) -> None:
@@ -242,12 +229,13 @@ class _Builder:
                 link = lp.row(0.0, 0.0)  # sum_p,c n[l, c] lambda[p, c] - y[l, s] = 0
                 self.link[(lo.lease, s)] = link
                 y_terms.append((link, -1.0))
-                for p in ps:
-                    self.items[p].append(_PodItem(
-                        lo, s, most, math.floor(inst.power_cost_usd(lo, p, lo.gpus)) * M,
+                room = inst.pod_free[ps, lo.t0: lo.t1 + 1].min(axis=1) // lo.gpus
+                for p, fit in zip(ps, room.tolist(), strict=True):
+                    self.items[p][lo.lease] = _PodItem(
+                        lo, s, min(most, int(fit)), math.floor(inst.power_cost_usd(lo, p, lo.gpus)) * M,
                         [(power_rows[(s, k)], lo.gpus * float(inst.pod_w_per_gpu[p]) * 1e-6) for k in ks
                          if (s, k) in power_rows],
-                        [(self.pod_cap[(p, k)], float(lo.gpus)) for k in ks if (p, k) in self.pod_cap]))
+                        [(self.pod_cap[(p, k)], float(lo.gpus)) for k in ks if (p, k) in self.pod_cap])
             else:
                 split = lp.row(0.0, 0.0)  # sum_p z[l, p] - G y[l, s] = 0
                 y_terms.append((split, -float(lo.gpus)))
@@ -272,18 +260,17 @@ class _Builder:
         if key in self.seen or not key[1]:
             return False
         self.seen.add(key)
-        by_id = {it.lo.lease: it for it in self.items[p]}
+        items = self.items[p]
         terms: dict[int, float] = defaultdict(float)
         terms[self.conv[p]] += 1.0
         obj = 0.0
         for lid, n in key[1]:
-            it = by_id[lid]
+            it = items[lid]
             terms[self.link[(lid, it.site)]] += n
             for i, a in it.power_rows + it.cap_rows:
                 terms[i] += n * a
             obj -= n * it.cost
         j = self.lp.col(0.0, math.inf, obj, terms.items(), ordinary=False)
-        self.pattern_pod.append(p)
         self.pattern_col.append(j)
         return True
 
@@ -330,7 +317,7 @@ class _Builder:
         """Pod ``p``'s best pattern at duals ``u``: an upper bound on its value (M$) and the pattern found."""
         inst = self.inst
         good = []
-        for it in self.items[p]:
+        for it in self.items[p].values():
             v = -it.cost - u[self.link[(it.lo.lease, it.site)]]
             v -= sum(u[i] * a for i, a in it.power_rows + it.cap_rows)
             if v > 1e-9:
@@ -341,13 +328,13 @@ class _Builder:
         rows = []
         for k in ks:
             a, b = self.segs[k]
-            cap = int(inst.pod_free[p, a:b].min())
+            cap = int(self.free_low[p, k])
             gpu = [(j, it.lo.gpus) for j, (it, _) in enumerate(good) if it.lo.t0 < b and it.lo.t1 >= a]
             up = [(j, it.lo.egress_kbps) for j, (it, _) in enumerate(good)
                   if it.lo.t0 < b and it.lo.t1 >= a and it.lo.egress_kbps > 0]
             rows.append((gpu, cap))
             rows.append((up, int(np.min(np.atleast_1d(inst.pod_uplink_kbps[p])))))
-        most = [min(it.most, int(inst.pod_free[p, it.lo.t0: it.lo.t1 + 1].min()) // it.lo.gpus) for it, _ in good]
+        most = [it.most for it, _ in good]
         if all(sum(c * most[j] for j, c in terms) <= cap for terms, cap in rows):  # everything fits: take all
             counts = {it.lo.lease: most[j] for j, (it, _) in enumerate(good) if most[j] > 0}
             return sum(v * most[j] for j, (_, v) in enumerate(good)), counts
