@@ -129,6 +129,8 @@ class Optimiser:
         ``deterministic`` the limit is CP-SAT's deterministic time (its measure of work,
         about a second per unit on an idle core), so a run stops at the same point
         whatever the machine's load; wall time is then capped at twice the limit.
+        Without it, the pod-level model's neighbourhood searches run on one thread
+        more than ``workers`` (see :data:`IDLE_SUBSOLVERS`).
     previous_plan
         An earlier plan: leases it placed are kept where they were unless moving
         them pays more than ``settings.move_penalty_usd`` each.
