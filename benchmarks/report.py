@@ -30,6 +30,8 @@ METHODS = ("planner", "greedy", "highs", "lp")
 LABEL = {"planner": "planner", "greedy": "greedy", "highs": "HiGHS (plain MIP)", "lp": "LP relaxation (HiGHS)"}
 BOUNDED = ("planner", "highs", "lp")
 OK = {"OPTIMAL", "FEASIBLE", "HEURISTIC"}
+GAP_LIMIT = 1e-4
+"""Relative gap at which the solvers stop and call a plan optimal (planner: ``relative_gap_limit``; HiGHS: ``mip_rel_gap``)."""
 COLOURS = {"planner": "tab:blue", "greedy": "tab:green", "highs": "tab:orange"}
 
 
@@ -255,10 +257,13 @@ def _targets(time_limit: dict[str, float]) -> list[Target]:
     ]
     for tier in TIERS:
         # Equal within 1e-6: CP-SAT optimises integer-rounded costs, so ties can differ by cents.
+        # Against HiGHS, within the relative gap both solvers stop at (1e-4: the planner's
+        # relative_gap_limit and HiGHS's mip_rel_gap): two plans each proven within 0.01 % of
+        # optimal may differ by that much.
         out += [Target(tier, "objective vs greedy", "rel", 0.0, versus("greedy"), higher_is_better=True,
                        tolerance=1e-6),
                 Target(tier, "objective vs HiGHS", "rel", 0.0, versus("highs"), higher_is_better=True,
-                       tolerance=1e-6),
+                       tolerance=GAP_LIMIT),
                 Target(tier, "model build (share of the time limit)", "share", 0.1, planner(_build_share(tier)))]
     return out
 

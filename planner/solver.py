@@ -122,9 +122,10 @@ $5,657 M by default, and a benchmark median of $5,694 M over three seeds.
 FOCUS_SHARE = 0.4
 """Pod-level model: share of the time limit for the focused first search (see :meth:`Optimiser.solve`).
 
-On the reference scenario (60 s, wall clock, seeds 1-3) the focused search reaches
-$5,648-5,686 M within 15 s where the whole model's search is at $5,480-5,576 M, and
-after it the whole model starts from there.
+On the reference scenario (60 s, wall clock, seeds 1-3; benchmarks/run.py) the plans
+at 15 s are worth $5,659-5,676 M, about what the whole model's search alone had at
+60 s ($5,666-5,695 M), and $5,697-5,709 M at 60 s. Deterministic, seed 0: $5,689 M
+(whole model alone: $5,669 M).
 """
 LNS_SHARE = 0.6
 """Site-level method, deterministic: neighbourhood search budget (CP-SAT deterministic time) per second of limit."""
