@@ -31,7 +31,9 @@ LABEL = {"planner": "planner", "greedy": "greedy", "highs": "HiGHS (plain MIP)",
 BOUNDED = ("planner", "highs", "lp")
 OK = {"OPTIMAL", "FEASIBLE", "HEURISTIC"}
 GAP_LIMIT = 1e-4
-"""Relative gap at which the solvers stop and call a plan optimal (planner: ``relative_gap_limit``; HiGHS: ``mip_rel_gap``)."""
+"""Relative gap at which the solvers stop and call a plan optimal.
+
+The planner's ``relative_gap_limit`` and HiGHS's ``mip_rel_gap`` (``worker.py``)."""
 COLOURS = {"planner": "tab:blue", "greedy": "tab:green", "highs": "tab:orange"}
 
 
