@@ -72,3 +72,14 @@ def test_no_focus_without_an_lp_solution(tmp_path: Path) -> None:
     plan = Optimiser(sc, time_limit_s=10, use_lp=False).solve()
     assert plan.meta["focus"] is None
     assert plan.check(sc) == [] and plan.status == "OPTIMAL"
+
+
+def test_report_and_plan_json_carry_the_focused_search(tmp_path: Path) -> None:
+    from planner.report import render_report
+
+    sc, plan = _focused(tmp_path, 0)
+    page = render_report(sc, plan)
+    value = plan.meta["focus"]["value_usd"]
+    assert "focused search" in page and f"${value:,.0f}" in page
+    back = planner.plan.Plan.from_json(plan.to_json(), sc)
+    assert back.meta["focus"] == plan.meta["focus"]

@@ -210,6 +210,11 @@ def solver_section(plan: Plan) -> str:
         v = m.get(key)
         if v is not None:
             facts.append((label, fmt_seconds(float(v)) if key.endswith("_s") else fmt_int(float(v))))
+    focus = m.get("focus")
+    if isinstance(focus, dict) and focus.get("value_usd") is not None:
+        facts.append(("focused search", f"{fmt_usd_full(float(focus['value_usd']))} in "
+                                        f"{fmt_seconds(float(focus.get('wall_s') or 0.0))}, "
+                                        f"{fmt_int(float(focus['fixed_site_choices']))} site choices left out"))
     kv = '<table class="kv">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts) + "</table>"
     if len(plan.progress):
         chart = svg_element(charts.progress_figure(plan), "progress-chart", "Objective and bound over time")
