@@ -124,8 +124,8 @@ FOCUS_SHARE = 0.4
 
 On the reference scenario (60 s, wall clock, seeds 1-3; benchmarks/run.py) the plans
 at 15 s are worth $5,659-5,676 M, about what the whole model's search alone had at
-60 s ($5,666-5,695 M), and $5,697-5,709 M at 60 s. Deterministic, seed 0: $5,689 M
-(whole model alone: $5,669 M).
+60 s ($5,666-5,695 M), and $5,695-5,709 M at 60 s. Deterministic (the CLI's run):
+$5,698 M with seed 0, $5,701 M with seed 1 (whole model alone: $5,669 M with seed 0).
 """
 LNS_SHARE = 0.6
 """Site-level method, deterministic: neighbourhood search budget (CP-SAT deterministic time) per second of limit."""
@@ -344,11 +344,13 @@ class Optimiser:
     def _focus(self, m: PlacementModel, history: list[Progress]) -> dict[str, list[ReplicaFit]] | None:
         """The focused first search: CP-SAT with each lease confined to the sites the LP relaxation uses.
 
-        A lease keeps a site where the LP places any of it or the warm start placed it
-        (so the warm start stays a valid hint); leases the LP leaves out keep only the
-        warm start's site, if any. Returns the plan found, polished by eviction moves,
-        or ``None`` when there is nothing to focus on (no LP solution, a re-plan, no
-        warm start). New incumbents go to ``history`` with the bound known before.
+        A lease keeps the sites where the LP places any of it (so a lease the LP leaves
+        out is left out). The hint is the warm start less the leases it put at sites the
+        focus leaves out: still a plan, so the search starts from a valid one. Returns the
+        plan found, polished by eviction moves (which may use any site), or ``None`` when
+        there is nothing to focus on (no LP solution, a re-plan, no site left out) or the
+        focused model has no plan. New incumbents go to ``history`` with the bound known
+        before.
         """
         warm = self.warm
         if warm is None or warm.lp is None or warm.lp.status != "OPTIMAL" or self.previous_plan is not None:
@@ -364,13 +366,18 @@ class Optimiser:
                 fixed += 1
         if not fixed:
             return None
+        kept = {lid: fs for lid, fs in warm.fits.items()
+                if all(guide.site.get(lid, {}).get(f.site, 0.0) >= 1e-6 for f in fs)}
+        sub.clear_hints()
+        add_hint(dataclasses.replace(m, cp=sub), kept, None)
         t0 = time.perf_counter()
         bound = history[-1].bound_usd if history else float("inf")
         cb = _Callback(m.objective_offset, self._t_build or t0, self.on_progress, bound=bound, proves_bound=False)
         cb.history = history
         solver = self._solver(self.time_limit_s * FOCUS_SHARE)
         self.log_lines.append(f"focused search: {fixed:,} of {len(m.site):,} (replica, site) choices left out "
-                              "where the LP relaxation and the warm start place nothing")
+                              f"where the LP relaxation places nothing; hint: the warm start less "
+                              f"{len(warm.fits) - len(kept):,} leases placed there")
         status, _ = self._run(solver, PlacementModel(sub, m.inst), cb)
         self.log_lines.append("whole model:")
         if status not in ("OPTIMAL", "FEASIBLE"):
