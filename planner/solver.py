@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import pandas as pd
 from ortools.sat.python import cp_model
@@ -29,10 +29,10 @@ from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan, relative_gap
 from planner.reasons import explain_unplaced, internal_failure_reasons
 from planner.scenario import Scenario
 from planner.search import polish
-from planner.warmstart import LpKind, WarmStart, lp_guide, plan_value, warm_start
+from planner.warmstart import LpKind, WarmStart, confined_start, lp_guide, plan_value, warm_start
 
-__all__ = ["POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "STOP_AFTER_SOLUTION_S", "Method", "NoPlanError", "Optimiser",
-           "Progress", "optimise"]
+__all__ = ["FOCUS_SHARES", "POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "STOP_AFTER_SOLUTION_S", "Method",
+           "NoPlanError", "Optimiser", "Progress", "optimise"]
 
 log = logging.getLogger(__name__)
 
@@ -119,13 +119,15 @@ CP-SAT's ``max_lp`` search and one more thread the neighbourhood searches (``ls`
 and the feasibility pump left out): $5,689 M / $5,693 M at 60 s vs $5,630 M /
 $5,657 M by default, and a benchmark median of $5,694 M over three seeds.
 """
-FOCUS_SHARE = 0.4
-"""Pod-level model: share of the time limit for the focused first search (see :meth:`Optimiser.solve`).
+FOCUS_SHARES = (0.4, 0.35)
+"""Pod-level model: shares of the time limit for the rounds of focused search (see :meth:`Optimiser.solve`).
 
-On the reference scenario (60 s, wall clock, seeds 1-3; benchmarks/run.py) the plans
-at 15 s are worth $5,659-5,676 M, about what the whole model's search alone had at
-60 s ($5,666-5,695 M), and $5,695-5,709 M at 60 s. Deterministic (the CLI's run):
-$5,698 M with seed 0, $5,701 M with seed 1 (whole model alone: $5,669 M with seed 0).
+The first round confines each lease to the LP's sites; the second to those and the
+sites the polished plan of the first uses (the polish may move leases anywhere). On
+the reference scenario (60 s, wall clock, seeds 1-3) the plans at 15 s are worth
+$5,659-5,676 M, about what the whole model's search alone had at 60 s ($5,666-5,695 M).
+At 60 s, one round (0.4) then the whole model: $5,690-5,707 M; two rounds: $5,699-5,706 M.
+Deterministic (the CLI's run), seed 0: $5,698 M (whole model alone: $5,669 M).
 """
 LNS_SHARE = 0.6
 """Site-level method, deterministic: neighbourhood search budget (CP-SAT deterministic time) per second of limit."""
@@ -202,7 +204,7 @@ class Optimiser:
         self.log_lines: list[str] = []
         self.build_s = 0.0  # the instance and the model (CP-SAT's, or the site-level LP's matrix)
         self.warm_s = 0.0  # the warm start: greedy plans, the LP solve, local search
-        self.focus_info: dict[str, object] | None = None  # the focused first search of the pod-level model
+        self.focus_rounds: list[dict[str, Any]] = []  # the rounds of focused search of the pod-level model
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ stages
@@ -276,12 +278,13 @@ class Optimiser:
     def solve(self) -> Plan:
         """Solve (building first if needed) and return the plan.
 
-        The pod-level model is searched in two steps when its LP relaxation was solved
-        for the warm start (and this is not a re-plan): first, for
-        :data:`FOCUS_SHARE` of the time limit, with each lease confined to the sites the
-        LP puts it at (or the warm start does) -- a much smaller search that finds good
-        packings fast -- then the whole model, from the focused search's plan, for the
-        rest. Only the whole model's search proves a bound.
+        The pod-level model is searched in steps when its LP relaxation was solved for
+        the warm start (and this is not a re-plan): rounds of *focused* search, for the
+        shares of the time limit in :data:`FOCUS_SHARES`, each lease confined to the
+        sites where the LP puts some of it (in later rounds, or where the plan so far
+        has it) -- a much smaller search that finds good packings fast, each round's
+        plan polished by eviction moves that may use any site -- then the whole model,
+        from the last plan, for the rest. Only the whole model's search proves a bound.
 
         A ``KeyboardInterrupt`` during the search stops it and returns the best plan
         so far with ``interrupted=True``.
@@ -293,13 +296,19 @@ class Optimiser:
         t0 = time.perf_counter()
         history = list(self._early)
         best = self.warm.fits if self.warm is not None else None
-        focus = self._focus(m, history)
+        focus = None
+        for share in FOCUS_SHARES:
+            got = self._focus(m, history, share, focus)
+            if got is None:
+                break
+            focus = best = got
+            if self._stop.is_set():
+                break
         if focus is not None:
-            best = focus
             m.cp.clear_hints()
             add_hint(m, focus, None)
         spent = time.perf_counter() - t0
-        limit = self.time_limit_s * (1 - FOCUS_SHARE) if self.deterministic and focus is not None \
+        limit = self.time_limit_s * (1 - sum(FOCUS_SHARES)) if self.deterministic and focus is not None \
             else max(self.time_limit_s - spent, 0.0)
         solver = self._solver(limit)
         cb = _Callback(m.objective_offset, self._t_build or t0, self.on_progress)
@@ -341,12 +350,15 @@ class Optimiser:
         plan.log = list(self.log_lines)
         return plan
 
-    def _focus(self, m: PlacementModel, history: list[Progress]) -> dict[str, list[ReplicaFit]] | None:
+    def _focus(self, m: PlacementModel, history: list[Progress], share: float,
+               incumbent: dict[str, list[ReplicaFit]] | None) -> dict[str, list[ReplicaFit]] | None:
         """The focused first search: CP-SAT with each lease confined to the sites the LP relaxation uses.
 
         A lease keeps the sites where the LP places any of it (so a lease the LP leaves
         out is left out). The hint is the warm start less the leases it put at sites the
-        focus leaves out: still a plan, so the search starts from a valid one. Returns the
+        focus leaves out, filled up again greedily within the sites kept
+        (:func:`~planner.warmstart.confined_start`): a plan of the focused model, so the
+        search starts from a valid one. Returns the
         plan found, polished by eviction moves (which may use any site), or ``None`` when
         there is nothing to focus on (no LP solution, a re-plan, no site left out) or the
         focused model has no plan. New incumbents go to ``history`` with the bound known
@@ -355,33 +367,35 @@ class Optimiser:
         warm = self.warm
         if warm is None or warm.lp is None or warm.lp.status != "OPTIMAL" or self.previous_plan is not None:
             return None
-        guide, _ = lp_guide(m, warm.lp)
+        guide, placed = lp_guide(m, warm.lp)
+        sites = {lid: {s for s, w in ws.items() if w >= 1e-6} for lid, ws in guide.site.items()}
+        for lid, fs in (incumbent or {}).items():
+            sites.setdefault(lid, set()).update(f.site for f in fs)
         sub = m.cp.clone()
         fixed = 0
         for (lid, _r, s), var in m.site.items():
-            if guide.site.get(lid, {}).get(s, 0.0) < 1e-6:
+            if s not in sites.get(lid, ()):
                 domain = sub.proto.variables[var.index].domain
                 domain.clear()
                 domain.extend([0, 0])
                 fixed += 1
         if not fixed:
             return None
-        kept = {lid: fs for lid, fs in warm.fits.items()
-                if all(guide.site.get(lid, {}).get(f.site, 0.0) >= 1e-6 for f in fs)}
+        start = confined_start(m.inst, incumbent if incumbent is not None else warm.fits, sites, placed)
         sub.clear_hints()
-        add_hint(dataclasses.replace(m, cp=sub), kept, None)
+        add_hint(dataclasses.replace(m, cp=sub), start, None)
         t0 = time.perf_counter()
         bound = history[-1].bound_usd if history else float("inf")
         cb = _Callback(m.objective_offset, self._t_build or t0, self.on_progress, bound=bound, proves_bound=False)
         cb.history = history
-        solver = self._solver(self.time_limit_s * FOCUS_SHARE)
-        self.log_lines.append(f"focused search: {fixed:,} of {len(m.site):,} (replica, site) choices left out "
-                              f"where the LP relaxation places nothing; hint: the warm start less "
-                              f"{len(warm.fits) - len(kept):,} leases placed there")
+        solver = self._solver(self.time_limit_s * share)
+        where = "neither the LP relaxation nor the plan so far places anything" if incumbent \
+            else "the LP relaxation places nothing"
+        self.log_lines.append(f"focused search, round {len(self.focus_rounds) + 1}: {fixed:,} of {len(m.site):,} "
+                              f"(replica, site) choices left out, where {where}; "
+                              f"hint ${plan_value(m.inst, start):,.0f}")
         status, _ = self._run(solver, PlacementModel(sub, m.inst), cb)
-        self.log_lines.append("whole model:")
         if status not in ("OPTIMAL", "FEASIBLE"):
-            self.focus_info = {"fixed_site_choices": fixed, "status": status, "value_usd": None}
             return None
         fits = read_fits(m, solver)
         res = Residual(m.inst)
@@ -399,9 +413,18 @@ class Optimiser:
             history.append(p)
             if self.on_progress is not None:
                 self.on_progress(p)
-        self.focus_info = {"fixed_site_choices": fixed, "status": status, "value_usd": value,
-                           "wall_s": time.perf_counter() - t0}
+        self.focus_rounds.append({"fixed_site_choices": fixed, "status": status, "value_usd": value,
+                                  "wall_s": time.perf_counter() - t0})
         return fits
+
+    @property
+    def focus_info(self) -> dict[str, object] | None:
+        """The focused search in short: site choices left out in its first round, rounds, last plan, time."""
+        r = self.focus_rounds
+        if not r:
+            return None
+        return {"fixed_site_choices": r[0]["fixed_site_choices"], "rounds": len(r), "status": r[-1]["status"],
+                "value_usd": r[-1]["value_usd"], "wall_s": sum(float(x["wall_s"]) for x in r)}
 
     def _solve_sites(self) -> Plan:
         """The site-level method's search: re-pack neighbourhoods of pods from the warm start on."""

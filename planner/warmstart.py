@@ -9,6 +9,7 @@ each result is polished by ejection moves, and the best becomes the hint. The LP
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -23,7 +24,8 @@ from planner.model import PlacementModel
 from planner.relax import SiteRelaxation, site_relaxation
 from planner.search import net_value, polish
 
-__all__ = ["CARRIED_SHARE", "LpKind", "WarmStart", "greedy_pass", "lp_guide", "plan_value", "price_order", "warm_start"]
+__all__ = ["CARRIED_SHARE", "LpKind", "WarmStart", "confined_start", "greedy_pass", "lp_guide", "plan_value",
+           "price_order", "warm_start"]
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,25 @@ def kept_in_place(inst: Instance, keep: dict[str, list[ReplicaFit]]) -> tuple[di
             res.apply(lo, routed)
             fits[lid] = routed
     return fits, res
+
+
+def confined_start(inst: Instance, fits: dict[str, list[ReplicaFit]], sites: dict[str, set[int]],
+                   lp_placed: dict[str, float] | None = None) -> dict[str, list[ReplicaFit]]:
+    """A plan with every lease at its ``sites`` only: ``fits`` less the leases elsewhere, then filled up greedily.
+
+    Leases left out or dropped are tried again in :func:`price_order` (by
+    ``lp_placed``), each confined to the pods of its own ``sites`` (a lease without
+    an entry has none).
+    """
+    kept = {lid: fs for lid, fs in fits.items() if all(f.site in sites.get(lid, ()) for f in fs)}
+    res = Residual(inst)
+    for lo in inst.leases:
+        if lo.lease in kept:
+            res.apply(lo, kept[lo.lease])
+    rest = [dataclasses.replace(lo, pods={s: ps for s, ps in lo.pods.items() if s in sites.get(lo.lease, ())})
+            for lo in price_order(inst, lp_placed) if lo.lease not in kept]
+    more, _, _ = _fill(inst, rest, res)
+    return kept | more
 
 
 LpKind = Literal["pods", "sites", "none"]

@@ -39,6 +39,7 @@ def test_focused_then_whole_model_reaches_the_exact_optimum(tmp_path: Path, seed
     assert plan.check(sc) == []
     info = plan.meta["focus"]
     assert info is not None and info["fixed_site_choices"] > 0, "the LP left no site out: nothing was focused"
+    assert info["rounds"] == 2
     assert info["value_usd"] <= plan.objective_usd + 1e-6
     best = exact.exact_milp(sc)
     assert plan.status == "OPTIMAL"
@@ -83,3 +84,25 @@ def test_report_and_plan_json_carry_the_focused_search(tmp_path: Path) -> None:
     assert "focused search" in page and f"${value:,.0f}" in page
     back = planner.plan.Plan.from_json(plan.to_json(), sc)
     assert back.meta["focus"] == plan.meta["focus"]
+
+
+def test_confined_start_keeps_every_lease_at_its_sites(tmp_path: Path) -> None:
+    from planner.fit import Residual
+    from planner.instance import build_instance
+    from planner.warmstart import confined_start, greedy_pass, plan_value, price_order
+
+    sc = planner.load_scenario(write(tmp_path, _crowded(3, n=12)))
+    inst = build_instance(sc)
+    fits, _, _ = greedy_pass(inst, price_order(inst))
+    sa, sb = (inst.site_ids.index(s) for s in ("SA", "SB"))
+    sites = {lo.lease: {sb} if k % 2 else {sa, sb} for k, lo in enumerate(inst.leases)}
+    got = confined_start(inst, fits, sites)
+    assert all(f.site in sites[lid] for lid, fs in got.items() for f in fs)
+    kept = {lid for lid, fs in fits.items() if all(f.site in sites[lid] for f in fs)}
+    assert kept <= set(got), "a lease already at its sites was dropped"
+    res = Residual(inst)
+    by_id = {lo.lease: lo for lo in inst.leases}
+    for lid, fs in got.items():
+        assert res.holds(by_id[lid], fs), f"{lid} does not fit"
+        res.apply(by_id[lid], fs)
+    assert plan_value(inst, got) >= plan_value(inst, {k: fits[k] for k in kept}) - 1e-6
