@@ -7,7 +7,7 @@ family keeps a lease out.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -55,6 +55,15 @@ class Residual:
         self.uplink = up.copy() if up.ndim == 2 else np.repeat(up[:, None], inst.pod_free.shape[1], axis=1)  # kbps
         self.power = inst.site_power_w.copy()  # W
         self.link = inst.span_limit_mbps.copy()  # Mbps
+
+    @classmethod
+    def after(cls, inst: Instance, fits: Mapping[str, list[ReplicaFit]]) -> Residual:
+        """What is left of every capacity once each lease in ``fits`` holds its share."""
+        res = cls(inst)
+        for lo in inst.leases:
+            if lo.lease in fits:
+                res.apply(lo, fits[lo.lease])
+        return res
 
     def copy(self) -> Residual:
         """An independent copy."""

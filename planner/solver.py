@@ -295,15 +295,19 @@ class Optimiser:
         assert m is not None
         t0 = time.perf_counter()
         history = list(self._early)
-        best = self.warm.fits if self.warm is not None else None
+        warm = self.warm
+        best = warm.fits if warm is not None else None
         focus = None
-        for share in FOCUS_SHARES:
-            got = self._focus(m, history, share, focus)
-            if got is None:
-                break
-            focus = best = got
-            if self._stop.is_set():
-                break
+        if warm is not None and warm.lp is not None and warm.lp.status == "OPTIMAL" and self.previous_plan is None:
+            guide, placed = lp_guide(m, warm.lp)
+            lp_sites = {lid: {s for s, w in ws.items() if w >= 1e-6} for lid, ws in guide.site.items()}
+            for share in FOCUS_SHARES:
+                got = self._focus(m, history, share, lp_sites, placed, focus)
+                if got is None:
+                    break
+                focus = best = got
+                if self._stop.is_set():
+                    break
         if focus is not None:
             m.cp.clear_hints()
             add_hint(m, focus, None)
@@ -350,25 +354,23 @@ class Optimiser:
         plan.log = list(self.log_lines)
         return plan
 
-    def _focus(self, m: PlacementModel, history: list[Progress], share: float,
-               incumbent: dict[str, list[ReplicaFit]] | None) -> dict[str, list[ReplicaFit]] | None:
-        """The focused first search: CP-SAT with each lease confined to the sites the LP relaxation uses.
+    def _focus(self, m: PlacementModel, history: list[Progress], share: float, lp_sites: dict[str, set[int]],
+               lp_placed: dict[str, float], incumbent: dict[str, list[ReplicaFit]] | None
+               ) -> dict[str, list[ReplicaFit]] | None:
+        """One round of focused search: CP-SAT for ``share`` of the time limit, each lease confined to some sites.
 
-        A lease keeps the sites where the LP places any of it (so a lease the LP leaves
-        out is left out). The hint is the warm start less the leases it put at sites the
-        focus leaves out, filled up again greedily within the sites kept
-        (:func:`~planner.warmstart.confined_start`): a plan of the focused model, so the
-        search starts from a valid one. Returns the
-        plan found, polished by eviction moves (which may use any site), or ``None`` when
-        there is nothing to focus on (no LP solution, a re-plan, no site left out) or the
-        focused model has no plan. New incumbents go to ``history`` with the bound known
-        before.
+        A lease keeps the sites where the LP relaxation places some of it
+        (``lp_sites``; a lease the LP leaves out has none) and those where the
+        ``incumbent`` (the last round's plan, if any) has it. The hint is the incumbent,
+        or the warm start, less the leases at other sites, filled up again greedily
+        within the sites kept (:func:`~planner.warmstart.confined_start`): a plan of the
+        focused model, so the search starts from a valid one. Returns the plan found,
+        polished by eviction moves (which may use any site), or ``None`` when no site
+        choice is left out or the focused model has no plan. New incumbents go to
+        ``history`` with the bound known before.
         """
-        warm = self.warm
-        if warm is None or warm.lp is None or warm.lp.status != "OPTIMAL" or self.previous_plan is not None:
-            return None
-        guide, placed = lp_guide(m, warm.lp)
-        sites = {lid: {s for s, w in ws.items() if w >= 1e-6} for lid, ws in guide.site.items()}
+        assert self.warm is not None
+        sites = {lid: set(ss) for lid, ss in lp_sites.items()}
         for lid, fs in (incumbent or {}).items():
             sites.setdefault(lid, set()).update(f.site for f in fs)
         sub = m.cp.clone()
@@ -381,7 +383,7 @@ class Optimiser:
                 fixed += 1
         if not fixed:
             return None
-        start = confined_start(m.inst, incumbent if incumbent is not None else warm.fits, sites, placed)
+        start = confined_start(m.inst, incumbent if incumbent is not None else self.warm.fits, sites, lp_placed)
         sub.clear_hints()
         add_hint(dataclasses.replace(m, cp=sub), start, None)
         t0 = time.perf_counter()
@@ -398,12 +400,9 @@ class Optimiser:
         if status not in ("OPTIMAL", "FEASIBLE"):
             return None
         fits = read_fits(m, solver)
-        res = Residual(m.inst)
-        for lo in m.inst.leases:
-            if lo.lease in fits:
-                res.apply(lo, fits[lo.lease])
         value = plan_value(m.inst, fits)
-        better, _ = polish(m.inst, fits, res, time_limit_s=2.0 if not self.deterministic else 10.0,
+        better, _ = polish(m.inst, fits, Residual.after(m.inst, fits),
+                           time_limit_s=2.0 if not self.deterministic else 10.0,
                            max_tries=SITES_POLISH_TRIES if self.deterministic else None, stop=self._stop)
         polished = plan_value(m.inst, better)
         if polished > value + 1e-6:
@@ -550,10 +549,7 @@ class Optimiser:
               info: Mapping[str, object], polish_after: bool = True) -> Plan:
         inst = self.instance
         assert inst is not None
-        res = Residual(inst)
-        for lo in inst.leases:
-            if lo.lease in fits:
-                res.apply(lo, fits[lo.lease])
+        res = Residual.after(inst, fits)
         polished = False
         if self.previous_plan is None and polish_after:  # re-plans keep CP-SAT's minimal-move answer as it is
             better, better_res = polish(inst, fits, res, time_limit_s=2.0)

@@ -4,7 +4,8 @@ The LP relaxation of the placement model (with its counting cuts) is solved once
 its values say which site, route and pods each lease leans to. Greedy is run in
 price order without and with that guidance (in two orders: by the share of each
 lease the LP carries, and with every lease it carries a quarter of or more first),
-each result is polished by ejection moves, and the best becomes the hint. The LP optimum is also a true upper bound.
+each result is polished by ejection moves, and the best becomes the hint. The LP
+optimum is also a true upper bound.
 """
 
 from __future__ import annotations
@@ -158,10 +159,7 @@ def confined_start(inst: Instance, fits: dict[str, list[ReplicaFit]], sites: dic
     an entry has none).
     """
     kept = {lid: fs for lid, fs in fits.items() if all(f.site in sites.get(lid, ()) for f in fs)}
-    res = Residual(inst)
-    for lo in inst.leases:
-        if lo.lease in kept:
-            res.apply(lo, kept[lo.lease])
+    res = Residual.after(inst, kept)
     rest = [dataclasses.replace(lo, pods={s: ps for s, ps in lo.pods.items() if s in sites.get(lo.lease, ())})
             for lo in price_order(inst, lp_placed) if lo.lease not in kept]
     more, _, _ = _fill(inst, rest, res)
