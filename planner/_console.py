@@ -565,9 +565,9 @@ class PlanProgress:
     def _read_bound(self) -> None:
         """Read the bound off the solver's log (it improves between new plans, too)."""
         opt = self.run.optimiser if self.run is not None else None
-        if opt is None or opt.model is None:
-            return
-        bound, self._log_pos = solver_bound(opt.log_lines, self._log_pos)
+        if opt is None or opt.model is None or opt.bound_log_start is None:
+            return  # a focused search's bounds hold for its part of the model only
+        bound, self._log_pos = solver_bound(opt.log_lines, max(self._log_pos, opt.bound_log_start))
         if bound is not None and math.isfinite(bound):
             bound += opt.model.objective_offset
             if self.bound is None or bound < self.bound:

@@ -71,6 +71,8 @@ class _Callback(cp_model.CpSolverSolutionCallback):
         obj = self.objective_value + self.offset
         if self.proves_bound:
             self.bound = min(self.bound, self.best_objective_bound + self.offset)
+        if self.history and obj < self.history[-1].objective_usd - 1e-6:
+            return  # a focused search's first plans can be worth less than the plan it started after
         self._report(obj)
 
     def on_bound(self, bound: float) -> None:
@@ -205,6 +207,8 @@ class Optimiser:
         self.build_s = 0.0  # the instance and the model (CP-SAT's, or the site-level LP's matrix)
         self.warm_s = 0.0  # the warm start: greedy plans, the LP solve, local search
         self.focus_rounds: list[dict[str, Any]] = []  # the rounds of focused search of the pod-level model
+        self.bound_log_start: int | None = 0
+        """Where in :attr:`log_lines` the bounds CP-SAT logs start to hold for the whole model (``None``: not yet)."""
         self._stop = threading.Event()
 
     # ------------------------------------------------------------------ stages
@@ -299,18 +303,21 @@ class Optimiser:
         best = warm.fits if warm is not None else None
         focus = None
         if warm is not None and warm.lp is not None and warm.lp.status == "OPTIMAL" and self.previous_plan is None:
+            self.bound_log_start = None
             guide, placed = lp_guide(m, warm.lp)
             lp_sites = {lid: {s for s, w in ws.items() if w >= 1e-6} for lid, ws in guide.site.items()}
             for share in FOCUS_SHARES:
                 got = self._focus(m, history, share, lp_sites, placed, focus)
                 if got is None:
                     break
-                focus = best = got
+                focus = got
                 if self._stop.is_set():
                     break
-        if focus is not None:
+        if focus is not None and (best is None or plan_value(m.inst, focus) >= plan_value(m.inst, best)):
+            best = focus  # else the focus ended below the warm start, which stays the hint
             m.cp.clear_hints()
             add_hint(m, focus, None)
+        self.bound_log_start = len(self.log_lines)  # the whole model's bound holds; a focused search's does not
         spent = time.perf_counter() - t0
         limit = self.time_limit_s * (1 - sum(FOCUS_SHARES)) if self.deterministic and focus is not None \
             else max(self.time_limit_s - spent, 0.0)
@@ -331,7 +338,7 @@ class Optimiser:
         elif best is not None and (self.previous_plan is None or not best):
             # CP-SAT stopped before its first plan: the focused search's or the warm start's is valid.
             log.warning("CP-SAT ended %s; returning the %s plan", status,
-                        "focused search's" if focus is not None else "warm-start")
+                        "focused search's" if best is focus else "warm-start")
             fits, status = best, "FEASIBLE"
         else:
             msg = f"CP-SAT found no plan ({status}) in {wall:.1f} s; raise the time limit"

@@ -48,6 +48,8 @@ def test_focused_then_whole_model_reaches_the_exact_optimum(tmp_path: Path, seed
     # reported while it ran, and after, must still hold for the whole.
     assert (plan.progress["bound_usd"] >= best - 1e-6).all()
     assert (plan.progress["bound_usd"] >= plan.progress["objective_usd"]).all()
+    # Never a worse plan reported (up to CP-SAT's rounding of revenue up and costs down, a few dollars a lease).
+    assert (plan.progress["objective_usd"].diff().dropna() >= -len(sc.workloads) * 2.0).all()
 
 
 def test_stop_during_the_focused_search_returns_its_plan(tmp_path: Path) -> None:
@@ -106,3 +108,25 @@ def test_confined_start_keeps_every_lease_at_its_sites(tmp_path: Path) -> None:
         assert res.holds(by_id[lid], fs), f"{lid} does not fit"
         res.apply(by_id[lid], fs)
     assert plan_value(inst, got) >= plan_value(inst, {k: fits[k] for k in kept}) - 1e-6
+
+
+def test_only_the_whole_models_log_bounds_are_read(tmp_path: Path) -> None:
+    """The CLI reads bounds off CP-SAT's log: a focused search's logged bounds must not be among them."""
+    from planner._console import solver_bound
+
+    sc = planner.load_scenario(write(tmp_path, _crowded(0)))
+    starts: list[int | None] = []
+
+    class Watch(Optimiser):
+        def _run(self, solver: Any, m: Any, cb: Any) -> tuple[str, bool]:
+            starts.append(self.bound_log_start)
+            return super()._run(solver, m, cb)
+
+    opt = Watch(sc, time_limit_s=10)
+    plan = opt.solve()
+    assert starts[:-1] == [None] * (len(starts) - 1) and len(starts) == 3, starts
+    start = starts[-1]
+    assert start is not None and 0 < start < len(opt.log_lines)
+    bound, _ = solver_bound(opt.log_lines, start)
+    assert bound is not None and bound + opt.model.objective_offset >= exact.exact_milp(sc) - 1e-6
+    assert plan.check(sc) == []
