@@ -31,6 +31,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import GAP_LIMIT
+
 METHODS = ("planner", "greedy", "highs", "lp")
 BYTES_PER_NONZERO = 150
 """Peak memory of the plain MIP per non-zero: numpy build arrays plus HiGHS's copies (measured, rounded up)."""
@@ -165,7 +167,7 @@ def run_highs(rec: Recorder, sc: Any, args: argparse.Namespace, *, relax: bool) 
     h.setOptionValue("output_flag", bool(args.highs_log))
     h.setOptionValue("time_limit", float(args.time_limit))
     h.setOptionValue("random_seed", int(args.seed))
-    h.setOptionValue("mip_rel_gap", 1e-4)  # as the planner's relative_gap_limit (report.GAP_LIMIT)
+    h.setOptionValue("mip_rel_gap", GAP_LIMIT)  # as the planner's relative_gap_limit
     h.setOptionValue("threads", int(args.threads))
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = mip.n_cols, mip.n_rows

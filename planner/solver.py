@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 from ortools.sat.python import cp_model
@@ -31,7 +31,7 @@ from planner.scenario import Scenario
 from planner.search import polish
 from planner.warmstart import LpKind, WarmStart, confined_start, lp_guide, plan_value, warm_start
 
-__all__ = ["FOCUS_SHARES", "POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "STOP_AFTER_SOLUTION_S", "Method",
+__all__ = ["FOCUS_SHARES", "POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "STOP_AFTER_SOLUTION_S", "FocusRound", "Method",
            "NoPlanError", "Optimiser", "Progress", "optimise"]
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,16 @@ class Progress:
     objective_usd: float
     bound_usd: float
     gap: float
+
+
+@dataclass(frozen=True)
+class FocusRound:
+    """One round of focused search: site choices left out, CP-SAT's status, the polished plan's value, time."""
+
+    fixed_site_choices: int
+    status: str
+    value_usd: float
+    wall_s: float
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
@@ -206,7 +216,7 @@ class Optimiser:
         self.log_lines: list[str] = []
         self.build_s = 0.0  # the instance and the model (CP-SAT's, or the site-level LP's matrix)
         self.warm_s = 0.0  # the warm start: greedy plans, the LP solve, local search
-        self.focus_rounds: list[dict[str, Any]] = []  # the rounds of focused search of the pod-level model
+        self.focus_rounds: list[FocusRound] = []  # the rounds of focused search of the pod-level model
         self.bound_log_start: int | None = 0
         """Where in :attr:`log_lines` the bounds CP-SAT logs start to hold for the whole model (``None``: not yet)."""
         self._stop = threading.Event()
@@ -313,7 +323,7 @@ class Optimiser:
                 focus = got
                 if self._stop.is_set():
                     break
-        if focus is not None and (best is None or plan_value(m.inst, focus) >= plan_value(m.inst, best)):
+        if focus is not None and warm is not None and self.focus_rounds[-1].value_usd >= warm.value_usd:
             best = focus  # else the focus ended below the warm start, which stays the hint
             m.cp.clear_hints()
             add_hint(m, focus, None)
@@ -419,8 +429,7 @@ class Optimiser:
             history.append(p)
             if self.on_progress is not None:
                 self.on_progress(p)
-        self.focus_rounds.append({"fixed_site_choices": fixed, "status": status, "value_usd": value,
-                                  "wall_s": time.perf_counter() - t0})
+        self.focus_rounds.append(FocusRound(fixed, status, value, time.perf_counter() - t0))
         return fits
 
     @property
@@ -429,8 +438,8 @@ class Optimiser:
         r = self.focus_rounds
         if not r:
             return None
-        return {"fixed_site_choices": r[0]["fixed_site_choices"], "rounds": len(r), "status": r[-1]["status"],
-                "value_usd": r[-1]["value_usd"], "wall_s": sum(float(x["wall_s"]) for x in r)}
+        return {"fixed_site_choices": r[0].fixed_site_choices, "rounds": len(r), "status": r[-1].status,
+                "value_usd": r[-1].value_usd, "wall_s": sum(x.wall_s for x in r)}
 
     def _solve_sites(self) -> Plan:
         """The site-level method's search: re-pack neighbourhoods of pods from the warm start on."""
