@@ -273,8 +273,12 @@ class Optimiser:
         if bound is None:  # no relaxation solved yet: every lease's revenue bounds the plan
             assert self.instance is not None
             bound = _revenue_bound(self.instance)
+        self._report(self._early, value, bound)
+
+    def _report(self, history: list[Progress], value: float, bound: float) -> None:
+        """Add a plan worth ``value`` (with ``bound`` the best bound known) to ``history`` and pass it on."""
         p = Progress(time.perf_counter() - self._t_build, value, max(bound, value), relative_gap(value, bound))
-        self._early.append(p)
+        history.append(p)
         if self.on_progress is not None:
             self.on_progress(p)
 
@@ -424,11 +428,7 @@ class Optimiser:
         polished = plan_value(m.inst, better)
         if polished > value + 1e-6:
             fits, value = better, polished
-            p = Progress(time.perf_counter() - (self._t_build or t0), value, max(bound, value),
-                         relative_gap(value, bound))
-            history.append(p)
-            if self.on_progress is not None:
-                self.on_progress(p)
+            self._report(history, value, bound)
         self.focus_rounds.append(FocusRound(fixed, status, value, time.perf_counter() - t0))
         return fits
 
@@ -450,10 +450,7 @@ class Optimiser:
         bound, source = warm.bound if warm.bound is not None else (_revenue_bound(inst), "sum of revenues")
 
         def improved(_fits: dict[str, list[ReplicaFit]], value: float) -> None:
-            p = Progress(time.perf_counter() - self._t_build, value, max(bound, value), relative_gap(value, bound))
-            history.append(p)
-            if self.on_progress is not None:
-                self.on_progress(p)
+            self._report(history, value, bound)
 
         fits, res = warm.fits, warm.residual
         rel = warm.relaxation if warm.relaxation is not None and warm.relaxation.status == "OPTIMAL" else None
