@@ -139,6 +139,8 @@ class Residual:
                 w = self.guide.pod[lo.lease]
                 score = np.array([w.get(int(p), 0.0) for p in pods[whole]])
                 best = pods[whole][np.lexsort((free[whole], -score))[0]]  # preferred, then best fit
+            elif "gpus" in relax:  # GPUs ignored: the pod that lacks fewest, so what it lacks is least
+                best = pods[whole][np.argmax(self.gpu[pods[whole], t].min(axis=1))]
             else:
                 best = pods[whole][np.argmin(free[whole])]  # best fit
             return ReplicaFit(site, ((int(best), lo.gpus),), path)

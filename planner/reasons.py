@@ -1,130 +1,310 @@
-"""Why a lease is left out: test relaxations, name the binding family and its numbers.
+"""Why a lease is left out: the constraints that bind, their numbers, and fixes checked by re-fitting.
 
-For each left-out lease we try to fit it alone:
+For each left-out lease we try to fit it, with :class:`planner.fit.Residual`'s first fit:
 
-1. into the campus as internal work alone leaves it -- if it does not fit there,
-   the lease cannot be carried at all, and relaxing one constraint family at a
-   time shows which one blocks it;
-2. into what the plan leaves -- if it fits the empty campus but not this, it was
-   crowded out, and we name the placed leases on the resources it needed;
-3. if it fits what the plan leaves, it is unprofitable (power and transport cost
-   more than it pays) or the solver left it out within its optimality gap.
+1. if a fact keeps it out of every plan (:mod:`planner.feasibility`: too big for any
+   allowed pod or site, an SLO below the fibre latency of every allowed site...), the
+   reason says so plainly;
+2. if it does not fit the campus as internal work alone leaves it, relaxing one
+   constraint family at a time shows which ones bind ("with internal work alone");
+3. if it fits that but not what the plan leaves, it was crowded out: the same test
+   against the plan's residual, and the placed leases whose removal frees the room,
+   found and checked by re-fitting;
+4. if it fits what the plan leaves, it is unprofitable or left out within the gap.
+
+Every number in a reason is read from the residual the reason speaks of, and every
+fix is *verified*: the lease (or the capacity) changed as the fix says is fitted
+again, against the same residual, and a fix that does not make it fit is not offered.
+Fixes are alternatives, joined by ``"; or "``; each is one change (or one set of
+capacity additions joined by ``" and "``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from planner.fit import FAMILIES, Residual, fits_from_placements
-from planner.instance import Instance, LeaseOptions
+from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
+from planner.fit import FAMILIES, ReplicaFit, Residual, fits_from_placements
+from planner.instance import KBPS, MBPS, Instance, LeaseOptions
 from planner.plan import UNPLACED_COLUMNS
 from planner.validate import _weeks_text
 
-__all__ = ["explain_lease", "explain_unplaced", "internal_failure_reasons"]
+__all__ = ["Fix", "crowders", "explain_lease", "explain_unplaced", "internal_failure_reasons", "lease_variant",
+           "verified_fixes"]
 
 # Capacity first: when more room alone would admit the lease, that is the reason; relaxing the
 # lease's own requirements (SLO, sites, anti-affinity) is then offered as an alternative fix.
 _ORDER = ("gpus", "power", "dci", "uplink", "latency", "residency", "anti_affinity")
 assert set(_ORDER) == set(FAMILIES)
+_CAPACITY = ("gpus", "power", "dci", "uplink")
+_MAX_FIXES = 4
+_MAX_CROWDERS = 3  # named leases, each of which alone frees the room
+_MAX_SET = 5  # leases named when only several together free the room
+_MAX_TRIES = 40  # placed leases tried as crowders
+
+
+# --------------------------------------------------------------------------- numbers as text
+def _mw(w: float, *, up: bool) -> str:
+    """Watts as MW, rounded up (a need) or down (a headroom) so the text never flatters."""
+    mw = w / 1e6
+    digits = 1 if abs(mw) >= 10 else 2 if abs(mw) >= 0.1 else 3
+    f = 10**digits
+    v = math.ceil(mw * f - 1e-9) / f if up else math.floor(mw * f + 1e-9) / f
+    return f"{v:,.{digits}f} MW"
+
+
+def _gbps(mbps: float, *, up: bool) -> str:
+    """Mbps as Gbps, rounded up (a need) or down (room)."""
+    g = mbps / MBPS
+    digits = 0 if abs(g) >= 10 else 1 if abs(g) >= 1 else 3
+    f = 10**digits
+    v = math.ceil(g * f - 1e-9) / f if up else math.floor(g * f + 1e-9) / f
+    return f"{v:,.{digits}f} Gbps"
 
 
 def _weeks(lo: LeaseOptions, short: np.ndarray) -> str:
-    return _weeks_text([lo.t0 + 1 + int(i) for i in np.flatnonzero(short)]) if short.any() else "no week"
+    return _weeks_text([lo.t0 + 1 + int(i) for i in np.flatnonzero(short)])
 
 
-def _detail(inst: Instance, res: Residual, lo: LeaseOptions, family: str) -> tuple[str, str]:  # noqa: C901
-    """Reason text and fix for ``family`` blocking ``lo`` against ``res``."""
-    sites, t = inst.site_ids, slice(lo.t0, lo.t1 + 1)
-    sku, g = lo.sku, lo.gpus
-    if family == "latency":
-        best = min(((p.latency_ms, s) for s in lo.placement_sites for p in lo.all_paths.get(s, [])),
-                   default=None)
-        if best is None:
-            return f"no route from any allowed site to {lo.region}", f"connect a site to {lo.region}"
-        ms, s = best
-        return (f"latency {sites[s]}→{lo.region} {ms:.1f} ms > SLO {lo.slo_ms:g} ms",
-                f"fits with SLO >= {math.ceil(ms * 10) / 10:.1f} ms")
-    if family == "residency":
-        inside = [sites[s] for s in lo.placement_sites]
-        outside = [sites[s] for s in lo.sku_sites
-                   if s not in lo.placement_sites and res.fit_replica(lo, s, relax={"residency"}) is not None]
-        where = f"restrict it to {', '.join(inside)}, where it does not fit" if inside else "match no site"
-        return (f"its allowed sites/residency ({', '.join([*lo.allowed, *lo.residency]) or '-'}) {where}",
-                f"allow {' or '.join(outside) or 'another site'}")
-    if family == "anti_affinity":
-        ok = [sites[s] for s in res.candidate_sites(lo) if res.fit_replica(lo, s) is not None]
-        return (f"{lo.replicas} replicas need {lo.replicas} distinct sites; {len(ok)} can carry one "
-                f"({', '.join(ok) or 'none'})", f"fits with replicas <= {len(ok)} or without anti-affinity")
-    cand = res.candidate_sites(lo, relax=("gpus", "power", "dci", "uplink"))
-    if family == "gpus":
-        best_free, best_pod, best_short = -1.0, -1, np.zeros(lo.weeks, dtype=bool)
-        for s in cand:
-            for p in lo.pods[s]:
-                f = res.gpu[p, t]
-                if f.min() > best_free:
-                    best_free, best_pod, best_short = f.min(), p, f < g
-        if best_pod < 0:
-            return f"no {sku} pod at an eligible site", f"add {sku} pods"
-        if best_free >= g:
-            return (f"too few pods with {g:,} free {sku} for {lo.replicas} replicas in weeks {lo.t0 + 1}-{lo.t1 + 1}",
-                    f"free {g:,} {sku} GPUs in one more pod at an eligible site")
-        site_free = max((res.gpu[lo.pods[s], t].sum(axis=0).min() for s in cand), default=0)
-        fix = f"fits with <= {int(best_free):,} GPUs per replica"
-        if lo.span == "pod" and site_free >= g:
-            fix += " or span=site"
-        return (f"no pod with {g:,} free {sku} at allowed sites in {_weeks(lo, best_short)} "
-                f"(most: {int(best_free):,} in {inst.pod_ids[best_pod]})", fix)
-    if family == "power":
-        need_mw = g * inst.pod_w_per_gpu[lo.pods[cand[0]][0]] / 1e6 if cand else 0.0
-        roomiest = max(cand, key=lambda s: res.power[s, t].min(), default=None)
-        if roomiest is None:
-            return "no eligible site", "allow more sites"
-        head = res.power[roomiest, t] / 1e6
-        short = head < need_mw - 1e-9
-        return (f"site {sites[roomiest]} has {head.min():,.1f} MW headroom in {_weeks(lo, short)}, "
-                f"needs {need_mw:,.1f} MW", f"needs +{need_mw - head.min():,.1f} MW at {sites[roomiest]} in "
-                f"{_weeks(lo, short)}")
-    if family == "dci":
-        best_room, best_path = -1.0, None
-        for s in cand:
-            for pth in lo.paths.get(s, []):
-                room = res.link[pth.span_idx, t].min()
-                if room > best_room:
-                    best_room, best_path = room, pth
-        if best_path is None:
-            return f"no route to {lo.region}", f"connect a site to {lo.region}"
-        limits = inst.span_limit_mbps[best_path.span_idx, lo.t0]
-        if lo.egress_mbps > limits.min():
-            k = int(np.argmin(limits))
-            narrow = inst.span_ids[best_path.span_idx[k]]
-            return (f"egress {lo.egress_gbps:,.0f} Gbps exceeds the limit of span {narrow} "
-                    f"({limits[k] / 1000:,.0f} Gbps at {inst.sc.settings.max_link_utilisation:.0%} utilisation)",
-                    f"fits with egress <= {limits[k] / 1000:,.0f} Gbps, or more capacity on that span")
-        rooms = res.link[best_path.span_idx, t]
-        k = int(np.argmin(rooms.min(axis=1)))
-        span = inst.span_ids[best_path.span_idx[k]]
-        limit = inst.span_limit_mbps[best_path.span_idx[k], lo.t0]
-        used = 1 - rooms[k] / max(limit, 1)
-        short = rooms[k] < lo.egress_mbps
-        return (f"span {span} at {used[short].max() if short.any() else used.max():.0%} of its limit in "
-                f"{_weeks(lo, short)}; needs {lo.egress_gbps:,.0f} Gbps",
-                f"fits with egress <= {max(best_room, 0) / 1000:,.0f} Gbps")
-    # uplink
-    best_room, best_pod = -1.0, -1
-    for s in cand:
-        for p in lo.pods[s]:
-            room = res.uplink[p, t].min()
-            if room > best_room:
-                best_room, best_pod = room, p
-    room_gbps = max(best_room, 0) / 1e6
-    return (f"pod uplinks full: best {inst.pod_ids[best_pod] if best_pod >= 0 else '-'} has {room_gbps:,.0f} Gbps "
-            f"free, needs {lo.egress_gbps:,.0f} Gbps", f"fits with egress <= {room_gbps:,.0f} Gbps")
+def _names(items: list[str], limit: int = 3) -> str:
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
+# --------------------------------------------------------------------------- lease variants
+def lease_variant(lo: LeaseOptions, **change: object) -> LeaseOptions:
+    """A copy of ``lo`` with some terms changed and what follows from them recomputed.
+
+    Parameters
+    ----------
+    lo
+        The lease's options.
+    **change
+        Any of ``gpus`` (per replica), ``egress_gbps``, ``slo_ms``, ``allow`` (a site
+        position added to its allowed sites), ``replicas``, ``anti_affinity``, ``span``.
+
+    Returns
+    -------
+    LeaseOptions
+        Fitting it with :meth:`planner.fit.Residual.fit` tests the lease so changed.
+    """
+    new = dataclasses.replace(lo)
+    if "gpus" in change:
+        new.gpus = int(change["gpus"])  # type: ignore[call-overload]
+    if "egress_gbps" in change:
+        new.egress_gbps = float(change["egress_gbps"])  # type: ignore[arg-type]
+        new.egress_mbps = math.ceil(new.egress_gbps * MBPS - 1e-9)
+        new.egress_kbps = math.ceil(new.egress_gbps * KBPS - 1e-9)
+    new.egress_kbps_per_gpu = math.ceil(new.egress_gbps * KBPS / new.gpus - 1e-9)
+    if "slo_ms" in change:
+        new.slo_ms = float(change["slo_ms"])  # type: ignore[arg-type]
+        slo = new.slo_ms
+        new.paths = {s: [p for p in ps if p.latency_ms <= slo + 1e-9] for s, ps in lo.all_paths.items()}
+    if "allow" in change:
+        new.placement_sites = sorted({*lo.placement_sites, int(change["allow"])})  # type: ignore[call-overload]
+    for key in ("replicas", "anti_affinity", "span"):
+        if key in change:
+            setattr(new, key, change[key])
+    new.sites = [s for s in new.placement_sites if not new.needs_path or new.paths.get(s)]
+    return new
+
+
+# --------------------------------------------------------------------------- fixes
+@dataclass(frozen=True)
+class Fix:
+    """One change that makes a lease fit: the changed lease against the (possibly enlarged) residual."""
+
+    text: str
+    lease: LeaseOptions
+    room: Residual
+
+    def holds(self) -> bool:
+        """Whether the lease so changed fits the residual so changed."""
+        return self.room.fit(self.lease) is not None
+
+
+def _largest(ok: Callable[[int], bool], hi: int) -> int:
+    """The largest ``k`` in ``1..hi`` with ``ok(k)`` by bisection (``0`` if ``ok(1)`` fails)."""
+    if hi < 1 or not ok(1):
+        return 0
+    lo_k = 1
+    while lo_k < hi:
+        mid = (lo_k + hi + 1) // 2
+        if ok(mid):
+            lo_k = mid
+        else:
+            hi = mid - 1
+    return lo_k
+
+
+def _fewer_gpus(ref: Residual, lo: LeaseOptions) -> Fix | None:
+    n = _largest(lambda k: ref.fit(lease_variant(lo, gpus=k)) is not None, lo.gpus - 1)
+    return Fix(f"fits with <= {n:,} GPUs per replica", lease_variant(lo, gpus=n), ref) if n else None
+
+
+def _span_site(ref: Residual, lo: LeaseOptions) -> Fix | None:
+    return Fix("fits with span=site", lease_variant(lo, span="site"), ref) if lo.span == "pod" else None
+
+
+def _less_egress(ref: Residual, lo: LeaseOptions) -> Fix | None:
+    if lo.egress_gbps <= 0:
+        return None
+    step = 1.0 if lo.egress_gbps >= 10 else 0.1 if lo.egress_gbps >= 1 else 0.001
+    top = math.ceil(lo.egress_gbps / step - 1e-9) - 1
+    k = _largest(lambda j: ref.fit(lease_variant(lo, egress_gbps=j * step)) is not None, top)
+    if not k:
+        return None
+    e = round(k * step, 3)
+    return Fix(f"fits with egress <= {e:,.{0 if step == 1 else 1 if step == 0.1 else 3}f} Gbps",
+               lease_variant(lo, egress_gbps=e), ref)
+
+
+def _looser_slo(ref: Residual, lo: LeaseOptions) -> Fix | None:
+    if lo.slo_ms is None:
+        return None
+    slo = lo.slo_ms
+    tries = sorted({math.ceil(p.latency_ms * 10 - 1e-9) / 10 for s in lo.placement_sites
+                    for p in lo.all_paths.get(s, []) if p.latency_ms > slo + 1e-9})
+    for x in tries:
+        if x > slo:
+            v = lease_variant(lo, slo_ms=x)
+            if ref.fit(v) is not None:
+                return Fix(f"fits with SLO >= {x:.1f} ms", v, ref)
+    return None
+
+
+def _allow(ref: Residual, lo: LeaseOptions) -> list[Fix]:
+    out = []
+    for s in lo.sku_sites:
+        if s not in lo.placement_sites:
+            v = lease_variant(lo, allow=s)
+            if ref.fit(v) is not None:
+                out.append(Fix(f"allow {ref.inst.site_ids[s]}", v, ref))
+    return out
+
+
+def _fewer_replicas(ref: Residual, lo: LeaseOptions) -> list[Fix]:
+    if lo.replicas < 2:
+        return []
+    out = []
+    if lo.anti_affinity:
+        v = lease_variant(lo, anti_affinity=False)
+        if ref.fit(v) is not None:
+            out.append(Fix("fits without anti-affinity", v, ref))
+    for n in range(lo.replicas - 1, 0, -1):
+        v = lease_variant(lo, replicas=n)
+        if ref.fit(v) is not None:
+            out.append(Fix(f"fits with replicas <= {n}", v, ref))
+            break
+    return out
+
+
+def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None:
+    """Add what a fit that ignores the capacity families ``fams`` lacks, and check the lease then fits."""
+    fams = [f for f in _CAPACITY if f in fams]
+    if not fams:
+        return None
+    relaxed = ref.fit(lo, relax=set(fams))
+    if relaxed is None:
+        return None
+    inst, t = ref.inst, slice(lo.t0, lo.t1 + 1)
+    need = Residual(inst)  # what the relaxed fit takes, as a residual's negative
+    need.gpu[:], need.uplink[:], need.power[:], need.link[:] = 0, 0, 0, 0
+    need.apply(lo, relaxed, sign=+1)
+    room = ref.copy()
+    parts = []
+
+    def add(arr: np.ndarray, load: np.ndarray, idx: int, scale: float, text: Callable[[float], str],
+            what: str) -> None:
+        short = np.clip(load[idx, t] - arr[idx, t], 0, None)
+        if short.max() <= 0:
+            return
+        shown = text(float(short.max()))  # rounded up; the amount added is the amount shown
+        arr[idx, t] += np.where(short > 0, math.ceil(float(shown.split()[0].replace(",", "")) * scale - 1e-6), 0)
+        parts.append(f"+{shown} {what} in {_weeks(lo, short > 0)}")
+
+    for f in fams:
+        if f == "gpus":
+            for p in np.flatnonzero(need.gpu[:, t].max(axis=1)):
+                add(room.gpu, need.gpu, int(p), 1, lambda x: f"{x:,.0f} free {lo.sku} GPUs",
+                    f"in pod {inst.pod_ids[p]}")
+        elif f == "uplink":
+            for p in np.flatnonzero(need.uplink[:, t].max(axis=1)):
+                add(room.uplink, need.uplink, int(p), KBPS, lambda x: _gbps(x / 1000, up=True),
+                    f"uplink on pod {inst.pod_ids[p]}")
+        elif f == "power":
+            for s in np.flatnonzero(need.power[:, t].max(axis=1)):
+                add(room.power, need.power, int(s), 1e6, lambda x: _mw(x, up=True), f"at {inst.site_ids[s]}")
+        else:
+            for e in np.flatnonzero(need.link[:, t].max(axis=1)):
+                add(room.link, need.link, int(e), MBPS, lambda x: _gbps(x, up=True), f"on span {inst.span_ids[e]}")
+    if not parts or (room.gpu > inst.sc.pods["gpus"].to_numpy()[:, None]).any():  # no more free than it has
+        return None
+    fix = Fix(" and ".join(parts), lo, room)
+    return fix if fix.holds() else None
+
+
+def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None:
+    """For families that bind only together: change the lease as a fit ignoring them needs, add what it lacks."""
+    relaxed = ref.fit(lo, relax=set(fams))
+    if relaxed is None or not set(fams) - set(_CAPACITY):
+        return None
+    variant, texts = lo, []
+    if "latency" in fams and lo.slo_ms is not None:
+        worst = max((f.path.latency_ms for f in relaxed if f.path is not None), default=0.0)
+        if worst > lo.slo_ms + 1e-9:
+            x = math.ceil(worst * 10 - 1e-9) / 10
+            variant = lease_variant(variant, slo_ms=x)
+            texts.append(f"SLO >= {x:.1f} ms")
+    if "residency" in fams:
+        for s in sorted({f.site for f in relaxed} - set(lo.placement_sites)):
+            variant = lease_variant(variant, allow=s)
+            texts.append(f"allow {ref.inst.site_ids[s]}")
+    if "anti_affinity" in fams and len({f.site for f in relaxed}) < len(relaxed):
+        variant = lease_variant(variant, anti_affinity=False)
+        texts.append("no anti-affinity")
+    if variant is lo:
+        return None
+    if ref.fit(variant) is not None:
+        return Fix("fits with " + " and ".join(texts), variant, ref)
+    more = _more_capacity(ref, variant, fams)
+    if more is None:
+        return None
+    return Fix("fits with " + " and ".join(texts) + " and " + more.text, variant, more.room)
+
+
+def verified_fixes(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> list[Fix]:
+    """Changes that each make ``lo`` fit ``ref``, for the binding families ``fams``; each is re-fitted."""
+    cands: list[Fix | None] = []
+    fams = set(fams)
+    if fams & set(_CAPACITY):
+        cands.append(_more_capacity(ref, lo, fams))
+    if fams & {"gpus", "power", "uplink"}:
+        cands += [_fewer_gpus(ref, lo), _span_site(ref, lo)]
+    if fams & {"dci", "uplink"}:
+        cands.append(_less_egress(ref, lo))
+    if "latency" in fams or "dci" in fams:
+        cands.append(_looser_slo(ref, lo))
+    if fams & {"residency", "gpus", "power"}:
+        cands += _allow(ref, lo)
+    if "anti_affinity" in fams or lo.replicas > 1:
+        cands += _fewer_replicas(ref, lo)
+    if len(fams) > 1 or not any(c is not None for c in cands):  # a joint block: single changes may still do
+        cands += [_joint(ref, lo, fams), _fewer_gpus(ref, lo), _less_egress(ref, lo), _looser_slo(ref, lo),
+                  *_allow(ref, lo)]
+    out: list[Fix] = []
+    for c in cands:
+        if c is not None and c.text not in {f.text for f in out} and c.holds():
+            out.append(c)
+    return out[:_MAX_FIXES]
+
+
+# --------------------------------------------------------------------------- what binds
 def _applicable(lo: LeaseOptions) -> list[str]:
     """The families that can bind ``lo`` at all, in reporting order."""
     skip = set()
@@ -161,85 +341,311 @@ def _blocking(res: Residual, lo: LeaseOptions) -> tuple[list[str], str]:
     return [f for f in fams if f in relax], "+"
 
 
-def _describe(inst: Instance, res: Residual, lo: LeaseOptions) -> tuple[list[str], str, str, str]:
-    """(families, family label, reason, fix) for a lease that does not fit ``res``."""
+def _needed_sites(lo: LeaseOptions) -> int:
+    return lo.replicas if lo.anti_affinity else 1
+
+
+def _fact(res: Residual, lo: LeaseOptions, family: str) -> str | None:  # noqa: C901
+    """A true statement of how ``family`` keeps ``lo`` out of ``res``, or ``None`` if none can be made."""
+    inst, sites, t = res.inst, res.inst.site_ids, slice(lo.t0, lo.t1 + 1)
+    cand = res.candidate_sites(lo, relax=_CAPACITY)
+    pods: list[int] = [p for s in cand for p in lo.pods[s]]
+    if family == "latency":
+        if lo.slo_ms is None:
+            return None
+        inside = [s for s in lo.placement_sites if lo.paths.get(s)]
+        far = fastest_ms(lo, [s for s in lo.placement_sites if s not in inside])
+        if far is None:
+            return None
+        ms, s = far
+        head = (f"only {', '.join(sites[x] for x in inside)} {'is' if len(inside) == 1 else 'are'} within SLO "
+                f"{lo.slo_ms:g} ms of {lo.region}, without room for it; " if inside else "")
+        return f"{head}{sites[s]}→{lo.region} is {ms_text(ms, above=lo.slo_ms)} ms, over the SLO of {lo.slo_ms:g} ms"
+    if family == "residency":
+        tags = ", ".join([*lo.allowed, *lo.residency]) or "-"
+        allowed = ", ".join(sites[s] for s in lo.placement_sites)
+        return (f"its allowed sites/residency ({tags}) restrict it to {allowed}, where it does not fit" if allowed
+                else f"its allowed sites/residency ({tags}) match no site with {lo.sku} pods")
+    if family == "anti_affinity":
+        ok = [sites[s] for s in res.candidate_sites(lo) if res.fit_replica(lo, s) is not None]
+        if not 1 <= len(ok) < lo.replicas:
+            return None
+        return (f"{lo.replicas} replicas need {lo.replicas} distinct sites; only {len(ok)} can take one "
+                f"({', '.join(ok)})")
+    if family == "gpus":
+        if not pods:
+            return None
+        if lo.span == "site":
+            caps = {s: int(np.clip(res.gpu[lo.pods[s], t].min(axis=1), 0, None).sum()) for s in cand}
+            best = max(caps, key=lambda s: caps[s])
+            if caps[best] < lo.gpus:
+                return (f"no allowed site's {lo.sku} pods keep {lo.gpus:,} GPUs free through {term_text(lo)}; "
+                        f"the roomiest, {sites[best]}, keeps {caps[best]:,}")
+            ok_sites = [sites[s] for s in cand if caps[s] >= lo.gpus]
+        else:
+            floor = res.gpu[pods, t].min(axis=1)
+            k = int(np.argmax(floor))
+            if floor[k] < lo.gpus:
+                short = res.gpu[pods[k], t] < lo.gpus
+                return (f"no allowed {lo.sku} pod keeps {lo.gpus:,} GPUs free through {term_text(lo)}; the "
+                        f"roomiest, {inst.pod_ids[pods[k]]}, has {int(floor[k]):,} free at the least "
+                        f"(short in {_weeks(lo, short)})")
+            ok_pods = [p for p, f in zip(pods, floor, strict=True) if f >= lo.gpus]
+            ok_sites = sorted({sites[int(inst.pod_site[p])] for p in ok_pods})
+            if not lo.anti_affinity and len(ok_pods) < lo.replicas:
+                return (f"{lo.replicas} replicas of {lo.gpus:,} {lo.sku} GPUs; only {len(ok_pods)} allowed pod"
+                        f"{'s have' if len(ok_pods) != 1 else ' has'} that many free through {term_text(lo)}")
+        if len(ok_sites) < _needed_sites(lo):
+            return (f"{lo.replicas} replicas of {lo.gpus:,} {lo.sku} GPUs need {lo.replicas} distinct sites; "
+                    f"only {len(ok_sites)} ({', '.join(ok_sites) or 'none'}) "
+                    f"{'has' if len(ok_sites) == 1 else 'have'} that many free through {term_text(lo)}")
+        return None
+    if family == "power":
+        short_sites = []
+        for s in cand:
+            need = lo.gpus * int(inst.pod_w_per_gpu[lo.pods[s][0]])
+            headroom = res.power[s, t]
+            if headroom.min() < need:
+                short = headroom < need
+                short_sites.append(f"{sites[s]} has {_mw(headroom[short].min(), up=False)} headroom in "
+                                   f"{_weeks(lo, short)}, one replica needs {_mw(need, up=True)}")
+        if not short_sites or len(cand) - len(short_sites) >= _needed_sites(lo):
+            return None
+        return "; ".join(short_sites)
+    if family == "dci":
+        rooms = [(res.link[p.span_idx, t].min(), s, p) for s in cand for p in lo.paths.get(s, [])]
+        if not rooms:
+            return None
+        room, _s, path = max(rooms, key=lambda r: r[0])
+        if room >= lo.egress_mbps:
+            routed = {s for r, s, _ in rooms if r >= lo.egress_mbps}
+            if len(routed) >= _needed_sites(lo):
+                return None
+            return (f"{lo.replicas} replicas need routes on distinct sites with {_gbps(lo.egress_mbps, up=True)} "
+                    f"free; only {len(routed)} {'has' if len(routed) == 1 else 'have'} one")
+        k = int(np.argmin(res.link[path.span_idx, t].min(axis=1)))
+        e = int(path.span_idx[k])
+        short = res.link[e, t] < lo.egress_mbps
+        within = f" within SLO {lo.slo_ms:g} ms" if lo.slo_ms is not None else ""
+        return (f"no route to {lo.region}{within} has {_gbps(lo.egress_mbps, up=True)} free through "
+                f"{term_text(lo)}; on the roomiest, {path.label}, span {inst.span_ids[e]} has "
+                f"{_gbps(res.link[e, t][short].min(), up=False)} free in {_weeks(lo, short)}")
+    # uplink
+    if not pods:
+        return None
+    need = inst.uplink_kbps(lo, lo.gpus, split=False)
+    room = res.uplink[pods, t].min(axis=1)
+    k = int(np.argmax(room))
+    if room[k] >= need:
+        return None
+    return (f"no allowed pod uplink has {_gbps(need / 1000, up=True)} free through {term_text(lo)}; the roomiest, "
+            f"{inst.pod_ids[pods[k]]}, has {_gbps(room[k] / 1000, up=False)}")
+
+
+def _by_site(res: Residual, lo: LeaseOptions) -> str | None:
+    """What each allowed site lacks for one replica of ``lo`` in ``res`` (up to three sites)."""
+    inst, t = res.inst, slice(lo.t0, lo.t1 + 1)
+    out = []
+    for s in res.candidate_sites(lo, relax=_CAPACITY):
+        lacks = []
+        floors = res.gpu[lo.pods[s], t].min(axis=1)
+        room = int(np.clip(floors, 0, None).sum()) if lo.span == "site" else int(floors.max())
+        if room < lo.gpus:
+            where = "across its pods" if lo.span == "site" else "in its roomiest pod"
+            lacks.append(f"{room:,} {lo.sku} GPUs free {where} through {term_text(lo)}, needs {lo.gpus:,}")
+        need = lo.gpus * int(inst.pod_w_per_gpu[lo.pods[s][0]])
+        head = res.power[s, t]
+        if head.min() < need:
+            short = head < need
+            lacks.append(f"{_mw(head[short].min(), up=False)} headroom in {_weeks(lo, short)}, "
+                         f"needs {_mw(need, up=True)}")
+        if lo.egress_mbps > 0 and lo.paths.get(s):
+            best = max(float(res.link[p.span_idx, t].min()) for p in lo.paths[s])
+            if best < lo.egress_mbps:
+                lacks.append(f"{_gbps(best, up=False)} free on its roomiest route to {lo.region} through "
+                             f"{term_text(lo)}, needs {_gbps(lo.egress_mbps, up=True)}")
+        if lacks:
+            out.append(f"at {inst.site_ids[s]}, {'; '.join(lacks)}")
+    return "; ".join(out[:3]) or None
+
+
+def _describe(res: Residual, lo: LeaseOptions) -> tuple[str, str, list[Fix]]:
+    """(family label, reason, verified fixes) for a lease that does not fit ``res``."""
     fams, how = _blocking(res, lo)
-    texts = [_detail(inst, res, lo, f) for f in fams]
-    if how == " or ":  # any one relaxation is enough: report the most specific, offer every fix
-        return fams, fams[0], texts[0][0], "; or ".join(f for _, f in texts)
-    return fams, "+".join(fams), "; ".join(r for r, _ in texts), "; ".join(f for _, f in texts)
+    facts = [(f, _fact(res, lo, f)) for f in fams]
+    stated = [(f, x) for f, x in facts if x is not None]
+    fixes = verified_fixes(res, lo, fams)
+    if how == " or ":  # any one relaxation is enough: report the first that can be stated
+        if stated:
+            return stated[0][0], stated[0][1], fixes
+        where = _by_site(res, lo)
+        return fams[0], where or f"more room in any of {', '.join(fams)} would admit it", fixes
+    where = _by_site(res, lo) if len(stated) < len(fams) else None
+    text = "; ".join([x for _, x in stated] + ([where] if where else []))
+    return "+".join(fams), text or f"{', '.join(fams)} bind together", fixes
 
 
-def _crowders(inst: Instance, lo: LeaseOptions, placements: pd.DataFrame, families: Collection[str]) -> list[str]:
-    """Placed leases overlapping ``lo`` in time on the resources of ``families``, richest first."""
-    if placements.empty:
-        return []
-    overlap = placements[(placements["start_week"] <= lo.t1 + 1) & (placements["end_week"] >= lo.t0 + 1)]
-    cand = [inst.site_ids[s] for s in lo.placement_sites]
-    mask = pd.Series(False, index=overlap.index)
-    if {"gpus", "uplink"} & set(families):
-        pods = {inst.pod_ids[p] for s in lo.placement_sites for p in lo.pods[s]}
-        mask |= overlap["pod"].isin(pods)
-    if "power" in families:
-        mask |= overlap["site"].isin(cand)
-    if "dci" in families:
-        spans = {e for s in lo.placement_sites for p in lo.paths.get(s, []) for e in p.spans}
-        mask |= overlap["spans"].map(lambda sp: bool(spans & set(sp)))
-    internal = {x.lease for x in inst.leases if x.internal}
-    hit = overlap[mask & (overlap["lease"] != lo.lease) & ~overlap["lease"].isin(internal)]
-    rev = hit.groupby("lease")["revenue_usd"].sum().sort_values(ascending=False)
-    return [str(x) for x in rev.index[:3]]
+# --------------------------------------------------------------------------- crowders
+def crowders(res: Residual, base: Residual, lo: LeaseOptions,
+             placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]) -> tuple[list[str], bool]:
+    """Placed leases whose removal lets ``lo`` fit ``res``, checked by re-fitting.
+
+    The candidates hold, in weeks of ``lo``'s term, the pods, sites or spans that
+    ``lo`` would use beside internal work alone; those holding most of it are tried first.
+
+    Returns
+    -------
+    (names, each)
+        With ``each`` true, removing any one of ``names`` alone frees the room;
+        otherwise removing all of them together does. ``([], False)`` when no few
+        leases do.
+    """
+    target = base.fit(lo)
+    if target is None:
+        return [], False
+    pods = {p for f in target for p, _ in f.parts}
+    sites_ = {f.site for f in target}
+    spans = {int(e) for f in target if f.path is not None for e in f.path.span_idx}
+    scored = []
+    for lid, (other, fits) in placed.items():
+        if other.t1 < lo.t0 or other.t0 > lo.t1:
+            continue
+        weeks = min(other.t1, lo.t1) - max(other.t0, lo.t0) + 1
+        gpus = sum(g for f in fits for p, g in f.parts if p in pods or f.site in sites_)
+        links = sum(1 for f in fits if f.path is not None for e in f.path.span_idx if int(e) in spans)
+        if gpus or (links and other.egress_mbps):
+            scored.append((-(gpus + links * other.egress_gbps) * weeks, lid))
+    order = [lid for _, lid in sorted(scored)][:_MAX_TRIES]
+
+    def fits_without(ids: Collection[str]) -> bool:
+        for lid in ids:
+            res.apply(*placed[lid], sign=+1)
+        try:
+            return res.fit(lo) is not None
+        finally:
+            for lid in ids:
+                res.apply(*placed[lid])
+
+    alone = [lid for lid in order if fits_without([lid])]
+    if alone:
+        return alone[:_MAX_CROWDERS], True
+    chosen: list[str] = []
+    for lid in order:
+        chosen.append(lid)
+        if fits_without(chosen):
+            break
+    else:
+        return [], False
+    for lid in list(chosen):  # deletion filter: keep only those needed
+        if fits_without([x for x in chosen if x != lid]):
+            chosen.remove(lid)
+    return (chosen, False) if len(chosen) <= _MAX_SET else ([], False)
+
+
+# --------------------------------------------------------------------------- rows
+def _fix_text(fixes: list[Fix]) -> str:
+    return "; or ".join(f.text for f in fixes) if fixes else "no single change checked to make it fit"
 
 
 def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residual,
-                  placements: pd.DataFrame) -> dict[str, object]:
-    """One ``unplaced`` row: family, reason, fix and who crowded it out."""
+                  placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]) -> dict[str, object]:
+    """One ``unplaced`` row: family, reason, verified fixes and who crowded it out.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    lo
+        The left-out lease.
+    res
+        What the plan leaves.
+    base
+        What internal work alone leaves.
+    placed
+        Each placed lease (not internal) with its replica fits, for "crowded out by".
+    """
     row: dict[str, object] = {"lease": lo.lease, "priority": "internal" if lo.internal else "lease", "sku": lo.sku,
                               "gpus": lo.gpus, "replicas": lo.replicas, "start_week": lo.t0 + 1,
                               "end_week": lo.t1 + 1, "revenue_usd": lo.revenue_usd, "crowded_out_by": ()}
+    never = never_fits(inst, lo)
+    if never:
+        fixes = verified_fixes(base, lo, _blocking(base, lo)[0]) if base.fit(lo) is None else []
+        row |= {"family": never[0].family, "reason": f"can never fit: {'; '.join(n.fact for n in never)}",
+                "fix": _fix_text(fixes) + " (with internal work alone)"}
+        return row
     if base.fit(lo) is None:
-        _, label, reason, fix = _describe(inst, base, lo)
-        row |= {"family": label, "reason": reason, "fix": fix}
+        label, reason, fixes = _describe(base, lo)
+        row |= {"family": label, "reason": f"{reason} (with internal work alone)",
+                "fix": _fix_text(fixes) + " (with internal work alone)"}
+        return row
+    if res.fit(lo) is None:
+        label, reason, fixes = _describe(res, lo)
+        who, each = crowders(res, base, lo, placed)
+        if who and each:
+            by = f"; room freed by removing {'any one of ' if len(who) > 1 else ''}{', '.join(who)}"
+        elif who:
+            by = f"; room freed by removing {' and '.join(who)} together"
+        else:
+            by = "; it fits with internal work alone"
+        row |= {"family": label, "reason": f"{reason} (beside the plan's leases{by})",
+                "fix": _fix_text(fixes) + " (beside the plan's leases)", "crowded_out_by": tuple(who)}
         return row
     fits = res.fit(lo)
-    if fits is None:
-        fams, label, reason, fix = _describe(inst, res, lo)
-        who = _crowders(inst, lo, placements, fams)
-        by = f" after higher-value leases took the room ({', '.join(who)})" if who else ""
-        row |= {"family": label, "reason": reason + by, "fix": fix + (" (or a higher price)" if who else ""),
-                "crowded_out_by": tuple(who)}
-        return row
+    assert fits is not None
     cost = sum(inst.power_cost_usd(lo, p, g) for f in fits for p, g in f.parts) + sum(
         inst.transport_cost_usd(lo, f.path) for f in fits)
     if cost >= lo.revenue_usd:
+        ratio = math.floor(cost / max(lo.revenue_usd, 1e-9) * 100) / 100 + 0.01
         row |= {"family": "price", "reason": f"costs ${cost:,.0f} to carry (power + transport) but pays "
-                f"${lo.revenue_usd:,.0f}", "fix": f"fits at a price above ${cost / max(lo.revenue_usd, 1e-9):.2f}x "
-                "the current one"}
+                f"${lo.revenue_usd:,.0f}", "fix": f"pays for itself at a price above {ratio:.2f}x the current one"}
     else:
         row |= {"family": "optimality", "reason": "fits in what the plan leaves; left out within the solver's gap",
                 "fix": "run longer (--time-limit) to close the gap"}
     return row
 
 
+def _residual_of(inst: Instance, placements: pd.DataFrame, leases: set[str]) -> Residual:
+    out = Residual(inst)
+    fits_by_lease = fits_from_placements(inst, placements[placements["lease"].isin(leases)])
+    for lo in inst.leases:
+        fits = fits_by_lease.get(lo.lease)
+        if fits is not None:
+            out.apply(lo, fits)
+    return out
+
+
 def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *, explain: bool = True,
                      base: Residual | None = None) -> pd.DataFrame:
-    """The ``unplaced`` table of a plan: one row per left-out lease, with its reason."""
-    placed = set(placements["lease"])
-    missing = [lo for lo in inst.leases if lo.lease not in placed]
+    """The ``unplaced`` table of a plan: one row per left-out lease, with its reason.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    placements
+        The plan's placement rows.
+    res
+        What the plan leaves (every placement applied).
+    explain
+        ``False`` to skip the reasons (faster).
+    base
+        What internal work alone leaves; rebuilt from ``placements`` when omitted.
+    """
+    placed_ids = set(placements["lease"])
+    missing = [lo for lo in inst.leases if lo.lease not in placed_ids]
     if not missing:
         return pd.DataFrame(columns=UNPLACED_COLUMNS)
+    internal = {lo.lease for lo in inst.leases if lo.internal}
     if base is None:
-        base = Residual(inst)
-        internal = placements[placements["lease"].isin([lo.lease for lo in inst.leases if lo.internal])]
-        fits_by_lease = fits_from_placements(inst, internal)
-        for lo in inst.leases:
-            fits = fits_by_lease.get(lo.lease)
-            if fits is not None:
-                base.apply(lo, fits)
+        base = _residual_of(inst, placements, internal)
+    by_id = {lo.lease: lo for lo in inst.leases}
+    leased = placements[~placements["lease"].isin(internal)]
+    placed = {lid: (by_id[lid], fits) for lid, fits in fits_from_placements(inst, leased).items() if fits is not None}
+    work = res.copy()  # crowders take leases out and put them back; the caller's residual stays as it is
     rows = []
     for lo in missing:
         if explain:
-            rows.append(explain_lease(inst, lo, res, base, placements))
+            rows.append(explain_lease(inst, lo, work, base, placed))
         else:
             rows.append({"lease": lo.lease, "priority": "lease", "sku": lo.sku, "gpus": lo.gpus,
                          "replicas": lo.replicas, "start_week": lo.t0 + 1, "end_week": lo.t1 + 1,
@@ -255,9 +661,12 @@ def internal_failure_reasons(inst: Instance, leases: list[str]) -> list[str]:
     out = []
     for lid in leases:
         lo = by_id[lid]
-        if base.fit(lo) is None:
-            _, _, reason, fix = _describe(inst, base, lo)
-            out.append(f"{lid}: {reason} (fix: {fix})")
+        never = never_fits(inst, lo)
+        if never:
+            out.append(f"{lid}: can never fit: {'; '.join(n.fact for n in never)} (fix: {never[0].need})")
+        elif base.fit(lo) is None:
+            _, reason, fixes = _describe(base, lo)
+            out.append(f"{lid}: {reason} (fix: {_fix_text(fixes)})")
         else:
             out.append(f"{lid}: fits alone but not beside the other internal workloads and reservations "
                        "(fix: add capacity or lower internal demand)")

@@ -1,0 +1,163 @@
+"""Can a lease ever fit? Facts that hold whatever else is placed.
+
+A lease can never be carried when, with nothing but the internal reservations on
+the campus, it still asks for more than any allowed place can give in the weeks of
+its term:
+
+- ``residency``: its allowed sites and residency tags leave no site with pods of its SKU;
+- ``latency``: its SLO is below the fibre latency from every allowed site with its SKU
+  to its region (the fastest route of the scenario's own network and routing);
+- ``size``: one replica needs more GPUs than any allowed pod (span=pod) or site
+  (span=site) of its SKU keeps free through its term, after internal reservations;
+- ``anti_affinity``: its replicas need more distinct sites than can each ever hold one.
+
+:func:`never_fits` states these facts for one lease; :func:`never_fit_problems`
+turns them into ``planner validate`` warnings naming the lease's file and line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.errors import Problem
+from planner.instance import Instance, LeaseOptions, build_instance
+from planner.scenario import Scenario
+from planner.validate import _weeks_text
+
+__all__ = ["NeverFit", "fastest_ms", "never_fit_problems", "never_fits", "term_text"]
+
+
+@dataclass(frozen=True)
+class NeverFit:
+    """A fact that keeps a lease out of every plan.
+
+    Attributes
+    ----------
+    family
+        ``"residency"``, ``"latency"``, ``"size"`` or ``"anti_affinity"``.
+    field
+        The lease field the fact is about (for a validation warning).
+    fact
+        The fact, with its numbers.
+    need
+        What the lease would at least have to give up to have a chance.
+    """
+
+    family: str
+    field: str
+    fact: str
+    need: str
+
+
+def term_text(lo: LeaseOptions) -> str:
+    """The lease's term as text: ``"weeks 3-9"`` (1-based)."""
+    return _weeks_text(list(range(lo.t0 + 1, lo.t1 + 2)))
+
+
+def ms_text(ms: float, *, above: float) -> str:
+    """``ms`` rounded to two decimals, or more if needed to show that it is above ``above``."""
+    for digits in (2, 3, 4):
+        text = f"{ms:.{digits}f}"
+        if float(text) > above:
+            return text
+    return f"{ms:.6f}"
+
+
+def fastest_ms(lo: LeaseOptions, sites: list[int]) -> tuple[float, int] | None:
+    """The lowest route latency from any of ``sites`` to the lease's region, and that site."""
+    return min(((p.latency_ms, s) for s in sites for p in lo.all_paths.get(s, [])), default=None)
+
+
+def _floors(inst: Instance, lo: LeaseOptions, site: int) -> np.ndarray:
+    """Free GPUs of each of the site's pods of the lease's SKU, at their lowest in the term."""
+    return inst.pod_free[lo.pods[site], lo.t0:lo.t1 + 1].min(axis=1)
+
+
+def _room(inst: Instance, lo: LeaseOptions, site: int) -> tuple[int, int]:
+    """GPUs one replica can have at ``site`` through the term (one pod, or the site's pods), and the best pod."""
+    floors = _floors(inst, lo, site)
+    k = int(np.argmax(floors))
+    if lo.span == "site":
+        return int(np.clip(floors, 0, None).sum()), lo.pods[site][k]
+    return int(floors[k]), lo.pods[site][k]
+
+
+def never_fits(inst: Instance, lo: LeaseOptions) -> list[NeverFit]:
+    """Every fact that keeps ``lo`` out of any plan of ``inst`` (empty when none does)."""
+    sites, sku = inst.site_ids, lo.sku
+    if not lo.placement_sites:
+        have = ", ".join(sites[s] for s in lo.sku_sites)
+        tags = ", ".join([*lo.allowed, *lo.residency]) or "-"
+        fact = (f"its allowed sites/residency ({tags}) exclude every site with {sku} pods ({have})" if have
+                else f"no site has {sku} pods")
+        return [NeverFit("residency", "allowed_sites" if lo.allowed else "residency", fact,
+                         f"allow {have}" if have else f"add {sku} pods")]
+    out = []
+    reach = lo.placement_sites
+    if lo.region is not None:
+        best = fastest_ms(lo, lo.placement_sites)
+        if best is None:
+            return [NeverFit("latency", "region", f"no route from any allowed {sku} site to {lo.region}",
+                             f"connect an allowed site to {lo.region}")]
+        ms, s = best
+        if lo.slo_ms is not None and ms > lo.slo_ms + 1e-9:
+            text = ms_text(ms, above=lo.slo_ms)
+            out.append(NeverFit("latency", "latency_slo_ms",
+                                f"SLO {lo.slo_ms:g} ms to {lo.region} is below the fibre latency from every "
+                                f"allowed {sku} site (fastest: {sites[s]}→{lo.region} {text} ms)",
+                                f"an SLO of at least {text} ms"))
+            return out
+        reach = [s for s in lo.placement_sites if lo.paths.get(s)]
+    rooms = {s: _room(inst, lo, s) for s in reach}
+    where = "in one pod" if lo.span == "pod" else "at one site"
+    best_s = max(rooms, key=lambda s: rooms[s][0])
+    most, pod = rooms[best_s]
+    if most < lo.gpus:
+        place = (f"the roomiest allowed {sku} pod, {inst.pod_ids[pod]}," if lo.span == "pod"
+                 else f"the pods of the roomiest allowed {sku} site, {sites[best_s]},")
+        keeps = f"at most {most:,} free" if most > 0 else "no GPU free"
+        verb = "keeps" if lo.span == "pod" else "keep"
+        out.append(NeverFit("size", "gpus", f"needs {lo.gpus:,} GPUs per replica {where}; {place} {verb} "
+                            f"{keeps} through {term_text(lo)} after internal reservations",
+                            f"at most {most:,} GPUs per replica" if most > 0 else "other sites or another term"))
+        return out
+    if lo.anti_affinity and lo.replicas > 1:
+        able = [s for s in reach if rooms[s][0] >= lo.gpus]
+        if len(able) < lo.replicas:
+            names = ", ".join(sites[s] for s in able)
+            out.append(NeverFit("anti_affinity", "replicas",
+                                f"{lo.replicas} replicas need {lo.replicas} distinct sites; only {len(able)} "
+                                f"allowed site{'s' if len(able) != 1 else ''} ({names}) can ever hold one of "
+                                f"{lo.gpus:,} {sku} GPUs through {term_text(lo)}",
+                                f"at most {len(able)} replicas, or no anti-affinity"))
+    return out
+
+
+def never_fit_problems(sc: Scenario, inst: Instance | None = None) -> list[Problem]:
+    """Warnings for the workloads of ``sc`` that can never be placed, one per fact.
+
+    Each names the workload's file and line, the field, the fact with its numbers,
+    and what the workload would at least have to give up.
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> probs = never_fit_problems(load_scenario())
+    >>> all(p.severity == "warning" for p in probs)
+    True
+    """
+    inst = inst if inst is not None else build_instance(sc)
+    out = []
+    for lo in inst.leases:
+        for nf in never_fits(inst, lo):
+            source = str(sc.workloads.at[lo.lease, "source"]) if "source" in sc.workloads else ""
+            file, _, line = source.rpartition(":")
+            where = f"line {line} (lease {lo.lease})" if file else f"lease {lo.lease}"
+            value = {"gpus": f"{lo.gpus:,}", "latency_slo_ms": f"{lo.slo_ms:g}" if lo.slo_ms is not None else "",
+                     "replicas": str(lo.replicas), "region": str(lo.region)}.get(nf.field, "")
+            out.append(Problem(file or source, where, nf.field, value,
+                               f"{lo.lease} can never be placed: {nf.fact}", f"needs {nf.need}",
+                               severity="warning"))
+    return out
