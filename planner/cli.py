@@ -54,6 +54,7 @@ from planner._console import (
     unplaced_table,
 )
 from planner.errors import InfeasibleError, NoPlanError
+from planner.feasibility import never_fit_problems
 from planner.network import build_network
 from planner.plan import Plan
 from planner.routing import latency_matrix
@@ -101,10 +102,12 @@ def _root(
 def validate(scenario: ScenarioArg = None) -> None:
     """Check a scenario's files and report every problem at once (file, place, field, value, fix).
 
-    Exits 0 when the scenario loads (warnings are listed), 2 when it has errors.
+    Exits 0 when the scenario loads (warnings are listed, among them every lease that can never be
+    placed and why), 2 when it has errors.
     """
     out = make_console()
     sc = load_or_exit(scenario, console=out, show_warnings=False)
+    sc.warnings = [*sc.warnings, *never_fit_problems(sc)]
     internal = int((sc.workloads["priority"] == "internal").sum())
     leases = len(sc.workloads) - internal
     gpus = int(sc.pods["gpus"].sum())

@@ -17,6 +17,7 @@ turns them into ``planner validate`` warnings naming the lease's file and line.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,11 +104,11 @@ def never_fits(inst: Instance, lo: LeaseOptions) -> list[NeverFit]:
                              f"connect an allowed site to {lo.region}")]
         ms, s = best
         if lo.slo_ms is not None and ms > lo.slo_ms + 1e-9:
-            text = ms_text(ms, above=lo.slo_ms)
             out.append(NeverFit("latency", "latency_slo_ms",
                                 f"SLO {lo.slo_ms:g} ms to {lo.region} is below the fibre latency from every "
-                                f"allowed {sku} site (fastest: {sites[s]}→{lo.region} {text} ms)",
-                                f"an SLO of at least {text} ms"))
+                                f"allowed {sku} site (fastest: {sites[s]}→{lo.region} "
+                                f"{ms_text(ms, above=lo.slo_ms)} ms)",
+                                f"an SLO of at least {math.floor(ms * 100) / 100:.2f} ms"))
             return out
         reach = [s for s in lo.placement_sites if lo.paths.get(s)]
     rooms = {s: _room(inst, lo, s) for s in reach}

@@ -209,7 +209,7 @@ def fits_from_placements(inst: Instance, placements: pd.DataFrame) -> dict[str, 
         fits = []
         for _, rep in rows.groupby("replica"):
             site = rep["site"].iat[0]
-            if site not in site_pos or not rep["pod"].isin(pod_pos).all():
+            if site not in site_pos or any(p not in pod_pos for p in rep["pod"]):
                 return None
             s = site_pos[site]
             spans = tuple(rep["spans"].iat[0])

@@ -46,7 +46,7 @@ _CAPACITY = ("gpus", "power", "dci", "uplink")
 _MAX_FIXES = 4
 _MAX_CROWDERS = 3  # named leases, each of which alone frees the room
 _MAX_SET = 5  # leases named when only several together free the room
-_MAX_TRIES = 40  # placed leases tried as crowders
+_MAX_TRIES = 24  # placed leases tried as crowders
 
 
 # --------------------------------------------------------------------------- numbers as text
@@ -526,19 +526,32 @@ def crowders(res: Residual, base: Residual, lo: LeaseOptions,
             for lid in ids:
                 res.apply(*placed[lid])
 
-    alone = [lid for lid in order if fits_without([lid])]
-    if alone:
-        return alone[:_MAX_CROWDERS], True
-    chosen: list[str] = []
+    alone: list[str] = []
     for lid in order:
-        chosen.append(lid)
-        if fits_without(chosen):
-            break
-    else:
-        return [], False
-    for lid in list(chosen):  # deletion filter: keep only those needed
-        if fits_without([x for x in chosen if x != lid]):
-            chosen.remove(lid)
+        if fits_without([lid]):
+            alone.append(lid)
+            if len(alone) == _MAX_CROWDERS:
+                break
+    if alone:
+        return alone, True
+    chosen: list[str] = []  # taken out of ``res`` one by one until the lease fits, then pruned
+    try:
+        for lid in order:
+            res.apply(*placed[lid], sign=+1)
+            chosen.append(lid)
+            if res.fit(lo) is not None:
+                break
+        else:
+            return [], False
+        for lid in list(chosen):  # deletion filter: put each back unless the lease then no longer fits
+            res.apply(*placed[lid])
+            if res.fit(lo) is not None:
+                chosen.remove(lid)
+            else:
+                res.apply(*placed[lid], sign=+1)
+    finally:
+        for lid in chosen:
+            res.apply(*placed[lid])
     return (chosen, False) if len(chosen) <= _MAX_SET else ([], False)
 
 
@@ -587,8 +600,8 @@ def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residua
             by = f"; room freed by removing {' and '.join(who)} together"
         else:
             by = "; it fits with internal work alone"
-        row |= {"family": label, "reason": f"{reason} (beside the plan's leases{by})",
-                "fix": _fix_text(fixes) + " (beside the plan's leases)", "crowded_out_by": tuple(who)}
+        row |= {"family": label, "reason": f"{reason} (beside the placed leases{by})",
+                "fix": _fix_text(fixes) + " (beside the placed leases)", "crowded_out_by": tuple(who)}
         return row
     fits = res.fit(lo)
     assert fits is not None

@@ -78,14 +78,23 @@ class Audit:
     def bad_crowders(self) -> list[RowAudit]:
         return [r for r in self.rows if r.crowders_ok is False]
 
+    @property
+    def false_rows(self) -> list[RowAudit]:
+        """Rows with a contradiction, a fix that does not re-fit or a wrong 'crowded out by'."""
+        return [r for r in self.rows if r.problems or r.unverified or r.crowders_ok is False]
+
     def summary(self) -> str:
         return (f"{len(self.rows)} left out; {len(self.contradictory)} contradictory; {self.fixes} fixes suggested, "
-                f"{self.verified} verified; {len(self.bad_crowders)} wrong 'crowded out by'")
+                f"{self.verified} verified; {len(self.bad_crowders)} wrong 'crowded out by'; "
+                f"{len(self.false_rows)} with any false statement")
 
 
 def variant(lo: LeaseOptions, **kw: object) -> LeaseOptions:
     """The lease with terms changed, derived fields recomputed as :func:`planner.instance.build_instance` does."""
-    new = dataclasses.replace(lo, **{k: v for k, v in kw.items() if k in {"gpus", "replicas", "anti_affinity", "span"}})
+    new = dataclasses.replace(lo)
+    for key in ("gpus", "replicas", "anti_affinity", "span"):
+        if key in kw:
+            setattr(new, key, kw[key])
     if "egress_gbps" in kw:
         new.egress_gbps = float(kw["egress_gbps"])  # type: ignore[arg-type]
         new.egress_mbps = math.ceil(new.egress_gbps * MBPS - 1e-9)
@@ -170,17 +179,16 @@ class Auditor:
             rows = self.link_use.loc[[(m[1], w) for w in weeks_of(m[3])]]
             if abs(float((rows["gbps"] / rows["limit_gbps"]).max()) * 100 - int(m[2])) > 1:
                 out.append(f"span {m[1]} at {m[2]}%")
-        pods = [*re.finditer(r"the roomiest, (\S+), has (" + NUM + r") free at the least", text),
-                *((x[2], x[1]) for x in re.finditer(r"most: (" + NUM + r") in (\S+)\)", text))]
-        for m in pods:
-            pod, stated = (m[1], m[2]) if isinstance(m, re.Match) else m
+        pods = [(x[1], x[2]) for x in re.finditer(r"the roomiest, (\S+), has (" + NUM + r") free at the least", text)]
+        pods += [(x[2], x[1]) for x in re.finditer(r"most: (" + NUM + r") in (\S+)\)", text)]  # the old wording
+        for pod, free_text in pods:
             weeks = list(range(lo.t0 + 1, lo.t1 + 2))
             if ctx == "plan":
                 real = int(self.pod_use.loc[[(pod, w) for w in weeks], "free_gpus"].min())
             else:
                 real = int(self.base.gpu[self.pod_pos[pod], lo.t0:lo.t1 + 1].min())
-            if real != int(num(stated)):
-                out.append(f"pod {pod} {stated} free, really {real}")
+            if real != int(num(free_text)):
+                out.append(f"pod {pod} {free_text} free, really {real}")
         m2 = re.search(r"keeps at most (" + NUM + r") free through", text)
         if m2 and "in one pod" in text:
             real = max(int(self.inst.pod_free[p, lo.t0:lo.t1 + 1].min()) for s in lo.placement_sites
@@ -192,17 +200,17 @@ class Auditor:
     def _apply(self, lo: LeaseOptions, res: Residual, atom: str) -> tuple[LeaseOptions, Residual] | None:
         atom = atom.strip()
         if m := re.search(r"<= (" + NUM + r") GPUs per replica", atom):
-            return variant(lo, gpus=int(num(m[1]))), res
+            return (variant(lo, gpus=int(num(m[1]))), res) if num(m[1]) >= 1 else None
         if re.search(r"span=site", atom):
             return variant(lo, span="site"), res
         if m := re.search(r"egress <= (" + NUM + r") Gbps", atom):
-            return variant(lo, egress_gbps=num(m[1])), res
+            return (variant(lo, egress_gbps=num(m[1])), res) if num(m[1]) > 0 else None
         if m := re.search(r"SLO >= (" + NUM + r") ms", atom):
             return variant(lo, slo_ms=num(m[1])), res
         if m := re.fullmatch(r"(?:fits with )?allow (\S+)", atom):
             return variant(lo, allow=self.site_pos[m[1]]), res
         if m := re.search(r"replicas <= (\d+)", atom):
-            return variant(lo, replicas=int(m[1])), res
+            return (variant(lo, replicas=int(m[1])), res) if int(m[1]) >= 1 else None
         if re.search(r"(?:without|no) anti-affinity", atom):
             return variant(lo, anti_affinity=False), res
         caps = [(r"\+(" + NUM + r") MW at (\S+) in (" + WEEKS + ")", "power", 1e6, self.site_pos),
@@ -233,7 +241,7 @@ class Auditor:
     def row(self, r: pd.Series) -> RowAudit:
         lo = self.by_id[str(r["lease"])]
         reason, fix = str(r["reason"]), str(r["fix"])
-        plan_ctx = "beside the plan's leases" in reason or "took the room" in reason
+        plan_ctx = "beside the placed leases" in reason or "took the room" in reason
         a = RowAudit(lo.lease, "plan" if plan_ctx else "internal")
         res = self.res if plan_ctx else self.base
         self._check_numbers(lo, reason + " | " + fix, a.context, a.problems)
@@ -245,7 +253,7 @@ class Auditor:
             a.problems.append("said not to fit with internal work alone, but it does")
         if plan_ctx and self.res.fit(lo) is not None:
             a.problems.append("said not to fit beside the plan, but it does")
-        body = re.sub(r" \((?:beside the plan's leases|with internal work alone|or a higher price)\)$", "", fix)
+        body = re.sub(r" \((?:beside the placed leases|with internal work alone|or a higher price)\)$", "", fix)
         body = body.removesuffix(" (or a higher price)")
         for alt in re.split(r"; or |; | or (?=fits|span|without|allow|needs)", body):
             if not alt or alt.startswith(("no single change", "run longer", "pays for itself")):

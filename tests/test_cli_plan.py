@@ -77,7 +77,7 @@ def test_plan_writes_the_folder_and_prints_the_result(runner: CliRunner, tmp_pat
     assert re.search(r"leases\s+2 placed, 1 left out", std)
     assert f"results      {out}{os.sep}" in std
     assert re.search(r"Leases left out \(1\)", std)
-    assert re.search(r"\bL3\b.*\bT1\b.*\b150\b.*\bgpus\b.*no pod with 150 free T1", std)
+    assert re.search(r"\bL3\b.*\bT1\b.*\b150\b.*\bgpus\b.*no allowed T1 pod keeps 150 GPUs free", std)
     assert "Traceback" not in result.output
 
 
@@ -142,7 +142,8 @@ def test_plan_internal_infeasible_exits_3_with_the_reason(runner: CliRunner, tmp
     result = _plan(runner, str(scenario), "--out", str(tmp_path / "r"))
     assert result.exit_code == 3, result.output
     assert "internal workloads cannot all be placed" in result.stderr
-    assert re.search(r"I1: no pod with 90 free T1 .*most: 50 in B1", result.stderr)
+    assert re.search(r"I1: can never fit: needs 90 GPUs per replica in one pod; .*B1, keeps at most 50 free",
+                     result.stderr)
     assert "fix:" in result.stderr
     assert "Traceback" not in result.output
     assert not (tmp_path / "r").exists()

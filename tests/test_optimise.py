@@ -41,7 +41,8 @@ def test_gpus_bind(tmp_path: Path) -> None:
     assert set(plan.placements["lease"]) == {"L1", "L2"}
     u = unplaced(plan, "L3")
     assert u["family"] == "gpus"
-    assert "no pod with 90 free T1" in u["reason"] and "most: 20" in u["reason"]
+    assert "no allowed T1 pod keeps 90 GPUs free through weeks 1-4" in u["reason"]
+    assert "has 20 free at the least" in u["reason"]
     assert set(u["crowded_out_by"]) == {"L1", "L2"}
     assert "fits with <= 20 GPUs" in u["fix"]
     use = plan.pod_use.set_index(["pod", "week"])
@@ -56,8 +57,8 @@ def test_power_binds(tmp_path: Path) -> None:
     assert set(plan.placements["lease"]) == {"L1"}
     u = unplaced(plan, "L2")
     assert u["family"] == "power"
-    assert "site SA has 0.1 MW headroom" in u["reason"] or "site SA has 0.0 MW headroom" in u["reason"]
-    assert "needs 0.1 MW" in u["reason"]
+    assert "SA has 0.050 MW headroom in weeks 1-4, one replica needs 0.10 MW" in u["reason"]
+    assert "+0.050 MW at SA in weeks 1-4" in u["fix"] and u["crowded_out_by"] == ("L1",)
     su = plan.site_use.set_index(["site", "week"])
     assert su.loc[("SA", 1), "power_mw"] == pytest.approx(0.1)
     assert su.loc[("SA", 1), "headroom_mw"] == pytest.approx(0.05)
@@ -71,7 +72,7 @@ def test_dci_binds(tmp_path: Path) -> None:
     assert set(plan.placements["lease"]) == {"L1"}
     u = unplaced(plan, "L2")
     assert u["family"] == "dci"
-    assert "span SA-P1 at 60% of its limit in weeks 1-4" in u["reason"]
+    assert "span SA-P1 has 400 Gbps free in weeks 1-4" in u["reason"]
     assert "fits with egress <= 400 Gbps" in u["fix"]
     lu = plan.link_use.set_index(["span", "week"])
     assert lu.loc[("SA-P1", 2), "gbps"] == 600 and lu.loc[("SA-P1", 2), "utilisation"] == pytest.approx(0.6)
@@ -86,7 +87,8 @@ def test_uplink_binds(tmp_path: Path) -> None:
     assert sc.pods.loc["A1", "uplink_gbps"] == 100
     u = unplaced(plan, "L1")
     assert u["family"] == "uplink"
-    assert "needs 150 Gbps" in u["reason"] and "fits with egress <= 100 Gbps" in u["fix"]
+    assert "no allowed pod uplink has 150 Gbps free" in u["reason"] and "A1, has 100 Gbps" in u["reason"]
+    assert "fits with egress <= 100 Gbps" in u["fix"]
 
 
 def test_latency_binds(tmp_path: Path) -> None:
@@ -97,7 +99,7 @@ def test_latency_binds(tmp_path: Path) -> None:
     u = unplaced(plan, "L1")
     assert u["family"] == "latency"
     best = sc.spans.loc["SB-P2", "latency_ms"]
-    assert f"latency SB→P2 {best:.1f} ms > SLO 0.5 ms" in u["reason"]
+    assert f"fastest: SB→P2 {best:.2f} ms" in u["reason"] and "can never fit" in u["reason"]
     assert "fits with SLO >= 0.6 ms" in u["fix"]
     # and with the SLO relaxed as the fix says, it is placed over that route
     d["leases"][0]["latency_slo_ms"] = 0.6
@@ -114,8 +116,9 @@ def test_residency_and_allowed_sites(tmp_path: Path) -> None:
     assert plan.placements.set_index("lease").loc["L2", "site"] == "SB"
     assert unplaced(plan, "L1")["family"] == "residency"
     u3 = unplaced(plan, "L3")  # 150 GPUs, span=pod, pods at SA hold 100: more GPUs, span=site or SB
-    assert u3["family"] == "gpus" and "most: 100 in A" in u3["reason"]
-    assert "fits with <= 100 GPUs per replica or span=site" in u3["fix"] and "allow SB" in u3["fix"]
+    assert u3["family"] == "size" and "the roomiest allowed T1 pod, A1, keeps at most 100 free" in u3["reason"]
+    assert "fits with <= 100 GPUs per replica" in u3["fix"] and "fits with span=site" in u3["fix"]
+    assert "allow SB" in u3["fix"]
 
 
 def test_anti_affinity(tmp_path: Path) -> None:
@@ -147,7 +150,7 @@ def test_internal_infeasible_raises(tmp_path: Path) -> None:
     d["reservations"] = [{"pod": "B1", "start_week": 1, "end_week": 4, "gpus": 150}]
     d["leases"] = [lease("I1", 90, priority="internal", price=0, allowed_sites="SB")]
     sc = planner.load_scenario(write(tmp_path, d))
-    with pytest.raises(InfeasibleError, match=r"I1: no pod with 90 free T1 .*most: 50 in B1"):
+    with pytest.raises(InfeasibleError, match=r"I1: can never fit: needs 90 GPUs .*B1, keeps at most 50 free"):
         optimise(sc, time_limit_s=5)
     with pytest.raises(InfeasibleError, match="I1"):
         greedy(sc)
