@@ -195,6 +195,58 @@ class Auditor:
                        for p in lo.pods[s] if not lo.needs_path or lo.paths.get(s))
             if real != int(num(m2[1])) or real >= lo.gpus:
                 out.append(f"pod size {m2[1]}, really {real}")
+        self._check_sites(lo, text, ctx, out)
+
+    # ------------------------------------------------------------------ free GPUs, uplinks and routes
+    def _free(self, pod: str, lo: LeaseOptions, ctx: str) -> int:
+        """A pod's free GPUs at their lowest in the lease's term."""
+        if ctx == "plan":
+            return int(self.pod_use.loc[[(pod, w) for w in range(lo.t0 + 1, lo.t1 + 2)], "free_gpus"].min())
+        return int(self.base.gpu[self.pod_pos[pod], lo.t0:lo.t1 + 1].min())
+
+    def _site_room(self, site: str, lo: LeaseOptions, ctx: str) -> int:
+        pods = [self.inst.pod_ids[p] for p in lo.pods[self.site_pos[site]]]
+        free = [self._free(p, lo, ctx) for p in pods]
+        return sum(max(f, 0) for f in free) if lo.span == "site" else max(free)
+
+    def _route_room(self, site: str, lo: LeaseOptions, ctx: str) -> float:
+        """Gbps free on the roomiest SLO-meeting route from ``site``, through the term."""
+        best = -math.inf
+        weeks = list(range(lo.t0 + 1, lo.t1 + 2))
+        for p in lo.paths.get(self.site_pos[site], []):
+            if ctx == "plan":
+                rows = self.link_use.loc[[(e, w) for e in p.spans for w in weeks]]
+                room = float((rows["limit_gbps"] - rows["gbps"]).min())
+            else:
+                room = float(self.base.link[p.span_idx, lo.t0:lo.t1 + 1].min()) / MBPS
+            best = max(best, room)
+        return best
+
+    def _check_sites(self, lo: LeaseOptions, text: str, ctx: str, out: list[str]) -> None:
+        for m in re.finditer(r"at (\S+), (" + NUM + r") \S+ GPUs free (?:in its roomiest pod|across its pods) "
+                             r"through " + WEEKS + r", needs (" + NUM + ")", text):
+            real = self._site_room(m[1], lo, ctx)
+            if real != int(num(m[2])) or real >= int(num(m[3])):
+                out.append(f"{m[1]}: {m[2]} GPUs free, really {real}")
+        for m in re.finditer(r"the roomiest, ([A-Z][\w-]*), keeps (" + NUM + ")", text):
+            real = self._site_room(m[1], lo, ctx)
+            if real != int(num(m[2])) or real >= lo.gpus:
+                out.append(f"{m[1]}: keeps {m[2]} GPUs, really {real}")
+        for m in re.finditer(r"at (\S+), (?:(?!at )[^;]*; )*?(" + NUM + r") Gbps free on its roomiest route to \S+ "
+                             r"through " + WEEKS + r", needs (" + NUM + ") Gbps", text):
+            route = self._route_room(m[1], lo, ctx)
+            if not route - 10 ** -decimals(m[2]) - 1e-3 <= num(m[2]) <= route + 1e-3 or num(m[2]) >= num(m[3]):
+                out.append(f"{m[1]}: {m[2]} Gbps free on its route, really {route:.3f}")
+        for m in re.finditer(r"no allowed pod uplink has (" + NUM + r") Gbps free through " + WEEKS
+                             + r"; the roomiest, (\S+), has (" + NUM + ") Gbps", text):
+            weeks = list(range(lo.t0 + 1, lo.t1 + 2))
+            if ctx == "plan":
+                rows = self.pod_use.loc[[(m[2], w) for w in weeks]]
+                up = float((rows["uplink_capacity_gbps"] - rows["uplink_gbps"]).min())
+            else:
+                up = float(self.base.uplink[self.pod_pos[m[2]], lo.t0:lo.t1 + 1].min()) / KBPS
+            if not up - 10 ** -decimals(m[3]) - 1e-3 <= num(m[3]) <= up + 1e-3 or num(m[3]) >= num(m[1]):
+                out.append(f"uplink of {m[2]}: {m[3]} Gbps free, really {up:.3f}")
 
     # ------------------------------------------------------------------ fixes
     def _apply(self, lo: LeaseOptions, res: Residual, atom: str) -> tuple[LeaseOptions, Residual] | None:
