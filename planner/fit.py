@@ -131,7 +131,8 @@ class Residual:
         if "power" not in relax and self.power[site, t].min() < need_w:
             return None
         big = np.iinfo(np.int64).max // 4
-        free = np.full(pods.size, big) if "gpus" in relax else self.gpu[pods, t].min(axis=1)
+        ignore_gpus = "gpus" in relax and lo.span != "site"  # a site-spanning replica uses the real room first
+        free = np.full(pods.size, big) if ignore_gpus else self.gpu[pods, t].min(axis=1)
         room = np.full(pods.size, big) if "uplink" in relax else self.uplink[pods, t].min(axis=1)
         whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
         if whole.any():
@@ -139,7 +140,7 @@ class Residual:
                 w = self.guide.pod[lo.lease]
                 score = np.array([w.get(int(p), 0.0) for p in pods[whole]])
                 best = pods[whole][np.lexsort((free[whole], -score))[0]]  # preferred, then best fit
-            elif "gpus" in relax:  # GPUs ignored: the pod that lacks fewest, so what it lacks is least
+            elif ignore_gpus:  # GPUs ignored: the pod that lacks fewest, so what it lacks is least
                 best = pods[whole][np.argmax(self.gpu[pods[whole], t].min(axis=1))]
             else:
                 best = pods[whole][np.argmin(free[whole])]  # best fit
@@ -147,17 +148,25 @@ class Residual:
         if lo.span != "site":
             return None
         per_gpu = self.inst.uplink_kbps(lo, 1, split=True)
-        cap = np.minimum(free, room // per_gpu if per_gpu > 0 else big)
-        parts, left = [], lo.gpus
+        up_cap = room // per_gpu if per_gpu > 0 else np.full(pods.size, big)
+        cap = np.minimum(np.clip(free, 0, None), up_cap)
+        parts: dict[int, int] = {}
+        left = lo.gpus
         for k in np.argsort(-cap, kind="stable"):
             if left == 0 or cap[k] < 1:
                 break
             g = int(min(cap[k], left))
-            parts.append((int(pods[k]), g))
+            parts[int(k)] = g
             left -= g
+        if left > 0 and "gpus" in relax:  # GPUs ignored: the rest on the pod whose uplink has room for it
+            spare = up_cap - np.array([parts.get(k, 0) for k in range(pods.size)])
+            k = int(np.argmax(spare))
+            if spare[k] >= left:
+                parts[k] = parts.get(k, 0) + left
+                left = 0
         if left > 0:
             return None
-        return ReplicaFit(site, tuple(parts), path)
+        return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)
 
     def site_cost(self, lo: LeaseOptions, site: int) -> float:
         """Power and transport cost of one replica at ``site`` (for ordering sites)."""

@@ -229,10 +229,14 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
         parts.append(f"+{shown} {what} in {_weeks(lo, short > 0)}")
 
     for f in fams:
-        if f == "gpus":
+        if f == "gpus":  # as a level to free up to, which a pod can reach only if it has that many GPUs
             for p in np.flatnonzero(need.gpu[:, t].max(axis=1)):
-                add(room.gpu, need.gpu, int(p), 1, lambda x: f"{x:,.0f} free {lo.sku} GPUs",
-                    f"in pod {inst.pod_ids[p]}")
+                want = int(need.gpu[p, t].max())
+                short = room.gpu[p, t] < want
+                if short.any():
+                    parts.append(f"{want:,} free {lo.sku} GPUs in pod {inst.pod_ids[p]} in {_weeks(lo, short)} "
+                                 f"(now {int(room.gpu[p, t][short].min()):,} at the least)")
+                    room.gpu[p, t] = np.maximum(room.gpu[p, t], want)
         elif f == "uplink":
             for p in np.flatnonzero(need.uplink[:, t].max(axis=1)):
                 add(room.uplink, need.uplink, int(p), KBPS, lambda x: _gbps(x / 1000, up=True),

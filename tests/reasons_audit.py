@@ -267,8 +267,15 @@ class Auditor:
             return variant(lo, anti_affinity=False), res
         caps = [(r"\+(" + NUM + r") MW at (\S+) in (" + WEEKS + ")", "power", 1e6, self.site_pos),
                 (r"\+(" + NUM + r") Gbps on span (\S+) in (" + WEEKS + ")", "link", MBPS, self.span_pos),
-                (r"\+(" + NUM + r") free \S+ GPUs in pod (\S+) in (" + WEEKS + ")", "gpu", 1, self.pod_pos),
                 (r"\+(" + NUM + r") Gbps uplink on pod (\S+) in (" + WEEKS + ")", "uplink", KBPS, self.pod_pos)]
+        if m := re.fullmatch(r"(" + NUM + r") free \S+ GPUs in pod (\S+) in (" + WEEKS + r") \(now (" + NUM
+                             + r") at the least\)", atom):
+            pod, weeks = self.pod_pos[m[2]], [w - 1 for w in weeks_of(m[3])]
+            if num(m[4]) >= num(m[1]) or num(m[1]) > int(self.sc.pods["gpus"].iat[pod]):
+                return None
+            room = res.copy()
+            room.gpu[pod, weeks] = room.gpu[pod, weeks].clip(min=int(num(m[1])))
+            return lo, room
         for pattern, attr, scale, pos in caps:
             if m := re.search(pattern, atom):
                 if num(m[1]) <= 0:
@@ -280,10 +287,11 @@ class Auditor:
         return None
 
     def _check_fix(self, lo: LeaseOptions, res: Residual, fix: str) -> bool:
-        atoms = re.split(r" and (?=\+|fits|SLO|allow|no |without)", re.sub(r"^fits with ", "", fix))
+        atoms = re.split(r" and (?=\+|\d|fits|SLO|allow|no |without)", re.sub(r"^fits with ", "", fix))
         cur, room = lo, res
         for a in atoms:
-            got = self._apply(cur, room, a if a.startswith(("+", "allow", "fits")) else "fits with " + a)
+            whole = a.startswith(("+", "allow", "fits")) or a[:1].isdigit()
+            got = self._apply(cur, room, a if whole else "fits with " + a)
             if got is None:
                 return False
             cur, room = got
