@@ -621,16 +621,6 @@ def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residua
     return row
 
 
-def _residual_of(inst: Instance, placements: pd.DataFrame, leases: set[str]) -> Residual:
-    out = Residual(inst)
-    fits_by_lease = fits_from_placements(inst, placements[placements["lease"].isin(leases)])
-    for lo in inst.leases:
-        fits = fits_by_lease.get(lo.lease)
-        if fits is not None:
-            out.apply(lo, fits)
-    return out
-
-
 def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *, explain: bool = True,
                      base: Residual | None = None) -> pd.DataFrame:
     """The ``unplaced`` table of a plan: one row per left-out lease, with its reason.
@@ -653,11 +643,12 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
     if not missing:
         return pd.DataFrame(columns=UNPLACED_COLUMNS)
     internal = {lo.lease for lo in inst.leases if lo.internal}
-    if base is None:
-        base = _residual_of(inst, placements, internal)
     by_id = {lo.lease: lo for lo in inst.leases}
-    leased = placements[~placements["lease"].isin(internal)]
-    placed = {lid: (by_id[lid], fits) for lid, fits in fits_from_placements(inst, leased).items() if fits is not None}
+    every = {lid: (by_id[lid], fits) for lid, fits in fits_from_placements(inst, placements).items()
+             if fits is not None}
+    if base is None:
+        base = Residual.after(inst, {lid: fits for lid, (_, fits) in every.items() if lid in internal})
+    placed = {lid: v for lid, v in every.items() if lid not in internal}
     work = res.copy()  # crowders take leases out and put them back; the caller's residual stays as it is
     rows = []
     for lo in missing:
