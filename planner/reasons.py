@@ -35,8 +35,8 @@ from planner.instance import KBPS, MBPS, Instance, LeaseOptions
 from planner.plan import UNPLACED_COLUMNS
 from planner.validate import _weeks_text
 
-__all__ = ["Fix", "crowders", "explain_lease", "explain_unplaced", "internal_failure_reasons", "lease_variant",
-           "verified_fixes"]
+__all__ = ["Fix", "Holdings", "crowders", "explain_lease", "explain_unplaced", "internal_failure_reasons",
+           "lease_variant", "verified_fixes"]
 
 # Capacity first: when more room alone would admit the lease, that is the reason; relaxing the
 # lease's own requirements (SLO, sites, anti-affinity) is then offered as an alternative fix.
@@ -490,12 +490,39 @@ def _describe(res: Residual, lo: LeaseOptions) -> tuple[str, str, list[Fix]]:
 
 
 # --------------------------------------------------------------------------- crowders
+@dataclass
+class Holdings:
+    """Where each placed lease holds room: GPUs per site, replicas per span, and which leases are where."""
+
+    placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]
+    site_gpus: dict[str, dict[int, int]]
+    span_uses: dict[str, dict[int, int]]
+    at_site: dict[int, set[str]]
+    on_span: dict[int, set[str]]
+
+    @classmethod
+    def of(cls, placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]) -> Holdings:
+        """Index the placed leases' replica fits."""
+        out = cls(placed, {}, {}, {}, {})
+        for lid, (_, fits) in placed.items():
+            gpus, uses = out.site_gpus.setdefault(lid, {}), out.span_uses.setdefault(lid, {})
+            for f in fits:
+                gpus[f.site] = gpus.get(f.site, 0) + sum(g for _, g in f.parts)
+                out.at_site.setdefault(f.site, set()).add(lid)
+                for e in (f.path.span_idx if f.path is not None else ()):
+                    uses[int(e)] = uses.get(int(e), 0) + 1
+                    out.on_span.setdefault(int(e), set()).add(lid)
+        return out
+
+
 def crowders(res: Residual, base: Residual, lo: LeaseOptions,
-             placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]) -> tuple[list[str], bool]:
+             placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]],
+             holdings: Holdings | None = None) -> tuple[list[str], bool]:
     """Placed leases whose removal lets ``lo`` fit ``res``, checked by re-fitting.
 
-    The candidates hold, in weeks of ``lo``'s term, the pods, sites or spans that
-    ``lo`` would use beside internal work alone; those holding most of it are tried first.
+    The candidates hold, in weeks of ``lo``'s term, GPUs at the sites or traffic on
+    the spans that ``lo`` would use beside internal work alone; those holding most
+    of it are tried first.
 
     Returns
     -------
@@ -507,16 +534,18 @@ def crowders(res: Residual, base: Residual, lo: LeaseOptions,
     target = base.fit(lo)
     if target is None:
         return [], False
-    pods = {p for f in target for p, _ in f.parts}
+    hold = holdings if holdings is not None else Holdings.of(placed)
     sites_ = {f.site for f in target}
     spans = {int(e) for f in target if f.path is not None for e in f.path.span_idx}
+    cands = set().union(*(hold.at_site.get(s, set()) for s in sites_), *(hold.on_span.get(e, set()) for e in spans))
     scored = []
-    for lid, (other, fits) in placed.items():
+    for lid in cands:
+        other = placed[lid][0]
         if other.t1 < lo.t0 or other.t0 > lo.t1:
             continue
         weeks = min(other.t1, lo.t1) - max(other.t0, lo.t0) + 1
-        gpus = sum(g for f in fits for p, g in f.parts if p in pods or f.site in sites_)
-        links = sum(1 for f in fits if f.path is not None for e in f.path.span_idx if int(e) in spans)
+        gpus = sum(g for s, g in hold.site_gpus[lid].items() if s in sites_)
+        links = sum(n for e, n in hold.span_uses[lid].items() if e in spans)
         if gpus or (links and other.egress_mbps):
             scored.append((-(gpus + links * other.egress_gbps) * weeks, lid))
     order = [lid for _, lid in sorted(scored)][:_MAX_TRIES]
@@ -565,7 +594,8 @@ def _fix_text(fixes: list[Fix]) -> str:
 
 
 def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residual,
-                  placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]) -> dict[str, object]:
+                  placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]],
+                  holdings: Holdings | None = None) -> dict[str, object]:
     """One ``unplaced`` row: family, reason, verified fixes and who crowded it out.
 
     Parameters
@@ -580,6 +610,8 @@ def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residua
         What internal work alone leaves.
     placed
         Each placed lease (not internal) with its replica fits, for "crowded out by".
+    holdings
+        ``placed`` indexed by :meth:`Holdings.of` (built here when omitted).
     """
     row: dict[str, object] = {"lease": lo.lease, "priority": "internal" if lo.internal else "lease", "sku": lo.sku,
                               "gpus": lo.gpus, "replicas": lo.replicas, "start_week": lo.t0 + 1,
@@ -597,7 +629,7 @@ def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residua
         return row
     if res.fit(lo) is None:
         label, reason, fixes = _describe(res, lo)
-        who, each = crowders(res, base, lo, placed)
+        who, each = crowders(res, base, lo, placed, holdings)
         if who and each:
             by = f"; room freed by removing {'any one of ' if len(who) > 1 else ''}{', '.join(who)}"
         elif who:
@@ -649,11 +681,12 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
     if base is None:
         base = Residual.after(inst, {lid: fits for lid, (_, fits) in every.items() if lid in internal})
     placed = {lid: v for lid, v in every.items() if lid not in internal}
+    holdings = Holdings.of(placed)
     work = res.copy()  # crowders take leases out and put them back; the caller's residual stays as it is
     rows = []
     for lo in missing:
         if explain:
-            rows.append(explain_lease(inst, lo, work, base, placed))
+            rows.append(explain_lease(inst, lo, work, base, placed, holdings))
         else:
             rows.append({"lease": lo.lease, "priority": "lease", "sku": lo.sku, "gpus": lo.gpus,
                          "replicas": lo.replicas, "start_week": lo.t0 + 1, "end_week": lo.t1 + 1,
