@@ -140,7 +140,8 @@ def never_fit_problems(sc: Scenario, inst: Instance | None = None) -> list[Probl
     """Warnings for the workloads of ``sc`` that can never be placed, one per fact.
 
     Each names the workload's file and line, the field, the fact with its numbers,
-    and what the workload would at least have to give up.
+    and what the workload would at least have to give up. A site-spanning workload
+    larger than every site's GPUs of its SKU is left out: loading already warns of it.
 
     Examples
     --------
@@ -150,6 +151,7 @@ def never_fit_problems(sc: Scenario, inst: Instance | None = None) -> list[Probl
     True
     """
     inst = inst if inst is not None else build_instance(sc)
+    biggest_site = sc.pods.groupby(["sku", "site"])["gpus"].sum().groupby(level="sku").max().to_dict()
     out = []
     for lo in inst.leases:
         for nf in never_fits(inst, lo):
@@ -158,6 +160,8 @@ def never_fit_problems(sc: Scenario, inst: Instance | None = None) -> list[Probl
             where = f"line {line} (lease {lo.lease})" if file else f"lease {lo.lease}"
             value = {"gpus": f"{lo.gpus:,}", "latency_slo_ms": f"{lo.slo_ms:g}" if lo.slo_ms is not None else "",
                      "replicas": str(lo.replicas), "region": str(lo.region)}.get(nf.field, "")
+            if nf.family == "size" and lo.span == "site" and lo.gpus > biggest_site.get(lo.sku, 0):
+                continue
             out.append(Problem(file or source, where, nf.field, value,
                                f"{lo.lease} can never be placed: {nf.fact}", f"needs {nf.need}",
                                severity="warning"))
