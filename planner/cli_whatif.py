@@ -27,6 +27,7 @@ from planner._console import (
     EXIT_NO_PLAN,
     ScenarioArg,
     examples,
+    input_errors_exit,
     load_or_exit,
     make_console,
     print_problems,
@@ -72,52 +73,19 @@ def _load(scenario: Path | None, err: Console) -> Scenario:
     return load_or_exit(scenario, console=err)
 
 
-def _plan_file(path: Path) -> Path:
-    return path / "plan.json" if path.is_dir() else path
+def _inputs(scenario: Path | None, plan_path: Path | None, err: Console) -> tuple[Scenario, Plan | None]:
+    """The scenario and, with ``plan_path``, the saved plan (its recorded scenario unless one is given); or exit 2."""
+    if plan_path is None:
+        return _load(scenario, err), None
+    from planner.results import read_results
+
+    with input_errors_exit(err):
+        r = read_results(plan_path, scenario)
+    return r.scenario, r.plan
 
 
-def _run_scenario(run_dir: Path) -> Path | None:
-    """The scenario a results folder was planned from, when its plan.json records it (``meta.scenario_path``)."""
-    import json
-
-    try:
-        meta = json.loads(_plan_file(run_dir).read_text(encoding="utf-8")).get("meta", {})
-    except (OSError, ValueError, AttributeError):
-        return None
-    path = meta.get("scenario_path") if isinstance(meta, dict) else None
-    return Path(path) if isinstance(path, str) and Path(path).is_file() else None
-
-
-def _load_plan(path: Path, sc: Scenario, err: Console) -> Plan:
-    """Read a plan.json (or RESULTS_DIR/plan.json) made for ``sc``, or exit with code 2."""
-    import json
-
-    from planner.plan import Plan
-
-    file = _plan_file(path)
-    if not file.is_file():
-        raise _fail(err, f"no plan at {file}", "give a plan.json written by `planner plan` (or its folder)")
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-        for key in ("bound_usd", "gap"):  # a greedy plan is written with no bound
-            if isinstance(doc, dict) and doc.get(key) is None:
-                doc[key] = float("nan")
-        plan = Plan.from_json(json.dumps(doc), sc)
-    except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise _fail(err, f"cannot read the plan {file}: {exc}", "give a plan.json written by `planner plan`") from None
-    if plan.scenario != sc.name:
-        raise _fail(err, f"{file} is a plan for scenario {plan.scenario!r}, not {sc.name!r}",
-                    "give the scenario the plan was made for")
-    problems = plan.check(sc)
-    if problems:
-        raise _fail(err, f"{file} does not fit scenario {sc.name} ({len(problems)} violations)",
-                    "re-run `planner plan` for this scenario", problems[:5])
-    return plan
-
-
-def _plan_for(sc: Scenario, plan_path: Path | None, time_limit_s: float, seed: int, err: Console) -> Plan:
-    if plan_path is not None:
-        return _load_plan(plan_path, sc, err)
+def _solve(sc: Scenario, time_limit_s: float, seed: int, err: Console) -> Plan:
+    """Solve ``sc`` first (no --plan given), or exit 1 (no plan) or 3 (internal work does not fit)."""
     from planner.errors import InfeasibleError
     from planner.solver import optimise
 
@@ -189,15 +157,13 @@ def _names(values: Any, limit: int = 4) -> Text:
     return Text(shown + (f" +{len(values) - limit}" if len(values) > limit else ""))
 
 
-def _failures_table(cases: pd.DataFrame, replan: bool, top: int | None) -> Table:
-    t = Table(title="Cut cases, by revenue at risk", title_justify="left")
-    for name, right in (("#", True), ("case", False), ("spans cut", False), ("affected", True),
-                        ("rerouted", True), ("SLO lost", True), ("stranded", True), ("over capacity", False),
-                        ("at risk", True), ("+ms", True), ("survivable", False)):
+def _failures_table(cases: pd.DataFrame, top: int | None) -> Table:
+    """The cut cases, worst first; every count is of lease replicas."""
+    t = Table(title="Cut cases, by revenue at risk (counts are lease replicas)", title_justify="left")
+    for name, right in (("#", True), ("case", False), ("spans cut", False), ("replicas affected", True),
+                        ("replicas rerouted", True), ("replicas SLO lost", True), ("replicas stranded", True),
+                        ("over capacity", False), ("at risk", True), ("+ms", True), ("survivable", False)):
         t.add_column(name, justify="right" if right else "left", no_wrap=name in ("case", "at risk"))
-    if replan:
-        for name in ("moved", "dropped", "revenue kept"):
-            t.add_column(name, justify="right")
     rows = cases if top is None else cases.head(top)
     for r in rows.itertuples(index=False):
         if r.status != "ok":
@@ -205,13 +171,24 @@ def _failures_table(cases: pd.DataFrame, replan: bool, top: int | None) -> Table
                      Text(f"failed: {r.error}", style="red")]
         else:
             cells = [Text(str(r.rank)), Text(r.case), _names(r.spans), _num(r.replicas_affected),
-                     _num(r.replicas_rerouted), _num(r.n_slo_lost), _num(r.n_stranded), _names(r.overloaded_spans, 3),
-                     _money(r.revenue_at_risk_usd), _num(r.worst_added_latency_ms, ".2f"),
+                     _num(r.replicas_rerouted), _num(r.replicas_slo_lost), _num(r.replicas_stranded),
+                     _names(r.overloaded_spans, 3), _money(r.revenue_at_risk_usd),
+                     _num(r.worst_added_latency_ms, ".2f"),
                      Text("yes", style="green") if r.survivable else Text("no", style="yellow")]
-        if replan:
-            rr = r._asdict()
-            cells += [_num(rr.get("n_moved")), _num(rr.get("n_dropped")), _money(rr.get("revenue_kept_usd"))]
         t.add_row(*cells)
+    return t
+
+
+def _replan_table(cases: pd.DataFrame, top: int | None) -> Table:
+    """Each case's re-plan, in the cases' order; every count is of leases."""
+    t = Table(title="Re-plans after each cut (counts are leases)", title_justify="left")
+    for name in ("#", "case", "status", "leases moved", "leases dropped", "revenue kept"):
+        t.add_column(name, justify="left" if name in ("case", "status") else "right")
+    rows = cases if top is None else cases.head(top)
+    for r in rows.to_dict("records"):
+        status = str(r.get("replan_status") or r.get("status"))
+        t.add_row(Text(str(r["rank"])), Text(str(r["case"])), Text(status), _num(r.get("n_moved")),
+                  _num(r.get("n_dropped")), _money(r.get("revenue_kept_usd")))
     return t
 
 
@@ -243,6 +220,8 @@ def failures(
     failure_routes.csv and failures.geojson / .gpkg (cut spans, affected and new routes).
     SCENARIO may also be a results folder (output/<run>): its plan.json is analysed.
     """
+    from planner.provenance import source_record
+    from planner.results import plan_file
     from planner.whatif import cut_cases, failure_analysis, write_failures
 
     _check_where(scheduler, serial)
@@ -250,10 +229,10 @@ def failures(
         if plan is not None:
             msg = "give a results folder or --plan, not both"
             raise typer.BadParameter(msg, param_hint="SCENARIO")
-        plan, scenario = scenario, _run_scenario(scenario)
+        plan, scenario = scenario, None
     out_con, err = _consoles()
-    sc = _load(scenario, err)
-    the_plan = _plan_for(sc, plan, time_limit, seed, err)
+    sc, saved = _inputs(scenario, plan, err)
+    the_plan = saved if saved is not None else _solve(sc, time_limit, seed, err)
     cases = cut_cases(sc)
     where = _where(scheduler, serial, workers)
     err.print(Text(f"{len(cases)} cut cases ({sum(c.kind == 'srlg' for c in cases)} conduits, "
@@ -262,12 +241,14 @@ def failures(
         report = failure_analysis(sc, the_plan, cases, replan=replan, time_limit_s=replan_time_limit, seed=seed,
                                   move_penalty_usd=move_penalty, scheduler=scheduler, serial=serial,
                                   n_workers=workers, on_progress=on_progress)
-    out_dir = out or (_plan_file(plan).parent if plan is not None else Path("output") / f"{sc.name}-failures")
+    out_dir = out or (plan_file(plan).parent if plan is not None else Path("output") / f"{sc.name}-failures")
     paths = write_failures(sc, report, out_dir, plan=the_plan)
-    if plan is None:  # keep the plan the cases were cut from
+    if plan is None:  # keep the plan the cases were cut from, with its scenario's record
         paths["plan"] = out_dir / "plan.json"
-        the_plan.to_json(paths["plan"])
-    out_con.print(_failures_table(report.cases, replan, top))
+        the_plan.to_json(paths["plan"], source=source_record(sc.path, out_dir) if sc.path else None)
+    out_con.print(_failures_table(report.cases, top))
+    if replan:
+        out_con.print(_replan_table(report.cases, top))
     ok = report.cases[report.cases["status"] == "ok"]
     surv = int(ok["survivable"].astype(bool).sum())
     split = ok.loc[~ok["campuses_connected"].astype(bool), "case"].tolist()
@@ -334,12 +315,12 @@ def derate(
 
     a, b = _weeks(weeks)
     out_con, err = _consoles()
-    sc = _load(scenario, err)
+    sc, saved = _inputs(scenario, plan, err)
     try:
         derated_scenario(sc, site, percent, (a, b))
     except ValueError as exc:
         raise _fail(err, f"bad derate: {exc}", "see `planner derate --help`") from None
-    the_plan = _plan_for(sc, plan, time_limit, seed, err)
+    the_plan = saved if saved is not None else _solve(sc, time_limit, seed, err)
     with err.status(f"Re-planning with {site} at -{percent:g}% in weeks {a}-{b} ({time_limit:g} s limit)..."):
         try:
             r = derate_fn(sc, the_plan, site, percent, (a, b), time_limit_s=time_limit, seed=seed,

@@ -17,10 +17,7 @@ Ctrl-C while writing never leaves a folder that looks complete.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import math
 import os
 import shutil
 import time
@@ -28,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import pandas as pd
@@ -37,6 +34,7 @@ from planner.baseline import greedy
 from planner.instance import Instance, build_instance
 from planner.network import build_network
 from planner.plan import Plan
+from planner.provenance import source_record
 from planner.routing import candidate_paths
 from planner.scenario import Scenario, load_scenario
 
@@ -56,6 +54,7 @@ __all__ = [
     "default_out_dir",
     "export_topology",
     "plan_scenario",
+    "write_folder",
     "write_run",
 ]
 
@@ -178,15 +177,6 @@ def _csv(df: pd.DataFrame, path: Path) -> None:
     out.to_csv(path, index=False)
 
 
-def _plan_json(plan: Plan) -> str:
-    """``plan.to_json()``; a plan without a bound (the greedy baseline) gets ``null`` bound and gap."""
-    if math.isfinite(plan.bound_usd) and math.isfinite(plan.gap):
-        return plan.to_json()
-    doc = json.loads(dataclasses.replace(plan, bound_usd=0.0, gap=0.0).to_json())
-    doc["bound_usd"] = doc["gap"] = None
-    return json.dumps(doc, indent=1, allow_nan=False)
-
-
 def _readme(sc: Scenario, plan: Plan) -> str:
     h = plan.headline()
     lines = [f"planner results for scenario {sc.name!r} ({sc.title})",
@@ -201,8 +191,8 @@ def _readme(sc: Scenario, plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_files(sc: Scenario, plan: Plan, folder: Path) -> None:
-    """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last)."""
+def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] | None = None) -> None:
+    """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``)."""
     from planner import gis, report
 
     for name, table in (("placements", plan.placements), ("unplaced", plan.unplaced), ("site_use", plan.site_use),
@@ -217,7 +207,7 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path) -> None:
     solver_log = "\n".join(plan.log) if plan.log else f"no solver log: the plan was made by {plan.method}"
     (folder / "solver.log").write_text(solver_log + "\n", encoding="utf-8")
     (folder / "README.txt").write_text(_readme(sc, plan), encoding="utf-8")
-    (folder / _LAST).write_text(_plan_json(plan), encoding="utf-8")
+    (folder / _LAST).write_text(plan.to_json(source=source), encoding="utf-8")
 
 
 def _swap_in(tmp: Path, target: Path, *, force: bool) -> None:
@@ -237,7 +227,8 @@ def _swap_in(tmp: Path, target: Path, *, force: bool) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = False) -> Path:
+def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = False,
+              extra: Callable[[Path], None] | None = None) -> Path:
     """Write a plan's results folder, whole or not at all.
 
     The files (see :data:`RESULT_FILES`) are written into a hidden folder beside
@@ -255,6 +246,13 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
         The results folder to write.
     force
         Replace ``out_dir`` if it exists (only a previous results folder, or an empty folder).
+    extra
+        Called with the temporary folder before the plan's files are written, to add
+        files of its own (the what-if commands' tables).
+
+    ``plan.json`` records the scenario file and the SHA-256 of every input file
+    (:func:`planner.provenance.source_record`), so the folder can be read back
+    against the same inputs (:func:`planner.results.read_results`).
 
     Returns
     -------
@@ -277,6 +275,30 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     True
     """
     target = Path(out_dir)
+    source = source_record(sc.path, target) if sc.path is not None else None
+
+    def fill(folder: Path) -> None:
+        if extra is not None:
+            extra(folder)
+        _write_files(sc, plan, folder, source)
+
+    return write_folder(target, fill, force=force)
+
+
+def write_folder(out_dir: str | Path, fill: Callable[[Path], None], *, force: bool = False) -> Path:
+    """Write a folder whole or not at all: ``fill(tmp)`` writes into a hidden temporary folder, renamed into place.
+
+    ``fill`` must write ``plan.json`` last (it marks a complete results folder). If
+    it raises -- or Ctrl-C arrives -- the temporary folder is removed and
+    ``out_dir`` is left as it was. :func:`write_run` and the what-if commands'
+    writers go through here.
+
+    Raises
+    ------
+    RunExistsError
+        When ``out_dir`` exists and ``force`` is not set (or it is not a results folder).
+    """
+    target = Path(out_dir)
     check_out_dir(target, force=force)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
@@ -284,7 +306,7 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     t = time.perf_counter()
     try:
         tmp.mkdir()
-        _write_files(sc, plan, tmp)
+        fill(tmp)
         _swap_in(tmp, target, force=force)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

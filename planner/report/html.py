@@ -37,7 +37,7 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
     plan : Plan
         The plan (from :func:`~planner.baseline.greedy` or :func:`~planner.solver.optimise`).
     failures : DataFrame, optional
-        Failure cases (columns case, kind, spans, n_slo_lost, n_stranded,
+        Failure cases (columns case, kind, spans, leases_slo_lost, leases_stranded,
         revenue_at_risk_usd, worst_added_latency_ms); a ranked section when given.
 
     Returns

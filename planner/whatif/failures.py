@@ -31,9 +31,15 @@ __all__ = ["CASE_COLUMNS", "REPLAN_COLUMNS", "ROUTE_COLUMNS", "CutOptions", "Fai
 
 CASE_COLUMNS = ["rank", "case", "kind", "spans", "srlgs", "status", "error", "survivable", "campuses_connected",
                 "inter_campus_replicas", "inter_campus_survivable", "replicas_affected", "replicas_rerouted",
-                "n_slo_lost", "n_stranded", "slo_lost", "stranded", "overloaded_spans", "peak_span_utilisation",
-                "revenue_at_risk_usd", "worst_added_latency_ms"]
-"""Columns of :attr:`FailureReport.cases` (and ``failures.csv``)."""
+                "replicas_slo_lost", "replicas_stranded", "leases_slo_lost", "leases_stranded", "slo_lost", "stranded",
+                "overloaded_spans", "peak_span_utilisation", "revenue_at_risk_usd", "worst_added_latency_ms"]
+"""Columns of :attr:`FailureReport.cases` (and ``failures.csv``).
+
+Counts say their unit in their name: ``replicas_*`` count lease replicas (affected =
+rerouted + SLO lost + stranded), ``leases_*`` count leases (a lease counts as
+stranded when any replica is, else as SLO lost when any replica is); ``slo_lost``
+and ``stranded`` list those leases.
+"""
 
 REPLAN_COLUMNS = ["replan_status", "replan_error", "replan_gap", "n_moved", "n_dropped", "moved", "dropped",
                   "revenue_before_usd", "revenue_after_usd", "revenue_kept_usd", "replan_violations"]
@@ -50,7 +56,6 @@ class CutOptions:
     """How each case is evaluated (see :func:`~planner.whatif.cuts.evaluate_cut`)."""
 
     replan: bool = False
-    k: int | None = None
     time_limit_s: float = 10.0
     seed: int = 0
     explain: bool = False
@@ -95,12 +100,12 @@ def _cut_task(shared: tuple[Scenario, Plan], job: tuple[Case, CutOptions]) -> di
     """One case, as a Dask task (module level so workers import it by name)."""
     sc, plan = shared
     case, opt = job
-    return evaluate_cut(sc, plan, case, replan=opt.replan, k=opt.k, time_limit_s=opt.time_limit_s, seed=opt.seed,
+    return evaluate_cut(sc, plan, case, replan=opt.replan, time_limit_s=opt.time_limit_s, seed=opt.seed,
                         workers=1, explain=opt.explain, move_penalty_usd=opt.move_penalty_usd)
 
 
 def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = None, *, replan: bool = False,
-                     k: int | None = None, time_limit_s: float = 10.0, seed: int = 0, explain: bool = False,
+                     time_limit_s: float = 10.0, seed: int = 0, explain: bool = False,
                      move_penalty_usd: float | None = None, scheduler: Any = None, serial: bool = False,
                      n_workers: int = 2, on_progress: ProgressCallback | None = None) -> FailureReport:
     """Evaluate every cut case of a plan, each as a task on Dask (or in-process), and rank them.
@@ -114,7 +119,7 @@ def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = No
     replan
         Also re-optimise each case from the plan with minimal moves (CP-SAT, one
         search worker per task, ``time_limit_s``, ``seed``, deterministic).
-    k, explain, move_penalty_usd
+    explain, move_penalty_usd
         See :func:`~planner.whatif.cuts.evaluate_cut`.
     scheduler, serial, n_workers, on_progress
         Where the tasks run (see :func:`~planner.whatif.distributed.run_tasks`).
@@ -129,10 +134,10 @@ def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = No
     >>> from planner.baseline import greedy
     >>> sc = load_scenario()
     >>> report = failure_analysis(sc, greedy(sc, explain=False))  # doctest: +SKIP
-    >>> report.cases[["case", "n_stranded", "revenue_at_risk_usd", "survivable"]].head()  # doctest: +SKIP
+    >>> report.cases[["case", "replicas_stranded", "revenue_at_risk_usd", "survivable"]].head()  # doctest: +SKIP
     """
     cases = list(cases) if cases is not None else cut_cases(sc)
-    opt = CutOptions(replan=replan, k=k, time_limit_s=time_limit_s, seed=seed, explain=explain,
+    opt = CutOptions(replan=replan, time_limit_s=time_limit_s, seed=seed, explain=explain,
                      move_penalty_usd=move_penalty_usd)
     light = replace(plan, log=[])  # the solver log can be long; tasks do not need it
     results = run_tasks(_cut_task, (sc, light), [(c, opt) for c in cases], keys=[c.id for c in cases],
@@ -152,16 +157,16 @@ def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = No
 
 
 def _case_table(rows: list[dict[str, Any]], replan: bool) -> pd.DataFrame:
-    """Cases worst first: revenue at risk, then leases stranded and losing their SLO, then case order."""
+    """Cases worst first: revenue at risk, then replicas stranded and losing their SLO, then case order."""
     df = pd.DataFrame(rows)
-    for col, src in (("n_slo_lost", "slo_lost"), ("n_stranded", "stranded"), ("n_moved", "moved"),
+    for col, src in (("leases_slo_lost", "slo_lost"), ("leases_stranded", "stranded"), ("n_moved", "moved"),
                      ("n_dropped", "dropped")):
         df[col] = df[src].map(lambda v: len(v) if isinstance(v, tuple) else math.nan) if src in df else math.nan
-    for col in ("revenue_at_risk_usd", "n_stranded", "n_slo_lost"):
+    for col in ("revenue_at_risk_usd", "replicas_stranded", "replicas_slo_lost"):
         if col not in df:
             df[col] = math.nan
     df["_order"] = range(len(df))
-    df = df.sort_values(["revenue_at_risk_usd", "n_stranded", "n_slo_lost", "_order"],
+    df = df.sort_values(["revenue_at_risk_usd", "replicas_stranded", "replicas_slo_lost", "_order"],
                         ascending=[False, False, False, True], na_position="last", kind="stable")
     df = df.reset_index(drop=True)
     df["rank"] = range(1, len(df) + 1)
@@ -199,8 +204,9 @@ def failure_layers(sc: Scenario, report: FailureReport) -> dict[str, gpd.GeoData
             span_rows.append({"id": f"{case}|{span}", "case": case, "rank": c["rank"], "kind": c["kind"], "span": span,
                               "srlg": s["srlg"], "a": s["a"], "b": s["b"], "length_km": s["length_km"],
                               "capacity_gbps": s["capacity_gbps"], "status": c["status"],
-                              "survivable": c["survivable"], "n_stranded": c["n_stranded"],
-                              "n_slo_lost": c["n_slo_lost"], "revenue_at_risk_usd": c["revenue_at_risk_usd"],
+                              "survivable": c["survivable"], "replicas_stranded": c["replicas_stranded"],
+                              "replicas_slo_lost": c["replicas_slo_lost"],
+                              "revenue_at_risk_usd": c["revenue_at_risk_usd"],
                               "worst_added_latency_ms": c["worst_added_latency_ms"], "geometry": s["geometry"]})
     routes = _flat(report.routes)
     old_rows, new_rows = [], []
@@ -210,7 +216,8 @@ def failure_layers(sc: Scenario, report: FailureReport) -> dict[str, gpd.GeoData
         if raw.new_spans:
             new_rows.append({"id": rid, **r, "geometry": route_line(sc, str(raw.site), raw.new_spans)[0]})
     span_cols = ["case", "rank", "kind", "span", "srlg", "a", "b", "length_km", "capacity_gbps", "status",
-                 "survivable", "n_stranded", "n_slo_lost", "revenue_at_risk_usd", "worst_added_latency_ms"]
+                 "survivable", "replicas_stranded", "replicas_slo_lost", "revenue_at_risk_usd",
+                 "worst_added_latency_ms"]
     return {"cut_spans": _layer(span_rows, span_cols), "affected_routes": _layer(old_rows, ROUTE_COLUMNS),
             "rerouted_routes": _layer(new_rows, ROUTE_COLUMNS)}
 

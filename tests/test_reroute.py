@@ -1,0 +1,117 @@
+"""Re-routing after a cut searches every surviving path: cross-checked against all simple paths on random graphs."""
+
+from __future__ import annotations
+
+import math
+import random
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import pytest
+
+import planner
+from planner.baseline import greedy
+from planner.routing import fastest_path, widest_path
+from planner.whatif import cut_cases, evaluate_cut
+from tests.test_whatif import triangle
+from tests.tiny import lease, write
+
+
+def random_fibre(rng: random.Random) -> tuple[nx.Graph, dict[str, float]]:
+    """A connected random graph of 5-8 nodes with span ids, latencies and room per span."""
+    n = rng.randint(5, 8)
+    g = nx.gnp_random_graph(n, rng.uniform(0.3, 0.7), seed=rng.randint(0, 10**6))
+    g.add_edges_from(pairwise(range(n)))  # connected
+    room = {}
+    for u, v in g.edges:
+        g.edges[u, v].update(id=f"s{u}-{v}", latency_ms=rng.uniform(0.5, 5.0), length_km=100.0)
+        room[f"s{u}-{v}"] = float(rng.choice([0, 50, 100, 200, 400, 800]))
+    return g, room
+
+
+def simple_paths(g: nx.Graph, s: int, t: int) -> list[tuple[float, float]]:
+    """(latency, bottleneck room key) of every simple path, enumerated exhaustively."""
+    out = []
+    for nodes in nx.all_simple_paths(g, s, t):
+        edges = [g.edges[u, v] for u, v in pairwise(nodes)]
+        out.append((sum(e["latency_ms"] for e in edges), [e["id"] for e in edges]))
+    return out  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fastest_path_with_room_equals_exhaustive_search(seed: int) -> None:
+    rng = random.Random(seed)
+    g, room = random_fibre(rng)
+    paths = simple_paths(g, 0, max(g.nodes))
+    for demand in (0.0, 50.0, 150.0, 300.0, 600.0):
+        for slo in (2.0, 5.0, 9.0, math.inf):
+            ok = [lat for lat, spans in paths if all(room[e] >= demand for e in spans) and lat <= slo]  # type: ignore[attr-defined]
+            p = fastest_path(g, 0, max(g.nodes), usable=lambda e, d=demand: room[e] >= d)  # type: ignore[misc]
+            found = p if p is not None and p.latency_ms <= slo else None
+            assert (found is None) == (not ok), (seed, demand, slo)
+            if found is not None:
+                assert found.latency_ms == pytest.approx(min(ok))
+                assert all(room[e] >= demand for e in found.spans)
+                assert nx.is_simple_path(g, list(found.nodes))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_widest_path_equals_exhaustive_search(seed: int) -> None:
+    rng = random.Random(seed)
+    g, room = random_fibre(rng)
+    best = max(min(room[e] for e in spans) for _, spans in simple_paths(g, 0, max(g.nodes)))  # type: ignore[attr-defined]
+    p = widest_path(g, 0, max(g.nodes), room)
+    assert p is not None and min(room[e] for e in p.spans) == best
+
+
+def detours() -> dict[str, Any]:
+    """SA -> P1 direct (2,000 Gbps, conduit east), and four detours SA > Jn > P1 (conduits d1..d4).
+
+    The detours are slower the further north their junction; the three fastest carry
+    100 Gbps, the fourth 1,000 Gbps. With ``k_paths: 3`` the plan's candidates after
+    the cut are the three thin detours; only the fourth has room for a 500 Gbps lease.
+    """
+    d = triangle()
+    d["topology"]["junctions"] = [{"id": f"J{i}", "name": f"J{i}", "lat": 0.5 * i, "lon": 4.5} for i in range(1, 5)]
+    spans = [{"id": "SA-P1", "a": "SA", "b": "P1", "fibre_pairs": 1, "channels": 20, "channel_gbps": 100,
+              "srlg": "east"}]
+    for i in range(1, 5):
+        ch = 10 if i == 4 else 1
+        spans += [{"id": f"SA-J{i}", "a": "SA", "b": f"J{i}", "fibre_pairs": 1, "channels": ch, "channel_gbps": 100,
+                   "srlg": f"d{i}"},
+                  {"id": f"J{i}-P1", "a": f"J{i}", "b": "P1", "fibre_pairs": 1, "channels": ch, "channel_gbps": 100,
+                   "srlg": f"d{i}"}]
+    d["topology"]["spans"] = spans
+    d["leases"] = [lease("L1", 10, price=3, latency_slo_ms=10, egress_gbps=500, region="P1", allowed_sites="SA")]
+    return d
+
+
+def test_a_cut_reroutes_over_a_path_beyond_the_k_candidates(tmp_path: Path) -> None:
+    sc = planner.load_scenario(write(tmp_path, detours()))
+    assert sc.settings.k_paths == 3
+    plan = greedy(sc)
+    assert plan.placements["path"].tolist() == ["SA > P1"]
+    east = next(c for c in cut_cases(sc) if c.id == "srlg:east")
+    r = evaluate_cut(sc, plan, east)
+    [rec] = r["reroutes"]
+    assert rec["outcome"] == "rerouted", rec["why"]
+    assert rec["new_path"] == "SA > J4 > P1" and rec["new_latency_ms"] < 10
+    assert (r["replicas_rerouted"], r["replicas_stranded"], r["survivable"]) == (1, 0, True)
+    # with the fourth detour thin too, nothing has room: stranded, and the reason names the widest path
+    d = detours()
+    for s in d["topology"]["spans"]:
+        if s["srlg"] == "d4":
+            s["channels"] = 2
+    sc2 = planner.load_scenario(write(tmp_path / "thin", d))
+    r2 = evaluate_cut(sc2, greedy(sc2), next(c for c in cut_cases(sc2) if c.id == "srlg:east"))
+    assert r2["stranded"] == ("L1",) and r2["replicas_stranded"] == 1
+    assert "most: 200 Gbps via SA > J4 > P1" in r2["reroutes"][0]["why"]
+
+
+def test_replica_counts_add_up_and_say_their_unit(tmp_path: Path) -> None:
+    sc = planner.load_scenario(write(tmp_path, triangle()))
+    r = evaluate_cut(sc, greedy(sc), cut_cases(sc)[0])
+    assert r["replicas_affected"] == r["replicas_rerouted"] + r["replicas_slo_lost"] + r["replicas_stranded"]
+    assert (r["replicas_rerouted"], r["replicas_slo_lost"], r["replicas_stranded"]) == (1, 1, 1)
