@@ -24,6 +24,7 @@ def random_fibre(rng: random.Random) -> tuple[nx.Graph, dict[str, float]]:
     n = rng.randint(5, 8)
     g = nx.gnp_random_graph(n, rng.uniform(0.3, 0.7), seed=rng.randint(0, 10**6))
     g.add_edges_from(pairwise(range(n)))  # connected
+    g = nx.relabel_nodes(g, {i: f"n{i}" for i in range(n)})
     room = {}
     for u, v in g.edges:
         g.edges[u, v].update(id=f"s{u}-{v}", latency_ms=rng.uniform(0.5, 5.0), length_km=100.0)
@@ -31,24 +32,29 @@ def random_fibre(rng: random.Random) -> tuple[nx.Graph, dict[str, float]]:
     return g, room
 
 
-def simple_paths(g: nx.Graph, s: int, t: int) -> list[tuple[float, float]]:
-    """(latency, bottleneck room key) of every simple path, enumerated exhaustively."""
+def simple_paths(g: nx.Graph, s: str, t: str) -> list[tuple[float, list[str]]]:
+    """(latency, span ids) of every simple path, enumerated exhaustively."""
     out = []
     for nodes in nx.all_simple_paths(g, s, t):
         edges = [g.edges[u, v] for u, v in pairwise(nodes)]
         out.append((sum(e["latency_ms"] for e in edges), [e["id"] for e in edges]))
-    return out  # type: ignore[return-value]
+    return out
 
 
 @pytest.mark.parametrize("seed", range(40))
 def test_fastest_path_with_room_equals_exhaustive_search(seed: int) -> None:
     rng = random.Random(seed)
     g, room = random_fibre(rng)
-    paths = simple_paths(g, 0, max(g.nodes))
+    t = f"n{len(g) - 1}"
+    paths = simple_paths(g, "n0", t)
     for demand in (0.0, 50.0, 150.0, 300.0, 600.0):
         for slo in (2.0, 5.0, 9.0, math.inf):
-            ok = [lat for lat, spans in paths if all(room[e] >= demand for e in spans) and lat <= slo]  # type: ignore[attr-defined]
-            p = fastest_path(g, 0, max(g.nodes), usable=lambda e, d=demand: room[e] >= d)  # type: ignore[misc]
+            ok = [lat for lat, spans in paths if all(room[e] >= demand for e in spans) and lat <= slo]
+
+            def usable(e: str, d: float = demand) -> bool:
+                return room[e] >= d
+
+            p = fastest_path(g, "n0", t, usable=usable)
             found = p if p is not None and p.latency_ms <= slo else None
             assert (found is None) == (not ok), (seed, demand, slo)
             if found is not None:
@@ -61,8 +67,9 @@ def test_fastest_path_with_room_equals_exhaustive_search(seed: int) -> None:
 def test_widest_path_equals_exhaustive_search(seed: int) -> None:
     rng = random.Random(seed)
     g, room = random_fibre(rng)
-    best = max(min(room[e] for e in spans) for _, spans in simple_paths(g, 0, max(g.nodes)))  # type: ignore[attr-defined]
-    p = widest_path(g, 0, max(g.nodes), room)
+    t = f"n{len(g) - 1}"
+    best = max(min(room[e] for e in spans) for _, spans in simple_paths(g, "n0", t))
+    p = widest_path(g, "n0", t, room)
     assert p is not None and min(room[e] for e in p.spans) == best
 
 
