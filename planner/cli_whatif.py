@@ -50,6 +50,8 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 SerialOpt = Annotated[bool, typer.Option("--serial", help="Run the tasks in this process, one after another.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Worker processes of the local Dask cluster.")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="CP-SAT random seed.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help=(
+    "Replace the output folder if it exists (only one this command wrote before)."))]
 MovePenaltyOpt = Annotated[float | None, typer.Option("--move-penalty", min=0, show_default=False, help=(
     "Cost of moving or dropping a lease in re-plans, USD \\[default: the scenario's move_penalty_usd]"))]
 
@@ -108,10 +110,16 @@ def _where(scheduler: str | None, serial: bool, workers: int) -> str:
     return f"on {scheduler}" if scheduler else f"on a local Dask cluster ({workers} workers, 127.0.0.1)"
 
 
-def _check_where(scheduler: str | None, serial: bool) -> None:
+def _check_where(scheduler: str | None, serial: bool, err: Console) -> None:
+    """Refuse --scheduler with --serial, and a scheduler that does not answer (before any solve)."""
     if scheduler is not None and serial:
         msg = "give --scheduler or --serial, not both"
         raise typer.BadParameter(msg, param_hint="--serial")
+    if scheduler is not None:
+        from planner.whatif.distributed import check_scheduler
+
+        with _cluster_errors(err, scheduler):
+            check_scheduler(scheduler)
 
 
 @contextmanager
@@ -129,12 +137,27 @@ def _progress(err: Console, what: str, total: int) -> Iterator[Callable[[int, in
 
 
 @contextmanager
+def _exists_errors(err: Console) -> Iterator[None]:
+    """An output folder that may not be replaced (or cannot be written): exit 2 with the fix."""
+    from planner.run import RunExistsError
+
+    try:
+        yield
+    except RunExistsError as exc:
+        raise _fail(err, exc.problem, exc.fix) from None
+    except OSError as exc:
+        raise _fail(err, f"cannot write {exc.filename or 'the output folder'}: {exc.strerror or exc}",
+                    "choose another folder with --out, or free some space") from None
+
+
+@contextmanager
 def _cluster_errors(err: Console, scheduler: str | None) -> Iterator[None]:
     try:
         yield
     except (OSError, TimeoutError) as exc:
         where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
-        raise _fail(err, f"cannot run on {where}: {exc}",
+        problem = str(exc) if scheduler and scheduler in str(exc) else f"cannot run on {where}: {exc}"
+        raise _fail(err, problem,
                     "check the address (start a cluster with `dask scheduler` and `dask worker tcp://HOST:PORT`), "
                     "or run with --serial") from None
 
@@ -224,13 +247,13 @@ def failures(
     from planner.results import plan_file
     from planner.whatif import cut_cases, failure_analysis, write_failures
 
-    _check_where(scheduler, serial)
+    out_con, err = _consoles()
+    _check_where(scheduler, serial, err)
     if scenario is not None and scenario.is_dir():  # a results folder: its plan, and its scenario if recorded
         if plan is not None:
             msg = "give a results folder or --plan, not both"
             raise typer.BadParameter(msg, param_hint="SCENARIO")
         plan, scenario = scenario, None
-    out_con, err = _consoles()
     sc, saved = _inputs(scenario, plan, err)
     the_plan = saved if saved is not None else _solve(sc, time_limit, seed, err)
     cases = cut_cases(sc)
@@ -357,33 +380,38 @@ def sweep(
     workers: WorkersOpt = 2,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
         "Output folder \\[default: output/<scenario>-sweep]"))] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Solve every combination of a grid of scenario variations and tabulate and chart the results.
 
     Parameters: demand_growth, price_factor, slo_factor, span_capacity_factor,
-    extra_pods, time_limit_s. Points run as tasks on a local Dask cluster (or
-    --scheduler, or --serial). Writes sweep.csv, sweep.png and sweep.svg.
+    extra_pods, time_limit_s (at most 1,000 points). Points run as tasks on a local
+    Dask cluster (or --scheduler, or --serial). Writes sweep.csv, sweep.png and
+    sweep.svg into a new folder (whole or not at all). Exits 1 when any point has
+    no plan (each is named with its reason), 2 on a bad grid.
     """
-    from planner.whatif import GridError, read_grid, sweep_chart
+    from planner.run import check_out_dir
+    from planner.whatif import GridError, failed_points, read_grid, write_sweep
     from planner.whatif import sweep as sweep_fn
 
-    _check_where(scheduler, serial)
     out_con, err = _consoles()
+    _check_where(scheduler, serial, err)
     sc = _load(scenario, err)
     try:
         g = read_grid(grid, sc)
     except GridError as exc:
         print_problems(err, exc.problems)
         raise typer.Exit(EXIT_INPUT_ERROR) from None
+    out_dir = out or Path("output") / f"{sc.name}-sweep"
+    with _exists_errors(err):  # refuse the folder before solving, not after
+        check_out_dir(out_dir, force=force, marker="sweep.csv")
     points = g.points()
     where = _where(scheduler, serial, workers)
     err.print(Text(f"{len(points)} sweep points, {where}"))
     with _cluster_errors(err, scheduler), _progress(err, "sweep points", len(points)) as on_progress:
         table = sweep_fn(sc, g, scheduler=scheduler, serial=serial, n_workers=workers, on_progress=on_progress)
-    out_dir = out or Path("output") / f"{sc.name}-sweep"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "sweep.csv", index=False)
-    charts = sweep_chart(table, out_dir / "sweep")
+    with _exists_errors(err):
+        paths = write_sweep(table, out_dir, force=force)
     t = Table(title="Sweep", title_justify="left")
     params = list(g.parameters)
     for name in [*params, "status", "revenue", "net value", "GPUs leased (peak)", "GPU util (mean)", "gap"]:
@@ -393,7 +421,16 @@ def sweep(
                   _money(r["net_value_usd"]), _num(r["gpus_leased_peak"]), _num(r["gpu_utilisation_mean"], ".1%"),
                   _num(r["gap"], ".1%"))
     out_con.print(t)
-    out_con.print(Text(f"Wrote {out_dir / 'sweep.csv'}, {', '.join(map(str, charts))}"))
+    out_con.print(Text(f"Wrote {', '.join(map(str, paths.values()))}"))
+    failed = failed_points(table)
+    if len(failed):
+        err.print(Text(f"error: {len(failed)} of {len(table)} sweep points have no plan:", style="bold red"))
+        for r in failed.to_dict("records"):
+            knobs = ", ".join(f"{k}={r[k]:g}" for k in g.parameters)
+            err.print(Text(f"  - point {r['point']} ({knobs}): {r['status']}: {r['error'] or 'no reason given'}"),
+                      soft_wrap=True)
+            err.print(Text(f"    fix: {r['fix']}", style="green"), soft_wrap=True)
+        raise typer.Exit(EXIT_NO_PLAN)
 
 
 def register(app: typer.Typer) -> None:

@@ -145,11 +145,12 @@ def default_out_dir(sc: Scenario) -> Path:
     return Path("output") / sc.name
 
 
-def check_out_dir(path: str | Path, *, force: bool = False) -> None:
+def check_out_dir(path: str | Path, *, force: bool = False, marker: str = _LAST) -> None:
     """Raise :class:`RunExistsError` unless a results folder may be written at ``path``.
 
     A missing path is fine. An existing one is replaced only with ``force``, and only
-    when it is a folder that is empty or holds a ``plan.json`` (a results folder):
+    when it is a folder that is empty or holds a ``plan.json`` (a results folder; the
+    file ``marker`` for other planner folders, e.g. a sweep's ``sweep.csv``):
     ``--force`` never deletes a folder of something else.
     """
     p = Path(path)
@@ -160,9 +161,9 @@ def check_out_dir(path: str | Path, *, force: bool = False) -> None:
     if not force:
         raise RunExistsError(p, f"results folder {p} already exists",
                              "pass --force to replace it, or --out to write somewhere else")
-    if (p / _LAST).is_file() or not any(p.iterdir()):
+    if (p / marker).is_file() or not any(p.iterdir()):
         return
-    raise RunExistsError(p, f"{p} is not a planner results folder (it has no {_LAST}), so --force does not "
+    raise RunExistsError(p, f"{p} is not a planner results folder (it has no {marker}), so --force does not "
                             "replace it", "choose another folder with --out")
 
 
@@ -210,12 +211,12 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
     (folder / _LAST).write_text(plan.to_json(source=source), encoding="utf-8")
 
 
-def _swap_in(tmp: Path, target: Path, *, force: bool) -> None:
+def _swap_in(tmp: Path, target: Path, *, force: bool, marker: str = _LAST) -> None:
     """Rename ``tmp`` to ``target``; an existing target (allowed by ``force``) is moved aside, then deleted."""
     if not target.exists():
         tmp.rename(target)
         return
-    check_out_dir(target, force=force)
+    check_out_dir(target, force=force, marker=marker)
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     shutil.rmtree(old, ignore_errors=True)
     target.rename(old)
@@ -285,10 +286,11 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     return write_folder(target, fill, force=force)
 
 
-def write_folder(out_dir: str | Path, fill: Callable[[Path], None], *, force: bool = False) -> Path:
+def write_folder(out_dir: str | Path, fill: Callable[[Path], None], *, force: bool = False,
+                 marker: str = _LAST) -> Path:
     """Write a folder whole or not at all: ``fill(tmp)`` writes into a hidden temporary folder, renamed into place.
 
-    ``fill`` must write ``plan.json`` last (it marks a complete results folder). If
+    ``fill`` must write ``marker`` (``plan.json``) last: it marks a complete folder. If
     it raises -- or Ctrl-C arrives -- the temporary folder is removed and
     ``out_dir`` is left as it was. :func:`write_run` and the what-if commands'
     writers go through here.
@@ -299,7 +301,7 @@ def write_folder(out_dir: str | Path, fill: Callable[[Path], None], *, force: bo
         When ``out_dir`` exists and ``force`` is not set (or it is not a results folder).
     """
     target = Path(out_dir)
-    check_out_dir(target, force=force)
+    check_out_dir(target, force=force, marker=marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -307,7 +309,7 @@ def write_folder(out_dir: str | Path, fill: Callable[[Path], None], *, force: bo
     try:
         tmp.mkdir()
         fill(tmp)
-        _swap_in(tmp, target, force=force)
+        _swap_in(tmp, target, force=force, marker=marker)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -15,7 +15,16 @@ from planner.whatif.cuts import Case, cut_cases, cut_scenario, evaluate_cut, rep
 from planner.whatif.derate import DerateResult, derate, derated_scenario
 from planner.whatif.distributed import TaskResult, local_cluster, run_tasks
 from planner.whatif.failures import FailureReport, failure_analysis, failure_layers, write_failures
-from planner.whatif.sweep import Grid, GridError, evaluate_point, read_grid, sweep, sweep_chart
+from planner.whatif.sweep import (
+    Grid,
+    GridError,
+    evaluate_point,
+    failed_points,
+    read_grid,
+    sweep,
+    sweep_chart,
+    write_sweep,
+)
 from planner.whatif.variants import pod_groups, vary
 
 __all__ = [
@@ -33,6 +42,7 @@ __all__ = [
     "derated_scenario",
     "evaluate_cut",
     "evaluate_point",
+    "failed_points",
     "failure_analysis",
     "failure_layers",
     "local_cluster",
@@ -44,4 +54,5 @@ __all__ = [
     "sweep_chart",
     "vary",
     "write_failures",
+    "write_sweep",
 ]

@@ -20,13 +20,14 @@ need ``planner`` installed.
 from __future__ import annotations
 
 import logging
+import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ProgressCallback", "TaskResult", "local_cluster", "run_tasks"]
+__all__ = ["ProgressCallback", "TaskResult", "check_scheduler", "local_cluster", "run_tasks"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,11 @@ R = TypeVar("R")
 ProgressCallback = Callable[[int, int, str], None]
 """Called after each task as ``on_progress(done, total, key)``."""
 
-CONNECT_TIMEOUT_S = 20.0
+CONNECT_TIMEOUT_S = 10.0
+"""How long the Dask client may take to join a scheduler that accepted the connection, s."""
+
+PROBE_TIMEOUT_S = 3.0
+"""How long to wait for a scheduler's TCP port to answer before giving up, s."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,42 @@ class TaskResult(Generic[R]):
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def check_scheduler(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    """Raise :class:`ConnectionError` at once when nothing listens at a ``tcp://HOST:PORT`` scheduler address.
+
+    A refused connection fails immediately, an address that does not answer after
+    ``timeout_s``; the Dask client would retry either until its own timeout. Other
+    schemes (``tls://``, ``ucx://``...) are left to the client.
+
+    Examples
+    --------
+    >>> check_scheduler("tcp://127.0.0.1:1")
+    Traceback (most recent call last):
+    ...
+    ConnectionError: cannot connect to the Dask scheduler at tcp://127.0.0.1:1: connection refused
+    """
+    text = address.strip()
+    if "://" in text and not text.startswith("tcp://"):
+        return
+    hostport = text.removeprefix("tcp://").rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        msg = f"{address!r} is not a scheduler address tcp://HOST:PORT"
+        raise ConnectionError(msg)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except ConnectionRefusedError:
+        msg = f"cannot connect to the Dask scheduler at {address}: connection refused"
+        raise ConnectionError(msg) from None
+    except TimeoutError:
+        msg = f"cannot connect to the Dask scheduler at {address}: no answer in {timeout_s:g} s"
+        raise ConnectionError(msg) from None
+    except OSError as exc:
+        msg = f"cannot connect to the Dask scheduler at {address}: {exc.strerror or exc}"
+        raise ConnectionError(msg) from None
 
 
 @contextmanager
@@ -83,7 +124,17 @@ def _client(scheduler: Any, n_workers: int) -> Iterator[Any]:
     from dask.distributed import Client
 
     if scheduler is not None:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        if isinstance(scheduler, str):
+            check_scheduler(scheduler)
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            msg = f"cannot connect to the Dask scheduler at {scheduler}: {_describe(exc)}"
+            raise ConnectionError(msg) from None
+        except Exception as exc:  # something else answers there (garbled handshake)
+            msg = (f"cannot connect to the Dask scheduler at {scheduler}: what answers there does not speak "
+                   f"Dask's protocol ({_describe(exc)})")
+            raise ConnectionError(msg) from None
         try:
             yield client
         finally:
