@@ -326,18 +326,27 @@ def derate(
     move_penalty: MovePenaltyOpt = None,
     seed: SeedOpt = 0,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
-        "Write curtailed.csv and the plan after (plan.json) here."))] = None,
+        "Write the results folder of the plan after the derate here, with curtailed.csv, moved.csv, "
+        "site_power.csv and the before/after comparison in report.html."))] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Cut a campus's power by X % for some weeks: which leases must go (least revenue lost) and the plan after.
 
     Re-plans from the plan with minimal moves; prints the leases curtailed and moved.
+    With --plan RUN the plan is read from a results folder, against the scenario it
+    records. Exits 3 when internal workloads no longer fit the derated campus.
     """
     from planner.errors import InfeasibleError
     from planner.whatif import derate as derate_fn
-    from planner.whatif import derated_scenario
+    from planner.whatif import derated_scenario, write_derate
 
     a, b = _weeks(weeks)
     out_con, err = _consoles()
+    if out is not None:
+        from planner.run import check_out_dir
+
+        with _exists_errors(err):  # refuse the folder before solving, not after
+            check_out_dir(out, force=force)
     sc, saved = _inputs(scenario, plan, err)
     try:
         derated_scenario(sc, site, percent, (a, b))
@@ -364,10 +373,10 @@ def derate(
                        f"{r.plan.status}, gap {r.plan.gap:.1%}, "
                        + ("passes every check" if not r.violations else f"{len(r.violations)} violations")))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        r.curtailed.to_csv(out / "curtailed.csv", index=False)
-        r.plan.to_json(out / "plan.json")
-        out_con.print(Text(f"Wrote {out / 'curtailed.csv'}, {out / 'plan.json'}"))
+        with _exists_errors(err):
+            written = write_derate(r, out, force=force)
+        out_con.print(Text(f"Wrote {written}/ (plan.json, report.html with the before/after comparison, "
+                           "curtailed.csv, moved.csv, site_power.csv and the plan's tables)"))
 
 
 def sweep(

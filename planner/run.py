@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from planner.routing import candidate_paths
 from planner.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
+    from planner.report.html import ExtraSection
     from planner.solver import Optimiser, Progress
 
 # The writers (GeoPandas, GDAL, matplotlib) and the optimiser (OR-Tools) are imported
@@ -192,7 +193,8 @@ def _readme(sc: Scenario, plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] | None = None) -> None:
+def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] | None = None,
+                 report_sections: Sequence[ExtraSection] = ()) -> None:
     """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``)."""
     from planner import gis, report
 
@@ -204,7 +206,7 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
     gis.write_geojson(layers, folder / "topology.geojson")
     gis.write_gpkg(layers, folder / "topology.gpkg")
     gis.write_kml(layers, folder / "topology.kml", name=f"planner: {sc.name}")
-    report.write_report(sc, plan, folder / "report.html")
+    report.write_report(sc, plan, folder / "report.html", extra=report_sections)
     solver_log = "\n".join(plan.log) if plan.log else f"no solver log: the plan was made by {plan.method}"
     (folder / "solver.log").write_text(solver_log + "\n", encoding="utf-8")
     (folder / "README.txt").write_text(_readme(sc, plan), encoding="utf-8")
@@ -229,7 +231,7 @@ def _swap_in(tmp: Path, target: Path, *, force: bool, marker: str = _LAST) -> No
 
 
 def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = False,
-              extra: Callable[[Path], None] | None = None) -> Path:
+              extra: Callable[[Path], None] | None = None, report_sections: Sequence[ExtraSection] = ()) -> Path:
     """Write a plan's results folder, whole or not at all.
 
     The files (see :data:`RESULT_FILES`) are written into a hidden folder beside
@@ -250,6 +252,8 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     extra
         Called with the temporary folder before the plan's files are written, to add
         files of its own (the what-if commands' tables).
+    report_sections
+        Sections added to ``report.html`` (see :func:`planner.report.render_report`).
 
     ``plan.json`` records the scenario file and the SHA-256 of every input file
     (:func:`planner.provenance.source_record`), so the folder can be read back
@@ -281,7 +285,7 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     def fill(folder: Path) -> None:
         if extra is not None:
             extra(folder)
-        _write_files(sc, plan, folder, source)
+        _write_files(sc, plan, folder, source, report_sections)
 
     return write_folder(target, fill, force=force)
 

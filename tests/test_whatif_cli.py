@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,9 +14,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from planner.whatif import GridError, read_grid
+import planner
+from planner.plan import Plan
+from planner.run import RESULT_FILES, write_run
+from planner.solver import optimise
+from planner.whatif import GridError, derate, read_grid, write_derate
+from planner.whatif.derate_files import DERATE_FILES
 from planner.whatif.sweep import MAX_POINTS
-from tests.test_whatif import triangle
+from tests.test_whatif import derate_data, triangle
 from tests.tiny import lease, write
 
 BAD = Path(__file__).parent / "data" / "bad"
@@ -109,19 +115,68 @@ def test_grid_limits() -> None:
 
 
 # --------------------------------------------------------------------------- a refused scheduler
-def test_a_refused_scheduler_fails_within_5_seconds(scenario: Path) -> None:
+def test_a_refused_scheduler_fails_within_5_seconds(scenario: Path, cli: typer.Typer) -> None:
+    for args in (["failures", str(scenario)], ["failures", str(scenario), "--replan"],
+                 ["sweep", str(scenario), "--grid", str(BAD / "grid_extra_pods_1e9.yaml")]):
+        t = time.perf_counter()  # the command itself, in this process: before any solve or grid
+        res = CliRunner().invoke(cli, [*args, "--scheduler", "tcp://127.0.0.1:1"], env=WIDE)
+        took = time.perf_counter() - t
+        assert res.exit_code == 2, res.output
+        assert took < 5, f"{args[0]}: {took:.1f} s"
+        assert "cannot connect to the Dask scheduler at tcp://127.0.0.1:1: connection refused" in res.output
     if not PLANNER.exists():
         pytest.fail(f"the planner console script is not installed next to {sys.executable}")
-    t = time.perf_counter()
     env = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", **_pythonpath()}
     proc = subprocess.run([str(PLANNER), "failures", str(scenario), "--scheduler", "tcp://127.0.0.1:1"],
                           check=False, capture_output=True, text=True, timeout=60, env=env)
-    took = time.perf_counter() - t
     assert proc.returncode == 2, proc.stderr
-    assert took < 5, f"{took:.1f} s"
     assert "cannot connect to the Dask scheduler at tcp://127.0.0.1:1: connection refused" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 
 
 def _pythonpath() -> dict[str, str]:
     return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
+# --------------------------------------------------------------------------- derate's results folder
+def test_derate_writes_a_results_folder_with_the_comparison(tmp_path: Path, cli: typer.Typer) -> None:
+    sc_path = write(tmp_path / "d", derate_data())
+    sc = planner.load_scenario(sc_path)
+    run = write_run(sc, optimise(sc, time_limit_s=5), tmp_path / "run")
+    out = tmp_path / "derate"
+    args = ["derate", "--plan", str(run), "--site", "SA", "--percent", "50", "--weeks", "2-3", "--time-limit", "5",
+            "--out", str(out)]
+    res = CliRunner().invoke(cli, args, env=WIDE)  # no SCENARIO: the one the results folder records
+    assert res.exit_code == 0, res.output
+    assert set(RESULT_FILES) | set(DERATE_FILES) == {p.name for p in out.iterdir()}
+    assert pd.read_csv(out / "curtailed.csv")["lease"].tolist() == ["L3", "L4"]
+    power = pd.read_csv(out / "site_power.csv").set_index(["site", "week"])
+    assert power.loc[("SA", 2), "available_mw_before"] == pytest.approx(0.2)
+    assert power.loc[("SA", 2), "available_mw_after"] == pytest.approx(0.1)
+    assert power.loc[("SA", 2), "power_mw_before"] == pytest.approx(0.2)
+    assert power.loc[("SA", 2), "power_mw_after"] == pytest.approx(0.1)
+    page = (out / "report.html").read_text()
+    derate_html = page[page.index('id="derate"'):page.index("</section>", page.index('id="derate"'))]
+    assert "SA loses 50 % of its available power in weeks 2-3: 2 leases curtailed" in derate_html
+    assert 'id="derate-chart"' in derate_html and 'id="derate-power-table"' in derate_html
+    curtailed = derate_html[derate_html.index('id="derate-curtailed-table"'):].split("</table>")[0]
+    assert "<td>L3</td>" in curtailed and "<td>L4</td>" in curtailed and "<td>L1</td>" not in curtailed
+    doc = json.loads((out / "plan.json").read_text())
+    assert doc["meta"]["derate"]["site"] == "SA" and doc["meta"]["derate"]["curtailed"] == ["L3", "L4"]
+    assert Plan.read(out).placements["lease"].nunique() == 3  # read back against the recorded scenario
+    res = CliRunner().invoke(cli, args, env=WIDE)
+    assert res.exit_code == 2 and "already exists" in res.output
+
+
+def test_derate_folder_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sc = planner.load_scenario(write(tmp_path / "d", derate_data()))
+    r = derate(sc, optimise(sc, time_limit_s=5), "SA", 50, (2, 3), time_limit_s=5)
+
+    def broken(*_: object, **__: object) -> None:
+        msg = "disk full"
+        raise OSError(28, msg)
+
+    monkeypatch.setattr("planner.run._write_files", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_derate(r, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]  # neither the folder nor a temporary one

@@ -13,6 +13,7 @@
 from planner.whatif.compare import PlanDiff, compare_plans
 from planner.whatif.cuts import Case, cut_cases, cut_scenario, evaluate_cut, replan_cut
 from planner.whatif.derate import DerateResult, derate, derated_scenario
+from planner.whatif.derate_files import write_derate
 from planner.whatif.distributed import TaskResult, local_cluster, run_tasks
 from planner.whatif.failures import FailureReport, failure_analysis, failure_layers, write_failures
 from planner.whatif.sweep import (
@@ -53,6 +54,7 @@ __all__ = [
     "sweep",
     "sweep_chart",
     "vary",
+    "write_derate",
     "write_failures",
     "write_sweep",
 ]
