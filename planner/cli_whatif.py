@@ -231,7 +231,9 @@ def failures(
     serial: SerialOpt = False,
     workers: WorkersOpt = 2,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
-        "Output folder \\[default: the --plan's folder, else output/<scenario>-failures]"))] = None,
+        "Output folder, written whole with the plan analysed (plan.json) \\[default: add the files to the "
+        "--plan's results folder, else output/<scenario>-failures]"))] = None,
+    force: ForceOpt = False,
     top: Annotated[int | None, typer.Option("--top", min=1, show_default=False,
                                             help="Print only the worst N cases (all are written).")] = None,
 ) -> None:
@@ -241,10 +243,11 @@ def failures(
     any lease; with --replan it is also re-optimised from the plan. Cases run as tasks
     on a local Dask cluster (or --scheduler, or --serial). Writes failures.csv,
     failure_routes.csv and failures.geojson / .gpkg (cut spans, affected and new routes).
-    SCENARIO may also be a results folder (output/<run>): its plan.json is analysed.
+    SCENARIO may also be a results folder (output/<run>): its plan.json is analysed,
+    against the scenario it records (refused if an input file changed since).
     """
-    from planner.provenance import source_record
     from planner.results import plan_file
+    from planner.run import check_out_dir
     from planner.whatif import cut_cases, failure_analysis, write_failures
 
     out_con, err = _consoles()
@@ -255,6 +258,11 @@ def failures(
             raise typer.BadParameter(msg, param_hint="SCENARIO")
         plan, scenario = scenario, None
     sc, saved = _inputs(scenario, plan, err)
+    into_run = plan is not None and out is None  # add the files to the plan's own results folder
+    out_dir = plan_file(plan).parent if into_run and plan is not None else out or Path("output") / f"{sc.name}-failures"
+    if not into_run:
+        with _exists_errors(err):  # refuse the folder before any solve, not after
+            check_out_dir(out_dir, force=force)
     the_plan = saved if saved is not None else _solve(sc, time_limit, seed, err)
     cases = cut_cases(sc)
     where = _where(scheduler, serial, workers)
@@ -264,11 +272,8 @@ def failures(
         report = failure_analysis(sc, the_plan, cases, replan=replan, time_limit_s=replan_time_limit, seed=seed,
                                   move_penalty_usd=move_penalty, scheduler=scheduler, serial=serial,
                                   n_workers=workers, on_progress=on_progress)
-    out_dir = out or (plan_file(plan).parent if plan is not None else Path("output") / f"{sc.name}-failures")
-    paths = write_failures(sc, report, out_dir, plan=the_plan)
-    if plan is None:  # keep the plan the cases were cut from, with its scenario's record
-        paths["plan"] = out_dir / "plan.json"
-        the_plan.to_json(paths["plan"], source=source_record(sc.path, out_dir) if sc.path else None)
+    with _exists_errors(err):
+        paths = write_failures(sc, report, out_dir, plan=the_plan, with_plan=not into_run, force=force)
     out_con.print(_failures_table(report.cases, top))
     if replan:
         out_con.print(_replan_table(report.cases, top))

@@ -103,3 +103,29 @@ def test_failures_on_a_generated_tier_analyse_its_own_network(tmp_path: Path, cl
     assert res.exit_code == 0, res.output
     cases = pd.read_csv(out / "failures.csv")
     assert set(cases["spans"].str.split(";").explode()) == set(sc.spans.index)
+
+
+def test_failures_folders_are_written_whole(run: Path, tmp_path: Path, cli: typer.Typer,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = str(run.parent / "tri" / "scenario.yaml")
+    out = tmp_path / "cuts"
+    args = ["failures", scenario, "--serial", "--time-limit", "5", "--out", str(out)]
+    res = CliRunner().invoke(cli, args, env=WIDE)
+    assert res.exit_code == 0, res.output
+    assert {"failures.csv", "failure_routes.csv", "report.html", "plan.json"} <= {p.name for p in out.iterdir()}
+    assert read_results(out).plan.check(read_results(out).scenario) == []  # self-describing, like a results folder
+    res = CliRunner().invoke(cli, args, env=WIDE)
+    assert res.exit_code == 2 and "already exists" in res.output
+    assert CliRunner().invoke(cli, [*args, "--force"]).exit_code == 0
+    # into the plan's own results folder: the files are replaced together, or not at all
+    before = (run / "report.html").read_bytes()
+
+    def broken(*_: object, **__: object) -> None:
+        msg = "disk full"
+        raise OSError(28, msg)
+
+    monkeypatch.setattr("planner.whatif.failures.write_gpkg", broken)
+    res = CliRunner().invoke(cli, ["failures", str(run), "--serial"], env=WIDE)
+    assert res.exit_code == 2 and "disk full" in res.output
+    assert not (run / "failures.csv").exists() and (run / "report.html").read_bytes() == before
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]

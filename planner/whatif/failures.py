@@ -5,12 +5,14 @@
     report = failure_analysis(sc, plan)                 # local Dask cluster
     report = failure_analysis(sc, plan, serial=True)    # in-process, same table
     report.cases                                        # one row per case, worst first
-    write_failures(sc, report, "output/failures")       # failures.csv, failure_routes.csv, failures.geojson/.gpkg
+    write_failures(sc, report, "output/failures", plan=plan, with_plan=True)  # a folder of its own, with plan.json
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,8 +28,8 @@ from planner.scenario import Scenario
 from planner.whatif.cuts import Case, cut_cases, evaluate_cut
 from planner.whatif.distributed import ProgressCallback, run_tasks
 
-__all__ = ["CASE_COLUMNS", "REPLAN_COLUMNS", "ROUTE_COLUMNS", "CutOptions", "FailureReport", "failure_analysis",
-           "failure_layers", "write_failures"]
+__all__ = ["CASE_COLUMNS", "FAILURE_FILES", "REPLAN_COLUMNS", "ROUTE_COLUMNS", "CutOptions", "FailureReport",
+           "failure_analysis", "failure_layers", "write_failures"]
 
 CASE_COLUMNS = ["rank", "case", "kind", "spans", "srlgs", "status", "error", "survivable", "campuses_connected",
                 "inter_campus_replicas", "inter_campus_survivable", "replicas_affected", "replicas_rerouted",
@@ -227,30 +229,76 @@ def _layer(rows: list[dict[str, Any]], columns: list[str]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(df, geometry="geometry", crs=CRS)
 
 
-def write_failures(sc: Scenario, report: FailureReport, out_dir: str | Path, *,
-                   plan: Plan | None = None) -> dict[str, Path]:
-    """Write ``failures.csv``, ``failure_routes.csv``, ``failures.geojson`` and ``failures.gpkg`` into ``out_dir``.
+FAILURE_FILES = {"cases": "failures.csv", "routes": "failure_routes.csv", "geojson": "failures.geojson",
+                 "gpkg": "failures.gpkg", "report": "report.html", "plan": "plan.json"}
+"""The files :func:`write_failures` writes, by kind (``report`` and ``plan`` only with the plan)."""
+
+
+def _write_failure_files(sc: Scenario, report: FailureReport, folder: Path, plan: Plan | None,
+                         source: dict[str, Any] | None, *, with_plan: bool) -> list[str]:
+    """Write the failure files into ``folder`` (``plan.json`` last); return their kinds."""
+    _flat(report.cases).to_csv(folder / FAILURE_FILES["cases"], index=False)
+    _flat(report.routes).to_csv(folder / FAILURE_FILES["routes"], index=False)
+    layers = failure_layers(sc, report)
+    write_geojson(layers, folder / FAILURE_FILES["geojson"])
+    write_gpkg({k: v for k, v in layers.items() if len(v)}, folder / FAILURE_FILES["gpkg"])
+    kinds = ["cases", "routes", "geojson", "gpkg"]
+    if plan is not None:
+        from planner.report import write_report
+
+        write_report(sc, plan, folder / FAILURE_FILES["report"], failures=report.cases)
+        kinds.append("report")
+        if with_plan:
+            plan.to_json(folder / FAILURE_FILES["plan"], source=source)
+            kinds.append("plan")
+    return kinds
+
+
+def write_failures(sc: Scenario, report: FailureReport, out_dir: str | Path, *, plan: Plan | None = None,
+                   with_plan: bool = False, force: bool = False) -> dict[str, Path]:
+    """Write ``failures.csv``, ``failure_routes.csv``, ``failures.geojson`` and ``failures.gpkg``.
 
     With the ``plan`` the cases were cut from, also (re)write ``report.html`` with a
-    section of the cases ranked by revenue at risk.
+    section of the cases ranked by revenue at risk. Nothing is left half written:
+
+    - ``with_plan=False`` adds the files to ``out_dir`` as it is (the plan's own
+      results folder): all are written into a hidden folder inside it first, then
+      moved into place, so a failure while writing changes nothing;
+    - ``with_plan=True`` writes a new folder whole or not at all
+      (:func:`planner.run.write_folder`), with ``plan.json`` (recording the
+      scenario's files and hashes), so it can be read back like a results folder;
+      an existing folder is replaced only with ``force``.
 
     Returns
     -------
     dict
         File kind -> path written.
+
+    Raises
+    ------
+    planner.run.RunExistsError
+        With ``with_plan`` when ``out_dir`` exists and may not be replaced.
     """
+    from planner.provenance import source_record
+    from planner.run import write_folder
+
     out = Path(out_dir)
+    source = source_record(sc.path, out) if sc.path is not None and with_plan and plan is not None else None
+    kinds: list[str] = []
+    if with_plan:
+        def fill(folder: Path) -> None:
+            kinds.extend(_write_failure_files(sc, report, folder, plan, source, with_plan=True))
+
+        write_folder(out, fill, force=force, marker=FAILURE_FILES["plan"] if plan is not None else "failures.csv")
+        return {k: out / FAILURE_FILES[k] for k in kinds}
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"cases": out / "failures.csv", "routes": out / "failure_routes.csv",
-             "geojson": out / "failures.geojson", "gpkg": out / "failures.gpkg"}
-    _flat(report.cases).to_csv(paths["cases"], index=False)
-    _flat(report.routes).to_csv(paths["routes"], index=False)
-    layers = failure_layers(sc, report)
-    write_geojson(layers, paths["geojson"])
-    write_gpkg({k: v for k, v in layers.items() if len(v)}, paths["gpkg"])
-    if plan is not None:
-        from planner.report import write_report
-
-        paths["report"] = write_report(sc, plan, out / "report.html", failures=report.cases)
-    return paths
-
+    tmp = out / f".failures.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        kinds = _write_failure_files(sc, report, tmp, plan, None, with_plan=False)
+        for k in kinds:
+            os.replace(tmp / FAILURE_FILES[k], out / FAILURE_FILES[k])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {k: out / FAILURE_FILES[k] for k in kinds}
