@@ -290,8 +290,8 @@ def failures(
     tails = report.routes[report.routes["inter_campus"].astype(bool) & report.routes["limited_in_tail"].astype(bool)]
     if len(tails):
         spans = ", ".join(tails["limited_by"].value_counts().index)
-        out_con.print(Text(f"Inter-campus traffic stranded past the last campus, by full spans on the way to its PoP "
-                           f"({spans}), in: {', '.join(tails['case'].unique())}"))
+        out_con.print(Text(f"Inter-campus traffic stranded or slowed past the last campus, by full spans on the way "
+                           f"to its PoP ({spans}), in: {', '.join(tails['case'].unique())}"))
     if replan:
         bad = ok[ok["replan_violations"].map(lambda v: bool(v) if isinstance(v, tuple) else False)]
         if len(bad):

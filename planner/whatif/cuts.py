@@ -214,10 +214,12 @@ def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False,
         leases that lose their SLO or are stranded); ``worst_added_latency_ms``;
         ``survivable`` (nothing lost or stranded); ``inter_campus_replicas`` (routes
         whose cut span lies between two campuses) and ``inter_campus_survivable``
-        (each of them re-routed within its SLO, or stranded only by full spans past the
-        last campus on its way to the PoP, with room on the way between campuses);
+        (each of them re-routed within its SLO, or stranded -- or carried past its SLO --
+        only because spans past the last campus on its fastest way to the PoP are full,
+        with room on the way between campuses);
         ``reroutes`` (one record per affected replica: old and new route, outcome,
-        ``limited_by`` -- the full span that strands it -- and why).
+        ``limited_by`` -- the full span that strands it, or that keeps it off the
+        fastest path within its SLO -- and why).
 
     Examples
     --------
@@ -343,6 +345,9 @@ def _reroute(sc: Scenario, links: _Links, h: nx.Graph, r: Any, w: pd.Series, *, 
                       f"(most: {max(free, 0.0):,.0f} Gbps via {best.label}, limited by {span} in week {week})")
         return rec
     outcome: Outcome = "rerouted" if carry.latency_ms <= slo + EPS else "slo_lost"
+    if outcome == "slo_lost" and fastest.latency_ms <= slo + EPS:  # the fast path is there, but full
+        rec["limited_by"] = links.bottleneck(fastest.spans, t0, t1)[1]
+        rec["limited_in_tail"] = _only_tail_full(sc, links, site, fastest.spans, egress, t0, t1)
     links.add(carry.spans, egress, t0, t1)
     rec.update(outcome=outcome, new_spans=carry.spans, new_path=carry.label, new_latency_ms=carry.latency_ms,
                added_latency_ms=carry.latency_ms - old_lat)
