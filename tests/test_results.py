@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -129,3 +130,16 @@ def test_failures_folders_are_written_whole(run: Path, tmp_path: Path, cli: type
     assert res.exit_code == 2 and "disk full" in res.output
     assert not (run / "failures.csv").exists() and (run / "report.html").read_bytes() == before
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_a_plan_without_a_finite_bound_round_trips(run: Path) -> None:
+    from dataclasses import replace
+
+    plan = Plan.read(run)
+    for bound in (float("inf"), float("nan")):
+        doc = json.loads(replace(plan, bound_usd=bound, gap=float("nan")).to_json())
+        assert doc["bound_usd"] is None and doc["gap"] is None
+    (run / "plan.json").write_text(replace(plan, bound_usd=float("inf")).to_json(
+        source=json.loads((run / "plan.json").read_text())["source"]))
+    back = Plan.read(run)
+    assert math.isnan(back.bound_usd) and math.isnan(back.gap)
