@@ -13,8 +13,9 @@ import pytest
 
 import planner
 from planner.baseline import greedy
-from planner.routing import fastest_path, widest_path
+from planner.routing import fastest_path, span_graph, widest_path
 from planner.whatif import cut_cases, evaluate_cut
+from planner.whatif.cuts import plan_replicas
 from tests.test_whatif import triangle
 from tests.tiny import lease, write
 
@@ -122,3 +123,61 @@ def test_replica_counts_add_up_and_say_their_unit(tmp_path: Path) -> None:
     r = evaluate_cut(sc, greedy(sc), cut_cases(sc)[0])
     assert r["replicas_affected"] == r["replicas_rerouted"] + r["replicas_slo_lost"] + r["replicas_stranded"]
     assert (r["replicas_rerouted"], r["replicas_slo_lost"], r["replicas_stranded"]) == (1, 1, 1)
+
+
+def random_scenario(seed: int) -> dict[str, Any]:
+    """SA and P1 joined through three junctions by random spans of random capacity; five leases with egress."""
+    rng = random.Random(seed)
+    d = triangle()
+    nodes = ["SA", "P1", "J1", "J2", "J3"]
+    d["topology"]["junctions"] = [{"id": f"J{i}", "name": f"J{i}", "lat": rng.uniform(-3, 3), "lon": 2.0 * i + 1}
+                                  for i in range(1, 4)]
+    pairs = [(a, b) for i, a in enumerate(nodes) for b in nodes[i + 1:]]
+    chosen = {("SA", "P1")} | {p for p in pairs if rng.random() < 0.6}
+    d["topology"]["spans"] = [{"id": f"{a}-{b}", "a": a, "b": b, "fibre_pairs": 1, "channels": rng.randint(1, 8),
+                               "channel_gbps": 100, "srlg": f"c{i}"} for i, (a, b) in enumerate(sorted(chosen))]
+    d["topology"]["spans"][0]["channels"] = 20  # the plan fits on the direct span
+    d["leases"] = [lease(f"L{i}", 10, price=rng.uniform(1, 3), egress_gbps=rng.choice([50, 100, 200, 300]),
+                         latency_slo_ms=rng.choice([6, 10, 20, ""]), region="P1", allowed_sites="SA")
+                   for i in range(1, 6)]
+    return d
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_no_replica_is_stranded_while_a_surviving_path_has_room(seed: int, tmp_path: Path) -> None:
+    """Exhaustive cross-check: after each cut, no stranded replica has a simple path with room for it.
+
+    Loads only grow as replicas are re-routed, so a path with room at the end had
+    room when the replica was tried. Carried traffic stays within every span's limit.
+    """
+    sc = planner.load_scenario(write(tmp_path, random_scenario(seed)))
+    plan = greedy(sc)
+    g = planner.build_network(sc)
+    for case in cut_cases(sc):
+        r = evaluate_cut(sc, plan, case, graph=g)
+        h = span_graph(g, exclude_spans=case.spans)
+        load = {str(s): 0.0 for s in sc.spans.index}
+        kept = plan_replicas(plan)
+        cut = set(case.spans)
+        for x in kept[~kept["spans"].map(lambda s, c=cut: bool(set(s) & c))].itertuples():
+            for e in x.spans:
+                load[e] += float(x.egress_gbps)
+        for x in r["reroutes"]:
+            for e in x["new_spans"]:
+                load[e] += x["egress_gbps"]
+        limit = (sc.spans["capacity_gbps"] * sc.settings.max_link_utilisation).to_dict()
+        assert all(load[e] <= limit[e] + 1e-6 for e in load), case.id  # the tiny leases span every week
+        for x in r["reroutes"]:
+            if x["outcome"] != "stranded" or "P1" not in h:
+                continue
+            for nodes in nx.all_simple_paths(h, "SA", "P1"):
+                spans = [h.edges[u, v]["id"] for u, v in pairwise(nodes)]
+                assert min(limit[e] - load[e] for e in spans) < x["egress_gbps"] - 1e-6, (case.id, x["lease"], nodes)
+        for x in r["reroutes"]:  # a replica past its SLO had no path within it that had room, at the end either
+            if x["outcome"] != "slo_lost":
+                continue
+            for nodes in nx.all_simple_paths(h, "SA", "P1"):
+                spans = [h.edges[u, v]["id"] for u, v in pairwise(nodes)]
+                lat = sum(h.edges[u, v]["latency_ms"] for u, v in pairwise(nodes))
+                if lat <= x["slo_ms"]:
+                    assert min(limit[e] - load[e] for e in spans) < x["egress_gbps"] - 1e-6, (case.id, x["lease"])
