@@ -116,7 +116,7 @@ def _check_where(scheduler: str | None, serial: bool, err: Console) -> None:
         msg = "give --scheduler or --serial, not both"
         raise typer.BadParameter(msg, param_hint="--serial")
     if scheduler is not None:
-        from planner.whatif.distributed import check_scheduler
+        from planner.scheduler import check_scheduler
 
         with _cluster_errors(err, scheduler):
             check_scheduler(scheduler)
@@ -246,12 +246,12 @@ def failures(
     SCENARIO may also be a results folder (output/<run>): its plan.json is analysed,
     against the scenario it records (refused if an input file changed since).
     """
+    out_con, err = _consoles()
+    _check_where(scheduler, serial, err)  # first: a wrong scheduler fails in a moment
     from planner.results import plan_file
     from planner.run import check_out_dir
     from planner.whatif import cut_cases, failure_analysis, write_failures
 
-    out_con, err = _consoles()
-    _check_where(scheduler, serial, err)
     if scenario is not None and scenario.is_dir():  # a results folder: its plan, and its scenario if recorded
         if plan is not None:
             msg = "give a results folder or --plan, not both"
@@ -404,12 +404,12 @@ def sweep(
     sweep.svg into a new folder (whole or not at all). Exits 1 when any point has
     no plan (each is named with its reason), 2 on a bad grid.
     """
+    out_con, err = _consoles()
+    _check_where(scheduler, serial, err)  # first: a wrong scheduler fails in a moment
     from planner.run import check_out_dir
     from planner.whatif import GridError, failed_points, read_grid, write_sweep
     from planner.whatif import sweep as sweep_fn
 
-    out_con, err = _consoles()
-    _check_where(scheduler, serial, err)
     sc = _load(scenario, err)
     try:
         g = read_grid(grid, sc)

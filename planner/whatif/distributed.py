@@ -20,12 +20,13 @@ need ``planner`` installed.
 from __future__ import annotations
 
 import logging
-import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from planner.scheduler import check_scheduler
 
 __all__ = ["ProgressCallback", "TaskResult", "check_scheduler", "local_cluster", "run_tasks"]
 
@@ -41,8 +42,6 @@ ProgressCallback = Callable[[int, int, str], None]
 CONNECT_TIMEOUT_S = 10.0
 """How long the Dask client may take to join a scheduler that accepted the connection, s."""
 
-PROBE_TIMEOUT_S = 3.0
-"""How long to wait for a scheduler's TCP port to answer before giving up, s."""
 
 
 @dataclass(frozen=True)
@@ -62,42 +61,6 @@ class TaskResult(Generic[R]):
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
-def check_scheduler(address: str, timeout_s: float = PROBE_TIMEOUT_S) -> None:
-    """Raise :class:`ConnectionError` at once when nothing listens at a ``tcp://HOST:PORT`` scheduler address.
-
-    A refused connection fails immediately, an address that does not answer after
-    ``timeout_s``; the Dask client would retry either until its own timeout. Other
-    schemes (``tls://``, ``ucx://``...) are left to the client.
-
-    Examples
-    --------
-    >>> check_scheduler("tcp://127.0.0.1:1")
-    Traceback (most recent call last):
-    ...
-    ConnectionError: cannot connect to the Dask scheduler at tcp://127.0.0.1:1: connection refused
-    """
-    text = address.strip()
-    if "://" in text and not text.startswith("tcp://"):
-        return
-    hostport = text.removeprefix("tcp://").rstrip("/")
-    host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit() or not host:
-        msg = f"{address!r} is not a scheduler address tcp://HOST:PORT"
-        raise ConnectionError(msg)
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
-            pass
-    except ConnectionRefusedError:
-        msg = f"cannot connect to the Dask scheduler at {address}: connection refused"
-        raise ConnectionError(msg) from None
-    except TimeoutError:
-        msg = f"cannot connect to the Dask scheduler at {address}: no answer in {timeout_s:g} s"
-        raise ConnectionError(msg) from None
-    except OSError as exc:
-        msg = f"cannot connect to the Dask scheduler at {address}: {exc.strerror or exc}"
-        raise ConnectionError(msg) from None
 
 
 @contextmanager
