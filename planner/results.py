@@ -58,8 +58,8 @@ def plan_file(path: str | Path) -> Path:
     return p / "plan.json" if p.is_dir() else p
 
 
-def _fail(file: Path, message: str, fix: str, where: str = "") -> ScenarioError:
-    return ScenarioError([Problem(str(file), where, "", "", message, fix)])
+def _fail(file: Path, message: str, fix: str, where: str = "", field: str = "") -> ScenarioError:
+    return ScenarioError([Problem(str(file), where, field, "", message, fix)])
 
 
 def _document(file: Path) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def read_results(path: str | Path, scenario: str | Path | None = None) -> Result
             raise _fail(file, f"the scenario this plan was made from is not found (recorded as "
                               f"{source.get('scenario')!r} from the results folder, "
                               f"{source.get('scenario_as_written')!r} as written)",
-                        "give the scenario file as SCENARIO", "source.scenario")
+                        "give the scenario file as SCENARIO", field="source.scenario")
         sc_path = found
     else:
         sc_path = default_scenario_path()
@@ -134,8 +134,11 @@ def read_results(path: str | Path, scenario: str | Path | None = None) -> Result
             raise ScenarioError(problems)
     sc = load_scenario(sc_path)
     if doc.get("scenario") != sc.name:
+        fix = "give the scenario the plan was made for as SCENARIO"
+        if source is None:
+            fix += " (this plan.json records no scenario file: it was written before plans recorded theirs)"
         raise _fail(file, f"this is a plan for scenario {doc.get('scenario')!r}, not {sc.name!r} ({sc_path})",
-                    "give the scenario the plan was made for", "scenario")
+                    fix, field="scenario")
     try:
         plan = Plan.from_json(json.dumps(doc), sc)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
