@@ -27,6 +27,7 @@ from planner._console import (
     EXIT_NO_PLAN,
     ScenarioArg,
     examples,
+    input_errors_exit,
     load_or_exit,
     make_console,
     print_problems,
@@ -49,6 +50,8 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 SerialOpt = Annotated[bool, typer.Option("--serial", help="Run the tasks in this process, one after another.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Worker processes of the local Dask cluster.")]
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="CP-SAT random seed.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help=(
+    "Replace the output folder if it exists (only one this command wrote before)."))]
 MovePenaltyOpt = Annotated[float | None, typer.Option("--move-penalty", min=0, show_default=False, help=(
     "Cost of moving or dropping a lease in re-plans, USD \\[default: the scenario's move_penalty_usd]"))]
 
@@ -72,52 +75,19 @@ def _load(scenario: Path | None, err: Console) -> Scenario:
     return load_or_exit(scenario, console=err)
 
 
-def _plan_file(path: Path) -> Path:
-    return path / "plan.json" if path.is_dir() else path
+def _inputs(scenario: Path | None, plan_path: Path | None, err: Console) -> tuple[Scenario, Plan | None]:
+    """The scenario and, with ``plan_path``, the saved plan (its recorded scenario unless one is given); or exit 2."""
+    if plan_path is None:
+        return _load(scenario, err), None
+    from planner.results import read_results
+
+    with input_errors_exit(err):
+        r = read_results(plan_path, scenario)
+    return r.scenario, r.plan
 
 
-def _run_scenario(run_dir: Path) -> Path | None:
-    """The scenario a results folder was planned from, when its plan.json records it (``meta.scenario_path``)."""
-    import json
-
-    try:
-        meta = json.loads(_plan_file(run_dir).read_text(encoding="utf-8")).get("meta", {})
-    except (OSError, ValueError, AttributeError):
-        return None
-    path = meta.get("scenario_path") if isinstance(meta, dict) else None
-    return Path(path) if isinstance(path, str) and Path(path).is_file() else None
-
-
-def _load_plan(path: Path, sc: Scenario, err: Console) -> Plan:
-    """Read a plan.json (or RESULTS_DIR/plan.json) made for ``sc``, or exit with code 2."""
-    import json
-
-    from planner.plan import Plan
-
-    file = _plan_file(path)
-    if not file.is_file():
-        raise _fail(err, f"no plan at {file}", "give a plan.json written by `planner plan` (or its folder)")
-    try:
-        doc = json.loads(file.read_text(encoding="utf-8"))
-        for key in ("bound_usd", "gap"):  # a greedy plan is written with no bound
-            if isinstance(doc, dict) and doc.get(key) is None:
-                doc[key] = float("nan")
-        plan = Plan.from_json(json.dumps(doc), sc)
-    except (ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise _fail(err, f"cannot read the plan {file}: {exc}", "give a plan.json written by `planner plan`") from None
-    if plan.scenario != sc.name:
-        raise _fail(err, f"{file} is a plan for scenario {plan.scenario!r}, not {sc.name!r}",
-                    "give the scenario the plan was made for")
-    problems = plan.check(sc)
-    if problems:
-        raise _fail(err, f"{file} does not fit scenario {sc.name} ({len(problems)} violations)",
-                    "re-run `planner plan` for this scenario", problems[:5])
-    return plan
-
-
-def _plan_for(sc: Scenario, plan_path: Path | None, time_limit_s: float, seed: int, err: Console) -> Plan:
-    if plan_path is not None:
-        return _load_plan(plan_path, sc, err)
+def _solve(sc: Scenario, time_limit_s: float, seed: int, err: Console) -> Plan:
+    """Solve ``sc`` first (no --plan given), or exit 1 (no plan) or 3 (internal work does not fit)."""
     from planner.errors import InfeasibleError
     from planner.solver import optimise
 
@@ -140,10 +110,16 @@ def _where(scheduler: str | None, serial: bool, workers: int) -> str:
     return f"on {scheduler}" if scheduler else f"on a local Dask cluster ({workers} workers, 127.0.0.1)"
 
 
-def _check_where(scheduler: str | None, serial: bool) -> None:
+def _check_where(scheduler: str | None, serial: bool, err: Console) -> None:
+    """Refuse --scheduler with --serial, and a scheduler that does not answer (before any solve)."""
     if scheduler is not None and serial:
         msg = "give --scheduler or --serial, not both"
         raise typer.BadParameter(msg, param_hint="--serial")
+    if scheduler is not None:
+        from planner.scheduler import check_scheduler
+
+        with _cluster_errors(err, scheduler):
+            check_scheduler(scheduler)
 
 
 @contextmanager
@@ -161,12 +137,27 @@ def _progress(err: Console, what: str, total: int) -> Iterator[Callable[[int, in
 
 
 @contextmanager
+def _exists_errors(err: Console) -> Iterator[None]:
+    """An output folder that may not be replaced (or cannot be written): exit 2 with the fix."""
+    from planner.run import RunExistsError
+
+    try:
+        yield
+    except RunExistsError as exc:
+        raise _fail(err, exc.problem, exc.fix) from None
+    except OSError as exc:
+        raise _fail(err, f"cannot write {exc.filename or 'the output folder'}: {exc.strerror or exc}",
+                    "choose another folder with --out, or free some space") from None
+
+
+@contextmanager
 def _cluster_errors(err: Console, scheduler: str | None) -> Iterator[None]:
     try:
         yield
     except (OSError, TimeoutError) as exc:
         where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
-        raise _fail(err, f"cannot run on {where}: {exc}",
+        problem = str(exc) if scheduler and scheduler in str(exc) else f"cannot run on {where}: {exc}"
+        raise _fail(err, problem,
                     "check the address (start a cluster with `dask scheduler` and `dask worker tcp://HOST:PORT`), "
                     "or run with --serial") from None
 
@@ -189,15 +180,13 @@ def _names(values: Any, limit: int = 4) -> Text:
     return Text(shown + (f" +{len(values) - limit}" if len(values) > limit else ""))
 
 
-def _failures_table(cases: pd.DataFrame, replan: bool, top: int | None) -> Table:
-    t = Table(title="Cut cases, by revenue at risk", title_justify="left")
-    for name, right in (("#", True), ("case", False), ("spans cut", False), ("affected", True),
-                        ("rerouted", True), ("SLO lost", True), ("stranded", True), ("over capacity", False),
-                        ("at risk", True), ("+ms", True), ("survivable", False)):
+def _failures_table(cases: pd.DataFrame, top: int | None) -> Table:
+    """The cut cases, worst first; every count is of lease replicas."""
+    t = Table(title="Cut cases, by revenue at risk (counts are lease replicas)", title_justify="left")
+    for name, right in (("#", True), ("case", False), ("spans cut", False), ("replicas affected", True),
+                        ("replicas rerouted", True), ("replicas SLO lost", True), ("replicas stranded", True),
+                        ("over capacity", False), ("at risk", True), ("+ms", True), ("survivable", False)):
         t.add_column(name, justify="right" if right else "left", no_wrap=name in ("case", "at risk"))
-    if replan:
-        for name in ("moved", "dropped", "revenue kept"):
-            t.add_column(name, justify="right")
     rows = cases if top is None else cases.head(top)
     for r in rows.itertuples(index=False):
         if r.status != "ok":
@@ -205,13 +194,24 @@ def _failures_table(cases: pd.DataFrame, replan: bool, top: int | None) -> Table
                      Text(f"failed: {r.error}", style="red")]
         else:
             cells = [Text(str(r.rank)), Text(r.case), _names(r.spans), _num(r.replicas_affected),
-                     _num(r.replicas_rerouted), _num(r.n_slo_lost), _num(r.n_stranded), _names(r.overloaded_spans, 3),
-                     _money(r.revenue_at_risk_usd), _num(r.worst_added_latency_ms, ".2f"),
+                     _num(r.replicas_rerouted), _num(r.replicas_slo_lost), _num(r.replicas_stranded),
+                     _names(r.overloaded_spans, 3), _money(r.revenue_at_risk_usd),
+                     _num(r.worst_added_latency_ms, ".2f"),
                      Text("yes", style="green") if r.survivable else Text("no", style="yellow")]
-        if replan:
-            rr = r._asdict()
-            cells += [_num(rr.get("n_moved")), _num(rr.get("n_dropped")), _money(rr.get("revenue_kept_usd"))]
         t.add_row(*cells)
+    return t
+
+
+def _replan_table(cases: pd.DataFrame, top: int | None) -> Table:
+    """Each case's re-plan, in the cases' order; every count is of leases."""
+    t = Table(title="Re-plans after each cut (counts are leases)", title_justify="left")
+    for name in ("#", "case", "status", "leases moved", "leases dropped", "revenue kept"):
+        t.add_column(name, justify="left" if name in ("case", "status") else "right")
+    rows = cases if top is None else cases.head(top)
+    for r in rows.to_dict("records"):
+        status = str(r.get("replan_status") or r.get("status"))
+        t.add_row(Text(str(r["rank"])), Text(str(r["case"])), Text(status), _num(r.get("n_moved")),
+                  _num(r.get("n_dropped")), _money(r.get("revenue_kept_usd")))
     return t
 
 
@@ -231,7 +231,9 @@ def failures(
     serial: SerialOpt = False,
     workers: WorkersOpt = 2,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
-        "Output folder \\[default: the --plan's folder, else output/<scenario>-failures]"))] = None,
+        "Output folder, written whole with the plan analysed (plan.json) \\[default: add the files to the "
+        "--plan's results folder, else output/<scenario>-failures]"))] = None,
+    force: ForceOpt = False,
     top: Annotated[int | None, typer.Option("--top", min=1, show_default=False,
                                             help="Print only the worst N cases (all are written).")] = None,
 ) -> None:
@@ -241,19 +243,27 @@ def failures(
     any lease; with --replan it is also re-optimised from the plan. Cases run as tasks
     on a local Dask cluster (or --scheduler, or --serial). Writes failures.csv,
     failure_routes.csv and failures.geojson / .gpkg (cut spans, affected and new routes).
-    SCENARIO may also be a results folder (output/<run>): its plan.json is analysed.
+    SCENARIO may also be a results folder (output/<run>): its plan.json is analysed,
+    against the scenario it records (refused if an input file changed since).
     """
+    out_con, err = _consoles()
+    _check_where(scheduler, serial, err)  # first: a wrong scheduler fails in a moment
+    from planner.results import plan_file
+    from planner.run import check_out_dir
     from planner.whatif import cut_cases, failure_analysis, write_failures
 
-    _check_where(scheduler, serial)
     if scenario is not None and scenario.is_dir():  # a results folder: its plan, and its scenario if recorded
         if plan is not None:
             msg = "give a results folder or --plan, not both"
             raise typer.BadParameter(msg, param_hint="SCENARIO")
-        plan, scenario = scenario, _run_scenario(scenario)
-    out_con, err = _consoles()
-    sc = _load(scenario, err)
-    the_plan = _plan_for(sc, plan, time_limit, seed, err)
+        plan, scenario = scenario, None
+    sc, saved = _inputs(scenario, plan, err)
+    into_run = plan is not None and out is None  # add the files to the plan's own results folder
+    out_dir = plan_file(plan).parent if into_run and plan is not None else out or Path("output") / f"{sc.name}-failures"
+    if not into_run:
+        with _exists_errors(err):  # refuse the folder before any solve, not after
+            check_out_dir(out_dir, force=force)
+    the_plan = saved if saved is not None else _solve(sc, time_limit, seed, err)
     cases = cut_cases(sc)
     where = _where(scheduler, serial, workers)
     err.print(Text(f"{len(cases)} cut cases ({sum(c.kind == 'srlg' for c in cases)} conduits, "
@@ -262,12 +272,11 @@ def failures(
         report = failure_analysis(sc, the_plan, cases, replan=replan, time_limit_s=replan_time_limit, seed=seed,
                                   move_penalty_usd=move_penalty, scheduler=scheduler, serial=serial,
                                   n_workers=workers, on_progress=on_progress)
-    out_dir = out or (_plan_file(plan).parent if plan is not None else Path("output") / f"{sc.name}-failures")
-    paths = write_failures(sc, report, out_dir, plan=the_plan)
-    if plan is None:  # keep the plan the cases were cut from
-        paths["plan"] = out_dir / "plan.json"
-        the_plan.to_json(paths["plan"])
-    out_con.print(_failures_table(report.cases, replan, top))
+    with _exists_errors(err):
+        paths = write_failures(sc, report, out_dir, plan=the_plan, with_plan=not into_run, force=force)
+    out_con.print(_failures_table(report.cases, top))
+    if replan:
+        out_con.print(_replan_table(report.cases, top))
     ok = report.cases[report.cases["status"] == "ok"]
     surv = int(ok["survivable"].astype(bool).sum())
     split = ok.loc[~ok["campuses_connected"].astype(bool), "case"].tolist()
@@ -281,8 +290,8 @@ def failures(
     tails = report.routes[report.routes["inter_campus"].astype(bool) & report.routes["limited_in_tail"].astype(bool)]
     if len(tails):
         spans = ", ".join(tails["limited_by"].value_counts().index)
-        out_con.print(Text(f"Inter-campus traffic stranded past the last campus, by full spans on the way to its PoP "
-                           f"({spans}), in: {', '.join(tails['case'].unique())}"))
+        out_con.print(Text(f"Inter-campus traffic stranded or slowed past the last campus, by full spans on the way "
+                           f"to its PoP ({spans}), in: {', '.join(tails['case'].unique())}"))
     if replan:
         bad = ok[ok["replan_violations"].map(lambda v: bool(v) if isinstance(v, tuple) else False)]
         if len(bad):
@@ -322,24 +331,33 @@ def derate(
     move_penalty: MovePenaltyOpt = None,
     seed: SeedOpt = 0,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
-        "Write curtailed.csv and the plan after (plan.json) here."))] = None,
+        "Write the results folder of the plan after the derate here, with curtailed.csv, moved.csv, "
+        "site_power.csv and the before/after comparison in report.html."))] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Cut a campus's power by X % for some weeks: which leases must go (least revenue lost) and the plan after.
 
     Re-plans from the plan with minimal moves; prints the leases curtailed and moved.
+    With --plan RUN the plan is read from a results folder, against the scenario it
+    records. Exits 3 when internal workloads no longer fit the derated campus.
     """
     from planner.errors import InfeasibleError
     from planner.whatif import derate as derate_fn
-    from planner.whatif import derated_scenario
+    from planner.whatif import derated_scenario, write_derate
 
     a, b = _weeks(weeks)
     out_con, err = _consoles()
-    sc = _load(scenario, err)
+    if out is not None:
+        from planner.run import check_out_dir
+
+        with _exists_errors(err):  # refuse the folder before solving, not after
+            check_out_dir(out, force=force)
+    sc, saved = _inputs(scenario, plan, err)
     try:
         derated_scenario(sc, site, percent, (a, b))
     except ValueError as exc:
         raise _fail(err, f"bad derate: {exc}", "see `planner derate --help`") from None
-    the_plan = _plan_for(sc, plan, time_limit, seed, err)
+    the_plan = saved if saved is not None else _solve(sc, time_limit, seed, err)
     with err.status(f"Re-planning with {site} at -{percent:g}% in weeks {a}-{b} ({time_limit:g} s limit)..."):
         try:
             r = derate_fn(sc, the_plan, site, percent, (a, b), time_limit_s=time_limit, seed=seed,
@@ -360,10 +378,10 @@ def derate(
                        f"{r.plan.status}, gap {r.plan.gap:.1%}, "
                        + ("passes every check" if not r.violations else f"{len(r.violations)} violations")))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        r.curtailed.to_csv(out / "curtailed.csv", index=False)
-        r.plan.to_json(out / "plan.json")
-        out_con.print(Text(f"Wrote {out / 'curtailed.csv'}, {out / 'plan.json'}"))
+        with _exists_errors(err):
+            written = write_derate(r, out, force=force)
+        out_con.print(Text(f"Wrote {written}/ (plan.json, report.html with the before/after comparison, "
+                           "curtailed.csv, moved.csv, site_power.csv and the plan's tables)"))
 
 
 def sweep(
@@ -376,33 +394,38 @@ def sweep(
     workers: WorkersOpt = 2,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
         "Output folder \\[default: output/<scenario>-sweep]"))] = None,
+    force: ForceOpt = False,
 ) -> None:
     """Solve every combination of a grid of scenario variations and tabulate and chart the results.
 
     Parameters: demand_growth, price_factor, slo_factor, span_capacity_factor,
-    extra_pods, time_limit_s. Points run as tasks on a local Dask cluster (or
-    --scheduler, or --serial). Writes sweep.csv, sweep.png and sweep.svg.
+    extra_pods, time_limit_s (at most 1,000 points). Points run as tasks on a local
+    Dask cluster (or --scheduler, or --serial). Writes sweep.csv, sweep.png and
+    sweep.svg into a new folder (whole or not at all). Exits 1 when any point has
+    no plan (each is named with its reason), 2 on a bad grid.
     """
-    from planner.whatif import GridError, read_grid, sweep_chart
+    out_con, err = _consoles()
+    _check_where(scheduler, serial, err)  # first: a wrong scheduler fails in a moment
+    from planner.run import check_out_dir
+    from planner.whatif import GridError, failed_points, read_grid, write_sweep
     from planner.whatif import sweep as sweep_fn
 
-    _check_where(scheduler, serial)
-    out_con, err = _consoles()
     sc = _load(scenario, err)
     try:
         g = read_grid(grid, sc)
     except GridError as exc:
         print_problems(err, exc.problems)
         raise typer.Exit(EXIT_INPUT_ERROR) from None
+    out_dir = out or Path("output") / f"{sc.name}-sweep"
+    with _exists_errors(err):  # refuse the folder before solving, not after
+        check_out_dir(out_dir, force=force, marker="sweep.csv")
     points = g.points()
     where = _where(scheduler, serial, workers)
     err.print(Text(f"{len(points)} sweep points, {where}"))
     with _cluster_errors(err, scheduler), _progress(err, "sweep points", len(points)) as on_progress:
         table = sweep_fn(sc, g, scheduler=scheduler, serial=serial, n_workers=workers, on_progress=on_progress)
-    out_dir = out or Path("output") / f"{sc.name}-sweep"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "sweep.csv", index=False)
-    charts = sweep_chart(table, out_dir / "sweep")
+    with _exists_errors(err):
+        paths = write_sweep(table, out_dir, force=force)
     t = Table(title="Sweep", title_justify="left")
     params = list(g.parameters)
     for name in [*params, "status", "revenue", "net value", "GPUs leased (peak)", "GPU util (mean)", "gap"]:
@@ -412,7 +435,16 @@ def sweep(
                   _money(r["net_value_usd"]), _num(r["gpus_leased_peak"]), _num(r["gpu_utilisation_mean"], ".1%"),
                   _num(r["gap"], ".1%"))
     out_con.print(t)
-    out_con.print(Text(f"Wrote {out_dir / 'sweep.csv'}, {', '.join(map(str, charts))}"))
+    out_con.print(Text(f"Wrote {', '.join(map(str, paths.values()))}"))
+    failed = failed_points(table)
+    if len(failed):
+        err.print(Text(f"error: {len(failed)} of {len(table)} sweep points have no plan:", style="bold red"))
+        for r in failed.to_dict("records"):
+            knobs = ", ".join(f"{k}={r[k]:g}" for k in g.parameters)
+            err.print(Text(f"  - point {r['point']} ({knobs}): {r['status']}: {r['error'] or 'no reason given'}"),
+                      soft_wrap=True)
+            err.print(Text(f"    fix: {r['fix']}", style="green"), soft_wrap=True)
+        raise typer.Exit(EXIT_NO_PLAN)
 
 
 def register(app: typer.Typer) -> None:

@@ -119,8 +119,13 @@ class Plan:
         return f"<p><b>Plan for {self.scenario}</b></p>{h}<p><b>Left out</b> (first 20)</p>{unplaced}"
 
     # ------------------------------------------------------------------ JSON
-    def to_json(self, path: str | Path | None = None) -> str:
-        """The plan as versioned JSON (``plan.json``); written to ``path`` when given."""
+    def to_json(self, path: str | Path | None = None, *, source: dict[str, Any] | None = None) -> str:
+        """The plan as versioned JSON (``plan.json``); written to ``path`` when given.
+
+        A bound or gap that is not finite (the greedy baseline has none) is written as
+        ``null``. ``source`` is the record of the scenario and input files the plan was
+        made from (:func:`planner.provenance.source_record`), kept under ``"source"``.
+        """
         def records(df: pd.DataFrame) -> list[dict[str, Any]]:
             out = df.copy()
             for c in out.columns:
@@ -128,8 +133,8 @@ class Plan:
                     out[c] = out[c].map(list)
             return json.loads(out.to_json(orient="records"))
 
-        def num(x: float) -> float | None:  # JSON has no NaN: a missing bound (greedy) is null
-            return None if math.isnan(x) else x
+        def num(x: float) -> float | None:  # JSON has no NaN or inf: a missing bound (greedy) is null
+            return x if math.isfinite(x) else None
 
         doc = {
             "schema_version": PLAN_SCHEMA_VERSION, "scenario": self.scenario, "method": self.method,
@@ -139,6 +144,8 @@ class Plan:
             "meta": self.meta, "placements": records(self.placements), "unplaced": records(self.unplaced),
             "progress": records(self.progress),
         }
+        if source is not None:
+            doc["source"] = source
         text = json.dumps(doc, indent=1, allow_nan=False, default=str)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
@@ -158,12 +165,29 @@ class Plan:
         placements["spans"] = placements["spans"].map(tuple)
         unplaced = pd.DataFrame(doc["unplaced"], columns=UNPLACED_COLUMNS)
         unplaced["crowded_out_by"] = unplaced["crowded_out_by"].map(lambda v: tuple(v or ()))
-        bound = float("nan") if doc["bound_usd"] is None else doc["bound_usd"]
+        bound = float("nan") if doc.get("bound_usd") is None else doc["bound_usd"]
         return make_plan(sc, placements, unplaced, status=doc["status"], objective_usd=doc["objective_usd"],
                          bound_usd=bound, wall_s=doc["wall_s"], method=doc["method"],
                          interrupted=doc["interrupted"], meta=doc.get("meta", {}),
                          progress=pd.DataFrame(doc.get("progress", []),
                                                columns=["wall_s", "objective_usd", "bound_usd", "gap"]))
+
+    @classmethod
+    def read(cls, folder: str | Path, scenario: str | Path | None = None) -> Plan:
+        """Read a results folder's plan (or a plan.json) against the scenario it was made from.
+
+        The scenario is the one ``plan.json`` records (see :mod:`planner.provenance`)
+        unless ``scenario`` is given; either way its input files must still hash as
+        recorded. See :func:`planner.results.read_results`, which also returns the scenario.
+
+        Raises
+        ------
+        ScenarioError
+            Listing what is wrong: no plan, a changed input file, a plan that does not fit.
+        """
+        from planner.results import read_results
+
+        return read_results(folder, scenario).plan
 
 
 def relative_gap(objective: float, bound: float) -> float:

@@ -6,7 +6,7 @@ carry transit; campuses, PoPs and junctions may.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice, pairwise
 
@@ -15,7 +15,8 @@ import pandas as pd
 
 from planner.scenario import Scenario
 
-__all__ = ["Path", "candidate_paths", "k_shortest_paths", "latency_matrix", "span_graph"]
+__all__ = ["Path", "candidate_paths", "fastest_path", "k_shortest_paths", "latency_matrix", "span_graph",
+           "widest_path"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,68 @@ def k_shortest_paths(g: nx.Graph, source: str, target: str, k: int) -> list[Path
         out.append(Path(tuple(nodes), tuple(e["id"] for e in edges), sum(e["latency_ms"] for e in edges),
                         sum(e["length_km"] for e in edges)))
     return out
+
+
+def _as_path(g: nx.Graph, nodes: list[str]) -> Path:
+    edges = [g.edges[u, v] for u, v in pairwise(nodes)]
+    return Path(tuple(nodes), tuple(e["id"] for e in edges), sum(e["latency_ms"] for e in edges),
+                sum(e["length_km"] for e in edges))
+
+
+def fastest_path(g: nx.Graph, source: str, target: str, *,
+                 usable: Callable[[str], bool] | None = None) -> Path | None:
+    """The lowest-latency path from ``source`` to ``target`` over the spans ``usable`` accepts (by span id).
+
+    Whether a span may carry a flow -- room for its traffic in every week of its
+    term, say -- does not depend on the rest of the path, so the fastest path over
+    the usable spans is the fastest of *all* usable paths: if it misses a latency
+    SLO, every usable path does. ``None`` when no usable path connects the two.
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> g.add_edge("A", "B", id="ab", latency_ms=1.0, length_km=200.0)
+    >>> g.add_edge("B", "C", id="bc", latency_ms=1.0, length_km=200.0)
+    >>> g.add_edge("A", "C", id="ac", latency_ms=3.0, length_km=600.0)
+    >>> fastest_path(g, "A", "C").spans, fastest_path(g, "A", "C", usable=lambda s: s != "bc").spans
+    (('ab', 'bc'), ('ac',))
+    """
+    if source not in g or target not in g:
+        return None
+    h = g if usable is None else nx.subgraph_view(g, filter_edge=lambda u, v: usable(g.edges[u, v]["id"]))
+    try:
+        nodes = nx.dijkstra_path(h, source, target, weight="latency_ms")
+    except nx.NetworkXNoPath:
+        return None
+    return _as_path(g, nodes)
+
+
+def widest_path(g: nx.Graph, source: str, target: str, room: Mapping[str, float]) -> Path | None:
+    """A path from ``source`` to ``target`` whose smallest ``room`` (by span id) is largest (maximum bottleneck).
+
+    The path between two nodes in a maximum spanning tree weighted by ``room``
+    has the largest bottleneck of all paths (spans missing from ``room`` have none).
+
+    Examples
+    --------
+    >>> g = nx.Graph()
+    >>> g.add_edge("A", "B", id="ab", latency_ms=1.0, length_km=200.0)
+    >>> g.add_edge("B", "C", id="bc", latency_ms=1.0, length_km=200.0)
+    >>> g.add_edge("A", "C", id="ac", latency_ms=3.0, length_km=600.0)
+    >>> widest_path(g, "A", "C", {"ab": 5.0, "bc": 1.0, "ac": 2.0}).spans
+    ('ac',)
+    """
+    if source not in g or target not in g:
+        return None
+    w = nx.Graph()
+    w.add_nodes_from(g)
+    w.add_edges_from((u, v, {"room": room.get(d["id"], 0.0)}) for u, v, d in g.edges(data=True))
+    tree = nx.maximum_spanning_tree(w, weight="room")
+    try:
+        nodes = nx.shortest_path(tree, source, target)
+    except nx.NetworkXNoPath:
+        return None
+    return _as_path(g, nodes)
 
 
 def candidate_paths(sc: Scenario, g: nx.Graph, *, k: int | None = None,

@@ -17,18 +17,15 @@ Ctrl-C while writing never leaves a folder that looks complete.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
-import math
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import networkx as nx
 import pandas as pd
@@ -37,10 +34,12 @@ from planner.baseline import greedy
 from planner.instance import Instance, build_instance
 from planner.network import build_network
 from planner.plan import Plan
+from planner.provenance import source_record
 from planner.routing import candidate_paths
 from planner.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
+    from planner.report.html import ExtraSection
     from planner.solver import Optimiser, Progress
 
 # The writers (GeoPandas, GDAL, matplotlib) and the optimiser (OR-Tools) are imported
@@ -56,6 +55,7 @@ __all__ = [
     "default_out_dir",
     "export_topology",
     "plan_scenario",
+    "write_folder",
     "write_run",
 ]
 
@@ -146,11 +146,12 @@ def default_out_dir(sc: Scenario) -> Path:
     return Path("output") / sc.name
 
 
-def check_out_dir(path: str | Path, *, force: bool = False) -> None:
+def check_out_dir(path: str | Path, *, force: bool = False, marker: str = _LAST) -> None:
     """Raise :class:`RunExistsError` unless a results folder may be written at ``path``.
 
     A missing path is fine. An existing one is replaced only with ``force``, and only
-    when it is a folder that is empty or holds a ``plan.json`` (a results folder):
+    when it is a folder that is empty or holds a ``plan.json`` (a results folder; the
+    file ``marker`` for other planner folders, e.g. a sweep's ``sweep.csv``):
     ``--force`` never deletes a folder of something else.
     """
     p = Path(path)
@@ -161,9 +162,9 @@ def check_out_dir(path: str | Path, *, force: bool = False) -> None:
     if not force:
         raise RunExistsError(p, f"results folder {p} already exists",
                              "pass --force to replace it, or --out to write somewhere else")
-    if (p / _LAST).is_file() or not any(p.iterdir()):
+    if (p / marker).is_file() or not any(p.iterdir()):
         return
-    raise RunExistsError(p, f"{p} is not a planner results folder (it has no {_LAST}), so --force does not "
+    raise RunExistsError(p, f"{p} is not a planner results folder (it has no {marker}), so --force does not "
                             "replace it", "choose another folder with --out")
 
 
@@ -176,15 +177,6 @@ def _csv(df: pd.DataFrame, path: Path) -> None:
         if out[c].dtype == object and out[c].map(lambda v: isinstance(v, tuple | list | set | frozenset)).any():
             out[c] = out[c].map(joined)
     out.to_csv(path, index=False)
-
-
-def _plan_json(plan: Plan) -> str:
-    """``plan.to_json()``; a plan without a bound (the greedy baseline) gets ``null`` bound and gap."""
-    if math.isfinite(plan.bound_usd) and math.isfinite(plan.gap):
-        return plan.to_json()
-    doc = json.loads(dataclasses.replace(plan, bound_usd=0.0, gap=0.0).to_json())
-    doc["bound_usd"] = doc["gap"] = None
-    return json.dumps(doc, indent=1, allow_nan=False)
 
 
 def _readme(sc: Scenario, plan: Plan) -> str:
@@ -201,8 +193,9 @@ def _readme(sc: Scenario, plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_files(sc: Scenario, plan: Plan, folder: Path) -> None:
-    """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last)."""
+def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] | None = None,
+                 report_sections: Sequence[ExtraSection] = ()) -> None:
+    """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``)."""
     from planner import gis, report
 
     for name, table in (("placements", plan.placements), ("unplaced", plan.unplaced), ("site_use", plan.site_use),
@@ -213,19 +206,19 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path) -> None:
     gis.write_geojson(layers, folder / "topology.geojson")
     gis.write_gpkg(layers, folder / "topology.gpkg")
     gis.write_kml(layers, folder / "topology.kml", name=f"planner: {sc.name}")
-    report.write_report(sc, plan, folder / "report.html")
+    report.write_report(sc, plan, folder / "report.html", extra=report_sections)
     solver_log = "\n".join(plan.log) if plan.log else f"no solver log: the plan was made by {plan.method}"
     (folder / "solver.log").write_text(solver_log + "\n", encoding="utf-8")
     (folder / "README.txt").write_text(_readme(sc, plan), encoding="utf-8")
-    (folder / _LAST).write_text(_plan_json(plan), encoding="utf-8")
+    (folder / _LAST).write_text(plan.to_json(source=source), encoding="utf-8")
 
 
-def _swap_in(tmp: Path, target: Path, *, force: bool) -> None:
+def _swap_in(tmp: Path, target: Path, *, force: bool, marker: str = _LAST) -> None:
     """Rename ``tmp`` to ``target``; an existing target (allowed by ``force``) is moved aside, then deleted."""
     if not target.exists():
         tmp.rename(target)
         return
-    check_out_dir(target, force=force)
+    check_out_dir(target, force=force, marker=marker)
     old = target.with_name(f".{target.name}.old-{os.getpid()}")
     shutil.rmtree(old, ignore_errors=True)
     target.rename(old)
@@ -237,7 +230,8 @@ def _swap_in(tmp: Path, target: Path, *, force: bool) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = False) -> Path:
+def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = False,
+              extra: Callable[[Path], None] | None = None, report_sections: Sequence[ExtraSection] = ()) -> Path:
     """Write a plan's results folder, whole or not at all.
 
     The files (see :data:`RESULT_FILES`) are written into a hidden folder beside
@@ -255,6 +249,15 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
         The results folder to write.
     force
         Replace ``out_dir`` if it exists (only a previous results folder, or an empty folder).
+    extra
+        Called with the temporary folder before the plan's files are written, to add
+        files of its own (the what-if commands' tables).
+    report_sections
+        Sections added to ``report.html`` (see :func:`planner.report.render_report`).
+
+    ``plan.json`` records the scenario file and the SHA-256 of every input file
+    (:func:`planner.provenance.source_record`), so the folder can be read back
+    against the same inputs (:func:`planner.results.read_results`).
 
     Returns
     -------
@@ -277,15 +280,40 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     True
     """
     target = Path(out_dir)
-    check_out_dir(target, force=force)
+    source = source_record(sc.path, target) if sc.path is not None else None
+
+    def fill(folder: Path) -> None:
+        if extra is not None:
+            extra(folder)
+        _write_files(sc, plan, folder, source, report_sections)
+
+    return write_folder(target, fill, force=force)
+
+
+def write_folder(out_dir: str | Path, fill: Callable[[Path], None], *, force: bool = False,
+                 marker: str = _LAST) -> Path:
+    """Write a folder whole or not at all: ``fill(tmp)`` writes into a hidden temporary folder, renamed into place.
+
+    ``fill`` must write ``marker`` (``plan.json``) last: it marks a complete folder. If
+    it raises -- or Ctrl-C arrives -- the temporary folder is removed and
+    ``out_dir`` is left as it was. :func:`write_run` and the what-if commands'
+    writers go through here.
+
+    Raises
+    ------
+    RunExistsError
+        When ``out_dir`` exists and ``force`` is not set (or it is not a results folder).
+    """
+    target = Path(out_dir)
+    check_out_dir(target, force=force, marker=marker)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     t = time.perf_counter()
     try:
         tmp.mkdir()
-        _write_files(sc, plan, tmp)
-        _swap_in(tmp, target, force=force)
+        fill(tmp)
+        _swap_in(tmp, target, force=force, marker=marker)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -28,11 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 FAILURES = pd.DataFrame([
-    {"case": "cut SA-P1", "kind": "span", "spans": ("SA-P1",), "n_slo_lost": 1, "n_stranded": 2,
+    {"case": "cut SA-P1", "kind": "span", "spans": ("SA-P1",), "leases_slo_lost": 1, "leases_stranded": 2,
      "revenue_at_risk_usd": 120_000.0, "worst_added_latency_ms": 1.4},
-    {"case": "conduit c5", "kind": "srlg", "spans": ("J-P2",), "n_slo_lost": 0, "n_stranded": 0,
+    {"case": "conduit c5", "kind": "srlg", "spans": ("J-P2",), "leases_slo_lost": 0, "leases_stranded": 0,
      "revenue_at_risk_usd": 0.0, "worst_added_latency_ms": float("nan")},
-    {"case": "cut SB-P2", "kind": "span", "spans": ("SB-P2",), "n_slo_lost": 1, "n_stranded": 1,
+    {"case": "cut SB-P2", "kind": "span", "spans": ("SB-P2",), "leases_slo_lost": 1, "leases_stranded": 1,
      "revenue_at_risk_usd": 150_000.0, "worst_added_latency_ms": 0.9},
 ])
 

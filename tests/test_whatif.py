@@ -16,6 +16,7 @@ import planner
 from planner.baseline import greedy
 from planner.physics import FIBRE_MS_PER_KM
 from planner.plan import Plan
+from planner.provenance import source_record
 from planner.solver import optimise
 from planner.whatif import (
     GridError,
@@ -357,8 +358,7 @@ def test_cli_failures_derate_sweep(tmp_path: Path, cli: typer.Typer, tri: tuple[
     run = tmp_path / "run"
     run.mkdir()
     plan = optimise(sc, time_limit_s=5)
-    plan.meta["scenario_path"] = str(sc.path)
-    plan.to_json(run / "plan.json")
+    plan.to_json(run / "plan.json", source=source_record(sc.path, run))  # as `planner plan` writes it
     runner = CliRunner()
     res = runner.invoke(cli, ["failures", scenario, "--plan", str(run), "--serial", "--replan",
                               "--replan-time-limit", "5"], env={"COLUMNS": "200"})
@@ -384,25 +384,25 @@ def test_cli_failures_derate_sweep(tmp_path: Path, cli: typer.Typer, tri: tuple[
     assert {p.name for p in (tmp_path / "sw").iterdir()} == {"sweep.csv", "sweep.png", "sweep.svg"}
 
 
-def test_cli_bad_input_exits_2(tmp_path: Path, cli: typer.Typer, tri: tuple[planner.Scenario, Plan],
-                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_bad_input_exits_2(tmp_path: Path, cli: typer.Typer, tri: tuple[planner.Scenario, Plan]) -> None:
     sc = tri[0]
     scenario = str(sc.path)
     runner = CliRunner()
     optimise(sc, time_limit_s=5).to_json(tmp_path / "mine.json")
-    res = runner.invoke(cli, ["failures", scenario, "--plan", str(tmp_path / "nowhere.json"), "--serial"])
-    assert res.exit_code == 2 and "no plan at" in res.output
+    wide = {"COLUMNS": "200"}
+    res = runner.invoke(cli, ["failures", scenario, "--plan", str(tmp_path / "nowhere.json"), "--serial"], env=wide)
+    assert res.exit_code == 2 and "nowhere.json" in res.output and "no plan here" in res.output
     other = load(tmp_path / "other", single_route())
     other_plan = tmp_path / "other.json"
     optimise(other, time_limit_s=5).to_json(other_plan)
-    res = runner.invoke(cli, ["failures", scenario, "--plan", str(other_plan), "--serial"])
+    res = runner.invoke(cli, ["failures", scenario, "--plan", str(other_plan), "--serial"], env=wide)
     assert res.exit_code == 2 and "does not fit scenario" in res.output
     res = runner.invoke(cli, ["failures", scenario, "--serial", "--scheduler", "tcp://127.0.0.1:1"])
     assert res.exit_code == 2  # one or the other
-    monkeypatch.setattr("planner.whatif.distributed.CONNECT_TIMEOUT_S", 0.5)
     res = runner.invoke(cli, ["failures", scenario, "--plan", str(tmp_path / "mine.json"),
-                              "--scheduler", "tcp://127.0.0.1:1"])
-    assert res.exit_code == 2 and "cannot run on the Dask scheduler at tcp://127.0.0.1:1" in res.output
+                              "--scheduler", "tcp://127.0.0.1:1"], env=wide)
+    assert res.exit_code == 2
+    assert "cannot connect to the Dask scheduler at tcp://127.0.0.1:1: connection refused" in res.output
     res = runner.invoke(cli, ["derate", scenario, "--site", "SA", "--percent", "10", "--weeks", "x"])
     assert res.exit_code == 2
     res = runner.invoke(cli, ["derate", scenario, "--site", "SA", "--percent", "10", "--weeks", "3-9"])

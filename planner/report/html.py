@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +16,10 @@ from planner.report.assets import CSP, CSS, SCRIPT
 from planner.report.summary import headline_figures
 from planner.scenario import Scenario
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["ExtraSection", "render_report", "write_report"]
+
+ExtraSection = tuple[str, str, str]
+"""A section a caller adds to the report: element id, navigation label and its HTML (a ``<section>``)."""
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,8 @@ _NAV = [("summary", "Summary"), ("map-section", "Map"), ("sites", "Sites"), ("sp
         ("solver", "Solver"), ("unplaced", "Left out"), ("placements", "Placements"), ("failures", "Failures")]
 
 
-def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = None) -> str:
+def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = None,
+                  extra: Sequence[ExtraSection] = ()) -> str:
     """The plan as one self-contained HTML page: header, summary cards, map, charts and tables.
 
     Charts are inline SVG drawn with matplotlib, styles and the small table-sorting
@@ -37,8 +42,10 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
     plan : Plan
         The plan (from :func:`~planner.baseline.greedy` or :func:`~planner.solver.optimise`).
     failures : DataFrame, optional
-        Failure cases (columns case, kind, spans, n_slo_lost, n_stranded,
+        Failure cases (columns case, kind, spans, leases_slo_lost, leases_stranded,
         revenue_at_risk_usd, worst_added_latency_ms); a ranked section when given.
+    extra : sequence of (id, label, html)
+        Sections shown first, after the summary cards (a what-if's comparison).
 
     Returns
     -------
@@ -57,11 +64,14 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
     t0 = time.perf_counter()
     h = headline_figures(sc, plan)
     body = [
-        sections.cards(h), sections.map_section(sc, plan), sections.sites_section(sc, plan),
+        sections.cards(h), *(fragment for _, _, fragment in extra), sections.map_section(sc, plan),
+        sections.sites_section(sc, plan),
         sections.spans_section(sc, plan), sections.solver_section(plan), sections.unplaced_section(sc, plan),
         sections.placements_section(sc, plan), sections.failures_section(failures),
     ]
-    nav = "".join(f'<a href="#{sid}">{label}</a>' for sid, label in _NAV if sid != "failures" or failures is not None)
+    shown = [_NAV[0], *((sid, label) for sid, label, _ in extra), *_NAV[1:]]
+    nav = "".join(f'<a href="#{sid}">{html.escape(label)}</a>' for sid, label in shown
+                  if sid != "failures" or failures is not None)
     title = html.escape(f"{sc.title or sc.name} — plan report")
     page = (
         "<!DOCTYPE html>\n"
@@ -80,7 +90,8 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
     return page
 
 
-def write_report(sc: Scenario, plan: Plan, path: str | Path, *, failures: pd.DataFrame | None = None) -> Path:
+def write_report(sc: Scenario, plan: Plan, path: str | Path, *, failures: pd.DataFrame | None = None,
+                 extra: Sequence[ExtraSection] = ()) -> Path:
     """Write :func:`render_report` to ``path`` (``path/report.html`` when ``path`` is a directory).
 
     Parameters
@@ -89,7 +100,7 @@ def write_report(sc: Scenario, plan: Plan, path: str | Path, *, failures: pd.Dat
     plan : Plan
     path : str or Path
         The file to write; missing parent directories are created.
-    failures : DataFrame, optional
+    failures, extra
         See :func:`render_report`.
 
     Returns
@@ -111,5 +122,5 @@ def write_report(sc: Scenario, plan: Plan, path: str | Path, *, failures: pd.Dat
     if out.is_dir():
         out = out / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(sc, plan, failures=failures), encoding="utf-8")
+    out.write_text(render_report(sc, plan, failures=failures, extra=extra), encoding="utf-8")
     return out

@@ -215,7 +215,7 @@ def failures_table(failures: pd.DataFrame) -> str:
     Parameters
     ----------
     failures : DataFrame
-        Columns case, kind, spans, n_slo_lost, n_stranded, revenue_at_risk_usd,
+        Columns case, kind, spans, leases_slo_lost, leases_stranded, revenue_at_risk_usd,
         worst_added_latency_ms (missing columns show as ``—``).
 
     Returns
@@ -228,8 +228,8 @@ def failures_table(failures: pd.DataFrame) -> str:
     cols = [
         Column("#", "rank", str, numeric=True), Column("Case", "case"), Column("Kind", "kind"),
         Column("Spans", "spans", lambda v: _join(v, 6)),
-        Column("Leases past SLO", "n_slo_lost", fmt_int, numeric=True),
-        Column("Leases stranded", "n_stranded", fmt_int, numeric=True),
+        Column("Leases past SLO", "leases_slo_lost", fmt_int, numeric=True),
+        Column("Leases stranded", "leases_stranded", fmt_int, numeric=True),
         Column("Revenue at risk", "revenue_at_risk_usd", fmt_usd_full, numeric=True),
         Column("Worst added latency", "worst_added_latency_ms", _ms, numeric=True),
     ]

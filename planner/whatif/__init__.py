@@ -13,9 +13,19 @@
 from planner.whatif.compare import PlanDiff, compare_plans
 from planner.whatif.cuts import Case, cut_cases, cut_scenario, evaluate_cut, replan_cut
 from planner.whatif.derate import DerateResult, derate, derated_scenario
+from planner.whatif.derate_files import write_derate
 from planner.whatif.distributed import TaskResult, local_cluster, run_tasks
 from planner.whatif.failures import FailureReport, failure_analysis, failure_layers, write_failures
-from planner.whatif.sweep import Grid, GridError, evaluate_point, read_grid, sweep, sweep_chart
+from planner.whatif.sweep import (
+    Grid,
+    GridError,
+    evaluate_point,
+    failed_points,
+    read_grid,
+    sweep,
+    sweep_chart,
+    write_sweep,
+)
 from planner.whatif.variants import pod_groups, vary
 
 __all__ = [
@@ -33,6 +43,7 @@ __all__ = [
     "derated_scenario",
     "evaluate_cut",
     "evaluate_point",
+    "failed_points",
     "failure_analysis",
     "failure_layers",
     "local_cluster",
@@ -43,5 +54,7 @@ __all__ = [
     "sweep",
     "sweep_chart",
     "vary",
+    "write_derate",
     "write_failures",
+    "write_sweep",
 ]

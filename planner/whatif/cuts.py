@@ -4,9 +4,10 @@
 conduit fails together) and one per single span (unless a conduit holds just that
 span). :func:`evaluate_cut` re-routes a plan's traffic over the fibre that is left
 *without moving any lease*: each replica whose route uses a cut span takes the
-lowest-latency surviving path that meets its lease's SLO and has room, in order of
-lease revenue (highest first), filling spans up to ``max_link_utilisation`` as it
-goes. It reports the leases that lose their SLO (a path exists but is too slow),
+lowest-latency surviving path with room for its egress in every week of its term
+(searched over every surviving path, not only the ``k_paths`` candidates the plan
+chose from), in order of lease revenue (highest first), filling spans up to
+``max_link_utilisation`` as it goes. It reports the leases that lose their SLO (a path exists but is too slow),
 the leases stranded (no path, or no room on any path), the spans that the stranded
 traffic would push past their limit, the revenue at risk and the worst added
 latency. With ``replan=True`` it also re-optimises the scenario without the cut
@@ -26,7 +27,7 @@ import pandas as pd
 from planner.errors import InfeasibleError
 from planner.network import build_network
 from planner.plan import Plan
-from planner.routing import candidate_paths, span_graph
+from planner.routing import Path, fastest_path, span_graph, widest_path
 from planner.scenario import Scenario
 from planner.solver import optimise
 from planner.whatif.compare import compare_plans
@@ -153,6 +154,11 @@ class _Links:
         for i in self.rows(spans):
             target[i, t0 - 1 : t1] += gbps
 
+    def room(self, t0: int, t1: int) -> dict[str, float]:
+        """Room (Gbps) on every span in every week of ``t0..t1``: its limit less its highest load."""
+        free = self.limit - self.load[:, t0 - 1 : t1].max(axis=1)
+        return dict(zip(self.ids, free.tolist(), strict=True))
+
     def free(self, spans: tuple[str, ...], t0: int, t1: int) -> float:
         """Smallest room (Gbps) on the path over the term."""
         return self.bottleneck(spans, t0, t1)[0]
@@ -168,7 +174,7 @@ class _Links:
 
 
 # --------------------------------------------------------------------------- one case
-def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False, k: int | None = None,
+def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False,
                  graph: nx.Graph | None = None, time_limit_s: float = 10.0, seed: int = 0, workers: int = 1,
                  explain: bool = False, move_penalty_usd: float | None = None) -> dict[str, Any]:
     """Re-route ``plan``'s traffic around a cut without moving any lease, and report the damage.
@@ -184,8 +190,6 @@ def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False, 
     replan
         Also re-optimise without the cut spans, from the plan, with minimal moves
         (adds the ``replan_*``, ``moved``, ``dropped`` and ``revenue_*`` keys).
-    k
-        Candidate paths per (site, PoP) on the fibre that is left; ``settings.k_paths`` by default.
     graph
         The scenario's network, when already built.
     time_limit_s, seed, workers, explain
@@ -200,18 +204,22 @@ def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False, 
     dict
         ``case``, ``kind``, ``spans``, ``srlgs``; ``status`` (``"ok"``) and ``error`` (``""``);
         ``campuses_connected`` (every campus still reaches every other);
-        ``replicas_affected`` (routes over a cut span) and ``replicas_rerouted`` (within
-        SLO, with room); ``slo_lost`` and ``stranded`` (lease ids); ``overloaded_spans``
+        ``replicas_affected`` (routes over a cut span), ``replicas_rerouted`` (within
+        SLO, with room), ``replicas_slo_lost`` and ``replicas_stranded`` (these three
+        add up to the affected); ``slo_lost`` and ``stranded`` (lease ids: a lease
+        with a stranded replica is stranded, else one past its SLO is in ``slo_lost``); ``overloaded_spans``
         (spans the stranded traffic would push past their limit on its preferred path);
         ``peak_span_utilisation`` (carried plus stranded demand over capacity, on the
         spans the re-routing touched); ``revenue_at_risk_usd`` (term revenue of the
         leases that lose their SLO or are stranded); ``worst_added_latency_ms``;
         ``survivable`` (nothing lost or stranded); ``inter_campus_replicas`` (routes
         whose cut span lies between two campuses) and ``inter_campus_survivable``
-        (each of them re-routed within its SLO, or stranded only by full spans past the
-        last campus on its way to the PoP, with room on the way between campuses);
+        (each of them re-routed within its SLO, or stranded -- or carried past its SLO --
+        only because spans past the last campus on its fastest way to the PoP are full,
+        with room on the way between campuses);
         ``reroutes`` (one record per affected replica: old and new route, outcome,
-        ``limited_by`` -- the full span that strands it -- and why).
+        ``limited_by`` -- the full span that strands it, or that keeps it off the
+        fastest path within its SLO -- and why).
 
     Examples
     --------
@@ -242,13 +250,8 @@ def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False, 
     affected["revenue_usd"] = affected["lease"].map(wl["revenue_usd"]).astype(float)
     affected = affected.sort_values(["revenue_usd", "lease", "replica"], ascending=[False, True, True])
 
-    cand = candidate_paths(sc, g, k=k, exclude_spans=cut) if len(affected) else None
-    by_pair: dict[tuple[str, str], list[tuple[tuple[str, ...], str, float]]] = {}
-    if cand is not None:
-        for r in cand.itertuples(index=False):
-            by_pair.setdefault((str(r.site), str(r.pop)), []).append((tuple(r.spans), str(r.label),
-                                                                      float(r.latency_ms)))
-    records = [_reroute(sc, links, by_pair, r, wl.loc[r.lease], cut=cut) for r in affected.itertuples(index=False)]
+    h = span_graph(g, exclude_spans=cut)
+    records = [_reroute(sc, links, h, r, wl.loc[r.lease], cut=cut) for r in affected.itertuples(index=False)]
 
     stranded = sorted({x["lease"] for x in records if x["outcome"] == "stranded"})
     slo_lost = sorted({x["lease"] for x in records if x["outcome"] == "slo_lost"} - set(stranded))
@@ -259,7 +262,6 @@ def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False, 
     util = demand[touched] / links.capacity[touched, None] if touched.any() else np.zeros((0, 1))
     added = [x["added_latency_ms"] for x in records if x["outcome"] != "stranded"]
     inter = [x for x in records if x["inter_campus"]]
-    h = span_graph(g, exclude_spans=cut)
     sites = [s for s in map(str, sc.sites.index) if s in h]
     connected = len(sites) <= 1 or all(nx.has_path(h, sites[0], s) for s in sites[1:])
     out: dict[str, Any] = {
@@ -267,6 +269,8 @@ def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False, 
         "status": "ok", "error": "", "campuses_connected": bool(connected),
         "replicas_affected": len(records),
         "replicas_rerouted": sum(x["outcome"] == "rerouted" for x in records),
+        "replicas_slo_lost": sum(x["outcome"] == "slo_lost" for x in records),
+        "replicas_stranded": sum(x["outcome"] == "stranded" for x in records),
         "slo_lost": tuple(slo_lost), "stranded": tuple(stranded),
         "overloaded_spans": tuple(links.ids[i] for i in np.flatnonzero(over)),
         "peak_span_utilisation": float(util.max()) if util.size else 0.0,
@@ -299,9 +303,15 @@ def _only_tail_full(sc: Scenario, links: _Links, site: str, spans: tuple[str, ..
     return links.free(spans[:last_site], t0, t1) >= gbps - EPS > links.free(spans[last_site:], t0, t1)
 
 
-def _reroute(sc: Scenario, links: _Links, by_pair: dict[tuple[str, str], list[tuple[tuple[str, ...], str, float]]],
-             r: Any, w: pd.Series, *, cut: set[str]) -> dict[str, Any]:
-    """Find one affected replica a new route; take its capacity (or record its overflow)."""
+def _reroute(sc: Scenario, links: _Links, h: nx.Graph, r: Any, w: pd.Series, *, cut: set[str]) -> dict[str, Any]:
+    """Find one affected replica a new route over the fibre left (``h``); take its capacity (or record its overflow).
+
+    The route is the fastest path whose every span has room for the replica's egress
+    in every week of its term (:func:`~planner.routing.fastest_path` over those
+    spans): within the SLO it is ``rerouted``, past it ``slo_lost``; with no such
+    path at all the replica is ``stranded``, its traffic recorded as overflow on the
+    fastest path and its reason naming the widest path's bottleneck.
+    """
     site, region = str(r.site), str(w["region"])
     slo = float(w["latency_slo_ms"]) if pd.notna(w["latency_slo_ms"]) else math.inf
     egress = float(r.egress_gbps)
@@ -317,37 +327,36 @@ def _reroute(sc: Scenario, links: _Links, by_pair: dict[tuple[str, str], list[tu
         "outcome": "stranded", "new_spans": (), "new_path": "", "new_latency_ms": math.nan,
         "added_latency_ms": math.nan, "limited_by": "", "limited_in_tail": False, "why": "",
     }
-    paths = by_pair.get((site, region), [])
-    if not paths:
+    fastest = fastest_path(h, site, region)
+    if fastest is None:
         rec["why"] = f"no path from {site} to {region} survives the cut"
         return rec
-
-    def room(spans: tuple[str, ...]) -> float:
-        return links.free(spans, t0, t1) if egress > 0 else math.inf
-
-    within = [p for p in paths if p[2] <= slo + EPS]
-    chosen = next((p for p in within if room(p[0]) >= egress - EPS), None)
-    outcome: Outcome = "rerouted"
-    if chosen is None:
-        chosen = next((p for p in paths if p[2] > slo + EPS and room(p[0]) >= egress - EPS), None)
-        outcome = "slo_lost"
-    if chosen is None:
-        want = within[0] if within else paths[0]
-        links.add(want[0], egress, t0, t1, overflow=True)
-        best = max(paths, key=lambda p: (room(p[0]), -p[2]))
-        free, span, week = links.bottleneck(best[0], t0, t1)
+    room = links.room(t0, t1) if egress > 0 else {}
+    carry: Path | None = fastest
+    if egress > 0:
+        carry = fastest_path(h, site, region, usable=lambda e: room[e] >= egress - EPS)
+    if carry is None:
+        links.add(fastest.spans, egress, t0, t1, overflow=True)
+        best = widest_path(h, site, region, room) or fastest
+        free, span, week = links.bottleneck(best.spans, t0, t1)
         rec["limited_by"] = span
-        rec["limited_in_tail"] = _only_tail_full(sc, links, site, best[0], egress, t0, t1)
+        rec["limited_in_tail"] = _only_tail_full(sc, links, site, best.spans, egress, t0, t1)
         rec["why"] = (f"no surviving path has {egress:,.0f} Gbps free in weeks {t0}-{t1} "
-                      f"(most: {max(free, 0.0):,.0f} Gbps via {best[1]}, limited by {span} in week {week})")
+                      f"(most: {max(free, 0.0):,.0f} Gbps via {best.label}, limited by {span} in week {week})")
         return rec
-    spans, label, lat = chosen
-    links.add(spans, egress, t0, t1)
-    rec.update(outcome=outcome, new_spans=spans, new_path=label, new_latency_ms=lat, added_latency_ms=lat - old_lat)
+    outcome: Outcome = "rerouted" if carry.latency_ms <= slo + EPS else "slo_lost"
+    if outcome == "slo_lost" and fastest.latency_ms <= slo + EPS:  # the fast path is there, but full
+        rec["limited_by"] = links.bottleneck(fastest.spans, t0, t1)[1]
+        rec["limited_in_tail"] = _only_tail_full(sc, links, site, fastest.spans, egress, t0, t1)
+    links.add(carry.spans, egress, t0, t1)
+    rec.update(outcome=outcome, new_spans=carry.spans, new_path=carry.label, new_latency_ms=carry.latency_ms,
+               added_latency_ms=carry.latency_ms - old_lat)
     if outcome == "slo_lost":
-        rec["why"] = (f"fastest surviving path {within[0][1]} is full; carried via {label}, {lat:.2f} ms > SLO "
-                      f"{slo:g} ms" if within else f"fastest surviving path {paths[0][1]} takes {paths[0][2]:.2f} ms "
-                      f"> SLO {slo:g} ms")
+        rec["why"] = (f"fastest surviving path {fastest.label} takes {fastest.latency_ms:.2f} ms > SLO {slo:g} ms"
+                      if fastest.latency_ms > slo + EPS else
+                      f"no surviving path within SLO {slo:g} ms has {egress:,.0f} Gbps free in weeks {t0}-{t1} "
+                      f"(fastest: {fastest.label}, {fastest.latency_ms:.2f} ms); carried via {carry.label}, "
+                      f"{carry.latency_ms:.2f} ms")
     return rec
 
 

@@ -85,6 +85,8 @@ class DerateResult:
         Plan revenue before and after.
     violations
         ``plan.check(scenario)`` (empty).
+    before
+        The plan in force before the derate.
     """
 
     site: str
@@ -98,6 +100,23 @@ class DerateResult:
     revenue_before_usd: float
     revenue_after_usd: float
     violations: list[str]
+    before: Plan
+
+    def site_power(self) -> pd.DataFrame:
+        """Per site and week: power drawn and available before and after the derate, MW.
+
+        Columns ``site``, ``week``, ``power_mw_before``, ``power_mw_after``,
+        ``available_mw_before``, ``available_mw_after``, ``headroom_mw_after``.
+        """
+        cols = ["site", "week", "power_mw", "available_mw"]
+        a = self.before.site_use[cols].rename(columns={"power_mw": "power_mw_before",
+                                                       "available_mw": "available_mw_before"})
+        b = self.plan.site_use[cols].rename(columns={"power_mw": "power_mw_after",
+                                                     "available_mw": "available_mw_after"})
+        out = a.merge(b, on=["site", "week"], how="outer").sort_values(["site", "week"]).reset_index(drop=True)
+        out["headroom_mw_after"] = out["available_mw_after"] - out["power_mw_after"]
+        return out[["site", "week", "power_mw_before", "power_mw_after", "available_mw_before", "available_mw_after",
+                    "headroom_mw_after"]]
 
     @property
     def revenue_lost_usd(self) -> float:
@@ -172,4 +191,4 @@ def derate(sc: Scenario, plan: Plan, site: str, percent: float, weeks: tuple[int
     return DerateResult(site=site, percent=float(percent), weeks=(int(weeks[0]), int(weeks[1])), scenario=sc_d,
                         plan=new, curtailed=curtailed, moved=diff.moved, diff=diff,
                         revenue_before_usd=plan.revenue_usd, revenue_after_usd=new.revenue_usd,
-                        violations=new.check(sc_d))
+                        violations=new.check(sc_d), before=plan)

@@ -26,7 +26,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-__all__ = ["ProgressCallback", "TaskResult", "local_cluster", "run_tasks"]
+from planner.scheduler import check_scheduler
+
+__all__ = ["ProgressCallback", "TaskResult", "check_scheduler", "local_cluster", "run_tasks"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,9 @@ R = TypeVar("R")
 ProgressCallback = Callable[[int, int, str], None]
 """Called after each task as ``on_progress(done, total, key)``."""
 
-CONNECT_TIMEOUT_S = 20.0
+CONNECT_TIMEOUT_S = 10.0
+"""How long the Dask client may take to join a scheduler that accepted the connection, s."""
+
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,17 @@ def _client(scheduler: Any, n_workers: int) -> Iterator[Any]:
     from dask.distributed import Client
 
     if scheduler is not None:
-        client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        if isinstance(scheduler, str):
+            check_scheduler(scheduler)
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S)
+        except (OSError, TimeoutError) as exc:
+            msg = f"cannot connect to the Dask scheduler at {scheduler}: {_describe(exc)}"
+            raise ConnectionError(msg) from None
+        except Exception as exc:  # something else answers there (garbled handshake)
+            msg = (f"cannot connect to the Dask scheduler at {scheduler}: what answers there does not speak "
+                   f"Dask's protocol ({_describe(exc)})")
+            raise ConnectionError(msg) from None
         try:
             yield client
         finally:

@@ -5,12 +5,14 @@
     report = failure_analysis(sc, plan)                 # local Dask cluster
     report = failure_analysis(sc, plan, serial=True)    # in-process, same table
     report.cases                                        # one row per case, worst first
-    write_failures(sc, report, "output/failures")       # failures.csv, failure_routes.csv, failures.geojson/.gpkg
+    write_failures(sc, report, "output/failures", plan=plan, with_plan=True)  # a folder of its own, with plan.json
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,14 +28,20 @@ from planner.scenario import Scenario
 from planner.whatif.cuts import Case, cut_cases, evaluate_cut
 from planner.whatif.distributed import ProgressCallback, run_tasks
 
-__all__ = ["CASE_COLUMNS", "REPLAN_COLUMNS", "ROUTE_COLUMNS", "CutOptions", "FailureReport", "failure_analysis",
-           "failure_layers", "write_failures"]
+__all__ = ["CASE_COLUMNS", "FAILURE_FILES", "REPLAN_COLUMNS", "ROUTE_COLUMNS", "CutOptions", "FailureReport",
+           "failure_analysis", "failure_layers", "write_failures"]
 
 CASE_COLUMNS = ["rank", "case", "kind", "spans", "srlgs", "status", "error", "survivable", "campuses_connected",
                 "inter_campus_replicas", "inter_campus_survivable", "replicas_affected", "replicas_rerouted",
-                "n_slo_lost", "n_stranded", "slo_lost", "stranded", "overloaded_spans", "peak_span_utilisation",
-                "revenue_at_risk_usd", "worst_added_latency_ms"]
-"""Columns of :attr:`FailureReport.cases` (and ``failures.csv``)."""
+                "replicas_slo_lost", "replicas_stranded", "leases_slo_lost", "leases_stranded", "slo_lost", "stranded",
+                "overloaded_spans", "peak_span_utilisation", "revenue_at_risk_usd", "worst_added_latency_ms"]
+"""Columns of :attr:`FailureReport.cases` (and ``failures.csv``).
+
+Counts say their unit in their name: ``replicas_*`` count lease replicas (affected =
+rerouted + SLO lost + stranded), ``leases_*`` count leases (a lease counts as
+stranded when any replica is, else as SLO lost when any replica is); ``slo_lost``
+and ``stranded`` list those leases.
+"""
 
 REPLAN_COLUMNS = ["replan_status", "replan_error", "replan_gap", "n_moved", "n_dropped", "moved", "dropped",
                   "revenue_before_usd", "revenue_after_usd", "revenue_kept_usd", "replan_violations"]
@@ -50,7 +58,6 @@ class CutOptions:
     """How each case is evaluated (see :func:`~planner.whatif.cuts.evaluate_cut`)."""
 
     replan: bool = False
-    k: int | None = None
     time_limit_s: float = 10.0
     seed: int = 0
     explain: bool = False
@@ -95,12 +102,12 @@ def _cut_task(shared: tuple[Scenario, Plan], job: tuple[Case, CutOptions]) -> di
     """One case, as a Dask task (module level so workers import it by name)."""
     sc, plan = shared
     case, opt = job
-    return evaluate_cut(sc, plan, case, replan=opt.replan, k=opt.k, time_limit_s=opt.time_limit_s, seed=opt.seed,
+    return evaluate_cut(sc, plan, case, replan=opt.replan, time_limit_s=opt.time_limit_s, seed=opt.seed,
                         workers=1, explain=opt.explain, move_penalty_usd=opt.move_penalty_usd)
 
 
 def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = None, *, replan: bool = False,
-                     k: int | None = None, time_limit_s: float = 10.0, seed: int = 0, explain: bool = False,
+                     time_limit_s: float = 10.0, seed: int = 0, explain: bool = False,
                      move_penalty_usd: float | None = None, scheduler: Any = None, serial: bool = False,
                      n_workers: int = 2, on_progress: ProgressCallback | None = None) -> FailureReport:
     """Evaluate every cut case of a plan, each as a task on Dask (or in-process), and rank them.
@@ -114,7 +121,7 @@ def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = No
     replan
         Also re-optimise each case from the plan with minimal moves (CP-SAT, one
         search worker per task, ``time_limit_s``, ``seed``, deterministic).
-    k, explain, move_penalty_usd
+    explain, move_penalty_usd
         See :func:`~planner.whatif.cuts.evaluate_cut`.
     scheduler, serial, n_workers, on_progress
         Where the tasks run (see :func:`~planner.whatif.distributed.run_tasks`).
@@ -129,10 +136,10 @@ def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = No
     >>> from planner.baseline import greedy
     >>> sc = load_scenario()
     >>> report = failure_analysis(sc, greedy(sc, explain=False))  # doctest: +SKIP
-    >>> report.cases[["case", "n_stranded", "revenue_at_risk_usd", "survivable"]].head()  # doctest: +SKIP
+    >>> report.cases[["case", "replicas_stranded", "revenue_at_risk_usd", "survivable"]].head()  # doctest: +SKIP
     """
     cases = list(cases) if cases is not None else cut_cases(sc)
-    opt = CutOptions(replan=replan, k=k, time_limit_s=time_limit_s, seed=seed, explain=explain,
+    opt = CutOptions(replan=replan, time_limit_s=time_limit_s, seed=seed, explain=explain,
                      move_penalty_usd=move_penalty_usd)
     light = replace(plan, log=[])  # the solver log can be long; tasks do not need it
     results = run_tasks(_cut_task, (sc, light), [(c, opt) for c in cases], keys=[c.id for c in cases],
@@ -152,16 +159,16 @@ def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = No
 
 
 def _case_table(rows: list[dict[str, Any]], replan: bool) -> pd.DataFrame:
-    """Cases worst first: revenue at risk, then leases stranded and losing their SLO, then case order."""
+    """Cases worst first: revenue at risk, then replicas stranded and losing their SLO, then case order."""
     df = pd.DataFrame(rows)
-    for col, src in (("n_slo_lost", "slo_lost"), ("n_stranded", "stranded"), ("n_moved", "moved"),
+    for col, src in (("leases_slo_lost", "slo_lost"), ("leases_stranded", "stranded"), ("n_moved", "moved"),
                      ("n_dropped", "dropped")):
         df[col] = df[src].map(lambda v: len(v) if isinstance(v, tuple) else math.nan) if src in df else math.nan
-    for col in ("revenue_at_risk_usd", "n_stranded", "n_slo_lost"):
+    for col in ("revenue_at_risk_usd", "replicas_stranded", "replicas_slo_lost"):
         if col not in df:
             df[col] = math.nan
     df["_order"] = range(len(df))
-    df = df.sort_values(["revenue_at_risk_usd", "n_stranded", "n_slo_lost", "_order"],
+    df = df.sort_values(["revenue_at_risk_usd", "replicas_stranded", "replicas_slo_lost", "_order"],
                         ascending=[False, False, False, True], na_position="last", kind="stable")
     df = df.reset_index(drop=True)
     df["rank"] = range(1, len(df) + 1)
@@ -199,8 +206,9 @@ def failure_layers(sc: Scenario, report: FailureReport) -> dict[str, gpd.GeoData
             span_rows.append({"id": f"{case}|{span}", "case": case, "rank": c["rank"], "kind": c["kind"], "span": span,
                               "srlg": s["srlg"], "a": s["a"], "b": s["b"], "length_km": s["length_km"],
                               "capacity_gbps": s["capacity_gbps"], "status": c["status"],
-                              "survivable": c["survivable"], "n_stranded": c["n_stranded"],
-                              "n_slo_lost": c["n_slo_lost"], "revenue_at_risk_usd": c["revenue_at_risk_usd"],
+                              "survivable": c["survivable"], "replicas_stranded": c["replicas_stranded"],
+                              "replicas_slo_lost": c["replicas_slo_lost"],
+                              "revenue_at_risk_usd": c["revenue_at_risk_usd"],
                               "worst_added_latency_ms": c["worst_added_latency_ms"], "geometry": s["geometry"]})
     routes = _flat(report.routes)
     old_rows, new_rows = [], []
@@ -210,7 +218,8 @@ def failure_layers(sc: Scenario, report: FailureReport) -> dict[str, gpd.GeoData
         if raw.new_spans:
             new_rows.append({"id": rid, **r, "geometry": route_line(sc, str(raw.site), raw.new_spans)[0]})
     span_cols = ["case", "rank", "kind", "span", "srlg", "a", "b", "length_km", "capacity_gbps", "status",
-                 "survivable", "n_stranded", "n_slo_lost", "revenue_at_risk_usd", "worst_added_latency_ms"]
+                 "survivable", "replicas_stranded", "replicas_slo_lost", "revenue_at_risk_usd",
+                 "worst_added_latency_ms"]
     return {"cut_spans": _layer(span_rows, span_cols), "affected_routes": _layer(old_rows, ROUTE_COLUMNS),
             "rerouted_routes": _layer(new_rows, ROUTE_COLUMNS)}
 
@@ -220,30 +229,76 @@ def _layer(rows: list[dict[str, Any]], columns: list[str]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(df, geometry="geometry", crs=CRS)
 
 
-def write_failures(sc: Scenario, report: FailureReport, out_dir: str | Path, *,
-                   plan: Plan | None = None) -> dict[str, Path]:
-    """Write ``failures.csv``, ``failure_routes.csv``, ``failures.geojson`` and ``failures.gpkg`` into ``out_dir``.
+FAILURE_FILES = {"cases": "failures.csv", "routes": "failure_routes.csv", "geojson": "failures.geojson",
+                 "gpkg": "failures.gpkg", "report": "report.html", "plan": "plan.json"}
+"""The files :func:`write_failures` writes, by kind (``report`` and ``plan`` only with the plan)."""
+
+
+def _write_failure_files(sc: Scenario, report: FailureReport, folder: Path, plan: Plan | None,
+                         source: dict[str, Any] | None, *, with_plan: bool) -> list[str]:
+    """Write the failure files into ``folder`` (``plan.json`` last); return their kinds."""
+    _flat(report.cases).to_csv(folder / FAILURE_FILES["cases"], index=False)
+    _flat(report.routes).to_csv(folder / FAILURE_FILES["routes"], index=False)
+    layers = failure_layers(sc, report)
+    write_geojson(layers, folder / FAILURE_FILES["geojson"])
+    write_gpkg({k: v for k, v in layers.items() if len(v)}, folder / FAILURE_FILES["gpkg"])
+    kinds = ["cases", "routes", "geojson", "gpkg"]
+    if plan is not None:
+        from planner.report import write_report
+
+        write_report(sc, plan, folder / FAILURE_FILES["report"], failures=report.cases)
+        kinds.append("report")
+        if with_plan:
+            plan.to_json(folder / FAILURE_FILES["plan"], source=source)
+            kinds.append("plan")
+    return kinds
+
+
+def write_failures(sc: Scenario, report: FailureReport, out_dir: str | Path, *, plan: Plan | None = None,
+                   with_plan: bool = False, force: bool = False) -> dict[str, Path]:
+    """Write ``failures.csv``, ``failure_routes.csv``, ``failures.geojson`` and ``failures.gpkg``.
 
     With the ``plan`` the cases were cut from, also (re)write ``report.html`` with a
-    section of the cases ranked by revenue at risk.
+    section of the cases ranked by revenue at risk. Nothing is left half written:
+
+    - ``with_plan=False`` adds the files to ``out_dir`` as it is (the plan's own
+      results folder): all are written into a hidden folder inside it first, then
+      moved into place, so a failure while writing changes nothing;
+    - ``with_plan=True`` writes a new folder whole or not at all
+      (:func:`planner.run.write_folder`), with ``plan.json`` (recording the
+      scenario's files and hashes), so it can be read back like a results folder;
+      an existing folder is replaced only with ``force``.
 
     Returns
     -------
     dict
         File kind -> path written.
+
+    Raises
+    ------
+    planner.run.RunExistsError
+        With ``with_plan`` when ``out_dir`` exists and may not be replaced.
     """
+    from planner.provenance import source_record
+    from planner.run import write_folder
+
     out = Path(out_dir)
+    source = source_record(sc.path, out) if sc.path is not None and with_plan and plan is not None else None
+    kinds: list[str] = []
+    if with_plan:
+        def fill(folder: Path) -> None:
+            kinds.extend(_write_failure_files(sc, report, folder, plan, source, with_plan=True))
+
+        write_folder(out, fill, force=force, marker=FAILURE_FILES["plan"] if plan is not None else "failures.csv")
+        return {k: out / FAILURE_FILES[k] for k in kinds}
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"cases": out / "failures.csv", "routes": out / "failure_routes.csv",
-             "geojson": out / "failures.geojson", "gpkg": out / "failures.gpkg"}
-    _flat(report.cases).to_csv(paths["cases"], index=False)
-    _flat(report.routes).to_csv(paths["routes"], index=False)
-    layers = failure_layers(sc, report)
-    write_geojson(layers, paths["geojson"])
-    write_gpkg({k: v for k, v in layers.items() if len(v)}, paths["gpkg"])
-    if plan is not None:
-        from planner.report import write_report
-
-        paths["report"] = write_report(sc, plan, out / "report.html", failures=report.cases)
-    return paths
-
+    tmp = out / f".failures.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        kinds = _write_failure_files(sc, report, tmp, plan, None, with_plan=False)
+        for k in kinds:
+            os.replace(tmp / FAILURE_FILES[k], out / FAILURE_FILES[k])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {k: out / FAILURE_FILES[k] for k in kinds}

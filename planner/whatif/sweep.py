@@ -35,8 +35,8 @@ from planner.solver import optimise
 from planner.whatif.distributed import ProgressCallback, run_tasks
 from planner.whatif.variants import pod_groups, vary
 
-__all__ = ["METRIC_COLUMNS", "PARAMETERS", "Grid", "GridError", "evaluate_point", "plan_metrics", "read_grid",
-           "sweep", "sweep_chart"]
+__all__ = ["LIMITS", "MAX_POINTS", "METRIC_COLUMNS", "PARAMETERS", "Grid", "GridError", "evaluate_point",
+           "failed_points", "plan_metrics", "read_grid", "sweep", "sweep_chart", "write_sweep"]
 
 PARAMETERS: dict[str, tuple[type, float]] = {
     "demand_growth": (float, 1.0),
@@ -48,12 +48,34 @@ PARAMETERS: dict[str, tuple[type, float]] = {
 }
 """Sweepable parameters: type and default."""
 
+LIMITS: dict[str, tuple[float, float, bool, str]] = {
+    "demand_growth": (1.0, 10.0, True, "numbers from 1 to 10"),
+    "price_factor": (0.0, 100.0, False, "numbers above 0, up to 100"),
+    "slo_factor": (0.0, 100.0, False, "numbers above 0, up to 100"),
+    "span_capacity_factor": (0.0, 100.0, False, "numbers above 0, up to 100"),
+    "extra_pods": (0.0, 1000.0, True, "whole numbers from 0 to 1,000"),
+    "time_limit_s": (0.0, 3600.0, False, "seconds above 0, up to 3,600"),
+}
+"""Each parameter's allowed range: lowest, highest, whether the lowest is allowed, and the range in words."""
+
+MAX_POINTS = 1000
+"""Most points a grid may have (the product of its parameters' value counts)."""
+
+MAX_GRID_BYTES = 64 * 1024
+"""Largest grid file read, bytes."""
+
+MAX_SEED = 2**31 - 1
+"""Largest seed (CP-SAT's random seed is a 32-bit integer)."""
+
 OPTIONS = ("parameters", "extra_pods_group", "time_limit_s", "seed")
 
 METRIC_COLUMNS = ["status", "error", "revenue_usd", "net_value_usd", "objective_usd", "bound_usd", "gap",
                   "leases_placed", "leases_unplaced", "gpus_leased_peak", "gpus_leased_mean", "gpu_utilisation_mean",
                   "gpu_utilisation_peak", "span_utilisation_peak", "wall_s"]
 """Result columns of :func:`sweep` (after the parameter columns)."""
+
+PLANNED = ("OPTIMAL", "FEASIBLE")
+"""Statuses of a point that has a plan; any other (``INFEASIBLE``, ``UNKNOWN``, ``failed``) is a failed point."""
 
 
 class GridError(ValueError):
@@ -73,6 +95,11 @@ class Grid:
     time_limit_s: float = 10.0
     seed: int = 0
 
+    @property
+    def n_points(self) -> int:
+        """How many points the grid has (without listing them)."""
+        return math.prod(len(v) for v in self.parameters.values())
+
     def points(self) -> list[dict[str, Any]]:
         """Every combination, in the grid's order (last parameter fastest).
 
@@ -85,66 +112,144 @@ class Grid:
         return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*self.parameters.values())]
 
 
-_MINIMUM = {"extra_pods": (0.0, "whole numbers >= 0"), "demand_growth": (1.0, "numbers >= 1")}
-
-
-def _parameter_values(name: str, values: Any) -> tuple[list[Any], list[Any]]:
-    """A parameter's values, cleaned, and the values that are not valid."""
+def _in_range(name: str, v: Any) -> bool:
     kind, _ = PARAMETERS[name]
-    low, _ = _MINIMUM.get(name, (0.0, ""))
-    clean: list[Any] = []
-    wrong: list[Any] = []
-    for v in values if isinstance(values, list | tuple) else [values]:
-        ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-        ok = ok and (int(v) == v if kind is int else True) and (v >= low if name in _MINIMUM else v > 0)
-        (clean if ok else wrong).append(kind(v) if ok else v)
-    return clean, wrong
+    low, high, low_ok, _ = LIMITS[name]
+    if not (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)):
+        return False
+    if kind is int and int(v) != v:
+        return False
+    return (v >= low if low_ok else v > low) and v <= high
 
 
-def _grid_from(data: Any, source: str, sc: Scenario | None = None) -> Grid:
+def _value_fix(name: str, v: Any) -> str:
+    """The fix for a bad value: the range, and for a number YAML read as text (``1e3``) how to write it."""
+    words = LIMITS[name][3]
+    if isinstance(v, str):
+        try:
+            number = float(v)
+        except ValueError:
+            return f"give {words}"
+        if _in_range(name, number) and (PARAMETERS[name][0] is float or number.is_integer()):
+            return f"write it as a plain number: YAML reads {v} as text (e.g. {number:g} as {number!r})"
+        return f"give {words} ({v} is outside)"
+    return f"give {words}"
+
+
+class _Lines:
+    """Lines of a YAML document's values, by path (``("parameters", "extra_pods", 0)``)."""
+
+    def __init__(self, node: yaml.Node | None) -> None:
+        self.lines: dict[tuple[Any, ...], int] = {}
+        if node is not None:
+            self._walk(node, ())
+
+    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value if isinstance(k, yaml.ScalarNode) else str(k.start_mark.line)
+                self.lines[(*path, key)] = k.start_mark.line + 1
+                self._walk(v, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                self._walk(v, (*path, i))
+
+    def where(self, *path: Any) -> str:
+        """``"line N"`` of the value at ``path`` (or of its nearest parent), ``""`` when unknown."""
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.lines:
+                return f"line {self.lines[path[:n]]}"
+        return ""
+
+
+def _grid_from(data: Any, source: str, sc: Scenario | None = None, lines: _Lines | None = None) -> Grid:
     problems: list[Problem] = []
+    at = lines or _Lines(None)
 
-    def bad(where: str, value: Any, message: str, fix: str) -> None:
-        problems.append(Problem(source, "", where, repr(value), message, fix))
+    def bad(path: tuple[Any, ...], value: Any, message: str, fix: str) -> None:
+        field_name = ".".join(str(p) for p in path if not isinstance(p, int))
+        problems.append(Problem(source, at.where(*path), field_name, repr(value), message, fix))
 
     if not isinstance(data, Mapping):
-        raise GridError([Problem(source, "", "", "", "the grid is not a mapping",
+        raise GridError([Problem(source, at.where(), "", "", "the grid is not a mapping",
                                  "write 'parameters:' with a list of values per parameter")])
     for key in data:
         if key not in OPTIONS:
-            bad(str(key), data[key], "unknown key", f"use {', '.join(OPTIONS)}")
+            bad((key,), data[key], "unknown key", f"use {', '.join(OPTIONS)}")
     params_in = data.get("parameters") or {}
     if not isinstance(params_in, Mapping) or not params_in:
-        bad("parameters", params_in, "no parameters to sweep", f"list values for some of {', '.join(PARAMETERS)}")
+        bad(("parameters",), params_in, "no parameters to sweep", f"list values for some of {', '.join(PARAMETERS)}")
         params_in = {}
     params: dict[str, list[Any]] = {}
     for name, values in params_in.items():
         if name not in PARAMETERS:
-            bad(f"parameters.{name}", values, "unknown parameter", f"use one of {', '.join(PARAMETERS)}")
+            bad(("parameters", name), values, "unknown parameter", f"use one of {', '.join(PARAMETERS)}")
             continue
-        clean, wrong = _parameter_values(name, values)
-        for v in wrong:
-            bad(f"parameters.{name}", v, "not a valid value", f"give {_MINIMUM.get(name, (0, 'positive numbers'))[1]}")
-        if not clean and not wrong:
-            bad(f"parameters.{name}", values, "no values", "give a list of values")
+        listed = values if isinstance(values, list | tuple) else [values]
+        if len(listed) > MAX_POINTS:
+            bad(("parameters", name), f"{len(listed):,} values", f"more than {MAX_POINTS:,} values",
+                "sweep fewer values")
+            continue
+        clean: list[Any] = []
+        for i, v in enumerate(listed):
+            if _in_range(name, v):
+                clean.append(PARAMETERS[name][0](v))
+            else:
+                path = ("parameters", name, i) if isinstance(values, list | tuple) else ("parameters", name)
+                bad(path, v, "not a valid value", _value_fix(name, v))
+        if not listed:
+            bad(("parameters", name), values, "no values", "give a list of values")
         params[name] = clean
+    n_points = math.prod(len(v) for v in params.values()) if params else 0
+    if n_points > MAX_POINTS:
+        counts = " x ".join(f"{len(v)} {k}" for k, v in params.items())
+        bad(("parameters",), f"{n_points:,} points", f"the grid has {n_points:,} points ({counts}), more than "
+            f"{MAX_POINTS:,}", "sweep fewer values, or split the grid into several files")
     group = data.get("extra_pods_group")
     if group is not None and sc is not None and str(group) not in set(pod_groups(sc)):
-        bad("extra_pods_group", group, "no such pod group in the scenario",
+        bad(("extra_pods_group",), group, "no such pod group in the scenario",
             f"use one of {', '.join(sorted(set(pod_groups(sc)))[:8])}...")
     tl, seed = data.get("time_limit_s", 10.0), data.get("seed", 0)
-    if not (isinstance(tl, int | float) and not isinstance(tl, bool) and tl > 0):
-        bad("time_limit_s", tl, "not a positive number of seconds", "e.g. time_limit_s: 10")
-    if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
-        bad("seed", seed, "not a whole number >= 0", "e.g. seed: 0")
+    if not _in_range("time_limit_s", tl):
+        bad(("time_limit_s",), tl, "not a time limit", f"give {LIMITS['time_limit_s'][3]}, e.g. time_limit_s: 10")
+    if not (isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed <= MAX_SEED):
+        bad(("seed",), seed, "not a seed", f"give a whole number from 0 to {MAX_SEED:,}, e.g. seed: 0")
     if problems:
         raise GridError(problems)
     return Grid(parameters=params, extra_pods_group=None if group is None else str(group),
                 time_limit_s=float(tl), seed=int(seed))
 
 
+def _read_text(path: Path) -> str:
+    """A grid file's text: a regular file of at most :data:`MAX_GRID_BYTES`, UTF-8; else :class:`GridError`."""
+    name = str(path)
+    try:
+        if not path.is_file():
+            what = "no such file" if not path.exists() else "not a regular file"
+            raise GridError([Problem(name, "", "", "", what, "give the path of a grid YAML file "
+                                                            "(see examples/sweep_grid.yaml)")])
+        with path.open("rb") as f:
+            raw = f.read(MAX_GRID_BYTES + 1)
+    except OSError as exc:
+        raise GridError([Problem(name, "", "", "", f"cannot read file ({exc.strerror})", "check the path")]) from None
+    if len(raw) > MAX_GRID_BYTES:
+        raise GridError([Problem(name, "", "", "", f"the file is larger than {MAX_GRID_BYTES // 1024} KiB",
+                                 "give a grid YAML file: a few lines of values per parameter")])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise GridError([Problem(name, f"line {line}, byte {exc.start + 1}", "", f"0x{raw[exc.start]:02x}",
+                                 "the file is not UTF-8 text", "save it as UTF-8 plain text")]) from None
+
+
 def read_grid(source: str | Path | Mapping[str, Any], sc: Scenario | None = None) -> Grid:
     """Read and check a sweep grid (a YAML file, or the same content as a mapping).
+
+    The file is refused unless it is a regular file of at most
+    :data:`MAX_GRID_BYTES`, in UTF-8; every value must lie in its parameter's
+    range (:data:`LIMITS`) and the grid may have at most :data:`MAX_POINTS` points.
 
     Parameters
     ----------
@@ -156,7 +261,8 @@ def read_grid(source: str | Path | Mapping[str, Any], sc: Scenario | None = None
     Raises
     ------
     GridError
-        Listing every problem (unknown keys or parameters, bad values).
+        Listing every problem (file, line, field, value, fix): unknown keys or
+        parameters, values out of range, too many points, a file that is not YAML text.
 
     Examples
     --------
@@ -166,17 +272,19 @@ def read_grid(source: str | Path | Mapping[str, Any], sc: Scenario | None = None
     if isinstance(source, Mapping):
         return _grid_from(source, "grid", sc)
     path = Path(source)
+    text = _read_text(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise GridError([Problem(str(path), "", "", "", f"cannot read file ({exc.strerror})",
-                                 "check the path")]) from None
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else ""
         raise GridError([Problem(str(path), where, "", "", f"malformed YAML: {getattr(exc, 'problem', exc)}",
                                  "fix the YAML syntax")]) from None
-    return _grid_from(data, str(path), sc)
+    except RecursionError:
+        raise GridError([Problem(str(path), "", "", "", "the YAML is nested too deep",
+                                 "give a flat grid: parameters with a list of values each")]) from None
+    return _grid_from(data, str(path), sc, _Lines(node))
 
 
 # --------------------------------------------------------------------------- one point
@@ -311,3 +419,55 @@ def sweep_chart(table: pd.DataFrame, path: str | Path, *, formats: Sequence[str]
         fig.savefig(target, dpi=120)
         out.append(target)
     return out
+
+
+# --------------------------------------------------------------------------- results
+_FIXES = {
+    "INFEASIBLE": "internal workloads do not fit this variant: sweep values that leave them room",
+    "UNKNOWN": "the solver found no plan in the point's time limit: raise time_limit_s",
+}
+
+
+def failed_points(table: pd.DataFrame) -> pd.DataFrame:
+    """The points of a sweep table without a plan (status not in :data:`PLANNED`).
+
+    Returns
+    -------
+    DataFrame
+        ``point``, the parameters, ``status``, ``error`` and ``fix``; empty when every point has a plan.
+    """
+    params = [c for c in table.columns if c in PARAMETERS]
+    bad = table[~table["status"].isin(PLANNED)].reindex(columns=["point", *params, "status", "error"])
+    bad["error"] = bad["error"].fillna("").astype(str)
+    bad["fix"] = bad["status"].map(_FIXES).fillna("the task raised an error: run the point again with --serial "
+                                                  "to see it in this process")
+    return bad.reset_index(drop=True)
+
+
+def write_sweep(table: pd.DataFrame, out_dir: str | Path, *, force: bool = False) -> dict[str, Path]:
+    """Write a sweep's folder whole or not at all: ``sweep.png``, ``sweep.svg``, then ``sweep.csv``.
+
+    Written through :func:`planner.run.write_folder` (a hidden temporary folder renamed
+    into place); an existing folder is replaced only with ``force``, and only when it
+    is an earlier sweep's (it holds a ``sweep.csv``) or empty.
+
+    Returns
+    -------
+    dict
+        ``csv``, ``png``, ``svg`` -> the files written.
+
+    Raises
+    ------
+    planner.run.RunExistsError
+        When ``out_dir`` exists and may not be replaced.
+    """
+    from planner.run import write_folder
+
+    target = Path(out_dir)
+
+    def fill(folder: Path) -> None:
+        sweep_chart(table, folder / "sweep")
+        table.to_csv(folder / "sweep.csv", index=False)
+
+    write_folder(target, fill, force=force, marker="sweep.csv")
+    return {"csv": target / "sweep.csv", "png": target / "sweep.png", "svg": target / "sweep.svg"}
