@@ -31,7 +31,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from planner import __version__, cli_generate, cli_whatif
+from planner import __version__, cli_generate, cli_import, cli_whatif
 from planner._console import (
     EXIT_INFEASIBLE,
     EXIT_INPUT_ERROR,
@@ -368,6 +368,7 @@ def export(
 # A module of commands takes its helpers from planner._console and is registered here, one line each.
 cli_whatif.register(app)  # failures, derate, sweep
 cli_generate.register(app)  # generate
+cli_import.register(app)  # import topology
 
 
 def main() -> None:

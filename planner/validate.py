@@ -177,14 +177,6 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
         if span.a == span.b:
             out.append(Problem(tf, tp.where(("spans", i, "b")), "b", repr(span.b), f"span {span.id} starts and ends at "
                                "the same node (self-loop)", "give two different endpoints"))
-    pairs: dict[frozenset[str], str] = {}
-    for i, span in enumerate(inp.topology.spans):
-        key = frozenset((span.a, span.b))
-        if len(key) == 2 and key in pairs:
-            out.append(Problem(tf, tp.where(("spans", i)), "b", repr(span.b),
-                               f"span {span.id} joins the same nodes as span {pairs[key]}",
-                               "add a junction on one of the routes so that parallel routes stay distinct spans"))
-        pairs.setdefault(key, span.id)
     span_ends = {span.id: (span.a, span.b) for span in inp.topology.spans}
     for sid, (line, where) in inp.routes.items():
         if sid not in span_ends:

@@ -203,9 +203,6 @@ CASES = [
     pytest.param(Case(put("topology", "spans", 0, "b", value="SA"), "topology.yaml", At("b: SA"), "b",
                       r"span SA-J starts and ends at the same node \(self-loop\)", "two different endpoints"),
                  id="span-self-loop"),
-    pytest.param(Case(append("topology", "spans", item=lambda d: dict(d["topology"]["spans"][0], id="SA-J-2")),
-                      "topology.yaml", r"line \d+", "b", "joins the same nodes as span SA-J", "add a junction"),
-                 id="parallel-spans"),
     # periods outside the horizon, terms
     pytest.param(Case(leases(tiny.lease("L1", 10, end_week=5)), "leases.csv", r"line 2 \(lease L1\)", "end_week",
                       "week outside the horizon of 4 weeks", HORIZON), id="lease-ends-after-horizon"),
