@@ -12,7 +12,8 @@ Conventions read from sources (first match wins):
 - node name: ``name``, ``label``, ``Label``, ``city``; else the source key;
 - node position: ``lat``/``lon``, ``Latitude``/``Longitude`` (Topology Zoo),
   ``latitude``/``longitude``, ``pos`` = [lon, lat] (topohub), ``x``/``y``;
-- link length, km: ``length_km``, ``fibre_km``, ``dist`` (topohub), ``distance``, ``length``;
+- link fibre length, km: ``length_km``, ``fibre_km``; a length of unknown kind: ``dist``
+  (topohub: the straight line), ``distance``, ``length``;
 - link capacity: ``capacity_gbps``, ``LinkSpeedRaw`` (bit/s, Topology Zoo), ``capacity`` (Gbps);
 - link conduit: ``srlg`` (or the attribute named by ``srlg_attr``).
 """
@@ -53,9 +54,14 @@ log = logging.getLogger(__name__)
 NODE_COLUMNS = ["name", "lat", "lon", "kind"]
 """Columns of :attr:`SourceNetwork.nodes` (index: the source's node key); other attributes may follow."""
 
-LINK_COLUMNS = ["source", "target", "id", "length_km", "capacity_gbps", "srlg", "fibre_pairs", "channels",
-                "channel_gbps", "amplifier_spacing_km", "geometry"]
-"""Columns of :attr:`SourceNetwork.links`; unknown values are NaN (numbers), ``""`` (text) or ``None`` (geometry)."""
+LINK_COLUMNS = ["source", "target", "id", "length_km", "distance_km", "capacity_gbps", "srlg", "fibre_pairs",
+                "channels", "channel_gbps", "amplifier_spacing_km", "geometry"]
+"""Columns of :attr:`SourceNetwork.links`; unknown values are NaN (numbers), ``""`` (text) or ``None`` (geometry).
+
+``length_km`` is a fibre length the source names as such; ``distance_km`` a length of
+unknown kind (``dist``, ``distance``, ``length``), taken as fibre unless it is within
+:data:`STRAIGHT_TOLERANCE` of the great circle.
+"""
 
 STRAIGHT_TOLERANCE = 0.02
 """A source length within 2 % of the great circle is a straight-line distance, not a fibre length."""
@@ -65,7 +71,8 @@ SNAP_WARN_KM = 1.0
 
 _NAME_KEYS = ("name", "label", "Label", "city", "City")
 _LATLON_KEYS = (("lat", "lon"), ("Latitude", "Longitude"), ("latitude", "longitude"), ("y", "x"))
-_LENGTH_KEYS = ("length_km", "fibre_km", "dist", "distance", "length")
+_FIBRE_KEYS = ("length_km", "fibre_km")
+_DISTANCE_KEYS = ("dist", "distance", "length")
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _MAX_ID = 64
 
@@ -113,7 +120,8 @@ def link_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=LINK_COLUMNS)
     for c in ("source", "target", "id", "srlg"):
         df[c] = df[c].map(lambda v: "" if _missing(v) else str(v))
-    for c in ("length_km", "capacity_gbps", "fibre_pairs", "channels", "channel_gbps", "amplifier_spacing_km"):
+    for c in ("length_km", "distance_km", "capacity_gbps", "fibre_pairs", "channels", "channel_gbps",
+              "amplifier_spacing_km"):
         df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     df["geometry"] = pd.Series([g if isinstance(g, LineString) else None for g in df["geometry"]], index=df.index,
                                dtype=object)
@@ -175,8 +183,11 @@ def from_networkx(g: nx.Graph, file: str, *, srlg_attr: str = "srlg") -> SourceN
     >>> net.nodes["name"].tolist(), net.links["capacity_gbps"].tolist()
     (['New York', 'Boston'], [10.0, nan])
     """
+    pods = {n for n, d in g.nodes(data=True) if d.get("kind") == "pod"}  # a planner export's fabric: not fibre
     nodes = []
     for key, d in g.nodes(data=True):
+        if key in pods:
+            continue
         lat, lon = _position(d)
         name = _first(d, _NAME_KEYS)
         extra = {k: v for k, v in d.items() if isinstance(v, int | float | str) and k not in NODE_COLUMNS}
@@ -185,10 +196,15 @@ def from_networkx(g: nx.Graph, file: str, *, srlg_attr: str = "srlg") -> SourceN
                       else ""})
     edges = g.edges(keys=True, data=True) if g.is_multigraph() else ((u, v, None, d) for u, v, d in g.edges(data=True))
     links = []
-    for u, v, _k, d in edges:
-        length = _first(d, _LENGTH_KEYS)
+    for n1, n2, _k, d in edges:
+        if n1 in pods or n2 in pods:
+            continue
+        length, distance = _first(d, _FIBRE_KEYS), _first(d, _DISTANCE_KEYS)
+        # an undirected graph keeps no order of the ends: a planner export names them
+        u, v = (d["a"], d["b"]) if {str(d.get("a")), str(d.get("b"))} == {str(n1), str(n2)} else (n1, n2)
         links.append({"source": str(u), "target": str(v), "id": d.get("id", ""),
                       "length_km": _number(length) if length is not None else math.nan,
+                      "distance_km": _number(distance) if distance is not None else math.nan,
                       "capacity_gbps": _capacity_gbps(d), "srlg": d.get(srlg_attr, ""),
                       **{c: _number(d.get(c)) for c in ("fibre_pairs", "channels", "channel_gbps",
                                                         "amplifier_spacing_km")}})
@@ -381,27 +397,21 @@ def _length(r: pd.Series, a_xy: tuple[float, float], b_xy: tuple[float, float], 
             straight: list[str], short: list[str]) -> tuple[LineString | None, dict[str, float]]:
     """A span's route (when the source draws one) and its length fields (``length_km`` or ``route_factor``)."""
     gc = great_circle_km(a_xy[1], a_xy[0], b_xy[1], b_xy[0])
-    src = float(r["length_km"])
-    geom: LineString | None = r["geometry"]
-    if geom is not None and len(geom.coords) >= 2:
+    fibre, distance = float(r["length_km"]), float(r["distance_km"])
+    src = fibre if np.isfinite(fibre) else distance
+    geom = r["geometry"] if isinstance(r["geometry"], LineString) else None
+    if geom is not None and len(geom.coords) > 2:
         line = LineString([a_xy, *list(geom.coords)[1:-1], b_xy])
-        drawn = geodesic_length_km(line)
-        if np.isfinite(src) and src > drawn * (1 + STRAIGHT_TOLERANCE / 4):
+        if np.isfinite(src) and src > geodesic_length_km(line) * (1 + STRAIGHT_TOLERANCE / 4):
             return line, {"length_km": round(src, 3)}
-        if len(geom.coords) == 2:  # a straight line drawn: as a span given without route
-            return None, _straight(r, gc, src, opts, straight, short)
         return line, {}
-    return None, _straight(r, gc, src, opts, straight, short)
-
-
-def _straight(r: pd.Series, gc: float, src: float, opts: ImportOptions, straight: list[str],
-              short: list[str]) -> dict[str, float]:
-    """Length fields of a span given as a straight line, with or without the source's length."""
+    if np.isfinite(fibre) and fibre >= gc * (1 - STRAIGHT_TOLERANCE):
+        return None, {"length_km": round(fibre, 3)}
     if np.isfinite(src) and gc > 0:
         if src >= gc * (1 + STRAIGHT_TOLERANCE):
-            return {"length_km": round(src, 3)}
+            return None, {"length_km": round(src, 3)}
         (straight if src >= gc * (1 - STRAIGHT_TOLERANCE) else short).append(str(r["id"]))
-    return {"route_factor": opts.route_factor}
+    return None, {"route_factor": opts.route_factor}
 
 
 def _capacity(r: pd.Series, opts: ImportOptions) -> dict[str, Any]:
