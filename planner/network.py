@@ -11,11 +11,16 @@ edge ids.
 
 from __future__ import annotations
 
+import json
+import math
+from typing import Any
+
 import networkx as nx
+import pandas as pd
 
 from planner.scenario import Scenario
 
-__all__ = ["build_network"]
+__all__ = ["NETWORK_TABLES", "build_network", "network_json", "network_tables"]
 
 
 def build_network(sc: Scenario) -> nx.Graph:
@@ -51,3 +56,54 @@ def build_network(sc: Scenario) -> nx.Graph:
                    length_km=float(s["length_km"]), latency_ms=float(s["latency_ms"]), srlg=s["srlg"],
                    n_amplifiers=int(s["n_amplifiers"]), geometry=s["geometry"], a=s["a"], b=s["b"])
     return g
+
+
+NETWORK_TABLES = ("spans", "paths", "latency")
+"""The tables of :func:`network_tables`, in order."""
+
+
+def network_tables(sc: Scenario, g: nx.Graph | None = None) -> dict[str, pd.DataFrame]:
+    """The network as data: its spans, every campus's candidate paths to every PoP, the latency matrix.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        ``spans`` (one row per span: ends, lengths, route factor, amplifiers, latency,
+        capacity, shared-risk group), ``paths`` (one row per site, PoP and rank of the
+        ``settings.k_paths`` lowest-latency paths: spans joined with ``;``, nodes with
+        `` > ``, latency, length, bottleneck capacity) and ``latency`` (site x PoP,
+        lowest one-way latency in ms; NaN where no path exists).
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> t = network_tables(load_scenario())
+    >>> list(t), t["latency"].index.name, t["paths"].columns[:3].tolist()
+    (['spans', 'paths', 'latency'], 'site', ['site', 'pop', 'rank'])
+    """
+    from planner.routing import candidate_paths, latency_matrix
+
+    g = g if g is not None else build_network(sc)
+    spans = sc.spans[["a", "b", "length_km", "great_circle_km", "route_factor", "n_amplifiers", "latency_ms",
+                      "capacity_gbps", "fibre_pairs", "channels", "channel_gbps", "srlg"]].copy()
+    paths = candidate_paths(sc, g).reset_index()
+    paths["spans"] = paths["spans"].map(";".join)
+    paths["nodes"] = paths["nodes"].map(" > ".join)
+    paths = paths[["site", "pop", "rank", "path_id", "latency_ms", "length_km", "bottleneck_gbps", "spans", "nodes"]]
+    return {"spans": spans, "paths": paths, "latency": latency_matrix(sc, g)}
+
+
+def network_json(tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The tables of :func:`network_tables` as one JSON document (NaN as ``null``).
+
+    ``spans`` and ``paths`` are lists of records (spans with their ``id``), ``latency_ms``
+    a mapping site -> PoP -> ms.
+    """
+    def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+        return json.loads(df.to_json(orient="records"))
+
+    latency = tables["latency"]
+    return {"spans": records(tables["spans"].reset_index().rename(columns={"span": "id"})),
+            "paths": records(tables["paths"]),
+            "latency_ms": {str(s): {str(p): (None if math.isnan(v) else float(v)) for p, v in row.items()}
+                           for s, row in latency.iterrows()}}
