@@ -34,7 +34,8 @@ def build_network(sc: Scenario) -> nx.Graph:
     ('site', 'EPSG:4326')
     """
     ends = sc.spans[["a", "b"]].apply(lambda r: frozenset((r["a"], r["b"])), axis=1)
-    g = (nx.MultiGraph if ends.duplicated().any() else nx.Graph)(name=sc.name, crs="EPSG:4326")
+    g = (nx.MultiGraph if ends.duplicated().any() else nx.Graph)(
+        name=sc.name, crs="EPSG:4326", max_link_utilisation=float(sc.settings.max_link_utilisation))
 
     def key(ident: str) -> dict[str, str]:  # a MultiGraph keys its edges by id
         return {"key": ident} if g.is_multigraph() else {}
