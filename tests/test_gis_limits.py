@@ -39,6 +39,7 @@ AT_LIMIT = "SA-P1"
 def sc(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     d = tiny.base()
     d["scenario"]["settings"]["max_link_utilisation"] = 0.8
+    d["scenario"]["horizon"]["start_date"] = "2027-01-04"  # weeks of 100 hours in the tiny scenario
     d["leases"] = [tiny.lease("L1", 50, price=4.0, egress_gbps=800, region="P1", latency_slo_ms=50,
                               allowed_sites="SA"),
                    tiny.lease("L2", 20, price=2.0, egress_gbps=100, region="P2", latency_slo_ms=50,
@@ -180,3 +181,16 @@ def test_span_lines_follow_the_geodesic(sc: Scenario) -> None:
     off_straight = great_circle_km(mid[1], mid[0], *reversed(straight.interpolate(0.5, normalized=True).coords[0]))
     nearest = min(great_circle_km(mid[1], mid[0], y, x) for x, y in dense.coords)
     assert off_straight > 100 and nearest < 15
+
+
+def test_routes_carry_dates_for_time_aware_tools(out: dict[str, Path], plan: Plan) -> None:
+    routes = pyogrio.read_dataframe(out["gpkg"], layer="routes").set_index("id")
+    l2 = routes.loc["L2#0"]
+    assert (l2["start_week"], l2["end_week"]) == (1, 4)
+    assert str(l2["start_date"]) == "2027-01-04 00:00:00" and str(l2["end_date"]) == "2027-01-20 16:00:00"
+    assert re.search(r"^start_date: DateTime", _ogrinfo("-ro", "-so", out["gpkg"], "routes"), re.M)
+    doc = json.loads(out["geojson"].read_text(encoding="utf-8"))
+    feat = next(f for f in doc["features"] if f["id"] == "routes:L2#0")
+    assert feat["properties"]["start_date"] == "2027-01-04T00:00:00"
+    kml = _ogrinfo("-ro", "-al", out["kml"], "routes")  # LIBKML reads the TimeSpan as begin / end
+    assert re.search(r"begin \(DateTime\) = 2027/01/04", kml) and re.search(r"end \(DateTime\) = 2027/01/20", kml)

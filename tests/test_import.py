@@ -113,6 +113,14 @@ def test_topology_zoo_graphml_ids_names_capacities_and_parallel_links(tmp_path: 
     assert any("conduit sharing is unknown" in p.message for p in t.warnings)
 
 
+def test_topology_zoo_gml_reads_as_its_graphml() -> None:
+    t = build_topology(read_source(DATA / "zoo.gml"))
+    assert [p["id"] for p in t.topology["pops"]] == ["jackson", "memphis", "birmingham-al"]
+    spans = t.spans
+    assert list(spans.index) == ["jackson-memphis", "jackson-birmingham-al", "jackson-birmingham-al-2"]
+    assert spans["channel_gbps"].tolist() == [10, 10, 100]
+
+
 def test_parallel_spans_are_distinct_routes(tmp_path: Path) -> None:
     sc, _ = _import(tmp_path, "csv")
     pairs = sc.spans[sc.spans["a"].eq("P1") & sc.spans["b"].eq("baton-rouge")]

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
 
@@ -181,8 +182,24 @@ def _placemark(folder: ET.Element, layer: str, fid: str, row: Mapping[str, Any],
         v = _simple_value(value)
         if v is not None:
             _sub(data, "SimpleData", v).set("name", str(key))
+    begin, end = row.get("start_date"), row.get("end_date")
+    if isinstance(begin, pd.Timestamp) and isinstance(end, pd.Timestamp):  # the term, for the time slider
+        span = _sub(pm, "TimeSpan")
+        _sub(span, "begin", _kml_time(begin))
+        _sub(span, "end", _kml_time(end))
     if geom is not None and not geom.is_empty:
         _geometry(pm, geom)
+
+
+def _kml_time(t: pd.Timestamp) -> str:
+    """A KML time: the date at midnight, else date and time (UTC).
+
+    Examples
+    --------
+    >>> _kml_time(pd.Timestamp("2027-01-04")), _kml_time(pd.Timestamp("2027-01-20 16:00"))
+    ('2027-01-04', '2027-01-20T16:00:00Z')
+    """
+    return t.date().isoformat() if t == t.normalize() else t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _legend(limit_pct: float | None) -> str:

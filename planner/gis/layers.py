@@ -223,7 +223,13 @@ def _routes(sc: Scenario, plan: Plan) -> gpd.GeoDataFrame:
                      "latency_slo_ms": wl.at[r.lease, "latency_slo_ms"], "egress_gbps": r.egress_gbps,
                      "start_week": r.start_week, "end_week": r.end_week, "revenue_usd": r.revenue_usd,
                      "geometry": densify_geodesic(line, DENSIFY_KM)})
-    return _frame(rows, ROUTE_SCHEMA)
+    routes = _frame(rows, ROUTE_SCHEMA)
+    start = pd.to_datetime(sc.horizon.start_date or None, errors="coerce")
+    if not pd.isna(start):  # dates for time-aware tools (QGIS's temporal controller, Google Earth's slider)
+        period = pd.Timedelta(hours=float(sc.horizon.hours_per_period))
+        routes["start_date"] = (start + (routes["start_week"] - 1) * period).astype("datetime64[ms]")
+        routes["end_date"] = (start + routes["end_week"] * period).astype("datetime64[ms]")
+    return routes
 
 
 def _pop_plan_columns(sc: Scenario, routes: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -270,7 +276,9 @@ def topology_layers(sc: Scenario, plan: Plan | None = None) -> Layers:
         - ``routes``: one per placed (lease, replica) with a routed path (id
           ``<lease>#<replica>``): site, pods, region (the PoP reached), path, spans,
           length_km, latency_ms, egress_gbps (replica total), start_week, end_week,
-          revenue_usd; the line runs from the site to the PoP.
+          revenue_usd; the line runs from the site to the PoP. When the horizon has a
+          ``start_date``, also ``start_date`` (start of ``start_week``) and ``end_date``
+          (end of ``end_week``, exclusive), for time-aware tools.
         - ``pops``: with a plan ``routes`` ending there and ``peak_egress_gbps``.
 
     Examples

@@ -63,6 +63,8 @@ def json_value(value: Any) -> Any:
         return joined(value)
     if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, pd.Timestamp) and not pd.isna(value):
+        return value.isoformat()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return None if pd.isna(value) else str(value)
