@@ -8,6 +8,7 @@ package ships (SNDlib's janos-us, 26 US cities and 42 links, node-link JSON).
 from __future__ import annotations
 
 import importlib.resources
+import json
 import math
 import subprocess
 from pathlib import Path
@@ -111,6 +112,31 @@ def test_topology_zoo_graphml_ids_names_capacities_and_parallel_links(tmp_path: 
     assert list(parallel.index) == ["mobile-birmingham-al", "mobile-birmingham-al-2"]
     assert (spans.loc["jackson-2-birmingham-al", ["channels", "channel_gbps"]] == [64, 400]).all()  # defaults
     assert any("conduit sharing is unknown" in p.message for p in t.warnings)
+
+
+def test_pops_by_name_key_or_id_and_ambiguous_names() -> None:
+    net = read_source(DATA / "zoo.graphml")
+    t = build_topology(net, ImportOptions(pops=("JXN=jackson-2", "memphis", "Birmingham, AL")))
+    assert [p["id"] for p in t.topology["pops"]] == ["JXN", "memphis", "birmingham-al"]
+    assert t.topology["pops"][0]["name"] == "Jackson" and t.topology["pops"][0]["lat"] == 35.61452
+    assert [j["id"] for j in t.topology["junctions"]] == ["jackson", "mobile"]
+    assert "jackson-2-memphis" not in t.spans.index and "JXN-memphis" in t.spans.index
+    with pytest.raises(ScenarioError, match=r"2 nodes have this name.*name one by its id: jackson, jackson-2"):
+        build_topology(net, ImportOptions(pops=("Jackson",)))
+
+
+def test_drawn_line_far_from_any_node_is_reported(tmp_path: Path) -> None:
+    drawn = tmp_path / "far.geojson"
+    drawn.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "A"}, "geometry": {"type": "Point", "coordinates": [-90, 30]}},
+        {"type": "Feature", "properties": {"name": "B"}, "geometry": {"type": "Point", "coordinates": [-91, 31]}},
+        {"type": "Feature", "properties": {}, "geometry": {"type": "LineString",
+                                                           "coordinates": [[-90, 30], [-91.2, 31.0]]}}]}))
+    with pytest.raises(ScenarioError) as exc:
+        read_source(drawn)
+    (p,) = exc.value.problems
+    assert (p.where, p.field, p.value) == ("layer far, feature 3", "geometry", "end point")
+    assert "19.1 km from the nearest node" in p.message
 
 
 def test_topology_zoo_gml_reads_as_its_graphml() -> None:

@@ -359,13 +359,20 @@ def _pop_keys(net: SourceNetwork, opts: ImportOptions, ids: dict[str, str],
               out: list[Problem]) -> dict[str, str | None]:
     """Source keys of the PoPs -> the id asked for (``None``: the generated one)."""
     chosen: dict[str, str | None] = {}
-    lookup: dict[str, str] = {}
+    exact: dict[str, str] = {}
+    by_name: dict[str, list[str]] = {}
     for key, r in net.nodes.iterrows():
-        for text in (str(key), str(r["name"]), ids[str(key)]):
-            lookup.setdefault(text.casefold(), str(key))
+        exact.setdefault(str(key), str(key))  # keys and ids as written; names in any case
+        exact.setdefault(ids[str(key)], str(key))
+        by_name.setdefault(str(r["name"]).casefold(), []).append(str(key))
     for spec in opts.pops:
         new_id, _, name = spec.partition("=") if "=" in spec else ("", "", spec)
-        key = lookup.get(name.strip().casefold())
+        named = by_name.get(name.strip().casefold(), [])
+        key = exact.get(name.strip()) or (named[0] if len(named) == 1 else None)
+        if key is None and len(named) > 1:
+            out.append(Problem(net.file, "--pop", "pop", repr(name), f"{len(named)} nodes have this name",
+                               f"name one by its id: {', '.join(ids[k] for k in named)}"))
+            continue
         if key is None:
             names = ", ".join(sorted(str(n) for n in net.nodes["name"].where(net.nodes["name"] != "",
                                                                            net.nodes.index)))
@@ -496,7 +503,8 @@ def build_topology(net: SourceNetwork, opts: ImportOptions | None = None) -> Imp
     for (k, w, s) in zip(nodes.index, wanted, is_site, strict=True):
         if s:
             ids[str(k)] = w if w in site_ids else str(k)
-    pop_keys = _pop_keys(net, opts, {**ids, **dict(free)}, problems)
+    provisional = dict(zip([k for k, _ in free], unique_ids([w for _, w in free], taken=site_ids), strict=True))
+    pop_keys = _pop_keys(net, opts, {**ids, **provisional}, problems)
     asked = [v for v in pop_keys.values() if v]
     auto = [(k, w) for k, w in free if not pop_keys.get(k)]
     for (k, _), ident in zip(auto, unique_ids([w for _, w in auto], taken=site_ids | set(asked)), strict=True):

@@ -52,6 +52,8 @@ def _frames(path: Path, file: str) -> list[tuple[str, gpd.GeoDataFrame]]:
                                      "(points for nodes, lines for spans)")]) from None
     out = []
     for name, frame in frames:
+        if not isinstance(frame, gpd.GeoDataFrame):  # a table without geometry (QGIS's layer_styles...)
+            continue
         gdf = frame.to_crs(4326) if frame.crs is not None and frame.crs.to_epsg() != 4326 else frame
         if "layer" in gdf.columns and len(frames) == 1:
             out += [(str(sub), part) for sub, part in gdf.groupby("layer", sort=False)]

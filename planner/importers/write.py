@@ -9,6 +9,7 @@ temporary folder beside it and renamed into place, or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -270,7 +271,7 @@ def import_topology(source: str | Path, out_dir: str | Path, *, fmt: str | None 
             raise ScenarioError(problems)
         sites_path = Path(scenario).parent / model.files.sites
     if sites_path is not None:
-        opts = ImportOptions(**{**opts.__dict__, "sites": load_sites(sites_path)})
+        opts = dataclasses.replace(opts, sites=load_sites(sites_path))
     imp = build_topology(net, opts)
     files = write_topology(imp, out_dir, source=str(source), scenario=scenario, force=force)
     return ImportRun(net, imp, files)
