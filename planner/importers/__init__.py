@@ -8,17 +8,10 @@
     write_topology(imp, "imported/abilene")           # topology.yaml (+ routes.geojson)
 """
 
-from planner.importers.core import (
-    ImportedTopology,
-    ImportOptions,
-    SourceNetwork,
-    build_topology,
-    from_networkx,
-    make_id,
-    unique_ids,
-)
+from planner.importers.build import ImportedTopology, ImportOptions, build_topology, make_id, unique_ids
 from planner.importers.graph import read_gml, read_graphml, read_nodelink
 from planner.importers.sndlib import read_sndlib
+from planner.importers.source import SourceNetwork, from_networkx
 from planner.importers.tables import read_csv_pair
 from planner.importers.vector import read_vector
 from planner.importers.write import (

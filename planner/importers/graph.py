@@ -14,7 +14,7 @@ from pathlib import Path
 import networkx as nx
 
 from planner.errors import Problem, ScenarioError
-from planner.importers.core import SourceNetwork, from_networkx, source_label
+from planner.importers.source import SourceNetwork, from_networkx, source_label
 
 __all__ = ["read_gml", "read_graphml", "read_nodelink"]
 

@@ -18,7 +18,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from planner.errors import Problem, ScenarioError
-from planner.importers.core import SourceNetwork, link_table, node_table, source_label
+from planner.importers.source import SourceNetwork, link_table, node_table, source_label
 
 __all__ = ["read_sndlib"]
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from planner.errors import Problem, ScenarioError
-from planner.importers.core import SourceNetwork, link_table, node_table, source_label
+from planner.importers.source import SourceNetwork, link_table, node_table, source_label
 
 __all__ = ["read_csv_pair"]
 

@@ -22,7 +22,7 @@ from shapely.geometry import LineString, MultiLineString
 
 from planner.errors import Problem, ScenarioError
 from planner.geo import great_circle_km
-from planner.importers.core import SourceNetwork, link_table, node_table, source_label
+from planner.importers.source import SourceNetwork, link_table, node_table, source_label
 
 __all__ = ["END_TOLERANCE_KM", "read_vector"]
 

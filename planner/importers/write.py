@@ -23,9 +23,10 @@ import pandas as pd
 import yaml
 
 from planner.errors import Problem, ScenarioError
-from planner.importers.core import ImportedTopology, ImportOptions, SourceNetwork, build_topology, make_id
+from planner.importers.build import ImportedTopology, ImportOptions, build_topology, make_id
 from planner.importers.graph import read_gml, read_graphml, read_nodelink
 from planner.importers.sndlib import read_sndlib
+from planner.importers.source import SourceNetwork
 from planner.importers.tables import read_csv_pair
 from planner.importers.vector import read_vector
 from planner.readers import read_yaml_model
@@ -66,7 +67,7 @@ def format_of(path: str | Path) -> str | None:
 
 def read_source(path: str | Path, fmt: str | None = None, *, links: str | Path | None = None,
                 srlg_attr: str = "srlg") -> SourceNetwork:
-    """Read a network source as tables (:class:`~planner.importers.core.SourceNetwork`).
+    """Read a network source as tables (:class:`~planner.importers.source.SourceNetwork`).
 
     Parameters
     ----------
@@ -167,7 +168,7 @@ def write_topology(imp: ImportedTopology, out_dir: str | Path, *, source: str = 
     Parameters
     ----------
     imp
-        From :func:`~planner.importers.core.build_topology`.
+        From :func:`~planner.importers.build.build_topology`.
     out_dir
         The folder to write; it must not exist, or be empty, or ``force`` be given.
     source
