@@ -158,6 +158,8 @@ def test_parallel_spans_are_distinct_routes(tmp_path: Path) -> None:
     assert first_hops == {"P1-baton-rouge", "P1-baton-rouge-2"}
     nodes = set().union(*paths["nodes"])
     assert not any("~via" in n for n in nodes)
+    assert sc.spans.at["lafayette-P2", "length_km"] == 330.0  # the fibre length given, not the great circle
+    assert sc.spans.at["lafayette-P2", "route_factor"] > 1.02
 
 
 def test_csv_top_pops_by_attribute_and_fibre_lengths() -> None:
