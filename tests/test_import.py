@@ -197,7 +197,7 @@ def test_sndlib_capacities_demands_and_srlg_csv(tmp_path: Path) -> None:
                               "--srlg-csv", str(srlg)])
     assert res.exit_code == 0, res.output
     t = build_topology(read_source(DATA / "gulf.xml"))
-    assert t.spans.loc["L1", ["channels", "channel_gbps"]].tolist() == [1, 400]  # 400,000 Mbit/s
+    assert t.spans.loc["L1", ["channels", "channel_gbps"]].tolist() == [1, 400]  # 400 in GBITPERSEC, its META unit
     assert t.spans.loc["L5", ["channels", "channel_gbps"]].tolist() == [2, 400]
     text = (tmp_path / "out" / "topology.yaml").read_text(encoding="utf-8")
     assert text.count("srlg: gulf-coast") == 2
@@ -224,6 +224,10 @@ def test_bad_sources_list_every_problem(tmp_path: Path) -> None:
     messages = [(p.where, p.field, p.message) for p in exc.value.problems]
     assert ("node 3 (Nowhere)", "lat/lon", "coordinates out of range") in messages
     assert ("link 2 (1 - 9)", "target", "unknown node") in messages
+
+    nodes.write_text("id,name,lat,lon\n1,Here,30.1,-90.1\n1,Again,30.2,-90.2\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"node 1, field 'id' = '1': two nodes have this key"):
+        build_topology(read_source(nodes, links=links))
 
     nodes.write_text("id,name,lat,lon\n1,Here,30.1,-90.1\n3,There,31,-91\n", encoding="utf-8")
     links.write_text("source,target\n1,3\n", encoding="utf-8")

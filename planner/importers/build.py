@@ -159,6 +159,9 @@ class ImportedTopology:
 
 # --------------------------------------------------------------------------- build
 def _check_nodes(net: SourceNetwork, out: list[Problem]) -> None:
+    for key in net.nodes.index[net.nodes.index.duplicated()].unique():
+        out.append(Problem(net.file, f"node {key}", "id", repr(key), "two nodes have this key",
+                           "give each node its own id (or leave the id out to make it from the name)"))
     for key, r in net.nodes.iterrows():
         where = f"node {key}" + (f" ({r['name']})" if r["name"] and r["name"] != key else "")
         if not (np.isfinite(r["lat"]) and np.isfinite(r["lon"])):

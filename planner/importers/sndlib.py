@@ -2,8 +2,9 @@
 
 No maintained Python package reads SNDlib network files, so both formats are
 parsed here (XML with defusedxml, which refuses entity expansion). A link's capacity is
-its pre-installed capacity, in the file's unit times ``capacity_scale`` (default
-0.001: SNDlib's capacities are usually Mbit/s); links with none get the defaults.
+its pre-installed capacity, in the unit the file's META section names (``unit =
+MBITPERSEC``...), else in Mbit/s (SNDlib's usual unit), unless ``capacity_scale``
+says otherwise; links without one get the defaults.
 """
 
 from __future__ import annotations
@@ -27,6 +28,23 @@ _SECTION = re.compile(r"^\s*(NODES|LINKS|DEMANDS|ADMISSIBLE_PATHS|META)\s*\(\s*$
 _NODE = re.compile(r"^\s*(\S+)\s*\(\s*(\S+)\s+(\S+)\s*\)\s*$")
 _LINK = re.compile(r"^\s*(\S+)\s*\(\s*(\S+)\s+(\S+)\s*\)\s*(\S+)")
 _DEMAND = re.compile(r"^\s*(\S+)\s*\(\s*(\S+)\s+(\S+)\s*\)\s*\S+\s+(\S+)")
+_META_UNIT = re.compile(r"^\s*unit\s*=\s*(\S+)", re.I)
+_UNIT = re.compile(r"^([KMGT])BIT(?:PER|/)?S(?:EC)?$", re.I)
+_GBPS_PER = {"K": 1e-6, "M": 1e-3, "G": 1.0, "T": 1e3}
+DEFAULT_SCALE = 1e-3
+"""Gbps per capacity unit when the file names no unit it knows: Mbit/s."""
+
+
+def unit_scale(unit: str) -> float | None:
+    """Gbps per unit of an SNDlib capacity unit, ``None`` when unknown.
+
+    Examples
+    --------
+    >>> unit_scale("MBITPERSEC"), unit_scale("GBIT/S"), unit_scale("????")
+    (0.001, 1.0, None)
+    """
+    m = _UNIT.match(unit.strip())
+    return _GBPS_PER[m.group(1).upper()] if m else None
 
 
 def _float(text: str) -> float:
@@ -36,8 +54,9 @@ def _float(text: str) -> float:
         return math.nan
 
 
-def _native(text: str, file: str, scale: float) -> SourceNetwork:
+def _native(text: str, file: str, scale: float | None) -> SourceNetwork:
     nodes, links, demands = [], [], []
+    unit = DEFAULT_SCALE
     problems: list[Problem] = []
     section = ""
     for n, raw in enumerate(text.splitlines(), start=1):
@@ -51,7 +70,10 @@ def _native(text: str, file: str, scale: float) -> SourceNetwork:
         if line.strip() == ")":
             section = ""
             continue
-        if section == "NODES":
+        if section == "META":
+            m = _META_UNIT.match(line)
+            unit = (unit_scale(m.group(1)) or DEFAULT_SCALE) if m else unit
+        elif section == "NODES":
             m = _NODE.match(line)
             if m is None:
                 problems.append(Problem(file, f"line {n}", "NODES", line.strip(), "not a node line",
@@ -65,7 +87,7 @@ def _native(text: str, file: str, scale: float) -> SourceNetwork:
                 problems.append(Problem(file, f"line {n}", "LINKS", line.strip(), "not a link line",
                                         "write <id> ( <source> <target> ) <capacity> <cost> ..."))
                 continue
-            cap = _float(m.group(4)) * scale
+            cap = _float(m.group(4)) * (scale if scale is not None else unit)
             links.append({"id": m.group(1), "source": m.group(2), "target": m.group(3),
                           "capacity_gbps": cap if cap > 0 else math.nan})
         elif section == "DEMANDS":
@@ -83,8 +105,10 @@ def _text(el: ET.Element | None, tag: str) -> str:
     return (found.text or "").strip() if found is not None else ""
 
 
-def _xml(text: str, file: str, scale: float) -> SourceNetwork:
+def _xml(text: str, file: str, scale: float | None) -> SourceNetwork:
     root = SafeET.fromstring(text)
+    if scale is None:
+        scale = unit_scale(_text(root.find(f"{_NS}meta"), "unit")) or DEFAULT_SCALE
     nodes = []
     for node in root.iter(f"{_NS}node"):
         coords = node.find(f"{_NS}coordinates")
@@ -102,7 +126,7 @@ def _xml(text: str, file: str, scale: float) -> SourceNetwork:
                          pd.DataFrame(demands, columns=["source", "target", "value"]))
 
 
-def read_sndlib(path: str | Path, *, capacity_scale: float = 0.001) -> SourceNetwork:
+def read_sndlib(path: str | Path, *, capacity_scale: float | None = None) -> SourceNetwork:
     """Read an SNDlib network file, native text or XML (told apart by its first character).
 
     Parameters
@@ -110,7 +134,8 @@ def read_sndlib(path: str | Path, *, capacity_scale: float = 0.001) -> SourceNet
     path
         The ``.txt`` (native) or ``.xml`` file.
     capacity_scale
-        Gbps per unit of the file's capacities (0.001 for Mbit/s).
+        Gbps per unit of the file's capacities; ``None``: from the unit the file names,
+        else Mbit/s (0.001).
 
     Raises
     ------

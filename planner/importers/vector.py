@@ -97,7 +97,6 @@ def read_vector(path: str | Path, *, srlg_attr: str = "srlg") -> SourceNetwork:
                     [xy for part in geom.geoms for xy in part.coords])
                 line_rows.append((layer, i, r, line))
     nodes = node_table(node_rows)
-    nodes = nodes[~nodes.index.duplicated()]
     problems: list[Problem] = []
     links = []
     for layer, i, r, line in line_rows:
