@@ -257,7 +257,18 @@ def test_cli_errors_exit_2_and_write_nothing(tmp_path: Path) -> None:
     (tmp_path / "full" / "keep.txt").write_text("mine", encoding="utf-8")
     res = runner.invoke(app, ["import", "topology", str(DATA / "gulf.txt"), "--out", str(tmp_path / "full")])
     assert res.exit_code == 2 and "--force" in res.output
+    res = runner.invoke(app, ["import", "topology", str(DATA / "gulf.txt"), "--out", str(tmp_path / "full"),
+                              "--force"])
+    assert res.exit_code == 2 and "not replaced even with --force" in res.output
     assert (tmp_path / "full" / "keep.txt").read_text(encoding="utf-8") == "mine"
+    res = runner.invoke(app, ["import", "topology", str(DATA / "gulf.txt"), "--out", str(tmp_path / "x.graphml")])
+    assert res.exit_code == 2 and "is a file" in res.output
+    done = tmp_path / "done"
+    assert runner.invoke(app, ["import", "topology", str(DATA / "gulf.txt"), "--out", str(done)]).exit_code == 0
+    res = runner.invoke(app, ["import", "topology", str(DATA / "zoo.graphml"), "--out", str(done), "--force"])
+    assert res.exit_code == 0, res.output
+    assert "jackson-2" in (done / "topology.yaml").read_text(encoding="utf-8") and not (done / "demands.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
 
 
 # --------------------------------------------------------------------------- a public US network, end to end

@@ -179,7 +179,8 @@ def write_topology(imp: ImportedTopology, out_dir: str | Path, *, source: str = 
     name
         The scenario's name (default: made from the folder's name).
     force
-        Replace the files of an existing folder.
+        Replace an existing folder's files, if it is an earlier import (it holds a
+        ``topology.yaml``); a folder holding anything else is never replaced.
 
     Returns
     -------
@@ -189,12 +190,21 @@ def write_topology(imp: ImportedTopology, out_dir: str | Path, *, source: str = 
     Raises
     ------
     FileExistsError
-        When ``out_dir`` holds files and ``force`` is not given.
+        When ``out_dir`` is a file, or holds files and ``force`` is not given, or holds
+        files other than an earlier import's.
     """
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()) and not force:
-        msg = f"{out} exists and is not empty; pass --force to replace it, or choose another --out"
+    if out.exists() and not out.is_dir():
+        msg = f"{out} is a file, not a folder; choose another --out"
         raise FileExistsError(msg)
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            msg = f"{out} exists and is not empty; pass --force to replace it, or choose another --out"
+            raise FileExistsError(msg)
+        if not (out / "topology.yaml").is_file():
+            msg = (f"{out} holds other files than an imported topology (no topology.yaml); it is not replaced "
+                   "even with --force: choose another --out")
+            raise FileExistsError(msg)
     files: dict[str, str] = {"topology.yaml": _topology_yaml(imp, source)}
     if imp.routes:
         files["routes.geojson"] = _routes_geojson(imp)
