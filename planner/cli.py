@@ -31,7 +31,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
-from planner import __version__, cli_generate, cli_whatif
+from planner import __version__, cli_generate, cli_import, cli_whatif
 from planner._console import (
     EXIT_INFEASIBLE,
     EXIT_INPUT_ERROR,
@@ -53,6 +53,7 @@ from planner._console import (
     spans_table,
     unplaced_table,
 )
+from planner.cli_network import NetworkFormat, NetworkTable, network_data
 from planner.errors import InfeasibleError, NoPlanError
 from planner.feasibility import never_fit_problems
 from planner.network import build_network
@@ -119,11 +120,34 @@ def validate(scenario: ScenarioArg = None) -> None:
         print_problems(out, sc.warnings)
 
 
-@app.command(epilog=examples("planner network", "planner network scenarios/reference.yaml"))
-def network(scenario: ScenarioArg = None) -> None:
-    """Print the campuses, the DCI spans and the site x PoP latency matrix of a scenario."""
+@app.command(epilog=examples("planner network", "planner network scenarios/reference.yaml",
+                             "planner network --format json --out network.json",
+                             "planner network --format csv --table latency"))
+def network(
+    scenario: ScenarioArg = None,
+    *,
+    fmt: Annotated[NetworkFormat, typer.Option("--format", "-f", case_sensitive=False,
+                                               help="table (for people), csv or json (for tools).")]
+    = NetworkFormat.table,
+    table: Annotated[NetworkTable, typer.Option("--table", case_sensitive=False, help=(
+        "With csv or json: spans, paths (every campus's candidate paths to every PoP), latency (site x PoP, "
+        "ms) or all."))] = NetworkTable.all,
+    out_file: Annotated[Path | None, typer.Option("--out", dir_okay=False, show_default=False, help=(
+        "With csv or json: the file to write (csv of every table: <stem>-spans/-paths/-latency.csv). "
+        "\\[default: stdout]"))] = None,
+) -> None:
+    """Print the campuses, the DCI spans and the site x PoP latency matrix of a scenario, or write them as data."""
     sc = load_or_exit(scenario)
     g = build_network(sc)
+    if fmt is not NetworkFormat.table:
+        try:
+            text, written = network_data(sc, g, fmt, table, out_file)
+        except ValueError as exc:
+            raise _fail(EXIT_INPUT_ERROR, str(exc)) from None
+        typer.echo(text, nl=False)
+        for path in written:
+            typer.echo(f"wrote {path}", err=True)
+        return
     out = make_console()
     out.print(sites_table(sc))
     out.print(spans_table(sc))
@@ -371,6 +395,7 @@ def export(
 # A module of commands takes its helpers from planner._console and is registered here, one line each.
 cli_whatif.register(app)  # failures, derate, sweep
 cli_generate.register(app)  # generate
+cli_import.register(app)  # import topology
 
 
 def main() -> None:

@@ -35,11 +35,36 @@ class Path:
 
 
 def span_graph(g: nx.Graph, *, exclude_spans: Iterable[str] = ()) -> nx.Graph:
-    """The fibre alone: ``g`` without pods and uplinks, and without ``exclude_spans``."""
+    """The fibre alone: ``g`` without pods and uplinks, and without ``exclude_spans``.
+
+    Always a simple graph: a span parallel to another between the same two nodes
+    runs through a node of kind ``via`` of its own (``<span>~via``), each half
+    with half its latency and length and the span's id, so that path searches
+    see both routes; :func:`k_shortest_paths` leaves such nodes out of its paths.
+
+    Examples
+    --------
+    >>> g = nx.MultiGraph()
+    >>> g.add_nodes_from(["A", "B"], kind="pop")
+    >>> _ = g.add_edge("A", "B", id="east", kind="span", latency_ms=2.0, length_km=400.0)
+    >>> _ = g.add_edge("A", "B", id="west", kind="span", latency_ms=3.0, length_km=600.0)
+    >>> [(p.spans, p.nodes, p.latency_ms) for p in k_shortest_paths(span_graph(g), "A", "B", 2)]
+    [(('east',), ('A', 'B'), 2.0), (('west',), ('A', 'B'), 3.0)]
+    """
     gone = set(exclude_spans)
     h = nx.Graph()
     h.add_nodes_from((n, d) for n, d in g.nodes(data=True) if d["kind"] != "pod")
-    h.add_edges_from((u, v, d) for u, v, d in g.edges(data=True) if d["kind"] == "span" and d["id"] not in gone)
+    for u, v, d in g.edges(data=True):
+        if d["kind"] != "span" or d["id"] in gone:
+            continue
+        if not h.has_edge(u, v):
+            h.add_edge(u, v, **d)
+            continue
+        via = f"{d['id']}~via"
+        half = {**d, "latency_ms": d["latency_ms"] / 2, "length_km": d["length_km"] / 2}
+        h.add_node(via, kind="via")
+        h.add_edge(u, via, **half)
+        h.add_edge(via, v, **half)
     return h
 
 
@@ -68,8 +93,10 @@ def k_shortest_paths(g: nx.Graph, source: str, target: str, k: int) -> list[Path
     out = []
     for nodes in node_paths:
         edges = [g.edges[u, v] for u, v in pairwise(nodes)]
-        out.append(Path(tuple(nodes), tuple(e["id"] for e in edges), sum(e["latency_ms"] for e in edges),
-                        sum(e["length_km"] for e in edges)))
+        spans = [e["id"] for e in edges]
+        out.append(Path(tuple(n for n in nodes if g.nodes[n].get("kind") != "via"),
+                        tuple(s for i, s in enumerate(spans) if i == 0 or s != spans[i - 1]),
+                        sum(e["latency_ms"] for e in edges), sum(e["length_km"] for e in edges)))
     return out
 
 

@@ -336,7 +336,7 @@ def _assemble(inp: Inputs) -> Scenario:
     span_rows = []
     for sp in topo.spans:
         line = inp.routes[sp.id][0] if sp.id in inp.routes else LineString([xy[sp.a], *sp.waypoints, xy[sp.b]])
-        length = geodesic_length_km(line)
+        length = sp.length_km if sp.length_km is not None else geodesic_length_km(line) * (sp.route_factor or 1.0)
         gc = great_circle_km(xy[sp.a][1], xy[sp.a][0], xy[sp.b][1], xy[sp.b][0])
         n_amp = max(math.ceil(length / sp.amplifier_spacing_km) - 1, 0)
         amp_ms = topo.amplifier_delay_ms if sp.amplifier_delay_ms is None else sp.amplifier_delay_ms

@@ -179,6 +179,13 @@ class Span(_Model):
     channel_gbps: Pos = Field(description="Line rate per wavelength, Gbps")
     amplifier_spacing_km: Pos = 80.0
     srlg: str = Field(description="Shared-risk group: the conduit the span's fibre runs in")
+    length_km: Pos | None = Field(
+        default=None, description="Fibre length, km, when known (else measured along the route geometry)"
+    )
+    route_factor: Annotated[float, Field(ge=1)] | None = Field(
+        default=None, description="Fibre length / geodesic length of the route geometry (e.g. 1.3 for a span drawn "
+        "straight); ignored when length_km is given",
+    )
     amplifier_delay_ms: NonNeg | None = None
     terminal_delay_ms: NonNeg | None = None
 

@@ -177,14 +177,13 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
         if span.a == span.b:
             out.append(Problem(tf, tp.where(("spans", i, "b")), "b", repr(span.b), f"span {span.id} starts and ends at "
                                "the same node (self-loop)", "give two different endpoints"))
-    pairs: dict[frozenset[str], str] = {}
-    for i, span in enumerate(inp.topology.spans):
-        key = frozenset((span.a, span.b))
-        if len(key) == 2 and key in pairs:
-            out.append(Problem(tf, tp.where(("spans", i)), "b", repr(span.b),
-                               f"span {span.id} joins the same nodes as span {pairs[key]}",
-                               "add a junction on one of the routes so that parallel routes stay distinct spans"))
-        pairs.setdefault(key, span.id)
+        elif span.length_km is not None and span.a in node_xy and span.b in node_xy:
+            (x0, y0), (x1, y1) = node_xy[span.a], node_xy[span.b]
+            gc = great_circle_km(y0, x0, y1, x1)
+            if span.length_km < gc * (1 - 1e-3):
+                out.append(Problem(tf, tp.where(("spans", i, "length_km")), "length_km", f"{span.length_km:g}",
+                                   f"span {span.id} is shorter than the great circle between its ends ({gc:.1f} km)",
+                                   "give the fibre length in km, or leave length_km out to measure the route"))
     span_ends = {span.id: (span.a, span.b) for span in inp.topology.spans}
     for sid, (line, where) in inp.routes.items():
         if sid not in span_ends:

@@ -203,9 +203,9 @@ CASES = [
     pytest.param(Case(put("topology", "spans", 0, "b", value="SA"), "topology.yaml", At("b: SA"), "b",
                       r"span SA-J starts and ends at the same node \(self-loop\)", "two different endpoints"),
                  id="span-self-loop"),
-    pytest.param(Case(append("topology", "spans", item=lambda d: dict(d["topology"]["spans"][0], id="SA-J-2")),
-                      "topology.yaml", r"line \d+", "b", "joins the same nodes as span SA-J", "add a junction"),
-                 id="parallel-spans"),
+    pytest.param(Case(put("topology", "spans", 0, "length_km", value=50), "topology.yaml", At("length_km: 50"),
+                      "length_km", r"span SA-J is shorter than the great circle between its ends \(93\.\d km\)",
+                      "give the fibre length in km"), id="fibre-shorter-than-great-circle"),
     # periods outside the horizon, terms
     pytest.param(Case(leases(tiny.lease("L1", 10, end_week=5)), "leases.csv", r"line 2 \(lease L1\)", "end_week",
                       "week outside the horizon of 4 weeks", HORIZON), id="lease-ends-after-horizon"),

@@ -4,6 +4,7 @@
 
     layers = topology_layers(sc, plan)            # dict of GeoDataFrames, EPSG:4326
     write_geojson(sc, "out/topology.geojson", plan=plan)
+    write_geojson_layers(sc, "out/layers", plan=plan)   # one file per layer
     write_gpkg(sc, "out/topology.gpkg", plan=plan)
     write_kml(sc, "out/topology.kml", plan=plan)
     write_graphml(sc, "out/network.graphml", plan=plan)
@@ -13,7 +14,7 @@
 from planner.gis.graphml import graphml_graph, write_graphml
 from planner.gis.kml import write_kml
 from planner.gis.layers import CRS, LAYER_GEOMETRY, Layers, route_line, to_geodataframes, topology_layers
-from planner.gis.vector import GPKG_VERSION, export_routes_geojson, write_geojson, write_gpkg
+from planner.gis.vector import GPKG_VERSION, export_routes_geojson, write_geojson, write_geojson_layers, write_gpkg
 
 __all__ = [
     "CRS",
@@ -26,6 +27,7 @@ __all__ = [
     "to_geodataframes",
     "topology_layers",
     "write_geojson",
+    "write_geojson_layers",
     "write_gpkg",
     "write_graphml",
     "write_kml",

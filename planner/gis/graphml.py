@@ -63,11 +63,25 @@ def _add_plan_use(g: nx.Graph, plan: Plan) -> None:
     pods = up.groupby("pod").agg(peak_gbps=("uplink_gbps", "max"), peak_utilisation=("u", "max"))
     use = {("span", k): v for k, v in links.to_dict("index").items()}
     use.update({("uplink", f"uplink:{k}"): v for k, v in pods.to_dict("index").items()})
+    limit = g.graph.get("max_link_utilisation")
     for _, _, d in g.edges(data=True):
         found = use.get((d.get("kind"), d.get("id")))
         if found is not None:
             d["peak_gbps"] = float(found["peak_gbps"])
             d["peak_utilisation"] = float(found["peak_utilisation"])
+            if d.get("kind") == "span" and limit:
+                d["peak_pct_of_limit"] = float(found["peak_utilisation"]) / float(limit) * 100.0
+
+
+def _add_limits(g: nx.Graph) -> None:
+    """The usable limit of every span edge: ``max_utilisation_pct`` of capacity and ``usable_gbps``."""
+    limit = g.graph.get("max_link_utilisation")
+    if not limit:
+        return
+    for _, _, d in g.edges(data=True):
+        if d.get("kind") == "span":
+            d["max_utilisation_pct"] = float(limit) * 100.0
+            d["usable_gbps"] = float(d["capacity_gbps"]) * float(limit)
 
 
 def graphml_graph(sc_or_graph: Scenario | nx.Graph, *, plan: Plan | None = None) -> nx.Graph:
@@ -79,7 +93,9 @@ def graphml_graph(sc_or_graph: Scenario | nx.Graph, *, plan: Plan | None = None)
         A scenario (its :func:`~planner.network.build_network` graph is used) or a graph.
     plan
         A plan whose peak use to add to span and uplink edges (``peak_gbps``,
-        ``peak_utilisation``).
+        ``peak_utilisation``; on spans also ``peak_pct_of_limit``, 100 = at the usable
+        limit). Span edges always carry their limit, ``max_utilisation_pct`` and
+        ``usable_gbps``, when the graph has ``max_link_utilisation``.
 
     Returns
     -------
@@ -87,6 +103,7 @@ def graphml_graph(sc_or_graph: Scenario | nx.Graph, *, plan: Plan | None = None)
         Of the same class as the input graph.
     """
     g = build_network(sc_or_graph) if isinstance(sc_or_graph, Scenario) else sc_or_graph.copy()
+    _add_limits(g)
     if plan is not None:
         _add_plan_use(g, plan)
     out = g.__class__()

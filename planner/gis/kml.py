@@ -1,9 +1,15 @@
 """Write GIS layers as Google Earth KML 2.2 (``xml.etree`` only; opens offline).
 
-One Folder per layer; spans are coloured by peak utilisation (green < 50 %,
-amber < 80 %, red >= 80 %, grey without a plan) and drawn wider for more
-capacity; sites, PoPs, junctions and amplifier huts get distinct paddle icons
-(referenced by URL, as KML styles do; Google Earth draws a default pin offline).
+One Folder per layer; spans are coloured by peak use as a share of their usable
+limit (``settings.max_link_utilisation`` of capacity; see
+:data:`~planner.gis.styles.LIMIT_CLASSES`: green below 50 % of the limit, amber
+below it, red at it, grey without a plan), with the legend in the document's
+description, and drawn wider for more capacity; sites, PoPs, junctions and
+amplifier huts get distinct paddle icons (referenced by URL, as KML styles do;
+Google Earth draws a default pin offline). Each layer's fields are declared in a
+``Schema`` with their types (``int``, ``double``, ``bool``, ``string``) and every
+placemark's values are ``SimpleData`` of it, its id first, so GDAL and Google
+Earth read numbers as numbers.
 """
 
 from __future__ import annotations
@@ -16,15 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
 
 from planner.gis.layers import layers_of
+from planner.gis.styles import LIMIT_CLASSES, NO_PLAN_COLOUR, limit_class
 from planner.gis.vector import atomic_path, json_value
 from planner.plan import Plan
 from planner.scenario import Scenario
 
-__all__ = ["KML_NS", "kml_colour", "utilisation_class", "write_kml"]
+__all__ = ["KML_NS", "kml_colour", "write_kml"]
 
 KML_NS = "http://www.opengis.net/kml/2.2"
 ICON_URL = "https://maps.google.com/mapfiles/kml/paddle/{}.png"
@@ -33,8 +41,10 @@ POINT_STYLES: dict[str, tuple[str, float, float]] = {
     "sites": ("red-stars", 1.3, 1.0), "pops": ("blu-circle", 1.0, 0.9),
     "junctions": ("wht-blank", 0.6, 0.0), "amplifiers": ("ylw-blank", 0.4, 0.0),
 }
-#: Utilisation classes of spans, RGB.
-SPAN_COLOURS = {"green": "#2ca02c", "amber": "#ffbf00", "red": "#d62728", "grey": "#808080"}
+#: Classes of spans by use of their usable limit, RGB.
+SPAN_COLOURS = {**{c.name: c.colour for c in LIMIT_CLASSES}, "grey": NO_PLAN_COLOUR}
+#: KML Schema types of table dtypes (by kind: integer, float, bool); everything else is ``string``.
+SCHEMA_TYPES = {"i": "int", "u": "int", "f": "double", "b": "bool"}
 ROUTE_COLOUR = "#1f77b4"
 FOOTPRINT_COLOUR = "#d62728"
 MIN_WIDTH, MAX_WIDTH = 2, 7
@@ -50,19 +60,6 @@ def kml_colour(rgb: str, alpha: int = 255) -> str:
     """
     r, g, b = rgb[1:3], rgb[3:5], rgb[5:7]
     return f"{alpha:02x}{b}{g}{r}".lower()
-
-
-def utilisation_class(peak: float | None) -> str:
-    """``green`` below 50 %, ``amber`` below 80 %, ``red`` from 80 %, ``grey`` when unknown.
-
-    Examples
-    --------
-    >>> [utilisation_class(u) for u in (0.1, 0.5, 0.8, None)]
-    ['green', 'amber', 'red', 'grey']
-    """
-    if peak is None or not math.isfinite(peak):
-        return "grey"
-    return "green" if peak < 0.5 else "amber" if peak < 0.8 else "red"
 
 
 def _width(capacity_gbps: float, max_gbps: float) -> int:
@@ -100,9 +97,9 @@ def _line_style(doc: ET.Element, sid: str, colour: str, width: float, fill: str 
 
 
 def _span_style_id(row: Mapping[str, Any], max_gbps: float) -> str:
-    peak = json_value(row.get("peak_utilisation"))
+    pct = json_value(row.get("peak_pct_of_limit"))
     width = _width(float(row.get("capacity_gbps", math.nan)), max_gbps)
-    return f"span-{utilisation_class(peak)}-w{width}"
+    return f"span-{limit_class(pct)}-w{width}"
 
 
 def _styles(doc: ET.Element, span_styles: set[str]) -> None:
@@ -151,21 +148,67 @@ def _label(layer: str, fid: str, row: Mapping[str, Any]) -> str:
     return fid
 
 
+def _schema(doc: ET.Element, layer: str, gdf: gpd.GeoDataFrame) -> None:
+    """The layer's fields and their types, as a KML ``Schema`` (``id`` first)."""
+    schema = _sub(doc, "Schema")
+    schema.set("name", layer)
+    schema.set("id", f"schema-{layer}")
+    fields = [("id", "string")] + [(str(c), SCHEMA_TYPES.get(gdf[c].dtype.kind, "string"))
+                                   for c in gdf.columns if c != gdf.geometry.name]
+    for name, kind in fields:
+        field = _sub(schema, "SimpleField")
+        field.set("name", name)
+        field.set("type", kind)
+
+
+def _simple_value(value: Any) -> str | None:
+    v = json_value(value)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    return repr(v) if isinstance(v, float) else str(v)
+
+
 def _placemark(folder: ET.Element, layer: str, fid: str, row: Mapping[str, Any], *, geom: BaseGeometry | None,
                style: str) -> None:
     pm = _sub(folder, "Placemark")
     pm.set("id", _xml_id(f"{layer}.{fid}"))
     _sub(pm, "name", _label(layer, fid, row))
     _sub(pm, "styleUrl", f"#{style}")
-    data = _sub(pm, "ExtendedData")
-    for key, value in row.items():
-        v = json_value(value)
+    data = _sub(_sub(pm, "ExtendedData"), "SchemaData")
+    data.set("schemaUrl", f"#schema-{layer}")
+    for key, value in {"id": fid, **row}.items():
+        v = _simple_value(value)
         if v is not None:
-            d = _sub(data, "Data")
-            d.set("name", str(key))
-            _sub(d, "value", v)
+            _sub(data, "SimpleData", v).set("name", str(key))
+    begin, end = row.get("start_date"), row.get("end_date")
+    if isinstance(begin, pd.Timestamp) and isinstance(end, pd.Timestamp):  # the term, for the time slider
+        span = _sub(pm, "TimeSpan")
+        _sub(span, "begin", _kml_time(begin))
+        _sub(span, "end", _kml_time(end))
     if geom is not None and not geom.is_empty:
         _geometry(pm, geom)
+
+
+def _kml_time(t: pd.Timestamp) -> str:
+    """A KML time: the date at midnight, else date and time (UTC).
+
+    Examples
+    --------
+    >>> _kml_time(pd.Timestamp("2027-01-04")), _kml_time(pd.Timestamp("2027-01-20 16:00"))
+    ('2027-01-04', '2027-01-20T16:00:00Z')
+    """
+    return t.date().isoformat() if t == t.normalize() else t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _legend(limit_pct: float | None) -> str:
+    """The document's description: what the span colours mean, with the scenario's limit."""
+    limit = f"{limit_pct:g} % of capacity" if limit_pct is not None else "the scenario's max_link_utilisation"
+    items = "".join(f'<li><span style="color:{c.colour}">&#9644;</span> {c.label}</li>' for c in LIMIT_CLASSES)
+    return (f"<p>Spans are coloured by their peak use as a share of their usable limit ({limit}):</p>"
+            f'<ul>{items}<li><span style="color:{NO_PLAN_COLOUR}">&#9644;</span> no plan</li></ul>'
+            "<p>Wider lines carry more capacity. Each placemark holds its fields (typed) and its id.</p>")
 
 
 def _folder(doc: ET.Element, layer: str, gdf: gpd.GeoDataFrame, max_gbps: float, span_styles: set[str]) -> None:
@@ -210,6 +253,11 @@ def write_kml(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str
     _sub(doc, "name", name)
     spans = layers.get("spans")
     max_gbps = float(spans["capacity_gbps"].max()) if spans is not None and len(spans) else 0.0
+    limit = (float(spans["max_utilisation_pct"].iloc[0]) if spans is not None and len(spans)
+             and "max_utilisation_pct" in spans.columns else None)
+    _sub(doc, "description", _legend(limit))
+    for layer, gdf in layers.items():
+        _schema(doc, layer, gdf)
     span_styles: set[str] = set()
     folders = ET.Element("Folders")
     for layer, gdf in layers.items():

@@ -14,7 +14,7 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import LineString, Point
 
-from planner.geo import points_along_km
+from planner.geo import densify_geodesic, points_along_km
 from planner.plan import Plan
 from planner.scenario import Scenario
 
@@ -123,14 +123,26 @@ SPAN_COLUMNS = ["a", "b", "length_km", "great_circle_km", "route_factor", "laten
                 "fibre_pairs", "channels", "channel_gbps", "srlg", "n_amplifiers", "amplifier_spacing_km"]
 
 
+DENSIFY_KM = 20.0
+"""Span and route lines get a point at least every this many km along the geodesic (see
+:func:`~planner.geo.densify_geodesic`), so that GIS tools draw them where lengths and
+amplifiers are measured."""
+
+
 def _spans(sc: Scenario, plan: Plan | None) -> gpd.GeoDataFrame:
-    """DCI spans as their route LineStrings, with (given a plan) peak and mean use."""
+    """DCI spans as their route LineStrings, with their usable limit and (given a plan) peak and mean use."""
     table = sc.spans[SPAN_COLUMNS].copy()
+    limit = float(sc.settings.max_link_utilisation)
+    table["max_utilisation_pct"] = limit * 100.0
+    table["usable_gbps"] = table["capacity_gbps"] * limit
     if plan is not None:
         use = plan.link_use.groupby("span").agg(peak_gbps=("gbps", "max"), peak_utilisation=("utilisation", "max"),
                                                 mean_utilisation=("utilisation", "mean"))
         table = table.join(use)
-    rows = [{"id": span, **r, "geometry": sc.spans.at[span, "geometry"]} for span, r in table.iterrows()]
+        table["peak_pct_of_limit"] = table["peak_utilisation"] / limit * 100.0
+        table["mean_pct_of_limit"] = table["mean_utilisation"] / limit * 100.0
+    rows = [{"id": span, **r, "geometry": densify_geodesic(sc.spans.at[span, "geometry"], DENSIFY_KM)}
+            for span, r in table.iterrows()]
     return _frame(rows, {str(c): str(t) for c, t in table.dtypes.items()})
 
 
@@ -210,8 +222,14 @@ def _routes(sc: Scenario, plan: Plan) -> gpd.GeoDataFrame:
                      "length_km": float(sum(span_km[s] for s in spans)), "latency_ms": r.latency_ms,
                      "latency_slo_ms": wl.at[r.lease, "latency_slo_ms"], "egress_gbps": r.egress_gbps,
                      "start_week": r.start_week, "end_week": r.end_week, "revenue_usd": r.revenue_usd,
-                     "geometry": line})
-    return _frame(rows, ROUTE_SCHEMA)
+                     "geometry": densify_geodesic(line, DENSIFY_KM)})
+    routes = _frame(rows, ROUTE_SCHEMA)
+    start = pd.to_datetime(sc.horizon.start_date or None, errors="coerce")
+    if not pd.isna(start):  # dates for time-aware tools (QGIS's temporal controller, Google Earth's slider)
+        period = pd.Timedelta(hours=float(sc.horizon.hours_per_period))
+        routes["start_date"] = (start + (routes["start_week"] - 1) * period).astype("datetime64[ms]")
+        routes["end_date"] = (start + routes["end_week"] * period).astype("datetime64[ms]")
+    return routes
 
 
 def _pop_plan_columns(sc: Scenario, routes: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -248,14 +266,19 @@ def topology_layers(sc: Scenario, plan: Plan | None = None) -> Layers:
           with a plan ``peak_leased_gpus``, ``peak_power_mw``, ``min_headroom_mw``,
           ``leases_placed``, ``revenue_usd``.
         - ``spans``: a, b, length_km, great_circle_km, route_factor, latency_ms,
-          capacity_gbps, srlg, n_amplifiers...; with a plan ``peak_gbps``,
-          ``peak_utilisation`` and ``mean_utilisation`` (fractions of capacity, from
-          ``plan.link_use``).
+          capacity_gbps, srlg, n_amplifiers..., the usable limit
+          ``max_utilisation_pct`` (the scenario's ``max_link_utilisation``, in %) and
+          ``usable_gbps``; with a plan ``peak_gbps``, ``peak_utilisation`` and
+          ``mean_utilisation`` (fractions of capacity, from ``plan.link_use``) and
+          ``peak_pct_of_limit``, ``mean_pct_of_limit`` (100 = at the usable limit).
+          Lines are densified along the geodesic (:data:`DENSIFY_KM`).
         - ``amplifiers``: span, index (1..n from end a), km_from_a.
         - ``routes``: one per placed (lease, replica) with a routed path (id
           ``<lease>#<replica>``): site, pods, region (the PoP reached), path, spans,
           length_km, latency_ms, egress_gbps (replica total), start_week, end_week,
-          revenue_usd; the line runs from the site to the PoP.
+          revenue_usd; the line runs from the site to the PoP. When the horizon has a
+          ``start_date``, also ``start_date`` (start of ``start_week``) and ``end_date``
+          (end of ``end_week``, exclusive), for time-aware tools.
         - ``pops``: with a plan ``routes`` ending there and ``peak_egress_gbps``.
 
     Examples

@@ -23,13 +23,22 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from planner.gis.layers import LAYER_GEOMETRY, joined, layers_of
+from planner.gis.styles import LAYER_DESCRIPTIONS, layer_qml
 from planner.plan import Plan
 from planner.scenario import Scenario
 
-__all__ = ["GPKG_VERSION", "export_routes_geojson", "features", "write_geojson", "write_gpkg"]
+__all__ = ["GEOJSON_PRECISION", "GPKG_VERSION", "export_routes_geojson", "features", "write_geojson",
+           "write_geojson_layers", "write_gpkg"]
 
 #: GeoPackage version written: 1.3, which every GDAL reads and validates (GDAL 3.6 only partly knows 1.4).
 GPKG_VERSION = "1.3"
+#: The geometry column of every GeoPackage layer.
+GPKG_GEOMETRY = "geom"
+#: Columns of QGIS's ``layer_styles`` table (its ``id`` is the table's FID).
+STYLE_COLUMNS = ["f_table_catalog", "f_table_schema", "f_table_name", "f_geometry_column", "styleName",
+                 "styleQML", "styleSLD", "useAsDefault", "description", "owner", "ui", "update_time"]
+#: ``update_time`` of the styles: fixed, so the same scenario and plan give the same file.
+STYLE_TIME = "2000-01-01T00:00:00"
 
 
 @contextmanager
@@ -54,6 +63,8 @@ def json_value(value: Any) -> Any:
         return joined(value)
     if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, pd.Timestamp) and not pd.isna(value):
+        return value.isoformat()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return None if pd.isna(value) else str(value)
@@ -68,15 +79,22 @@ def geometry_json(geom: BaseGeometry | None, precision: int | None) -> dict[str,
     return dict(mapping(geom))
 
 
-def features(layers: Mapping[str, gpd.GeoDataFrame], *, precision: int | None = 6) -> list[dict[str, Any]]:
-    """GeoJSON features of every layer, each with ``layer`` and ``id`` properties."""
+GEOJSON_PRECISION = 7
+"""Decimals of GeoJSON coordinates: 7 (~1 cm), as RFC 7946 suggests no more than needed."""
+
+
+def features(layers: Mapping[str, gpd.GeoDataFrame], *, precision: int | None = GEOJSON_PRECISION,
+             layer_property: bool = True) -> list[dict[str, Any]]:
+    """GeoJSON features of every layer: a top-level ``id`` (``<layer>:<id>`` with ``layer_property``,
+    unique across layers) and ``layer`` and ``id`` properties."""
     out = []
     for name, gdf in layers.items():
         cols = [c for c in gdf.columns if c != gdf.geometry.name]
         for fid, geom, *values in zip(gdf.index, gdf.geometry, *(gdf[c] for c in cols), strict=True):
-            props = {"layer": name, "id": json_value(fid)}
+            props = {"layer": name, "id": json_value(fid)} if layer_property else {"id": json_value(fid)}
             props.update({c: json_value(v) for c, v in zip(cols, values, strict=True)})
-            out.append({"type": "Feature", "properties": props, "geometry": geometry_json(geom, precision)})
+            out.append({"type": "Feature", "id": f"{name}:{fid}" if layer_property else str(fid),
+                        "properties": props, "geometry": geometry_json(geom, precision)})
     return out
 
 
@@ -90,11 +108,13 @@ def _write_collection(feats: list[dict[str, Any]], path: str | Path) -> Path:
 
 
 def write_geojson(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str | Path, *,
-                  plan: Plan | None = None, precision: int = 6) -> Path:
+                  plan: Plan | None = None, precision: int = GEOJSON_PRECISION) -> Path:
     """Write every layer into ONE GeoJSON FeatureCollection (RFC 7946).
 
-    Coordinates are lon/lat (WGS84) rounded to ``precision`` decimals (6: ~0.1 m);
-    there is no ``crs`` member. Each feature's ``layer`` property names its layer.
+    Coordinates are lon/lat (WGS84) rounded to ``precision`` decimals (7: ~1 cm);
+    there is no ``crs`` member. Each feature's ``layer`` property names its layer, and
+    its top-level ``id`` is ``<layer>:<id>``. QGIS splits such a mixed file into one
+    sublayer per geometry type; :func:`write_geojson_layers` writes a file per layer.
 
     Parameters
     ----------
@@ -115,6 +135,24 @@ def write_geojson(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path:
     return _write_collection(features(layers_of(layers_or_sc, plan), precision=precision), path)
 
 
+def write_geojson_layers(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, folder: str | Path, *,
+                         plan: Plan | None = None, precision: int = GEOJSON_PRECISION) -> list[Path]:
+    """Write each layer as its own GeoJSON FeatureCollection, ``<folder>/<layer>.geojson``.
+
+    One geometry type and one set of fields per file, as QGIS and kepler.gl expect of
+    a layer; each feature's top-level ``id`` is its id in the layer.
+
+    Returns
+    -------
+    list of Path
+        The files written, one per layer.
+    """
+    layers = layers_of(layers_or_sc, plan)
+    out = Path(folder)
+    return [_write_collection(features({name: gdf}, precision=precision, layer_property=False),
+                              out / f"{name}.geojson") for name, gdf in layers.items()]
+
+
 def _geometry_type(name: str, gdf: gpd.GeoDataFrame) -> str:
     """The layer's declared geometry type (known layers), else the single type it holds, else Unknown."""
     if name in LAYER_GEOMETRY:
@@ -126,6 +164,10 @@ def _geometry_type(name: str, gdf: gpd.GeoDataFrame) -> str:
 def write_gpkg(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str | Path, *,
                plan: Plan | None = None) -> Path:
     """Write every layer as a named layer of one GeoPackage (version 1.3), through pyogrio.
+
+    Each layer carries its description (``gpkg_contents``); the ``layer_styles``
+    table (QGIS's own) holds each layer's default style, so QGIS opens spans
+    coloured by use of their usable limit and campuses sized by GPUs.
 
     Parameters
     ----------
@@ -146,8 +188,28 @@ def write_gpkg(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: st
         for i, (name, gdf) in enumerate(layers.items()):
             options = {} if i else {"dataset_options": {"VERSION": GPKG_VERSION}}
             pyogrio.write_dataframe(gdf.reset_index(), tmp, layer=name, driver="GPKG", append=i > 0,
-                                    geometry_type=_geometry_type(name, gdf), promote_to_multi=False, **options)
+                                    geometry_type=_geometry_type(name, gdf), promote_to_multi=False,
+                                    layer_options={"GEOMETRY_NAME": GPKG_GEOMETRY,
+                                                   "DESCRIPTION": LAYER_DESCRIPTIONS.get(name, "")}, **options)
+        styles = _layer_styles(layers)
+        if len(styles):
+            pyogrio.write_dataframe(styles, tmp, layer="layer_styles", driver="GPKG", append=True,
+                                    layer_options={"FID": "id", "DESCRIPTION": "Default QGIS styles of the layers"})
     return Path(path)
+
+
+def _layer_styles(layers: Mapping[str, gpd.GeoDataFrame]) -> pd.DataFrame:
+    """QGIS's ``layer_styles`` table: the default style (QML) of each layer that has one."""
+    rows = []
+    for name, gdf in layers.items():
+        qml = layer_qml(name, gdf)
+        if qml is None:
+            continue
+        rows.append({"f_table_catalog": "", "f_table_schema": "", "f_table_name": name,
+                     "f_geometry_column": GPKG_GEOMETRY, "styleName": name, "styleQML": qml, "styleSLD": "",
+                     "useAsDefault": True, "description": LAYER_DESCRIPTIONS.get(name, ""), "owner": "",
+                     "ui": "", "update_time": pd.Timestamp(STYLE_TIME)})
+    return pd.DataFrame(rows, columns=STYLE_COLUMNS)
 
 
 def export_routes_geojson(sc: Scenario, path: str | Path, *, precision: int | None = None) -> Path:

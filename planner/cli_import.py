@@ -1,0 +1,150 @@
+"""The ``planner import topology`` command: a real network as scenario files (a layer over :mod:`planner.importers`).
+
+:func:`register` adds the ``import`` group to the main app. Exit codes: 0 the
+files are written; 2 the source or the options have errors (all listed: file,
+place, field, value, fix), or the output folder holds files (pass ``--force``).
+"""
+
+from __future__ import annotations
+
+import csv
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["SourceFormat", "register", "topology"]
+
+
+class SourceFormat(StrEnum):
+    """The source formats of :data:`planner.importers.FORMATS`."""
+
+    graphml = "graphml"
+    gml = "gml"
+    nodelink = "nodelink"
+    sndlib = "sndlib"
+    geojson = "geojson"
+    gpkg = "gpkg"
+    csv = "csv"
+
+
+def _srlg_table(path: Path) -> dict[str, str]:
+    """``span,srlg`` rows (or ``a,b,srlg`` by node ids or source keys) as the importer's lookup."""
+    from planner.errors import Problem, ScenarioError
+
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ScenarioError([Problem(str(path), "", "", "", f"cannot read the CSV file: {exc}",
+                                     "give a UTF-8 CSV with columns span,srlg (or a,b,srlg)")]) from None
+    out: dict[str, str] = {}
+    problems = []
+    for n, r in enumerate(rows, start=2):
+        group = (r.get("srlg") or "").strip()
+        key = (r.get("span") or "").strip() or f"{(r.get('a') or '').strip()}|{(r.get('b') or '').strip()}"
+        if not group or key in ("", "|"):
+            problems.append(Problem(str(path), f"line {n}", "srlg" if not group else "span", "",
+                                    "the row names no span or no shared-risk group",
+                                    "give span,srlg (or a,b,srlg) on every row"))
+            continue
+        out[key] = group
+    if problems:
+        raise ScenarioError(problems)
+    return out
+
+
+def topology(
+    source: Annotated[Path, typer.Argument(help="The network file (for csv: the node list).", show_default=False,
+                                           metavar="SOURCE")],
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, show_default=False,
+                                      help="Folder to write topology.yaml (and routes.geojson, scenario.yaml) into.")],
+    fmt: Annotated[SourceFormat | None, typer.Option(
+        "--format", "-f", case_sensitive=False, show_default=False,
+        help="Source format. \\[default: from the suffix: .graphml .gml .json (node-link) .txt/.xml (SNDlib) "
+             ".geojson .gpkg .csv]")] = None,
+    links: Annotated[Path | None, typer.Option("--links", dir_okay=False, show_default=False,
+                                               help="For csv: the link list (source,target,...).")] = None,
+    pop: Annotated[list[str] | None, typer.Option(
+        "--pop", show_default=False, metavar="[ID=]NODE",
+        help="A node that is a PoP, by key, name or id; ID= also names it (repeat). \\[default: every node]")] = None,
+    top_pops: Annotated[int, typer.Option("--top-pops", min=0, metavar="N",
+                                          help="Also make PoPs of the N nodes largest by --pops-by.")] = 0,
+    pops_by: Annotated[str, typer.Option("--pops-by", metavar="ATTR",
+                                         help="The numeric node attribute for --top-pops (e.g. population).")] = "",
+    scenario: Annotated[Path | None, typer.Option(
+        "--scenario", dir_okay=False, show_default=False,
+        help="A base scenario: attach its campuses and write scenario.yaml planning its pods and leases over "
+             "the imported network.")] = None,
+    sites: Annotated[Path | None, typer.Option(
+        "--sites", dir_okay=False, show_default=False,
+        help="A sites file whose campuses to attach. \\[default: the --scenario's]")] = None,
+    attach: Annotated[int, typer.Option("--attach", min=0, metavar="K",
+                                        help="Access spans from each campus to its K nearest nodes.")] = 2,
+    route_factor: Annotated[float, typer.Option(
+        "--route-factor", min=1.0, metavar="F",
+        help="Fibre length / great circle for spans given as straight lines (US long-haul median ~1.3).")] = 1.3,
+    srlg_attr: Annotated[str, typer.Option("--srlg-attr", metavar="ATTR",
+                                           help="The link attribute naming its shared-risk group.")] = "srlg",
+    srlg_csv: Annotated[Path | None, typer.Option(
+        "--srlg-csv", dir_okay=False, show_default=False,
+        help="Shared-risk groups: a CSV of span,srlg (or a,b,srlg). \\[default: one per span]")] = None,
+    fibre_pairs: Annotated[int, typer.Option("--fibre-pairs", min=1, help="Fibre pairs where the source has no "
+                                                                          "capacity.")] = 1,
+    channels: Annotated[int, typer.Option("--channels", min=1, help="Wavelengths per pair where the source has "
+                                                                    "no capacity.")] = 64,
+    channel_gbps: Annotated[float, typer.Option("--channel-gbps", min=1.0, help="Rate per wavelength, Gbps.")] = 400.0,
+    force: Annotated[bool, typer.Option("--force", help="Replace the files of an existing --out folder.")] = False,
+) -> None:
+    """Import a real network -- Topology Zoo, topohub, SNDlib, GIS or CSV -- as editable scenario files.
+
+    Writes topology.yaml (PoPs, junctions, spans with valid ids made from the
+    names), routes.geojson when the source draws span lines, demands.csv when it
+    has traffic demands and, with --scenario, a scenario.yaml to validate and
+    plan. Every assumption (straight-line lengths, unknown conduits) is listed.
+    """
+    from planner._console import EXIT_INPUT_ERROR, count, make_console, print_problems
+    from planner.errors import ScenarioError
+    from planner.importers import ImportOptions, import_topology
+
+    err = make_console(stderr=True)
+    try:
+        opts = ImportOptions(pops=tuple(pop or ()), top_pops=top_pops, pops_by=pops_by, attach_k=attach,
+                             route_factor=route_factor, srlg_attr=srlg_attr,
+                             srlg_table=_srlg_table(srlg_csv) if srlg_csv is not None else {},
+                             fibre_pairs=fibre_pairs, channels=channels, channel_gbps=channel_gbps)
+        run = import_topology(source, out, fmt=fmt.value if fmt is not None else None, links=links, options=opts,
+                              scenario=scenario, sites=sites, force=force)
+    except ScenarioError as exc:
+        print_problems(err, exc.problems)
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+    except FileExistsError as exc:
+        err.print(f"error: {exc}", style="bold red", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
+    topo = run.topology.topology
+    console = make_console()
+    console.print(f"read {source}: {count(len(run.source.nodes), 'node')}, {count(len(run.source.links), 'link')}",
+                  highlight=False, soft_wrap=True)
+    console.print(f"wrote {out}: {count(len(topo['pops']), 'PoP')}, {count(len(topo['junctions']), 'junction')}, "
+                  f"{count(len(topo['spans']), 'span')}; " + ", ".join(p.name for p in run.files),
+                  highlight=False, soft_wrap=True)
+    if run.topology.warnings:
+        print_problems(err, run.topology.warnings)
+    if scenario is not None:
+        console.print(f"next: planner validate {out / 'scenario.yaml'}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``import`` group (``planner import topology``) to a Typer app (the main ``planner`` app)."""
+    from planner._console import examples
+
+    group = typer.Typer(name="import", help="Import real networks as scenario files.", no_args_is_help=True,
+                        rich_markup_mode="rich")
+    group.command(epilog=examples(
+        "planner import topology Abilene.graphml --out imported/abilene",
+        "planner import topology janos-us.json --out imported/us --scenario scenarios/reference.yaml "
+        "--pop NYC=NewYork --pop CHI=Chicago",
+        "planner import topology nodes.csv --links links.csv --out imported/csv --top-pops 5 --pops-by population",
+        "planner import topology network.xml --format sndlib --out imported/sndlib --srlg-csv conduits.csv"))(topology)
+    app.add_typer(group)
