@@ -4,21 +4,33 @@ Every reader returns the parsed data together with a :class:`Positions` map from
 value's location (``("sites", 2, "lat")``) to its line, so that problems found
 later -- by pydantic or by cross-file checks -- name the line a person must edit.
 Problems are collected, never raised one at a time.
+
+Reading is guarded: only regular files are opened (never a FIFO, a device or a
+directory, and a symbolic-link loop is reported), no file larger than
+:data:`~planner.schema.MAX_FILE_BYTES` is read, and a YAML or JSON file's nesting and
+a YAML file's alias expansion are measured by a streaming pass before the file is
+built into objects (see :data:`~planner.schema.LIMITS`).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from planner.errors import Problem
+from planner.schema import MAX_FILE_BYTES, MAX_NESTING, MAX_ROWS, MAX_YAML_VALUES
 
-__all__ = ["Positions", "not_utf8", "read_csv_rows", "read_yaml_model"]
+__all__ = ["Positions", "json_too_deep", "not_utf8", "read_csv_rows", "read_text", "read_yaml_model"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -34,6 +46,9 @@ _FIXES = {
     "greater_than": "give a positive value",
     "greater_than_equal": "give a larger value",
     "less_than_equal": "give a smaller value",
+    "finite_number": "give a finite number (not .nan, .inf or nan)",
+    "control_character": "remove it: names and notes are one line of printable text",
+    "string_too_long": "shorten it",
     "string_pattern_mismatch": "use letters, digits, '_', '.' or '-' (no spaces)",
     "string_too_short": "give a non-empty value",
     "list_type": "give a list",
@@ -71,11 +86,121 @@ def not_utf8(display: str, exc: UnicodeDecodeError) -> Problem:
                    "save it as UTF-8 plain text (not a spreadsheet or other binary format)")
 
 
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
 def _unreadable(display: str, exc: OSError | UnicodeDecodeError) -> Problem:
     """The problem reported for a file that cannot be read as text."""
     if isinstance(exc, UnicodeDecodeError):
         return not_utf8(display, exc)
+    if exc.errno == errno.ELOOP:
+        return Problem(display, "", "", "", "the path is a loop of symbolic links",
+                       "point the scenario at the real file, or repair the links")
     return Problem(display, "", "", "", f"cannot read file ({exc.strerror})", "check the path in the scenario file")
+
+
+def read_text(path: Path, display: str, *, encoding: str = "utf-8") -> tuple[str | None, list[Problem]]:
+    """A regular file's text, read only when it is a regular file of at most ``MAX_FILE_BYTES``.
+
+    The file is opened without blocking (a FIFO never hangs the read), then checked
+    on the open descriptor, so the check and the read see the same file.
+
+    Returns
+    -------
+    (text or None, problems)
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return None, [_unreadable(display, exc)]
+    except ValueError:  # a NUL byte in the path
+        return None, [Problem(display, "", "", "", "the path holds a NUL byte", "check the path in the scenario file")]
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = next((what for test, what in _KINDS if test(mode)), "not a file")
+        return None, [Problem(display, "", "", "", f"the path is {kind}, not a regular file",
+                              "give the path of a regular file (the planner reads nothing else)")]
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        return None, [Problem(display, "", "", "", f"the file is larger than {MAX_FILE_BYTES // 2**20} MiB",
+                              "check the path; split a lease book this large into several files (files.leases)")]
+    try:
+        return data.decode(encoding), []
+    except UnicodeDecodeError as exc:
+        return None, [not_utf8(display, exc)]
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+
+
+def json_too_deep(text: str, display: str) -> Problem | None:
+    """A problem when JSON text nests deeper than ``MAX_NESTING``, found without parsing it.
+
+    Strings are blanked first (a JSON string holds no raw newline, so lines keep
+    their numbers), then the brackets are counted.
+
+    Examples
+    --------
+    >>> json_too_deep('{"a": [[1]], "b": "[[[["}', "x.json") is None
+    True
+    >>> json_too_deep("[" * 100 + "]" * 100, "x.json").where
+    'line 1'
+    """
+    bare = _JSON_STRING.sub('""', text)
+    raw = np.frombuffer(bare.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    step = np.isin(raw, (ord("["), ord("{"))).astype(np.int32) - np.isin(raw, (ord("]"), ord("}")))
+    depth = np.cumsum(step)
+    if not depth.size or depth.max() <= MAX_NESTING:
+        return None
+    at = int(np.argmax(depth > MAX_NESTING))
+    line = bare.encode("utf-8", "surrogatepass")[:at].count(b"\n") + 1
+    return Problem(display, f"line {line}", "", "", f"nested more than {MAX_NESTING} levels deep",
+                   "check the file: a GeoJSON route nests 4 levels (collection, feature, geometry, points)")
+
+
+def _yaml_limits(text: str, display: str) -> Problem | None:
+    """A problem when YAML nests deeper than ``MAX_NESTING`` or expands to more than ``MAX_YAML_VALUES`` values.
+
+    One streaming pass over the parser's events, before anything is built: each
+    collection's size (aliases expanded, by the size of what they point to) is summed
+    on a stack, so an alias bomb is measured, never expanded.
+    """
+    def where(ev: yaml.Event) -> str:
+        return f"line {ev.start_mark.line + 1}" if ev.start_mark is not None else ""
+
+    sizes: dict[str, int] = {}
+    stack: list[tuple[int, str | None]] = [(0, None)]  # (values so far, anchor) per open collection
+    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(ev, yaml.CollectionStartEvent):
+            stack.append((0, ev.anchor))
+            if len(stack) - 1 > MAX_NESTING:
+                return Problem(display, where(ev), "", "",
+                               f"nested more than {MAX_NESTING} levels deep",
+                               "check the file: the planner's files nest a few levels")
+            continue
+        if isinstance(ev, yaml.CollectionEndEvent):
+            n, anchor = stack.pop()
+            n += 1
+            if anchor is not None:
+                sizes[anchor] = n
+        elif isinstance(ev, yaml.ScalarEvent):
+            n = 1
+            if ev.anchor is not None:
+                sizes[ev.anchor] = 1
+        elif isinstance(ev, yaml.AliasEvent):
+            n = sizes.get(ev.anchor or "", 1)  # an alias to an open collection (a loop) counts once
+        else:
+            continue
+        total = stack[-1][0] + n
+        stack[-1] = (total, stack[-1][1])
+        if total > MAX_YAML_VALUES:
+            return Problem(display, where(ev), "", "",
+                           f"the aliases expand to more than {MAX_YAML_VALUES:,} values",
+                           "write the values out, or use fewer nested aliases (&anchor / *alias)")
+    return None
 
 
 def _header_problems(display: str, header: list[str], fields: list[str], required: list[str]) -> list[Problem]:
@@ -163,13 +288,19 @@ def read_yaml_model(path: Path, model: type[M], kind: str, display: str) -> tupl
     (model or None, positions, problems)
     """
     pos = Positions(display)
+    text, problems = read_text(path, display)
+    if text is None:
+        return None, pos, problems
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, pos, [_unreadable(display, exc)]
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        limit = _yaml_limits(text, display)
+        if limit is not None:
+            return None, pos, [limit]
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -190,6 +321,10 @@ def read_yaml_model(path: Path, model: type[M], kind: str, display: str) -> tupl
     if not isinstance(data, dict):
         return None, pos, [Problem(display, "line 1", "", "", "the file is not a YAML mapping",
                                    f"start from the example shown by `planner schema {kind}`")]
+    if data and not set(map(str, data)) & set(model.model_fields):  # another kind of file: say so, echo nothing
+        return None, pos, [Problem(display, "line 1", "", "",
+                                   f"not a {kind} file: none of its {len(data)} top-level keys is a {kind} key",
+                                   f"check the path; a {kind} file has the keys {', '.join(model.model_fields)}")]
     try:
         return model.model_validate(data), pos, []
     except ValidationError as err:
@@ -208,11 +343,9 @@ def read_csv_rows(
     Empty cells count as missing (the field's default applies). Rows that fail
     validation are reported and left out; the others are returned.
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [_unreadable(display, exc)]
-    problems: list[Problem] = []
+    text, problems = read_text(path, display, encoding="utf-8-sig")
+    if text is None:
+        return [], problems
     rows: list[tuple[int, M]] = []
     fields = model.model_fields
     required = [n for n, f in fields.items() if f.is_required()]
@@ -224,6 +357,10 @@ def read_csv_rows(
                             f"add a header row: {','.join(fields)}")]
     except csv.Error as exc:
         return [], [Problem(display, "line 1", "", "", f"malformed CSV: {exc}", "fix the quoting")]
+    if header and not set(header) & set(fields):  # another kind of file: say so, echo nothing of it
+        return [], [Problem(display, "line 1", "", "",
+                            f"not a {kind} CSV: none of the {len(header)} cells of its first line names a column",
+                            f"check the path; the first line of a {kind} CSV is a header: {','.join(fields)}")]
     problems += _header_problems(display, header, list(fields), required)
     if problems:
         return [], problems
@@ -237,6 +374,10 @@ def read_csv_rows(
                                     "fix the quoting"))
             break
         line = reader.line_num
+        if len(rows) + len(problems) >= MAX_ROWS:
+            problems.append(Problem(display, f"line {line}", "", "", f"more than {MAX_ROWS:,} rows",
+                                    "split the file into several (files.leases takes a list)"))
+            break
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):

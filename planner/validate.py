@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from shapely.geometry import LineString
 
+from planner import plausibility
 from planner.errors import Problem
 from planner.geo import great_circle_km
 from planner.readers import Positions
@@ -102,6 +103,9 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     sf, sp = inp.sites_pos.file, inp.sites_pos
     pf, pp = inp.pods_pos.file, inp.pods_pos
     tf, tp = inp.topology_pos.file, inp.topology_pos
+    too_big = plausibility.size_problems(inp)
+    if too_big:  # nothing below may expand what is past the limits
+        return too_big
 
     # ---- ids
     _dupes(((s.id, inp.skus_pos.file, inp.skus_pos.where(("skus", i))) for i, s in enumerate(inp.skus.skus)),
@@ -185,6 +189,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
                                f"span {span.id} joins the same nodes as span {pairs[key]}",
                                "add a junction on one of the routes so that parallel routes stay distinct spans"))
         pairs.setdefault(key, span.id)
+    out += plausibility.topology_problems(inp)
     span_ends = {span.id: (span.a, span.b) for span in inp.topology.spans}
     for sid, (line, where) in inp.routes.items():
         if sid not in span_ends:
