@@ -203,8 +203,20 @@ def _yaml_limits(text: str, display: str) -> Problem | None:
     return None
 
 
+def _printable(text: str) -> str:
+    r"""``text`` with control characters escaped (``\x00``), so that a problem table never carries them.
+
+    Examples
+    --------
+    >>> _printable("na\x00me")
+    'na\\x00me'
+    """
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def _header_problems(display: str, header: list[str], fields: list[str], required: list[str]) -> list[Problem]:
     """Columns named twice, unknown columns and missing required columns of a CSV header."""
+    header = [_printable(h) for h in header]
     out = [Problem(display, "line 1", h, "", "the column appears twice in the header", "remove or rename one of them")
            for i, h in enumerate(header) if h in header[:i]]
     out += [Problem(display, "line 1", h, "", "unknown column",
@@ -242,7 +254,7 @@ def _fmt_loc(loc: Loc) -> str:
         if isinstance(p, int):
             parts.append(f"[{p}]")
         else:
-            parts.append(("." if parts else "") + str(p))
+            parts.append(("." if parts else "") + _printable(str(p)))
     return "".join(parts)
 
 

@@ -209,6 +209,21 @@ def test_control_characters_in_names(runner: CliRunner, tmp_path: Path, name: st
     assert "\x00" not in out and "\x07" not in out
 
 
+def test_control_characters_in_keys_and_columns_are_escaped(runner: CliRunner, tmp_path: Path) -> None:
+    def key(p: Path) -> None:
+        p.write_text(p.read_text().replace("  pue: 1.0", '  "pu\\x1b[2Je": 1.0', 1))
+
+    def column(p: Path) -> None:
+        p.write_text(p.read_text().replace("tenant", "ten\x1b[2Jant", 1))
+
+    scenario = scenario_with(tmp_path)
+    key(tmp_path / "sites.yaml")
+    column(tmp_path / "leases.csv")
+    out = validate(runner, scenario)
+    refused(out, r"sites\[0\]\.pu\\x1b\[2Je", r"ten\\x1b\[2Jant")
+    assert "\x1b" not in out
+
+
 # --------------------------------------------------------------------------- a file of another kind
 def test_a_file_of_another_kind_is_named_not_echoed(runner: CliRunner, tmp_path: Path) -> None:
     out = validate(runner, scenario_with(tmp_path, leases_csv="leases_other_kind.csv"))
