@@ -22,7 +22,7 @@ from shapely.geometry import LineString, Polygon, shape
 from planner import physics
 from planner.errors import Problem, ScenarioError
 from planner.geo import geodesic_length_km, great_circle_km
-from planner.readers import json_too_deep, read_csv_rows, read_text, read_yaml_model
+from planner.readers import capped, json_too_deep, read_csv_rows, read_text, read_yaml_model
 from planner.schema import (
     MAX_ROWS,
     CatalogueFile,
@@ -275,7 +275,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     if inp is not None:
         problems += check_inputs(inp)
     if inp is None or any(p.severity == "error" for p in problems):
-        raise ScenarioError(problems)
+        raise ScenarioError(capped(problems))
     sc = _assemble(inp)
     sc.path = path
     sc.warnings = [p for p in problems if p.severity == "warning"]

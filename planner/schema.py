@@ -35,6 +35,7 @@ __all__ = [
     "MAX_PERIODS",
     "MAX_PODS",
     "MAX_POD_PERIODS",
+    "MAX_PROBLEMS",
     "MAX_ROWS",
     "MAX_SPAN_KM",
     "MAX_YAML_VALUES",
@@ -63,9 +64,9 @@ MAX_FILE_BYTES = 32 * 2**20
 """Largest input file read, bytes (checked before reading; only regular files are read)."""
 MAX_NESTING = 64
 """Deepest nesting of mappings and lists in a YAML or JSON file (checked before parsing)."""
-MAX_YAML_VALUES = 1_000_000
+MAX_YAML_VALUES = 200_000
 """Most values a YAML file may hold once its aliases are expanded (stops "billion laughs")."""
-MAX_ROWS = 200_000
+MAX_ROWS = 100_000
 """Most rows in one CSV file, or features in one GeoJSON file."""
 MAX_PERIODS = 1_000
 """Most periods in a horizon (20 years of weeks)."""
@@ -83,6 +84,8 @@ MAX_SPAN_KM = 20_000.0
 """Longest DCI span route, km (half the Earth's circumference)."""
 MIN_SPAN_KM = 0.01
 """Shortest route between two distinct nodes, km: anything shorter is two nodes given one place."""
+MAX_PROBLEMS = 1_000
+"""Most problems listed per file; one more line says how many were not (a file of garbage is not a DoS)."""
 MAX_NUMBER = 1e12
 """Largest magnitude of any number without a tighter bound of its own."""
 
@@ -99,6 +102,7 @@ LIMITS: dict[str, tuple[float, str]] = {
     "MIN_AMPLIFIER_SPACING_KM": (MIN_AMPLIFIER_SPACING_KM, "km between in-line amplifiers, at least"),
     "MAX_SPAN_KM": (MAX_SPAN_KM, "km of one span's route"),
     "MIN_SPAN_KM": (MIN_SPAN_KM, "km of a span between distinct nodes, at least"),
+    "MAX_PROBLEMS": (MAX_PROBLEMS, "problems listed per file"),
     "MAX_NUMBER": (MAX_NUMBER, "magnitude of any other number"),
 }
 """Every limit on input, with what it bounds (``README.md``, Input files, lists them)."""

@@ -119,7 +119,8 @@ EXHAUSTION = [
                  [r"reservations\.csv", "line 2", "gpus", "100000000000000000000", "less than or equal to 10000000"],
                  id="reservation-1e20-gpus"),
     pytest.param({"sites_yaml": "sites_alias_bomb.yaml"},
-                 [r"sites\.yaml", "line 8", "aliases expand to more than 1,000,000 values", "fewer nested aliases"],
+                 [r"sites\.yaml", "line 7", r"the file holds more than 200,000 values \(aliases expanded\)",
+                  "fewer nested aliases"],
                  id="yaml-alias-bomb"),
     pytest.param({"sites_yaml": "sites_deep.yaml"},
                  [r"sites\.yaml", "line 2", "nested more than 64 levels deep"], id="yaml-20000-deep"),
@@ -162,6 +163,15 @@ def test_a_huge_file_is_not_read(tmp_path: Path, runner: CliRunner) -> None:
 
     out = validate(runner, scenario_with(tmp_path, leases_csv=sparse))
     refused(out, r"leases\.csv", "the file is larger than 32 MiB", "split")
+
+
+def test_a_file_of_mistakes_lists_a_thousand_and_counts_the_rest(tmp_path: Path, runner: CliRunner) -> None:
+    data = tiny.base()
+    data["leases"] = [tiny.lease(f"L{i}", 10, sku="ZZ") for i in range(3_000)]
+    out = validate(runner, tiny.write(tmp_path, data))
+    refused(out, r"line 1001 \(lease L999\)", r"2,000 more problems in this file are not listed \(at most 1,000 are\)",
+            "1,001 errors in 1 file")
+    assert "L1000" not in out
 
 
 def test_a_directory_is_not_read(tmp_path: Path, runner: CliRunner) -> None:
