@@ -372,7 +372,7 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     except OutputError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    except OSError as exc:
+    except _write_errors() as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _write_failed(Path(out_dir), exc) from exc
     except BaseException:
@@ -382,14 +382,29 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     return Path(out_dir)
 
 
-def _write_failed(path: Path, exc: OSError) -> OutputError:
+def _write_errors() -> tuple[type[Exception], ...]:
+    """What a failed write raises: OSError, and GDAL's errors (through pyogrio: "database or disk is full")."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    return OSError, DataLayerError, DataSourceError
+
+
+_NO_SPACE = "free some disk space, or write to another disk with --out, and run again"
+
+
+def _write_failed(path: Path, exc: Exception) -> OutputError:
     """The error for an output the system would not let us write (a full disk, no permission...)."""
-    why = exc.strerror or str(exc)
-    fix = {errno.ENOSPC: "free some disk space, or write to another disk with --out, and run again",
-           errno.EDQUOT: "free some of your disk quota, or write elsewhere with --out, and run again",
-           errno.EACCES: "choose a folder you may write to with --out",
-           errno.EROFS: "choose a folder on a writable disk with --out"}.get(exc.errno or 0,
-                                                                           "check the path and run again")
+    if isinstance(exc, OSError):
+        why = exc.strerror or str(exc)
+        fix = {errno.ENOSPC: _NO_SPACE,
+               errno.EDQUOT: "free some of your disk quota, or write elsewhere with --out, and run again",
+               errno.EACCES: "choose a folder you may write to with --out",
+               errno.EROFS: "choose a folder on a writable disk with --out"}.get(exc.errno or 0,
+                                                                               "check the path and run again")
+    else:  # GDAL's message, e.g. "failed to execute insert : database or disk is full"
+        why = " ".join(str(exc).split())[:200]
+        fix = (_NO_SPACE if re.search(r"disk is full|no space", why, re.I)
+               else "check the free disk space and the path, and run again")
     return OutputError(path, f"could not write {path} ({why}); nothing was written and what was there is kept", fix)
 
 
@@ -442,7 +457,7 @@ def export_topology(sc: Scenario, path: str | Path, *, fmt: str, force: bool = F
         # The writers write ``.<stem>.<pid>.tmp<suffix>`` and rename it; remove those a killed export left.
         _dead_leftovers(out, rf"\.{re.escape(out.stem)}\.(?P<pid>\d+)\.tmp{re.escape(out.suffix)}")
         writers[fmt](sc, out)
-    except OSError as exc:
+    except _write_errors() as exc:
         raise _write_failed(out, exc) from exc
     return out
 

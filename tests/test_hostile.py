@@ -367,6 +367,22 @@ def test_plan_on_a_full_disk_keeps_the_previous_folder(runner: CliRunner, tiny_s
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "sc"]
 
 
+def test_plan_on_a_full_disk_as_gdal_says_it(runner: CliRunner, tiny_scenario: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyogrio.errors import FeatureError
+
+    def full(*args: object, **kw: object) -> None:  # what a GeoPackage write on a full disk raises
+        raise FeatureError("Could not add feature to layer at index 0: failed to execute insert : database or disk "
+                           "is full")
+
+    monkeypatch.setattr(gis, "write_gpkg", full)
+    code, out = plan(runner, tiny_scenario, "--out", str(tmp_path / "run"))
+    assert code == 2
+    refused(out, r"could not write .*run \(Could not add feature .* database or disk is full\); nothing was written",
+            "free some disk space")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sc"]
+
+
 def test_plan_removes_what_a_killed_run_left(runner: CliRunner, tiny_scenario: Path, tmp_path: Path) -> None:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
