@@ -159,11 +159,15 @@ def schema(
         msg = f"unknown kind {kind!r}; use one of: {', '.join(FILE_MODELS)}"
         raise typer.BadParameter(msg, param_hint="KIND")
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for k in [kind] if kind else list(FILE_MODELS):
-            target = out_dir / f"{k}.schema.json"
-            target.write_text(json.dumps(_json_schema(k), indent=2) + "\n", encoding="utf-8")
-            typer.echo(f"wrote {target}")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for k in [kind] if kind else list(FILE_MODELS):
+                target = out_dir / f"{k}.schema.json"
+                target.write_text(json.dumps(_json_schema(k), indent=2) + "\n", encoding="utf-8")
+                typer.echo(f"wrote {target}")
+        except OSError as exc:  # --out under a file, a full disk, no permission
+            raise _fail(EXIT_INPUT_ERROR, f"could not write {out_dir} ({exc.strerror or exc})",
+                        "choose another folder with --out (or free some disk space) and run again") from None
     elif kind is not None:
         typer.echo(json.dumps(_json_schema(kind), indent=2))
     else:

@@ -338,6 +338,16 @@ def test_plan_out_under_a_file(runner: CliRunner, tiny_scenario: Path, tmp_path:
     assert (tmp_path / "file").read_text() == "x"
 
 
+@pytest.mark.parametrize("command", [["schema"], ["generate", "--no-validate"]])
+def test_other_out_under_a_file(runner: CliRunner, tmp_path: Path, command: list[str]) -> None:
+    (tmp_path / "file").write_text("x")
+    result = runner.invoke(app, [*command, "--out", str(tmp_path / "file" / "sub")])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    refused(result.output, r"could not write .*file/sub \(Not a directory\)", "choose another")
+    assert (tmp_path / "file").read_text() == "x"
+
+
 def test_plan_out_dot_inside_a_results_folder(runner: CliRunner, tiny_scenario: Path, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     assert plan(runner, tiny_scenario, "--out", str(tmp_path / "run"))[0] == 0
