@@ -264,9 +264,9 @@ def plan(
     plan found so far, marked interrupted. The folder is written whole or not
     at all.
 
-    Exits 0 when the plan is written, 2 on input errors or an existing folder
-    (use --force or --out), 3 when internal workloads cannot be placed, 130
-    after Ctrl-C.
+    Exits 0 when the plan is written, 2 on input errors, an existing folder
+    (use --force or --out) or one that cannot be written (a full disk), 3 when
+    internal workloads cannot be placed, 130 after Ctrl-C.
     """
     err = make_console(stderr=True)
     progress = PlanProgress(err, time_limit_s=time_limit)
