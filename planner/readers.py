@@ -60,6 +60,21 @@ _FIXES = {
 }
 
 
+_BOUNDS = {"le": "at most", "lt": "below", "ge": "at least", "gt": "above"}
+"""The words for a bound a number broke, in the fix (``give a smaller value (at most 100000)``)."""
+
+
+def _number(x: float) -> str:
+    """A bound as a person writes it.
+
+    Examples
+    --------
+    >>> _number(10_000_000), _number(100000.0), _number(0.5)
+    ('10,000,000', '100,000', '0.5')
+    """
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
+
+
 @dataclass
 class Positions:
     """Where each value of a file sits: location tuple -> 1-based line."""
@@ -280,6 +295,8 @@ def _pydantic_problems(
         field_name = _fmt_loc(loc)
         place = where or pos.where((*base, *loc))
         fix = _FIXES.get(e["type"], f"see `planner schema {kind}`").format(kind=kind)
+        bound = next((f"{word} {_number(e['ctx'][k])}" for k, word in _BOUNDS.items() if k in e.get("ctx", {})), "")
+        fix += f" ({bound})" if bound else ""
         value = "" if e["type"] == "missing" else _value_text(e.get("input"))
         problems.append(Problem(pos.file, place, field_name, value, e["msg"], fix))
     if err.error_count() > MAX_PROBLEMS:
