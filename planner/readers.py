@@ -126,7 +126,7 @@ def read_text(path: Path, display: str, *, encoding: str = "utf-8") -> tuple[str
     (text or None, problems)
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         return None, [_unreadable(display, exc)]
     except ValueError:  # a NUL byte in the path
