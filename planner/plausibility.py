@@ -30,6 +30,9 @@ SWAP_FAR_KM = 2_000.0
 SWAP_NEAR_KM = 500.0
 """... and flagged when, swapped, it would lie this close to another node."""
 
+SWAP_CANDIDATES = 100
+"""Points looked at for swapped coordinates, the farthest from the median location first."""
+
 _EARTH_KM = 6_371.0
 
 
@@ -77,9 +80,11 @@ def looks_swapped(lat: np.ndarray, lon: np.ndarray) -> list[tuple[int, float, fl
     out: list[tuple[int, float, float, int]] = []
     if len(lat) < 2:
         return out
-    # Only points far from the median location can be far from every other point; look at those alone.
-    far = np.flatnonzero(_haversine_km(float(np.median(lat)), float(np.median(lon)), lat, lon) > SWAP_FAR_KM)
-    for i in far:
+    # Only points far from the median location can be far from every other point; look at the farthest
+    # SWAP_CANDIDATES of those alone (a swapped point is a lone outlier), so the check stays linear in the points.
+    from_median = _haversine_km(float(np.median(lat)), float(np.median(lon)), lat, lon)
+    far = [i for i in np.argsort(-from_median, kind="stable")[:SWAP_CANDIDATES] if from_median[i] > SWAP_FAR_KM]
+    for i in sorted(far):
         if abs(lon[i]) > 90:  # swapped, it would not be a latitude
             continue
         others = np.arange(len(lat)) != i
@@ -123,7 +128,8 @@ def topology_problems(inp: Inputs) -> list[Problem]:
     for _, _, lr in inp.leases:
         if lr.region is not None:
             users[lr.region].append(lr.id)
-    reach = set().union(*(nx.node_connected_component(g, s.id) for s in inp.sites.sites)) if inp.sites.sites else set()
+    sites = {s.id for s in inp.sites.sites}
+    reach = set().union(*(c for c in nx.connected_components(g) if c & sites))
     for i, pop in enumerate(inp.topology.pops):
         if pop.id in users and pop.id not in reach:
             leases = users[pop.id]

@@ -236,8 +236,14 @@ def _printable(text: str) -> str:
 def _header_problems(display: str, header: list[str], fields: list[str], required: list[str]) -> list[Problem]:
     """Columns named twice, unknown columns and missing required columns of a CSV header."""
     header = [_printable(h) for h in header]
+    seen: set[str] = set()
+    twice: list[str] = []
+    for h in header:
+        if h in seen:
+            twice.append(h)
+        seen.add(h)
     out = [Problem(display, "line 1", h, "", "the column appears twice in the header", "remove or rename one of them")
-           for i, h in enumerate(header) if h in header[:i]]
+           for h in twice]
     out += [Problem(display, "line 1", h, "", "unknown column",
                     f"remove it or rename it to one of: {', '.join(fields)}") for h in header if h not in fields]
     out += [Problem(display, "line 1", h, "", "required column is missing", "add the column to the header")
