@@ -182,42 +182,45 @@ def json_too_deep(text: str, display: str) -> Problem | None:
 
 
 def _yaml_limits(text: str, display: str) -> Problem | None:
-    """A problem when YAML nests deeper than ``MAX_NESTING`` or expands to more than ``MAX_YAML_VALUES`` values.
+    """A problem when YAML nests deeper than ``MAX_NESTING``, or expands to more than ``MAX_YAML_VALUES``
+    values or ``MAX_FILE_BYTES`` characters of text.
 
     One streaming pass over the parser's events, before anything is built: each
     collection's size (aliases expanded, by the size of what they point to) is summed
-    on a stack, so an alias bomb is measured, never expanded.
+    on a stack, so an alias bomb is measured, never expanded -- also one that repeats
+    a long text rather than many values.
     """
     def where(ev: yaml.Event) -> str:
         return f"line {ev.start_mark.line + 1}" if ev.start_mark is not None else ""
 
-    sizes: dict[str, int] = {}
-    stack: list[tuple[int, str | None]] = [(0, None)]  # (values so far, anchor) per open collection
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, characters)
+    stack: list[tuple[int, int, str | None]] = [(0, 0, None)]  # (values, characters, anchor) per open collection
     for ev in yaml.parse(text, Loader=_LOADER):
         if isinstance(ev, yaml.CollectionStartEvent):
-            stack.append((0, ev.anchor))
+            stack.append((0, 0, ev.anchor))
             if len(stack) - 1 > MAX_NESTING:
                 return Problem(display, where(ev), "", "", f"nested more than {MAX_NESTING} levels deep",
                                _TOO_DEEP_FIX)
             continue
         if isinstance(ev, yaml.CollectionEndEvent):
-            n, anchor = stack.pop()
+            n, chars, anchor = stack.pop()
             n += 1
             if anchor is not None:
-                sizes[anchor] = n
+                sizes[anchor] = (n, chars)
         elif isinstance(ev, yaml.ScalarEvent):
-            n = 1
+            n, chars = 1, len(ev.value)
             if ev.anchor is not None:
-                sizes[ev.anchor] = 1
+                sizes[ev.anchor] = (n, chars)
         elif isinstance(ev, yaml.AliasEvent):
-            n = sizes.get(ev.anchor or "", 1)  # an alias to an open collection (a loop) counts once
+            n, chars = sizes.get(ev.anchor or "", (1, 0))  # an alias to an open collection (a loop) counts once
         else:
             continue
-        total = stack[-1][0] + n
-        stack[-1] = (total, stack[-1][1])
-        if total > MAX_YAML_VALUES:
-            return Problem(display, where(ev), "", "",
-                           f"the file holds more than {MAX_YAML_VALUES:,} values (aliases expanded)",
+        total, total_chars, anchor = stack[-1]
+        stack[-1] = (total + n, total_chars + chars, anchor)
+        if total + n > MAX_YAML_VALUES or total_chars + chars > MAX_FILE_BYTES:
+            what = (f"{MAX_YAML_VALUES:,} values" if total + n > MAX_YAML_VALUES
+                    else f"{MAX_FILE_BYTES // 2**20} MiB of text")
+            return Problem(display, where(ev), "", "", f"the file holds more than {what} (aliases expanded)",
                            "check the file; split it, or use fewer nested aliases (&anchor / *alias)")
     return None
 

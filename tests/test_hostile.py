@@ -102,6 +102,10 @@ def _loop(p: Path) -> None:
     p.symlink_to(p.name)
 
 
+def _text_bomb(p: Path) -> None:  # a 1 MiB text repeated 5,000 times through an alias: 5 GiB once expanded
+    p.write_text("a: &a ' " + "x" * 2**20 + "'\nsites: [{residency: [" + ", ".join(["*a"] * 5_000) + "]}]\n")
+
+
 def _routes_deep(p: Path) -> None:
     shutil.copy(BAD / "routes_deep.geojson", p)
     scenario = p.parent / "scenario.yaml"
@@ -123,6 +127,9 @@ EXHAUSTION = [
                  [r"sites\.yaml", "line 7", r"the file holds more than 200,000 values \(aliases expanded\)",
                   "fewer nested aliases"],
                  id="yaml-alias-bomb"),
+    pytest.param({"sites_yaml": _text_bomb},
+                 [r"sites\.yaml", "line 2", r"the file holds more than 32 MiB of text \(aliases expanded\)"],
+                 id="yaml-text-alias-bomb"),
     pytest.param({"sites_yaml": "sites_deep.yaml"},
                  [r"sites\.yaml", "line 2", "nested more than 64 levels deep"], id="yaml-20000-deep"),
     pytest.param({"routes_geojson": _routes_deep},
