@@ -7,7 +7,8 @@ scenario (:func:`~planner._console.load_or_exit` turns a
 ``export`` runs :func:`~planner.run.export_topology`.
 
 Exit codes: 0 success; 1 the solver found no plan in its time limit; 2 the input
-has errors, an output would be overwritten, or the command line is wrong; 3
+has errors, an output would be overwritten or cannot be written, or the command
+line is wrong; 3
 internal workloads cannot all be placed; 130 interrupted (Ctrl-C).
 
 Commands written in other modules import their helpers (``ScenarioArg``,
@@ -59,7 +60,7 @@ from planner.feasibility import never_fit_problems
 from planner.network import build_network
 from planner.plan import Plan
 from planner.routing import latency_matrix
-from planner.run import EXPORT_FORMATS, STAGES, RunExistsError, export_topology, plan_scenario
+from planner.run import EXPORT_FORMATS, STAGES, OutputError, export_topology, plan_scenario
 from planner.schema import FILE_MODELS
 
 __all__ = ["app", "main"]
@@ -185,11 +186,15 @@ def schema(
         msg = f"unknown kind {kind!r}; use one of: {', '.join(FILE_MODELS)}"
         raise typer.BadParameter(msg, param_hint="KIND")
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for k in [kind] if kind else list(FILE_MODELS):
-            target = out_dir / f"{k}.schema.json"
-            target.write_text(json.dumps(_json_schema(k), indent=2) + "\n", encoding="utf-8")
-            typer.echo(f"wrote {target}")
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for k in [kind] if kind else list(FILE_MODELS):
+                target = out_dir / f"{k}.schema.json"
+                target.write_text(json.dumps(_json_schema(k), indent=2) + "\n", encoding="utf-8")
+                typer.echo(f"wrote {target}")
+        except OSError as exc:  # --out under a file, a full disk, no permission
+            raise _fail(EXIT_INPUT_ERROR, f"could not write {out_dir} ({exc.strerror or exc})",
+                        "choose another folder with --out (or free some disk space) and run again") from None
     elif kind is not None:
         typer.echo(json.dumps(_json_schema(kind), indent=2))
     else:
@@ -286,9 +291,9 @@ def plan(
     plan found so far, marked interrupted. The folder is written whole or not
     at all.
 
-    Exits 0 when the plan is written, 2 on input errors or an existing folder
-    (use --force or --out), 3 when internal workloads cannot be placed, 130
-    after Ctrl-C.
+    Exits 0 when the plan is written, 2 on input errors, an existing folder
+    (use --force or --out) or one that cannot be written (a full disk), 3 when
+    internal workloads cannot be placed, 130 after Ctrl-C.
     """
     err = make_console(stderr=True)
     progress = PlanProgress(err, time_limit_s=time_limit)
@@ -298,7 +303,7 @@ def plan(
             run = plan_scenario(scenario, out_dir=out, force=force, time_limit_s=time_limit, seed=seed,
                                 workers=workers, method="greedy" if greedy else "cp-sat", on_stage=progress.stage,
                                 on_progress=progress.incumbent, model=model.value)
-    except RunExistsError as exc:
+    except OutputError as exc:  # the folder exists, cannot be made, or the disk refused the write
         raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
     except InfeasibleError as exc:
         raise _fail(EXIT_INFEASIBLE, "internal workloads cannot all be placed, so there is no plan "
@@ -374,20 +379,27 @@ def export(
         help="geojson, gpkg (GeoPackage, QGIS), kml (Google Earth), graphml (Gephi, yEd) or routes (span "
              "routes to edit). \\[default: from the --out suffix, else geojson]")] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", dir_okay=False, show_default=False,
-        help="File to write (replaced if it exists). \\[default: output/<scenario name>-topology.<suffix>]")] = None,
+        "--out", show_default=False,
+        help="File to write. \\[default: output/<scenario name>-topology.<suffix>]")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace --out if it is an existing file (never one of the scenario's input files).")] = False,
 ) -> None:
     """Write a scenario's topology alone -- campuses, PoPs, DCI spans, amplifiers -- before any plan.
 
     The format comes from --format, else from the --out suffix. Routes writes
     the spans' route lines as the GeoJSON a scenario reads back as
     files.routes: edit them in a GIS tool, then point the scenario at the file.
+    An existing file is replaced only with --force, and never when it is one
+    of the scenario's input files or not a regular file.
     """
     sc = load_or_exit(scenario)
     name = _format_of(out, fmt.value if fmt is not None else None)
     suffix, what = EXPORT_FORMATS[name]
     path = out or Path("output") / f"{sc.name}-{'routes' if name == 'routes' else 'topology'}{suffix}"
-    export_topology(sc, path, fmt=name)
+    try:
+        export_topology(sc, path, fmt=name, force=force)
+    except OutputError as exc:
+        raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
     typer.echo(f"wrote {path} ({name}: {what})")
 
 

@@ -57,7 +57,12 @@ def generate(
                   style="red", highlight=False)
         raise typer.Exit(EXIT_INPUT_ERROR)
     t = time.perf_counter()
-    path = generate_files(tier.value, seed, folder)
+    try:
+        path = generate_files(tier.value, seed, folder)
+    except OSError as exc:  # --out under a file, a full disk, no permission
+        err.print(f"could not write {folder} ({exc.strerror or exc}); choose another --out, or free some disk "
+                  "space, and run again.", style="red", highlight=False)
+        raise typer.Exit(EXIT_INPUT_ERROR) from None
     console.print(f"wrote {path} in {time.perf_counter() - t:.1f} s", highlight=False)
     for line in path.read_text(encoding="utf-8").splitlines()[1:3]:
         console.print(f"  {line.lstrip('# ')}", highlight=False, soft_wrap=True)

@@ -17,8 +17,10 @@ Ctrl-C while writing never leaves a folder that looks complete.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -49,6 +51,7 @@ __all__ = [
     "EXPORT_FORMATS",
     "RESULT_FILES",
     "STAGES",
+    "OutputError",
     "PlanRun",
     "RunExistsError",
     "check_out_dir",
@@ -96,12 +99,19 @@ StageCallback = Callable[["PlanRun", str, bool], None]
 """Called as ``on_stage(run, stage, finished)`` when a stage starts and when it ends."""
 
 
-class RunExistsError(FileExistsError):
-    """The results folder exists and may not be replaced; ``fix`` says what to do."""
+class OutputError(OSError):
+    """An output cannot be written where it was asked to go; ``problem`` says why and ``fix`` what to do."""
 
     def __init__(self, path: Path, problem: str, fix: str) -> None:
         self.path, self.problem, self.fix = path, problem, fix
         super().__init__(f"{problem}; {fix}")
+
+    def __str__(self) -> str:
+        return f"{self.problem}; {self.fix}"
+
+
+class RunExistsError(OutputError, FileExistsError):
+    """The results folder exists and may not be replaced; ``fix`` says what to do."""
 
 
 @dataclass
@@ -146,15 +156,80 @@ def default_out_dir(sc: Scenario) -> Path:
     return Path("output") / sc.name
 
 
-def check_out_dir(path: str | Path, *, force: bool = False, marker: str = _LAST) -> None:
-    """Raise :class:`RunExistsError` unless a results folder may be written at ``path``.
+def _writable_parent(target: Path) -> None:
+    """Raise :class:`OutputError` when ``target``'s nearest existing ancestor is not a folder (``--out FILE/sub``)."""
+    for up in target.parents:
+        if up.exists():
+            if not up.is_dir():
+                raise OutputError(target, f"cannot write {target}: {up} is a file, not a folder",
+                                  "choose a path whose parents are folders")
+            return
 
-    A missing path is fine. An existing one is replaced only with ``force``, and only
-    when it is a folder that is empty or holds a ``plan.json`` (a results folder; the
-    file ``marker`` for other planner folders, e.g. a sweep's ``sweep.csv``):
-    ``--force`` never deletes a folder of something else.
+
+def _dead_leftovers(target: Path, pattern: str) -> None:
+    """Remove the temporary files or folders beside ``target`` that a process killed while writing left behind.
+
+    ``pattern`` is a regular expression with a ``pid`` group, matched against the
+    names in ``target``'s folder; an entry is removed only when no process of that
+    id is alive (``kill -9`` leaves them; a run still writing keeps its own).
+    """
+    folder = target.parent
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        m = re.fullmatch(pattern, entry.name)
+        if m is None or _alive(int(m["pid"])):
+            continue
+        log.info("removing %s, left by process %s that is no longer running", entry, m["pid"])
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process of this id exists (signal 0 checks without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process, or an id the kernel cannot hold: leave it
+    return True
+
+
+def _planner_files(folder: Path) -> set[str]:
+    """The names in a results folder that the planner writes: :data:`RESULT_FILES` and any its README.txt lists."""
+    names = set(RESULT_FILES)
+    readme = folder / "README.txt"
+    if readme.is_file() and readme.stat().st_size < 2**20:
+        text = readme.read_text(encoding="utf-8", errors="replace")
+        files = text.split("\nFiles:\n", 1)[1] if "\nFiles:\n" in text else ""
+        names |= set(re.findall(r"^  (\S+)  ", files, re.M))
+    return names
+
+
+def check_out_dir(path: str | Path, *, force: bool = False, marker: str = _LAST) -> None:
+    """Raise :class:`RunExistsError` (or :class:`OutputError`) unless a results folder may be written at ``path``.
+
+    A missing path is fine when its parents are folders (or can be made). An existing
+    one is replaced only with ``force``, and only when it is a folder that is empty or
+    a results folder (it holds a ``plan.json``; the file ``marker`` for other planner
+    folders, e.g. a sweep's ``sweep.csv``) holding nothing but the planner's own
+    files (checked in results folders; other planner folders are not looked into):
+    ``--force`` never deletes a folder of something else, nor a file a person put in a
+    results folder. The folder the command runs in (or one holding it) is
+    never replaced.
     """
     p = Path(path)
+    here = Path.cwd().absolute()
+    where = Path(os.path.abspath(p))
+    if where == here or where in here.parents:
+        raise RunExistsError(p, f"{p} is the folder the command runs in (or holds it), so it cannot be replaced",
+                             "give --out a folder beside or below this one, or run from another folder")
+    _writable_parent(where)
     if not p.exists():
         return
     if not p.is_dir():
@@ -162,10 +237,15 @@ def check_out_dir(path: str | Path, *, force: bool = False, marker: str = _LAST)
     if not force:
         raise RunExistsError(p, f"results folder {p} already exists",
                              "pass --force to replace it, or --out to write somewhere else")
-    if (p / marker).is_file() or not any(p.iterdir()):
-        return
-    raise RunExistsError(p, f"{p} is not a planner results folder (it has no {marker}), so --force does not "
-                            "replace it", "choose another folder with --out")
+    entries = {e.name for e in p.iterdir()}
+    if entries and marker not in entries:
+        raise RunExistsError(p, f"{p} is not a planner results folder (it has no {marker}), so --force does not "
+                                "replace it", "choose another folder with --out")
+    theirs = sorted(entries - _planner_files(p)) if marker == _LAST else []
+    if theirs:
+        shown = ", ".join(theirs[:5]) + (f" and {len(theirs) - 5} more" if len(theirs) > 5 else "")
+        raise RunExistsError(p, f"{p} holds files the planner did not write ({shown}), so --force does not "
+                                "replace it", "move them out of the folder, or choose another folder with --out")
 
 
 def _csv(df: pd.DataFrame, path: Path) -> None:
@@ -304,9 +384,13 @@ def write_folder(out_dir: str | Path, fill: Callable[[Path], None], *, force: bo
     RunExistsError
         When ``out_dir`` exists and ``force`` is not set (or it is not a results folder).
     """
-    target = Path(out_dir)
-    check_out_dir(target, force=force, marker=marker)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = Path(os.path.abspath(out_dir))  # "." and ".." get a name
+    check_out_dir(out_dir, force=force, marker=marker)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _write_failed(Path(out_dir), exc) from exc
+    _dead_leftovers(target, rf"\.{re.escape(target.name)}\.(tmp|old)-(?P<pid>\d+)")
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     t = time.perf_counter()
@@ -314,11 +398,43 @@ def write_folder(out_dir: str | Path, fill: Callable[[Path], None], *, force: bo
         tmp.mkdir()
         fill(tmp)
         _swap_in(tmp, target, force=force, marker=marker)
+    except OutputError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except _write_errors() as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_failed(Path(out_dir), exc) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     log.info("wrote %s in %.1f s", target, time.perf_counter() - t)
-    return target
+    return Path(out_dir)
+
+
+def _write_errors() -> tuple[type[Exception], ...]:
+    """What a failed write raises: OSError, and GDAL's errors (through pyogrio: "database or disk is full")."""
+    from pyogrio.errors import DataLayerError, DataSourceError
+
+    return OSError, DataLayerError, DataSourceError
+
+
+_NO_SPACE = "free some disk space, or write to another disk with --out, and run again"
+
+
+def _write_failed(path: Path, exc: Exception) -> OutputError:
+    """The error for an output the system would not let us write (a full disk, no permission...)."""
+    if isinstance(exc, OSError):
+        why = exc.strerror or str(exc)
+        fix = {errno.ENOSPC: _NO_SPACE,
+               errno.EDQUOT: "free some of your disk quota, or write elsewhere with --out, and run again",
+               errno.EACCES: "choose a folder you may write to with --out",
+               errno.EROFS: "choose a folder on a writable disk with --out"}.get(exc.errno or 0,
+                                                                               "check the path and run again")
+    else:  # GDAL's message, e.g. "failed to execute insert : database or disk is full"
+        why = " ".join(str(exc).split())[:200]
+        fix = (_NO_SPACE if re.search(r"disk is full|no space", why, re.I)
+               else "check the free disk space and the path, and run again")
+    return OutputError(path, f"could not write {path} ({why}); nothing was written and what was there is kept", fix)
 
 
 # --------------------------------------------------------------------------- the topology alone
@@ -332,8 +448,19 @@ EXPORT_FORMATS: dict[str, tuple[str, str]] = {
 """Formats of :func:`export_topology`: the file suffix and what the file holds."""
 
 
-def export_topology(sc: Scenario, path: str | Path, *, fmt: str) -> Path:
+def export_topology(sc: Scenario, path: str | Path, *, fmt: str, force: bool = False) -> Path:
     """Write a scenario's topology alone (no plan) in one of :data:`EXPORT_FORMATS`.
+
+    The file is written whole (into a temporary file beside it, then renamed). An
+    existing file is replaced only with ``force``; never one of the scenario's own
+    input files, and never anything that is not a regular file (a folder, a device,
+    a FIFO), even with ``force``.
+
+    Raises
+    ------
+    OutputError
+        When ``path`` may not be written (see above), or the system refuses the write
+        (a full disk...).
 
     Examples
     --------
@@ -349,13 +476,40 @@ def export_topology(sc: Scenario, path: str | Path, *, fmt: str) -> Path:
     from planner import gis
 
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _check_export_path(sc, out, force=force)
     writers: dict[str, Callable[[Scenario, Path], Path]] = {
         "geojson": gis.write_geojson, "gpkg": gis.write_gpkg, "kml": gis.write_kml, "graphml": gis.write_graphml,
         "routes": gis.export_routes_geojson,
     }
-    writers[fmt](sc, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # The writers write ``.<stem>.<pid>.tmp<suffix>`` and rename it; remove those a killed export left.
+        _dead_leftovers(out, rf"\.{re.escape(out.stem)}\.(?P<pid>\d+)\.tmp{re.escape(out.suffix)}")
+        writers[fmt](sc, out)
+    except _write_errors() as exc:
+        raise _write_failed(out, exc) from exc
     return out
+
+
+def _check_export_path(sc: Scenario, out: Path, *, force: bool) -> None:
+    """Raise :class:`OutputError` unless ``export`` may write ``out``."""
+    _writable_parent(Path(os.path.abspath(out)))
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.exists() and not out.is_file():
+        kind = "a folder" if out.is_dir() else "not a regular file (a device, FIFO or socket)"
+        raise OutputError(out, f"{out} is {kind}; export writes only regular files and never replaces anything else",
+                          "choose another file with --out")
+    for role, inp in sc.input_files.items():
+        try:
+            same = out.samefile(inp)
+        except OSError:
+            continue
+        if same:
+            raise OutputError(out, f"{out} is the scenario's own input file ({role}); it is never overwritten, "
+                                   "not even with --force", "choose another file with --out")
+    if not force:
+        raise OutputError(out, f"{out} already exists", "pass --force to replace it, or choose another file with --out")
 
 
 # --------------------------------------------------------------------------- the whole run

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from shapely.geometry import LineString, Polygon, shape
 from planner import physics
 from planner.errors import Problem, ScenarioError
 from planner.geo import geodesic_length_km, great_circle_km
-from planner.readers import not_utf8, read_csv_rows, read_yaml_model
+from planner.readers import capped, json_too_deep, read_csv_rows, read_text, read_yaml_model
 from planner.schema import (
+    MAX_ROWS,
     CatalogueFile,
     Horizon,
     LeaseRow,
@@ -88,6 +90,8 @@ class Scenario:
     workloads: pd.DataFrame
     path: Path | None = None
     warnings: list[Problem] = field(default_factory=list)
+    input_files: dict[str, Path] = field(default_factory=dict)
+    """The files read, by role (``scenario``, ``sites``, ``leases[0]``...), as absolute paths."""
 
     @property
     def weeks(self) -> pd.Index:
@@ -127,30 +131,42 @@ class Scenario:
 
 
 # --------------------------------------------------------------------------- loading
+def _resolved(path: Path) -> Path:
+    """``path`` made absolute, links followed where they can be (a link loop is reported when read)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links
+        return path.absolute()
+
+
 def _display(path: Path) -> str:
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(_resolved(path).relative_to(_resolved(Path.cwd())))
     except ValueError:
         return str(path)
 
 
 def _read_routes(path: Path, display: str) -> tuple[dict[str, tuple[LineString, str]], list[Problem]]:
     """Read span routes drawn in a GIS tool: a GeoJSON FeatureCollection of LineStrings."""
+    text, problems = read_text(path, display)
+    if text is None:
+        return {}, problems
+    deep = json_too_deep(text, display)
+    if deep is not None:
+        return {}, [deep]
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return {}, [Problem(display, "", "", "", f"cannot read file ({exc.strerror})", "check the path")]
-    except UnicodeDecodeError as exc:
-        return {}, [not_utf8(display, exc)]
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         return {}, [Problem(display, f"line {exc.lineno}, column {exc.colno}", "", "", f"malformed JSON: {exc.msg}",
                             "fix the JSON syntax")]
     out: dict[str, tuple[LineString, str]] = {}
-    problems: list[Problem] = []
     feats = data.get("features") if isinstance(data, dict) else None
     if not isinstance(feats, list):
         return {}, [Problem(display, "", "features", "", "not a GeoJSON FeatureCollection",
                             "export the routes layer as GeoJSON (FeatureCollection)")]
+    if len(feats) > MAX_ROWS:
+        return {}, [Problem(display, "", "features", f"{len(feats):,} features", f"more than {MAX_ROWS:,} features",
+                            "keep one route per span")]
     for i, f in enumerate(feats):
         props = f.get("properties") if isinstance(f, dict) else None
         props = props if isinstance(props, dict) else {}
@@ -193,7 +209,7 @@ def _read_inputs(path: Path) -> tuple[Inputs | None, list[Problem]]:
     base = path.parent
 
     def p(rel: str) -> Path:
-        return (base / rel).resolve() if not Path(rel).is_absolute() else Path(rel)
+        return _resolved(base / rel) if not Path(rel).is_absolute() else Path(rel)
 
     skus, skus_pos, pr = read_yaml_model(p(sc.files.skus), CatalogueFile, "skus", _display(p(sc.files.skus)))
     problems += pr
@@ -252,18 +268,29 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     'New Albany, Ohio'
     """
     path = Path(path) if path is not None else default_scenario_path()
-    if not path.exists():
+    if not os.path.lexists(path):
         raise ScenarioError([Problem(str(path), "", "", "", "scenario file not found",
                                      "give the path of a scenario YAML file (e.g. scenarios/reference.yaml)")])
     inp, problems = _read_inputs(path)
     if inp is not None:
         problems += check_inputs(inp)
     if inp is None or any(p.severity == "error" for p in problems):
-        raise ScenarioError(problems)
+        raise ScenarioError(capped(problems))
     sc = _assemble(inp)
     sc.path = path
     sc.warnings = [p for p in problems if p.severity == "warning"]
+    sc.input_files = _input_files(path, inp.scenario)
     return sc
+
+
+def _input_files(path: Path, sc: ScenarioFile) -> dict[str, Path]:
+    """The files a scenario file names, by role, as absolute paths (the scenario file first)."""
+    files = sc.files
+    named = {"skus": files.skus, "sites": files.sites, "pods": files.pods, "topology": files.topology,
+             "routes": files.routes, "reservations": files.reservations,
+             **{f"leases[{i}]": rel for i, rel in enumerate(files.leases)}}
+    return {"scenario": _resolved(path),
+            **{role: _resolved(path.parent / rel) for role, rel in named.items() if rel is not None}}
 
 
 def _assemble(inp: Inputs) -> Scenario:

@@ -8,16 +8,39 @@ ids, capacities against reservations, route ends...) live in
 Units live in field names: ``_km``, ``_ms``, ``_gbps``, ``_mw``, ``_kw``, ``_usd``.
 Periods are numbered 1..N (weeks, by default); a term ``start_week..end_week`` is
 inclusive at both ends.
+
+Every number must be finite (no ``.nan`` or ``.inf``) and within the bounds
+declared on its field; every text is one line of printable characters. The limits
+that keep a careless or hostile file from exhausting time or memory -- file size,
+nesting, YAML alias expansion, rows, periods, counts -- are declared here too
+(:data:`LIMITS`) and checked before anything is read or allocated.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "FILE_MODELS",
+    "LIMITS",
+    "MAX_COUNT",
+    "MAX_FILE_BYTES",
+    "MAX_GPUS",
+    "MAX_NESTING",
+    "MAX_NUMBER",
+    "MAX_PERIODS",
+    "MAX_PODS",
+    "MAX_POD_PERIODS",
+    "MAX_PROBLEMS",
+    "MAX_ROWS",
+    "MAX_SPAN_KM",
+    "MAX_YAML_VALUES",
+    "MIN_AMPLIFIER_SPACING_KM",
+    "MIN_SPAN_KM",
     "CatalogueFile",
     "FabricTemplate",
     "Junction",
@@ -36,6 +59,68 @@ __all__ = [
     "TopologyFile",
 ]
 
+# --------------------------------------------------------------------------- limits
+MAX_FILE_BYTES = 32 * 2**20
+"""Largest input file read, bytes (checked before reading; only regular files are read)."""
+MAX_NESTING = 64
+"""Deepest nesting of mappings and lists in a YAML or JSON file (checked before parsing)."""
+MAX_YAML_VALUES = 200_000
+"""Most values a YAML file may hold once its aliases are expanded (stops "billion laughs")."""
+MAX_ROWS = 100_000
+"""Most rows in one CSV file, or features in one GeoJSON file."""
+MAX_PERIODS = 1_000
+"""Most periods in a horizon (20 years of weeks)."""
+MAX_GPUS = 10_000_000
+"""Most GPUs in one pod, reservation row or lease replica."""
+MAX_COUNT = 10_000
+"""Most replicas of one lease, or pods in one pod group."""
+MAX_PODS = 100_000
+"""Most pods in one scenario, pod groups expanded."""
+MAX_POD_PERIODS = 5_000_000
+"""Most pods x periods in one scenario (the size of the per-pod, per-period tables)."""
+MIN_AMPLIFIER_SPACING_KM = 10.0
+"""Shortest in-line amplifier spacing, km (real long-haul spacing is 60-120 km)."""
+MAX_SPAN_KM = 20_000.0
+"""Longest DCI span route, km (half the Earth's circumference)."""
+MIN_SPAN_KM = 0.01
+"""Shortest route between two distinct nodes, km: anything shorter is two nodes given one place."""
+MAX_PROBLEMS = 1_000
+"""Most problems listed per file; one more line says how many were not (a file of garbage is not a DoS)."""
+MAX_NUMBER = 1e12
+"""Largest magnitude of any number without a tighter bound of its own."""
+
+LIMITS: dict[str, tuple[float, str]] = {
+    "MAX_FILE_BYTES": (MAX_FILE_BYTES, "bytes in one input file"),
+    "MAX_NESTING": (MAX_NESTING, "levels of nested mappings and lists in a YAML or JSON file"),
+    "MAX_YAML_VALUES": (MAX_YAML_VALUES, "values in a YAML file, aliases expanded"),
+    "MAX_ROWS": (MAX_ROWS, "rows in a CSV file, features in a GeoJSON file"),
+    "MAX_PERIODS": (MAX_PERIODS, "periods in the horizon"),
+    "MAX_GPUS": (MAX_GPUS, "GPUs in a pod, a reservation row or a lease replica"),
+    "MAX_COUNT": (MAX_COUNT, "replicas of a lease, pods in a pod group"),
+    "MAX_PODS": (MAX_PODS, "pods in a scenario, pod groups expanded"),
+    "MAX_POD_PERIODS": (MAX_POD_PERIODS, "pods x periods in a scenario"),
+    "MIN_AMPLIFIER_SPACING_KM": (MIN_AMPLIFIER_SPACING_KM, "km between in-line amplifiers, at least"),
+    "MAX_SPAN_KM": (MAX_SPAN_KM, "km of one span's route"),
+    "MIN_SPAN_KM": (MIN_SPAN_KM, "km of a span between distinct nodes, at least"),
+    "MAX_PROBLEMS": (MAX_PROBLEMS, "problems listed per file"),
+    "MAX_NUMBER": (MAX_NUMBER, "magnitude of any other number"),
+}
+"""Every limit on input, with what it bounds (``README.md``, Input files, lists them)."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def _printable(text: str) -> str:
+    """Refuse control characters: they break the XML (KML, GraphML) and HTML the planner writes."""
+    m = _CONTROL.search(text)
+    if m:
+        kind, msg = "control_character", "holds a control character (U+{code}) at position {pos}"
+        raise PydanticCustomError(kind, msg, {"code": f"{ord(m.group()):04X}", "pos": m.start() + 1})
+    return text
+
+
+Text = Annotated[str, AfterValidator(_printable), Field(max_length=1_000)]
+"""Free text (names, tenants, notes): one line of printable characters."""
 Id = Annotated[
     str,
     Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
@@ -43,14 +128,15 @@ Id = Annotated[
 ]
 Lat = Annotated[float, Field(ge=-90, le=90, description="Latitude, WGS84 decimal degrees")]
 Lon = Annotated[float, Field(ge=-180, le=180, description="Longitude, WGS84 decimal degrees")]
-Pos = Annotated[float, Field(gt=0)]
-NonNeg = Annotated[float, Field(ge=0)]
-PosInt = Annotated[int, Field(gt=0)]
+NonNeg = Annotated[float, Field(ge=0, le=MAX_NUMBER)]
+Week = Annotated[int, Field(gt=0, le=MAX_PERIODS, description="Period number, 1..periods")]
+Gpus = Annotated[int, Field(gt=0, le=MAX_GPUS)]
+Count = Annotated[int, Field(gt=0, le=MAX_COUNT)]
 LonLat = tuple[Lon, Lat]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -58,12 +144,12 @@ class Sku(_Model):
     """A GPU SKU with its all-in server power per GPU."""
 
     id: Id
-    name: str
-    tdp_w: Pos = Field(description="GPU thermal design power, W")
-    server_kw_per_gpu: Pos = Field(
-        description="All-in server (or rack) IT power divided by its GPUs, kW"
+    name: Text
+    tdp_w: float = Field(gt=0, le=100_000, description="GPU thermal design power, W")
+    server_kw_per_gpu: float = Field(
+        gt=0, le=100, description="All-in server (or rack) IT power divided by its GPUs, kW"
     )
-    source: str = Field(description="Public source of the power figures")
+    source: Text = Field(description="Public source of the power figures")
 
 
 class CatalogueFile(_Model):
@@ -76,32 +162,32 @@ class CatalogueFile(_Model):
 class PowerWindow(_Model):
     """A change to a site's available power for periods ``start_week..end_week``."""
 
-    start_week: PosInt
-    end_week: PosInt
-    grid_mw: NonNeg | None = None
-    onsite_mw: NonNeg | None = None
+    start_week: Week
+    end_week: Week
+    grid_mw: float | None = Field(default=None, ge=0, le=100_000)
+    onsite_mw: float | None = Field(default=None, ge=0, le=100_000)
 
 
 class Site(_Model):
     """A campus."""
 
     id: Id
-    name: str
+    name: Text
     lat: Lat
     lon: Lon
-    state: str = ""
+    state: Text = ""
     footprint: list[LonLat] | None = Field(
         default=None, description="Campus outline: a ring of [lon, lat] points"
     )
-    grid_mw: NonNeg = Field(description="Grid power available to the campus, MW")
-    onsite_mw: NonNeg = Field(default=0.0, description="On-site generation, MW")
+    grid_mw: float = Field(ge=0, le=100_000, description="Grid power available to the campus, MW")
+    onsite_mw: float = Field(default=0.0, ge=0, le=100_000, description="On-site generation, MW")
     power_windows: list[PowerWindow] = Field(
         default_factory=list, description="Per-period changes to grid/on-site MW"
     )
-    pue: float = Field(description="Power usage effectiveness (>= 1)")
-    power_price_usd_per_mwh: NonNeg
-    region: str = ""
-    residency: list[str] = Field(default_factory=list, description="Residency tags, e.g. US")
+    pue: float = Field(le=10, description="Power usage effectiveness (>= 1)")
+    power_price_usd_per_mwh: float = Field(ge=0, le=100_000)
+    region: Text = ""
+    residency: list[Text] = Field(default_factory=list, description="Residency tags, e.g. US")
 
 
 class SitesFile(_Model):
@@ -116,14 +202,14 @@ class FabricTemplate(_Model):
 
     id: Id
     kind: Literal["InfiniBand", "RoCE"]
-    switch_radix: PosInt = Field(description="Ports per switch")
-    port_gbps: Pos = Field(description="Port (and GPU NIC) speed, Gbps")
-    planes: PosInt = Field(
-        default=1,
+    switch_radix: int = Field(gt=0, le=4_096, description="Ports per switch")
+    port_gbps: float = Field(gt=0, le=100_000, description="Port (and GPU NIC) speed, Gbps")
+    planes: int = Field(
+        default=1, gt=0, le=64,
         description="Rail-optimised planes: each GPU's NIC lands in one plane; a pod holds planes x radix^2 / 2 GPUs",
     )
     oversubscription: float = Field(
-        description="Pod-to-aggregation oversubscription: uplink Gbps = GPUs x port Gbps / this"
+        le=1_000, description="Pod-to-aggregation oversubscription: uplink Gbps = GPUs x port Gbps / this"
     )
 
 
@@ -133,10 +219,10 @@ class PodGroup(_Model):
     id: Id
     site: Id
     sku: Id
-    gpus: PosInt
+    gpus: Gpus
     fabric: Id
-    count: PosInt = 1
-    hall: str = ""
+    count: Count = 1
+    hall: Text = ""
 
 
 class PodsFile(_Model):
@@ -151,7 +237,7 @@ class Pop(_Model):
     """A metro exchange point where users' traffic enters."""
 
     id: Id
-    name: str
+    name: Text
     lat: Lat
     lon: Lon
 
@@ -160,7 +246,7 @@ class Junction(_Model):
     """A fibre junction or regeneration site along long-haul routes."""
 
     id: Id
-    name: str
+    name: Text
     lat: Lat
     lon: Lon
 
@@ -174,30 +260,31 @@ class Span(_Model):
     waypoints: list[LonLat] = Field(
         default_factory=list, description="Interior route points [lon, lat], a to b"
     )
-    fibre_pairs: PosInt
-    channels: PosInt = Field(description="Wavelengths per fibre pair")
-    channel_gbps: Pos = Field(description="Line rate per wavelength, Gbps")
-    amplifier_spacing_km: Pos = 80.0
-    srlg: str = Field(description="Shared-risk group: the conduit the span's fibre runs in")
-    length_km: Pos | None = Field(
-        default=None, description="Fibre length, km, when known (else measured along the route geometry)"
+    fibre_pairs: int = Field(gt=0, le=10_000)
+    channels: int = Field(gt=0, le=1_000, description="Wavelengths per fibre pair")
+    channel_gbps: float = Field(gt=0, le=100_000, description="Line rate per wavelength, Gbps")
+    amplifier_spacing_km: float = Field(default=80.0, ge=MIN_AMPLIFIER_SPACING_KM, le=MAX_SPAN_KM)
+    srlg: Text = Field(description="Shared-risk group: the conduit the span's fibre runs in")
+    length_km: float | None = Field(
+        default=None, gt=0, le=MAX_SPAN_KM,
+        description="Fibre length, km, when known (else measured along the route geometry)",
     )
-    route_factor: Annotated[float, Field(ge=1)] | None = Field(
-        default=None, description="Fibre length / geodesic length of the route geometry (e.g. 1.3 for a span drawn "
-        "straight); ignored when length_km is given",
+    route_factor: float | None = Field(
+        default=None, ge=1, le=10, description="Fibre length / geodesic length of the route geometry (e.g. 1.3 for a "
+        "span drawn straight); ignored when length_km is given",
     )
-    amplifier_delay_ms: NonNeg | None = None
-    terminal_delay_ms: NonNeg | None = None
+    amplifier_delay_ms: float | None = Field(default=None, ge=0, le=1_000)
+    terminal_delay_ms: float | None = Field(default=None, ge=0, le=1_000)
 
 
 class TopologyFile(_Model):
     """``topologies/*.yaml``: PoPs, junctions and DCI spans."""
 
-    amplifier_delay_ms: NonNeg = Field(
-        default=0.0001, description="Delay per in-line amplifier (EDFA coil), ms"
+    amplifier_delay_ms: float = Field(
+        default=0.0001, ge=0, le=1_000, description="Delay per in-line amplifier (EDFA coil), ms"
     )
-    terminal_delay_ms: NonNeg = Field(
-        default=0.01, description="Delay per span end (transponder DSP + FEC), ms"
+    terminal_delay_ms: float = Field(
+        default=0.01, ge=0, le=1_000, description="Delay per span end (transponder DSP + FEC), ms"
     )
     pops: list[Pop]
     junctions: list[Junction] = Field(default_factory=list)
@@ -211,32 +298,33 @@ class ReservationRow(_Model):
     pod: Id | None = Field(default=None, description="Pod id (or leave empty and give site + sku)")
     site: Id | None = Field(default=None, description="Site id, for a site-wide reservation")
     sku: Id | None = Field(default=None, description="SKU, for a site-wide reservation")
-    start_week: PosInt
-    end_week: PosInt
-    gpus: PosInt
-    note: str = ""
+    start_week: Week
+    end_week: Week
+    gpus: Gpus
+    note: Text = ""
 
 
 class LeaseRow(_Model):
     """One row of a lease book: a leased (or internal) GPU workload."""
 
     id: Id
-    tenant: str
+    tenant: Text
     kind: Literal["training", "inference", "fine-tune"]
     priority: Literal["internal", "committed", "spot"]
     sku: Id
-    gpus: PosInt = Field(description="GPUs per replica")
+    gpus: Gpus = Field(description="GPUs per replica")
     span: Literal["pod", "site"] = "pod"
-    replicas: PosInt = 1
+    replicas: Count = 1
     anti_affinity: bool = Field(default=False, description="Replicas on distinct sites")
-    egress_gbps: NonNeg = Field(default=0.0, description="Traffic to users, per replica, Gbps")
+    egress_gbps: float = Field(default=0.0, ge=0, le=1_000_000, description="Traffic to users, per replica, Gbps")
     region: Id | None = Field(default=None, description="PoP where the users' traffic enters")
-    latency_slo_ms: Pos | None = Field(default=None, description="One-way latency SLO to region")
+    latency_slo_ms: float | None = Field(default=None, gt=0, le=100_000,
+                                         description="One-way latency SLO to region")
     allowed_sites: list[Id] = Field(default_factory=list, description="';'-separated site ids")
-    residency: list[str] = Field(default_factory=list, description="';'-separated tags")
-    start_week: PosInt
-    end_week: PosInt
-    price_usd_per_gpu_hour: NonNeg = 0.0
+    residency: list[Text] = Field(default_factory=list, description="';'-separated tags")
+    start_week: Week
+    end_week: Week
+    price_usd_per_gpu_hour: float = Field(default=0.0, ge=0, le=10_000)
 
     @field_validator("allowed_sites", "residency", mode="before")
     @classmethod
@@ -252,16 +340,16 @@ class LeaseRow(_Model):
 class Horizon(_Model):
     """The planning horizon: ``periods`` periods of ``hours_per_period`` hours."""
 
-    periods: PosInt = 52
-    hours_per_period: Pos = 168.0
-    start_date: str = Field(default="", description="Date of period 1, ISO 8601 (for reports)")
+    periods: int = Field(default=52, gt=0, le=MAX_PERIODS)
+    hours_per_period: float = Field(default=168.0, gt=0, le=8_784)
+    start_date: Text = Field(default="", description="Date of period 1, ISO 8601 (for reports)")
 
 
 class Settings(_Model):
     """Planning settings."""
 
     max_link_utilisation: float = Field(default=0.8, gt=0, le=1)
-    k_paths: PosInt = Field(default=3, description="Candidate paths per site and region")
+    k_paths: int = Field(default=3, gt=0, le=100, description="Candidate paths per site and region")
     transport_usd_per_gbps_km_week: NonNeg = 0.002
     interpod_gbps_per_gpu: NonNeg = Field(
         default=25.0,
@@ -282,13 +370,13 @@ class Settings(_Model):
 class ScenarioFiles(_Model):
     """Paths of the input files, relative to the scenario file."""
 
-    skus: str
-    sites: str
-    pods: str
-    topology: str
-    routes: str | None = None
-    reservations: str | None = None
-    leases: list[str] = Field(description="One or more lease books (CSV)")
+    skus: Text
+    sites: Text
+    pods: Text
+    topology: Text
+    routes: Text | None = None
+    reservations: Text | None = None
+    leases: list[Text] = Field(min_length=1, max_length=100, description="One or more lease books (CSV)")
 
     @field_validator("leases", mode="before")
     @classmethod
@@ -300,7 +388,7 @@ class ScenarioFile(_Model):
     """A scenario: the input files and settings of one planning run."""
 
     name: Id
-    title: str = ""
+    title: Text = ""
     horizon: Horizon = Field(default_factory=Horizon)
     files: ScenarioFiles
     settings: Settings = Field(default_factory=Settings)

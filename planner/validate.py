@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from shapely.geometry import LineString
 
+from planner import plausibility
 from planner.errors import Problem
 from planner.geo import great_circle_km
 from planner.readers import Positions
@@ -102,6 +103,9 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     sf, sp = inp.sites_pos.file, inp.sites_pos
     pf, pp = inp.pods_pos.file, inp.pods_pos
     tf, tp = inp.topology_pos.file, inp.topology_pos
+    too_big = plausibility.size_problems(inp)
+    if too_big:  # nothing below may expand what is past the limits
+        return too_big
 
     # ---- ids
     _dupes(((s.id, inp.skus_pos.file, inp.skus_pos.where(("skus", i))) for i, s in enumerate(inp.skus.skus)),
@@ -124,6 +128,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     node_xy = {s.id: (s.lon, s.lat) for s in inp.sites.sites}
     node_xy |= {p.id: (p.lon, p.lat) for p in inp.topology.pops}
     node_xy |= {j.id: (j.lon, j.lat) for j in inp.topology.junctions}
+    site_ids, sku_ids = _choices(sites), _choices(skus)
 
     # ---- sites
     for i, s in enumerate(inp.sites.sites):
@@ -144,15 +149,15 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     for i, g in enumerate(inp.pods.pods):
         if g.site not in sites:
             out.append(Problem(pf, pp.where(("pods", i, "site")), "site", repr(g.site), "unknown site",
-                               f"use one of the sites in {sf}: {', '.join(sorted(sites))}"))
+                               f"use one of the sites in {sf}: {site_ids}"))
         if g.sku not in skus:
             out.append(Problem(pf, pp.where(("pods", i, "sku")), "sku", repr(g.sku), "unknown SKU",
-                               f"use one of: {', '.join(sorted(skus))}, or add it to the catalogue"))
+                               f"use one of: {sku_ids}, or add it to the catalogue"))
         fab = fabrics.get(g.fabric)
         if fab is None:
             out.append(Problem(pf, pp.where(("pods", i, "fabric")), "fabric", repr(g.fabric),
                                "unknown fabric template",
-                               f"use one of: {', '.join(sorted(fabrics)) or '(none defined)'}"))
+                               f"use one of: {_choices(fabrics) or '(none defined)'}"))
         else:
             cap = fab.planes * fab.switch_radix**2 // 2
             if g.gpus > cap:
@@ -184,6 +189,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
                 out.append(Problem(tf, tp.where(("spans", i, "length_km")), "length_km", f"{span.length_km:g}",
                                    f"span {span.id} is shorter than the great circle between its ends ({gc:.1f} km)",
                                    "give the fibre length in km, or leave length_km out to measure the route"))
+    out += plausibility.topology_problems(inp)
     span_ends = {span.id: (span.a, span.b) for span in inp.topology.spans}
     for sid, (line, where) in inp.routes.items():
         if sid not in span_ends:
@@ -218,9 +224,9 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
             continue
         if r.pod is None:
             if r.site not in sites:
-                out.append(Problem(rf, where, "site", repr(r.site), "unknown site", f"use one of: {', '.join(sites)}"))
+                out.append(Problem(rf, where, "site", repr(r.site), "unknown site", f"use one of: {site_ids}"))
             if r.sku not in skus:
-                out.append(Problem(rf, where, "sku", repr(r.sku), "unknown SKU", f"use one of: {', '.join(skus)}"))
+                out.append(Problem(rf, where, "sku", repr(r.sku), "unknown SKU", f"use one of: {sku_ids}"))
         if not _term(out, rf, where, r.start_week, r.end_week, periods):
             continue
         if r.pod is not None:
@@ -244,10 +250,10 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
         where = f"line {line} (lease {lr.id})"
         if lr.sku not in skus:
             out.append(Problem(file, where, "sku", repr(lr.sku), "unknown SKU",
-                               f"use one of: {', '.join(sorted(skus))}"))
+                               f"use one of: {sku_ids}"))
         if lr.region is not None and lr.region not in pops:
             out.append(Problem(file, where, "region", repr(lr.region), "unknown region (PoP)",
-                               f"use a PoP id from {tf}: {', '.join(sorted(pops))}"))
+                               f"use a PoP id from {tf}: {_choices(pops)}"))
         if lr.region is None and (lr.egress_gbps > 0 or lr.latency_slo_ms is not None):
             field_name = "egress_gbps" if lr.egress_gbps > 0 else "latency_slo_ms"
             out.append(Problem(file, where, "region", "", f"{field_name} is given but no region",
@@ -255,7 +261,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
         for sid in lr.allowed_sites:
             if sid not in sites:
                 out.append(Problem(file, where, "allowed_sites", repr(sid), "unknown site",
-                                   f"use ';'-separated site ids: {', '.join(sorted(sites))}"))
+                                   f"use ';'-separated site ids: {site_ids}"))
         _term(out, file, where, lr.start_week, lr.end_week, periods)
         if lr.sku in skus:
             big = biggest.get(lr.sku, 0)
@@ -278,6 +284,21 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
                                f"{lr.replicas} replicas on distinct sites, but the scenario has {len(sites)} sites",
                                "lower replicas or drop anti_affinity", severity="warning"))
     return out
+
+
+def _choices(ids: Iterable[str], shown: int = 12) -> str:
+    """The ids a fix offers, sorted, at most ``shown`` of them (a fix stays short however many there are).
+
+    Examples
+    --------
+    >>> _choices(["SB", "SA"])
+    'SA, SB'
+    >>> _choices([f"P{i:02d}" for i in range(20)], shown=3)
+    'P00, P01, P02 and 17 more'
+    """
+    ordered = sorted(ids)
+    more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
+    return ", ".join(ordered[:shown]) + more
 
 
 def _weeks_text(weeks: list[int]) -> str:

@@ -194,9 +194,20 @@ def test_refuses_an_existing_folder_without_force(tmp_path: Path, sc: Scenario, 
 
 def test_force_replaces_a_results_folder(tmp_path: Path, sc: Scenario, plan: Plan) -> None:
     target = write_run(sc, plan, tmp_path / "run")
-    (target / "notes.txt").write_text("old")
+    (target / "plan.json").write_text("{}")
     write_run(sc, plan, target, force=True)
     assert sorted(p.name for p in target.iterdir()) == sorted(RESULT_FILES)
+    assert (target / "plan.json").read_text() != "{}"
+    assert _siblings(target) == ["run"]
+
+
+def test_force_keeps_a_file_a_person_left_in_a_results_folder(tmp_path: Path, sc: Scenario, plan: Plan) -> None:
+    target = write_run(sc, plan, tmp_path / "run")
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(RunExistsError, match=r"holds files the planner did not write \(notes\.txt\), so --force "
+                                             r"does not replace it; move them out"):
+        write_run(sc, plan, target, force=True)
+    assert (target / "notes.txt").read_text() == "mine"
     assert _siblings(target) == ["run"]
 
 
