@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +57,7 @@ __all__ = [
     "check_out_dir",
     "default_out_dir",
     "export_topology",
+    "list_in_readme",
     "plan_scenario",
     "write_folder",
     "write_run",
@@ -259,22 +260,51 @@ def _csv(df: pd.DataFrame, path: Path) -> None:
     out.to_csv(path, index=False)
 
 
-def _readme(sc: Scenario, plan: Plan) -> str:
+def _readme(sc: Scenario, plan: Plan, extra_files: Mapping[str, str]) -> str:
     h = plan.headline()
     lines = [f"planner results for scenario {sc.name!r} ({sc.title})",
              f"written {datetime.now(UTC).isoformat(timespec='seconds')}; status {h['status']}; "
              f"revenue {h['revenue_usd']:,.0f} USD; net value {h['objective_usd']:,.0f} USD; "
              f"{h['leases_placed']} leases placed, {h['leases_unplaced']} left out",
-             "", "Files:"]
-    width = max(map(len, RESULT_FILES))
-    lines += [f"  {name:<{width}}  {what}" for name, what in RESULT_FILES.items()]
-    lines += ["", "Units are in the column names (_km, _ms, _gbps, _mw, _usd); weeks count from 1; "
-                  "coordinates are WGS84 lon/lat (EPSG:4326)."]
+             "", _FILES_HEADING, *_file_lines({**RESULT_FILES, **extra_files}),
+             "", "Units are in the column names (_km, _ms, _gbps, _mw, _usd); weeks count from 1; "
+                 "coordinates are WGS84 lon/lat (EPSG:4326)."]
     return "\n".join(lines) + "\n"
 
 
+_FILES_HEADING = "Files:"
+
+
+def _file_lines(files: Mapping[str, str]) -> list[str]:
+    width = max(map(len, files))
+    return [f"  {name:<{width}}  {what}" for name, what in files.items()]
+
+
+def list_in_readme(folder: str | Path, files: Mapping[str, str]) -> None:
+    """Add ``files`` (name -> what it holds) to the file list of ``folder``'s README.txt (made if missing).
+
+    What a command adds to a planner folder is listed there, so that a later
+    ``--force`` knows the files as the planner's own (see :func:`check_out_dir`).
+    """
+    readme = Path(folder) / "README.txt"
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else f"planner output\n\n{_FILES_HEADING}\n"
+    head, sep, rest = text.partition(f"\n{_FILES_HEADING}\n")
+    if not sep:
+        head, rest = text.rstrip("\n"), ""
+    listed, tail = [], []
+    for i, line in enumerate(rest.splitlines()):
+        if not line.startswith("  "):
+            tail = rest.splitlines()[i:]
+            break
+        listed.append(line)
+    known = {line.split()[0]: line.split(None, 1)[1] if len(line.split()) > 1 else "" for line in listed}
+    merged = {**known, **files}
+    body = [head, "", _FILES_HEADING, *_file_lines(merged), *tail]
+    readme.write_text("\n".join(body).rstrip("\n") + "\n", encoding="utf-8")
+
+
 def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] | None = None,
-                 report_sections: Sequence[ExtraSection] = ()) -> None:
+                 report_sections: Sequence[ExtraSection] = (), extra_files: Mapping[str, str] | None = None) -> None:
     """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``)."""
     from planner import gis, report
 
@@ -289,7 +319,7 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
     report.write_report(sc, plan, folder / "report.html", extra=report_sections)
     solver_log = "\n".join(plan.log) if plan.log else f"no solver log: the plan was made by {plan.method}"
     (folder / "solver.log").write_text(solver_log + "\n", encoding="utf-8")
-    (folder / "README.txt").write_text(_readme(sc, plan), encoding="utf-8")
+    (folder / "README.txt").write_text(_readme(sc, plan, extra_files or {}), encoding="utf-8")
     (folder / _LAST).write_text(plan.to_json(source=source), encoding="utf-8")
 
 
@@ -311,7 +341,8 @@ def _swap_in(tmp: Path, target: Path, *, force: bool, marker: str = _LAST) -> No
 
 
 def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = False,
-              extra: Callable[[Path], None] | None = None, report_sections: Sequence[ExtraSection] = ()) -> Path:
+              extra: Callable[[Path], None] | None = None, extra_files: Mapping[str, str] | None = None,
+              report_sections: Sequence[ExtraSection] = ()) -> Path:
     """Write a plan's results folder, whole or not at all.
 
     The files (see :data:`RESULT_FILES`) are written into a hidden folder beside
@@ -332,6 +363,8 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     extra
         Called with the temporary folder before the plan's files are written, to add
         files of its own (the what-if commands' tables).
+    extra_files
+        The files ``extra`` writes, name -> what each holds, listed in README.txt.
     report_sections
         Sections added to ``report.html`` (see :func:`planner.report.render_report`).
 
@@ -365,7 +398,7 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     def fill(folder: Path) -> None:
         if extra is not None:
             extra(folder)
-        _write_files(sc, plan, folder, source, report_sections)
+        _write_files(sc, plan, folder, source, report_sections, extra_files)
 
     return write_folder(target, fill, force=force)
 

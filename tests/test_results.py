@@ -19,7 +19,7 @@ from planner.generate import generate
 from planner.plan import Plan
 from planner.provenance import sha256_file
 from planner.results import read_results
-from planner.run import write_run
+from planner.run import check_out_dir, write_run
 from tests.test_whatif import single_route, triangle
 from tests.tiny import write
 
@@ -130,6 +130,20 @@ def test_failures_folders_are_written_whole(run: Path, tmp_path: Path, cli: type
     assert res.exit_code == 2 and "disk full" in res.output
     assert not (run / "failures.csv").exists() and (run / "report.html").read_bytes() == before
     assert not [p for p in run.iterdir() if p.name.startswith(".")]
+
+
+def test_force_still_replaces_a_results_folder_the_failures_added_to(run: Path, tmp_path: Path,
+                                                                     cli: typer.Typer) -> None:
+    res = CliRunner().invoke(cli, ["failures", str(run), "--serial"], env=WIDE)
+    assert res.exit_code == 0, res.output
+    assert "failures.csv" in (run / "README.txt").read_text()  # listed as the planner's own
+    check_out_dir(run, force=True)  # `planner plan --force` may replace it
+    out = tmp_path / "cuts"
+    args = ["failures", str(run.parent / "tri" / "scenario.yaml"), "--serial", "--time-limit", "5", "--out", str(out)]
+    assert CliRunner().invoke(cli, args, env=WIDE).exit_code == 0
+    (out / "notes.txt").write_text("mine")
+    res = CliRunner().invoke(cli, [*args, "--force"], env=WIDE)
+    assert res.exit_code == 2 and "notes.txt" in res.output and (out / "notes.txt").exists()
 
 
 def test_a_plan_without_a_finite_bound_round_trips(run: Path) -> None:

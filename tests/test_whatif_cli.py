@@ -166,6 +166,7 @@ def test_derate_writes_a_results_folder_with_the_comparison(tmp_path: Path, cli:
     assert Plan.read(out).placements["lease"].nunique() == 3  # read back against the recorded scenario
     res = CliRunner().invoke(cli, args, env=WIDE)
     assert res.exit_code == 2 and "already exists" in res.output
+    assert CliRunner().invoke(cli, [*args, "--force"], env=WIDE).exit_code == 0  # its own files are the planner's
 
 
 def test_derate_folder_is_all_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -147,5 +147,5 @@ def write_derate(r: DerateResult, out_dir: str | Path, *, force: bool = False) -
         moved_table(r).to_csv(folder / "moved.csv", index=False)
         r.site_power().to_csv(folder / "site_power.csv", index=False)
 
-    return write_run(r.scenario, plan, out_dir, force=force, extra=tables,
+    return write_run(r.scenario, plan, out_dir, force=force, extra=tables, extra_files=DERATE_FILES,
                      report_sections=[("derate", "Derate", derate_section(r))])

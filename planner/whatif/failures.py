@@ -24,6 +24,7 @@ import pandas as pd
 from planner.gis import CRS, route_line, write_geojson, write_gpkg
 from planner.gis.layers import joined
 from planner.plan import Plan
+from planner.run import list_in_readme
 from planner.scenario import Scenario
 from planner.whatif.cuts import Case, cut_cases, evaluate_cut
 from planner.whatif.distributed import ProgressCallback, run_tasks
@@ -232,6 +233,12 @@ def _layer(rows: list[dict[str, Any]], columns: list[str]) -> gpd.GeoDataFrame:
 FAILURE_FILES = {"cases": "failures.csv", "routes": "failure_routes.csv", "geojson": "failures.geojson",
                  "gpkg": "failures.gpkg", "report": "report.html", "plan": "plan.json"}
 """The files :func:`write_failures` writes, by kind (``report`` and ``plan`` only with the plan)."""
+FAILURE_NOTES = {"cases": "one row per cut (span or conduit): replicas affected, re-routed, SLO lost, stranded; "
+                          "leases SLO lost, stranded; revenue at risk",
+                 "routes": "one row per cut and replica it touches: the route before and after, latency, verdict",
+                 "geojson": "the cuts and the re-routed replicas' routes as GIS layers (lon/lat)",
+                 "gpkg": "the same layers as a GeoPackage"}
+"""What each failure file holds, as README.txt lists it."""
 
 
 def _write_failure_files(sc: Scenario, report: FailureReport, folder: Path, plan: Plan | None,
@@ -243,6 +250,8 @@ def _write_failure_files(sc: Scenario, report: FailureReport, folder: Path, plan
     write_geojson(layers, folder / FAILURE_FILES["geojson"])
     write_gpkg({k: v for k, v in layers.items() if len(v)}, folder / FAILURE_FILES["gpkg"])
     kinds = ["cases", "routes", "geojson", "gpkg"]
+    if with_plan:
+        list_in_readme(folder, {FAILURE_FILES[k]: FAILURE_NOTES[k] for k in kinds})
     if plan is not None:
         from planner.report import write_report
 
@@ -299,6 +308,7 @@ def write_failures(sc: Scenario, report: FailureReport, out_dir: str | Path, *, 
         kinds = _write_failure_files(sc, report, tmp, plan, None, with_plan=False)
         for k in kinds:
             os.replace(tmp / FAILURE_FILES[k], out / FAILURE_FILES[k])
+        list_in_readme(out, {FAILURE_FILES[k]: FAILURE_NOTES[k] for k in kinds if k in FAILURE_NOTES})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return {k: out / FAILURE_FILES[k] for k in kinds}
