@@ -30,6 +30,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from planner import __version__, cli_generate, cli_whatif
@@ -177,10 +178,14 @@ def schema(
             typer.echo(f"wrote {target}")
     elif kind is not None:
         typer.echo(json.dumps(_json_schema(kind), indent=2))
-    else:
+    else:  # one line a kind, its description wrapped under itself on a narrow terminal
+        kinds = Table.grid(padding=(0, 1))
+        kinds.add_column(no_wrap=True)
+        kinds.add_column()
         for k, model in FILE_MODELS.items():
             first = (model.__doc__ or "").strip().splitlines()[0].replace("``", "")
-            typer.echo(f"{k:<18} {first}")
+            kinds.add_row(Text(f"{k:<18}"), Text(first))
+        make_console().print(kinds)
 
 
 # --------------------------------------------------------------------------- plan

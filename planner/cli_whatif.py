@@ -438,9 +438,7 @@ def register(app: typer.Typer) -> None:
         "planner plan --greedy             # a plan to cut: output/reference/",
         "planner failures output/reference --serial   # its cases, in this process",
         "planner failures --plan output/reference --top 5   # on a local cluster",
-        "planner failures --time-limit 10 --serial --out output/cuts  # solve first",
-        "planner failures --plan output/reference --replan --replan-time-limit 2 \\",
-        "    --serial --out output/replans      # and re-plan each case"))(failures)
+        "planner failures --time-limit 10 --serial --out output/cuts  # solve first"))(failures)
     app.command(epilog=examples(
         "planner plan --greedy             # a plan to derate: output/reference/",
         "planner derate --site OH-NAL --percent 20 --weeks 7-12 \\",

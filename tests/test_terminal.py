@@ -19,7 +19,7 @@ from planner.cli import app
 NO_FORCED_COLOUR: dict[str, str | None] = {"FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
 REFERENCE = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
 COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
-MONEY = re.compile(r"\$[\d,.]+[MB]?")
+MONEY = re.compile(r"\$[\d,.]*\d[MB]?")
 EXITS_3 = {"plan", "failures", "derate"}
 """Commands that exit 3 when internal workloads cannot be placed."""
 
