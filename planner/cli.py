@@ -381,7 +381,7 @@ def export(
     suffix, what = EXPORT_FORMATS[name]
     path = out or Path("output") / f"{sc.name}-{'routes' if name == 'routes' else 'topology'}{suffix}"
     export_topology(sc, path, fmt=name)
-    typer.echo(f"wrote {path} ({name}: {what})")
+    make_console().print(f"wrote {path} ({name}: {what})", highlight=False, markup=False)
 
 
 # --------------------------------------------------------------------------- commands from other modules

@@ -63,7 +63,7 @@ def generate(
     path = generate_files(tier.value, seed, folder)
     console.print(f"wrote {path} in {time.perf_counter() - t:.1f} s", highlight=False)
     for line in path.read_text(encoding="utf-8").splitlines()[1:3]:
-        console.print(f"  {line.lstrip('# ')}", highlight=False, soft_wrap=True)
+        console.print(f"  {line.lstrip('# ')}", highlight=False)
     if not validate:
         return
     t = time.perf_counter()
@@ -74,7 +74,7 @@ def generate(
         err.print("The generated scenario does not load: this is a bug in planner.generate.", style="red")
         raise typer.Exit(EXIT_INPUT_ERROR) from None
     console.print(f"loads in {time.perf_counter() - t:.1f} s: {sc!r}; {count(len(sc.warnings), 'warning')} "
-                  "(`planner validate` lists them)", highlight=False, soft_wrap=True)
+                  "(`planner validate` lists them)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from planner._console import (
@@ -152,13 +152,15 @@ def _check_where(scheduler: str | None, serial: bool) -> None:
 @contextmanager
 def _progress(err: Console, what: str, total: int) -> Iterator[Callable[[int, int, str], None]]:
     """A rich progress bar over tasks; yields the library's ``on_progress`` callback."""
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[last]}", style="dim"))
+    # The last task's key wraps (at its commas) rather than being cut, so the bar fits 80 columns.
+    columns = (SpinnerColumn(), TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+               BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[last]}", style="dim", table_column=Column(overflow="fold")))
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task(what, total=total, last="")
 
         def update(done: int, n: int, key: str) -> None:
-            bar.update(task, completed=done, total=n, last=key)
+            bar.update(task, completed=done, total=n, last=key.replace(",", ", "))
 
         yield update
 
