@@ -756,7 +756,7 @@ class PlanProgress:
             table = Table.grid(padding=(0, 1))
             table.add_column(width=4)
             table.add_column(no_wrap=True)
-            table.add_column(justify="right", no_wrap=True)
+            table.add_column(justify="right", no_wrap=True, min_width=7)  # "123.4 s": no reflow as time grows
             table.add_column(overflow="fold")
             now = time.perf_counter()
             for name, label in STAGES.items():
