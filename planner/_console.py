@@ -11,6 +11,7 @@ stream cannot encode box characters.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import re
@@ -20,17 +21,20 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import networkx as nx
 import pandas as pd
 import typer
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from planner.errors import Problem, ScenarioError
 from planner.geo import great_circle_km
@@ -43,18 +47,22 @@ if TYPE_CHECKING:
     from planner.solver import Progress
 
 __all__ = [
+    "EXAMPLE_WIDTH",
     "EXIT_INFEASIBLE",
     "EXIT_INPUT_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_NO_PLAN",
+    "HelpGroup",
     "PlanProgress",
     "ScenarioArg",
     "count",
     "examples",
+    "fit_table",
     "input_errors_exit",
     "latency_table",
     "load_or_exit",
     "make_console",
+    "plain_help",
     "plan_summary",
     "print_problems",
     "problems_table",
@@ -63,8 +71,10 @@ __all__ = [
     "sites_table",
     "solver_bound",
     "spans_table",
+    "stacked",
     "stage_detail",
     "unplaced_table",
+    "unplaced_view",
     "usd",
 ]
 
@@ -112,8 +122,72 @@ def make_console(*, stderr: bool = False) -> Console:
 
 
 def examples(*commands: str) -> str:
-    """A help epilog listing example command lines (shown under ``--help``)."""
-    return "[bold]Examples[/bold]\n" + "\n".join(f"$ {escape(c)}" for c in commands)
+    r"""A help epilog listing example command lines (shown under ``--help``).
+
+    The examples of a command run as shown, in the order given, from a fresh
+    copy of the project folder (with the bundled reference scenario), each with
+    exit code 0 (tests/test_terminal.py runs them). A line ending in ``\``
+    goes on in the next one, which starts with spaces. Keep lines within
+    :data:`EXAMPLE_WIDTH` characters, so that each stays whole on an 80-column terminal.
+
+    Examples
+    --------
+    >>> print(examples("planner plan --time-limit 10 \\", "    --out output/ten"))
+    [bold]Examples[/bold]
+    $ planner plan --time-limit 10 \
+        --out output/ten
+    """
+    def line(c: str) -> str:
+        text = escape(c.removesuffix("\\")) + ("\\" if c.endswith("\\") else "")  # a lone "\" needs no escape
+        return text if c.startswith(" ") else f"$ {text}"
+
+    return "[bold]Examples[/bold]\n" + "\n".join(line(c) for c in commands)
+
+
+EXAMPLE_WIDTH = 76
+"""The longest example line, ``$ `` included, that an 80-column help shows on one line (rich pads 1 each side)."""
+
+
+def _reflow(text: str) -> str:
+    r"""Docstring paragraphs as one line each, so that help wraps them to the terminal.
+
+    Examples
+    --------
+    >>> _reflow("First line.\n\n    Second paragraph,\n    two lines.")
+    'First line.\n\nSecond paragraph, two lines.'
+    """
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(line.strip() for line in p.splitlines()) for p in paragraphs)
+
+
+def plain_help(command: TyperCommand | TyperGroup) -> None:
+    """Show a command's option types one way, and let its help prose wrap to the terminal.
+
+    Typer shows an option's value in angle brackets (``<dir>``, ``<int range>``,
+    ``<seconds>`` where the option names it); a flag takes no value, so it shows
+    none (Typer would print ``<bool>``). Rich help keeps a docstring's line breaks,
+    which at 80 columns leave half-empty lines; each paragraph is joined into one line.
+    """
+    if command.help:
+        command.help = _reflow(command.help)
+    ctx = typer.Context(command, info_name=command.name)
+    for param in [*command.params, command.get_help_option(ctx)]:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+
+
+class HelpGroup(TyperGroup):
+    """The ``planner`` command group: :func:`plain_help` applied to it and to every command below it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stack: list[Any] = [self]
+        while stack:
+            command = stack.pop()
+            if isinstance(command, TyperCommand | TyperGroup):
+                plain_help(command)
+            if isinstance(command, TyperGroup):
+                stack += command.commands.values()
 
 
 def count(n: int, word: str) -> str:
@@ -226,6 +300,78 @@ def problems_table(problems: Iterable[Problem], *, title: str = "", narrow: bool
         table.add_row(Text(p.severity, style=_SEVERITY_STYLE[p.severity]), Text(p.file), Text(p.where),
                       Text(p.field), Text(p.value), Text(p.message), Text(p.fix, style="green"))
     return table
+
+
+def _plain(cell: object) -> str:
+    """A table cell's text on one line."""
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    return " ".join(text.split())
+
+
+LONG_VALUE = 32
+"""In :func:`stacked`, values longer than this get a line of their own."""
+
+
+def stacked(table: Table) -> Group:
+    """A table as one block per row, for a console too narrow for its columns.
+
+    The first cell (with a ``#`` rank before it) heads the block; the other
+    cells follow as ``header: value`` pairs that wrap under it, and long values
+    (reasons, lists of names) each take a line of their own. Nothing is cut:
+    every value is shown whole.
+
+    Examples
+    --------
+    >>> import io
+    >>> t = Table(title="Cut cases")
+    >>> for h in ("#", "case", "at risk", "survivable"):
+    ...     t.add_column(h)
+    >>> t.add_row("1", "srlg:I80-PIT-NYC", "$618.3M", "no")
+    >>> con = Console(width=40, file=io.StringIO())
+    >>> con.print(stacked(t))
+    >>> print(con.file.getvalue().rstrip())
+    Cut cases
+    1. srlg:I80-PIT-NYC
+      at risk: $618.3M; survivable: no
+    """
+    columns = table.columns
+    cells = [list(c.cells) for c in columns]
+    headers = [_plain(c.header) for c in columns]
+    parts: list[RenderableType] = []
+    if table.title:
+        parts.append(Text(_plain(table.title), style="bold"))
+    first = 2 if headers[0] == "#" and len(columns) > 1 else 1
+    for i in range(table.row_count):
+        head = _plain(cells[0][i]) + (f". {_plain(cells[1][i])}" if first == 2 else "")
+        parts.append(Text(head, style="bold"))
+        pairs, long = Text(), []
+        for header, column in zip(headers[first:], cells[first:], strict=True):
+            cell = column[i]
+            value = cell.copy() if isinstance(cell, Text) else Text(_plain(cell))
+            value.plain = _plain(value)
+            if not value.plain:
+                continue
+            if len(value.plain) > LONG_VALUE:
+                long.append(Text.assemble((f"{header}: " if header else ""), value))
+                continue
+            if pairs:
+                pairs.append("; ")
+            pairs.append_text(Text.assemble((f"{header}: " if header else ""), value))
+        parts.extend(Padding(line, (0, 0, 0, 2)) for line in ([pairs] if pairs else []) + long)
+    return Group(*parts)
+
+
+def fit_table(table: Table, console: Console) -> RenderableType:
+    """The table itself when it fits the console (or the console is wide), else :func:`stacked`.
+
+    A table wider than an 80-column terminal would squeeze its columns to a word
+    a line and cut numbers short ("$115,05..."); from :data:`WIDE_CONSOLE` columns
+    on, the table is kept and its text columns wrap.
+    """
+    unbounded = console.options.update_width(10 * console.width)  # a measure is capped at the width given
+    if console.width >= WIDE_CONSOLE or Measurement.get(console, unbounded, table).maximum <= console.width:
+        return table
+    return stacked(table)
 
 
 def _table(title: str, index: str, columns: list[tuple[str, bool]]) -> Table:
@@ -598,10 +744,14 @@ class PlanProgress:
 
     # ------------------------------------------------------------------ output
     def _line(self, text: str) -> None:
+        """A plain progress line, ``[  12.3 s] text``; a long text wraps to the console, indented under itself."""
         with self._lock:
             self._last_line = time.perf_counter()
-            self.console.print(f"[{self._last_line - self.t0:6.1f} s] {text}", highlight=False, markup=False,
-                               soft_wrap=True)
+            line = Table.grid(padding=(0, 1))
+            line.add_column(no_wrap=True)
+            line.add_column(overflow="fold")
+            line.add_row(Text(f"[{self._last_line - self.t0:6.1f} s]"), Text(text))
+            self.console.print(line, highlight=False, markup=False)
 
     def _render(self) -> Group:
         with self._lock:
@@ -610,7 +760,7 @@ class PlanProgress:
             table = Table.grid(padding=(0, 1))
             table.add_column(width=4)
             table.add_column(no_wrap=True)
-            table.add_column(justify="right", no_wrap=True)
+            table.add_column(justify="right", no_wrap=True, min_width=7)  # "123.4 s": no reflow as time grows
             table.add_column(overflow="fold")
             now = time.perf_counter()
             for name, label in STAGES.items():
@@ -671,17 +821,75 @@ def plan_summary(plan: Plan, *, out_dir: Path | None, total_s: float) -> Table:
     return table
 
 
-def unplaced_table(plan: Plan, *, limit: int = 20) -> Table:
-    """The leases left out, most revenue first (at most ``limit``): family and reason."""
+def _unplaced_top(plan: Plan, limit: int) -> tuple[pd.DataFrame, str]:
+    """The ``limit`` leases left out with the most revenue, and the title that says so."""
     top = plan.unplaced.sort_values(["revenue_usd", "lease"], ascending=[False, True]).head(limit)
     n = len(plan.unplaced)
-    title = (f"Leases left out ({n})" if n <= limit else f"Leases left out: top {limit} of {n} by revenue")
-    table = _table(title, "lease", [("priority", False), ("SKU", False), ("GPUs", True), ("weeks", False),
-                                    ("revenue", True), ("family", False), ("reason", False)])
+    return top, (f"Leases left out ({n})" if n <= limit else f"Leases left out: top {limit} of {n} by revenue")
+
+
+def _unplaced_cells(r: pd.Series) -> list[str]:
+    """lease, priority, SKU, GPUs, weeks, revenue, family of one left-out lease."""
+    return [str(r["lease"]), str(r["priority"]), str(r["sku"]), f"{int(r['gpus']) * int(r['replicas']):,}",
+            f"{int(r['start_week'])}-{int(r['end_week'])}", usd(float(r["revenue_usd"])), str(r["family"])]
+
+
+_UNPLACED_COLUMNS = [("lease", False), ("priority", False), ("SKU", False), ("GPUs", True), ("weeks", False),
+                     ("revenue", True), ("family", False)]
+
+
+def unplaced_table(plan: Plan, *, limit: int = 20) -> Table:
+    """The leases left out, most revenue first (at most ``limit``): family and reason, for a wide console."""
+    top, title = _unplaced_top(plan, limit)
+    table = _table(title, "lease", [*_UNPLACED_COLUMNS[1:], ("reason", False)])
+    for column in table.columns[:-1]:  # only the reason wraps: ids, numbers and money are never cut
+        column.no_wrap = True
+    table.columns[-1].overflow = "fold"
     for _, r in top.iterrows():
-        gpus = int(r["gpus"]) * int(r["replicas"])
-        table.add_row(Text(str(r["lease"])), Text(str(r["priority"])), Text(str(r["sku"])), _num(gpus),
-                      Text(f"{int(r['start_week'])}-{int(r['end_week'])}"), Text(usd(float(r["revenue_usd"])),
-                                                                                 justify="right"),
-                      Text(str(r["family"])), Text(str(r["reason"]), overflow="fold"))
+        cells = _unplaced_cells(r)
+        table.add_row(*(Text(c, justify="right" if numeric else "left")
+                        for c, (_, numeric) in zip(cells, _UNPLACED_COLUMNS, strict=True)),
+                      Text(str(r["reason"])))
     return table
+
+
+def unplaced_view(plan: Plan, *, limit: int = 20, narrow: bool = False) -> RenderableType:
+    """The leases left out, most revenue first: :func:`unplaced_table`, or on a ``narrow`` console one line each.
+
+    Narrow, a lease's facts take one line (aligned in columns) and its reason
+    wraps under it, indented, so that an 80-column terminal shows every figure whole.
+
+    Examples
+    --------
+    >>> import io
+    >>> from types import SimpleNamespace
+    >>> unplaced = pd.DataFrame([{"lease": "L-0050", "priority": "lease", "sku": "B200", "gpus": 2048,
+    ...     "replicas": 8, "start_week": 4, "end_week": 30, "revenue_usd": 366383616.0, "family": "gpus",
+    ...     "reason": "no pod with 16,384 free B200 at allowed sites in weeks 4-30"}])
+    >>> con = Console(width=60, file=io.StringIO())
+    >>> con.print(unplaced_view(SimpleNamespace(unplaced=unplaced), narrow=True))
+    >>> for line in con.file.getvalue().splitlines():
+    ...     print(line.rstrip())
+    Leases left out (1)
+    lease   priority SKU    GPUs weeks      revenue family
+    L-0050  lease    B200 16,384 4-30  $366,383,616 gpus
+        no pod with 16,384 free B200 at allowed sites in weeks
+        4-30
+    """
+    if not narrow:
+        return unplaced_table(plan, limit=limit)
+    top, title = _unplaced_top(plan, limit)
+    rows = [_unplaced_cells(r) for _, r in top.iterrows()]
+    headers = [h for h, _ in _UNPLACED_COLUMNS]
+    widths = [max(len(x) for x in col) for col in zip(headers, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        padded = [c.rjust(w) if numeric else c.ljust(w)
+                  for c, w, (_, numeric) in zip(cells, widths, _UNPLACED_COLUMNS, strict=True)]
+        return (padded[0] + "  " + " ".join(padded[1:])).rstrip()
+
+    parts: list[RenderableType] = [Text(title, style="bold"), Text(line(headers), style="bold")]
+    for cells, (_, r) in zip(rows, top.iterrows(), strict=True):
+        parts.append(Text(line(cells)))
+        parts.append(Padding(Text(str(r["reason"])), (0, 0, 0, 4)))
+    return Group(*parts)

@@ -19,6 +19,7 @@ and are registered at the end of this file with one line each.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -30,6 +31,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 from rich.text import Text
 
 from planner import __version__, cli_generate, cli_import, cli_whatif
@@ -38,10 +40,13 @@ from planner._console import (
     EXIT_INPUT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_NO_PLAN,
+    WIDE_CONSOLE,
+    HelpGroup,
     PlanProgress,
     ScenarioArg,
     count,
     examples,
+    fit_table,
     input_errors_exit,
     latency_table,
     load_or_exit,
@@ -52,7 +57,7 @@ from planner._console import (
     site_pairs_lines,
     sites_table,
     spans_table,
-    unplaced_table,
+    unplaced_view,
 )
 from planner.cli_network import NetworkFormat, NetworkTable, network_data
 from planner.errors import InfeasibleError, NoPlanError
@@ -72,6 +77,8 @@ STOP_AFTER_SOLUTION_S = 0.5
 
 UNPLACED_SHOWN = 20
 """Leases left out listed after a run (the most revenue first); unplaced.csv has them all."""
+UNPLACED_SHOWN_NARROW = 10
+"""As :data:`UNPLACED_SHOWN`, on a console narrower than :data:`~planner._console.WIDE_CONSOLE` (2+ lines each)."""
 
 app = typer.Typer(
     name="planner",
@@ -82,6 +89,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
+    cls=HelpGroup,
 )
 
 
@@ -116,7 +124,7 @@ def validate(scenario: ScenarioArg = None) -> None:
     out.print(f"OK {sc.name} ({sc.path}): {count(len(sc.sites), 'site')}, {count(len(sc.pods), 'pod')}, "
               f"{gpus:,} GPUs, {count(len(sc.spans), 'span')}, {count(len(sc.pops), 'PoP')}, "
               f"{count(leases, 'lease')} (+{internal} internal) over {sc.horizon.periods} weeks",
-              highlight=False, soft_wrap=True)
+              highlight=False)
     if sc.warnings:
         print_problems(out, sc.warnings)
 
@@ -127,17 +135,20 @@ def validate(scenario: ScenarioArg = None) -> None:
 def network(
     scenario: ScenarioArg = None,
     *,
-    fmt: Annotated[NetworkFormat, typer.Option("--format", "-f", case_sensitive=False,
+    fmt: Annotated[NetworkFormat, typer.Option("--format", "-f", case_sensitive=False, metavar="<format>",
                                                help="table (for people), csv or json (for tools).")]
     = NetworkFormat.table,
-    table: Annotated[NetworkTable, typer.Option("--table", case_sensitive=False, help=(
+    table: Annotated[NetworkTable, typer.Option("--table", case_sensitive=False, metavar="<table>", help=(
         "With csv or json: spans, paths (every campus's candidate paths to every PoP), latency (site x PoP, "
         "ms) or all."))] = NetworkTable.all,
-    out_file: Annotated[Path | None, typer.Option("--out", dir_okay=False, show_default=False, help=(
+    out_file: Annotated[Path | None, typer.Option("--out", dir_okay=False, show_default=False, metavar="<file>", help=(
         "With csv or json: the file to write (csv of every table: <stem>-spans/-paths/-latency.csv). "
         "\\[default: stdout]"))] = None,
 ) -> None:
-    """Print the campuses, the DCI spans and the site x PoP latency matrix of a scenario, or write them as data."""
+    """Print the campuses, the DCI spans and the site x PoP latency matrix of a scenario, or write them as data.
+
+    Exits 0, or 2 when the scenario has errors or the output cannot be written.
+    """
     sc = load_or_exit(scenario)
     g = build_network(sc)
     if fmt is not NetworkFormat.table:
@@ -150,11 +161,11 @@ def network(
             typer.echo(f"wrote {path}", err=True)
         return
     out = make_console()
-    out.print(sites_table(sc))
-    out.print(spans_table(sc))
+    out.print(fit_table(sites_table(sc), out))
+    out.print(fit_table(spans_table(sc), out))
     for line in site_pairs_lines(site_pairs(sc, g)):
-        out.print(line, highlight=False, soft_wrap=True)
-    out.print(latency_table(latency_matrix(sc, g)))
+        out.print(line, highlight=False)
+    out.print(fit_table(latency_table(latency_matrix(sc, g)), out))
 
 
 def _json_schema(kind: str) -> dict[str, Any]:
@@ -175,12 +186,14 @@ def _json_schema(kind: str) -> dict[str, Any]:
 def schema(
     kind: Annotated[str | None, typer.Argument(help=f"File kind: one of {', '.join(FILE_MODELS)}.",
                                                show_default=False, metavar="KIND")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", file_okay=False, help=(
+    out_dir: Annotated[Path | None, typer.Option("--out", file_okay=False, metavar="<dir>", help=(
         "Write <kind>.schema.json into this directory (every kind, or just KIND)."))] = None,
 ) -> None:
     """Print the JSON Schema of an input file kind, for editors and other tools.
 
     Without KIND, list the kinds. CSV files (leases, reservations) are described row by row.
+
+    Exits 0, or 2 on an unknown KIND.
     """
     if kind is not None and kind not in FILE_MODELS:
         msg = f"unknown kind {kind!r}; use one of: {', '.join(FILE_MODELS)}"
@@ -197,10 +210,14 @@ def schema(
                         "choose another folder with --out (or free some disk space) and run again") from None
     elif kind is not None:
         typer.echo(json.dumps(_json_schema(kind), indent=2))
-    else:
+    else:  # one line a kind, its description wrapped under itself on a narrow terminal
+        kinds = Table.grid(padding=(0, 1))
+        kinds.add_column(no_wrap=True)
+        kinds.add_column()
         for k, model in FILE_MODELS.items():
             first = (model.__doc__ or "").strip().splitlines()[0].replace("``", "")
-            typer.echo(f"{k:<18} {first}")
+            kinds.add_row(Text(f"{k:<18}"), Text(first))
+        make_console().print(kinds)
 
 
 # --------------------------------------------------------------------------- plan
@@ -243,7 +260,7 @@ def _fail(code: int, problem: str, fix: str = "", details: list[str] | None = No
     err = make_console(stderr=True)
     err.print(Text(f"error: {problem}", style="bold red"))
     for line in details or []:
-        err.print(Text(f"  - {line}"), soft_wrap=True)
+        err.print(Text(f"  - {line}"))
     if fix:
         err.print(Text(f"fix: {fix}", style="green"))
     return typer.Exit(code)
@@ -258,11 +275,10 @@ class ModelChoice(StrEnum):
 
 
 @app.command(epilog=examples(
-    "planner plan                    # writes output/reference/",
-    "planner plan --force --seed 7   # replaces output/reference/",
-    "planner plan scenarios/reference.yaml --time-limit 20 --out output/ref-20s",
-    "planner plan --greedy --out output/greedy",
-    "planner plan big/scenario.yaml --model sites   # site-level LP + neighbourhood search",
+    "planner plan --greedy                 # fast baseline: output/reference/",
+    "planner plan --force --time-limit 20  # CP-SAT; replaces output/reference/",
+    "planner plan scenarios/reference.yaml --seed 7 --time-limit 10 --out s7",
+    "planner plan --model sites --time-limit 10 --out output/sites",
 ))
 def plan(
     scenario: ScenarioArg = None,
@@ -271,11 +287,11 @@ def plan(
         "--out", file_okay=False, show_default=False,
         help="Results folder to write. \\[default: output/<scenario name>]")] = None,
     time_limit: Annotated[float, typer.Option(
-        "--time-limit", min=0.1, metavar="S",
+        "--time-limit", min=0.1, metavar="<seconds>",
         help="Solver time limit, in CP-SAT's deterministic seconds (the same seed gives the same plan; "
              "wall time can run longer).")] = 60.0,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Solver random seed.")] = 0,
-    workers: Annotated[int, typer.Option("--workers", min=1, metavar="N", help="Solver search workers.")] = 2,
+    seed: Annotated[int, typer.Option("--seed", metavar="<int>", help="Solver random seed.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", min=1, metavar="<int>", help="Solver search workers.")] = 2,
     force: Annotated[bool, typer.Option("--force", help="Replace the results folder if it exists.")] = False,
     greedy: Annotated[bool, typer.Option(
         "--greedy", help="Use the fast greedy baseline instead of the optimiser (no bound, no gap).")] = False,
@@ -329,15 +345,17 @@ def plan(
 
 
 def _print_result(result: Plan, out_dir: Path | None, *, total_s: float) -> None:
-    """The run's figures, then the leases left out (the most revenue first), on stdout."""
+    """The leases left out (the most revenue first), then the run's figures last, where they stay in view."""
     out = make_console()
-    out.print(plan_summary(result, out_dir=out_dir, total_s=total_s))
+    narrow = out.width < WIDE_CONSOLE
+    shown = UNPLACED_SHOWN_NARROW if narrow else UNPLACED_SHOWN
     n = len(result.unplaced)
     if n:
-        out.print(unplaced_table(result, limit=UNPLACED_SHOWN))
-    if n > UNPLACED_SHOWN:
-        out.print(f"... and {n - UNPLACED_SHOWN} more; {out_dir}/unplaced.csv lists every one with its fix.",
-                  highlight=False, soft_wrap=True)
+        out.print(unplaced_view(result, limit=shown, narrow=narrow))
+    if n > shown:
+        out.print(f"... and {n - shown} more; {out_dir}{os.sep}unplaced.csv lists every one with its fix.",
+                  highlight=False)
+    out.print(plan_summary(result, out_dir=out_dir, total_s=total_s))
 
 
 # --------------------------------------------------------------------------- export
@@ -375,7 +393,7 @@ def export(
     scenario: ScenarioArg = None,
     *,
     fmt: Annotated[ExportFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False, show_default=False, metavar="FORMAT",
+        "--format", "-f", case_sensitive=False, show_default=False, metavar="<format>",
         help="geojson, gpkg (GeoPackage, QGIS), kml (Google Earth), graphml (Gephi, yEd) or routes (span "
              "routes to edit). \\[default: from the --out suffix, else geojson]")] = None,
     out: Annotated[Path | None, typer.Option(
@@ -391,6 +409,8 @@ def export(
     files.routes: edit them in a GIS tool, then point the scenario at the file.
     An existing file is replaced only with --force, and never when it is one
     of the scenario's input files or not a regular file.
+
+    Exits 0 when the file is written, 2 when the scenario has errors.
     """
     sc = load_or_exit(scenario)
     name = _format_of(out, fmt.value if fmt is not None else None)
@@ -400,7 +420,7 @@ def export(
         export_topology(sc, path, fmt=name, force=force)
     except OutputError as exc:
         raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
-    typer.echo(f"wrote {path} ({name}: {what})")
+    make_console().print(f"wrote {path} ({name}: {what})", highlight=False, markup=False)
 
 
 # --------------------------------------------------------------------------- commands from other modules

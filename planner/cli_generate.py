@@ -27,15 +27,15 @@ class TierName(StrEnum):
 
 
 def generate(
-    tier: Annotated[TierName, typer.Option("--tier", "-t", case_sensitive=False,
+    tier: Annotated[TierName, typer.Option("--tier", "-t", case_sensitive=False, metavar="<tier>",
                                            help="small (50 leases, 20 pods, 2 campuses), medium (1,000 x 200, 4), "
                                                 "large (5,000 x 500, 6) or hyperscale (10,000 x 2,000, 10).")]
     = TierName.small,
-    seed: Annotated[int, typer.Option("--seed", "-s", min=0, help="Random seed: the same tier and seed give the "
-                                                                  "same files.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", "-s", min=0, metavar="<int>",
+                                      help="Random seed: the same tier and seed give the same files.")] = 1,
     out: Annotated[Path | None, typer.Option("--out", "-o", file_okay=False, show_default=False,
-                                             help="Folder to write into. \\[default: scenarios/generated/"
-                                                  "<tier>-s<seed>]")] = None,
+                                             help="Folder to write into. \\[default: <tier>-s<seed> in "
+                                                  "scenarios/generated]")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite a scenario already in the folder.")] = False,
     validate: Annotated[bool, typer.Option("--validate/--no-validate",
                                            help="Load the written scenario to check it.")] = True,
@@ -44,6 +44,9 @@ def generate(
 
     The files are ordinary scenario files (edit them, plan them, export them);
     the command prints the scenario file to give to the other commands.
+
+    Exits 0 when the scenario is written, 2 when the folder already holds one
+    (pass --force) or the written scenario does not load.
     """
     from planner._console import EXIT_INPUT_ERROR, count, make_console, print_problems
     from planner.errors import ScenarioError
@@ -65,7 +68,7 @@ def generate(
         raise typer.Exit(EXIT_INPUT_ERROR) from None
     console.print(f"wrote {path} in {time.perf_counter() - t:.1f} s", highlight=False)
     for line in path.read_text(encoding="utf-8").splitlines()[1:3]:
-        console.print(f"  {line.lstrip('# ')}", highlight=False, soft_wrap=True)
+        console.print(f"  {line.lstrip('# ')}", highlight=False)
     if not validate:
         return
     t = time.perf_counter()
@@ -76,7 +79,7 @@ def generate(
         err.print("The generated scenario does not load: this is a bug in planner.generate.", style="red")
         raise typer.Exit(EXIT_INPUT_ERROR) from None
     console.print(f"loads in {time.perf_counter() - t:.1f} s: {sc!r}; {count(len(sc.warnings), 'warning')} "
-                  "(`planner validate` lists them)", highlight=False, soft_wrap=True)
+                  "(`planner validate` lists them)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -85,5 +88,5 @@ def register(app: typer.Typer) -> None:
 
     app.command(epilog=examples(
         "planner generate --tier small --seed 1",
-        "planner generate --tier hyperscale --seed 3 --out /tmp/hyper",
+        "planner generate --tier hyperscale --seed 3 --out my-scenarios/hyper",
         "planner plan scenarios/generated/small-s1/scenario.yaml"))(generate)

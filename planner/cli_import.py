@@ -58,43 +58,44 @@ def _srlg_table(path: Path) -> dict[str, str]:
 def topology(
     source: Annotated[Path, typer.Argument(help="The network file (for csv: the node list).", show_default=False,
                                            metavar="SOURCE")],
-    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, show_default=False,
+    out: Annotated[Path, typer.Option("--out", "-o", file_okay=False, show_default=False, metavar="<dir>",
                                       help="Folder to write topology.yaml (and routes.geojson, scenario.yaml) into.")],
     fmt: Annotated[SourceFormat | None, typer.Option(
-        "--format", "-f", case_sensitive=False, show_default=False,
+        "--format", "-f", case_sensitive=False, show_default=False, metavar="<format>",
         help="Source format. \\[default: from the suffix: .graphml .gml .json (node-link) .txt/.xml (SNDlib) "
              ".geojson .gpkg .csv]")] = None,
-    links: Annotated[Path | None, typer.Option("--links", dir_okay=False, show_default=False,
+    links: Annotated[Path | None, typer.Option("--links", dir_okay=False, show_default=False, metavar="<file>",
                                                help="For csv: the link list (source,target,...).")] = None,
     pop: Annotated[list[str] | None, typer.Option(
-        "--pop", show_default=False, metavar="[ID=]NODE",
+        "--pop", show_default=False, metavar="<[id=]node>",
         help="A node that is a PoP, by key, name or id; ID= also names it (repeat). \\[default: every node]")] = None,
-    top_pops: Annotated[int, typer.Option("--top-pops", min=0, metavar="N",
+    top_pops: Annotated[int, typer.Option("--top-pops", min=0, metavar="<n>",
                                           help="Also make PoPs of the N nodes largest by --pops-by.")] = 0,
-    pops_by: Annotated[str, typer.Option("--pops-by", metavar="ATTR",
+    pops_by: Annotated[str, typer.Option("--pops-by", metavar="<attr>",
                                          help="The numeric node attribute for --top-pops (e.g. population).")] = "",
     scenario: Annotated[Path | None, typer.Option(
-        "--scenario", dir_okay=False, show_default=False,
+        "--scenario", dir_okay=False, show_default=False, metavar="<file>",
         help="A base scenario: attach its campuses and write scenario.yaml planning its pods and leases over "
              "the imported network.")] = None,
     sites: Annotated[Path | None, typer.Option(
-        "--sites", dir_okay=False, show_default=False,
+        "--sites", dir_okay=False, show_default=False, metavar="<file>",
         help="A sites file whose campuses to attach. \\[default: the --scenario's]")] = None,
-    attach: Annotated[int, typer.Option("--attach", min=0, metavar="K",
+    attach: Annotated[int, typer.Option("--attach", min=0, metavar="<k>",
                                         help="Access spans from each campus to its K nearest nodes.")] = 2,
     route_factor: Annotated[float, typer.Option(
-        "--route-factor", min=1.0, metavar="F",
+        "--route-factor", min=1.0, metavar="<factor>",
         help="Fibre length / great circle for spans given as straight lines (US long-haul median ~1.3).")] = 1.3,
-    srlg_attr: Annotated[str, typer.Option("--srlg-attr", metavar="ATTR",
+    srlg_attr: Annotated[str, typer.Option("--srlg-attr", metavar="<attr>",
                                            help="The link attribute naming its shared-risk group.")] = "srlg",
     srlg_csv: Annotated[Path | None, typer.Option(
-        "--srlg-csv", dir_okay=False, show_default=False,
+        "--srlg-csv", dir_okay=False, show_default=False, metavar="<file>",
         help="Shared-risk groups: a CSV of span,srlg (or a,b,srlg). \\[default: one per span]")] = None,
-    fibre_pairs: Annotated[int, typer.Option("--fibre-pairs", min=1, help="Fibre pairs where the source has no "
-                                                                          "capacity.")] = 1,
-    channels: Annotated[int, typer.Option("--channels", min=1, help="Wavelengths per pair where the source has "
-                                                                    "no capacity.")] = 64,
-    channel_gbps: Annotated[float, typer.Option("--channel-gbps", min=1.0, help="Rate per wavelength, Gbps.")] = 400.0,
+    fibre_pairs: Annotated[int, typer.Option(
+        "--fibre-pairs", min=1, metavar="<int>", help="Fibre pairs where the source has no capacity.")] = 1,
+    channels: Annotated[int, typer.Option(
+        "--channels", min=1, metavar="<int>", help="Wavelengths per pair where the source has no capacity.")] = 64,
+    channel_gbps: Annotated[float, typer.Option(
+        "--channel-gbps", min=1.0, metavar="<gbps>", help="Rate per wavelength, Gbps.")] = 400.0,
     force: Annotated[bool, typer.Option("--force", help="Replace the files of an existing --out folder.")] = False,
 ) -> None:
     """Import a real network -- Topology Zoo, topohub, SNDlib, GIS or CSV -- as editable scenario files.
@@ -103,6 +104,10 @@ def topology(
     names), routes.geojson when the source draws span lines, demands.csv when it
     has traffic demands and, with --scenario, a scenario.yaml to validate and
     plan. Every assumption (straight-line lengths, unknown conduits) is listed.
+    examples/networks/ holds a small network in several of these formats.
+
+    Exits 0 when the files are written, 2 on bad input (a source that cannot be
+    read, unknown PoPs, an --out folder that exists without --force).
     """
     from planner._console import EXIT_INPUT_ERROR, count, make_console, print_problems
     from planner.errors import ScenarioError
@@ -142,9 +147,12 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(name="import", help="Import real networks as scenario files.", no_args_is_help=True,
                         rich_markup_mode="rich")
     group.command(epilog=examples(
-        "planner import topology Abilene.graphml --out imported/abilene",
-        "planner import topology janos-us.json --out imported/us --scenario scenarios/reference.yaml "
-        "--pop NYC=NewYork --pop CHI=Chicago",
-        "planner import topology nodes.csv --links links.csv --out imported/csv --top-pops 5 --pops-by population",
-        "planner import topology network.xml --format sndlib --out imported/sndlib --srlg-csv conduits.csv"))(topology)
+        "planner import topology examples/networks/zoo.graphml \\",
+        "    --out imported/zoo --scenario scenarios/reference.yaml",
+        "planner validate imported/zoo/scenario.yaml",
+        "planner import topology examples/networks/gulf.txt \\",
+        "    --format sndlib --out imported/sndlib",
+        "planner import topology examples/networks/nodes.csv \\",
+        "    --links examples/networks/links.csv --out imported/csv \\",
+        "    --top-pops 3 --pops-by population"))(topology)
     app.add_typer(group)

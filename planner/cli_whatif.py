@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from planner._console import (
@@ -27,6 +27,7 @@ from planner._console import (
     EXIT_NO_PLAN,
     ScenarioArg,
     examples,
+    fit_table,
     input_errors_exit,
     load_or_exit,
     make_console,
@@ -45,14 +46,16 @@ PlanOpt = Annotated[Path | None, typer.Option(
     "--plan", help="A plan.json (or the results folder holding it) to analyse; without it the scenario is "
                    "solved first.", show_default=False)]
 SchedulerOpt = Annotated[str | None, typer.Option(
-    "--scheduler", metavar="URL", help="Dask scheduler to use, e.g. tcp://127.0.0.1:8786 "
+    "--scheduler", metavar="<url>", help="Dask scheduler to use, e.g. tcp://127.0.0.1:8786 "
                                        "\\[default: a local cluster, closed after]", show_default=False)]
 SerialOpt = Annotated[bool, typer.Option("--serial", help="Run the tasks in this process, one after another.")]
-WorkersOpt = Annotated[int, typer.Option("--workers", min=1, help="Worker processes of the local Dask cluster.")]
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="CP-SAT random seed.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, metavar="<int>",
+                                         help="Worker processes of the local Dask cluster.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, metavar="<int>", help="CP-SAT random seed.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help=(
     "Replace the output folder if it exists (only one this command wrote before)."))]
-MovePenaltyOpt = Annotated[float | None, typer.Option("--move-penalty", min=0, show_default=False, help=(
+MovePenaltyOpt = Annotated[float | None, typer.Option("--move-penalty", min=0, metavar="<usd>", show_default=False,
+                                                     help=(
     "Cost of moving or dropping a lease in re-plans, USD \\[default: the scenario's move_penalty_usd]"))]
 
 
@@ -125,13 +128,15 @@ def _check_where(scheduler: str | None, serial: bool, err: Console) -> None:
 @contextmanager
 def _progress(err: Console, what: str, total: int) -> Iterator[Callable[[int, int, str], None]]:
     """A rich progress bar over tasks; yields the library's ``on_progress`` callback."""
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[last]}", style="dim"))
+    # The last task's key wraps (at its commas) rather than being cut, so the bar fits 80 columns.
+    columns = (SpinnerColumn(), TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+               BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("{task.fields[last]}", style="dim", table_column=Column(overflow="fold")))
     with Progress(*columns, console=err, transient=False) as bar:
         task = bar.add_task(what, total=total, last="")
 
         def update(done: int, n: int, key: str) -> None:
-            bar.update(task, completed=done, total=n, last=key)
+            bar.update(task, completed=done, total=n, last=key.replace(",", ", "))
 
         yield update
 
@@ -221,9 +226,9 @@ def failures(
     plan: PlanOpt = None,
     replan: Annotated[bool, typer.Option("--replan", help=(
         "Also re-optimise every case from the plan with minimal moves (CP-SAT per case).")) ] = False,
-    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help=(
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, metavar="<seconds>", help=(
         "Time limit of the first solve when no --plan is given, s."))] = 20.0,
-    replan_time_limit: Annotated[float, typer.Option("--replan-time-limit", min=0.1, help=(
+    replan_time_limit: Annotated[float, typer.Option("--replan-time-limit", min=0.1, metavar="<seconds>", help=(
         "Time limit of each re-plan, s."))] = 10.0,
     move_penalty: MovePenaltyOpt = None,
     seed: SeedOpt = 0,
@@ -234,7 +239,7 @@ def failures(
         "Output folder, written whole with the plan analysed (plan.json) \\[default: add the files to the "
         "--plan's results folder, else output/<scenario>-failures]"))] = None,
     force: ForceOpt = False,
-    top: Annotated[int | None, typer.Option("--top", min=1, show_default=False,
+    top: Annotated[int | None, typer.Option("--top", min=1, metavar="<int>", show_default=False,
                                             help="Print only the worst N cases (all are written).")] = None,
 ) -> None:
     """Cut every fibre conduit and every span in turn: which leases lose their SLO or their path, and what is at risk.
@@ -245,6 +250,11 @@ def failures(
     failure_routes.csv and failures.geojson / .gpkg (cut spans, affected and new routes).
     SCENARIO may also be a results folder (output/<run>): its plan.json is analysed,
     against the scenario it records (refused if an input file changed since).
+
+    Exits 0 when the cases are written; 2 on bad input (scenario, plan, options,
+    an unreachable scheduler, an output folder that exists); when no --plan is given
+    and the first solve fails, 1 if it finds no plan in its time limit, 3 if internal
+    workloads do not fit.
     """
     out_con, err = _consoles()
     _check_where(scheduler, serial, err)  # first: a wrong scheduler fails in a moment
@@ -274,9 +284,9 @@ def failures(
                                   n_workers=workers, on_progress=on_progress)
     with _exists_errors(err):
         paths = write_failures(sc, report, out_dir, plan=the_plan, with_plan=not into_run, force=force)
-    out_con.print(_failures_table(report.cases, top))
+    out_con.print(fit_table(_failures_table(report.cases, top), out_con))
     if replan:
-        out_con.print(_replan_table(report.cases, top))
+        out_con.print(fit_table(_replan_table(report.cases, top), out_con))
     ok = report.cases[report.cases["status"] == "ok"]
     surv = int(ok["survivable"].astype(bool).sum())
     split = ok.loc[~ok["campuses_connected"].astype(bool), "case"].tolist()
@@ -321,13 +331,15 @@ def _weeks(text: str) -> tuple[int, int]:
 def derate(
     scenario: ScenarioArg = None,
     *,
-    site: Annotated[str, typer.Option("--site", help="The campus derated (site id).", show_default=False)],
-    percent: Annotated[float, typer.Option("--percent", help="Share of its available MW lost, %.",
+    site: Annotated[str, typer.Option("--site", metavar="<site>", help="The campus derated (site id).",
+                                      show_default=False)],
+    percent: Annotated[float, typer.Option("--percent", metavar="<percent>", help="Share of its available MW lost, %.",
                                            show_default=False)],
-    weeks: Annotated[str, typer.Option("--weeks", metavar="A-B", help="First and last week of the derate.",
+    weeks: Annotated[str, typer.Option("--weeks", metavar="<a-b>", help="First and last week of the derate.",
                                        show_default=False)],
     plan: PlanOpt = None,
-    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, help="Time limit of each solve, s.")] = 20.0,
+    time_limit: Annotated[float, typer.Option("--time-limit", min=0.1, metavar="<seconds>",
+                                              help="Time limit of each solve, s.")] = 20.0,
     move_penalty: MovePenaltyOpt = None,
     seed: SeedOpt = 0,
     out: Annotated[Path | None, typer.Option("--out", file_okay=False, show_default=False, help=(
@@ -339,7 +351,12 @@ def derate(
 
     Re-plans from the plan with minimal moves; prints the leases curtailed and moved.
     With --plan RUN the plan is read from a results folder, against the scenario it
-    records. Exits 3 when internal workloads no longer fit the derated campus.
+    records.
+
+    Exits 0 when the re-plan is found (leases may be curtailed); 2 on bad input
+    (scenario, plan, site, percent, weeks, an output folder that exists); 1 when a
+    solve finds no plan in its time limit; 3 when internal workloads no longer fit
+    the derated campus (derate less, or for fewer weeks).
     """
     from planner.errors import InfeasibleError
     from planner.whatif import derate as derate_fn
@@ -372,7 +389,7 @@ def derate(
         t.add_row(Text(str(c["lease"])), Text(str(c["tenant"])), Text(str(c["priority"])),
                   _num(int(c["gpus"]) * int(c["replicas"])), Text(f"{c['start_week']}-{c['end_week']}"),
                   Text(str(c["sites_before"])), _money(c["revenue_usd"]), Text(str(c["reason"])))
-    out_con.print(t)
+    out_con.print(fit_table(t, out_con))
     out_con.print(Text(f"Moved: {', '.join(r.moved) if r.moved else 'none'}"))
     out_con.print(Text(f"Revenue ${r.revenue_before_usd:,.0f} -> ${r.revenue_after_usd:,.0f}; plan after: "
                        f"{r.plan.status}, gap {r.plan.gap:.1%}, "
@@ -401,8 +418,11 @@ def sweep(
     Parameters: demand_growth, price_factor, slo_factor, span_capacity_factor,
     extra_pods, time_limit_s (at most 1,000 points). Points run as tasks on a local
     Dask cluster (or --scheduler, or --serial). Writes sweep.csv, sweep.png and
-    sweep.svg into a new folder (whole or not at all). Exits 1 when any point has
-    no plan (each is named with its reason), 2 on a bad grid.
+    sweep.svg into a new folder (whole or not at all).
+
+    Exits 0 when every point is solved and written; 1 when any point has no plan
+    (each is named with its reason); 2 on bad input (scenario, grid, options, an
+    unreachable scheduler, an output folder that exists).
     """
     out_con, err = _consoles()
     _check_where(scheduler, serial, err)  # first: a wrong scheduler fails in a moment
@@ -434,7 +454,7 @@ def sweep(
         t.add_row(*[_num(r[p], "g") for p in params], Text(str(r["status"])), _money(r["revenue_usd"]),
                   _money(r["net_value_usd"]), _num(r["gpus_leased_peak"]), _num(r["gpu_utilisation_mean"], ".1%"),
                   _num(r["gap"], ".1%"))
-    out_con.print(t)
+    out_con.print(fit_table(t, out_con))
     out_con.print(Text(f"Wrote {', '.join(map(str, paths.values()))}"))
     failed = failed_points(table)
     if len(failed):
@@ -450,13 +470,15 @@ def sweep(
 def register(app: typer.Typer) -> None:
     """Add ``failures``, ``derate`` and ``sweep`` to a Typer app (the main ``planner`` app)."""
     app.command(epilog=examples(
-        "planner failures                                   # solve first, then cut every conduit and span",
-        "planner failures --plan output/reference --replan  # a saved plan, and re-plan each case",
-        "planner failures --scheduler tcp://127.0.0.1:8786  # on a cluster started with dask scheduler/worker",
-        "planner failures --serial --out output/cuts"))(failures)
+        "planner plan --greedy             # a plan to cut: output/reference/",
+        "planner failures output/reference --serial   # its cases, in this process",
+        "planner failures --plan output/reference --top 5   # on a local cluster",
+        "planner failures --time-limit 10 --serial --out output/cuts  # solve first"))(failures)
     app.command(epilog=examples(
-        "planner derate --site OH-NAL --percent 30 --weeks 27-35",
-        "planner derate --site LA-RCH --percent 20 --weeks 1-8 --plan output/reference --out output/derate"))(derate)
+        "planner plan --greedy             # a plan to derate: output/reference/",
+        "planner derate --site OH-NAL --percent 20 --weeks 7-12 \\",
+        "    --plan output/reference       # heat wave: which leases go?",
+        "planner derate --site LA-RCH --percent 25 --weeks 27-31 --time-limit 10 \\",
+        "    --out output/derate           # solve first, then re-plan"))(derate)
     app.command(epilog=examples(
-        "planner sweep --grid examples/sweep_grid.yaml",
-        "planner sweep scenarios/reference.yaml --grid examples/sweep_grid.yaml --serial"))(sweep)
+        "planner sweep --grid examples/sweep_grid.yaml  # on a local Dask cluster"))(sweep)
