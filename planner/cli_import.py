@@ -147,9 +147,7 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(name="import", help="Import real networks as scenario files.", no_args_is_help=True,
                         rich_markup_mode="rich")
     group.command(epilog=examples(
-        "planner import topology examples/networks/zoo.graphml \\",
-        "    --out imported/zoo --scenario scenarios/reference.yaml",
-        "planner validate imported/zoo/scenario.yaml",
+        "planner import topology examples/networks/zoo.graphml --out imported/zoo",
         "planner import topology examples/networks/gulf.txt \\",
         "    --format sndlib --out imported/sndlib",
         "planner import topology examples/networks/nodes.csv \\",
