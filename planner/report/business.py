@@ -1,0 +1,23 @@
+"""The report's business sections, in page order: the manager's view, what is left to sell, lease by lease."""
+
+from __future__ import annotations
+
+from planner.plan import Plan
+from planner.report.inventory import inventory_section
+from planner.report.leasebook import lease_book_section
+from planner.report.manager import manager_section
+from planner.scenario import Scenario
+
+__all__ = ["business_sections"]
+
+
+def business_sections(sc: Scenario, plan: Plan) -> list[tuple[str, str, str]]:
+    """The sections shown after the summary cards: (element id, navigation label, HTML).
+
+    ``manager`` (the plan against the greedy baseline, the yardsticks, revenue by
+    tenant and kind), ``surplus`` (what is left to sell) and ``leases`` (every lease,
+    placed or left out, linked to the leases that crowd it out).
+    """
+    return [("manager", "Business", manager_section(sc, plan)),
+            ("surplus", "Left to sell", inventory_section(sc, plan)),
+            ("leases", "Leases", lease_book_section(sc, plan))]
