@@ -218,3 +218,21 @@ def test_in_a_real_browser(tmp_path: Path, scenario: Scenario, solved: Plan) -> 
         assert [e for e in driver.get_log("browser") if e["level"] == "SEVERE"] == []
     finally:
         driver.quit()
+
+
+def test_whatif_cards(scenario: Scenario, solved: Plan) -> None:
+    from tests.test_report import FAILURES
+
+    meta = {**solved.meta, "derate": {"site": "SB", "percent": 50, "weeks": [2, 4], "curtailed": ["L3"], "moved": [],
+                                      "revenue_before_usd": 500_000.0, "revenue_after_usd": 380_000.0}}
+    derated = dataclasses.replace(solved, meta=meta)
+    page = render_report(scenario, derated, failures=FAILURES,
+                         extra=[("derate", "Derate", '<section id="derate"><h2>Derate</h2></section>')])
+    assert "Derate SB −50 % weeks 2–4" in page and "−$120,000" in page and "1 curtailed · 0 moved" in page
+    assert "Worst fibre cut" in page and "revenue at risk if cut SB-P2 · 2 of 3 cases" in page
+    assert 'href="#derate"' in page and 'href="#failures"' in page
+    refs = {v[1:] for _, k, v in _parse(page).attrs if k == "href" and v.startswith("#")}
+    assert refs <= set(_parse(page).ids)
+    # without those sections on the page, the cards still say it but link nowhere
+    alone = render_report(scenario, derated)
+    assert "Derate SB" in alone and 'href="#derate"' not in alone and "Worst fibre cut" not in alone

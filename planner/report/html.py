@@ -64,7 +64,8 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
     """
     t0 = time.perf_counter()
     h = headline_figures(sc, plan)
-    sales = business_sections(sc, plan)
+    linked = frozenset({sid for sid, _, _ in extra} | ({"failures"} if failures is not None else set()))
+    sales = business_sections(sc, plan, failures=failures, linked=linked)
     body = [
         sections.cards(h), *(fragment for _, _, fragment in extra), *(fragment for _, _, fragment in sales),
         sections.map_section(sc, plan),

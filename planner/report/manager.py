@@ -28,7 +28,7 @@ from planner.report.svg import new_figure, styled, svg_element
 from planner.scenario import Scenario
 
 __all__ = ["MAX_BASELINE_PAIRS", "Yardsticks", "baseline_figures", "comparison_figure", "gpu_hours_sold",
-           "manager_section", "plan_figures", "revenue_by", "revenue_figure", "yardsticks"]
+           "manager_section", "plan_figures", "revenue_by", "revenue_figure", "whatif_cards", "yardsticks"]
 
 log = logging.getLogger(__name__)
 
@@ -220,13 +220,50 @@ def _card(label: str, value: str, sub: str, title: str = "") -> str:
             f'<div class="sub">{sub}</div></div>')
 
 
-def manager_section(sc: Scenario, plan: Plan) -> str:
+def whatif_cards(plan: Plan, failures: pd.DataFrame | None, *, linked: frozenset[str] = frozenset()) -> list[str]:
+    """Cards for the what-if runs the page shows: a derate (``plan.meta["derate"]``) and failure cases.
+
+    Parameters
+    ----------
+    plan : Plan
+    failures : DataFrame, optional
+        Failure cases (``case``, ``revenue_at_risk_usd``, ...), as the report's failures section takes them.
+    linked : frozenset of str
+        Ids of the page's sections; a card links to ``derate`` or ``failures`` when it is there.
+    """
+    out = []
+    d = plan.meta.get("derate")
+    if isinstance(d, dict) and {"site", "percent", "weeks", "revenue_before_usd", "revenue_after_usd"} <= set(d):
+        lost = float(d["revenue_before_usd"]) - float(d["revenue_after_usd"])
+        weeks = list(d["weeks"])
+        more = ' · <a href="#derate">details</a>' if "derate" in linked else ""
+        out.append(_card(f"Derate {d['site']} −{float(d['percent']):g} % weeks {weeks[0]}–{weeks[-1]}",
+                         ("−" if lost > 0 else "") + fmt_usd(abs(lost)),
+                         f"revenue {fmt_usd(float(d['revenue_before_usd']))} → "
+                         f"{fmt_usd(float(d['revenue_after_usd']))} · {len(d.get('curtailed', []))} curtailed · "
+                         f"{len(d.get('moved', []))} moved{more}"))
+    if failures is not None and len(failures):
+        risk = pd.to_numeric(failures["revenue_at_risk_usd"], errors="coerce")
+        at_risk = int((risk > 0).sum())
+        more = ' · <a href="#failures">cases</a>' if "failures" in linked else ""
+        if risk.notna().any():
+            worst = failures.loc[risk.idxmax()]
+            out.append(_card("Worst fibre cut", fmt_usd(float(risk.max())),
+                             f"revenue at risk if {html.escape(str(worst['case']))} · {at_risk} of "
+                             f"{len(failures)} cases put revenue at risk{more}"))
+    return out
+
+
+def manager_section(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = None,
+                    linked: frozenset[str] = frozenset()) -> str:
     """The manager's view (id ``manager``): against the baseline, the yardsticks, revenue by tenant and kind.
 
     Parameters
     ----------
     sc : Scenario
     plan : Plan
+    failures, linked
+        The what-if results the page shows (see :func:`whatif_cards`).
 
     Returns
     -------
@@ -246,6 +283,7 @@ def manager_section(sc: Scenario, plan: Plan) -> str:
               f"{y.campus_mw_years:,.1f} MW-years available at the campuses",
               title="lease revenue / MW-years the campuses can draw over the horizon"),
     ]
+    cards += whatif_cards(plan, failures, linked=linked)
     parts: list[str] = []
     if base is not None:
         gain = mine["objective_usd"] - base["objective_usd"]
