@@ -23,7 +23,7 @@ from tests import tiny
 from tests.test_report import _driver, _parse, _table_rows, remote_references
 
 SECTIONS = ["manager", "surplus", "leases"]
-CHARTS = ["revenue-chart", "surplus-heatmap", "surplus-fibre"]
+CHARTS = ["revenue-chart", "surplus-heatmap", "surplus-fibre", "lease-map"]
 TABLES = ["surplus-table", "lease-book"]
 
 
@@ -153,7 +153,7 @@ def test_lease_book_links_crowders(scenario: Scenario, solved: Plan, page: str) 
     leases = set(scenario.workloads.index[scenario.workloads["priority"] != "internal"])
     assert set(book["lease"]) == leases and len(book) == len(leases)
     body = page[page.index('<table id="lease-book"'):]
-    rows = re.findall(r'<tr id="(lease-[^"]+)">', body[:body.index("</table>")])
+    rows = re.findall(r'<tr id="(lease-[^"]+)"', body[:body.index("</table>")])
     assert sorted(rows) == sorted(f"lease-{x}" for x in leases)
     ids = set(_parse(page).ids)
     assert {f"lease-{x}" for x in leases} <= ids
@@ -188,7 +188,7 @@ def test_in_a_real_browser(tmp_path: Path, scenario: Scenario, solved: Plan) -> 
         for eid in [*SECTIONS, *CHARTS, *TABLES, "baseline-chart"]:
             el = driver.find_element("id", eid)
             assert el.is_displayed(), eid
-            if eid.endswith("chart") or eid.startswith("surplus-h") or eid == "surplus-fibre":
+            if eid in CHARTS or eid == "baseline-chart":
                 assert el.size["width"] > 200 and el.size["height"] > 80, (eid, el.size)
         # a crowded-out link jumps to the crowding lease's row
         target = str(solved.unplaced.loc[solved.unplaced["crowded_out_by"].map(len) > 0, "crowded_out_by"].iloc[0][0])
@@ -199,6 +199,21 @@ def test_in_a_real_browser(tmp_path: Path, scenario: Scenario, solved: Plan) -> 
         row = driver.find_element("id", f"lease-{target}")
         top = driver.execute_script("return arguments[0].getBoundingClientRect().top", row)
         assert 0 <= top < driver.execute_script("return window.innerHeight")
+        # clicking a placed lease's row draws its route on the map, in red
+        book = lease_book(scenario, solved)
+        routed = book[book["spans"].map(len) > 0].iloc[0]
+        row = driver.find_element("id", f"lease-{routed['lease']}")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", row)
+        driver.execute_script("arguments[0].click()", row)
+        for span in routed["spans"]:
+            g = driver.find_element("id", f"lease-map-span-{span}")
+            assert "route-on" in (g.get_attribute("class") or "")
+            stroke = driver.execute_script("return getComputedStyle(arguments[0].querySelector('path')).stroke", g)
+            assert stroke == "rgb(215, 48, 31)", stroke
+        others = set(scenario.spans.index) - set(routed["spans"])
+        for span in others:
+            assert "route-on" not in (driver.find_element("id", f"lease-map-span-{span}").get_attribute("class") or "")
+        assert routed["lease"] in driver.find_element("id", "lease-map-caption").text
         # the filter works on the lease book and the inventory
         box = driver.find_element("css selector", 'input[data-filter="lease-book"]')
         driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", box)

@@ -12,7 +12,9 @@ import re
 import pandas as pd
 
 from planner.plan import Plan
+from planner.report.routemap import route_map_figure, span_key
 from planner.report.style import COLOURS, FAMILY_COLOURS, fmt_int, fmt_usd_full
+from planner.report.svg import svg_element
 from planner.report.tables import lease_summary
 from planner.scenario import Scenario
 
@@ -39,13 +41,16 @@ def lease_book(sc: Scenario, plan: Plan) -> pd.DataFrame:
     -------
     DataFrame
         One row per lease: lease, tenant, kind, priority, sku, gpus (all replicas), start_week, end_week,
-        placed (bool), sites, pods, route, latency_ms, slo_ms, revenue_usd (earned, or forgone when left out),
-        family, reason, crowded_out_by; placed leases first, richest first.
+        placed (bool), sites, pods, route (path labels), spans (the DCI spans of its routes), latency_ms,
+        slo_ms, revenue_usd (earned, or forgone when left out), family, reason, crowded_out_by;
+        placed leases first, richest first.
     """
     wl = sc.workloads[sc.workloads["priority"] != "internal"]
     placed = lease_summary(sc, plan).set_index("lease")
     placed = placed[placed["priority"] != "internal"]
     un = plan.unplaced.set_index("lease")
+    spans = plan.placements.groupby("lease")["spans"].agg(
+        lambda routes: tuple(dict.fromkeys(s for route in routes for s in route)))
     rows = []
     for lease, w in wl.iterrows():
         lid = str(lease)
@@ -55,17 +60,18 @@ def lease_book(sc: Scenario, plan: Plan) -> pd.DataFrame:
         if lid in placed.index:
             p = placed.loc[lid]
             rows.append({**base, "placed": True, "sites": tuple(p["sites"]), "pods": tuple(p["pods"]),
-                         "route": tuple(p["route"]), "latency_ms": float(p["latency_ms"]),
+                         "route": tuple(p["route"]), "spans": spans.get(lid, ()), "latency_ms": float(p["latency_ms"]),
                          "revenue_usd": float(p["revenue_usd"]), "family": "", "reason": "", "crowded_out_by": ()})
         else:
             u = un.loc[lid] if lid in un.index else None
-            rows.append({**base, "placed": False, "sites": (), "pods": (), "route": (), "latency_ms": float("nan"),
+            rows.append({**base, "placed": False, "sites": (), "pods": (), "route": (), "spans": (),
+                         "latency_ms": float("nan"),
                          "revenue_usd": float(u["revenue_usd"]) if u is not None else float(w["revenue_usd"]),
                          "family": str(u["family"]) if u is not None else "",
                          "reason": str(u["reason"]) if u is not None else "",
                          "crowded_out_by": tuple(u["crowded_out_by"]) if u is not None else ()})
     cols = ["lease", "tenant", "kind", "priority", "sku", "gpus", "start_week", "end_week", "placed", "sites", "pods",
-            "route", "latency_ms", "slo_ms", "revenue_usd", "family", "reason", "crowded_out_by"]
+            "route", "spans", "latency_ms", "slo_ms", "revenue_usd", "family", "reason", "crowded_out_by"]
     df = pd.DataFrame(rows, columns=cols)
     return df.sort_values(["placed", "revenue_usd", "lease"], ascending=[False, False, True]).reset_index(drop=True)
 
@@ -118,8 +124,10 @@ def lease_book_section(sc: Scenario, plan: Plan) -> str:
         route = "<br>".join(e(x) for x in r.route) or "—"
         latency = "—" if pd.isna(r.latency_ms) else f"{r.latency_ms:,.2f} ms"
         slo = "" if pd.isna(r.slo_ms) else f" / {float(r.slo_ms):,.1f} ms"
+        drawn = (f' data-spans="{e(" ".join(span_key(x) for x in r.spans), quote=True)}" '
+                 f'data-route="{e(f"{r.lease}: " + " | ".join(r.route), quote=True)}"' if r.spans else "")
         rows.append(
-            f'<tr id="{ids[r.lease]}"><td class="nw">{e(r.lease)}</td><td>{e(str(r.tenant))}</td>'
+            f'<tr id="{ids[r.lease]}"{drawn}><td class="nw">{e(r.lease)}</td><td>{e(str(r.tenant))}</td>'
             f'<td>{e(str(r.kind))}</td><td>{e(str(r.priority))}</td><td class="nw">{e(str(r.sku))}</td>'
             + _num(r.gpus, fmt_int(r.gpus)) + _bar(r.start_week, r.end_week, periods, bool(r.placed))
             + f'<td class="nw">{status}</td><td class="nw">{where}</td><td style="min-width:260px">{route}</td>'
@@ -136,11 +144,14 @@ def lease_book_section(sc: Scenario, plan: Plan) -> str:
                    + (f' title="{e(t, quote=True)}"' if t else "") + f">{e(h)}</th>" for h, t in heads)
     table = (f'<table id="lease-book" class="data sortable"><thead><tr>{head}</tr></thead>'
              f"<tbody>{''.join(rows)}</tbody></table>")
+    routes = svg_element(route_map_figure(sc), "lease-map", "The fibre; a clicked lease's route is drawn in red")
     n_placed = int(df["placed"].sum())
     lede = (f"Every lease: {fmt_int(n_placed)} placed and {fmt_int(len(df) - n_placed)} left out. The bar is the "
             "lease's term over the horizon; a left-out lease names what keeps it out, and the leases that crowd "
-            "it out link to their own rows.")
+            "it out link to their own rows. Click a placed lease's row to draw its route on the map.")
     return (f'<section id="leases"><h2>Lease by lease</h2><p class="lede">{lede}</p>'
+            f'<figure class="panel" style="max-width:900px;margin:0 0 12px">{routes}<figcaption class="note" '
+            'id="lease-map-caption">Click a placed lease\'s row to draw its route.</figcaption></figure>'
             f'<div class="toolbar"><span>showing <span id="lease-book-count">{len(df):,}</span> of '
             f'{len(df):,} leases · click a column heading to sort</span><input type="search" '
             'placeholder="Filter rows…" aria-label="Filter the leases" data-filter="lease-book" '
