@@ -251,3 +251,19 @@ def test_whatif_cards(scenario: Scenario, solved: Plan) -> None:
     # without those sections on the page, the cards still say it but link nowhere
     alone = render_report(scenario, derated)
     assert "Derate SB" in alone and 'href="#derate"' not in alone and "Worst fibre cut" not in alone
+
+
+def test_large_books_are_cut_to_the_richest(scenario: Scenario, solved: Plan, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.report import inventory, leasebook
+
+    monkeypatch.setattr(leasebook, "MAX_LEASES_SHOWN", 2)
+    monkeypatch.setattr(inventory, "MAX_HEAT_ROWS", 1)
+    page = render_report(scenario, solved)
+    body = page[page.index('<table id="lease-book"'):]
+    rows = re.findall(r'<tr id="lease-([^"]+)"', body[:body.index("</table>")])
+    book = lease_book(scenario, solved)
+    assert sorted(rows) == sorted(book.nlargest(2, "revenue_usd")["lease"])
+    assert "The 2 richest are listed" in page
+    ids = set(_parse(page).ids)
+    assert {v[1:] for _, k, v in _parse(page).attrs if k == "href" and v.startswith("#")} <= ids
+    assert "(top 1 by GPUs to sell)" in page

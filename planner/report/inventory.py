@@ -27,6 +27,8 @@ __all__ = ["MAX_RUNS_SHOWN", "fibre_heatmap_figure", "inventory_section", "sella
 
 MAX_RUNS_SHOWN = 300
 """Runs listed in the section's table (the largest by sellable GPU-hours); ``surplus_runs.csv`` has all."""
+MAX_HEAT_ROWS = 30
+"""Rows of each heat map: the campus x SKU pairs (and campus -> PoP pairs) with most sellable GPU-hours."""
 
 _SELLABLE = LinearSegmentedColormap.from_list("planner_sellable", ["#f3f6f4", COLOURS["free"], "#3f8f55", "#14532d"])
 _FIBRE = LinearSegmentedColormap.from_list("planner_fibre", ["#b91c1c", "#f2c14e", "#d5e6f3", "#2f6fdf"])
@@ -67,6 +69,8 @@ def sellable_heatmap_figure(sc: Scenario, runs: pd.DataFrame) -> Figure:
     matplotlib.figure.Figure
     """
     sell = _weekly(runs, sc.weeks, "sellable_gpus")
+    if len(sell) > MAX_HEAT_ROWS:  # the pairs with most to sell
+        sell = sell.loc[sell.sum(axis=1).sort_values(ascending=False).index[:MAX_HEAT_ROWS]].sort_index()
     free = _weekly(runs, sc.weeks, "free_gpus").reindex_like(sell)
     n = max(len(sell), 1)
     fig = new_figure(12.0, 1.1 + 0.42 * n)
@@ -90,7 +94,8 @@ def sellable_heatmap_figure(sc: Scenario, runs: pd.DataFrame) -> Figure:
     ax.invert_yaxis()
     ax.xaxis.set_major_locator(MaxNLocator(nbins=12, integer=True))
     ax.set_xlabel("week")
-    ax.set_title("Sellable GPUs: min(free GPUs, GPUs the power headroom runs)")
+    more = f" (top {len(sell)} by GPUs to sell)" if len(sell) == MAX_HEAT_ROWS else ""
+    ax.set_title(f"Sellable GPUs: min(free GPUs, GPUs the power headroom runs){more}")
     bar = fig.colorbar(mesh, ax=ax, fraction=0.03, pad=0.01, format=FuncFormatter(_compact))
     bar.set_label("GPUs")
     bar.outline.set_visible(False)
@@ -115,9 +120,12 @@ def fibre_heatmap_figure(sc: Scenario, inv: pd.DataFrame) -> Figure:
     per = inv.groupby(["site", "week"])[[f"to_{p}_gbps" for p in pops]].first()
     rows, labels = [], []
     w = sc.weeks
-    for site in sc.sites.index:
-        if site not in per.index.get_level_values(0):
-            continue
+    hours = inv.groupby("site")["free_gpus"].sum().sort_values(ascending=False)
+    sites = [s for s in sc.sites.index if s in hours.index]
+    if len(sites) * max(len(pops), 1) > MAX_HEAT_ROWS:  # the campuses with most free
+        keep = set(hours.index[:max(MAX_HEAT_ROWS // max(len(pops), 1), 1)])
+        sites = [s for s in sites if s in keep]
+    for site in sites:
         part = per.xs(site, level=0).reindex(w)
         for p in pops:
             rows.append(part[f"to_{p}_gbps"].to_numpy(float) / 1000.0)

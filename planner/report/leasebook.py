@@ -18,7 +18,10 @@ from planner.report.svg import svg_element
 from planner.report.tables import lease_summary
 from planner.scenario import Scenario
 
-__all__ = ["lease_book", "lease_book_section", "lease_row_id"]
+__all__ = ["MAX_LEASES_SHOWN", "lease_book", "lease_book_section", "lease_row_id"]
+
+MAX_LEASES_SHOWN = 2000
+"""Leases in the report's lease book (the richest; placements.csv and unplaced.csv have all)."""
 
 e = html.escape
 
@@ -109,7 +112,10 @@ def lease_book_section(sc: Scenario, plan: Plan) -> str:
     str
         HTML ``<section>``.
     """
-    df = lease_book(sc, plan)
+    book = lease_book(sc, plan)
+    df = book
+    if len(book) > MAX_LEASES_SHOWN:
+        df = book.loc[book["revenue_usd"].nlargest(MAX_LEASES_SHOWN).index].sort_index()
     ids = {lid: lease_row_id(lid) for lid in df["lease"]}
     periods = sc.horizon.periods
     rows = []
@@ -145,10 +151,12 @@ def lease_book_section(sc: Scenario, plan: Plan) -> str:
     table = (f'<table id="lease-book" class="data sortable"><thead><tr>{head}</tr></thead>'
              f"<tbody>{''.join(rows)}</tbody></table>")
     routes = svg_element(route_map_figure(sc), "lease-map", "The fibre; a clicked lease's route is drawn in red")
-    n_placed = int(df["placed"].sum())
-    lede = (f"Every lease: {fmt_int(n_placed)} placed and {fmt_int(len(df) - n_placed)} left out. The bar is the "
-            "lease's term over the horizon; a left-out lease names what keeps it out, and the leases that crowd "
-            "it out link to their own rows. Click a placed lease's row to draw its route on the map.")
+    n_placed = int(book["placed"].sum())
+    shown = (f" The {fmt_int(len(df))} richest are listed; placements.csv and unplaced.csv have every one."
+             if len(df) < len(book) else "")
+    lede = (f"Every lease: {fmt_int(n_placed)} placed and {fmt_int(len(book) - n_placed)} left out.{shown} "
+            "The bar is the lease's term over the horizon; a left-out lease names what keeps it out, and the "
+            "leases that crowd it out link to their own rows. Click a placed lease's row to draw its route on the map.")
     return (f'<section id="leases"><h2>Lease by lease</h2><p class="lede">{lede}</p>'
             f'<figure class="panel" style="max-width:900px;margin:0 0 12px">{routes}<figcaption class="note" '
             'id="lease-map-caption">Click a placed lease\'s row to draw its route.</figcaption></figure>'
