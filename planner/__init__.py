@@ -7,6 +7,7 @@ Each stage is a public function returning pandas tables::
     paths = planner.candidate_paths(sc, g)  # k lowest-latency routes site -> PoP
     plan = planner.optimise(sc, time_limit_s=20)    # CP-SAT -> Plan (status, bound, gap, tables)
     base = planner.greedy(sc)               # the greedy baseline -> Plan
+    planner.surplus(sc, plan)               # what is left to sell: free GPUs, power and fibre headroom
     planner.write_run(sc, plan, "output/my-run")   # the results folder, whole or not at all
 
 or all of them at once: ``run = planner.plan_scenario("scenarios/reference.yaml")``.
@@ -22,6 +23,7 @@ from planner.plan import Plan
 from planner.routing import candidate_paths, k_shortest_paths, latency_matrix, span_graph
 from planner.run import PlanRun, RunExistsError, export_topology, plan_scenario, write_run
 from planner.scenario import Scenario, default_scenario_path, load_scenario
+from planner.surplus import surplus, surplus_runs
 
 if TYPE_CHECKING:
     from planner.baseline import greedy
@@ -63,5 +65,7 @@ __all__ = [
     "optimise",
     "plan_scenario",
     "span_graph",
+    "surplus",
+    "surplus_runs",
     "write_run",
 ]

@@ -82,6 +82,10 @@ RESULT_FILES: dict[str, str] = {
     "site_use.csv": "per campus and week: power against what is available, GPUs internal/leased/free by SKU",
     "pod_use.csv": "per fabric domain (pod) and week: GPUs internal/leased/free, uplink traffic, power",
     "link_use.csv": "per DCI span and week: traffic, capacity, limit and utilisation",
+    "surplus.csv": "the sellable inventory: free GPUs per pod and week, with the campus's power headroom "
+                   "(GPUs it runs) and the usable Gbps left to each PoP",
+    "surplus_runs.csv": "the inventory per campus and SKU, consecutive weeks with the same free and sellable "
+                        "GPUs as one row (sellable = min(free, power allows)), with the least Gbps to each PoP",
     "progress.csv": "each plan the solver found on the way: wall time, objective, bound, gap",
     "network.graphml": "the network graph with typed attributes and peak use (Gephi, yEd, networkx)",
     "topology.geojson": "sites, PoPs, spans, amplifiers and lease routes: one RFC 7946 FeatureCollection",
@@ -307,10 +311,14 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
                  report_sections: Sequence[ExtraSection] = (), extra_files: Mapping[str, str] | None = None) -> None:
     """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``)."""
     from planner import gis, report
+    from planner.surplus import surplus, surplus_runs
 
     for name, table in (("placements", plan.placements), ("unplaced", plan.unplaced), ("site_use", plan.site_use),
                         ("pod_use", plan.pod_use), ("link_use", plan.link_use), ("progress", plan.progress)):
         _csv(table, folder / f"{name}.csv")
+    inventory = surplus(sc, plan)
+    _csv(inventory, folder / "surplus.csv")
+    _csv(surplus_runs(sc, plan, inventory=inventory), folder / "surplus_runs.csv")
     gis.write_graphml(sc, folder / "network.graphml", plan=plan)
     layers = gis.topology_layers(sc, plan)
     gis.write_geojson(layers, folder / "topology.geojson")

@@ -9,7 +9,10 @@
 Modules: :mod:`~planner.report.html` (the page), :mod:`~planner.report.sections`,
 :mod:`~planner.report.charts`, :mod:`~planner.report.planmap` and
 :mod:`~planner.report.basemap` (the map), :mod:`~planner.report.tables`,
-:mod:`~planner.report.summary` (headline numbers), :mod:`~planner.report.style`.
+:mod:`~planner.report.summary` (headline numbers), :mod:`~planner.report.style`; the business
+sections (:mod:`~planner.report.business`): :mod:`~planner.report.manager` (against the greedy
+baseline, the yardsticks, revenue by tenant and kind), :mod:`~planner.report.inventory` (what is
+left to sell), :mod:`~planner.report.leasebook` and :mod:`~planner.report.routemap` (lease by lease).
 """
 
 from planner.report.html import render_report, write_report

@@ -99,6 +99,9 @@ table.kv td { font-variant-numeric: tabular-nums; padding: 2px 0; }
   border: 1px solid color-mix(in srgb, var(--chip) 35%%, white); white-space: nowrap; }
 .note { color: var(--muted); font-style: italic; }
 .ok { color: var(--good); font-weight: 600; }
+#lease-map g.route-on path { stroke: #d7301f !important; stroke-width: 5px !important; }
+#lease-book tr[data-spans] { cursor: pointer; }
+#lease-book tr.route-on { outline: 2px solid #d7301f; outline-offset: -2px; }
 footer { color: var(--muted); font-size: 12px; padding: 20px 0 28px; border-top: 1px solid var(--line); }
 @media print {
   nav.sections { display: none; }
@@ -151,6 +154,22 @@ SCRIPT = """
         if (!r.hidden) { shown += 1; }
       });
       if (count) { count.textContent = shown.toLocaleString("en-US"); }
+    });
+  });
+  var routeMap = document.getElementById("lease-map");
+  var routeNote = document.getElementById("lease-map-caption");
+  Array.prototype.forEach.call(document.querySelectorAll("#lease-book tr[data-spans]"), function (row) {
+    row.addEventListener("click", function () {
+      if (!routeMap) { return; }
+      Array.prototype.forEach.call(document.querySelectorAll(".route-on"), function (el) {
+        el.classList.remove("route-on");
+      });
+      row.classList.add("route-on");
+      row.getAttribute("data-spans").split(" ").forEach(function (s) {
+        var g = document.getElementById("lease-map-span-" + s);
+        if (g) { g.classList.add("route-on"); }
+      });
+      if (routeNote) { routeNote.textContent = row.getAttribute("data-route"); }
     });
   });
 })();

@@ -13,6 +13,7 @@ import pandas as pd
 from planner.plan import Plan
 from planner.report import sections
 from planner.report.assets import CSP, CSS, SCRIPT
+from planner.report.business import business_sections
 from planner.report.summary import headline_figures
 from planner.scenario import Scenario
 
@@ -63,13 +64,16 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
     """
     t0 = time.perf_counter()
     h = headline_figures(sc, plan)
+    linked = frozenset({sid for sid, _, _ in extra} | ({"failures"} if failures is not None else set()))
+    sales = business_sections(sc, plan, failures=failures, linked=linked)
     body = [
-        sections.cards(h), *(fragment for _, _, fragment in extra), sections.map_section(sc, plan),
+        sections.cards(h), *(fragment for _, _, fragment in extra), *(fragment for _, _, fragment in sales),
+        sections.map_section(sc, plan),
         sections.sites_section(sc, plan),
         sections.spans_section(sc, plan), sections.solver_section(plan), sections.unplaced_section(sc, plan),
         sections.placements_section(sc, plan), sections.failures_section(failures),
     ]
-    shown = [_NAV[0], *((sid, label) for sid, label, _ in extra), *_NAV[1:]]
+    shown = [_NAV[0], *((sid, label) for sid, label, _ in (*extra, *sales)), *_NAV[1:]]
     nav = "".join(f'<a href="#{sid}">{html.escape(label)}</a>' for sid, label in shown
                   if sid != "failures" or failures is not None)
     title = html.escape(f"{sc.title or sc.name} — plan report")

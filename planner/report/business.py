@@ -1,0 +1,28 @@
+"""The report's business sections, in page order: the manager's view, what is left to sell, lease by lease."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from planner.plan import Plan
+from planner.report.inventory import inventory_section
+from planner.report.leasebook import lease_book_section
+from planner.report.manager import manager_section
+from planner.scenario import Scenario
+
+__all__ = ["business_sections"]
+
+
+def business_sections(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = None,
+                      linked: frozenset[str] = frozenset()) -> list[tuple[str, str, str]]:
+    """The sections shown after the summary cards: (element id, navigation label, HTML).
+
+    ``manager`` (the plan against the greedy baseline, the yardsticks, revenue by
+    tenant and kind), ``surplus`` (what is left to sell) and ``leases`` (every lease,
+    placed or left out, linked to the leases that crowd it out). ``failures`` and a
+    derate recorded in ``plan.meta`` add what-if cards, linked to the sections
+    named in ``linked`` (the page's ``failures`` and ``derate`` sections).
+    """
+    return [("manager", "Business", manager_section(sc, plan, failures=failures, linked=linked)),
+            ("surplus", "Left to sell", inventory_section(sc, plan)),
+            ("leases", "Leases", lease_book_section(sc, plan))]
