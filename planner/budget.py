@@ -13,7 +13,7 @@ Examples
 --------
 >>> b = Budget(60.0, deterministic=True)
 >>> lim = b.cp_sat("focused search, round 1", FOCUS_SHARES[0])
->>> lim.clock.value, lim.seconds, lim.wall_s > 700
+>>> lim.clock.value, lim.seconds, lim.wall_s > 2000
 ('work', 24.0, True)
 >>> b.polish("final polish").moves
 20000
@@ -33,9 +33,16 @@ __all__ = ["FOCUS_SHARES", "LNS_SHARE", "LP_WALL_S", "POLISH_MOVES", "POLISH_WAL
 
 log = logging.getLogger(__name__)
 
-SAFETY_FACTOR = 10.0
-"""Deterministic run: the wall clock stops the run at this multiple of the limit (plus :data:`SAFETY_EXTRA_S`)."""
-SAFETY_EXTRA_S = 120.0
+SAFETY_FACTOR = 30.0
+"""Deterministic run: the wall clock stops the run at this multiple of the limit (plus :data:`SAFETY_EXTRA_S`).
+
+Generous on purpose: CP-SAT's deterministic second is about a second of an idle
+core's work, but its interleaved search on 2 cores does only 0.15-0.3 of them per wall
+second (reference scenario, 2-core machine: 6.9, 2.3 and 6.7 deterministic seconds in
+42, 42 and 30 wall seconds), and fewer beside other jobs. A stop at twice the limit
+fired on every run there; this one fires only on a machine 5-10 times slower still.
+"""
+SAFETY_EXTRA_S = 300.0
 """Deterministic run: wall seconds added to the safety stop (the model build and LP, which the limit does not count)."""
 
 FOCUS_SHARES = (0.4, 0.35)

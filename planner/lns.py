@@ -351,6 +351,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         limit = min(SUB_TIME_S if sub_time_s is None else sub_time_s, left)
         wall_left = max(0.1, wall_cap - (time.perf_counter() - t0))
         if deterministic:
+            prm.interleave_search = True  # several workers racing would make the sub-solve's answer depend on timing
             prm.max_deterministic_time = limit
             prm.max_time_in_seconds = wall_left  # the safety stop only
         else:

@@ -73,7 +73,7 @@ def header(sc: Scenario, plan: Plan) -> str:
     if m.get("deterministic"):
         run.append("deterministic")
     if m.get("safety_stop"):
-        run.append('<b style="color:var(--warn)">safety stop</b> (the wall clock cut the solve short: not reproducible)')
+        run.append('<b style="color:var(--warn)">safety stop</b> (the wall clock cut the solve short)')
     hz = sc.horizon
     start = f" from {e(hz.start_date)}" if hz.start_date else ""
     facts = [f"scenario <code>{e(sc.name)}</code>", f"horizon <b>{_plural(hz.periods, 'week')}</b>{start}",
