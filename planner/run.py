@@ -78,7 +78,7 @@ RESULT_FILES: dict[str, str] = {
     "site_use.csv": "per campus and week: power against what is available, GPUs internal/leased/free by SKU",
     "pod_use.csv": "per fabric domain (pod) and week: GPUs internal/leased/free, uplink traffic, power",
     "link_use.csv": "per DCI span and week: traffic, capacity, limit and utilisation",
-    "progress.csv": "each plan the solver found on the way: wall time, objective, bound, gap",
+    "progress.csv": "each better plan or tighter bound the solver found; the last row is the plan written",
     "network.graphml": "the network graph with typed attributes and peak use (Gephi, yEd, networkx)",
     "topology.geojson": "sites, PoPs, spans, amplifiers and lease routes: one RFC 7946 FeatureCollection",
     "topology.gpkg": "the same layers as a GeoPackage 1.3, one named layer each (QGIS)",
