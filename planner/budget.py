@@ -37,10 +37,12 @@ SAFETY_FACTOR = 30.0
 """Deterministic run: the wall clock stops the run at this multiple of the limit (plus :data:`SAFETY_EXTRA_S`).
 
 Generous on purpose: CP-SAT's deterministic second is about a second of an idle
-core's work, but its interleaved search on 2 cores does only 0.15-0.3 of them per wall
-second (reference scenario, 2-core machine: 6.9, 2.3 and 6.7 deterministic seconds in
-42, 42 and 30 wall seconds), and fewer beside other jobs. A stop at twice the limit
-fired on every run there; this one fires only on a machine 5-10 times slower still.
+core's work, and how many of them a wall second holds depends on the load. On a
+2-core machine the reference's 60 s solve takes about 2 minutes when the machine is
+quiet, but beside other jobs (load average 8-11) its rounds of focused search did 24
+and 20 deterministic seconds in 271 and 553 wall seconds (0.04-0.09 per second).
+A stop at twice the limit fired under any such load; this one is meant to fire only
+when something is wrong.
 """
 SAFETY_EXTRA_S = 300.0
 """Deterministic run: wall seconds added to the safety stop (the model build and LP, which the limit does not count)."""

@@ -1,10 +1,10 @@
 """A deterministic solve gives the same plan on a loaded machine: no step stops on the wall clock.
 
-CP-SAT's interleaved search does only 0.15-0.3 deterministic seconds per wall second
-on a 2-core machine, fewer beside other jobs, so any wall-clock cap near the limit
-(CP-SAT's, the polish's, the neighbourhood search's) fires, at a point that depends on
-the load. These tests solve the reference scenario twice, the second time beside one
-CPU-burning process per core, and compare the plans.
+How many deterministic seconds CP-SAT does per wall second depends on the load
+(about 0.5-1 on a quiet 2-core machine, 0.04-0.1 beside other jobs), so any
+wall-clock cap near the limit (CP-SAT's, the polish's, the neighbourhood search's)
+fires at a point that depends on the load. These tests solve the reference scenario
+twice, the second time beside one CPU-burning process per core, and compare the plans.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from tests.test_focus import _crowded
 from tests.tiny import write
 
 LIMIT_S = 3.0
-"""Deterministic seconds: a few of the reference's wall seconds per step on this class of machine, so that a
-wall-clock cap at twice a step's share (as the planner once had) fires under load."""
+"""Deterministic seconds: a few of the reference's wall seconds per step, so that a wall-clock cap at twice a
+step's share (as the planner once had) fires beside the burners."""
 
 
 @contextmanager
