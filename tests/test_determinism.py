@@ -48,9 +48,10 @@ def _same_plan(a: Plan, b: Plan) -> None:
     pd.testing.assert_frame_equal(a.placements, b.placements)
     assert a.objective_usd == b.objective_usd
     assert a.bound_usd == b.bound_usd
-    # the same plans and bounds were found on the way, in the same order (only their times differ)
+    # the progress ends at the same plan and bound (the plans on the way may differ in number: CP-SAT hands its
+    # interleaved searches' solutions to the callback as they are published, so a loaded run can skip some)
     cols = ["objective_usd", "bound_usd"]
-    pd.testing.assert_frame_equal(a.progress[cols], b.progress[cols])
+    assert a.progress[cols].iloc[-1].tolist() == b.progress[cols].iloc[-1].tolist()
 
 
 @pytest.fixture(scope="module")
