@@ -320,17 +320,17 @@ class Optimiser:
             failed = [lo.lease for lo in m.inst.leases if lo.internal]
             raise InfeasibleError(internal_failure_reasons(m.inst, failed))
         found = solver_status in ("OPTIMAL", "FEASIBLE")
+        earlier = self.incumbent.best_fits if self.previous_plan is None else fallback
         if found:
             fits = read_fits(m, solver)
             if self.previous_plan is None:  # the best plan any step found (CP-SAT's, or one before it)
                 self.incumbent.offer(plan_value(m.inst, fits), fits)
                 assert self.incumbent.best_fits is not None
                 fits = self.incumbent.best_fits
-        elif self.incumbent.best_fits is not None or fallback is not None:
+        elif earlier is not None:
             # CP-SAT stopped before its first plan: the focused search's or the warm start's is valid.
             log.warning("CP-SAT ended %s; returning the best plan found before it", status)
-            fits = self.incumbent.best_fits if self.previous_plan is None else fallback  # type: ignore[assignment]
-            status = "FEASIBLE"
+            fits, status = earlier, "FEASIBLE"
         else:
             msg = f"CP-SAT found no plan ({status}) in {wall:.1f} s; raise the time limit"
             raise NoPlanError(msg)
