@@ -38,11 +38,11 @@ SAFETY_FACTOR = 30.0
 
 Generous on purpose: CP-SAT's deterministic second is about a second of an idle
 core's work, and how many of them a wall second holds depends on the load. On a
-2-core machine the reference's 60 s solve takes about 2 minutes when the machine is
-quiet, but beside other jobs (load average 8-11) its rounds of focused search did 24
-and 20 deterministic seconds in 271 and 553 wall seconds (0.04-0.09 per second).
-A stop at twice the limit fired under any such load; this one is meant to fire only
-when something is wrong.
+2-core machine the reference's three CP-SAT steps (24, 21 and 15 deterministic
+seconds) took 147, 64 and 46 wall seconds beside light load, 551, 355 and 189 beside
+two CPU-burning processes and other jobs (0.04-0.3 per second). A stop at twice the
+limit fired under any such load; this one is meant to fire only when something is
+wrong.
 """
 SAFETY_EXTRA_S = 300.0
 """Deterministic run: wall seconds added to the safety stop (the model build and LP, which the limit does not count)."""

@@ -1,7 +1,7 @@
 """A deterministic solve gives the same plan on a loaded machine: no step stops on the wall clock.
 
 How many deterministic seconds CP-SAT does per wall second depends on the load
-(about 0.5-1 on a quiet 2-core machine, 0.04-0.1 beside other jobs), so any
+(0.04-0.3 on a 2-core machine, by how busy it is), so any
 wall-clock cap near the limit (CP-SAT's, the polish's, the neighbourhood search's)
 fires at a point that depends on the load. These tests solve the reference scenario
 twice, the second time beside one CPU-burning process per core, and compare the plans.
