@@ -688,7 +688,7 @@ class PlanProgress:
     # ------------------------------------------------------------------ solve
     def _start_solve(self) -> None:
         self._log_pos = 0
-        self.bound, self._printed = None, None  # the warm start's plans (if reported) stay the best so far
+        self._printed = None  # the warm start's plan and bound (if reported) stay the best so far: never looser
         if not self.live:
             self._line(f"solve started: {self.limit_text()}; Ctrl-C stops it and writes the best plan so far")
             self._stop.clear()

@@ -90,6 +90,8 @@ class LnsStats:
     gain_usd: float = 0.0
     wall_s: float = 0.0
     deterministic_s: float = 0.0
+    safety_stop: bool = False
+    """A deterministic search was cut short by its wall-clock safety stop."""
 
 
 def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Generator,
@@ -270,8 +272,8 @@ class _Picker:
 def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed: int = 0, workers: int = 1,
              sub_time_s: float | None = None, deterministic: bool = True, stop: threading.Event | None = None,
              target_usd: float = float("inf"), idle_rounds: int = 2, guide: Guide | None = None,
-             placed: dict[str, float] | None = None, on_improve: Callable[[Fits, float], None] | None = None
-             ) -> tuple[Fits, Residual, LnsStats]:
+             placed: dict[str, float] | None = None, on_improve: Callable[[Fits, float], None] | None = None,
+             safety_s: float = float("inf")) -> tuple[Fits, Residual, LnsStats]:
     """Improve ``fits`` by re-packing neighbourhoods with CP-SAT until ``budget_s`` is spent.
 
     Parameters
@@ -281,8 +283,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
     fits, res
         The incumbent's replica fits and what they leave of every capacity.
     budget_s
-        Search budget: CP-SAT deterministic time when ``deterministic`` (wall time is
-        then capped at twice it), else wall seconds.
+        Search budget: CP-SAT deterministic time when ``deterministic``, else wall seconds.
     seed, workers
         Seed of the neighbourhood order and CP-SAT; CP-SAT workers per sub-solve.
     sub_time_s
@@ -298,6 +299,10 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         where it places revenue the plan lacks go first, and its leases are offered first.
     on_improve
         Called with the new fits and their net value after every improvement.
+    safety_s
+        ``deterministic`` only: wall seconds after which the search stops anyway, even
+        within a sub-solve -- an outer safety stop, noted in :attr:`LnsStats.safety_stop`
+        when it fires (the plan then depends on the machine's speed).
 
     Returns
     -------
@@ -305,7 +310,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         The improved fits, their residual, and :class:`LnsStats`.
     """
     t0 = time.perf_counter()
-    wall_cap = budget_s * (2.0 if deterministic else 1.0)
+    wall_cap = safety_s if deterministic else budget_s
     by_id = {lo.lease: lo for lo in inst.leases}
     rng = np.random.default_rng(seed)
     stats = LnsStats()
@@ -316,7 +321,10 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
     while value < target_usd:
         spent = stats.deterministic_s if deterministic else time.perf_counter() - t0
         left = budget_s - spent
-        if left <= 0.05 or time.perf_counter() - t0 >= wall_cap or (stop is not None and stop.is_set()):
+        if left <= 0.05 or (stop is not None and stop.is_set()):
+            break
+        if time.perf_counter() - t0 >= wall_cap:
+            stats.safety_stop = deterministic
             break
         if round_len and idle >= idle_rounds * round_len:
             break
@@ -341,13 +349,18 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         prm.num_workers = workers
         prm.random_seed = seed + stats.tried
         limit = min(SUB_TIME_S if sub_time_s is None else sub_time_s, left)
+        wall_left = max(0.1, wall_cap - (time.perf_counter() - t0))
         if deterministic:
+            prm.interleave_search = True  # several workers racing would make the sub-solve's answer depend on timing
             prm.max_deterministic_time = limit
-            prm.max_time_in_seconds = max(0.1, min(limit * 2, wall_cap - (time.perf_counter() - t0)))
+            prm.max_time_in_seconds = wall_left  # the safety stop only
         else:
             prm.max_time_in_seconds = limit
         t_sub = time.perf_counter()  # a kind's cost: its sub-solves' time (wall or deterministic)
         status = solver.solve(m.cp)
+        if deterministic and solver.wall_time >= 0.99 * wall_left and solver.deterministic_time < 0.99 * limit \
+                and status != cp_model.OPTIMAL:
+            stats.safety_stop = True  # the wall clock cut this sub-solve short: its result depends on the load
         stats.tried += 1
         stats.deterministic_s += solver.deterministic_time
         cost = solver.deterministic_time if deterministic else time.perf_counter() - t_sub

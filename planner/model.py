@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,9 @@ from planner.fit import ReplicaFit
 from planner.instance import Instance, LeaseOptions, usable_pods
 
 __all__ = ["PlacementModel", "add_hint", "build_model", "canonical", "canonical_equal", "read_fits", "segments"]
+
+Term = tuple[cp_model.IntVar, int, float]
+"""An objective term: the variable, its coefficient in CP-SAT's (rounded) objective, and its exact one."""
 
 
 
@@ -49,7 +53,16 @@ class PlacementModel:
     stay: dict[str, cp_model.IntVar] = field(default_factory=dict)
     where: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # lease -> site -> usable pods
     objective_offset: float = 0.0
+    value_vars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Indices of the objective's variables (see :meth:`value_of`)."""
+    value_coefs: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """The objective's exact coefficients (CP-SAT's are rounded to whole dollars, in the plan's favour)."""
     n_constraints: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    def value_of(self, solution: Sequence[int] | np.ndarray) -> float:
+        """The exact objective of a solution (every variable's value, by index), not CP-SAT's rounded one."""
+        values = np.asarray(solution, dtype=float)
+        return float(self.value_coefs @ values[self.value_vars]) + self.objective_offset
 
     def sites(self, lo: LeaseOptions) -> list[int]:
         """Sites the model lets ``lo`` use."""
@@ -131,14 +144,14 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
     for lo in inst.leases:
         m.where[lo.lease] = usable_pods(inst, lo)
     leases = [lo for lo in inst.leases if m.where[lo.lease] or lo.internal]
-    obj: list[tuple[cp_model.LinearExprT, int]] = []
+    obj: list[Term] = []
 
     for lo in leases:
         pl = cp.new_bool_var(f"placed[{lo.lease}]")
         m.placed[lo.lease] = pl
         if lo.internal:
             cp.add(pl == 1)
-        obj.append((pl, math.ceil(lo.revenue_usd)))
+        obj.append((pl, math.ceil(lo.revenue_usd), lo.revenue_usd))
         for r in range(lo.replicas):
             _replica_vars(m, lo, r, pl, obj)
         if lo.anti_affinity:
@@ -151,12 +164,14 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
         penalty = inst.sc.settings.move_penalty_usd if move_penalty_usd is None else move_penalty_usd
         _stay_constraints(m, previous, obj, penalty)
         _keep_sold(m, previous, obj, inst.sc.settings.drop_penalty_factor)
-    cp.maximize(sum(c * v for v, c in obj if c != 0))
+    cp.maximize(sum(c * v for v, c, _ in obj if c != 0))
+    m.value_vars = np.array([v.index for v, _, _ in obj], dtype=np.int64)
+    m.value_coefs = np.array([exact for _, _, exact in obj], dtype=float)
     return m
 
 
 def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntVar,
-                  obj: list[tuple[cp_model.LinearExprT, int]]) -> None:
+                  obj: list[Term]) -> None:
     cp, inst = m.cp, m.inst
     site_of: dict[int, cp_model.LinearExprT] = {}
     for s in m.sites(lo):
@@ -167,7 +182,7 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
             floor = inst.pod_free[m.pods(lo, s), lo.t0 : lo.t1 + 1].min(axis=1)
             one_cost = _site_power_cost(inst, lo, m.pods(lo, s), 1)
             if one_cost is not None:  # every pod of the site costs the same: one term for the replica
-                obj.append((sv, -math.floor(one_cost) * lo.gpus))
+                obj.append((sv, -math.floor(one_cost) * lo.gpus, -one_cost * lo.gpus))
             for p, room in zip(m.pods(lo, s), floor, strict=True):
                 xv = cp.new_int_var(0, int(min(lo.gpus, room)), f"x[{lo.lease},{r},{p}]")
                 wv = cp.new_bool_var(f"whole[{lo.lease},{r},{p}]")
@@ -176,7 +191,8 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
                 cp.add(xv >= lo.gpus * wv)
                 parts.append(xv)
                 if one_cost is None:
-                    obj.append((xv, -math.floor(inst.power_cost_usd(lo, p, 1))))
+                    cost = inst.power_cost_usd(lo, p, 1)
+                    obj.append((xv, -math.floor(cost), -cost))
             cp.add(sum(parts) == lo.gpus * sv)
             cp.add(sum(m.whole[(lo.lease, r, p)] for p in m.pods(lo, s)) <= sv)
             site_of[s] = sv
@@ -185,12 +201,13 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
             m.site[(lo.lease, r, s)] = sv
             one_cost = _site_power_cost(inst, lo, m.pods(lo, s), lo.gpus)
             if one_cost is not None:
-                obj.append((sv, -math.floor(one_cost)))
+                obj.append((sv, -math.floor(one_cost), -one_cost))
             for p in m.pods(lo, s):
                 xv = cp.new_bool_var(f"x[{lo.lease},{r},{p}]")
                 m.x[(lo.lease, r, p)] = xv
                 if one_cost is None:
-                    obj.append((xv, -math.floor(inst.power_cost_usd(lo, p, lo.gpus))))
+                    cost = inst.power_cost_usd(lo, p, lo.gpus)
+                    obj.append((xv, -math.floor(cost), -cost))
             cp.add(sum(m.x[(lo.lease, r, p)] for p in m.pods(lo, s)) == sv)
             site_of[s] = sv
     cp.add(sum(site_of.values()) == pl)
@@ -201,7 +218,8 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
                 zv = cp.new_bool_var(f"route[{lo.lease},{r},{s},{k}]")
                 m.route[(lo.lease, r, s, k)] = zv
                 routes.append(zv)
-                obj.append((zv, -math.floor(inst.transport_cost_usd(lo, path))))
+                cost = inst.transport_cost_usd(lo, path)
+                obj.append((zv, -math.floor(cost), -cost))
             cp.add(sum(routes) == here)
 
 
@@ -347,18 +365,18 @@ def _counting_cuts(m: PlacementModel, leases: list[LeaseOptions], segs: list[tup
 
 
 def _keep_sold(m: PlacementModel, previous: dict[str, list[ReplicaFit] | None],
-               obj: list[tuple[cp_model.LinearExprT, int]], factor: float) -> None:
+               obj: list[Term], factor: float) -> None:
     """Dropping a lease an earlier plan placed costs ``factor`` times its revenue (besides the revenue)."""
     for lo in m.inst.leases:
         if lo.lease in previous and not lo.internal:
             cost = factor * lo.revenue_usd
             m.objective_offset -= cost
             if lo.lease in m.placed:
-                obj.append((m.placed[lo.lease], math.ceil(cost)))
+                obj.append((m.placed[lo.lease], math.ceil(cost), cost))
 
 
 def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | None],
-                      obj: list[tuple[cp_model.LinearExprT, int]], penalty: float) -> None:
+                      obj: list[Term], penalty: float) -> None:
     """Relocating a lease that could stay where an earlier plan put it costs ``penalty``.
 
     ``stay[l]`` may be 1 only if every replica keeps its earlier pods and GPUs; the
@@ -380,8 +398,8 @@ def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | 
             for p, g in f.parts:
                 target = g if lo.span == "site" else 1
                 m.cp.add(m.x[(lo.lease, r, p)] == target).only_enforce_if(st)
-        obj.append((st, math.ceil(penalty)))
-        obj.append((m.placed[lid], -math.ceil(penalty)))
+        obj.append((st, math.ceil(penalty), penalty))
+        obj.append((m.placed[lid], -math.ceil(penalty), -penalty))
 
 
 def add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],

@@ -86,7 +86,7 @@ RESULT_FILES: dict[str, str] = {
                    "(GPUs it runs) and the usable Gbps left to each PoP",
     "surplus_runs.csv": "the inventory per campus and SKU, consecutive weeks with the same free and sellable "
                         "GPUs as one row (sellable = min(free, power allows)), with the least Gbps to each PoP",
-    "progress.csv": "each plan the solver found on the way: wall time, objective, bound, gap",
+    "progress.csv": "each better plan or tighter bound the solver found; the last row is the plan written",
     "network.graphml": "the network graph with typed attributes and peak use (Gephi, yEd, networkx)",
     "topology.geojson": "sites, PoPs, spans, amplifiers and lease routes: one RFC 7946 FeatureCollection",
     "topology.gpkg": "the same layers as a GeoPackage 1.3, one named layer each (QGIS)",

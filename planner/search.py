@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 
 from planner.fit import ReplicaFit, Residual
 from planner.instance import Instance, LeaseOptions, usable_pods
@@ -86,11 +87,15 @@ def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, 
 
 
 def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5.0,
-           rounds: int = 3, max_tries: int | None = None, stop: threading.Event | None = None) -> tuple[Fits, Residual]:
+           rounds: int = 3, max_tries: int | None = None, stop: threading.Event | None = None,
+           on_time_out: Callable[[], None] | None = None) -> tuple[Fits, Residual]:
     """Improve ``fits`` (with ``res`` what they leave) by eviction moves; returns new fits and residual.
 
     Stops after ``rounds`` passes over the left-out leases, ``time_limit_s`` or
-    ``max_tries`` tried moves, whichever comes first, or when ``stop`` is set.
+    ``max_tries`` tried moves, whichever comes first, or when ``stop`` is set. Only the
+    move count gives the same result on any machine: a deterministic caller gives
+    ``max_tries`` and, as ``time_limit_s``, a safety stop, which calls ``on_time_out``
+    when it fires.
     """
     t_end = time.perf_counter() + time_limit_s
     tries = 0
@@ -103,7 +108,11 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
         out = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal),
                      key=lambda lo: -lo.revenue_usd)
         for lo in out:
-            if time.perf_counter() > t_end or (stop is not None and stop.is_set()):
+            if stop is not None and stop.is_set():
+                return fits, res
+            if time.perf_counter() > t_end:
+                if on_time_out is not None:
+                    on_time_out()
                 return fits, res
             if lo.lease in fits:
                 continue

@@ -20,8 +20,10 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from planner.baseline import placement_rows
+from planner.budget import FOCUS_SHARES, Budget, Clock, StepLimit
 from planner.errors import InfeasibleError, NoPlanError
 from planner.fit import ReplicaFit, Residual, fits_from_placements
+from planner.incumbent import TOLERANCE_USD, Incumbent, Progress
 from planner.instance import Instance, build_instance, usable_pods
 from planner.lns import LnsStats, pool_lns
 from planner.model import PlacementModel, add_hint, build_model, read_fits
@@ -38,19 +40,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Progress:
-    """A new incumbent: when (seconds since the build started), its value, the proven bound and the gap.
-
-    The first ones come from the warm start, before the search proper.
-    """
-
-    wall_s: float
-    objective_usd: float
-    bound_usd: float
-    gap: float
-
-
-@dataclass(frozen=True)
 class FocusRound:
     """One round of focused search: site choices left out, CP-SAT's status, the polished plan's value, time."""
 
@@ -61,44 +50,26 @@ class FocusRound:
 
 
 class _Callback(cp_model.CpSolverSolutionCallback):
-    """Records each incumbent as :class:`Progress`.
+    """Passes each CP-SAT plan (at its exact value, not CP-SAT's rounded one) and bound to the incumbent.
 
     With ``proves_bound=False`` (a search confined to part of the model, whose bound
-    holds only there) the bound reported stays ``bound``, the one known before.
+    holds only there) no bound is passed on.
     """
 
-    def __init__(self, offset: float, t0: float, sink: Callable[[Progress], None] | None, *,
-                 bound: float = float("inf"), proves_bound: bool = True) -> None:
+    def __init__(self, m: PlacementModel, incumbent: Incumbent, *, proves_bound: bool = True) -> None:
         super().__init__()
-        self.offset, self.t0, self.sink = offset, t0, sink
-        self.history: list[Progress] = []
-        self.last_solution = -1e9  # perf_counter of the latest incumbent
-        self.bound = bound
-        self.proves_bound = proves_bound
+        self.m, self.incumbent, self.proves_bound = m, incumbent, proves_bound
+        self.last_solution = -1e9  # perf_counter of the latest plan
 
     def on_solution_callback(self) -> None:
         self.last_solution = time.perf_counter()
-        obj = self.objective_value + self.offset
-        if self.proves_bound:
-            self.bound = min(self.bound, self.best_objective_bound + self.offset)
-        if self.history and obj < self.history[-1].objective_usd - 1e-6:
-            return  # a focused search's first plans can be worth less than the plan it started after
-        self._report(obj)
+        bound = self.best_objective_bound + self.m.objective_offset if self.proves_bound else None
+        self.incumbent.offer(self.m.value_of(self.response_proto.solution), bound=bound)
 
     def on_bound(self, bound: float) -> None:
         """CP-SAT proved a better bound (called from the solver's thread)."""
-        if not self.proves_bound:
-            return
-        self.bound = min(self.bound, bound + self.offset)
-        if self.history:
-            self._report(self.history[-1].objective_usd)
-
-    def _report(self, obj: float) -> None:
-        bound = max(self.bound, obj)
-        p = Progress(time.perf_counter() - self.t0, obj, bound, relative_gap(obj, bound))
-        self.history.append(p)
-        if self.sink is not None:
-            self.sink(p)
+        if self.proves_bound:
+            self.incumbent.offer(bound=bound + self.m.objective_offset)
 
 
 STOP_AFTER_SOLUTION_S = 0.5
@@ -112,11 +83,6 @@ POD_MODEL_MAX_PAIRS = 25_000
 """(replica, pod) pairs above which ``method="auto"`` leaves the pod-level CP-SAT model for the site-level method."""
 POD_LP_MAX_PAIRS = 20_000
 """(replica, pod) pairs above which the warm start is guided by the site-level LP instead of the model's own."""
-SITES_POLISH_SHARE = 0.35
-"""Site-level method: share of the time limit for the local search of the warm start."""
-SITES_POLISH_TRIES = 20_000
-"""Site-level method, deterministic: moves tried by the local search of the warm start."""
-
 IDLE_SUBSOLVERS = ("core", "no_lp", "pseudo_costs", "reduced_costs", "max_lp_sym", "quick_restart")
 """Full-problem CP-SAT searches left out of a deterministic (interleaved) solve of the pod-level model.
 
@@ -131,18 +97,6 @@ CP-SAT's ``max_lp`` search and one more thread the neighbourhood searches (``ls`
 and the feasibility pump left out): $5,689 M / $5,693 M at 60 s vs $5,630 M /
 $5,657 M by default, and a benchmark median of $5,694 M over three seeds.
 """
-FOCUS_SHARES = (0.4, 0.35)
-"""Pod-level model: shares of the time limit for the rounds of focused search (see :meth:`Optimiser.solve`).
-
-The first round confines each lease to the LP's sites; the second to those and the
-sites the polished plan of the first uses (the polish may move leases anywhere). On
-the reference scenario (60 s, wall clock, seeds 1-3) the plans at 15 s are worth
-$5,659-5,676 M, about what the whole model's search alone had at 60 s ($5,666-5,695 M).
-At 60 s, one round (0.4) then the whole model: $5,690-5,707 M; two rounds: $5,699-5,706 M.
-Deterministic (the CLI's run), seed 0: $5,698 M (whole model alone: $5,669 M).
-"""
-LNS_SHARE = 0.6
-"""Site-level method, deterministic: neighbourhood search budget (CP-SAT deterministic time) per second of limit."""
 
 
 def _revenue_bound(inst: Instance) -> float:
@@ -160,10 +114,16 @@ class Optimiser:
     time_limit_s, seed, workers
         CP-SAT's time limit, random seed and number of search workers. With
         ``deterministic`` the limit is CP-SAT's deterministic time (its measure of work,
-        about a second per unit on an idle core), so a run stops at the same point
-        whatever the machine's load; wall time is then capped at twice the limit.
-        Without it, the pod-level model's neighbourhood searches run on one thread
-        more than ``workers`` (see :data:`IDLE_SUBSOLVERS`).
+        about a second per unit on an idle core) and every other step counts work too
+        (local-search moves), so a run stops at the same point whatever the machine's
+        load; the wall clock is then only an outer safety stop, at
+        :data:`~planner.budget.SAFETY_FACTOR` times the limit plus
+        :data:`~planner.budget.SAFETY_EXTRA_S` from the start of :meth:`build`; when it
+        fires, the plan's ``meta["safety_stop"]`` is true and ``meta["safety_stops"]``
+        names the steps it cut short (see :mod:`planner.budget`). Without
+        ``deterministic`` the limit is wall seconds, and the pod-level model's
+        neighbourhood searches run on one thread more than ``workers`` (see
+        :data:`IDLE_SUBSOLVERS`).
     previous_plan
         An earlier plan: leases it placed are kept where they were unless moving
         them pays more than ``settings.move_penalty_usd`` each.
@@ -185,11 +145,13 @@ class Optimiser:
         ``"sites"`` the time limit counts from the start of :meth:`build`.
     deterministic
         Make the search reproducible for a seed and worker count (CP-SAT's
-        interleaved search with a deterministic time limit).
+        interleaved search with a deterministic time limit, counted moves elsewhere).
     explain
         Work out why each left-out lease is left out.
     on_progress
-        Called with a :class:`Progress` at every new incumbent.
+        Called with a :class:`Progress` at every better plan and every tighter bound
+        (through :class:`~planner.incumbent.Incumbent`: the value reported never falls,
+        the bound never rises, and the plan returned is worth at least the last value).
     """
 
     def __init__(self, sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,
@@ -208,7 +170,11 @@ class Optimiser:
         self.lns: LnsStats | None = None
         self.warm: WarmStart | None = None
         self._t_build = 0.0
-        self._early: list[Progress] = []
+        self.budget = Budget(time_limit_s, deterministic=deterministic)
+        """Every step's share of the limit, and the safety stops (made again by :meth:`build`)."""
+        self.incumbent = Incumbent(sink=self._emit)
+        """The best plan and bound so far: the one channel of :attr:`on_progress` (made again by :meth:`build`)."""
+        self._first_plan = False
         self.on_progress = on_progress
         self.instance = instance
         self.model: PlacementModel | None = None
@@ -217,6 +183,7 @@ class Optimiser:
         self.build_s = 0.0  # the instance and the model (CP-SAT's, or the site-level LP's matrix)
         self.warm_s = 0.0  # the warm start: greedy plans, the LP solve, local search
         self.focus_rounds: list[FocusRound] = []  # the rounds of focused search of the pod-level model
+        self._focus_share = 0.0  # share of the limit the focused rounds' searches took
         self.bound_log_start: int | None = 0
         """Where in :attr:`log_lines` the bounds CP-SAT logs start to hold for the whole model (``None``: not yet)."""
         self._stop = threading.Event()
@@ -228,6 +195,8 @@ class Optimiser:
         Returns the CP-SAT model, or ``None`` for the site-level method.
         """
         t = self._t_build = time.perf_counter()
+        self.budget = Budget(self.time_limit_s, deterministic=self.deterministic, start=t)
+        self.incumbent = Incumbent(sink=self._emit, start=t)
         inst = self.instance or build_instance(self.sc)
         self.instance = inst
         where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
@@ -244,11 +213,10 @@ class Optimiser:
         keep = {k: v for k, v in (previous or {}).items() if v is not None}
         lp: LpKind = "none" if not self.use_lp else "pods" if self.pairs <= POD_LP_MAX_PAIRS else "sites"
         if method == "sites":
-            tries = SITES_POLISH_TRIES if self.deterministic else None
             instance_s = time.perf_counter() - t
-            self.warm = warm_start(inst, lp="sites" if self.use_lp else "none", keep=keep, polish_tries=tries,
-                                   polish_s=max(1.0, SITES_POLISH_SHARE * self.time_limit_s), on_plan=self._first_plans,
-                                   stop=self._stop, where=where)
+            self.warm = warm_start(inst, lp="sites" if self.use_lp else "none", keep=keep, budget=self.budget,
+                                   on_plan=self._first_plans, stop=self._stop, where=where)
+            self._offer_warm_start()
             rel = self.warm.relaxation
             self.build_s = instance_s + (rel.build_s if rel is not None else 0.0)
             self.warm_s = time.perf_counter() - t - self.build_s
@@ -257,7 +225,8 @@ class Optimiser:
         self.build_s = time.perf_counter() - t
         if self.hint == "greedy":
             early = self._first_plans if self.previous_plan is None else None  # a re-plan's value has penalties
-            self.warm = warm_start(m, lp=lp, keep=keep, on_plan=early, stop=self._stop)
+            self.warm = warm_start(m, lp=lp, keep=keep, budget=self.budget, on_plan=early, stop=self._stop)
+            self._offer_warm_start()
             add_hint(m, self.warm.fits, previous)
         self.model = m
         self.warm_s = time.perf_counter() - t - self.build_s
@@ -266,21 +235,26 @@ class Optimiser:
     @property
     def has_plan(self) -> bool:
         """Whether a plan exists yet (from the warm start or the search)."""
-        return bool(self._early)
+        return self._first_plan or self.incumbent.has_plan
+
+    def _emit(self, p: Progress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(p)
 
     def _first_plans(self, value: float, bound: float | None) -> None:
-        """A plan found while building (the warm start's): report it as progress."""
+        """A plan found while building (the warm start's): report it (a re-plan's only marks that one exists)."""
+        self._first_plan = True
+        if self.previous_plan is not None:
+            return  # its value lacks the move and drop penalties: the search reports the re-plan's values
         if bound is None:  # no relaxation solved yet: every lease's revenue bounds the plan
             assert self.instance is not None
             bound = _revenue_bound(self.instance)
-        self._report(self._early, value, bound)
+        self.incumbent.offer(value, bound=bound)
 
-    def _report(self, history: list[Progress], value: float, bound: float) -> None:
-        """Add a plan worth ``value`` (with ``bound`` the best bound known) to ``history`` and pass it on."""
-        p = Progress(time.perf_counter() - self._t_build, value, max(bound, value), relative_gap(value, bound))
-        history.append(p)
-        if self.on_progress is not None:
-            self.on_progress(p)
+    def _offer_warm_start(self) -> None:
+        """Hand the warm start's plan, with its placements, to the incumbent (not a re-plan's: see above)."""
+        if self.warm is not None and self.previous_plan is None:
+            self.incumbent.offer(self.warm.value_usd, self.warm.fits)
 
     def stop(self) -> None:
         """Ask the search to stop; :meth:`solve` returns the best plan found so far, marked interrupted.
@@ -298,11 +272,12 @@ class Optimiser:
 
         The pod-level model is searched in steps when its LP relaxation was solved for
         the warm start (and this is not a re-plan): rounds of *focused* search, for the
-        shares of the time limit in :data:`FOCUS_SHARES`, each lease confined to the
-        sites where the LP puts some of it (in later rounds, or where the plan so far
-        has it) -- a much smaller search that finds good packings fast, each round's
-        plan polished by eviction moves that may use any site -- then the whole model,
-        from the last plan, for the rest. Only the whole model's search proves a bound.
+        shares of the time limit in :data:`~planner.budget.FOCUS_SHARES`, each lease
+        confined to the sites where the LP puts some of it (in later rounds, or where
+        the plan so far has it) -- a much smaller search that finds good packings fast,
+        each round's plan polished by eviction moves that may use any site -- then the
+        whole model, from the last plan, for the rest. Only the whole model's search
+        proves a bound. The plan returned is the best any step found (then polished).
 
         A ``KeyboardInterrupt`` during the search stops it and returns the best plan
         so far with ``interrupted=True``.
@@ -312,52 +287,53 @@ class Optimiser:
             return self._solve_sites()
         assert m is not None
         t0 = time.perf_counter()
-        history = list(self._early)
         warm = self.warm
-        best = warm.fits if warm is not None else None
         focus = None
         if warm is not None and warm.lp is not None and warm.lp.status == "OPTIMAL" and self.previous_plan is None:
             self.bound_log_start = None
             guide, placed = lp_guide(m, warm.lp)
             lp_sites = {lid: {s for s, w in ws.items() if w >= 1e-6} for lid, ws in guide.site.items()}
-            for share in FOCUS_SHARES:
-                got = self._focus(m, history, share, lp_sites, placed, focus)
+            for k, share in enumerate(FOCUS_SHARES):
+                got = self._focus(m, k, share, lp_sites, placed, focus)
                 if got is None:
                     break
                 focus = got
                 if self._stop.is_set():
                     break
         if focus is not None and warm is not None and self.focus_rounds[-1].value_usd >= warm.value_usd:
-            best = focus  # else the focus ended below the warm start, which stays the hint
-            m.cp.clear_hints()
+            m.cp.clear_hints()  # else the focus ended below the warm start, which stays the hint
             add_hint(m, focus, None)
         self.bound_log_start = len(self.log_lines)  # the whole model's bound holds; a focused search's does not
-        spent = time.perf_counter() - t0
-        limit = self.time_limit_s * (1 - sum(FOCUS_SHARES)) if self.deterministic and focus is not None \
-            else max(self.time_limit_s - spent, 0.0)
+        limit = self.budget.cp_sat("whole model", 1.0 - self._focus_share,
+                                   wall_s=self.time_limit_s - (time.perf_counter() - t0))
         solver = self._solver(limit)
-        cb = _Callback(m.objective_offset, self._t_build or t0, self.on_progress)
-        cb.history = history
-        if self._stop.is_set() and best is not None:  # stopped in the focused search: its plan is the answer
-            solver_status, interrupted = "UNKNOWN", True
+        cb = _Callback(m, self.incumbent)
+        fallback = self.incumbent.best_fits if self.previous_plan is None else (
+            warm.fits if warm is not None and not warm.fits else None)  # a re-plan falls back on an empty plan only
+        if self._stop.is_set() and (fallback is not None or warm is not None):
+            solver_status, interrupted = "UNKNOWN", True  # stopped before the whole model: the best plan so far
         else:
-            solver_status, interrupted = self._run(solver, m, cb)
+            solver_status, interrupted = self._run(solver, m, cb, limit)
         status = solver_status
         wall = time.perf_counter() - t0
         if status == "INFEASIBLE":
             failed = [lo.lease for lo in m.inst.leases if lo.internal]
             raise InfeasibleError(internal_failure_reasons(m.inst, failed))
-        if status in ("OPTIMAL", "FEASIBLE"):
+        found = solver_status in ("OPTIMAL", "FEASIBLE")
+        earlier = self.incumbent.best_fits if self.previous_plan is None else fallback
+        if found:
             fits = read_fits(m, solver)
-        elif best is not None and (self.previous_plan is None or not best):
+            if self.previous_plan is None:  # the best plan any step found (CP-SAT's, or one before it)
+                self.incumbent.offer(plan_value(m.inst, fits), fits)
+                assert self.incumbent.best_fits is not None
+                fits = self.incumbent.best_fits
+        elif earlier is not None:
             # CP-SAT stopped before its first plan: the focused search's or the warm start's is valid.
-            log.warning("CP-SAT ended %s; returning the %s plan", status,
-                        "focused search's" if best is focus else "warm-start")
-            fits, status = best, "FEASIBLE"
+            log.warning("CP-SAT ended %s; returning the best plan found before it", status)
+            fits, status = earlier, "FEASIBLE"
         else:
             msg = f"CP-SAT found no plan ({status}) in {wall:.1f} s; raise the time limit"
             raise NoPlanError(msg)
-        found = solver_status in ("OPTIMAL", "FEASIBLE")
         bound, bound_source = (solver.best_objective_bound + m.objective_offset, "cp-sat") if found \
             else (float("inf"), "none")
         if self.warm is not None and self.warm.bound is not None:
@@ -365,20 +341,22 @@ class Optimiser:
             lp_bound += m.objective_offset if lp_source == "lp relaxation" else 0.0  # the site LP bounds net value
             if lp_bound < bound:
                 bound, bound_source = lp_bound, lp_source
+        if self.incumbent.bound < bound - TOLERANCE_USD:
+            bound, bound_source = self.incumbent.bound, "cp-sat" if found else "sum of revenues"
         stayed = {lid for lid, st in m.stay.items() if found and solver.value(st)}
         info = {"variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
                 "constraints_by_family": dict(m.n_constraints), "solver_status": solver_status,
                 "solver_objective_usd": solver.objective_value + m.objective_offset if found else None,
                 "focus": self.focus_info}
-        plan = self._plan(fits, status, wall, interrupted, cb.history, bound, bound_source,
+        plan = self._plan(fits, status, wall, interrupted, bound, bound_source,
                           stayable=set(m.stay), stayed=stayed, info=info)
         plan.log = list(self.log_lines)
         return plan
 
-    def _focus(self, m: PlacementModel, history: list[Progress], share: float, lp_sites: dict[str, set[int]],
+    def _focus(self, m: PlacementModel, k: int, share: float, lp_sites: dict[str, set[int]],
                lp_placed: dict[str, float], incumbent: dict[str, list[ReplicaFit]] | None
                ) -> dict[str, list[ReplicaFit]] | None:
-        """One round of focused search: CP-SAT for ``share`` of the time limit, each lease confined to some sites.
+        """Round ``k`` of focused search: CP-SAT for ``share`` of the time limit, each lease confined to some sites.
 
         A lease keeps the sites where the LP relaxation places some of it
         (``lp_sites``; a lease the LP leaves out has none) and those where the
@@ -387,8 +365,9 @@ class Optimiser:
         within the sites kept (:func:`~planner.warmstart.confined_start`): a plan of the
         focused model, so the search starts from a valid one. Returns the plan found,
         polished by eviction moves (which may use any site), or ``None`` when no site
-        choice is left out or the focused model has no plan. New incumbents go to
-        ``history`` with the bound known before.
+        choice is left out or the focused model has no plan. Its plans reach
+        :attr:`incumbent` (reported only when better than every plan so far); its bounds
+        hold for its part of the model only and are not passed on.
         """
         assert self.warm is not None
         sites = {lid: set(ss) for lid, ss in lp_sites.items()}
@@ -404,33 +383,41 @@ class Optimiser:
                 fixed += 1
         if not fixed:
             return None
+        focused = dataclasses.replace(m, cp=sub)
         start = confined_start(m.inst, incumbent if incumbent is not None else self.warm.fits, sites, lp_placed)
         sub.clear_hints()
-        add_hint(dataclasses.replace(m, cp=sub), start, None)
+        add_hint(focused, start, None)
         t0 = time.perf_counter()
-        bound = history[-1].bound_usd if history else float("inf")
-        cb = _Callback(m.objective_offset, self._t_build or t0, self.on_progress, bound=bound, proves_bound=False)
-        cb.history = history
-        solver = self._solver(self.time_limit_s * share)
+        name = f"focused search, round {k + 1}"
+        limit = self.budget.cp_sat(name, share)
+        solver = self._solver(limit)
         where = "neither the LP relaxation nor the plan so far places anything" if incumbent \
             else "the LP relaxation places nothing"
-        self.log_lines.append(f"focused search, round {len(self.focus_rounds) + 1}: {fixed:,} of {len(m.site):,} "
-                              f"(replica, site) choices left out, where {where}; "
-                              f"hint ${plan_value(m.inst, start):,.0f}")
-        status, _ = self._run(solver, PlacementModel(sub, m.inst), cb)
+        self.log_lines.append(f"{name}: {fixed:,} of {len(m.site):,} (replica, site) choices left out, where "
+                              f"{where}; hint ${plan_value(m.inst, start):,.0f}")
+        status, _ = self._run(solver, focused, _Callback(focused, self.incumbent, proves_bound=False), limit)
+        self._focus_share += share
         if status not in ("OPTIMAL", "FEASIBLE"):
             return None
         fits = read_fits(m, solver)
         value = plan_value(m.inst, fits)
-        better, _ = polish(m.inst, fits, Residual.after(m.inst, fits),
-                           time_limit_s=2.0 if not self.deterministic else 10.0,
-                           max_tries=SITES_POLISH_TRIES if self.deterministic else None, stop=self._stop)
+        self.incumbent.offer(value, fits)
+        better, _ = self._polish("focused search polish", fits, Residual.after(m.inst, fits))
         polished = plan_value(m.inst, better)
         if polished > value + 1e-6:
             fits, value = better, polished
-            self._report(history, value, bound)
+            self.incumbent.offer(value, fits)
         self.focus_rounds.append(FocusRound(fixed, status, value, time.perf_counter() - t0))
         return fits
+
+    def _polish(self, step: str, fits: dict[str, list[ReplicaFit]], res: Residual
+                ) -> tuple[dict[str, list[ReplicaFit]], Residual]:
+        """The eviction polish within the budget's limit for ``step`` (stopped by :meth:`stop`)."""
+        assert self.instance is not None
+        limit = self.budget.polish(step)
+        timed_out = (lambda: self.budget.stop_at(step)) if limit.wall_is_safety_stop else None
+        return polish(self.instance, fits, res, time_limit_s=limit.wall_s, max_tries=limit.moves, stop=self._stop,
+                      on_time_out=timed_out)
 
     @property
     def focus_info(self) -> dict[str, object] | None:
@@ -446,27 +433,25 @@ class Optimiser:
         inst, warm = self.instance, self.warm
         assert inst is not None and warm is not None
         t0 = time.perf_counter()
-        history = list(self._early)
         bound, source = warm.bound if warm.bound is not None else (_revenue_bound(inst), "sum of revenues")
 
         def improved(_fits: dict[str, list[ReplicaFit]], value: float) -> None:
-            self._report(history, value, bound)
+            self.incumbent.offer(value)  # the search only ever improves its plan: the last one is the best
 
         fits, res = warm.fits, warm.residual
         rel = warm.relaxation if warm.relaxation is not None and warm.relaxation.status == "OPTIMAL" else None
         if self.previous_plan is None:  # re-plans keep the earlier placements where they still fit
-            budget = LNS_SHARE * self.time_limit_s if self.deterministic \
-                else max(0.0, self.time_limit_s - (t0 - self._t_build))
+            limit = self.budget.lns()
             result: list[tuple[dict[str, list[ReplicaFit]], Residual, LnsStats]] = []
             done = threading.Event()
 
             def run() -> None:
                 try:
-                    out = pool_lns(inst, fits, res, budget_s=budget, seed=self.seed, workers=self.workers,
-                                             deterministic=self.deterministic, stop=self._stop, on_improve=improved,
-                                             target_usd=bound * (1 - self.relative_gap_limit),
-                                             guide=rel.guide if rel is not None else None,
-                                             placed=rel.placed if rel is not None else None)
+                    out = pool_lns(inst, fits, res, budget_s=limit.seconds or 0.0, seed=self.seed,
+                                   workers=self.workers, deterministic=self.deterministic, stop=self._stop,
+                                   on_improve=improved, target_usd=bound * (1 - self.relative_gap_limit),
+                                   guide=rel.guide if rel is not None else None,
+                                   placed=rel.placed if rel is not None else None, safety_s=limit.wall_s)
                     result.append(out)
                 finally:
                     done.set()
@@ -480,6 +465,9 @@ class Optimiser:
                     self._stop.set()
             worker.join()
             fits, res, self.lns = result[0]
+            if self.lns.safety_stop:
+                self.budget.stop_at(limit.step)
+            self.incumbent.offer(plan_value(inst, fits), fits)
         interrupted = self._stop.is_set()
         wall = time.perf_counter() - t0
         value = plan_value(inst, fits)
@@ -496,12 +484,13 @@ class Optimiser:
         status = "OPTIMAL" if relative_gap(value, bound) <= self.relative_gap_limit else "FEASIBLE"
         info = {"variables": None, "constraints": None, "solver_status": "SITE_SEARCH",
                 "lns": None if self.lns is None else dataclasses.asdict(self.lns)}
-        plan = self._plan(fits, status, wall, interrupted, history, bound, source, stayable=set(), stayed=set(),
+        plan = self._plan(fits, status, wall, interrupted, bound, source, stayable=set(), stayed=set(),
                           info=info, polish_after=False)
         plan.log = list(self.log_lines)
         return plan
 
-    def _solver(self, time_limit_s: float) -> cp_model.CpSolver:
+    def _solver(self, limit: StepLimit) -> cp_model.CpSolver:
+        """CP-SAT set up for one step: ``limit`` in deterministic seconds (wall clock: safety stop) or wall ones."""
         solver = cp_model.CpSolver()
         prm = solver.parameters
         prm.num_workers = self.workers
@@ -510,13 +499,13 @@ class Optimiser:
         prm.catch_sigint_signal = False  # Ctrl-C is handled here, so the best plan is kept
         prm.log_search_progress = True
         prm.log_to_stdout = False
-        if self.deterministic:
+        if limit.clock is Clock.WORK:
             prm.interleave_search = True
-            prm.max_deterministic_time = time_limit_s
-            prm.max_time_in_seconds = time_limit_s * 2
+            prm.max_deterministic_time = limit.seconds or 0.0
+            prm.max_time_in_seconds = limit.wall_s  # the safety stop only
             prm.ignore_subsolvers.extend(IDLE_SUBSOLVERS)
         else:
-            prm.max_time_in_seconds = time_limit_s
+            prm.max_time_in_seconds = max(limit.seconds or 0.0, 0.0)
             prm.num_full_subsolvers = self.workers
             prm.num_workers = self.workers + 1  # the neighbourhood searches take turns on one more thread
             prm.subsolvers.extend(["max_lp"] * self.workers)
@@ -525,11 +514,13 @@ class Optimiser:
         self.solver = solver
         return solver
 
-    def _run(self, solver: cp_model.CpSolver, m: PlacementModel, cb: _Callback) -> tuple[str, bool]:
+    def _run(self, solver: cp_model.CpSolver, m: PlacementModel, cb: _Callback, limit: StepLimit
+             ) -> tuple[str, bool]:
         """Search in a worker thread; this (main) thread handles Ctrl-C and stop requests.
 
         It waits on an event rather than ``Thread.join``: an interrupted ``join`` can mark a
-        running thread finished on CPython 3.11.
+        running thread finished on CPython 3.11. A search the wall clock ended before its
+        deterministic time was spent is recorded as a safety stop of ``limit``'s step.
         """
         result: dict[str, cp_model.CpSolverStatus] = {}
         done = threading.Event()
@@ -555,17 +546,20 @@ class Optimiser:
                     solver.stop_search()
                     sent = True
         worker.join()
-        return solver.status_name(result["status"]), interrupted
+        status = solver.status_name(result["status"])
+        if not interrupted and status not in ("OPTIMAL", "INFEASIBLE"):
+            self.budget.ended(limit, wall_s=solver.wall_time, work_s=solver.deterministic_time)
+        return status, interrupted
 
     def _plan(self, fits: dict[str, list[ReplicaFit]], status: str, wall: float, interrupted: bool,
-              history: list[Progress], bound: float, bound_source: str, *, stayable: set[str], stayed: set[str],
+              bound: float, bound_source: str, *, stayable: set[str], stayed: set[str],
               info: Mapping[str, object], polish_after: bool = True) -> Plan:
         inst = self.instance
         assert inst is not None
         res = Residual.after(inst, fits)
         polished = False
         if self.previous_plan is None and polish_after:  # re-plans keep CP-SAT's minimal-move answer as it is
-            better, better_res = polish(inst, fits, res, time_limit_s=2.0)
+            better, better_res = self._polish("final polish", fits, res)
             if plan_value(inst, better) > plan_value(inst, fits) + 1e-6:
                 fits, res, polished = better, better_res, True
         rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
@@ -580,6 +574,8 @@ class Optimiser:
         dropped_revenue = float(self.sc.workloads.loc[sorted(before - placed_now), "revenue_usd"].sum()) if before \
             else 0.0
         objective = net - settings.move_penalty_usd * len(relocated) - settings.drop_penalty_factor * dropped_revenue
+        self.incumbent.offer(objective, bound=bound)  # the last row of the progress: this plan, this bound
+        bound = min(bound, self.incumbent.bound)
         warm = None if self.warm is None else {
             "method": self.warm.method, "value_usd": self.warm.value_usd, "wall_s": self.warm.wall_s,
             "lp_bound_usd": None if self.warm.bound is None else self.warm.bound[0],
@@ -592,8 +588,12 @@ class Optimiser:
                 "dropped_leases": sorted(before - placed_now), "relocated_by_choice": sorted(relocated),
                 "bound_source": bound_source,
                 "polished": polished,
-                "warm_start": warm}
-        progress = pd.DataFrame([p.__dict__ for p in history], columns=["wall_s", "objective_usd", "bound_usd", "gap"])
+                "warm_start": warm,
+                "safety_stop": self.budget.stopped,
+                "safety_stops": [dataclasses.asdict(s) for s in self.budget.safety_stops],
+                "safety_limit_s": self.budget.safety_s if self.deterministic else None}
+        progress = pd.DataFrame([dataclasses.asdict(p) for p in self.incumbent.history],
+                                columns=["wall_s", "objective_usd", "bound_usd", "gap"])
         return make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,
                          bound_usd=max(bound, objective), wall_s=wall,
                          method="cp-sat" if self.method_used == "pods" else "site-lp + lns", interrupted=interrupted,

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from planner.budget import Budget
 from planner.fit import Guide, ReplicaFit, Residual
 from planner.instance import Instance, LeaseOptions
 from planner.lp import LpResult, lp_relaxation
@@ -169,8 +170,7 @@ def confined_start(inst: Instance, fits: dict[str, list[ReplicaFit]], sites: dic
 LpKind = Literal["pods", "sites", "none"]
 
 
-def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: float = 3.0,
-               polish_tries: int | None = None, lp_time_limit_s: float = 30.0,
+def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Budget | None = None,
                keep: dict[str, list[ReplicaFit]] | None = None,
                on_plan: Callable[[float, float | None], None] | None = None,
                stop: threading.Event | None = None,
@@ -182,13 +182,15 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
     (``"sites"``, the only one available when ``m`` is an instance, not a model), or
     none. With ``keep`` (an earlier plan's placements, when re-planning) the start is
     that plan wherever it still fits, filled up greedily, and not polished: polishing
-    moves leases, which re-planning avoids. ``polish_tries`` caps the local search's
-    moves (for a result that does not depend on the machine's speed); ``on_plan`` is
-    called with the value of each better plan as it is found, and the relaxation's
-    bound once it is known; ``stop`` cuts the local search short; ``where`` passes on
-    each lease's usable pods, if already worked out.
+    moves leases, which re-planning avoids. ``budget`` sets the local search's and the
+    LP's limits (a deterministic one by default: moves counted, the wall clock a safety
+    stop only, recorded in it when it fires); ``on_plan`` is called with the value of
+    each better plan as it is found, and the relaxation's bound once it is known;
+    ``stop`` cuts the local search short; ``where`` passes on each lease's usable pods,
+    if already worked out.
     """
     t = time.perf_counter()
+    budget = budget if budget is not None else Budget(60.0, deterministic=True)
     inst = m if isinstance(m, Instance) else m.inst
     best = -float("inf")
     pod_lp: LpResult | None = None
@@ -212,16 +214,23 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
         fits, res, _ = greedy_pass(inst, price_order(inst))
         found(plan_value(inst, fits))
     if lp == "pods" and isinstance(m, PlacementModel):
-        pod_lp = lp_relaxation(m.cp, time_limit_s=lp_time_limit_s)
+        limit = budget.lp("lp relaxation")
+        pod_lp = lp_relaxation(m.cp, time_limit_s=limit.wall_s)
+        if pod_lp.status != "OPTIMAL":
+            budget.ended(limit, wall_s=pod_lp.wall_s)
     elif lp != "none":
-        rel = site_relaxation(inst, time_limit_s=lp_time_limit_s, where=where)
+        limit = budget.lp("site lp relaxation")
+        rel = site_relaxation(inst, time_limit_s=limit.wall_s, where=where)
+        if rel.status != "OPTIMAL":
+            budget.ended(limit, wall_s=rel.wall_s - rel.build_s)
     if keep:
         return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", pod_lp,
                          time.perf_counter() - t, rel)
     candidates: list[tuple[float, str, dict[str, list[ReplicaFit]], Residual]] = []
     polish_each = rel is None  # the site-level method polishes only the best of its starts, for longer
+    step = _polish_step(budget, "warm start polish" if polish_each else "site-level warm start polish", stop)
     if polish_each:
-        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries, stop=stop)
+        fits, res = step(inst, fits, res)
     candidates.append((plan_value(inst, fits), "greedy", fits, res))
     found(candidates[-1][0])
     guided: tuple[Guide, dict[str, float]] | None = None
@@ -236,16 +245,29 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", polish_s: f
             fits, res, _ = greedy_pass(inst, price_order(inst, guided[1], carried_at=carried_at), guided[0])
             res.guide = None
             if polish_each:
-                fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries, stop=stop)
+                fits, res = step(inst, fits, res)
             candidates.append((plan_value(inst, fits), label, fits, res))
             found(candidates[-1][0])
     value, method, fits, res = max(candidates, key=lambda c: c[0])
     res.guide = None
     if not polish_each:
-        fits, res = polish(inst, fits, res, time_limit_s=polish_s, max_tries=polish_tries, stop=stop)
+        fits, res = step(inst, fits, res)
         value = plan_value(inst, fits)
         found(value)
     return WarmStart(fits, res, value, method, pod_lp, time.perf_counter() - t, rel)
+
+
+def _polish_step(budget: Budget, name: str, stop: threading.Event | None
+                 ) -> Callable[[Instance, dict[str, list[ReplicaFit]], Residual],
+                               tuple[dict[str, list[ReplicaFit]], Residual]]:
+    """The eviction polish with ``budget``'s limits for the step ``name``."""
+    def run(inst: Instance, fits: dict[str, list[ReplicaFit]], res: Residual
+            ) -> tuple[dict[str, list[ReplicaFit]], Residual]:
+        limit = budget.polish(name)
+        timed_out = (lambda: budget.stop_at(name)) if limit.wall_is_safety_stop else None
+        return polish(inst, fits, res, time_limit_s=limit.wall_s, max_tries=limit.moves, stop=stop,
+                      on_time_out=timed_out)
+    return run
 
 
 def plan_value(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import queue
@@ -214,6 +215,15 @@ def test_sigint_during_the_solve_writes_the_best_plan(tmp_path: Path) -> None:
     sc = planner.load_scenario(REFERENCE)
     plan = planner.Plan.from_json(out / "plan.json", sc)
     assert plan.interrupted and plan.check(sc) == []
+    # the live display never went backwards, and the plan written is worth at least its last value
+    live = [(float(v.replace(",", "")), float(b.replace(",", ""))) for v, b in
+            re.findall(r"best net value \$([\d,]+), bound \$([\d,]+)", stderr)]
+    assert live, stderr
+    assert all(b[0] >= a[0] and b[1] <= a[1] for a, b in itertools.pairwise(live)), live
+    assert plan.objective_usd >= live[-1][0] - 1.0  # shown to the dollar
+    prog = plan.progress
+    assert (prog["objective_usd"].diff().dropna() >= 0).all() and (prog["bound_usd"].diff().dropna() <= 0).all()
+    assert plan.objective_usd >= prog["objective_usd"].max() - 0.01
     assert "(interrupted)" in stdout
     assert "Interrupted: this is the best plan found before Ctrl-C" in stderr
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -56,8 +56,8 @@ def test_stop_during_the_focused_search_returns_its_plan(tmp_path: Path) -> None
     sc = planner.load_scenario(write(tmp_path, _crowded(1)))
 
     class StopAfterFocus(Optimiser):
-        def _run(self, solver: Any, m: Any, cb: Any) -> tuple[str, bool]:
-            out = super()._run(solver, m, cb)
+        def _run(self, *args: Any) -> tuple[str, bool]:
+            out = super()._run(*args)
             self.stop()  # as if Ctrl-C came just as the focused search ended
             return out
 
@@ -118,9 +118,9 @@ def test_only_the_whole_models_log_bounds_are_read(tmp_path: Path) -> None:
     starts: list[int | None] = []
 
     class Watch(Optimiser):
-        def _run(self, solver: Any, m: Any, cb: Any) -> tuple[str, bool]:
+        def _run(self, *args: Any) -> tuple[str, bool]:
             starts.append(self.bound_log_start)
-            return super()._run(solver, m, cb)
+            return super()._run(*args)
 
     opt = Watch(sc, time_limit_s=10)
     plan = opt.solve()

@@ -256,7 +256,10 @@ def span_lines_figure(sc: Scenario, plan: Plan, n: int = 6) -> Figure:
 
 @styled
 def progress_figure(plan: Plan) -> Figure:
-    """The solver's incumbent objective and proven bound over wall time.
+    """The solver's incumbent objective and proven bound over wall time: exactly the rows of ``progress``.
+
+    The last row's values are drawn on to the end of the solve (the optimiser's last
+    row is the plan written, with its bound).
 
     Parameters
     ----------
@@ -267,14 +270,14 @@ def progress_figure(plan: Plan) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    pr = plan.progress.sort_values("wall_s")
+    pr = plan.progress.sort_values("wall_s", kind="stable")
     t = pr["wall_s"].to_numpy(float)
     obj = pr["objective_usd"].to_numpy(float)
     bound = pr["bound_usd"].to_numpy(float)
     end = max(float(plan.wall_s), float(t.max()) if t.size else 0.0)
     t = np.append(t, end)
-    obj = np.append(obj, plan.objective_usd)
-    bound = np.append(bound, plan.bound_usd if np.isfinite(plan.bound_usd) else bound[-1])
+    obj = np.append(obj, obj[-1])
+    bound = np.append(bound, bound[-1])
     bound = np.where(np.isfinite(bound), bound, np.nan)  # no bound known yet: nothing to draw there
     fig = new_figure(7.6, 3.0)
     ax = fig.add_subplot()

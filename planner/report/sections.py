@@ -72,6 +72,8 @@ def header(sc: Scenario, plan: Plan) -> str:
         run.append(f"time limit <b>{fmt_seconds(float(m['time_limit_s']))}</b>")
     if m.get("deterministic"):
         run.append("deterministic")
+    if m.get("safety_stop"):
+        run.append('<b style="color:var(--warn)">safety stop</b> (the wall clock cut the solve short)')
     hz = sc.horizon
     start = f" from {e(hz.start_date)}" if hz.start_date else ""
     facts = [f"scenario <code>{e(sc.name)}</code>", f"horizon <b>{_plural(hz.periods, 'week')}</b>{start}",
@@ -215,6 +217,11 @@ def solver_section(plan: Plan) -> str:
         facts.append(("focused search", f"{fmt_usd_full(float(focus['value_usd']))} in "
                                         f"{fmt_seconds(float(focus.get('wall_s') or 0.0))}, "
                                         f"{fmt_int(float(focus['fixed_site_choices']))} site choices left out"))
+    if m.get("safety_stop"):
+        steps = ", ".join(f"{st.get('step')} at {fmt_seconds(float(st.get('at_s') or 0.0))}"
+                          for st in m.get("safety_stops") or [] if isinstance(st, dict))
+        facts.append(("safety stop", e(f"the wall clock ({fmt_seconds(float(m.get('safety_limit_s') or 0.0))}) "
+                                       f"cut short: {steps or 'a step'}; another run may give another plan")))
     kv = '<table class="kv">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts) + "</table>"
     if len(plan.progress):
         chart = svg_element(charts.progress_figure(plan), "progress-chart", "Objective and bound over time")
