@@ -13,8 +13,6 @@ Each stage is a public function returning pandas tables::
 or all of them at once: ``run = planner.plan_scenario("scenarios/reference.yaml")``.
 """
 
-__version__ = "0.1.0"  # first: modules imported below read it
-
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InfeasibleError, NoPlanError, Problem, ScenarioError
@@ -24,6 +22,7 @@ from planner.routing import candidate_paths, k_shortest_paths, latency_matrix, s
 from planner.run import PlanRun, RunExistsError, export_topology, plan_scenario, write_run
 from planner.scenario import Scenario, default_scenario_path, load_scenario
 from planner.surplus import surplus, surplus_runs
+from planner.version import __version__
 
 if TYPE_CHECKING:
     from planner.baseline import greedy

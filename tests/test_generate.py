@@ -122,7 +122,7 @@ def test_unknown_tier_is_refused(tmp_path: Path) -> None:
 
 
 def test_cli_generate(tmp_path: Path) -> None:
-    from planner.cli_generate import register
+    from planner.cli.generate import register
 
     app = typer.Typer()
     app.callback()(lambda: None)

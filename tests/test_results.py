@@ -28,7 +28,7 @@ WIDE = {"COLUMNS": "200"}
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    from planner.cli_whatif import register
+    from planner.cli.whatif import register
 
     app = typer.Typer()
 

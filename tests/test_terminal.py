@@ -15,8 +15,8 @@ from rich.table import Table
 from typer.core import TyperOption
 from typer.testing import CliRunner
 
-from planner._console import EXAMPLE_WIDTH, fit_table
 from planner.cli import app
+from planner.cli.console import EXAMPLE_WIDTH, fit_table
 
 NO_FORCED_COLOUR: dict[str, str | None] = {"FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
 REFERENCE = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
@@ -233,7 +233,7 @@ def test_every_help_example_runs_as_shown(command: str, tmp_path: Path, monkeypa
 def test_progress_fits_80_columns(live: bool) -> None:
     """The live table (a terminal) and the plain lines (a pipe) wrap long stage details under themselves."""
     from planner import load_scenario
-    from planner._console import PlanProgress
+    from planner.cli.console import PlanProgress
     from planner.run import PlanRun
 
     con = Console(width=80, file=io.StringIO())

@@ -340,7 +340,7 @@ def test_failures_section_in_the_report(tmp_path: Path, tri: tuple[planner.Scena
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    from planner.cli_whatif import register
+    from planner.cli.whatif import register
 
     app = typer.Typer()
 

@@ -31,7 +31,7 @@ PLANNER = Path(sys.executable).with_name("planner")
 
 @pytest.fixture
 def cli() -> typer.Typer:
-    from planner.cli_whatif import register
+    from planner.cli.whatif import register
 
     app = typer.Typer()
 

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
-from planner import __version__
 from planner.plan import Plan
 from planner.report import charts, tables
 from planner.report.planmap import map_figure
@@ -29,6 +28,7 @@ from planner.report.style import (
 from planner.report.summary import Headline
 from planner.report.svg import svg_element
 from planner.scenario import Scenario
+from planner.version import __version__
 
 __all__ = ["banner", "cards", "failures_section", "footer", "header", "map_section", "placements_section",
            "site_chart_id", "sites_section", "solver_section", "spans_section", "unplaced_section"]

@@ -1,7 +1,7 @@
-"""The ``planner`` command line: a thin layer over the library.
+"""The ``planner`` app and its core commands: ``validate``, ``network``, ``schema``, ``plan``, ``export``.
 
 Each command maps to one library function: ``validate`` and ``network`` load a
-scenario (:func:`~planner._console.load_or_exit` turns a
+scenario (:func:`~planner.cli.console.load_or_exit` turns a
 :class:`~planner.errors.ScenarioError` into a table of problems and exit code 2),
 ``plan`` runs :func:`~planner.run.plan_scenario` with a live progress display,
 ``export`` runs :func:`~planner.run.export_topology`.
@@ -11,9 +11,9 @@ has errors, an output would be overwritten or cannot be written, or the command
 line is wrong; 3
 internal workloads cannot all be placed; 130 interrupted (Ctrl-C).
 
-Commands written in other modules import their helpers (``ScenarioArg``,
-``load_or_exit``, ``examples``, exit codes, tables) from :mod:`planner._console`
-and are registered at the end of this file with one line each.
+Commands written in other modules of :mod:`planner.cli` import their helpers
+(``ScenarioArg``, ``load_or_exit``, ``examples``, exit codes, tables) from
+:mod:`planner.cli.console` and are registered at the end of this file with one line each.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from planner import __version__, cli_generate, cli_import, cli_whatif
-from planner._console import (
+from planner.cli import generate as generate_commands
+from planner.cli import imports as import_commands
+from planner.cli import whatif as whatif_commands
+from planner.cli.console import (
     EXIT_INFEASIBLE,
     EXIT_INPUT_ERROR,
     EXIT_INTERRUPTED,
@@ -59,7 +61,7 @@ from planner._console import (
     spans_table,
     unplaced_view,
 )
-from planner.cli_network import NetworkFormat, NetworkTable, network_data
+from planner.cli.network import NetworkFormat, NetworkTable, network_data
 from planner.errors import InfeasibleError, NoPlanError
 from planner.feasibility import never_fit_problems
 from planner.network import build_network
@@ -67,6 +69,7 @@ from planner.plan import Plan
 from planner.routing import latency_matrix
 from planner.run import EXPORT_FORMATS, STAGES, OutputError, export_topology, plan_scenario
 from planner.schema import FILE_MODELS
+from planner.version import __version__
 
 __all__ = ["app", "main"]
 
@@ -78,7 +81,7 @@ STOP_AFTER_SOLUTION_S = 0.5
 UNPLACED_SHOWN = 20
 """Leases left out listed after a run (the most revenue first); unplaced.csv has them all."""
 UNPLACED_SHOWN_NARROW = 10
-"""As :data:`UNPLACED_SHOWN`, on a console narrower than :data:`~planner._console.WIDE_CONSOLE` (2+ lines each)."""
+"""As :data:`UNPLACED_SHOWN`, on a console narrower than :data:`~planner.cli.console.WIDE_CONSOLE` (2+ lines each)."""
 
 app = typer.Typer(
     name="planner",
@@ -428,10 +431,10 @@ def export(
 
 
 # --------------------------------------------------------------------------- commands from other modules
-# A module of commands takes its helpers from planner._console and is registered here, one line each.
-cli_whatif.register(app)  # failures, derate, sweep
-cli_generate.register(app)  # generate
-cli_import.register(app)  # import topology
+# A module of commands takes its helpers from planner.cli.console and is registered here, one line each.
+whatif_commands.register(app)  # failures, derate, sweep
+generate_commands.register(app)  # generate
+import_commands.register(app)  # import topology
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The command line's shared parts: exit codes, loading with a problem table, rich tables, live progress.
 
-Only the command line uses this module (:mod:`planner.cli` and command modules it
-registers, which import their helpers from here); the library itself never prints. Every
+Only the command line uses this module (the modules of :mod:`planner.cli`, which
+import their helpers from here); the library itself never prints. Every
 cell is a :class:`rich.text.Text`, so brackets in ids or fixes (``sites[0].lat``,
 ``[lon, lat]``) are shown as written, never read as rich markup. Output stays
 ASCII apart from the table borders, which rich draws in ASCII when the output

@@ -48,7 +48,7 @@ def generate(
     Exits 0 when the scenario is written, 2 when the folder already holds one
     (pass --force) or the written scenario does not load.
     """
-    from planner._console import EXIT_INPUT_ERROR, count, make_console, print_problems
+    from planner.cli.console import EXIT_INPUT_ERROR, count, make_console, print_problems
     from planner.errors import ScenarioError
     from planner.generate import generate as generate_files
     from planner.scenario import load_scenario
@@ -84,7 +84,7 @@ def generate(
 
 def register(app: typer.Typer) -> None:
     """Add ``generate`` to a Typer app (the main ``planner`` app)."""
-    from planner._console import examples
+    from planner.cli.console import examples
 
     app.command(epilog=examples(
         "planner generate --tier small --seed 1",

@@ -21,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Column, Table
 from rich.text import Text
 
-from planner._console import (
+from planner.cli.console import (
     EXIT_INFEASIBLE,
     EXIT_INPUT_ERROR,
     EXIT_NO_PLAN,

@@ -109,7 +109,7 @@ def topology(
     Exits 0 when the files are written, 2 on bad input (a source that cannot be
     read, unknown PoPs, an --out folder that exists without --force).
     """
-    from planner._console import EXIT_INPUT_ERROR, count, make_console, print_problems
+    from planner.cli.console import EXIT_INPUT_ERROR, count, make_console, print_problems
     from planner.errors import ScenarioError
     from planner.importers import ImportOptions, import_topology
 
@@ -142,7 +142,7 @@ def topology(
 
 def register(app: typer.Typer) -> None:
     """Add the ``import`` group (``planner import topology``) to a Typer app (the main ``planner`` app)."""
-    from planner._console import examples
+    from planner.cli.console import examples
 
     group = typer.Typer(name="import", help="Import real networks as scenario files.", no_args_is_help=True,
                         rich_markup_mode="rich")
