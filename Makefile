@@ -1,6 +1,6 @@
 # Two commands on a fresh machine:
 #   make plan   - install into .venv and plan the bundled reference scenario into output/reference/
-#   make test   - install into .venv (with dev tools) and run lint, types and the whole test suite
+#   make test   - install into .venv (with dev tools) and run lint, types and the whole test suite (slow tests too)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -25,7 +25,7 @@ lint: install-dev
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "slow or not slow"
 
 bench: install-dev
 	$(BIN)/python benchmarks/run.py

@@ -25,7 +25,7 @@ import numpy as np
 from planner.errors import Problem
 from planner.instance import Instance, LeaseOptions, build_instance
 from planner.scenario import Scenario
-from planner.validate import _weeks_text
+from planner.weeks import weeks_text
 
 __all__ = ["NeverFit", "fastest_ms", "never_fit_problems", "never_fits", "term_text"]
 
@@ -54,7 +54,7 @@ class NeverFit:
 
 def term_text(lo: LeaseOptions) -> str:
     """The lease's term as text: ``"weeks 3-9"`` (1-based)."""
-    return _weeks_text(list(range(lo.t0 + 1, lo.t1 + 2)))
+    return weeks_text(list(range(lo.t0 + 1, lo.t1 + 2)))
 
 
 def ms_text(ms: float, *, above: float) -> str:

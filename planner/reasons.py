@@ -33,7 +33,7 @@ from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
 from planner.fit import FAMILIES, ReplicaFit, Residual, fits_from_placements
 from planner.instance import KBPS, MBPS, Instance, LeaseOptions
 from planner.plan import UNPLACED_COLUMNS
-from planner.validate import _weeks_text
+from planner.weeks import weeks_text
 
 __all__ = ["Fix", "Holdings", "crowders", "explain_lease", "explain_unplaced", "internal_failure_reasons",
            "lease_variant", "verified_fixes"]
@@ -69,7 +69,7 @@ def _gbps(mbps: float, *, up: bool) -> str:
 
 
 def _weeks(lo: LeaseOptions, short: np.ndarray) -> str:
-    return _weeks_text([lo.t0 + 1 + int(i) for i in np.flatnonzero(short)])
+    return weeks_text([lo.t0 + 1 + int(i) for i in np.flatnonzero(short)])
 
 
 def _names(items: list[str], limit: int = 3) -> str:

@@ -6,16 +6,18 @@ carry transit; campuses, PoPs and junctions may.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from itertools import islice, pairwise
+from itertools import combinations, islice, pairwise
 
 import networkx as nx
 import pandas as pd
 
+from planner.geo import great_circle_km
 from planner.scenario import Scenario
 
-__all__ = ["Path", "candidate_paths", "fastest_path", "k_shortest_paths", "latency_matrix", "span_graph",
+__all__ = ["Path", "candidate_paths", "fastest_path", "k_shortest_paths", "latency_matrix", "site_pairs", "span_graph",
            "widest_path"]
 
 
@@ -208,3 +210,37 @@ def latency_matrix(sc: Scenario, g: nx.Graph) -> pd.DataFrame:
             out.loc[site, pop] = dist.get(pop, float("nan"))
     out.index.name, out.columns.name = "site", "pop"
     return out
+
+
+def site_pairs(sc: Scenario, g: nx.Graph) -> pd.DataFrame:
+    """Every pair of campuses: great-circle distance, shortest fibre route and fastest latency.
+
+    Returns
+    -------
+    DataFrame
+        One row per pair (``a``, ``b``): ``great_circle_km``, ``route_km`` (the
+        shortest fibre route), ``route_factor`` (route / great circle) and
+        ``latency_ms`` (of the lowest-latency route); NaN when no fibre joins them.
+
+    Examples
+    --------
+    >>> from planner import build_network, load_scenario
+    >>> sc = load_scenario()
+    >>> r = site_pairs(sc, build_network(sc)).iloc[0]
+    >>> r["a"], r["b"], round(r["great_circle_km"]), bool(r["route_km"] > r["great_circle_km"])
+    ('OH-NAL', 'LA-RCH', 1161, True)
+    """
+    h = span_graph(g)
+    rows = []
+    for a, b in combinations(sc.sites.index, 2):
+        (lat_a, lon_a), (lat_b, lon_b) = (sc.sites.loc[s, ["lat", "lon"]].astype(float) for s in (a, b))
+        gc = great_circle_km(lat_a, lon_a, lat_b, lon_b)
+        try:
+            km = float(nx.shortest_path_length(h, a, b, weight="length_km"))
+        except nx.NetworkXException:  # no path, or a site without fibre
+            km = math.nan
+        fastest = k_shortest_paths(h, a, b, 1)
+        rows.append({"a": a, "b": b, "great_circle_km": gc, "route_km": km,
+                     "route_factor": km / gc if gc > 0 else math.nan,
+                     "latency_ms": fastest[0].latency_ms if fastest else math.nan})
+    return pd.DataFrame(rows, columns=["a", "b", "great_circle_km", "route_km", "route_factor", "latency_ms"])

@@ -55,7 +55,9 @@ __all__ = [
     "PlanRun",
     "RunExistsError",
     "check_out_dir",
+    "default_export_path",
     "default_out_dir",
+    "export_format",
     "export_topology",
     "list_in_readme",
     "plan_scenario",
@@ -487,6 +489,36 @@ EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     "routes": (".geojson", "span routes as the GeoJSON a scenario reads back as files.routes"),
 }
 """Formats of :func:`export_topology`: the file suffix and what the file holds."""
+
+
+def export_format(path: str | Path | None, fmt: str | None = None) -> str:
+    """The format asked for, else the one the file's suffix names, else GeoJSON.
+
+    Examples
+    --------
+    >>> export_format("a.gpkg"), export_format(None, "kml"), export_format("a.json")
+    ('gpkg', 'kml', 'geojson')
+    """
+    if fmt is not None:
+        return fmt
+    suffix = Path(path).suffix.lower() if path is not None else ""
+    return next((name for name, (sfx, _) in EXPORT_FORMATS.items() if sfx == suffix), "geojson")
+
+
+def default_export_path(sc: Scenario, fmt: str) -> Path:
+    """Where :func:`export_topology` writes when no path is given: ``output/<scenario>-topology.<suffix>``.
+
+    Routes go to ``output/<scenario>-routes.geojson``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> sc = SimpleNamespace(name="reference")
+    >>> default_export_path(sc, "gpkg").as_posix(), default_export_path(sc, "routes").as_posix()
+    ('output/reference-topology.gpkg', 'output/reference-routes.geojson')
+    """
+    suffix, _ = EXPORT_FORMATS[fmt]
+    return Path("output") / f"{sc.name}-{'routes' if fmt == 'routes' else 'topology'}{suffix}"
 
 
 def export_topology(sc: Scenario, path: str | Path, *, fmt: str, force: bool = False) -> Path:

@@ -22,6 +22,7 @@ from shapely.geometry import LineString, Polygon, shape
 from planner import physics
 from planner.errors import Problem, ScenarioError
 from planner.geo import geodesic_length_km, great_circle_km
+from planner.ids import pod_ids
 from planner.readers import capped, json_too_deep, read_csv_rows, read_text, read_yaml_model
 from planner.schema import (
     MAX_ROWS,
@@ -35,7 +36,7 @@ from planner.schema import (
     SitesFile,
     TopologyFile,
 )
-from planner.validate import Inputs, check_inputs, pod_ids
+from planner.validate import Inputs, check_inputs
 
 __all__ = ["Scenario", "default_scenario_path", "load_scenario"]
 

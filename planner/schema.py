@@ -19,13 +19,16 @@ nesting, YAML alias expansion, rows, periods, counts -- are declared here too
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from planner.ids import ID_PATTERN, MAX_ID_LENGTH
+
 __all__ = [
     "FILE_MODELS",
+    "JSON_SCHEMA_DIALECT",
     "LIMITS",
     "MAX_COUNT",
     "MAX_FILE_BYTES",
@@ -123,7 +126,7 @@ Text = Annotated[str, AfterValidator(_printable), Field(max_length=1_000)]
 """Free text (names, tenants, notes): one line of printable characters."""
 Id = Annotated[
     str,
-    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+    Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN,
           description="Identifier: letters, digits, '_', '.', '-'"),
 ]
 Lat = Annotated[float, Field(ge=-90, le=90, description="Latitude, WGS84 decimal degrees")]
@@ -403,3 +406,26 @@ FILE_MODELS: dict[str, type[BaseModel]] = {
     "reservations-row": ReservationRow,
     "lease-row": LeaseRow,
 }
+
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+"""The JSON Schema dialect :func:`json_schema` declares."""
+
+
+def json_schema(kind: str) -> dict[str, Any]:
+    """The JSON Schema of one file kind of :data:`FILE_MODELS`, for editors and other tools.
+
+    CSV files (leases, reservations) are described row by row.
+
+    Raises
+    ------
+    KeyError
+        On a kind that is not in :data:`FILE_MODELS`.
+
+    Examples
+    --------
+    >>> s = json_schema("lease-row")
+    >>> s["title"], "gpus" in s["properties"], s["$schema"] == JSON_SCHEMA_DIALECT
+    ('LeaseRow', True, True)
+    """
+    return {"$schema": JSON_SCHEMA_DIALECT, **FILE_MODELS[kind].model_json_schema()}

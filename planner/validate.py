@@ -17,6 +17,7 @@ from shapely.geometry import LineString
 from planner import plausibility
 from planner.errors import Problem
 from planner.geo import great_circle_km
+from planner.ids import pod_ids
 from planner.readers import Positions
 from planner.schema import (
     CatalogueFile,
@@ -27,8 +28,9 @@ from planner.schema import (
     SitesFile,
     TopologyFile,
 )
+from planner.weeks import weeks_text
 
-__all__ = ["Inputs", "check_inputs", "pod_ids"]
+__all__ = ["Inputs", "check_inputs"]
 
 ROUTE_END_TOLERANCE_KM = 1.0
 
@@ -52,22 +54,6 @@ class Inputs:
     reservations: list[tuple[int, ReservationRow]] = field(default_factory=list)
     reservations_file: str = ""
     leases: list[tuple[str, int, LeaseRow]] = field(default_factory=list)  # (file, line, row)
-
-
-def pod_ids(group_id: str, count: int) -> list[str]:
-    """Ids of the pods a pod group expands to.
-
-    Examples
-    --------
-    >>> pod_ids("OH-H100-A", 3)
-    ['OH-H100-A-01', 'OH-H100-A-02', 'OH-H100-A-03']
-    >>> pod_ids("LA-GB200-X", 1)
-    ['LA-GB200-X']
-    """
-    if count == 1:
-        return [group_id]
-    width = max(2, len(str(count)))
-    return [f"{group_id}-{i:0{width}d}" for i in range(1, count + 1)]
 
 
 def _dupes(items: Iterable[tuple[str, str, str]], out: list[Problem], what: str) -> None:
@@ -235,7 +221,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     for pid, arr in reserved.items():
         over = np.flatnonzero(arr > pod_gpus[pid])
         if over.size:
-            weeks = _weeks_text(over.tolist())
+            weeks = weeks_text(over.tolist())
             out.append(Problem(rf, f"line {first_line[pid]} (pod {pid})", "gpus", str(int(arr.max())),
                                f"internal reservations on pod {pid} exceed its {pod_gpus[pid]} GPUs in {weeks}",
                                "lower the reservations or move some to another pod"))
@@ -299,21 +285,3 @@ def _choices(ids: Iterable[str], shown: int = 12) -> str:
     ordered = sorted(ids)
     more = f" and {len(ordered) - shown} more" if len(ordered) > shown else ""
     return ", ".join(ordered[:shown]) + more
-
-
-def _weeks_text(weeks: list[int]) -> str:
-    """Compress week numbers into ranges.
-
-    Examples
-    --------
-    >>> _weeks_text([3, 4, 5, 9])
-    'weeks 3-5, 9'
-    """
-    runs: list[list[int]] = []
-    for w in weeks:
-        if runs and w == runs[-1][1] + 1:
-            runs[-1][1] = w
-        else:
-            runs.append([w, w])
-    text = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in runs)
-    return ("week " if len(weeks) == 1 else "weeks ") + text

@@ -15,8 +15,7 @@ from planner.baseline import greedy
 from planner.plan import Plan
 from planner.whatif import cut_cases, evaluate_cut, failure_analysis, local_cluster, run_tasks, sweep
 from planner.whatif.cuts import Case
-from tests.test_whatif import triangle
-from tests.tiny import write
+from tests.tiny import triangle, write
 
 
 @pytest.fixture(scope="module")

@@ -112,7 +112,7 @@ def test_confined_start_keeps_every_lease_at_its_sites(tmp_path: Path) -> None:
 
 def test_only_the_whole_models_log_bounds_are_read(tmp_path: Path) -> None:
     """The CLI reads bounds off CP-SAT's log: a focused search's logged bounds must not be among them."""
-    from planner.cli.console import solver_bound
+    from planner.cpsat_log import solver_bound
 
     sc = planner.load_scenario(write(tmp_path, _crowded(0)))
     starts: list[int | None] = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import re
 import shutil
 import sqlite3
@@ -32,8 +31,8 @@ from planner.network import build_network
 from planner.plan import Plan
 from planner.scenario import Scenario, load_scenario
 from tests import tiny
+from tests.gis_clients import KML, ogrinfo, validate_gpkg_command
 
-KML = "{http://www.opengis.net/kml/2.2}"
 OGR_TYPES = {"Point": "POINT", "LineString": "LINESTRING", "Polygon": "POLYGON"}
 GPKG_TYPES = {"Point": "Point", "LineString": "Line String", "Polygon": "Polygon"}
 FOOTPRINT = [[-90.01, 32.99], [-89.99, 32.99], [-89.99, 33.01], [-90.01, 33.01], [-90.01, 32.99]]
@@ -83,26 +82,9 @@ def out(tmp_path_factory: pytest.TempPathFactory, sc: Scenario, plan: Plan) -> d
 
 
 # --------------------------------------------------------------------------- real clients
-def _missing(what: str, fix: str) -> None:
-    """Fail in CI, skip elsewhere."""
-    msg = f"{what} is not installed ({fix})"
-    if "CI" in os.environ:
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
-def _ogrinfo(*args: str | Path) -> str:
-    exe = shutil.which("ogrinfo")
-    if exe is None:
-        _missing("ogrinfo", "apt-get install gdal-bin")
-    run = subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True, check=False, timeout=60)
-    assert run.returncode == 0, run.stderr
-    return run.stdout
-
-
 def _summary(path: Path) -> dict[str, tuple[str, int]]:
     """Layer name -> (geometry type, feature count) from ``ogrinfo -ro -al -so``; also checks the CRS."""
-    text = _ogrinfo("-ro", "-al", "-so", path)
+    text = ogrinfo("-ro", "-al", "-so", path)
     blocks = re.split(r"^Layer name: ", text, flags=re.M)[1:]
     out = {}
     for block in blocks:
@@ -120,34 +102,10 @@ def _summary(path: Path) -> dict[str, tuple[str, int]]:
 
 def _count(path: Path, sql: str) -> int:
     """Feature count of an OGR SQL query run by ogrinfo."""
-    text = _ogrinfo("-ro", "-so", path, "-sql", sql)
+    text = ogrinfo("-ro", "-so", path, "-sql", sql)
     found = re.search(r"^Feature Count: (\d+)$", text, re.M)
     assert found, text
     return int(found.group(1))
-
-
-def _system_python_with_osgeo() -> str | None:
-    for exe in ("/usr/bin/python3", shutil.which("python3")):
-        if exe and subprocess.run([exe, "-c", "from osgeo import gdal"], capture_output=True,
-                                  check=False).returncode == 0:
-            return exe
-    return None
-
-
-def _validate_gpkg_command() -> list[str]:
-    """How to run GDAL's validate_gpkg.py (python3-gdal ships it), with a Python that has ``osgeo``."""
-    py = _system_python_with_osgeo()
-    if py is None:
-        _missing("GDAL's Python bindings (osgeo)", "apt-get install python3-gdal")
-    assert py is not None
-    module = "osgeo_utils.samples.validate_gpkg"
-    if subprocess.run([py, "-c", f"import {module}"], capture_output=True, check=False).returncode == 0:
-        return [py, "-m", module]
-    for script in (Path("/usr/share/doc/python3-gdal/examples/validate_gpkg.py"), shutil.which("validate_gpkg.py")):
-        if script and Path(script).exists():
-            return [py, str(script)]
-    _missing("validate_gpkg.py", "apt-get install python3-gdal")
-    raise AssertionError  # unreachable
 
 
 # --------------------------------------------------------------------------- layers
@@ -267,7 +225,7 @@ def test_geojson_is_one_rfc7946_collection(out: dict[str, Path], layers: dict) -
     assert (np.abs(coords[:, 0]) <= 180).all() and (np.abs(coords[:, 1]) <= 90).all()
 
 
-def test_geojson_opens_in_ogrinfo(out: dict[str, Path], layers: dict) -> None:
+def test_geojson_opens_inogrinfo(out: dict[str, Path], layers: dict) -> None:
     path = out["geojson"]
     summary = _summary(path)
     assert summary == {path.stem: ("Unknown (any)", sum(len(g) for g in layers.values()))}
@@ -278,7 +236,7 @@ def test_geojson_opens_in_ogrinfo(out: dict[str, Path], layers: dict) -> None:
 
 
 # --------------------------------------------------------------------------- GeoPackage
-def test_gpkg_opens_in_ogrinfo(out: dict[str, Path], layers: dict) -> None:
+def test_gpkg_opens_inogrinfo(out: dict[str, Path], layers: dict) -> None:
     summary = _summary(out["gpkg"])
     assert list(summary) == list(layers)
     for name, gdf in layers.items():
@@ -288,7 +246,7 @@ def test_gpkg_opens_in_ogrinfo(out: dict[str, Path], layers: dict) -> None:
 def test_gpkg_is_version_1_3_and_validates(out: dict[str, Path]) -> None:
     with sqlite3.connect(out["gpkg"]) as con:
         assert con.execute("PRAGMA user_version").fetchone()[0] == 10300
-    run = subprocess.run([*_validate_gpkg_command(), "-k", str(out["gpkg"])], capture_output=True, text=True,
+    run = subprocess.run([*validate_gpkg_command(), "-k", str(out["gpkg"])], capture_output=True, text=True,
                          check=False, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "Req " not in run.stdout and "Error" not in run.stderr, run.stdout + run.stderr
@@ -312,7 +270,7 @@ def test_gpkg_without_plan_and_replaces_file(tmp_path: Path, sc: Scenario) -> No
 
 
 # --------------------------------------------------------------------------- KML
-def test_kml_opens_in_ogrinfo(out: dict[str, Path], layers: dict) -> None:
+def test_kml_opens_inogrinfo(out: dict[str, Path], layers: dict) -> None:
     path = out["kml"]
     summary = _summary(path)
     assert list(summary) == list(layers)

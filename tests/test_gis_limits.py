@@ -30,7 +30,7 @@ from planner.gis.vector import write_geojson_layers
 from planner.plan import Plan
 from planner.scenario import Scenario, load_scenario
 from tests import tiny
-from tests.test_gis import KML, _ogrinfo, _validate_gpkg_command
+from tests.gis_clients import KML, ogrinfo, validate_gpkg_command
 
 AT_LIMIT = "SA-P1"
 
@@ -101,10 +101,10 @@ def test_gpkg_at_limit_descriptions_and_qgis_styles(out: dict[str, Path]) -> Non
     assert "at the usable limit" in str(red[2])
     sites_qml = ET.fromstring(by_layer["sites"][1].split("\n", 1)[1])
     assert sites_qml.find("renderer-v2").get("attr") == "gpus"  # type: ignore[union-attr]
-    run = subprocess.run([*_validate_gpkg_command(), "-k", str(out["gpkg"])], capture_output=True, text=True,
+    run = subprocess.run([*validate_gpkg_command(), "-k", str(out["gpkg"])], capture_output=True, text=True,
                          check=False, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
-    info = _ogrinfo("-ro", "-so", out["gpkg"], "spans")
+    info = ogrinfo("-ro", "-so", out["gpkg"], "spans")
     assert "DESCRIPTION=DCI fibre spans" in info and re.search(r"^peak_pct_of_limit: Real", info, re.M)
 
 
@@ -116,7 +116,7 @@ def test_geojson_at_limit_ids_and_one_file_per_layer(out: dict[str, Path], sc: S
     files = write_geojson_layers(sc, out["layers"], plan=plan)
     assert sorted(p.stem for p in files) == sorted(gis.topology_layers(sc, plan))
     for path in files:
-        info = _ogrinfo("-ro", "-so", path, path.stem)
+        info = ogrinfo("-ro", "-so", path, path.stem)
         kind = re.search(r"^Geometry: (.+)$", info, re.M)
         assert kind and kind.group(1) != "Unknown (any)", path.name  # one geometry type per file
         layer = json.loads(path.read_text(encoding="utf-8"))
@@ -138,11 +138,11 @@ def test_kml_at_limit_is_red_with_a_legend_and_typed_fields(out: dict[str, Path]
               for s in doc.iter(f"{KML}Schema")}
     assert fields["spans"]["peak_pct_of_limit"] == "double" and fields["spans"]["n_amplifiers"] == "int"
     assert fields["sites"]["gpus"] == "int" and fields["sites"]["id"] == "string"
-    info = _ogrinfo("-ro", "-al", out["kml"], "spans")  # GDAL's LIBKML driver reads the Schema's types
+    info = ogrinfo("-ro", "-al", out["kml"], "spans")  # GDAL's LIBKML driver reads the Schema's types
     assert re.search(r"^n_amplifiers: Integer", info, re.M) and re.search(r"^peak_pct_of_limit: Real", info, re.M)
     block = info.split(f"id (String) = {AT_LIMIT}\n", 1)[1]
     assert re.search(r"peak_pct_of_limit \(Real\) = 100(\.0*)?\n", block)
-    sites = _ogrinfo("-ro", "-al", out["kml"], "sites")
+    sites = ogrinfo("-ro", "-al", out["kml"], "sites")
     assert "id (String) = SA" in sites and re.search(r"gpus \(Integer\) = 200", sites)
 
 
@@ -188,9 +188,9 @@ def test_routes_carry_dates_for_time_aware_tools(out: dict[str, Path], plan: Pla
     l2 = routes.loc["L2#0"]
     assert (l2["start_week"], l2["end_week"]) == (1, 4)
     assert str(l2["start_date"]) == "2027-01-04 00:00:00" and str(l2["end_date"]) == "2027-01-20 16:00:00"
-    assert re.search(r"^start_date: DateTime", _ogrinfo("-ro", "-so", out["gpkg"], "routes"), re.M)
+    assert re.search(r"^start_date: DateTime", ogrinfo("-ro", "-so", out["gpkg"], "routes"), re.M)
     doc = json.loads(out["geojson"].read_text(encoding="utf-8"))
     feat = next(f for f in doc["features"] if f["id"] == "routes:L2#0")
     assert feat["properties"]["start_date"] == "2027-01-04T00:00:00"
-    kml = _ogrinfo("-ro", "-al", out["kml"], "routes")  # LIBKML reads the TimeSpan as begin / end
+    kml = ogrinfo("-ro", "-al", out["kml"], "routes")  # LIBKML reads the TimeSpan as begin / end
     assert re.search(r"begin \(DateTime\) = 2027/01/04", kml) and re.search(r"end \(DateTime\) = 2027/01/20", kml)

@@ -32,7 +32,7 @@ from planner.network import build_network
 from planner.routing import candidate_paths
 from planner.scenario import Scenario, load_scenario
 from tests import tiny
-from tests.test_gis import _validate_gpkg_command
+from tests.gis_clients import validate_gpkg_command
 
 DATA = Path(__file__).parent / "data" / "import"
 REFERENCE = Path(__file__).parents[1] / "scenarios" / "reference.yaml"
@@ -296,7 +296,7 @@ def test_public_us_network_in_one_command_plans_fails_and_exports(tmp_path: Path
     gpkg = tmp_path / "us.gpkg"
     res = runner.invoke(app, ["export", str(scenario), "--out", str(gpkg)])
     assert res.exit_code == 0, res.output
-    check = subprocess.run([*_validate_gpkg_command(), "-k", str(gpkg)], capture_output=True, text=True,
+    check = subprocess.run([*validate_gpkg_command(), "-k", str(gpkg)], capture_output=True, text=True,
                            check=False)
     assert check.returncode == 0, check.stdout + check.stderr
     sc = load_scenario(scenario)

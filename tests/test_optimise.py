@@ -14,7 +14,7 @@ from planner.baseline import greedy
 from planner.errors import InfeasibleError
 from planner.solver import optimise
 from tests import exact
-from tests.tiny import base, lease, write
+from tests.tiny import base, lease, random_tiny, write
 
 
 def solve(tmp_path: Path, data: dict[str, Any], **kw: Any) -> tuple[planner.Scenario, planner.plan.Plan]:
@@ -201,34 +201,9 @@ def test_same_seed_same_plan(tmp_path: Path) -> None:
     assert a.objective_usd == b.objective_usd
 
 
-def _random_tiny(seed: int, n: int, max_replicas: int = 2) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    d = base()
-    d["sites"]["sites"][0]["grid_mw"] = float(rng.uniform(0.12, 0.3))
-    d["sites"]["sites"][0]["power_price_usd_per_mwh"] = 80.0
-    d["sites"]["sites"][1]["power_price_usd_per_mwh"] = 40.0
-    d["scenario"]["settings"]["transport_usd_per_gbps_km_week"] = 0.01
-    d["scenario"]["settings"]["max_link_utilisation"] = 0.8
-    d["reservations"] = [{"pod": "A1", "start_week": 1, "end_week": 2, "gpus": int(rng.integers(0, 60))}]
-    leases = []
-    for i in range(n):
-        region = str(rng.choice(["", "P1", "P2"]))
-        leases.append(lease(
-            f"L{i}", int(rng.integers(2, 16)) * 10, price=float(rng.uniform(0.5, 4)),
-            replicas=int(rng.choice([1, 1, max_replicas])), anti_affinity=bool(rng.random() < 0.5),
-            start_week=int(rng.integers(1, 3)), end_week=int(rng.integers(3, 5)), region=region,
-            egress_gbps=float(rng.integers(0, 500)) if region else 0,
-            latency_slo_ms=float(rng.choice([0.6, 1.2, 2.0])) if region and rng.random() < 0.5 else "",
-            priority="internal" if i == 0 else "spot"))
-    leases[0]["price_usd_per_gpu_hour"] = 0
-    leases[0]["gpus"] = 20
-    d["leases"] = leases
-    return d
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_optimum_equals_independent_exact_mip(tmp_path: Path, seed: int) -> None:
-    d = _random_tiny(seed, 6)
+    d = random_tiny(seed, 6)
     sc = planner.load_scenario(write(tmp_path, d))
     plan = optimise(sc, time_limit_s=20)
     assert plan.check(sc) == []
@@ -240,7 +215,7 @@ def test_optimum_equals_independent_exact_mip(tmp_path: Path, seed: int) -> None
 
 @pytest.mark.parametrize("seed", range(3))
 def test_optimum_equals_brute_force(tmp_path: Path, seed: int) -> None:
-    d = _random_tiny(100 + seed, 4, max_replicas=1 + seed % 2)
+    d = random_tiny(100 + seed, 4, max_replicas=1 + seed % 2)
     sc = planner.load_scenario(write(tmp_path, d))
     plan = optimise(sc, time_limit_s=20)
     assert plan.check(sc) == []
@@ -250,7 +225,7 @@ def test_optimum_equals_brute_force(tmp_path: Path, seed: int) -> None:
 
 
 def test_plan_json_round_trip(tmp_path: Path) -> None:
-    d = _random_tiny(1, 6)
+    d = random_tiny(1, 6)
     sc = planner.load_scenario(write(tmp_path, d))
     plan = optimise(sc, time_limit_s=5)
     text = plan.to_json()
@@ -263,7 +238,7 @@ def test_plan_json_round_trip(tmp_path: Path) -> None:
 
 
 def test_greedy_plan_json_round_trip_keeps_missing_bound(tmp_path: Path) -> None:
-    sc = planner.load_scenario(write(tmp_path, _random_tiny(2, 6)))
+    sc = planner.load_scenario(write(tmp_path, random_tiny(2, 6)))
     g = greedy(sc)
     back = planner.plan.Plan.from_json(g.to_json(), sc)
     assert np.isnan(back.bound_usd) and np.isnan(back.gap)
@@ -273,7 +248,7 @@ def test_greedy_plan_json_round_trip_keeps_missing_bound(tmp_path: Path) -> None
 def test_no_cp_sat_plan_in_time_returns_the_warm_start(tmp_path: Path) -> None:
     from planner.solver import Optimiser
 
-    sc = planner.load_scenario(write(tmp_path, _random_tiny(3, 6)))
+    sc = planner.load_scenario(write(tmp_path, random_tiny(3, 6)))
     opt = Optimiser(sc, time_limit_s=1e-9, deterministic=False)
     plan = opt.solve()
     assert plan.meta["solver_status"] == "UNKNOWN" and plan.status == "FEASIBLE"

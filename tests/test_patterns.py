@@ -12,13 +12,12 @@ from planner.lp import lp_relaxation
 from planner.model import build_model
 from planner.patterns import pattern_bound
 from tests import exact
-from tests.test_optimise import _random_tiny
-from tests.tiny import base, lease, write
+from tests.tiny import base, lease, random_tiny, write
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_pattern_bound_bounds_the_exact_optimum(tmp_path: Path, seed: int) -> None:
-    sc = planner.load_scenario(write(tmp_path, _random_tiny(seed, 6)))
+    sc = planner.load_scenario(write(tmp_path, random_tiny(seed, 6)))
     pb = pattern_bound(build_instance(sc), time_limit_s=30)
     assert pb.status == "CONVERGED"
     best = exact.exact_milp(sc)

@@ -16,8 +16,7 @@ from planner.baseline import greedy
 from planner.routing import fastest_path, span_graph, widest_path
 from planner.whatif import cut_cases, evaluate_cut
 from planner.whatif.cuts import plan_replicas
-from tests.test_whatif import triangle
-from tests.tiny import lease, write
+from tests.tiny import lease, triangle, write
 
 
 def random_fibre(rng: random.Random) -> tuple[nx.Graph, dict[str, float]]:

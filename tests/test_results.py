@@ -20,24 +20,9 @@ from planner.plan import Plan
 from planner.provenance import sha256_file
 from planner.results import read_results
 from planner.run import check_out_dir, write_run
-from tests.test_whatif import single_route, triangle
-from tests.tiny import write
+from tests.tiny import single_route, triangle, write
 
 WIDE = {"COLUMNS": "200"}
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    from planner.cli.whatif import register
-
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """Test app."""
-
-    register(app)
-    return app
 
 
 @pytest.fixture

@@ -20,13 +20,12 @@ from planner.search import polish
 from planner.solver import Method, Optimiser, optimise
 from planner.warmstart import greedy_pass, plan_value, price_order
 from tests import exact
-from tests.test_optimise import _random_tiny
-from tests.tiny import write
+from tests.tiny import random_tiny, write
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_site_relaxation_bounds_the_exact_optimum(tmp_path: Path, seed: int) -> None:
-    sc = planner.load_scenario(write(tmp_path, _random_tiny(seed, 6)))
+    sc = planner.load_scenario(write(tmp_path, random_tiny(seed, 6)))
     rel = site_relaxation(build_instance(sc))
     assert rel.status == "OPTIMAL"
     best = exact.exact_milp(sc)
@@ -37,7 +36,7 @@ def test_site_relaxation_bounds_the_exact_optimum(tmp_path: Path, seed: int) -> 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_site_method_reaches_the_exact_optimum_on_tiny_cases(tmp_path: Path, seed: int) -> None:
-    sc = planner.load_scenario(write(tmp_path, _random_tiny(seed, 6)))
+    sc = planner.load_scenario(write(tmp_path, random_tiny(seed, 6)))
     plan = optimise(sc, time_limit_s=5, method="sites")
     assert plan.meta["method"] == "sites"
     assert plan.check(sc) == []

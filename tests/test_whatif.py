@@ -31,53 +31,12 @@ from planner.whatif import (
     vary,
     write_failures,
 )
-from tests.tiny import base, lease, write
+from tests.tiny import derate_data, single_route, triangle, write
 
 KM_PER_DEGREE_OF_EQUATOR = 6378.137 * math.pi / 180  # WGS84 equatorial radius: 111.3195 km
 
 
 # --------------------------------------------------------------------------- fixtures
-def triangle() -> dict[str, Any]:
-    """One campus SA, one PoP P1 and a junction J, all on the equator (delays 0, so latency = km x 4.9 us).
-
-        J (lon -9) ---- SA (lon 0) ---- P1 (lon 9)      SA-P1: 9 deg, 2,000 Gbps, conduit "east"
-         \\__________________________/                    SA-J: 9 deg, J-P1: 18 deg, 1,000 Gbps each,
-                                                         both in conduit "west"
-
-    SA -> P1 direct: 9 x 111.3195 = 1,001.9 km = 4.909 ms; the detour SA > J > P1: 27 degrees =
-    3,005.6 km = 14.728 ms, which breaks a 10 ms SLO and meets a 20 ms one.
-    """
-    d = base()
-    d["scenario"]["settings"]["transport_usd_per_gbps_km_week"] = 0.001  # shortest route is the cheapest
-    d["sites"]["sites"] = [dict(d["sites"]["sites"][0], lat=0.0, lon=0.0)]
-    d["pods"]["pods"] = [p for p in d["pods"]["pods"] if p["site"] == "SA"]
-    d["topology"]["pops"] = [{"id": "P1", "name": "PoP 1", "lat": 0.0, "lon": 9.0}]
-    d["topology"]["junctions"] = [{"id": "J", "name": "Junction", "lat": 0.0, "lon": -9.0}]
-    d["topology"]["spans"] = [
-        {"id": "SA-P1", "a": "SA", "b": "P1", "fibre_pairs": 1, "channels": 20, "channel_gbps": 100, "srlg": "east"},
-        {"id": "SA-J", "a": "SA", "b": "J", "fibre_pairs": 1, "channels": 10, "channel_gbps": 100, "srlg": "west"},
-        {"id": "J-P1", "a": "J", "b": "P1", "fibre_pairs": 1, "channels": 10, "channel_gbps": 100, "srlg": "west"},
-    ]
-    kw = {"region": "P1", "allowed_sites": "SA"}
-    d["leases"] = [
-        lease("L1", 10, price=3, latency_slo_ms=10, egress_gbps=100, **kw),  # only the direct span meets 10 ms
-        lease("L2", 10, price=2, latency_slo_ms=20, egress_gbps=600, **kw),  # the detour meets 20 ms ...
-        lease("L3", 10, price=1, latency_slo_ms=20, egress_gbps=600, **kw),  # ... but not for both of them
-        lease("L4", 10, price=1.5, allowed_sites="SA"),  # no traffic
-    ]
-    return d
-
-
-def single_route() -> dict[str, Any]:
-    """SA reaches P1 over one route only: SA-J then J-P1, in two conduits."""
-    d = triangle()
-    d["topology"]["spans"] = [s for s in d["topology"]["spans"] if s["id"] != "SA-P1"]
-    d["topology"]["spans"][1]["srlg"] = "north"
-    d["leases"] = [lease("L1", 10, price=2, region="P1", egress_gbps=50, allowed_sites="SA"),
-                   lease("L2", 10, price=1, allowed_sites="SA")]
-    return d
-
-
 def load(tmp_path: Path, data: dict[str, Any]) -> planner.Scenario:
     return planner.load_scenario(write(tmp_path, data))
 
@@ -207,14 +166,6 @@ def test_every_replan_passes_check_and_moves_only_leases_that_no_longer_fit(tmp_
 
 
 # --------------------------------------------------------------------------- derates
-def derate_data() -> dict[str, Any]:
-    d = base()
-    d["sites"]["sites"][0]["grid_mw"] = 0.2  # SA: 200 GPUs x 1 kW x PUE 1
-    d["leases"] = [lease(f"L{i}", 50, price=p, allowed_sites="SA") for i, p in enumerate([4, 3, 2, 1], start=1)]
-    d["leases"].append(lease("L5", 50, price=0.5, allowed_sites="SB"))  # the cheapest, but at the other site
-    return d
-
-
 def test_derate_curtails_the_cheapest_leases(tmp_path: Path) -> None:
     sc = load(tmp_path, derate_data())
     plan = optimise(sc, time_limit_s=5)
@@ -336,20 +287,6 @@ def test_failures_section_in_the_report(tmp_path: Path, tri: tuple[planner.Scena
     assert 'id="failures"' in page and 'id="failures-table"' in page
     worst = report.cases.sort_values("revenue_at_risk_usd", ascending=False)["case"].iloc[0]
     assert page.index(worst) < page.index("</table>", page.index('id="failures-table"'))
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    from planner.cli.whatif import register
-
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """Test app."""
-
-    register(app)
-    return app
 
 
 def test_cli_failures_derate_sweep(tmp_path: Path, cli: typer.Typer, tri: tuple[planner.Scenario, Plan]) -> None:

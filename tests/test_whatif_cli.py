@@ -21,26 +21,11 @@ from planner.solver import optimise
 from planner.whatif import GridError, derate, read_grid, write_derate
 from planner.whatif.derate_files import DERATE_FILES
 from planner.whatif.sweep import MAX_POINTS
-from tests.test_whatif import derate_data, triangle
-from tests.tiny import lease, write
+from tests.tiny import derate_data, lease, triangle, write
 
 BAD = Path(__file__).parent / "data" / "bad"
 WIDE = {"COLUMNS": "200"}
 PLANNER = Path(sys.executable).with_name("planner")
-
-
-@pytest.fixture
-def cli() -> typer.Typer:
-    from planner.cli.whatif import register
-
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """Test app."""
-
-    register(app)
-    return app
 
 
 @pytest.fixture

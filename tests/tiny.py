@@ -15,6 +15,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 LEASE_COLUMNS = ["id", "tenant", "kind", "priority", "sku", "gpus", "span", "replicas", "anti_affinity",
@@ -90,3 +91,80 @@ def write(tmp: Path, data: dict[str, Any]) -> Path:
         w.writeheader()
         w.writerows(data["leases"])
     return tmp / "scenario.yaml"
+
+
+# --------------------------------------------------------------------------- scenarios shared by tests
+def triangle() -> dict[str, Any]:
+    """One campus SA, one PoP P1 and a junction J, all on the equator (delays 0, so latency = km x 4.9 us).
+
+        J (lon -9) ---- SA (lon 0) ---- P1 (lon 9)      SA-P1: 9 deg, 2,000 Gbps, conduit "east"
+         \\__________________________/                    SA-J: 9 deg, J-P1: 18 deg, 1,000 Gbps each,
+                                                         both in conduit "west"
+
+    SA -> P1 direct: 9 x 111.3195 = 1,001.9 km = 4.909 ms; the detour SA > J > P1: 27 degrees =
+    3,005.6 km = 14.728 ms, which breaks a 10 ms SLO and meets a 20 ms one.
+    """
+    d = base()
+    d["scenario"]["settings"]["transport_usd_per_gbps_km_week"] = 0.001  # shortest route is the cheapest
+    d["sites"]["sites"] = [dict(d["sites"]["sites"][0], lat=0.0, lon=0.0)]
+    d["pods"]["pods"] = [p for p in d["pods"]["pods"] if p["site"] == "SA"]
+    d["topology"]["pops"] = [{"id": "P1", "name": "PoP 1", "lat": 0.0, "lon": 9.0}]
+    d["topology"]["junctions"] = [{"id": "J", "name": "Junction", "lat": 0.0, "lon": -9.0}]
+    d["topology"]["spans"] = [
+        {"id": "SA-P1", "a": "SA", "b": "P1", "fibre_pairs": 1, "channels": 20, "channel_gbps": 100, "srlg": "east"},
+        {"id": "SA-J", "a": "SA", "b": "J", "fibre_pairs": 1, "channels": 10, "channel_gbps": 100, "srlg": "west"},
+        {"id": "J-P1", "a": "J", "b": "P1", "fibre_pairs": 1, "channels": 10, "channel_gbps": 100, "srlg": "west"},
+    ]
+    kw = {"region": "P1", "allowed_sites": "SA"}
+    d["leases"] = [
+        lease("L1", 10, price=3, latency_slo_ms=10, egress_gbps=100, **kw),  # only the direct span meets 10 ms
+        lease("L2", 10, price=2, latency_slo_ms=20, egress_gbps=600, **kw),  # the detour meets 20 ms ...
+        lease("L3", 10, price=1, latency_slo_ms=20, egress_gbps=600, **kw),  # ... but not for both of them
+        lease("L4", 10, price=1.5, allowed_sites="SA"),  # no traffic
+    ]
+    return d
+
+
+def single_route() -> dict[str, Any]:
+    """SA reaches P1 over one route only: SA-J then J-P1, in two conduits."""
+    d = triangle()
+    d["topology"]["spans"] = [s for s in d["topology"]["spans"] if s["id"] != "SA-P1"]
+    d["topology"]["spans"][1]["srlg"] = "north"
+    d["leases"] = [lease("L1", 10, price=2, region="P1", egress_gbps=50, allowed_sites="SA"),
+                   lease("L2", 10, price=1, allowed_sites="SA")]
+    return d
+
+
+def derate_data() -> dict[str, Any]:
+    """SA holds 200 GPUs of power (grid 0.2 MW), four SA leases of 50 GPUs priced 4..1 and one cheaper at SB."""
+    d = base()
+    d["sites"]["sites"][0]["grid_mw"] = 0.2  # SA: 200 GPUs x 1 kW x PUE 1
+    d["leases"] = [lease(f"L{i}", 50, price=p, allowed_sites="SA") for i, p in enumerate([4, 3, 2, 1], start=1)]
+    d["leases"].append(lease("L5", 50, price=0.5, allowed_sites="SB"))  # the cheapest, but at the other site
+    return d
+
+
+def random_tiny(seed: int, n: int, max_replicas: int = 2) -> dict[str, Any]:
+    """``n`` random leases (the first internal) on :func:`base`, drawn from ``seed``: exact cross-checks solve it."""
+    rng = np.random.default_rng(seed)
+    d = base()
+    d["sites"]["sites"][0]["grid_mw"] = float(rng.uniform(0.12, 0.3))
+    d["sites"]["sites"][0]["power_price_usd_per_mwh"] = 80.0
+    d["sites"]["sites"][1]["power_price_usd_per_mwh"] = 40.0
+    d["scenario"]["settings"]["transport_usd_per_gbps_km_week"] = 0.01
+    d["scenario"]["settings"]["max_link_utilisation"] = 0.8
+    d["reservations"] = [{"pod": "A1", "start_week": 1, "end_week": 2, "gpus": int(rng.integers(0, 60))}]
+    leases = []
+    for i in range(n):
+        region = str(rng.choice(["", "P1", "P2"]))
+        leases.append(lease(
+            f"L{i}", int(rng.integers(2, 16)) * 10, price=float(rng.uniform(0.5, 4)),
+            replicas=int(rng.choice([1, 1, max_replicas])), anti_affinity=bool(rng.random() < 0.5),
+            start_week=int(rng.integers(1, 3)), end_week=int(rng.integers(3, 5)), region=region,
+            egress_gbps=float(rng.integers(0, 500)) if region else 0,
+            latency_slo_ms=float(rng.choice([0.6, 1.2, 2.0])) if region and rng.random() < 0.5 else "",
+            priority="internal" if i == 0 else "spot"))
+    leases[0]["price_usd_per_gpu_hour"] = 0
+    leases[0]["gpus"] = 20
+    d["leases"] = leases
+    return d

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -55,7 +55,6 @@ from planner.cli.console import (
     make_console,
     plan_summary,
     print_problems,
-    site_pairs,
     site_pairs_lines,
     sites_table,
     spans_table,
@@ -66,14 +65,20 @@ from planner.errors import InfeasibleError, NoPlanError
 from planner.feasibility import never_fit_problems
 from planner.network import build_network
 from planner.plan import Plan
-from planner.routing import latency_matrix
-from planner.run import EXPORT_FORMATS, STAGES, OutputError, export_topology, plan_scenario
-from planner.schema import FILE_MODELS
+from planner.routing import latency_matrix, site_pairs
+from planner.run import (
+    EXPORT_FORMATS,
+    STAGES,
+    OutputError,
+    default_export_path,
+    export_format,
+    export_topology,
+    plan_scenario,
+)
+from planner.schema import FILE_MODELS, json_schema
 from planner.version import __version__
 
 __all__ = ["app", "main"]
-
-JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 STOP_AFTER_SOLUTION_S = 0.5
 """Ctrl-C stops the search at least this long after the latest solution (see ``_ctrl_c_handled``)."""
@@ -171,18 +176,6 @@ def network(
     out.print(fit_table(latency_table(latency_matrix(sc, g)), out))
 
 
-def _json_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of one file kind (see :data:`planner.schema.FILE_MODELS`).
-
-    Examples
-    --------
-    >>> s = _json_schema("lease-row")
-    >>> s["title"], "gpus" in s["properties"]
-    ('LeaseRow', True)
-    """
-    return {"$schema": JSON_SCHEMA_DIALECT, **FILE_MODELS[kind].model_json_schema()}
-
-
 @app.command(epilog=examples("planner schema                # list the kinds",
                              "planner schema lease-row      # one kind's JSON Schema",
                              "planner schema --out schemas  # every kind, one file each"))
@@ -206,13 +199,13 @@ def schema(
             out_dir.mkdir(parents=True, exist_ok=True)
             for k in [kind] if kind else list(FILE_MODELS):
                 target = out_dir / f"{k}.schema.json"
-                target.write_text(json.dumps(_json_schema(k), indent=2) + "\n", encoding="utf-8")
+                target.write_text(json.dumps(json_schema(k), indent=2) + "\n", encoding="utf-8")
                 typer.echo(f"wrote {target}")
         except OSError as exc:  # --out under a file, a full disk, no permission
             raise _fail(EXIT_INPUT_ERROR, f"could not write {out_dir} ({exc.strerror or exc})",
                         "choose another folder with --out (or free some disk space) and run again") from None
     elif kind is not None:
-        typer.echo(json.dumps(_json_schema(kind), indent=2))
+        typer.echo(json.dumps(json_schema(kind), indent=2))
     else:  # one line a kind, its description wrapped under itself on a narrow terminal
         kinds = Table.grid(padding=(0, 1))
         kinds.add_column(no_wrap=True)
@@ -376,20 +369,6 @@ class ExportFormat(StrEnum):
     routes = "routes"
 
 
-def _format_of(out: Path | None, fmt: str | None) -> str:
-    """The format asked for, else the one the file's suffix names, else GeoJSON.
-
-    Examples
-    --------
-    >>> _format_of(Path("a.gpkg"), None), _format_of(None, "kml"), _format_of(Path("a.json"), None)
-    ('gpkg', 'kml', 'geojson')
-    """
-    if fmt is not None:
-        return fmt
-    suffix = out.suffix.lower() if out is not None else ""
-    return next((name for name, (sfx, _) in EXPORT_FORMATS.items() if sfx == suffix), "geojson")
-
-
 @app.command(epilog=examples(
     "planner export --format gpkg --out reference.gpkg",
     "planner export scenarios/reference.yaml --out reference.kml",
@@ -420,14 +399,13 @@ def export(
     Exits 0 when the file is written, 2 when the scenario has errors.
     """
     sc = load_or_exit(scenario)
-    name = _format_of(out, fmt.value if fmt is not None else None)
-    suffix, what = EXPORT_FORMATS[name]
-    path = out or Path("output") / f"{sc.name}-{'routes' if name == 'routes' else 'topology'}{suffix}"
+    name = export_format(out, fmt.value if fmt is not None else None)
+    path = out or default_export_path(sc, name)
     try:
         export_topology(sc, path, fmt=name, force=force)
     except OutputError as exc:
         raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
-    make_console().print(f"wrote {path} ({name}: {what})", highlight=False, markup=False)
+    make_console().print(f"wrote {path} ({name}: {EXPORT_FORMATS[name][1]})", highlight=False, markup=False)
 
 
 # --------------------------------------------------------------------------- commands from other modules

@@ -14,16 +14,13 @@ import contextlib
 import inspect
 import math
 import os
-import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import networkx as nx
 import pandas as pd
 import typer
 from rich.console import Console, Group, RenderableType
@@ -36,10 +33,9 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
+from planner.cpsat_log import solver_bound
 from planner.errors import Problem, ScenarioError
-from planner.geo import great_circle_km
 from planner.plan import Plan, relative_gap
-from planner.routing import k_shortest_paths, span_graph
 from planner.run import STAGES, PlanRun
 from planner.scenario import Scenario, load_scenario
 
@@ -66,10 +62,8 @@ __all__ = [
     "plan_summary",
     "print_problems",
     "problems_table",
-    "site_pairs",
     "site_pairs_lines",
     "sites_table",
-    "solver_bound",
     "spans_table",
     "stacked",
     "stage_detail",
@@ -427,32 +421,6 @@ def latency_table(matrix: pd.DataFrame) -> Table:
     return table
 
 
-def site_pairs(sc: Scenario, g: nx.Graph) -> pd.DataFrame:
-    """Every pair of campuses: great-circle distance, shortest fibre route and fastest latency.
-
-    Returns
-    -------
-    DataFrame
-        One row per pair (``a``, ``b``): ``great_circle_km``, ``route_km`` (the
-        shortest fibre route), ``route_factor`` (route / great circle) and
-        ``latency_ms`` (of the lowest-latency route); NaN when no fibre joins them.
-    """
-    h = span_graph(g)
-    rows = []
-    for a, b in combinations(sc.sites.index, 2):
-        (lat_a, lon_a), (lat_b, lon_b) = (sc.sites.loc[s, ["lat", "lon"]].astype(float) for s in (a, b))
-        gc = great_circle_km(lat_a, lon_a, lat_b, lon_b)
-        try:
-            km = float(nx.shortest_path_length(h, a, b, weight="length_km"))
-        except nx.NetworkXException:  # no path, or a site without fibre
-            km = math.nan
-        fastest = k_shortest_paths(h, a, b, 1)
-        rows.append({"a": a, "b": b, "great_circle_km": gc, "route_km": km,
-                     "route_factor": km / gc if gc > 0 else math.nan,
-                     "latency_ms": fastest[0].latency_ms if fastest else math.nan})
-    return pd.DataFrame(rows, columns=["a", "b", "great_circle_km", "route_km", "route_factor", "latency_ms"])
-
-
 def site_pairs_lines(pairs: pd.DataFrame, *, limit: int = 20) -> list[str]:
     """One line per pair of campuses, at most ``limit`` lines (then a count of the rest).
 
@@ -475,30 +443,6 @@ def site_pairs_lines(pairs: pd.DataFrame, *, limit: int = 20) -> list[str]:
 
 
 # --------------------------------------------------------------------------- planning runs
-_BOUND_IN_LOG = re.compile(r"^#\S+\s.*\bnext:\[([^,\]]+),([^\]]+)\]")
-"""A CP-SAT log line with the search's open interval ``next:[lo,hi]`` (``hi`` is the bound when maximising)."""
-
-
-def solver_bound(lines: Sequence[str], start: int = 0) -> tuple[float | None, int]:
-    """The latest bound in CP-SAT log lines from ``start`` on, and where to read on from.
-
-    Examples
-    --------
-    >>> solver_bound(["#Bound 3.2s best:7.5e+09 next:[7.5e+09,1.6e+10] default_lp", "#Model 3.3s"])
-    (16000000000.0, 2)
-    >>> solver_bound(["#Done 9.1s"], 0)
-    (None, 1)
-    """
-    bound = None
-    end = len(lines)
-    for line in lines[start:end]:
-        m = _BOUND_IN_LOG.match(line)
-        if m:
-            with contextlib.suppress(ValueError):
-                bound = float(m.group(2))
-    return bound, end
-
-
 def usd(x: float) -> str:
     """Dollars with thousands separators; ``-`` when unknown.
 

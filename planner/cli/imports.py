@@ -7,7 +7,6 @@ place, field, value, fix), or the output folder holds files (pass ``--force``).
 
 from __future__ import annotations
 
-import csv
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -27,32 +26,6 @@ class SourceFormat(StrEnum):
     geojson = "geojson"
     gpkg = "gpkg"
     csv = "csv"
-
-
-def _srlg_table(path: Path) -> dict[str, str]:
-    """``span,srlg`` rows (or ``a,b,srlg`` by node ids or source keys) as the importer's lookup."""
-    from planner.errors import Problem, ScenarioError
-
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise ScenarioError([Problem(str(path), "", "", "", f"cannot read the CSV file: {exc}",
-                                     "give a UTF-8 CSV with columns span,srlg (or a,b,srlg)")]) from None
-    out: dict[str, str] = {}
-    problems = []
-    for n, r in enumerate(rows, start=2):
-        group = (r.get("srlg") or "").strip()
-        key = (r.get("span") or "").strip() or f"{(r.get('a') or '').strip()}|{(r.get('b') or '').strip()}"
-        if not group or key in ("", "|"):
-            problems.append(Problem(str(path), f"line {n}", "srlg" if not group else "span", "",
-                                    "the row names no span or no shared-risk group",
-                                    "give span,srlg (or a,b,srlg) on every row"))
-            continue
-        out[key] = group
-    if problems:
-        raise ScenarioError(problems)
-    return out
 
 
 def topology(
@@ -112,12 +85,13 @@ def topology(
     from planner.cli.console import EXIT_INPUT_ERROR, count, make_console, print_problems
     from planner.errors import ScenarioError
     from planner.importers import ImportOptions, import_topology
+    from planner.importers.tables import read_srlg_table
 
     err = make_console(stderr=True)
     try:
         opts = ImportOptions(pops=tuple(pop or ()), top_pops=top_pops, pops_by=pops_by, attach_k=attach,
                              route_factor=route_factor, srlg_attr=srlg_attr,
-                             srlg_table=_srlg_table(srlg_csv) if srlg_csv is not None else {},
+                             srlg_table=read_srlg_table(srlg_csv) if srlg_csv is not None else {},
                              fibre_pairs=fibre_pairs, channels=channels, channel_gbps=channel_gbps)
         run = import_topology(source, out, fmt=fmt.value if fmt is not None else None, links=links, options=opts,
                               scenario=scenario, sites=sites, force=force)

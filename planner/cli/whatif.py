@@ -260,7 +260,7 @@ def failures(
     _check_where(scheduler, serial, err)  # first: a wrong scheduler fails in a moment
     from planner.results import plan_file
     from planner.run import check_out_dir
-    from planner.whatif import cut_cases, failure_analysis, write_failures
+    from planner.whatif import cut_cases, failure_analysis, failure_summary, write_failures
 
     if scenario is not None and scenario.is_dir():  # a results folder: its plan, and its scenario if recorded
         if plan is not None:
@@ -287,45 +287,30 @@ def failures(
     out_con.print(fit_table(_failures_table(report.cases, top), out_con))
     if replan:
         out_con.print(fit_table(_replan_table(report.cases, top), out_con))
-    ok = report.cases[report.cases["status"] == "ok"]
-    surv = int(ok["survivable"].astype(bool).sum())
-    split = ok.loc[~ok["campuses_connected"].astype(bool), "case"].tolist()
-    inter = ok.loc[~ok["inter_campus_survivable"].astype(bool), "case"].tolist()
-    out_con.print(Text(f"{len(report.cases)} cases: {surv} survivable, {len(ok) - surv} not"
-                       + (f", {len(report.failed)} failed ({', '.join(report.failed)})" if report.failed else "")))
-    out_con.print(Text("Campuses stay connected in every case." if not split
-                       else f"Campuses cut apart by: {', '.join(split)}"))
-    out_con.print(Text("The inter-campus routes carry the re-routed inter-campus traffic in every case." if not inter
-                       else f"Inter-campus traffic loses its SLO or path in: {', '.join(inter)}"))
-    tails = report.routes[report.routes["inter_campus"].astype(bool) & report.routes["limited_in_tail"].astype(bool)]
-    if len(tails):
-        spans = ", ".join(tails["limited_by"].value_counts().index)
+    s = failure_summary(report)
+    out_con.print(Text(f"{s.cases} cases: {s.survivable} survivable, {s.not_survivable} not"
+                       + (f", {len(s.failed)} failed ({', '.join(s.failed)})" if s.failed else "")))
+    out_con.print(Text("Campuses stay connected in every case." if not s.campuses_cut_apart_by
+                       else f"Campuses cut apart by: {', '.join(s.campuses_cut_apart_by)}"))
+    out_con.print(Text("The inter-campus routes carry the re-routed inter-campus traffic in every case."
+                       if not s.inter_campus_lost_in
+                       else f"Inter-campus traffic loses its SLO or path in: {', '.join(s.inter_campus_lost_in)}"))
+    if s.tail_cases:
         out_con.print(Text(f"Inter-campus traffic stranded or slowed past the last campus, by full spans on the way "
-                           f"to its PoP ({spans}), in: {', '.join(tails['case'].unique())}"))
-    if replan:
-        bad = ok[ok["replan_violations"].map(lambda v: bool(v) if isinstance(v, tuple) else False)]
-        if len(bad):
-            out_con.print(Text(f"Re-plans with violations: {', '.join(bad['case'])}", style="red"))
+                           f"to its PoP ({', '.join(s.tail_spans)}), in: {', '.join(s.tail_cases)}"))
+    if s.replan_violations_in:
+        out_con.print(Text(f"Re-plans with violations: {', '.join(s.replan_violations_in)}", style="red"))
     out_con.print(Text(f"Wrote {', '.join(str(p) for p in paths.values())}"))
 
 
 def _weeks(text: str) -> tuple[int, int]:
-    """``A-B`` (or ``A``) as a pair of weeks.
+    """``--weeks A-B`` as a pair of weeks (:func:`planner.whatif.derate.parse_weeks`), or a usage error."""
+    from planner.whatif.derate import parse_weeks
 
-    Examples
-    --------
-    >>> _weeks("27-35"), _weeks("4")
-    ((27, 35), (4, 4))
-    """
-    parts = text.replace(" ", "").split("-")
     try:
-        nums = [int(p) for p in parts]
-    except ValueError:
-        nums = []
-    if len(nums) not in (1, 2):
-        msg = f"{text!r} is not weeks A-B (e.g. 27-35)"
-        raise typer.BadParameter(msg, param_hint="--weeks")
-    return nums[0], nums[-1]
+        return parse_weeks(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--weeks") from None
 
 
 def derate(

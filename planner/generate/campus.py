@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner.generate.places import Campus
-from planner.validate import pod_ids
+from planner.ids import pod_ids
 
 __all__ = ["FABRICS", "SKUS", "Hall", "SiteSpec", "make_halls", "make_sites", "size_power"]
 

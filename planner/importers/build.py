@@ -23,6 +23,7 @@ from shapely.geometry import LineString
 
 from planner.errors import Problem, ScenarioError
 from planner.geo import geodesic_length_km, great_circle_km
+from planner.ids import ID_PATTERN, MAX_ID_LENGTH, is_id
 from planner.importers.source import SourceNetwork
 
 __all__ = ["ImportOptions", "ImportedTopology", "build_topology", "make_id", "unique_ids"]
@@ -34,9 +35,6 @@ STRAIGHT_TOLERANCE = 0.02
 
 SNAP_WARN_KM = 1.0
 """A line end further than this from its node is snapped onto the node with a warning."""
-
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_MAX_ID = 64
 
 
 # --------------------------------------------------------------------------- ids
@@ -53,7 +51,7 @@ def make_id(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     slug = re.sub(r"[^a-z0-9_.]+", "-", ascii_text.lower()).strip("-._")
     slug = re.sub(r"-+", "-", slug)
-    return slug[:_MAX_ID].rstrip("-._")
+    return slug[:MAX_ID_LENGTH].rstrip("-._")
 
 
 def unique_ids(wanted: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
@@ -70,7 +68,7 @@ def unique_ids(wanted: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
         ident, n = w, 1
         while ident in used:
             n += 1
-            ident = f"{w[:_MAX_ID - len(str(n)) - 1]}-{n}"
+            ident = f"{w[:MAX_ID_LENGTH - len(str(n)) - 1]}-{n}"
         used.add(ident)
         out.append(ident)
     return out
@@ -78,7 +76,7 @@ def unique_ids(wanted: Iterable[str], taken: Iterable[str] = ()) -> list[str]:
 
 def _node_id(key: str, name: str) -> str:
     """The planner id of a source node: its key when it is a valid, non-numeric id, else made from its name."""
-    if _ID_PATTERN.match(key) and len(key) <= _MAX_ID and not key.isdigit():
+    if is_id(key) and not key.isdigit():
         return key
     return make_id(name) or make_id(key) or "node"
 
@@ -210,7 +208,7 @@ def _pop_keys(net: SourceNetwork, opts: ImportOptions, ids: dict[str, str],
             out.append(Problem(net.file, "--pop", "pop", repr(name), "no node has this key, name or id",
                                f"use one of: {names}"))
             continue
-        if new_id and not _ID_PATTERN.match(new_id.strip()):
+        if new_id and not re.match(ID_PATTERN, new_id.strip()):
             out.append(Problem("command line", "--pop", "pop", repr(spec), "not a valid id before '='",
                                "use letters, digits, '_', '.' or '-' (no spaces), e.g. NYC=New York"))
             continue
@@ -369,7 +367,7 @@ def build_topology(net: SourceNetwork, opts: ImportOptions | None = None) -> Imp
     straight: list[str] = []
     short: list[str] = []
     links = net.links.copy()
-    wanted_span = [(r["id"] if _ID_PATTERN.match(r["id"]) and not r["id"].isdigit() else "")
+    wanted_span = [(r["id"] if re.match(ID_PATTERN, r["id"]) and not r["id"].isdigit() else "")
                    or f"{ids[r['source']]}-{ids[r['target']]}" for _, r in links.iterrows()]
     links["id"] = unique_ids(wanted_span)
     no_srlg: list[str] = []

@@ -9,6 +9,7 @@ other attributes (e.g. ``population`` for ``--top-pops``). Links: ``source`` and
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import pandas as pd
 from planner.errors import Problem, ScenarioError
 from planner.importers.source import SourceNetwork, link_table, node_table, source_label
 
-__all__ = ["read_csv_pair"]
+__all__ = ["read_csv_pair", "read_srlg_table"]
 
 _NODE_ALIASES = {"key": ("id", "key", "node"), "name": ("name", "label"), "lat": ("lat", "latitude", "Latitude"),
                  "lon": ("lon", "lng", "longitude", "Longitude")}
@@ -85,3 +86,54 @@ def read_csv_pair(nodes_path: str | Path, links_path: str | Path, *, srlg_attr: 
                                                     "fibre_pairs", "channels", "channel_gbps",
                                                     "amplifier_spacing_km")} for _, r in ldf.iterrows()]
     return SourceNetwork(node_table(rows), link_table(links), nfile)
+
+
+def read_srlg_table(path: str | Path) -> dict[str, str]:
+    """``span,srlg`` rows (or ``a,b,srlg`` by node ids or source keys) as the importer's lookup.
+
+    Returns
+    -------
+    dict
+        Span id (or ``a|b``) -> shared-risk group, as :attr:`ImportOptions.srlg_table
+        <planner.importers.build.ImportOptions.srlg_table>` takes it.
+
+    Raises
+    ------
+    ScenarioError
+        The file cannot be read, or rows name no span or no group (every such row listed).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "srlg.csv"
+    >>> _ = f.write_text("span,srlg\\nS-1,I80\\nS-2,\\n", encoding="utf-8")
+    >>> try:
+    ...     read_srlg_table(f)
+    ... except ScenarioError as exc:
+    ...     [(p.where, p.field) for p in exc.problems]
+    [('line 3', 'srlg')]
+    >>> _ = f.write_text("a,b,srlg\\nCHI,NYC,I80\\n", encoding="utf-8")
+    >>> read_srlg_table(f)
+    {'CHI|NYC': 'I80'}
+    """
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ScenarioError([Problem(str(path), "", "", "", f"cannot read the CSV file: {exc}",
+                                     "give a UTF-8 CSV with columns span,srlg (or a,b,srlg)")]) from None
+    out: dict[str, str] = {}
+    problems = []
+    for n, r in enumerate(rows, start=2):
+        group = (r.get("srlg") or "").strip()
+        key = (r.get("span") or "").strip() or f"{(r.get('a') or '').strip()}|{(r.get('b') or '').strip()}"
+        if not group or key in ("", "|"):
+            problems.append(Problem(str(path), f"line {n}", "srlg" if not group else "span", "",
+                                    "the row names no span or no shared-risk group",
+                                    "give span,srlg (or a,b,srlg) on every row"))
+            continue
+        out[key] = group
+    if problems:
+        raise ScenarioError(problems)
+    return out

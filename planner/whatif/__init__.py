@@ -15,7 +15,14 @@ from planner.whatif.cuts import Case, cut_cases, cut_scenario, evaluate_cut, rep
 from planner.whatif.derate import DerateResult, derate, derated_scenario
 from planner.whatif.derate_files import write_derate
 from planner.whatif.distributed import TaskResult, local_cluster, run_tasks
-from planner.whatif.failures import FailureReport, failure_analysis, failure_layers, write_failures
+from planner.whatif.failures import (
+    FailureReport,
+    FailureSummary,
+    failure_analysis,
+    failure_layers,
+    failure_summary,
+    write_failures,
+)
 from planner.whatif.sweep import (
     Grid,
     GridError,
@@ -32,6 +39,7 @@ __all__ = [
     "Case",
     "DerateResult",
     "FailureReport",
+    "FailureSummary",
     "Grid",
     "GridError",
     "PlanDiff",
@@ -46,6 +54,7 @@ __all__ = [
     "failed_points",
     "failure_analysis",
     "failure_layers",
+    "failure_summary",
     "local_cluster",
     "pod_groups",
     "read_grid",

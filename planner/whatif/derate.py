@@ -23,11 +23,39 @@ from planner.solver import optimise
 from planner.whatif.compare import PlanDiff, compare_plans
 from planner.whatif.cuts import with_move_penalty
 
-__all__ = ["CURTAILED_COLUMNS", "DerateResult", "derate", "derated_scenario"]
+__all__ = ["CURTAILED_COLUMNS", "DerateResult", "derate", "derated_scenario", "parse_weeks"]
 
 CURTAILED_COLUMNS = ["lease", "tenant", "priority", "sku", "gpus", "replicas", "start_week", "end_week",
                      "sites_before", "revenue_usd", "family", "reason"]
 """Columns of :attr:`DerateResult.curtailed`."""
+
+
+def parse_weeks(text: str) -> tuple[int, int]:
+    """``A-B`` (or ``A``) as the first and last week.
+
+    Raises
+    ------
+    ValueError
+        When ``text`` is not one or two whole numbers joined by ``-``.
+
+    Examples
+    --------
+    >>> parse_weeks("27-35"), parse_weeks("4"), parse_weeks(" 7 - 12 ")
+    ((27, 35), (4, 4), (7, 12))
+    >>> parse_weeks("7..12")
+    Traceback (most recent call last):
+    ...
+    ValueError: '7..12' is not weeks A-B (e.g. 27-35)
+    """
+    parts = text.replace(" ", "").split("-")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        nums = []
+    if len(nums) not in (1, 2):
+        msg = f"{text!r} is not weeks A-B (e.g. 27-35)"
+        raise ValueError(msg)
+    return nums[0], nums[-1]
 
 
 def derated_scenario(sc: Scenario, site: str, percent: float, weeks: tuple[int, int]) -> Scenario:

@@ -30,7 +30,7 @@ from planner.whatif.cuts import Case, cut_cases, evaluate_cut
 from planner.whatif.distributed import ProgressCallback, run_tasks
 
 __all__ = ["CASE_COLUMNS", "FAILURE_FILES", "REPLAN_COLUMNS", "ROUTE_COLUMNS", "CutOptions", "FailureReport",
-           "failure_analysis", "failure_layers", "write_failures"]
+           "FailureSummary", "failure_analysis", "failure_layers", "failure_summary", "write_failures"]
 
 CASE_COLUMNS = ["rank", "case", "kind", "spans", "srlgs", "status", "error", "survivable", "campuses_connected",
                 "inter_campus_replicas", "inter_campus_survivable", "replicas_affected", "replicas_rerouted",
@@ -97,6 +97,71 @@ class FailureReport:
         tail = f", worst {worst['case']} (${worst['revenue_at_risk_usd']:,.0f} at risk)" if worst is not None else ""
         return (f"FailureReport({len(self.cases)} cases, {bad} not survivable, {len(self.failed)} failed"
                 f"{tail})")
+
+
+@dataclass(frozen=True)
+class FailureSummary:
+    """The figures a failure analysis ends with (``planner failures`` prints them under its tables).
+
+    Attributes
+    ----------
+    cases
+        Every case, evaluated or failed.
+    survivable, not_survivable
+        Evaluated cases whose every lease replica keeps a path within its SLO, and the others.
+    failed
+        Cases whose evaluation failed (see :attr:`FailureReport.failed`).
+    campuses_cut_apart_by
+        Evaluated cases after which some campuses have no fibre between them.
+    inter_campus_lost_in
+        Evaluated cases in which inter-campus traffic loses its SLO or its path.
+    tail_spans, tail_cases
+        The full spans past the last campus that strand or slow inter-campus traffic
+        (most often first), and the cases in which they do.
+    replan_violations_in
+        Cases whose re-plan breaks a check (only with ``replan``).
+    """
+
+    cases: int
+    survivable: int
+    not_survivable: int
+    failed: tuple[str, ...]
+    campuses_cut_apart_by: tuple[str, ...]
+    inter_campus_lost_in: tuple[str, ...]
+    tail_spans: tuple[str, ...]
+    tail_cases: tuple[str, ...]
+    replan_violations_in: tuple[str, ...]
+
+
+def failure_summary(report: FailureReport) -> FailureSummary:
+    """Count a failure analysis's cases and name the ones that cut campuses apart or strand their traffic.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"case": ["srlg:A", "span:B", "span:C"], "status": ["ok", "ok", "failed"],
+    ...     "survivable": [True, False, None], "campuses_connected": [True, False, None],
+    ...     "inter_campus_survivable": [True, False, None]})
+    >>> routes = pd.DataFrame({"case": ["span:B"], "inter_campus": [True], "limited_in_tail": [True],
+    ...     "limited_by": ["S-9"]})
+    >>> s = failure_summary(FailureReport(cases, routes))
+    >>> s.cases, s.survivable, s.not_survivable, s.failed, s.campuses_cut_apart_by, s.tail_spans
+    (3, 1, 1, ('span:C',), ('span:B',), ('S-9',))
+    """
+    ok = report.cases[report.cases["status"] == "ok"]
+    survivable = int(ok["survivable"].astype(bool).sum())
+    routes = report.routes
+    tails = routes[routes["inter_campus"].astype(bool) & routes["limited_in_tail"].astype(bool)]
+    bad: list[str] = []
+    if report.replan:
+        bad = ok.loc[ok["replan_violations"].map(lambda v: bool(v) if isinstance(v, tuple) else False),
+                     "case"].tolist()
+    return FailureSummary(
+        cases=len(report.cases), survivable=survivable, not_survivable=len(ok) - survivable,
+        failed=tuple(report.failed),
+        campuses_cut_apart_by=tuple(ok.loc[~ok["campuses_connected"].astype(bool), "case"]),
+        inter_campus_lost_in=tuple(ok.loc[~ok["inter_campus_survivable"].astype(bool), "case"]),
+        tail_spans=tuple(tails["limited_by"].value_counts().index), tail_cases=tuple(tails["case"].unique()),
+        replan_violations_in=tuple(bad))
 
 
 def _cut_task(shared: tuple[Scenario, Plan], job: tuple[Case, CutOptions]) -> dict[str, Any]:
