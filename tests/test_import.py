@@ -272,6 +272,7 @@ def test_cli_errors_exit_2_and_write_nothing(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- a public US network, end to end
+@pytest.mark.slow
 def test_public_us_network_in_one_command_plans_fails_and_exports(tmp_path: Path) -> None:
     runner = CliRunner(env={"COLUMNS": "250"})
     out = tmp_path / "us"
