@@ -22,8 +22,7 @@ import pytest
 import planner
 from planner.plan import Plan
 from planner.solver import Method, optimise
-from tests.test_focus import _crowded
-from tests.tiny import write
+from tests.tiny import crowded, write
 
 LIMIT_S = 3.0
 """Deterministic seconds: a few of the reference's wall seconds per step, so that a wall-clock cap at twice a
@@ -81,7 +80,7 @@ def test_the_safety_stop_is_recorded_in_plan_json_and_the_report(tmp_path: Path,
     import planner.budget
     from planner.report import render_report
 
-    sc = planner.load_scenario(write(tmp_path, _crowded(0, n=12)))
+    sc = planner.load_scenario(write(tmp_path, crowded(0, n=12)))
     monkeypatch.setattr(planner.budget, "SAFETY_FACTOR", 0.0)
     monkeypatch.setattr(planner.budget, "SAFETY_EXTRA_S", 0.0)
     monkeypatch.setattr(planner.budget, "MIN_WALL_S", 0.0)  # every step has no wall time left
@@ -97,7 +96,7 @@ def test_the_safety_stop_is_recorded_in_plan_json_and_the_report(tmp_path: Path,
 
 
 def test_no_safety_stop_in_an_ordinary_deterministic_solve(tmp_path: Path) -> None:
-    sc = planner.load_scenario(write(tmp_path, _crowded(0, n=12)))
+    sc = planner.load_scenario(write(tmp_path, crowded(0, n=12)))
     plan = optimise(sc, time_limit_s=5)
     assert plan.meta["safety_stop"] is False and plan.meta["safety_stops"] == []
     assert plan.meta["safety_limit_s"] == pytest.approx(30 * 5 + 300)

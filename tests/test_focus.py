@@ -5,31 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 import planner
 from planner.solver import Optimiser
 from tests import exact
-from tests.tiny import base, lease, write
-
-
-def _crowded(seed: int, n: int = 8) -> dict[str, Any]:
-    """Two sites, leases of mixed sizes and terms, more demand than room: the LP leaves some sites unused."""
-    rng = np.random.default_rng(seed)
-    d = base()
-    d["sites"]["sites"][0]["power_price_usd_per_mwh"] = 90.0
-    d["sites"]["sites"][1]["power_price_usd_per_mwh"] = 30.0
-    d["reservations"] = [{"pod": "A1", "start_week": 1, "end_week": 2, "gpus": int(rng.integers(0, 60))}]
-    d["leases"] = [lease(f"L{i}", int(rng.integers(3, 15)) * 10, price=float(rng.uniform(0.5, 4)),
-                         start_week=int(rng.integers(1, 3)), end_week=int(rng.integers(3, 5)),
-                         allowed_sites=str(rng.choice(["", "", "SA", "SB"])))
-                   for i in range(n)]
-    return d
+from tests.tiny import crowded, write
 
 
 def _focused(tmp_path: Path, seed: int) -> tuple[planner.Scenario, planner.plan.Plan]:
-    sc = planner.load_scenario(write(tmp_path, _crowded(seed)))
+    sc = planner.load_scenario(write(tmp_path, crowded(seed)))
     return sc, Optimiser(sc, time_limit_s=10).solve()
 
 
@@ -53,7 +38,7 @@ def test_focused_then_whole_model_reaches_the_exact_optimum(tmp_path: Path, seed
 
 
 def test_stop_during_the_focused_search_returns_its_plan(tmp_path: Path) -> None:
-    sc = planner.load_scenario(write(tmp_path, _crowded(1)))
+    sc = planner.load_scenario(write(tmp_path, crowded(1)))
 
     class StopAfterFocus(Optimiser):
         def _run(self, *args: Any) -> tuple[str, bool]:
@@ -71,7 +56,7 @@ def test_stop_during_the_focused_search_returns_its_plan(tmp_path: Path) -> None
 
 
 def test_no_focus_without_an_lp_solution(tmp_path: Path) -> None:
-    sc = planner.load_scenario(write(tmp_path, _crowded(2)))
+    sc = planner.load_scenario(write(tmp_path, crowded(2)))
     plan = Optimiser(sc, time_limit_s=10, use_lp=False).solve()
     assert plan.meta["focus"] is None
     assert plan.check(sc) == [] and plan.status == "OPTIMAL"
@@ -93,7 +78,7 @@ def test_confined_start_keeps_every_lease_at_its_sites(tmp_path: Path) -> None:
     from planner.instance import build_instance
     from planner.warmstart import confined_start, greedy_pass, plan_value, price_order
 
-    sc = planner.load_scenario(write(tmp_path, _crowded(3, n=12)))
+    sc = planner.load_scenario(write(tmp_path, crowded(3, n=12)))
     inst = build_instance(sc)
     fits, _, _ = greedy_pass(inst, price_order(inst))
     sa, sb = (inst.site_ids.index(s) for s in ("SA", "SB"))
@@ -114,7 +99,7 @@ def test_only_the_whole_models_log_bounds_are_read(tmp_path: Path) -> None:
     """The CLI reads bounds off CP-SAT's log: a focused search's logged bounds must not be among them."""
     from planner.cpsat_log import solver_bound
 
-    sc = planner.load_scenario(write(tmp_path, _crowded(0)))
+    sc = planner.load_scenario(write(tmp_path, crowded(0)))
     starts: list[int | None] = []
 
     class Watch(Optimiser):

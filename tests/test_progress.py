@@ -12,9 +12,7 @@ import pytest
 import planner
 from planner.plan import Plan
 from planner.solver import Method, Optimiser, Progress
-from tests.test_focus import _crowded
-from tests.test_optimise import _random_tiny
-from tests.tiny import write
+from tests.tiny import crowded, random_tiny, write
 
 CENT = 0.01
 
@@ -52,7 +50,7 @@ def _assert_never_backwards(plan: Plan, seen: list[Progress]) -> None:
 @pytest.mark.parametrize("seed", range(4))
 def test_focused_search_never_reports_backwards(tmp_path: Path, seed: int) -> None:
     """Warm start, two focused rounds (whose first plans can be worse, whose bounds do not hold), the whole model."""
-    sc = planner.load_scenario(write(tmp_path, _crowded(seed, n=12)))
+    sc = planner.load_scenario(write(tmp_path, crowded(seed, n=12)))
     plan, seen = _solve(sc, time_limit_s=5)
     assert plan.meta["focus"] is not None
     _assert_never_backwards(plan, seen)
@@ -62,7 +60,7 @@ def test_focused_search_never_reports_backwards(tmp_path: Path, seed: int) -> No
 @pytest.mark.parametrize("seed", range(3))
 def test_whole_model_never_reports_backwards(tmp_path: Path, seed: int) -> None:
     """Without an LP: the sum-of-revenues bound first, then CP-SAT's (its first bound can be looser)."""
-    sc = planner.load_scenario(write(tmp_path, _random_tiny(seed, 8)))
+    sc = planner.load_scenario(write(tmp_path, random_tiny(seed, 8)))
     plan, seen = _solve(sc, time_limit_s=5, use_lp=False)
     _assert_never_backwards(plan, seen)
 
@@ -77,7 +75,7 @@ def test_generated_tier_never_reports_backwards(small: planner.Scenario, method:
 @pytest.mark.parametrize("stop_after", [1, 2, 3, 5, 8])
 def test_a_stopped_solve_returns_the_best_plan_reported(tmp_path: Path, stop_after: int) -> None:
     """Stopped (as by Ctrl-C) after any report: during the warm start, a focused round or the whole model."""
-    sc = planner.load_scenario(write(tmp_path, _crowded(1, n=12)))
+    sc = planner.load_scenario(write(tmp_path, crowded(1, n=12)))
     plan, seen = _solve(sc, time_limit_s=5, stop_after=stop_after)
     assert plan.interrupted or len(seen) <= stop_after, "stopped before the end, yet not marked interrupted"
     _assert_never_backwards(plan, seen)
@@ -96,7 +94,7 @@ def test_a_stopped_generated_solve_returns_the_best_plan_reported(small: planner
 def test_the_report_chart_draws_exactly_the_progress(tmp_path: Path) -> None:
     from planner.report import charts
 
-    sc = planner.load_scenario(write(tmp_path, _crowded(0, n=12)))
+    sc = planner.load_scenario(write(tmp_path, crowded(0, n=12)))
     plan, _ = _solve(sc, time_limit_s=5)
     fig = charts.progress_figure(plan)
     lines = {ln.get_label(): ln for ln in fig.axes[0].get_lines()}

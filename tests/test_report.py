@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
-import shutil
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from planner import load_scenario
@@ -23,18 +19,9 @@ from planner.report.style import fmt_usd
 from planner.scenario import Scenario
 from planner.solver import optimise
 from tests import tiny
+from tests.report_pages import FAILURES, browser_driver, parse_page, remote_references, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
-IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
-
-FAILURES = pd.DataFrame([
-    {"case": "cut SA-P1", "kind": "span", "spans": ("SA-P1",), "leases_slo_lost": 1, "leases_stranded": 2,
-     "revenue_at_risk_usd": 120_000.0, "worst_added_latency_ms": 1.4},
-    {"case": "conduit c5", "kind": "srlg", "spans": ("J-P2",), "leases_slo_lost": 0, "leases_stranded": 0,
-     "revenue_at_risk_usd": 0.0, "worst_added_latency_ms": float("nan")},
-    {"case": "cut SB-P2", "kind": "span", "spans": ("SB-P2",), "leases_slo_lost": 1, "leases_stranded": 1,
-     "revenue_at_risk_usd": 150_000.0, "worst_added_latency_ms": 0.9},
-])
 
 SECTION_IDS = ["summary", "map-section", "sites", "spans", "solver", "unplaced", "placements"]
 CHART_IDS = ["map", "site-SA", "site-SB", "span-heatmap", "span-lines", "unplaced-chart"]
@@ -77,56 +64,9 @@ def page(scenario: Scenario, plan: Plan) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-class _Attributes(HTMLParser):
-    """Collect every (tag, attribute, value) of a document, inline SVG included."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.attrs: list[tuple[str, str, str]] = []
-        self.ids: list[str] = []
-        self.tags: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        for k, v in attrs:
-            self.attrs.append((tag, k, v or ""))
-            if k == "id":
-                self.ids.append(v or "")
-
-    handle_startendtag = handle_starttag
-
-
-def _parse(page: str) -> _Attributes:
-    p = _Attributes()
-    p.feed(page)
-    return p
-
-
-FETCHING = {"src", "href", "xlink:href", "srcset", "action", "formaction", "poster", "data", "background",
-            "manifest", "ping", "cite"}
-REMOTE = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
-
-
-def remote_references(page: str) -> list[str]:
-    """Every place in ``page`` that could make a browser fetch something from the network."""
-    bad = [f"<{tag} {k}={v!r}>" for tag, k, v in _parse(page).attrs
-           if k in FETCHING and (REMOTE.match(v) or v.strip().lower().startswith(("http:", "https:")))]
-    bad += re.findall(r"url\(\s*['\"]?\s*(?:https?:)?//[^)]*\)", page, flags=re.IGNORECASE)
-    bad += re.findall(r"@import[^;]*", page, flags=re.IGNORECASE)
-    bad += re.findall(r"\b(?:src|href)\s*=\s*['\"]?\s*(?:https?:)?//[^\s'\">]*", page, flags=re.IGNORECASE)
-    bad += [f"<{t}>" for t in _parse(page).tags if t in ("link", "iframe", "object", "embed", "base")]
-    return bad
-
-
-def _table_rows(page: str, table_id: str) -> list[str]:
-    start = page.index(f'<table id="{table_id}"')
-    body = page[start:page.index("</table>", start)]
-    return re.findall(r"<tr>(.*?)</tr>", body.split("<tbody>", 1)[1]) if "<tbody>" in body else []
-
-
 # --------------------------------------------------------------------------- content
 def test_sections_and_charts_present(page: str, plan: Plan) -> None:
-    ids = _parse(page).ids
+    ids = parse_page(page).ids
     for sid in SECTION_IDS + CHART_IDS + TABLE_IDS + ["status", "run"]:
         assert ids.count(sid) == 1, sid
     assert page.startswith("<!DOCTYPE html>")
@@ -139,10 +79,10 @@ def test_sections_and_charts_present(page: str, plan: Plan) -> None:
 
 
 def test_ids_unique_and_references_resolve(page: str, scenario: Scenario, plan: Plan) -> None:
-    ids = _parse(page).ids
+    ids = parse_page(page).ids
     assert len(ids) == len(set(ids)), "duplicate element ids (several inline SVGs share one document)"
     refs = set(re.findall(r"url\(#([^)]+)\)", page)) | {
-        v[1:] for _, k, v in _parse(page).attrs if k in ("href", "xlink:href") and v.startswith("#")}
+        v[1:] for _, k, v in parse_page(page).attrs if k in ("href", "xlink:href") and v.startswith("#")}
     assert refs and refs <= set(ids)
     # the same plan renders to the same page (but for the time stamp in the footer)
     again = render_report(scenario, plan)
@@ -165,12 +105,12 @@ def test_headline_numbers(page: str, scenario: Scenario, plan: Plan) -> None:
 
 
 def test_tables_list_every_lease(page: str, plan: Plan) -> None:
-    rows = _table_rows(page, "unplaced-table")
+    rows = table_rows(page, "unplaced-table")
     assert len(rows) == len(plan.unplaced)
     for lease, reason in zip(plan.unplaced["lease"], plan.unplaced["reason"], strict=True):
         assert any(f"<td class=\"nw\">{lease}</td>" in r for r in rows)
         assert reason.replace(">", "&gt;") in page
-    placed = _table_rows(page, "placements-table")
+    placed = table_rows(page, "placements-table")
     assert len(placed) == plan.placements["lease"].nunique()
     # richest first, with thousands separators and units
     revenue = plan.placements.groupby("lease")["revenue_usd"].sum().sort_values(ascending=False)
@@ -202,7 +142,7 @@ def test_interrupted_plan_has_banner(scenario: Scenario, solved: Plan) -> None:
 def test_optimised_plan_shows_progress_and_gap(scenario: Scenario, solved: Plan) -> None:
     assert len(solved.progress) > 0
     page = render_report(scenario, solved)
-    assert _parse(page).ids.count("progress-chart") == 1
+    assert parse_page(page).ids.count("progress-chart") == 1
     assert 'class="status OPTIMAL"' in page
     assert "Gap to bound" in page and "no bound" not in page
     for key in ("seed", "workers"):
@@ -211,10 +151,10 @@ def test_optimised_plan_shows_progress_and_gap(scenario: Scenario, solved: Plan)
 
 def test_failures_section_ranked(scenario: Scenario, plan: Plan) -> None:
     page = render_report(scenario, plan, failures=FAILURES)
-    ids = _parse(page).ids
+    ids = parse_page(page).ids
     for sid in ("failures", "failures-chart", "failures-table"):
         assert ids.count(sid) == 1
-    rows = _table_rows(page, "failures-table")
+    rows = table_rows(page, "failures-table")
     assert [re.search(r"<td>(cut [^<]+|conduit [^<]+)</td>", r).group(1) for r in rows] == [  # type: ignore[union-attr]
         "cut SB-P2", "cut SA-P1", "conduit c5"]
     assert "$150,000" in rows[0]
@@ -236,7 +176,7 @@ def test_empty_plan(tmp_path: Path) -> None:
     assert plan.placements.empty and plan.unplaced.empty
     page = render_report(sc, plan)
     assert "Every lease is placed." in page
-    assert _parse(page).ids.count("map") == 1
+    assert parse_page(page).ids.count("map") == 1
     assert remote_references(page) == []
 
 
@@ -273,43 +213,10 @@ def test_reference_scenario_renders_self_contained() -> None:
     page = render_report(sc, plan)
     assert remote_references(page) == []
     for sid in ["map", *(f"site-{s}" for s in sc.sites.index)]:
-        assert _parse(page).ids.count(sid) == 1
+        assert parse_page(page).ids.count(sid) == 1
 
 
 # --------------------------------------------------------------------------- a real browser
-CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("PLANNER_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def _missing(what: str) -> None:
-    msg = f"{what} is missing: the browser test needs selenium, chromium and chromedriver"
-    if IN_CI:
-        pytest.fail(msg + " (CI must run it: install them, see .ci/run)")
-    pytest.skip(msg)
-
-
-def _driver(tmp_path: Path) -> Any:
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        _missing("selenium")
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).exists() or shutil.which(path)):
-            _missing(path)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-extensions",
-                "--disable-default-apps", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'chromium-profile'}",
-                "--window-size=1400,900"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(60)
-    return driver
-
-
 def _requests(driver: Any) -> list[dict[str, Any]]:
     out = []
     for entry in driver.get_log("performance"):
@@ -326,7 +233,7 @@ def test_report_in_a_real_browser(tmp_path: Path, scenario: Scenario, solved: Pl
                                tmp_path / "interrupted.html")
     shots = ROOT / "output"
     shots.mkdir(exist_ok=True)
-    driver = _driver(tmp_path)
+    driver = browser_driver(tmp_path)
     try:
         driver.get("about:blank")
         driver.get_log("performance")  # drop what the browser did before the report

@@ -20,7 +20,7 @@ from planner.scenario import Scenario
 from planner.solver import optimise
 from planner.surplus import surplus_runs
 from tests import tiny
-from tests.test_report import _driver, _parse, _table_rows, remote_references
+from tests.report_pages import FAILURES, browser_driver, parse_page, remote_references, table_rows
 
 SECTIONS = ["manager", "surplus", "leases"]
 CHARTS = ["revenue-chart", "surplus-heatmap", "surplus-fibre", "lease-map"]
@@ -69,7 +69,7 @@ def _leases_of(sc: Scenario, plan: Plan) -> pd.DataFrame:
 
 
 def test_sections_charts_and_tables(page: str) -> None:
-    ids = _parse(page).ids
+    ids = parse_page(page).ids
     for sid in [*SECTIONS, *CHARTS, *TABLES, "baseline-chart"]:
         assert ids.count(sid) == 1, sid
     assert len(ids) == len(set(ids))
@@ -140,7 +140,7 @@ def test_revenue_by_tenant_and_kind(scenario: Scenario, solved: Plan) -> None:
 
 def test_what_is_left_to_sell(scenario: Scenario, solved: Plan, page: str) -> None:
     runs = surplus_runs(scenario, solved)
-    rows = _table_rows(page, "surplus-table")
+    rows = table_rows(page, "surplus-table")
     assert len(rows) == len(runs) > 0
     # SB has 0.19 MW: power, not GPUs, sets what it can sell in some week
     assert (runs["sellable_gpus"] < runs["free_gpus"]).any()
@@ -155,7 +155,7 @@ def test_lease_book_links_crowders(scenario: Scenario, solved: Plan, page: str) 
     body = page[page.index('<table id="lease-book"'):]
     rows = re.findall(r'<tr id="(lease-[^"]+)"', body[:body.index("</table>")])
     assert sorted(rows) == sorted(f"lease-{x}" for x in leases)
-    ids = set(_parse(page).ids)
+    ids = set(parse_page(page).ids)
     assert {f"lease-{x}" for x in leases} <= ids
     crowded = solved.unplaced[solved.unplaced["crowded_out_by"].map(len) > 0]
     assert len(crowded) > 0
@@ -171,7 +171,7 @@ def test_lease_book_links_crowders(scenario: Scenario, solved: Plan, page: str) 
 def test_empty_plan_renders(tmp_path: Path) -> None:
     sc = load_scenario(tiny.write(tmp_path, tiny.base()))
     page = render_report(sc, greedy(sc))
-    ids = _parse(page).ids
+    ids = parse_page(page).ids
     for sid in [*SECTIONS, *CHARTS, *TABLES]:
         assert ids.count(sid) == 1, sid
     assert remote_references(page) == []
@@ -179,7 +179,7 @@ def test_empty_plan_renders(tmp_path: Path) -> None:
 
 def test_in_a_real_browser(tmp_path: Path, scenario: Scenario, solved: Plan) -> None:
     path = write_report(scenario, solved, tmp_path / "report.html")
-    driver = _driver(tmp_path)
+    driver = browser_driver(tmp_path)
     try:
         driver.get("about:blank")
         driver.get_log("browser")
@@ -236,8 +236,6 @@ def test_in_a_real_browser(tmp_path: Path, scenario: Scenario, solved: Plan) -> 
 
 
 def test_whatif_cards(scenario: Scenario, solved: Plan) -> None:
-    from tests.test_report import FAILURES
-
     meta = {**solved.meta, "derate": {"site": "SB", "percent": 50, "weeks": [2, 4], "curtailed": ["L3"], "moved": [],
                                       "revenue_before_usd": 500_000.0, "revenue_after_usd": 380_000.0}}
     derated = dataclasses.replace(solved, meta=meta)
@@ -246,8 +244,8 @@ def test_whatif_cards(scenario: Scenario, solved: Plan) -> None:
     assert "Derate SB −50 % weeks 2–4" in page and "−$120,000" in page and "1 curtailed · 0 moved" in page
     assert "Worst fibre cut" in page and "revenue at risk if cut SB-P2 · 2 of 3 cases" in page
     assert 'href="#derate"' in page and 'href="#failures"' in page
-    refs = {v[1:] for _, k, v in _parse(page).attrs if k == "href" and v.startswith("#")}
-    assert refs <= set(_parse(page).ids)
+    refs = {v[1:] for _, k, v in parse_page(page).attrs if k == "href" and v.startswith("#")}
+    assert refs <= set(parse_page(page).ids)
     # without those sections on the page, the cards still say it but link nowhere
     alone = render_report(scenario, derated)
     assert "Derate SB" in alone and 'href="#derate"' not in alone and "Worst fibre cut" not in alone
@@ -264,6 +262,6 @@ def test_large_books_are_cut_to_the_richest(scenario: Scenario, solved: Plan, mo
     book = lease_book(scenario, solved)
     assert sorted(rows) == sorted(book.nlargest(2, "revenue_usd")["lease"])
     assert "The 2 richest are listed" in page
-    ids = set(_parse(page).ids)
-    assert {v[1:] for _, k, v in _parse(page).attrs if k == "href" and v.startswith("#")} <= ids
+    ids = set(parse_page(page).ids)
+    assert {v[1:] for _, k, v in parse_page(page).attrs if k == "href" and v.startswith("#")} <= ids
     assert "(top 1 by GPUs to sell)" in page

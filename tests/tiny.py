@@ -168,3 +168,17 @@ def random_tiny(seed: int, n: int, max_replicas: int = 2) -> dict[str, Any]:
     leases[0]["gpus"] = 20
     d["leases"] = leases
     return d
+
+
+def crowded(seed: int, n: int = 8) -> dict[str, Any]:
+    """Two sites, leases of mixed sizes and terms, more demand than room: the LP leaves some sites unused."""
+    rng = np.random.default_rng(seed)
+    d = base()
+    d["sites"]["sites"][0]["power_price_usd_per_mwh"] = 90.0
+    d["sites"]["sites"][1]["power_price_usd_per_mwh"] = 30.0
+    d["reservations"] = [{"pod": "A1", "start_week": 1, "end_week": 2, "gpus": int(rng.integers(0, 60))}]
+    d["leases"] = [lease(f"L{i}", int(rng.integers(3, 15)) * 10, price=float(rng.uniform(0.5, 4)),
+                         start_week=int(rng.integers(1, 3)), end_week=int(rng.integers(3, 5)),
+                         allowed_sites=str(rng.choice(["", "", "SA", "SB"])))
+                   for i in range(n)]
+    return d
