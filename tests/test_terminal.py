@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import typer
 from rich.console import Console
@@ -224,6 +225,10 @@ def test_every_help_example_runs_as_shown(command: str, tmp_path: Path, monkeypa
         assert "Traceback" not in result.output, example
         if result.output.startswith("{"):  # JSON for tools (planner schema KIND): whole, never wrapped
             json.loads(result.output)
+            continue
+        if "--format csv" in example and "--out" not in example:  # CSV for tools on stdout: whole, never wrapped
+            table = pd.read_csv(io.StringIO(result.stdout))
+            assert len(table) and not too_long(result.stderr, 80), example
             continue
         assert not too_long(result.output, 80), (example, too_long(result.output, 80))
         _money_whole(result.output)
