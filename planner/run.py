@@ -487,8 +487,12 @@ EXPORT_FORMATS: dict[str, tuple[str, str]] = {
     "kml": (".kml", "KML 2.2 for Google Earth"),
     "graphml": (".graphml", "the network graph with typed attributes (Gephi, yEd, networkx)"),
     "routes": (".geojson", "span routes as the GeoJSON a scenario reads back as files.routes"),
+    "layers": ("", "a folder of GeoJSON files, one per layer (one geometry type and one set of fields each)"),
 }
-"""Formats of :func:`export_topology`: the file suffix and what the file holds."""
+"""Formats of :func:`export_topology`: the file suffix (none: a folder) and what it holds."""
+
+_LAYERS_LAST = "README.txt"
+"""Written last into an exported folder of layers: it marks the folder complete (see :func:`write_folder`)."""
 
 
 def export_format(path: str | Path | None, fmt: str | None = None) -> str:
@@ -508,7 +512,8 @@ def export_format(path: str | Path | None, fmt: str | None = None) -> str:
 def default_export_path(sc: Scenario, fmt: str) -> Path:
     """Where :func:`export_topology` writes when no path is given: ``output/<scenario>-topology.<suffix>``.
 
-    Routes go to ``output/<scenario>-routes.geojson``.
+    Routes go to ``output/<scenario>-routes.geojson``, layers to the folder
+    ``output/<scenario>-layers``.
 
     Examples
     --------
@@ -516,9 +521,11 @@ def default_export_path(sc: Scenario, fmt: str) -> Path:
     >>> sc = SimpleNamespace(name="reference")
     >>> default_export_path(sc, "gpkg").as_posix(), default_export_path(sc, "routes").as_posix()
     ('output/reference-topology.gpkg', 'output/reference-routes.geojson')
+    >>> default_export_path(sc, "layers").as_posix()
+    'output/reference-layers'
     """
     suffix, _ = EXPORT_FORMATS[fmt]
-    return Path("output") / f"{sc.name}-{'routes' if fmt == 'routes' else 'topology'}{suffix}"
+    return Path("output") / f"{sc.name}-{fmt if fmt in ('routes', 'layers') else 'topology'}{suffix}"
 
 
 def export_topology(sc: Scenario, path: str | Path, *, fmt: str, force: bool = False) -> Path:
@@ -527,7 +534,8 @@ def export_topology(sc: Scenario, path: str | Path, *, fmt: str, force: bool = F
     The file is written whole (into a temporary file beside it, then renamed). An
     existing file is replaced only with ``force``; never one of the scenario's own
     input files, and never anything that is not a regular file (a folder, a device,
-    a FIFO), even with ``force``.
+    a FIFO), even with ``force``. ``layers`` writes a folder instead, whole or not at
+    all (:func:`write_folder`), replaced with ``force`` only if it is an earlier one.
 
     Raises
     ------
@@ -549,6 +557,14 @@ def export_topology(sc: Scenario, path: str | Path, *, fmt: str, force: bool = F
     from planner import gis
 
     out = Path(path)
+    if fmt == "layers":
+        def fill(folder: Path) -> None:
+            files = gis.write_geojson_layers(sc, folder)
+            (folder / _LAYERS_LAST).write_text(
+                f"planner: the layers of scenario {sc.name!r}, one RFC 7946 GeoJSON file each (lon/lat)\n\n"
+                + "".join(f"  {f.name}\n" for f in files), encoding="utf-8")
+
+        return write_folder(out, fill, force=force, marker=_LAYERS_LAST)
     _check_export_path(sc, out, force=force)
     writers: dict[str, Callable[[Scenario, Path], Path]] = {
         "geojson": gis.write_geojson, "gpkg": gis.write_gpkg, "kml": gis.write_kml, "graphml": gis.write_graphml,

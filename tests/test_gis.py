@@ -389,3 +389,27 @@ def test_empty_layers_are_written_with_their_type(tmp_path: Path) -> None:
     assert summary["amplifiers"] == ("Point", 0) and summary["routes"] == ("Line String", 0)
     doc = json.loads(gis.write_geojson(layers, tmp_path / "t.geojson").read_text(encoding="utf-8"))
     assert {f["properties"]["layer"] for f in doc["features"]} == {"spans", "junctions", "pops", "sites"}
+
+
+def test_export_layers_writes_one_geojson_per_layer_whole(tmp_path: Path) -> None:
+    import pyogrio
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    out = tmp_path / "layers"
+    args = ["export", "--format", "layers", "--out", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    files = sorted(p.name for p in out.glob("*.geojson"))
+    assert {"sites.geojson", "pops.geojson", "spans.geojson"} <= set(files)
+    for name in files:
+        info = pyogrio.read_info(out / name)
+        assert info["geometry_type"] in ("Point", "LineString", "Polygon", "MultiPolygon"), (name, info)
+        doc = json.loads((out / name).read_text())
+        assert all("layer" not in f["properties"] for f in doc["features"])  # one layer per file: no mixed fields
+    assert all(f"  {name}" in (out / "README.txt").read_text() for name in files)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "already exists" in again.output
+    assert CliRunner().invoke(app, [*args, "--force"]).exit_code == 0

@@ -367,6 +367,7 @@ class ExportFormat(StrEnum):
     kml = "kml"
     graphml = "graphml"
     routes = "routes"
+    layers = "layers"
 
 
 @app.command(epilog=examples(
@@ -374,17 +375,19 @@ class ExportFormat(StrEnum):
     "planner export scenarios/reference.yaml --out reference.kml",
     "planner export --format graphml --out reference.graphml",
     "planner export --format routes --out routes.geojson",
+    "planner export --format layers --out layers",
 ))
 def export(
     scenario: ScenarioArg = None,
     *,
     fmt: Annotated[ExportFormat | None, typer.Option(
         "--format", "-f", case_sensitive=False, show_default=False, metavar="<format>",
-        help="geojson, gpkg (GeoPackage, QGIS), kml (Google Earth), graphml (Gephi, yEd) or routes (span "
-             "routes to edit). \\[default: from the --out suffix, else geojson]")] = None,
+        help="geojson, gpkg (GeoPackage, QGIS), kml (Google Earth), graphml (Gephi, yEd), routes (span "
+             "routes to edit) or layers (a folder, one GeoJSON file per layer). \\[default: from the --out suffix, "
+             "else geojson]")] = None,
     out: Annotated[Path | None, typer.Option(
         "--out", show_default=False,
-        help="File to write. \\[default: output/<scenario name>-topology.<suffix>]")] = None,
+        help="File (layers: folder) to write. \\[default: output/<scenario name>-topology.<suffix>]")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Replace --out if it is an existing file (never one of the scenario's input files).")] = False,
 ) -> None:
