@@ -1,6 +1,6 @@
 """Why a lease is left out: the constraints that bind, their numbers, and fixes checked by re-fitting.
 
-For each left-out lease we try to fit it, with :class:`planner.fit.Residual`'s first fit:
+For each left-out lease we try to fit it, with :class:`planner.optimise.residual.Residual`'s first fit:
 
 1. if a fact keeps it out of every plan (:mod:`planner.feasibility`: too big for any
    allowed pod or site, an SLO below the fibre latency of every allowed site...), the
@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
-from planner.fit import FAMILIES, ReplicaFit, Residual, fits_from_placements
-from planner.instance import KBPS, MBPS, Instance, LeaseOptions
+from planner.optimise.instance import KBPS, MBPS, Instance, LeaseOptions
+from planner.optimise.residual import FAMILIES, ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.validate import _weeks_text
 
@@ -91,7 +91,7 @@ def lease_variant(lo: LeaseOptions, **change: object) -> LeaseOptions:
     Returns
     -------
     LeaseOptions
-        Fitting it with :meth:`planner.fit.Residual.fit` tests the lease so changed.
+        Fitting it with :meth:`planner.optimise.residual.Residual.fit` tests the lease so changed.
     """
     new = dataclasses.replace(lo)
     if "gpus" in change:

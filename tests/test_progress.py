@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import planner
+from planner.optimise.optimiser import Method, Optimiser, Progress
 from planner.plan import Plan
-from planner.solver import Method, Optimiser, Progress
 from tests.test_focus import _crowded
 from tests.test_optimise import _random_tiny
 from tests.tiny import write

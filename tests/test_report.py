@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 
 from planner import load_scenario
-from planner.baseline import greedy
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.optimiser import optimise
 from planner.plan import Plan
 from planner.report import headline_figures, render_report, write_report
 from planner.report.basemap import map_frame, state_outlines, states_shapefile
 from planner.report.style import fmt_usd
 from planner.scenario import Scenario
-from planner.solver import optimise
 from tests import tiny
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,9 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 
-from planner.fit import Guide
-from planner.instance import MBPS, Instance, LeaseOptions, pod_groups, usable_pods
-from planner.lp import _quiet_stdout
+from planner.optimise.bounds.pod_lp import quiet_stdout
+from planner.optimise.instance import MBPS, Instance, LeaseOptions, pod_groups, usable_pods
+from planner.optimise.residual import Guide
 
 __all__ = ["SiteRelaxation", "site_relaxation"]
 
@@ -50,7 +50,7 @@ class SiteRelaxation:
         Lease id -> share of the lease the LP carries (0 to 1).
     guide
         Site and route weights per lease (replicas the LP puts there), for
-        :class:`planner.fit.Residual`.
+        :class:`planner.optimise.residual.Residual`.
     block_weeks
         Weeks pooled per row (1: weekly rows, the tightest).
     rows, cols, nonzeros, wall_s, build_s
@@ -353,7 +353,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
         that only another kind of pod could hold. ``"auto"``: halls while weekly rows
         stay within ``max_nonzeros``.
     where
-        Each lease's usable pods per site (:func:`~planner.instance.usable_pods`), if
+        Each lease's usable pods per site (:func:`~planner.optimise.instance.usable_pods`), if
         already worked out.
 
     Returns
@@ -363,7 +363,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.instance import build_instance
+    >>> from planner.optimise.instance import build_instance
     >>> rel = site_relaxation(build_instance(load_scenario()))
     >>> rel.status, rel.bound_usd > 0
     ('OPTIMAL', True)
@@ -406,7 +406,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     build_s = time.perf_counter() - t
     solver = mbh.ModelSolverHelper("highs")
     solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
-    with _quiet_stdout():
+    with quiet_stdout():
         solver.solve(model)
     status = str(solver.status()).rsplit(".", 1)[-1]
     ok = status == "OPTIMAL"

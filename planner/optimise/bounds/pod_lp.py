@@ -35,7 +35,7 @@ class LpResult:
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Silence file descriptor 1 (HiGHS prints a banner there whatever its output flags say)."""
     try:
         sys.stdout.flush()
@@ -61,7 +61,7 @@ def _bound(v: int) -> float:
 
 
 def lp_relaxation(cp: cp_model.CpModel, *, time_limit_s: float = 60.0, backend: str = "HIGHS_LP") -> LpResult:
-    """Solve the LP relaxation of ``cp`` (a maximisation built by :func:`planner.model.build_model`)."""
+    """Solve the LP relaxation of ``cp`` (a maximisation built by :func:`planner.optimise.model.build_model`)."""
     t = time.perf_counter()
     proto = cp.proto
     solver = pywraplp.Solver.CreateSolver(backend)
@@ -94,7 +94,7 @@ def lp_relaxation(cp: cp_model.CpModel, *, time_limit_s: float = 60.0, backend: 
     for var, coef in zip(o.vars, o.coeffs, strict=True):
         obj.SetCoefficient(xs[var], sign * coef)
     obj.SetMaximization()
-    with _quiet_stdout():
+    with quiet_stdout():
         status = solver.Solve()
     name = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
             pywraplp.Solver.INFEASIBLE: "INFEASIBLE"}.get(status, "UNKNOWN")

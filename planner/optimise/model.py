@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.fit import ReplicaFit
-from planner.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.residual import ReplicaFit
 
 __all__ = ["PlacementModel", "add_hint", "build_model", "canonical", "canonical_equal", "read_fits", "segments"]
 

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from planner.instance import Instance, LeaseOptions, PathOption
+from planner.optimise.instance import Instance, LeaseOptions, PathOption
 
 __all__ = ["FAMILIES", "Guide", "ReplicaFit", "Residual", "fits_from_placements"]
 
