@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
+from planner.optimise.families import CAPACITIES, FAMILIES
 from planner.optimise.instance import KBPS, MBPS, Instance, LeaseOptions
-from planner.optimise.residual import FAMILIES, ReplicaFit, Residual, fits_from_placements
+from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.validate import _weeks_text
 
@@ -40,9 +41,8 @@ __all__ = ["Fix", "Holdings", "crowders", "explain_lease", "explain_unplaced", "
 
 # Capacity first: when more room alone would admit the lease, that is the reason; relaxing the
 # lease's own requirements (SLO, sites, anti-affinity) is then offered as an alternative fix.
-_ORDER = ("gpus", "power", "dci", "uplink", "latency", "residency", "anti_affinity")
-assert set(_ORDER) == set(FAMILIES)
-_CAPACITY = ("gpus", "power", "dci", "uplink")
+_ORDER = FAMILIES
+_CAPACITY = tuple(f for f in FAMILIES if f in {c.family for c in CAPACITIES})
 _MAX_FIXES = 4
 _MAX_CROWDERS = 3  # named leases, each of which alone frees the room
 _MAX_SET = 5  # leases named when only several together free the room
@@ -214,7 +214,8 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
         return None
     inst, t = ref.inst, slice(lo.t0, lo.t1 + 1)
     need = Residual(inst)  # what the relaxed fit takes, as a residual's negative
-    need.gpu[:], need.uplink[:], need.power[:], need.link[:] = 0, 0, 0, 0
+    for c in CAPACITIES:
+        getattr(need, c.ledger)[:] = 0
     need.apply(lo, relaxed, sign=+1)
     room = ref.copy()
     parts = []

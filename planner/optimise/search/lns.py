@@ -36,6 +36,7 @@ from ortools.sat.python import cp_model
 
 from planner.optimise.budget import Clock, StepLimit
 from planner.optimise.cpsat import CpSatSettings, new_solver
+from planner.optimise.families import CAPACITIES
 from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions, pod_groups
 from planner.optimise.model import add_hint, build_model, read_fits
@@ -222,8 +223,8 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
     for k, lo in enumerate(leases):
         where = _restrict(lo, pods[lo.span])
         subs.append(dataclasses.replace(lo, pos=k, sites=list(where), pods=where))
-    return dataclasses.replace(inst, pod_free=free, pod_uplink_kbps=rest.uplink.copy(),
-                               site_power_w=rest.power.copy(), span_limit_mbps=rest.link.copy(), leases=subs)
+    left = {c.field: getattr(rest, c.ledger).copy() for c in CAPACITIES}  # every capacity: what is left of it
+    return dataclasses.replace(inst, **(left | {"pod_free": free}), leases=subs)  # GPUs: the neighbourhood's pods
 
 
 class _Picker:
