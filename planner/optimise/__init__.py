@@ -3,6 +3,7 @@
 Organised by role, so the room for a change is found from the file names:
 
 - :mod:`~planner.optimise.instance` -- the typed instance (leases, pods, paths, limits);
+- :mod:`~planner.optimise.families` -- the constraint families, declared once, and the resources they limit;
 - :mod:`~planner.optimise.residual` -- the ledger of what is left (first fit, used by heuristics and reasons);
 - :mod:`~planner.optimise.budget` -- every step's share of the time limit, work or wall clock;
 - :mod:`~planner.optimise.incumbent` -- the one channel for plans and bounds;

@@ -38,6 +38,7 @@ from ortools.sat.python import cp_model
 from planner.optimise.budget import Budget, Clock, StepLimit
 from planner.optimise.incumbent import Incumbent
 from planner.optimise.model import PlacementModel
+from planner.plan import Status
 
 __all__ = ["IDLE_SUBSOLVERS", "STOP_AFTER_SOLUTION_S", "CpSatSettings", "PlanCallback", "export_model", "in_worker",
            "new_solver", "run_search"]
@@ -216,8 +217,8 @@ def in_worker(work: Callable[[], T], *, stop: threading.Event, name: str,
 
 
 def run_search(solver: cp_model.CpSolver, m: PlacementModel, cb: PlanCallback, *, stop: threading.Event,
-               budget: Budget, limit: StepLimit) -> tuple[str, bool]:
-    """Search ``m`` with ``solver`` in a worker thread; returns CP-SAT's status name and whether it was stopped.
+               budget: Budget, limit: StepLimit) -> tuple[Status, bool]:
+    """Search ``m`` with ``solver`` in a worker thread; returns CP-SAT's status and whether it was stopped.
 
     A stop request (``stop``, or Ctrl-C) is passed on to CP-SAT once it is safe to (see
     :data:`STOP_AFTER_SOLUTION_S`). A search the wall clock ended before its
@@ -235,8 +236,8 @@ def run_search(solver: cp_model.CpSolver, m: PlacementModel, cb: PlanCallback, *
     solver.best_bound_callback = cb.on_bound
     code = in_worker(lambda: solver.solve(m.cp, cb), stop=stop, name="cp-sat", on_tick=tick)
     interrupted = stop.is_set()
-    status = solver.status_name(code)
-    if not interrupted and status not in ("OPTIMAL", "INFEASIBLE"):
+    status = Status(solver.status_name(code))
+    if not interrupted and status not in (Status.OPTIMAL, Status.INFEASIBLE):
         budget.ended(limit, wall_s=solver.wall_time, work_s=solver.deterministic_time)
     return status, interrupted
 

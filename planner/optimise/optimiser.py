@@ -38,7 +38,7 @@ from planner.optimise.model import PlacementModel, add_hint, build_model
 from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.optimise.search.focus import FocusRound
 from planner.optimise.search.lns import LnsStats
-from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan
+from planner.plan import PLACEMENT_COLUMNS, Plan, SolverFacts, Status, make_plan
 from planner.reasons import explain_unplaced, internal_failure_reasons
 from planner.scenario import Scenario
 
@@ -290,10 +290,14 @@ class Optimiser:
         return {"fixed_site_choices": r[0].fixed_site_choices, "rounds": len(r), "status": r[-1].status,
                 "value_usd": r[-1].value_usd, "wall_s": sum(x.wall_s for x in r)}
 
-    def finish(self, fits: dict[str, list[ReplicaFit]], status: str, wall: float, interrupted: bool,
+    def finish(self, fits: dict[str, list[ReplicaFit]], status: Status, wall: float, interrupted: bool,
                bound: float, bound_source: str, *, stayable: set[str], stayed: set[str],
-               info: Mapping[str, object], polish_after: bool = True) -> Plan:
-        """The last step of every method: the final polish (unless re-planning), the plan's tables and facts."""
+               info: Mapping[str, Any], polish_after: bool = True) -> Plan:
+        """The last step of every method: the final polish (unless re-planning), the plan's tables and facts.
+
+        ``info`` holds the method's own :class:`~planner.plan.SolverFacts` (model size,
+        CP-SAT's status and objective, the focused or neighbourhood search in short).
+        """
         inst = self.instance
         assert inst is not None
         res = Residual.after(inst, fits)
@@ -320,24 +324,22 @@ class Optimiser:
             "method": self.warm.method, "value_usd": self.warm.value_usd, "wall_s": self.warm.wall_s,
             "lp_bound_usd": None if self.warm.bound is None else self.warm.bound[0],
             "lp": None if self.warm.bound is None else self.warm.bound[1]}
-        meta = {"seed": self.seed, "workers": self.workers, "time_limit_s": self.time_limit_s,
-                "deterministic": self.deterministic, "build_s": self.build_s, "warm_start_s": self.warm_s,
-                "method": self.method_used,
-                "replica_pod_pairs": self.pairs, **info,
-                "moved_leases": sorted((before & placed_now) - stayed),
-                "dropped_leases": sorted(before - placed_now), "relocated_by_choice": sorted(relocated),
-                "bound_source": bound_source,
-                "polished": polished,
-                "warm_start": warm,
-                "safety_stop": self.budget.stopped,
-                "safety_stops": [dataclasses.asdict(s) for s in self.budget.safety_stops],
-                "safety_limit_s": self.budget.safety_s if self.deterministic else None}
+        assert self.method_used is not None
+        facts = SolverFacts(seed=self.seed, workers=self.workers, time_limit_s=self.time_limit_s,
+                            deterministic=self.deterministic, build_s=self.build_s, warm_start_s=self.warm_s,
+                            method=self.method_used, replica_pod_pairs=self.pairs,
+                            moved_leases=sorted((before & placed_now) - stayed),
+                            dropped_leases=sorted(before - placed_now), relocated_by_choice=sorted(relocated),
+                            bound_source=bound_source, polished=polished, warm_start=warm,
+                            safety_stop=self.budget.stopped,
+                            safety_stops=[dataclasses.asdict(s) for s in self.budget.safety_stops],
+                            safety_limit_s=self.budget.safety_s if self.deterministic else None, **info)
         progress = pd.DataFrame([dataclasses.asdict(p) for p in self.incumbent.history],
                                 columns=["wall_s", "objective_usd", "bound_usd", "gap"])
         return make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,
                          bound_usd=max(bound, objective), wall_s=wall,
                          method="cp-sat" if self.method_used == "pods" else "site-lp + lns", interrupted=interrupted,
-                         meta=meta, progress=progress)
+                         meta=facts.to_meta(), progress=progress)
 
 
 def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,

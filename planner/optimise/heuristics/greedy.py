@@ -17,7 +17,7 @@ from planner.errors import InfeasibleError
 from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions, build_instance
 from planner.optimise.residual import Guide, ReplicaFit, Residual
-from planner.plan import PLACEMENT_COLUMNS, Plan, make_plan
+from planner.plan import PLACEMENT_COLUMNS, Plan, Status, make_plan
 from planner.scenario import Scenario
 
 __all__ = ["CARRIED_SHARE", "confined_start", "fill", "greedy", "greedy_pass", "kept_in_place", "placement_rows",
@@ -79,7 +79,7 @@ def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = Tr
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     unplaced = explain_unplaced(inst, placements, res, explain=explain)
     net = (placements["revenue_usd"] - placements["power_cost_usd"] - placements["transport_cost_usd"]).sum()
-    return make_plan(sc, placements, unplaced, status="HEURISTIC", objective_usd=float(net),
+    return make_plan(sc, placements, unplaced, status=Status.HEURISTIC, objective_usd=float(net),
                      bound_usd=float("nan"), wall_s=time.perf_counter() - t, method="greedy")
 
 

@@ -29,7 +29,7 @@ from planner.optimise.incumbent import TOLERANCE_USD
 from planner.optimise.model import PlacementModel, add_hint, read_fits
 from planner.optimise.residual import ReplicaFit
 from planner.optimise.search.focus import focused_rounds
-from planner.plan import Plan
+from planner.plan import Plan, Status
 from planner.reasons import internal_failure_reasons
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def solve_pods(opt: Optimiser, m: PlacementModel) -> Plan:
     _hint_focus(opt, m, focus)
     solver, solver_status, interrupted, fallback = _whole_model(opt, m, t0)
     wall = time.perf_counter() - t0
-    found = solver_status in ("OPTIMAL", "FEASIBLE")
+    found = solver_status.found
     fits, status = _best_plan(opt, m, solver, solver_status, fallback, wall)
     bound, bound_source = _tightest_bound(opt, m, solver, found)
     stayed = {lid for lid, st in m.stay.items() if found and solver.value(st)}
@@ -72,7 +72,7 @@ def _hint_focus(opt: Optimiser, m: PlacementModel, focus: Fits | None) -> None:
 
 
 def _whole_model(opt: Optimiser, m: PlacementModel, t0: float
-                 ) -> tuple[cp_model.CpSolver, str, bool, Fits | None]:
+                 ) -> tuple[cp_model.CpSolver, Status, bool, Fits | None]:
     """CP-SAT on the whole model for what the focused rounds left; returns solver, status, stopped, fallback plan."""
     warm = opt.warm
     opt.bound_log_start = len(opt.log_lines)  # the whole model's bound holds; a focused search's does not
@@ -83,13 +83,13 @@ def _whole_model(opt: Optimiser, m: PlacementModel, t0: float
     fallback = opt.incumbent.best_fits if opt.previous_plan is None else (
         warm.fits if warm is not None and not warm.fits else None)  # a re-plan falls back on an empty plan only
     if opt.stopping and (fallback is not None or warm is not None):
-        return solver, "UNKNOWN", True, fallback  # stopped before the whole model: the best plan so far
+        return solver, Status.UNKNOWN, True, fallback  # stopped before the whole model: the best plan so far
     status, interrupted = run_search(solver, m, cb, stop=opt.stop_event, budget=opt.budget, limit=limit)
     return solver, status, interrupted, fallback
 
 
-def _best_plan(opt: Optimiser, m: PlacementModel, solver: cp_model.CpSolver, solver_status: str,
-               fallback: Fits | None, wall: float) -> tuple[Fits, str]:
+def _best_plan(opt: Optimiser, m: PlacementModel, solver: cp_model.CpSolver, solver_status: Status,
+               fallback: Fits | None, wall: float) -> tuple[Fits, Status]:
     """The plan to return and its status: CP-SAT's, the best any step found, or the one before CP-SAT's first.
 
     Raises
@@ -99,11 +99,11 @@ def _best_plan(opt: Optimiser, m: PlacementModel, solver: cp_model.CpSolver, sol
     NoPlanError
         When no step found a plan.
     """
-    if solver_status == "INFEASIBLE":
+    if solver_status is Status.INFEASIBLE:
         failed = [lo.lease for lo in m.inst.leases if lo.internal]
         raise InfeasibleError(internal_failure_reasons(m.inst, failed))
     earlier = opt.incumbent.best_fits if opt.previous_plan is None else fallback
-    if solver_status in ("OPTIMAL", "FEASIBLE"):
+    if solver_status.found:
         fits = read_fits(m, solver)
         if opt.previous_plan is None:  # the best plan any step found (CP-SAT's, or one before it)
             opt.incumbent.offer(plan_value(m.inst, fits), fits)
@@ -113,7 +113,7 @@ def _best_plan(opt: Optimiser, m: PlacementModel, solver: cp_model.CpSolver, sol
     if earlier is not None:
         # CP-SAT stopped before its first plan: the focused search's or the warm start's is valid.
         log.warning("CP-SAT ended %s; returning the best plan found before it", solver_status)
-        return earlier, "FEASIBLE"
+        return earlier, Status.FEASIBLE
     msg = f"CP-SAT found no plan ({solver_status}) in {wall:.1f} s; raise the time limit"
     raise NoPlanError(msg)
 

@@ -22,7 +22,7 @@ from planner.optimise.cpsat import in_worker
 from planner.optimise.heuristics.greedy import plan_value
 from planner.optimise.residual import ReplicaFit, Residual
 from planner.optimise.search.lns import LnsStats, pool_lns
-from planner.plan import Plan, relative_gap
+from planner.plan import Plan, Status, relative_gap
 
 if TYPE_CHECKING:
     from planner.optimise.optimiser import Optimiser
@@ -39,7 +39,7 @@ def solve_sites(opt: Optimiser) -> Plan:
     t0 = time.perf_counter()
     bound, source = warm.bound if warm.bound is not None else (opt.revenue_bound(), "sum of revenues")
     fits, res = warm.fits, warm.residual
-    rel = warm.relaxation if warm.relaxation is not None and warm.relaxation.status == "OPTIMAL" else None
+    rel = warm.relaxation if warm.relaxation is not None and warm.relaxation.status == Status.OPTIMAL else None
     if opt.previous_plan is None:  # re-plans keep the earlier placements where they still fit
         fits, res = _neighbourhood_search(opt, fits, res, rel, bound)
     interrupted = opt.stopping
@@ -55,7 +55,7 @@ def solve_sites(opt: Optimiser) -> Plan:
             f"neighbourhood search: {opt.lns.improved} of {opt.lns.tried} neighbourhoods improved, "
             f"+${opt.lns.gain_usd:,.0f} in {opt.lns.wall_s:.1f} s"]),
         f"plan: ${value:,.0f}, gap {relative_gap(value, bound):.2%}"]
-    status = "OPTIMAL" if relative_gap(value, bound) <= opt.cp_sat.relative_gap_limit else "FEASIBLE"
+    status = Status.OPTIMAL if relative_gap(value, bound) <= opt.cp_sat.relative_gap_limit else Status.FEASIBLE
     info = {"variables": None, "constraints": None, "solver_status": "SITE_SEARCH",
             "lns": None if opt.lns is None else dataclasses.asdict(opt.lns)}
     plan = opt.finish(fits, status, wall, interrupted, bound, source, stayable=set(), stayed=set(),

@@ -22,6 +22,7 @@ from planner.optimise.heuristics.greedy import confined_start, plan_value
 from planner.optimise.heuristics.warmstart import lp_guide
 from planner.optimise.model import PlacementModel, add_hint, read_fits
 from planner.optimise.residual import ReplicaFit, Residual
+from planner.plan import Status
 
 if TYPE_CHECKING:
     from planner.optimise.optimiser import Optimiser
@@ -36,7 +37,7 @@ class FocusRound:
     """One round of focused search: site choices left out, CP-SAT's status, the polished plan's value, time."""
 
     fixed_site_choices: int
-    status: str
+    status: Status
     value_usd: float
     wall_s: float
 
@@ -49,7 +50,7 @@ def focused_rounds(opt: Optimiser, m: PlacementModel) -> Fits | None:
     so does a stop request.
     """
     warm = opt.warm
-    if warm is None or warm.lp is None or warm.lp.status != "OPTIMAL" or opt.previous_plan is not None:
+    if warm is None or warm.lp is None or warm.lp.status != Status.OPTIMAL or opt.previous_plan is not None:
         return None
     opt.bound_log_start = None
     guide, placed = lp_guide(m, warm.lp)
@@ -109,7 +110,7 @@ def _round(opt: Optimiser, m: PlacementModel, k: int, share: float, lp_sites: di
     status, _ = run_search(solver, focused, PlanCallback(focused, opt.incumbent, proves_bound=False),
                            stop=opt.stop_event, budget=opt.budget, limit=limit)
     opt.focus_share += share
-    if status not in ("OPTIMAL", "FEASIBLE"):
+    if not status.found:
         return None
     fits = read_fits(m, solver)
     value = plan_value(m.inst, fits)
