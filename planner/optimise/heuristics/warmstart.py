@@ -25,6 +25,7 @@ from planner.optimise.heuristics.polish import polish
 from planner.optimise.instance import Instance
 from planner.optimise.model import PlacementModel
 from planner.optimise.residual import Guide, ReplicaFit, Residual
+from planner.plan import Status
 
 __all__ = ["LpKind", "WarmStart", "lp_guide", "warm_start"]
 
@@ -50,9 +51,9 @@ class WarmStart:
 
 
 def _relaxation_bound(lp: LpResult | None, rel: SiteRelaxation | None) -> tuple[float, str] | None:
-    if lp is not None and lp.status == "OPTIMAL":
+    if lp is not None and lp.status == Status.OPTIMAL:
         return lp.objective, "lp relaxation"
-    if rel is not None and rel.status == "OPTIMAL":
+    if rel is not None and rel.status == Status.OPTIMAL:
         return rel.bound_usd, "site lp relaxation"
     return None
 
@@ -130,12 +131,12 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     if lp == "pods" and isinstance(m, PlacementModel):
         limit = budget.lp("lp relaxation")
         pod_lp = lp_relaxation(m.cp, time_limit_s=limit.wall_s)
-        if pod_lp.status != "OPTIMAL":
+        if pod_lp.status != Status.OPTIMAL:
             budget.ended(limit, wall_s=pod_lp.wall_s)
     elif lp != "none":
         limit = budget.lp("site lp relaxation")
         rel = site_relaxation(inst, time_limit_s=limit.wall_s, where=where)
-        if rel.status != "OPTIMAL":
+        if rel.status != Status.OPTIMAL:
             budget.ended(limit, wall_s=rel.wall_s - rel.build_s)
     if keep:
         return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", pod_lp,
@@ -148,9 +149,9 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     candidates.append((plan_value(inst, fits), "greedy", fits, res))
     found(candidates[-1][0])
     guided: tuple[Guide, dict[str, float]] | None = None
-    if pod_lp is not None and pod_lp.status == "OPTIMAL" and isinstance(m, PlacementModel):
+    if pod_lp is not None and pod_lp.status == Status.OPTIMAL and isinstance(m, PlacementModel):
         guided = lp_guide(m, pod_lp)
-    elif rel is not None and rel.status == "OPTIMAL":
+    elif rel is not None and rel.status == Status.OPTIMAL:
         guided = rel.guide, rel.placed
     elif lp != "none":
         log.warning("LP relaxation not solved; warm start from plain greedy")
