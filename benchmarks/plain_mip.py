@@ -1,6 +1,6 @@
 """The plain placement MIP, as arrays: the textbook model the planner is measured against.
 
-Built from :func:`planner.instance.build_instance`, so it sees exactly the planner's
+Built from :func:`planner.optimise.instance.build_instance`, so it sees exactly the planner's
 options (eligible sites, pods of the SKU, SLO-meeting paths) and its integer units
 (GPUs, W, kbps, Mbps), and solver-independent (numpy only): the benchmark worker
 hands it to HiGHS (``highspy``), a test may hand it to ``scipy.optimize.milp``.
@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner.fit import ReplicaFit
-from planner.instance import Instance, LeaseOptions
+from planner.optimise.instance import Instance, LeaseOptions
+from planner.optimise.residual import ReplicaFit
 
 __all__ = ["PlainMip", "build_plain_mip", "estimate_nonzeros"]
 

@@ -472,12 +472,12 @@ def write_report(results: Path, report: Path, chart: Path, *, command: str) -> N
                if partial else []),
              "Each method runs in its own process, one at a time, on the same generated scenario "
              "(`planner generate --tier T --seed S`):", "",
-             "- **planner**: `planner.solver` (CP-SAT with the planner's own modelling);",
-             "- **greedy**: `planner.baseline`, price-ordered first fit (the warm-start baseline);",
+             "- **planner**: `planner.optimise.optimiser` (CP-SAT with the planner's own modelling);",
+             "- **greedy**: `planner.optimise.heuristics.greedy`, price-ordered first fit (the warm-start baseline);",
              "- **HiGHS (plain MIP)**: highspy on the textbook model (`benchmarks/plain_mip.py`): one binary per "
              "(lease, replica, pod), integer GPUs per pod plus site binaries for span=site leases, route binaries "
              "per SLO-meeting path, capacity rows for every week (no time compression), same options, units and "
-             "objective as the planner (`planner.instance.build_instance`);",
+             "objective as the planner (`planner.optimise.instance.build_instance`);",
              "- **LP relaxation**: HiGHS on that model with integrality relaxed: an upper bound.", "",
              "The **best known bound** of an instance is the smallest upper bound any method proved (the "
              "planner's bound, HiGHS's dual bound, the LP optimum). Gaps are `(best bound - objective) / best "

@@ -4,8 +4,8 @@
 
 Methods:
 
-- ``planner`` -- :func:`planner.solver.optimise` (CP-SAT and whatever the planner does);
-- ``greedy``  -- :func:`planner.baseline.greedy`, the price-ordered first-fit baseline;
+- ``planner`` -- :func:`planner.optimise.optimiser.optimise` (CP-SAT and whatever the planner does);
+- ``greedy``  -- :func:`planner.optimise.heuristics.greedy.greedy`, the price-ordered first-fit baseline;
 - ``highs``   -- HiGHS (``highspy``) on the plain MIP of :mod:`benchmarks.plain_mip`;
 - ``lp``      -- HiGHS on the LP relaxation of that MIP: a true upper bound when solved.
 
@@ -97,7 +97,7 @@ def _finish_plan(rec: Recorder, sc: Any, plan: Any, check: bool) -> None:
 
 def run_planner(rec: Recorder, sc: Any, args: argparse.Namespace) -> None:
     """The planner's optimiser, with its progress callback feeding the trace."""
-    from planner.solver import optimise
+    from planner.optimise.optimiser import optimise
 
     params = inspect.signature(optimise).parameters
     kw: dict[str, Any] = {}
@@ -126,8 +126,8 @@ def run_planner(rec: Recorder, sc: Any, args: argparse.Namespace) -> None:
 
 def run_greedy(rec: Recorder, sc: Any, args: argparse.Namespace) -> None:
     """The greedy baseline: one plan, one trace point."""
-    from planner.baseline import greedy
-    from planner.instance import build_instance
+    from planner.optimise.heuristics.greedy import greedy
+    from planner.optimise.instance import build_instance
 
     inst = build_instance(sc)
     rec.data["build_s"] = rec.now()
@@ -143,7 +143,7 @@ def run_highs(rec: Recorder, sc: Any, args: argparse.Namespace, *, relax: bool) 
     import numpy as np
 
     from benchmarks.plain_mip import build_plain_mip, estimate_nonzeros
-    from planner.instance import build_instance
+    from planner.optimise.instance import build_instance
 
     d = rec.data
     inst = build_instance(sc)
@@ -213,7 +213,7 @@ def _plan_from(sc: Any, inst: Any, mip: Any, values: Any, status: str, wall_s: f
     """A planner Plan from a plain-MIP solution (so that ``plan.check`` can judge it)."""
     import pandas as pd
 
-    from planner.baseline import placement_rows
+    from planner.optimise.heuristics.greedy import placement_rows
     from planner.plan import PLACEMENT_COLUMNS, UNPLACED_COLUMNS, make_plan
 
     fits = mip.fits(values)

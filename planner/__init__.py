@@ -15,6 +15,7 @@ or all of them at once: ``run = planner.plan_scenario("scenarios/reference.yaml"
 
 from typing import TYPE_CHECKING, Any
 
+import planner.optimise  # noqa: F401 -- the optimiser's package; light itself, its modules load OR-Tools
 from planner.errors import InfeasibleError, NoPlanError, Problem, ScenarioError
 from planner.network import build_network
 from planner.plan import Plan
@@ -25,12 +26,16 @@ from planner.surplus import surplus, surplus_runs
 from planner.version import __version__
 
 if TYPE_CHECKING:
-    from planner.baseline import greedy
-    from planner.solver import Optimiser, optimise
+    from planner.optimise.heuristics.greedy import greedy
+    from planner.optimise.optimiser import Optimiser, optimise
 
 # The solver pulls in OR-Tools; load it on first use, so that `import planner` stays light and
-# tools that must not load OR-Tools (a HiGHS benchmark worker) can still use the rest.
-_LAZY = {"optimise": "planner.solver", "Optimiser": "planner.solver", "greedy": "planner.baseline"}
+# tools that must not load OR-Tools (a HiGHS benchmark worker, `planner.greedy`) can still use the rest.
+# Importing the package `planner.optimise` bound its name here; `planner.optimise` is the function, so the
+# name is handed to `__getattr__` (imports of `planner.optimise.*` go through `sys.modules`, not this name).
+del globals()["optimise"]
+_LAZY = {"optimise": "planner.optimise.optimiser", "Optimiser": "planner.optimise.optimiser",
+         "greedy": "planner.optimise.heuristics.greedy"}
 
 
 def __getattr__(name: str) -> Any:

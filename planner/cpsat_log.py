@@ -2,7 +2,7 @@
 
 CP-SAT logs a line whenever its search's open interval narrows, also between new
 solutions; the live progress of ``planner plan`` reads the bound from there (see
-:attr:`~planner.solver.Optimiser.bound_log_start` for which lines hold for the whole model).
+:attr:`~planner.optimise.optimiser.Optimiser.bound_log_start` for which lines hold for the whole model).
 """
 
 from __future__ import annotations

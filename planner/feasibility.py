@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.errors import Problem
-from planner.instance import Instance, LeaseOptions, build_instance
+from planner.optimise.instance import Instance, LeaseOptions, build_instance
 from planner.scenario import Scenario
 from planner.weeks import weeks_text
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from planner.scenario import Scenario
 
-__all__ = ["PLACEMENT_COLUMNS", "PLAN_SCHEMA_VERSION", "UNPLACED_COLUMNS", "Plan", "usage_tables"]
+__all__ = ["PLACEMENT_COLUMNS", "PLAN_SCHEMA_VERSION", "UNPLACED_COLUMNS", "Plan", "SolverFacts", "Status",
+           "usage_tables"]
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -31,6 +33,122 @@ UNPLACED_COLUMNS = ["lease", "priority", "sku", "gpus", "replicas", "start_week"
                     "family", "reason", "fix", "crowded_out_by"]
 
 
+class Status(StrEnum):
+    """How good a plan is known to be: CP-SAT's words, and ``HEURISTIC`` for the greedy baseline.
+
+    A :class:`~enum.StrEnum`: each member is its string, so ``plan.json``, the tables and
+    comparisons with the plain words are as before.
+
+    Examples
+    --------
+    >>> Status("OPTIMAL") == "OPTIMAL", Status.FEASIBLE.found, Status.HEURISTIC.found
+    (True, True, False)
+    >>> Status.OPTIMAL
+    'OPTIMAL'
+    """
+
+    OPTIMAL = "OPTIMAL"
+    """Proven best (within the gap limit)."""
+    FEASIBLE = "FEASIBLE"
+    """A valid plan, not proven best."""
+    HEURISTIC = "HEURISTIC"
+    """The greedy baseline's plan: valid, with no bound."""
+    INFEASIBLE = "INFEASIBLE"
+    """No plan exists (internal workloads do not fit)."""
+    UNKNOWN = "UNKNOWN"
+    """The solver stopped before it knew anything."""
+    MODEL_INVALID = "MODEL_INVALID"
+    """CP-SAT refused the model (a bug: please report it)."""
+
+    def __repr__(self) -> str:
+        return repr(self.value)  # shown as the word it stands for, as before it was typed
+
+    @property
+    def found(self) -> bool:
+        """Whether a solver search found a plan (``OPTIMAL`` or ``FEASIBLE``)."""
+        return self in (Status.OPTIMAL, Status.FEASIBLE)
+
+
+@dataclass(frozen=True)
+class SolverFacts:
+    """What the optimiser records of its solve: the typed form of the solver's keys in ``plan.json``'s ``meta``.
+
+    :meth:`to_meta` gives the keys and values ``plan.json`` has always held, in its
+    order; :meth:`from_meta` reads them back (:attr:`Plan.facts`). Keys a run adds
+    beside them (``internal``, ``created``, ``stage_s``, ``baseline``...) stay in ``meta``.
+
+    Attributes
+    ----------
+    seed, workers, time_limit_s, deterministic
+        The solve's settings.
+    build_s, warm_start_s
+        Wall seconds of the instance and model build, and of the warm start.
+    method, replica_pod_pairs
+        ``"pods"`` or ``"sites"``, and the (replica, pod) pairs that chose it.
+    variables, constraints
+        The CP-SAT model's size (``None`` for the site-level method).
+    solver_status
+        CP-SAT's status of the whole model's search, or ``"SITE_SEARCH"``.
+    moved_leases, dropped_leases, relocated_by_choice
+        A re-plan's moves: leases moved, dropped, and moved though they could have stayed.
+    bound_source, polished, warm_start
+        Where the bound comes from; whether the final polish improved the plan; the warm start in short.
+    safety_stop, safety_stops, safety_limit_s
+        Whether the wall-clock safety stop fired, the steps it cut short, and its limit
+        (see :mod:`planner.optimise.budget`).
+    constraints_by_family, solver_objective_usd, focus
+        Pod-level method only: model rows per family, CP-SAT's objective, the focused search in short.
+    lns
+        Site-level method only: the neighbourhood search's counts.
+    """
+
+    seed: int
+    workers: int
+    time_limit_s: float
+    deterministic: bool
+    build_s: float
+    warm_start_s: float
+    method: str
+    replica_pod_pairs: int
+    variables: int | None
+    constraints: int | None
+    solver_status: str
+    moved_leases: list[str]
+    dropped_leases: list[str]
+    relocated_by_choice: list[str]
+    bound_source: str
+    polished: bool
+    warm_start: dict[str, Any] | None
+    safety_stop: bool
+    safety_stops: list[dict[str, Any]]
+    safety_limit_s: float | None
+    constraints_by_family: dict[str, int] | None = None
+    solver_objective_usd: float | None = None
+    focus: dict[str, Any] | None = None
+    lns: dict[str, Any] | None = None
+
+    _HEAD: ClassVar[tuple[str, ...]] = ("seed", "workers", "time_limit_s", "deterministic", "build_s",
+                                        "warm_start_s", "method", "replica_pod_pairs")
+    _BY_METHOD: ClassVar[dict[str, tuple[str, ...]]] = {
+        "pods": ("variables", "constraints", "constraints_by_family", "solver_status", "solver_objective_usd",
+                 "focus"),
+        "sites": ("variables", "constraints", "solver_status", "lns")}
+    _TAIL: ClassVar[tuple[str, ...]] = ("moved_leases", "dropped_leases", "relocated_by_choice", "bound_source",
+                                        "polished", "warm_start", "safety_stop", "safety_stops", "safety_limit_s")
+
+    def to_meta(self) -> dict[str, Any]:
+        """The facts as ``plan.json``'s ``meta`` keys, in its order (each method has its own keys)."""
+        keys = (*self._HEAD, *self._BY_METHOD[self.method], *self._TAIL)
+        return {k: getattr(self, k) for k in keys}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> SolverFacts | None:
+        """The facts a ``meta`` holds, or ``None`` for a plan no solver made (the greedy baseline's)."""
+        if "solver_status" not in meta:
+            return None
+        return cls(**{f.name: meta[f.name] for f in fields(cls) if f.name in meta})
+
+
 @dataclass
 class Plan:
     """A placement plan and how good it is.
@@ -38,7 +156,7 @@ class Plan:
     Attributes
     ----------
     status
-        ``OPTIMAL``, ``FEASIBLE``, ``INFEASIBLE`` or ``UNKNOWN`` (CP-SAT's words), or
+        A :class:`Status`: ``OPTIMAL`` or ``FEASIBLE`` (CP-SAT's words), or
         ``HEURISTIC`` for the greedy baseline.
     objective_usd, bound_usd, gap
         Net value of the plan (revenue - power - transport [- moves]), the solver's
@@ -48,7 +166,7 @@ class Plan:
     """
 
     scenario: str
-    status: str
+    status: Status
     objective_usd: float
     bound_usd: float
     gap: float
@@ -66,6 +184,11 @@ class Plan:
     log: list[str] = field(default_factory=list, repr=False)
 
     # ------------------------------------------------------------------ figures
+    @property
+    def facts(self) -> SolverFacts | None:
+        """The solver's facts, typed (``None`` for the greedy baseline); ``meta`` holds them as ``plan.json`` does."""
+        return SolverFacts.from_meta(self.meta)
+
     @property
     def revenue_usd(self) -> float:
         """Lease revenue over the horizon (internal workloads earn nothing)."""
@@ -166,7 +289,10 @@ class Plan:
         unplaced = pd.DataFrame(doc["unplaced"], columns=UNPLACED_COLUMNS)
         unplaced["crowded_out_by"] = unplaced["crowded_out_by"].map(lambda v: tuple(v or ()))
         bound = float("nan") if doc.get("bound_usd") is None else doc["bound_usd"]
-        return make_plan(sc, placements, unplaced, status=doc["status"], objective_usd=doc["objective_usd"],
+        if doc.get("status") not in set(Status):
+            msg = f"plan.json status {doc.get('status')!r} is not one of {', '.join(Status)}; re-run the plan"
+            raise ValueError(msg)
+        return make_plan(sc, placements, unplaced, status=Status(doc["status"]), objective_usd=doc["objective_usd"],
                          bound_usd=bound, wall_s=doc["wall_s"], method=doc["method"],
                          interrupted=doc["interrupted"], meta=doc.get("meta", {}),
                          progress=pd.DataFrame(doc.get("progress", []),
@@ -205,7 +331,7 @@ def relative_gap(objective: float, bound: float) -> float:
     return max(bound - objective, 0.0) / max(abs(bound), 1.0)
 
 
-def make_plan(sc: Scenario, placements: pd.DataFrame, unplaced: pd.DataFrame, *, status: str,
+def make_plan(sc: Scenario, placements: pd.DataFrame, unplaced: pd.DataFrame, *, status: Status | str,
               objective_usd: float, bound_usd: float, wall_s: float, method: str, interrupted: bool = False,
               meta: dict[str, Any] | None = None, progress: pd.DataFrame | None = None) -> Plan:
     """Assemble a :class:`Plan`, deriving its use tables from ``placements``."""
@@ -216,7 +342,7 @@ def make_plan(sc: Scenario, placements: pd.DataFrame, unplaced: pd.DataFrame, *,
     kw: dict[str, Any] = {} if progress is None else {"progress": progress}
     meta = dict(meta or {})
     meta.setdefault("internal", sorted(str(i) for i in sc.workloads.index[sc.workloads["priority"] == "internal"]))
-    return Plan(scenario=sc.name, status=status, objective_usd=float(objective_usd), bound_usd=float(bound_usd),
+    return Plan(scenario=sc.name, status=Status(status), objective_usd=float(objective_usd), bound_usd=float(bound_usd),
                 gap=relative_gap(objective_usd, bound_usd), wall_s=float(wall_s), placements=placements,
                 unplaced=unplaced, site_use=site_use, pod_use=pod_use, link_use=link_use, method=method,
                 interrupted=interrupted, meta=meta, **kw)

@@ -1,6 +1,6 @@
 """Why a lease is left out: the constraints that bind, their numbers, and fixes checked by re-fitting.
 
-For each left-out lease we try to fit it, with :class:`planner.fit.Residual`'s first fit:
+For each left-out lease we try to fit it, with :class:`planner.optimise.residual.Residual`'s first fit:
 
 1. if a fact keeps it out of every plan (:mod:`planner.feasibility`: too big for any
    allowed pod or site, an SLO below the fibre latency of every allowed site...), the
@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
-from planner.fit import FAMILIES, ReplicaFit, Residual, fits_from_placements
-from planner.instance import KBPS, MBPS, Instance, LeaseOptions
+from planner.optimise.families import CAPACITIES, FAMILIES
+from planner.optimise.instance import KBPS, MBPS, Instance, LeaseOptions
+from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.weeks import weeks_text
 
@@ -40,9 +41,8 @@ __all__ = ["Fix", "Holdings", "crowders", "explain_lease", "explain_unplaced", "
 
 # Capacity first: when more room alone would admit the lease, that is the reason; relaxing the
 # lease's own requirements (SLO, sites, anti-affinity) is then offered as an alternative fix.
-_ORDER = ("gpus", "power", "dci", "uplink", "latency", "residency", "anti_affinity")
-assert set(_ORDER) == set(FAMILIES)
-_CAPACITY = ("gpus", "power", "dci", "uplink")
+_ORDER = FAMILIES
+_CAPACITY = tuple(f for f in FAMILIES if f in {c.family for c in CAPACITIES})
 _MAX_FIXES = 4
 _MAX_CROWDERS = 3  # named leases, each of which alone frees the room
 _MAX_SET = 5  # leases named when only several together free the room
@@ -91,7 +91,7 @@ def lease_variant(lo: LeaseOptions, **change: object) -> LeaseOptions:
     Returns
     -------
     LeaseOptions
-        Fitting it with :meth:`planner.fit.Residual.fit` tests the lease so changed.
+        Fitting it with :meth:`planner.optimise.residual.Residual.fit` tests the lease so changed.
     """
     new = dataclasses.replace(lo)
     if "gpus" in change:
@@ -214,7 +214,8 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
         return None
     inst, t = ref.inst, slice(lo.t0, lo.t1 + 1)
     need = Residual(inst)  # what the relaxed fit takes, as a residual's negative
-    need.gpu[:], need.uplink[:], need.power[:], need.link[:] = 0, 0, 0, 0
+    for c in CAPACITIES:
+        getattr(need, c.ledger)[:] = 0
     need.apply(lo, relaxed, sign=+1)
     room = ref.copy()
     parts = []

@@ -105,7 +105,7 @@ def read_results(path: str | Path, scenario: str | Path | None = None) -> Result
     --------
     >>> import tempfile
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> from planner.run import write_run
     >>> sc = load_scenario()
     >>> out = write_run(sc, greedy(sc), Path(tempfile.mkdtemp()) / "run")

@@ -32,17 +32,17 @@ from typing import TYPE_CHECKING, Any, Literal
 import networkx as nx
 import pandas as pd
 
-from planner.baseline import greedy
-from planner.instance import Instance, build_instance
 from planner.network import build_network
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.instance import Instance, build_instance
 from planner.plan import Plan
 from planner.provenance import source_record
 from planner.routing import candidate_paths
 from planner.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
+    from planner.optimise.optimiser import Optimiser, Progress
     from planner.report.html import ExtraSection
-    from planner.solver import Optimiser, Progress
 
 # The writers (GeoPandas, GDAL, matplotlib) and the optimiser (OR-Tools) are imported
 # when first used, so that ``import planner`` stays light.
@@ -396,7 +396,7 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     --------
     >>> import tempfile
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> sc = load_scenario()
     >>> out = write_run(sc, greedy(sc), Path(tempfile.mkdtemp()) / "run")
     >>> sorted(p.name for p in out.iterdir()) == sorted(RESULT_FILES)
@@ -631,7 +631,7 @@ def plan_scenario(
     force
         Replace an existing results folder.
     time_limit_s, seed, workers
-        The solver's time limit, random seed and workers (see :class:`~planner.solver.Optimiser`).
+        The solver's time limit, random seed and workers (see :class:`~planner.optimise.optimiser.Optimiser`).
     method
         ``"cp-sat"`` (the optimiser) or ``"greedy"`` (the fast baseline, no bound).
     on_stage
@@ -641,7 +641,7 @@ def plan_scenario(
         Called with each new incumbent during a CP-SAT solve.
     model
         The optimiser's method: ``"pods"``, ``"sites"`` or ``"auto"`` (see
-        :class:`~planner.solver.Optimiser`).
+        :class:`~planner.optimise.optimiser.Optimiser`).
 
     Returns
     -------
@@ -691,7 +691,7 @@ def plan_scenario(
     def build() -> None:
         run.instance = build_instance(_sc(run), graph=run.graph, paths=run.paths)
         if method == "cp-sat":
-            from planner.solver import Optimiser
+            from planner.optimise.optimiser import Optimiser
 
             run.optimiser = Optimiser(_sc(run), time_limit_s=time_limit_s, seed=seed, workers=workers,
                                       instance=run.instance, on_progress=on_progress, method=model)

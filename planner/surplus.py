@@ -121,7 +121,7 @@ def surplus(sc: Scenario, plan: Plan, *, graph: nx.Graph | None = None) -> pd.Da
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> sc = load_scenario()
     >>> inv = surplus(sc, greedy(sc, explain=False))
     >>> bool((inv["free_gpus"] > 0).all()), "to_DFW_gbps" in inv.columns
@@ -166,7 +166,7 @@ def surplus_runs(sc: Scenario, plan: Plan, *, graph: nx.Graph | None = None,
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> sc = load_scenario()
     >>> runs = surplus_runs(sc, greedy(sc, explain=False))
     >>> bool((runs["sellable_gpus"] <= runs["free_gpus"]).all())

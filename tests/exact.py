@@ -2,7 +2,7 @@
 
 Both work straight from the Scenario tables and a plain per-week formulation (no
 time segments, no integer scaling, no symmetry breaking), sharing no code with
-planner.model. Only span=pod leases are supported (one pod per replica).
+planner.optimise.model. Only span=pod leases are supported (one pod per replica).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Reads each ``unplaced`` row as a user would: the numbers in its reason are check
 against the plan's own usage tables (``site_use``, ``link_use``, ``pod_use``) or,
 for a reason about internal work alone, against the campus with only internal work;
 each fix is parsed from its text, applied alone to the lease (or to the capacity it
-names), and the lease re-fitted with :class:`planner.fit.Residual`; the leases named
+names), and the lease re-fitted with :class:`planner.optimise.residual.Residual`; the leases named
 "crowded out by" are taken out and the lease re-fitted. Used by the tests and to
 measure a plan (``python -m tests.reasons_audit RESULTS_DIR [SCENARIO]``).
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 import planner
-from planner.fit import Residual, fits_from_placements
-from planner.instance import KBPS, MBPS, Instance, LeaseOptions, build_instance
+from planner.optimise.instance import KBPS, MBPS, Instance, LeaseOptions, build_instance
+from planner.optimise.residual import Residual, fits_from_placements
 
 WEEKS = r"weeks? \d+(?:-\d+)?(?:, \d+(?:-\d+)?)*"
 NUM = r"-?[\d,]*\.?\d+"
@@ -90,7 +90,7 @@ class Audit:
 
 
 def variant(lo: LeaseOptions, **kw: object) -> LeaseOptions:
-    """The lease with terms changed, derived fields recomputed as :func:`planner.instance.build_instance` does."""
+    """The lease with terms changed, derived fields recomputed as ``build_instance`` does."""
     new = dataclasses.replace(lo)
     for key in ("gpus", "replicas", "anti_affinity", "span"):
         if key in kw:

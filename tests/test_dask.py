@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import planner
-from planner.baseline import greedy
+from planner.optimise.heuristics.greedy import greedy
 from planner.plan import Plan
 from planner.whatif import cut_cases, evaluate_cut, failure_analysis, local_cluster, run_tasks, sweep
 from planner.whatif.cuts import Case

@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 import planner
+from planner.optimise.optimiser import Method, optimise
 from planner.plan import Plan
-from planner.solver import Method, optimise
 from tests.tiny import crowded, write
 
 LIMIT_S = 3.0
@@ -77,13 +77,13 @@ def test_same_plan_beside_cpu_burners(reference: planner.Scenario, method: Metho
 def test_the_safety_stop_is_recorded_in_plan_json_and_the_report(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """With the wall-clock safety stop at once, the steps it cuts short are named, and the plan says so."""
-    import planner.budget
+    from planner.optimise import budget
     from planner.report import render_report
 
     sc = planner.load_scenario(write(tmp_path, crowded(0, n=12)))
-    monkeypatch.setattr(planner.budget, "SAFETY_FACTOR", 0.0)
-    monkeypatch.setattr(planner.budget, "SAFETY_EXTRA_S", 0.0)
-    monkeypatch.setattr(planner.budget, "MIN_WALL_S", 0.0)  # every step has no wall time left
+    monkeypatch.setattr(budget, "SAFETY_FACTOR", 0.0)
+    monkeypatch.setattr(budget, "SAFETY_EXTRA_S", 0.0)
+    monkeypatch.setattr(budget, "MIN_WALL_S", 0.0)  # every step has no wall time left
     plan = optimise(sc, time_limit_s=5)
     assert plan.check(sc) == []
     assert plan.meta["safety_stop"] is True and plan.meta["safety_limit_s"] == 0.0

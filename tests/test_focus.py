@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import planner
-from planner.solver import Optimiser
+from planner.optimise.optimiser import Optimiser
 from tests import exact
 from tests.tiny import crowded, write
 
@@ -37,16 +37,19 @@ def test_focused_then_whole_model_reaches_the_exact_optimum(tmp_path: Path, seed
     assert (plan.progress["objective_usd"].diff().dropna() >= -len(sc.workloads) * 2.0).all()
 
 
-def test_stop_during_the_focused_search_returns_its_plan(tmp_path: Path) -> None:
+def test_stop_during_the_focused_search_returns_its_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from planner.optimise.search import focus
+
     sc = planner.load_scenario(write(tmp_path, crowded(1)))
+    opt = Optimiser(sc, time_limit_s=10)
+    search = focus.run_search
 
-    class StopAfterFocus(Optimiser):
-        def _run(self, *args: Any) -> tuple[str, bool]:
-            out = super()._run(*args)
-            self.stop()  # as if Ctrl-C came just as the focused search ended
-            return out
+    def stop_after_focus(*args: Any, **kw: Any) -> tuple[str, bool]:
+        out = search(*args, **kw)
+        opt.stop()  # as if Ctrl-C came just as the focused search ended
+        return out
 
-    opt = StopAfterFocus(sc, time_limit_s=10)
+    monkeypatch.setattr(focus, "run_search", stop_after_focus)
     plan = opt.solve()
     assert plan.interrupted and plan.meta["solver_status"] == "UNKNOWN"
     assert plan.check(sc) == []
@@ -74,9 +77,9 @@ def test_report_and_plan_json_carry_the_focused_search(tmp_path: Path) -> None:
 
 
 def test_confined_start_keeps_every_lease_at_its_sites(tmp_path: Path) -> None:
-    from planner.fit import Residual
-    from planner.instance import build_instance
-    from planner.warmstart import confined_start, greedy_pass, plan_value, price_order
+    from planner.optimise.heuristics.greedy import confined_start, greedy_pass, plan_value, price_order
+    from planner.optimise.instance import build_instance
+    from planner.optimise.residual import Residual
 
     sc = planner.load_scenario(write(tmp_path, crowded(3, n=12)))
     inst = build_instance(sc)
@@ -95,19 +98,23 @@ def test_confined_start_keeps_every_lease_at_its_sites(tmp_path: Path) -> None:
     assert plan_value(inst, got) >= plan_value(inst, {k: fits[k] for k in kept}) - 1e-6
 
 
-def test_only_the_whole_models_log_bounds_are_read(tmp_path: Path) -> None:
+def test_only_the_whole_models_log_bounds_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI reads bounds off CP-SAT's log: a focused search's logged bounds must not be among them."""
     from planner.cpsat_log import solver_bound
+    from planner.optimise.methods import pods
+    from planner.optimise.search import focus
 
     sc = planner.load_scenario(write(tmp_path, crowded(0)))
     starts: list[int | None] = []
+    opt = Optimiser(sc, time_limit_s=10)
+    search = focus.run_search
 
-    class Watch(Optimiser):
-        def _run(self, *args: Any) -> tuple[str, bool]:
-            starts.append(self.bound_log_start)
-            return super()._run(*args)
+    def watch(*args: Any, **kw: Any) -> tuple[str, bool]:
+        starts.append(opt.bound_log_start)
+        return search(*args, **kw)
 
-    opt = Watch(sc, time_limit_s=10)
+    for module in (focus, pods):  # every CP-SAT search of the pod-level method
+        monkeypatch.setattr(module, "run_search", watch)
     plan = opt.solve()
     assert starts[:-1] == [None] * (len(starts) - 1) and len(starts) == 3, starts
     start = starts[-1]

@@ -101,7 +101,7 @@ def test_realistic_ranges(medium: Scenario) -> None:
 
 
 def test_greedy_plan_on_small_is_valid(small: Scenario) -> None:
-    from planner.baseline import greedy
+    from planner.optimise.heuristics.greedy import greedy
 
     plan = greedy(small)
     assert plan.check(small) == []
@@ -152,8 +152,8 @@ def test_plain_mip_matches_the_optimiser(tiny: Path, tmp_path: Path) -> None:
     from scipy.sparse import csc_matrix
 
     from benchmarks.plain_mip import build_plain_mip
-    from planner.instance import build_instance
-    from planner.solver import optimise
+    from planner.optimise.instance import build_instance
+    from planner.optimise.optimiser import optimise
 
     sc = load_scenario(tiny)
     plan = optimise(sc, time_limit_s=30, seed=1)
@@ -184,7 +184,7 @@ def test_plain_mip_matches_the_optimiser(tiny: Path, tmp_path: Path) -> None:
 
 def test_plain_mip_shape(tiny: Path) -> None:
     from benchmarks.plain_mip import build_plain_mip, estimate_nonzeros
-    from planner.instance import build_instance
+    from planner.optimise.instance import build_instance
 
     inst = build_instance(load_scenario(tiny))
     mip = build_plain_mip(inst)

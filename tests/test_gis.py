@@ -25,9 +25,9 @@ import shapely
 from shapely.geometry import Point
 
 from planner import gis
-from planner.baseline import greedy
 from planner.geo import geodesic_length_km, great_circle_km
 from planner.network import build_network
+from planner.optimise.heuristics.greedy import greedy
 from planner.plan import Plan
 from planner.scenario import Scenario, load_scenario
 from tests import tiny

@@ -24,9 +24,9 @@ import pytest
 import shapely
 
 from planner import gis
-from planner.baseline import greedy
 from planner.geo import great_circle_km
 from planner.gis.vector import write_geojson_layers
+from planner.optimise.heuristics.greedy import greedy
 from planner.plan import Plan
 from planner.scenario import Scenario, load_scenario
 from tests import tiny

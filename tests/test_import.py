@@ -19,7 +19,6 @@ import topohub
 from typer.testing import CliRunner
 
 from planner import gis
-from planner.baseline import greedy
 from planner.cli import app
 from planner.errors import ScenarioError
 from planner.importers import (
@@ -29,6 +28,7 @@ from planner.importers import (
     read_source,
 )
 from planner.network import build_network
+from planner.optimise.heuristics.greedy import greedy
 from planner.routing import candidate_paths
 from planner.scenario import Scenario, load_scenario
 from tests import tiny

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import planner
-from planner.baseline import greedy
 from planner.errors import InfeasibleError
-from planner.solver import optimise
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.optimiser import optimise
 from tests import exact
 from tests.tiny import base, lease, random_tiny, write
 
@@ -246,7 +246,7 @@ def test_greedy_plan_json_round_trip_keeps_missing_bound(tmp_path: Path) -> None
 
 
 def test_no_cp_sat_plan_in_time_returns_the_warm_start(tmp_path: Path) -> None:
-    from planner.solver import Optimiser
+    from planner.optimise.optimiser import Optimiser
 
     sc = planner.load_scenario(write(tmp_path, random_tiny(3, 6)))
     opt = Optimiser(sc, time_limit_s=1e-9, deterministic=False)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 import planner
-from planner.instance import build_instance
-from planner.lp import lp_relaxation
-from planner.model import build_model
-from planner.patterns import pattern_bound
+from planner.optimise.bounds.patterns import pattern_bound
+from planner.optimise.bounds.pod_lp import lp_relaxation
+from planner.optimise.instance import build_instance
+from planner.optimise.model import build_model
 from tests import exact
 from tests.tiny import base, lease, random_tiny, write
 

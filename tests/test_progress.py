@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import planner
+from planner.optimise.optimiser import Method, Optimiser, Progress
 from planner.plan import Plan
-from planner.solver import Method, Optimiser, Progress
 from tests.tiny import crowded, random_tiny, write
 
 CENT = 0.01

@@ -16,13 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 import planner
-from planner.baseline import greedy
 from planner.cli import app
 from planner.feasibility import never_fit_problems
 from planner.generate import generate
 from planner.network import build_network
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.optimiser import optimise
 from planner.routing import latency_matrix
-from planner.solver import optimise
 from tests.reasons_audit import Audit, audit_plan
 from tests.tiny import base, lease, write
 

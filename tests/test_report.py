@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from planner import load_scenario
-from planner.baseline import greedy
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.optimiser import optimise
 from planner.plan import Plan
 from planner.report import headline_figures, render_report, write_report
 from planner.report.basemap import map_frame, state_outlines, states_shapefile
 from planner.report.style import fmt_usd
 from planner.scenario import Scenario
-from planner.solver import optimise
 from tests import tiny
 from tests.report_pages import FAILURES, browser_driver, parse_page, remote_references, table_rows
 

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from planner import load_scenario
-from planner.baseline import greedy
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.optimiser import optimise
 from planner.plan import Plan
 from planner.report import manager, render_report, write_report
 from planner.report.inventory import selling_line
 from planner.report.leasebook import lease_book
 from planner.report.style import fmt_usd
 from planner.scenario import Scenario
-from planner.solver import optimise
 from planner.surplus import surplus_runs
 from tests import tiny
 from tests.report_pages import FAILURES, browser_driver, parse_page, remote_references, table_rows
@@ -96,12 +96,12 @@ def test_against_the_baseline(scenario: Scenario, solved: Plan, page: str) -> No
 def test_recorded_baseline_is_used_and_greedy_plan_says_so(scenario: Scenario, solved: Plan,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     recorded = {"objective_usd": 1.0, "revenue_usd": 2.0, "leases_placed": 1, "gpu_hours": 3.0}
-    import planner.baseline
+    from planner.optimise.heuristics import greedy as greedy_module
 
     def refuse(*_a: object, **_k: object) -> Plan:
         raise AssertionError("the recorded baseline should be used")
 
-    monkeypatch.setattr(planner.baseline, "greedy", refuse)
+    monkeypatch.setattr(greedy_module, "greedy", refuse)
     figs, source = manager.baseline_figures(scenario, dataclasses.replace(solved, meta={**solved.meta,
                                                                                        "baseline": recorded}))
     assert figs == {k: float(v) for k, v in recorded.items()} and source == "recorded with the plan"

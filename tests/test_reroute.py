@@ -12,7 +12,7 @@ import networkx as nx
 import pytest
 
 import planner
-from planner.baseline import greedy
+from planner.optimise.heuristics.greedy import greedy
 from planner.routing import fastest_path, span_graph, widest_path
 from planner.whatif import cut_cases, evaluate_cut
 from planner.whatif.cuts import plan_replicas

@@ -13,9 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 import planner
-from planner.baseline import greedy
 from planner.errors import ScenarioError
 from planner.generate import generate
+from planner.optimise.heuristics.greedy import greedy
 from planner.plan import Plan
 from planner.provenance import sha256_file
 from planner.results import read_results

@@ -13,10 +13,10 @@ import pytest
 
 import planner
 from planner import gis, report
+from planner.optimise.optimiser import optimise
 from planner.plan import PLAN_SCHEMA_VERSION, Plan
 from planner.run import RESULT_FILES, STAGES, RunExistsError, plan_scenario, write_run
 from planner.scenario import Scenario
-from planner.solver import optimise
 from tests import tiny
 
 
@@ -121,7 +121,7 @@ def test_interrupted_plan_is_marked(tmp_path: Path, sc: Scenario, plan: Plan) ->
 
 
 def test_greedy_plan_without_bound(tmp_path: Path, sc: Scenario) -> None:
-    from planner.baseline import greedy
+    from planner.optimise.heuristics.greedy import greedy
 
     out = write_run(sc, greedy(sc), tmp_path / "greedy")
     doc = json.loads((out / "plan.json").read_text())

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 import planner
-from planner.fit import Residual
 from planner.generate import generate
-from planner.instance import build_instance
-from planner.lns import Neighbourhood, _freed, _Picker, pool_lns, sub_instance
-from planner.relax import site_relaxation
-from planner.search import polish
-from planner.solver import Method, Optimiser, optimise
-from planner.warmstart import greedy_pass, plan_value, price_order
+from planner.optimise.bounds.site_lp import site_relaxation
+from planner.optimise.heuristics.greedy import greedy_pass, plan_value, price_order
+from planner.optimise.heuristics.polish import polish
+from planner.optimise.instance import build_instance
+from planner.optimise.optimiser import POD_MODEL_MAX_PAIRS, Method, Optimiser, optimise
+from planner.optimise.residual import Residual
+from planner.optimise.search.lns import Neighbourhood, _freed, _Picker, pool_lns, sub_instance
 from tests import exact
 from tests.tiny import random_tiny, write
 
@@ -82,7 +82,7 @@ def test_auto_picks_the_method_by_size(small: planner.Scenario) -> None:
     opt = Optimiser(small, time_limit_s=1)
     opt.build()
     assert opt.method_used == "pods" and opt.model is not None
-    assert 0 < opt.pairs <= planner.solver.POD_MODEL_MAX_PAIRS
+    assert 0 < opt.pairs <= POD_MODEL_MAX_PAIRS
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 
 import planner
 from planner import load_scenario
-from planner.baseline import greedy
+from planner.optimise.heuristics.greedy import greedy
 from planner.plan import Plan
 from planner.scenario import Scenario
 from planner.surplus import surplus, surplus_runs

@@ -13,11 +13,11 @@ import typer
 from typer.testing import CliRunner
 
 import planner
-from planner.baseline import greedy
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.optimiser import optimise
 from planner.physics import FIBRE_MS_PER_KM
 from planner.plan import Plan
 from planner.provenance import source_record
-from planner.solver import optimise
 from planner.whatif import (
     GridError,
     compare_plans,

@@ -15,9 +15,9 @@ import typer
 from typer.testing import CliRunner
 
 import planner
+from planner.optimise.optimiser import optimise
 from planner.plan import Plan
 from planner.run import RESULT_FILES, write_run
-from planner.solver import optimise
 from planner.whatif import GridError, derate, read_grid, write_derate
 from planner.whatif.derate_files import DERATE_FILES
 from planner.whatif.sweep import MAX_POINTS

@@ -263,7 +263,7 @@ def _fail(code: int, problem: str, fix: str = "", details: list[str] | None = No
 
 
 class ModelChoice(StrEnum):
-    """The optimiser's methods (see :class:`planner.solver.Optimiser`)."""
+    """The optimiser's methods (see :class:`planner.optimise.optimiser.Optimiser`)."""
 
     auto = "auto"
     pods = "pods"

@@ -40,7 +40,7 @@ from planner.run import STAGES, PlanRun
 from planner.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
-    from planner.solver import Progress
+    from planner.optimise.optimiser import Progress
 
 __all__ = [
     "EXAMPLE_WIDTH",

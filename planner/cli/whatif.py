@@ -92,7 +92,7 @@ def _inputs(scenario: Path | None, plan_path: Path | None, err: Console) -> tupl
 def _solve(sc: Scenario, time_limit_s: float, seed: int, err: Console) -> Plan:
     """Solve ``sc`` first (no --plan given), or exit 1 (no plan) or 3 (internal work does not fit)."""
     from planner.errors import InfeasibleError
-    from planner.solver import optimise
+    from planner.optimise.optimiser import optimise
 
     with err.status(f"Solving {sc.name} first ({time_limit_s:g} s limit; give --plan to analyse a saved plan)..."):
         try:

@@ -1,7 +1,7 @@
 """The plan report: one self-contained HTML page with a map, charts and tables.
 
 >>> from planner import load_scenario
->>> from planner.baseline import greedy
+>>> from planner.optimise.heuristics.greedy import greedy
 >>> from planner.report import write_report
 >>> sc = load_scenario()
 >>> path = write_report(sc, greedy(sc), "output/report.html")  # doctest: +SKIP

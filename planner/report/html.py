@@ -41,7 +41,7 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
     sc : Scenario
         The scenario the plan was made for.
     plan : Plan
-        The plan (from :func:`~planner.baseline.greedy` or :func:`~planner.solver.optimise`).
+        The plan (from :func:`~planner.greedy` or :func:`~planner.optimise`).
     failures : DataFrame, optional
         Failure cases (columns case, kind, spans, leases_slo_lost, leases_stranded,
         revenue_at_risk_usd, worst_added_latency_ms); a ranked section when given.
@@ -56,7 +56,7 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> sc = load_scenario()
     >>> page = render_report(sc, greedy(sc))
     >>> page.startswith("<!DOCTYPE html>") and 'id="map"' in page
@@ -116,7 +116,7 @@ def write_report(sc: Scenario, plan: Plan, path: str | Path, *, failures: pd.Dat
     --------
     >>> import tempfile
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> sc = load_scenario()
     >>> out = write_report(sc, greedy(sc), Path(tempfile.mkdtemp()) / "run" / "report.html")
     >>> out.name, out.stat().st_size > 10_000

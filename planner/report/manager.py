@@ -4,7 +4,7 @@ The yardsticks are the industry's: revenue per GPU-hour sold, and revenue per
 MW-year -- of the facility power the leases draw (what a sold MW earns) and of the
 power the campuses have (what the campus as built earns from its surplus).
 
-The greedy baseline (:func:`planner.baseline.greedy`, price-ordered first fit) is
+The greedy baseline (:func:`planner.optimise.heuristics.greedy.greedy`, price-ordered first fit) is
 run here when the plan records none (``plan.meta["baseline"]``) and the scenario is
 small enough for it to take about a second (:data:`MAX_BASELINE_PAIRS`).
 """
@@ -52,7 +52,7 @@ def gpu_hours_sold(sc: Scenario, plan: Plan) -> float:
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> sc = load_scenario()
     >>> gpu_hours_sold(sc, greedy(sc, explain=False)) > 0
     True
@@ -131,7 +131,7 @@ def baseline_figures(sc: Scenario, plan: Plan) -> tuple[dict[str, float] | None,
     if pairs > MAX_BASELINE_PAIRS:
         return None, (f"The greedy baseline was not run for the report ({fmt_int(len(sc.workloads))} workloads × "
                       f"{fmt_int(len(sc.pods))} pods); plan with --greedy to compare.")
-    from planner.baseline import greedy
+    from planner.optimise.heuristics.greedy import greedy
 
     t = time.perf_counter()
     try:

@@ -26,10 +26,10 @@ import pandas as pd
 
 from planner.errors import InfeasibleError
 from planner.network import build_network
+from planner.optimise.optimiser import optimise
 from planner.plan import Plan
 from planner.routing import Path, fastest_path, span_graph, widest_path
 from planner.scenario import Scenario
-from planner.solver import optimise
 from planner.whatif.compare import compare_plans
 
 __all__ = ["Case", "cut_cases", "cut_scenario", "evaluate_cut", "plan_replicas", "replan_cut", "route_nodes",
@@ -193,7 +193,7 @@ def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False,
     graph
         The scenario's network, when already built.
     time_limit_s, seed, workers, explain
-        Passed to :func:`~planner.solver.optimise` for the re-plan.
+        Passed to :func:`~planner.optimise.optimiser.optimise` for the re-plan.
     move_penalty_usd
         Cost of moving or dropping a lease in the re-plan; ``settings.move_penalty_usd``
         by default. Give more than the lease book's total revenue to make the re-plan
@@ -224,7 +224,7 @@ def evaluate_cut(sc: Scenario, plan: Plan, case: Case, *, replan: bool = False,
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> sc = load_scenario()
     >>> plan = greedy(sc, explain=False)
     >>> case = next(c for c in cut_cases(sc) if "NAL-CIN" in c.spans)

@@ -2,7 +2,7 @@
 
 A gas-turbine outage or a heat wave cuts what a site can draw. :func:`derate`
 re-optimises the derated scenario from the plan in force
-(:func:`~planner.solver.optimise` with ``previous_plan``): every lease the
+(:func:`~planner.optimise.optimiser.optimise` with ``previous_plan``): every lease the
 re-plan moves or drops costs ``settings.move_penalty_usd`` on top of the value it
 loses, so leases stay where they are unless the derate forces them out, and the
 ones curtailed are those whose loss costs the least -- revenue, power and
@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from planner.optimise.optimiser import optimise
 from planner.plan import Plan
 from planner.scenario import Scenario
-from planner.solver import optimise
 from planner.whatif.compare import PlanDiff, compare_plans
 from planner.whatif.cuts import with_move_penalty
 
@@ -174,7 +174,7 @@ def derate(sc: Scenario, plan: Plan, site: str, percent: float, weeks: tuple[int
     weeks
         First and last week of the derate (inclusive).
     time_limit_s, seed, workers, explain
-        Passed to :func:`~planner.solver.optimise`.
+        Passed to :func:`~planner.optimise.optimiser.optimise`.
     move_penalty_usd
         Cost of moving or dropping a lease; ``settings.move_penalty_usd`` by default.
 
@@ -192,7 +192,7 @@ def derate(sc: Scenario, plan: Plan, site: str, percent: float, weeks: tuple[int
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.solver import optimise
+    >>> from planner.optimise.optimiser import optimise
     >>> sc = load_scenario()
     >>> plan = optimise(sc, time_limit_s=20)  # doctest: +SKIP
     >>> r = derate(sc, plan, "OH-NAL", 30, (27, 35))  # doctest: +SKIP

@@ -199,7 +199,7 @@ def failure_analysis(sc: Scenario, plan: Plan, cases: Sequence[Case] | None = No
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.baseline import greedy
+    >>> from planner.optimise.heuristics.greedy import greedy
     >>> sc = load_scenario()
     >>> report = failure_analysis(sc, greedy(sc, explain=False))  # doctest: +SKIP
     >>> report.cases[["case", "replicas_stranded", "revenue_at_risk_usd", "survivable"]].head()  # doctest: +SKIP

@@ -29,9 +29,9 @@ import pandas as pd
 import yaml
 
 from planner.errors import InfeasibleError, Problem
+from planner.optimise.optimiser import optimise
 from planner.plan import Plan
 from planner.scenario import Scenario
-from planner.solver import optimise
 from planner.whatif.distributed import ProgressCallback, run_tasks
 from planner.whatif.variants import pod_groups, vary
 

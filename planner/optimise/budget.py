@@ -48,7 +48,7 @@ SAFETY_EXTRA_S = 300.0
 """Deterministic run: wall seconds added to the safety stop (the model build and LP, which the limit does not count)."""
 
 FOCUS_SHARES = (0.4, 0.35)
-"""Pod-level model: shares of the limit for the rounds of focused search (see :meth:`planner.solver.Optimiser.solve`).
+"""Pod-level model: shares of the limit for the rounds of focused search (see :mod:`planner.optimise.search.focus`).
 
 The first round confines each lease to the LP's sites; the second to those and the
 sites the polished plan of the first uses (the polish may move leases anywhere). On

@@ -2,7 +2,7 @@
 
 Used to polish the warm start handed to CP-SAT. A move takes a left-out lease and a
 pod that could hold it (free enough after internal reservations, see
-:func:`planner.model.usable_pods`), evicts the leases there that overlap its term,
+:func:`planner.optimise.model.usable_pods`), evicts the leases there that overlap its term,
 places it, then re-places the evicted leases wherever they still fit. The move is
 kept only if the plan's net value rises.
 """
@@ -14,8 +14,8 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-from planner.fit import ReplicaFit, Residual
-from planner.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.residual import ReplicaFit, Residual
 
 __all__ = ["net_value", "polish"]
 

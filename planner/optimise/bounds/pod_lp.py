@@ -19,6 +19,8 @@ import numpy as np
 from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.sat.python import cp_model
 
+from planner.plan import Status
+
 __all__ = ["LpResult", "lp_relaxation"]
 
 INF = float("inf")
@@ -28,14 +30,14 @@ INF = float("inf")
 class LpResult:
     """The LP optimum (objective in the model's units) and a value per model variable."""
 
-    status: str
+    status: Status
     objective: float
     values: np.ndarray
     wall_s: float
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
+def quiet_stdout() -> Iterator[None]:
     """Silence file descriptor 1 (HiGHS prints a banner there whatever its output flags say)."""
     try:
         sys.stdout.flush()
@@ -61,7 +63,7 @@ def _bound(v: int) -> float:
 
 
 def lp_relaxation(cp: cp_model.CpModel, *, time_limit_s: float = 60.0, backend: str = "HIGHS_LP") -> LpResult:
-    """Solve the LP relaxation of ``cp`` (a maximisation built by :func:`planner.model.build_model`)."""
+    """Solve the LP relaxation of ``cp`` (a maximisation built by :func:`planner.optimise.model.build_model`)."""
     t = time.perf_counter()
     proto = cp.proto
     solver = pywraplp.Solver.CreateSolver(backend)
@@ -94,10 +96,10 @@ def lp_relaxation(cp: cp_model.CpModel, *, time_limit_s: float = 60.0, backend: 
     for var, coef in zip(o.vars, o.coeffs, strict=True):
         obj.SetCoefficient(xs[var], sign * coef)
     obj.SetMaximization()
-    with _quiet_stdout():
+    with quiet_stdout():
         status = solver.Solve()
-    name = {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
-            pywraplp.Solver.INFEASIBLE: "INFEASIBLE"}.get(status, "UNKNOWN")
-    value = obj.Value() + sign * o.offset if name == "OPTIMAL" else float("nan")
-    vals = np.array([x.solution_value() for x in xs]) if name == "OPTIMAL" else np.zeros(len(xs))
+    name = {pywraplp.Solver.OPTIMAL: Status.OPTIMAL, pywraplp.Solver.FEASIBLE: Status.FEASIBLE,
+            pywraplp.Solver.INFEASIBLE: Status.INFEASIBLE}.get(status, Status.UNKNOWN)
+    value = obj.Value() + sign * o.offset if name is Status.OPTIMAL else float("nan")
+    vals = np.array([x.solution_value() for x in xs]) if name is Status.OPTIMAL else np.zeros(len(xs))
     return LpResult(name, value, vals, time.perf_counter() - t)

@@ -10,7 +10,6 @@ optimum is also a true upper bound.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -18,16 +17,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from planner.budget import Budget
-from planner.fit import Guide, ReplicaFit, Residual
-from planner.instance import Instance, LeaseOptions
-from planner.lp import LpResult, lp_relaxation
-from planner.model import PlacementModel
-from planner.relax import SiteRelaxation, site_relaxation
-from planner.search import net_value, polish
+from planner.optimise.bounds.pod_lp import LpResult, lp_relaxation
+from planner.optimise.bounds.site_lp import SiteRelaxation, site_relaxation
+from planner.optimise.budget import Budget
+from planner.optimise.heuristics.greedy import CARRIED_SHARE, fill, greedy_pass, kept_in_place, plan_value, price_order
+from planner.optimise.heuristics.polish import polish
+from planner.optimise.instance import Instance
+from planner.optimise.model import PlacementModel
+from planner.optimise.residual import Guide, ReplicaFit, Residual
+from planner.plan import Status
 
-__all__ = ["CARRIED_SHARE", "LpKind", "WarmStart", "confined_start", "greedy_pass", "lp_guide", "plan_value",
-           "price_order", "warm_start"]
+__all__ = ["LpKind", "WarmStart", "lp_guide", "warm_start"]
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,9 @@ class WarmStart:
 
 
 def _relaxation_bound(lp: LpResult | None, rel: SiteRelaxation | None) -> tuple[float, str] | None:
-    if lp is not None and lp.status == "OPTIMAL":
+    if lp is not None and lp.status == Status.OPTIMAL:
         return lp.objective, "lp relaxation"
-    if rel is not None and rel.status == "OPTIMAL":
+    if rel is not None and rel.status == Status.OPTIMAL:
         return rel.bound_usd, "site lp relaxation"
     return None
 
@@ -82,91 +82,6 @@ def lp_guide(m: PlacementModel, lp: LpResult) -> tuple[Guide, dict[str, float]]:
     return Guide(site, path, pod), placed
 
 
-def greedy_pass(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
-                ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
-    """First fit in ``order``; leases that lose money are skipped. Returns fits, residual, failed internal ids."""
-    return _fill(inst, order, Residual(inst, guide))
-
-
-def _fill(inst: Instance, order: list[LeaseOptions], res: Residual
-          ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
-    fits: dict[str, list[ReplicaFit]] = {}
-    failed: list[str] = []
-    for lo in order:
-        got = res.fit(lo)
-        if got is None:
-            if lo.internal:
-                failed.append(lo.lease)
-            continue
-        if not lo.internal and net_value(inst, lo, got) <= 0:
-            continue
-        res.apply(lo, got)
-        fits[lo.lease] = got
-    return fits, res, failed
-
-
-CARRIED_SHARE = 0.25
-"""A lease an LP relaxation carries at least this share of counts as carried by it (see :func:`price_order`)."""
-
-
-def price_order(inst: Instance, lp_placed: dict[str, float] | None = None, *,
-                carried_at: float | None = None) -> list[LeaseOptions]:
-    """Internal work first (largest first), then leases by price per GPU-hour, those an LP carries first.
-
-    With ``lp_placed`` (the share of each lease an LP relaxation carries) leases come
-    by that share, highest first, then by price; with ``carried_at`` too, every lease
-    carried at least that much comes first, alike, by price -- which keeps a dear lease
-    the LP splits from waiting behind cheap whole ones (on the generated medium and
-    large tiers it gives better greedy plans; on hyperscale, worse).
-    """
-    def key(lo: LeaseOptions) -> tuple[int, float, float, int, str]:
-        price = lo.revenue_usd / max(lo.gpus * lo.replicas * lo.weeks, 1)
-        share = lp_placed.get(lo.lease, 0.0) if lp_placed is not None else 0.0
-        lean = -float(share >= carried_at) if carried_at is not None else -round(share, 3)
-        first = -lo.gpus * lo.replicas if lo.internal else -price
-        return (0 if lo.internal else 1, lean, first, lo.gpus, lo.lease)
-    return sorted(inst.leases, key=key)
-
-
-def kept_in_place(inst: Instance, keep: dict[str, list[ReplicaFit]]) -> tuple[dict[str, list[ReplicaFit]], Residual]:
-    """An earlier plan's placements that still fit, each replica re-routed over today's paths."""
-    res = Residual(inst)
-    fits: dict[str, list[ReplicaFit]] = {}
-    by_id = {lo.lease: lo for lo in inst.leases}
-    for lid in sorted(keep, key=lambda k: (not by_id[k].internal, -by_id[k].revenue_usd) if k in by_id else (1, 0)):
-        lo = by_id.get(lid)
-        if lo is None:
-            continue
-        routed = []
-        for f in keep[lid]:
-            same = None if f.path is None else next(
-                (p for p in lo.paths.get(f.site, []) if p.spans == f.path.spans), None)
-            path = same if same is not None else res.route(lo, f.site)
-            if path is False:
-                break
-            routed.append(ReplicaFit(f.site, f.parts, path))
-        if len(routed) == len(keep[lid]) and res.holds(lo, routed):
-            res.apply(lo, routed)
-            fits[lid] = routed
-    return fits, res
-
-
-def confined_start(inst: Instance, fits: dict[str, list[ReplicaFit]], sites: dict[str, set[int]],
-                   lp_placed: dict[str, float] | None = None) -> dict[str, list[ReplicaFit]]:
-    """A plan with every lease at its ``sites`` only: ``fits`` less the leases elsewhere, then filled up greedily.
-
-    Leases left out or dropped are tried again in :func:`price_order` (by
-    ``lp_placed``), each confined to the pods of its own ``sites`` (a lease without
-    an entry has none).
-    """
-    kept = {lid: fs for lid, fs in fits.items() if all(f.site in sites.get(lid, ()) for f in fs)}
-    res = Residual.after(inst, kept)
-    rest = [dataclasses.replace(lo, pods={s: ps for s, ps in lo.pods.items() if s in sites.get(lo.lease, ())})
-            for lo in price_order(inst, lp_placed) if lo.lease not in kept]
-    more, _, _ = _fill(inst, rest, res)
-    return kept | more
-
-
 LpKind = Literal["pods", "sites", "none"]
 
 
@@ -178,7 +93,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     """The best of the plain and the LP-guided greedy plans, each polished.
 
     ``lp`` chooses the relaxation that guides the second pass (and gives a bound):
-    the model's own (``"pods"``), the smaller site-level one of :mod:`planner.relax`
+    the model's own (``"pods"``), the smaller site-level one of :mod:`planner.optimise.bounds.site_lp`
     (``"sites"``, the only one available when ``m`` is an instance, not a model), or
     none. With ``keep`` (an earlier plan's placements, when re-planning) the start is
     that plan wherever it still fits, filled up greedily, and not polished: polishing
@@ -207,7 +122,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     if keep:
         fits, res = kept_in_place(inst, keep)
         rest = [lo for lo in price_order(inst) if lo.lease not in fits]
-        more, res, _ = _fill(inst, rest, res)
+        more, res, _ = fill(inst, rest, res)
         fits |= more
         found(plan_value(inst, fits))
     else:
@@ -216,12 +131,12 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     if lp == "pods" and isinstance(m, PlacementModel):
         limit = budget.lp("lp relaxation")
         pod_lp = lp_relaxation(m.cp, time_limit_s=limit.wall_s)
-        if pod_lp.status != "OPTIMAL":
+        if pod_lp.status != Status.OPTIMAL:
             budget.ended(limit, wall_s=pod_lp.wall_s)
     elif lp != "none":
         limit = budget.lp("site lp relaxation")
         rel = site_relaxation(inst, time_limit_s=limit.wall_s, where=where)
-        if rel.status != "OPTIMAL":
+        if rel.status != Status.OPTIMAL:
             budget.ended(limit, wall_s=rel.wall_s - rel.build_s)
     if keep:
         return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", pod_lp,
@@ -234,9 +149,9 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     candidates.append((plan_value(inst, fits), "greedy", fits, res))
     found(candidates[-1][0])
     guided: tuple[Guide, dict[str, float]] | None = None
-    if pod_lp is not None and pod_lp.status == "OPTIMAL" and isinstance(m, PlacementModel):
+    if pod_lp is not None and pod_lp.status == Status.OPTIMAL and isinstance(m, PlacementModel):
         guided = lp_guide(m, pod_lp)
-    elif rel is not None and rel.status == "OPTIMAL":
+    elif rel is not None and rel.status == Status.OPTIMAL:
         guided = rel.guide, rel.placed
     elif lp != "none":
         log.warning("LP relaxation not solved; warm start from plain greedy")
@@ -268,10 +183,3 @@ def _polish_step(budget: Budget, name: str, stop: threading.Event | None
         return polish(inst, fits, res, time_limit_s=limit.wall_s, max_tries=limit.moves, stop=stop,
                       on_time_out=timed_out)
     return run
-
-
-def plan_value(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> float:
-    """Net value (revenue less power and transport cost) of a set of placements."""
-    by_id = {lo.lease: lo for lo in inst.leases}
-    return sum(net_value(inst, by_id[k], f) for k, f in fits.items())
-

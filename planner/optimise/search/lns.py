@@ -4,7 +4,7 @@ The hard part of placement is packing: which leases share which pods, week by we
 as internal waves come and go. A *neighbourhood* is a handful of pods of one site
 and SKU. Every lease lying wholly on them is freed, along with left-out leases
 that could fit there; everything else stays as the incumbent has it. What the rest
-leaves of every capacity becomes a small :class:`~planner.instance.Instance` (same
+leaves of every capacity becomes a small :class:`~planner.optimise.instance.Instance` (same
 pods, sites and spans, residual capacities, only the freed leases), which the
 ordinary pod-level model solves exactly or nearly so in a second or two. A better
 packing replaces the incumbent's.
@@ -27,16 +27,20 @@ import math
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.fit import Guide, ReplicaFit, Residual
-from planner.instance import Instance, LeaseOptions, pod_groups
-from planner.model import add_hint, build_model, read_fits
-from planner.search import net_value
+from planner.optimise.budget import Clock, StepLimit
+from planner.optimise.cpsat import CpSatSettings, new_solver
+from planner.optimise.families import CAPACITIES
+from planner.optimise.heuristics.polish import net_value
+from planner.optimise.instance import Instance, LeaseOptions, pod_groups
+from planner.optimise.model import add_hint, build_model, read_fits
+from planner.optimise.residual import Guide, ReplicaFit, Residual
 
 __all__ = ["LnsStats", "Neighbourhood", "pool_lns"]
 
@@ -219,8 +223,8 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
     for k, lo in enumerate(leases):
         where = _restrict(lo, pods[lo.span])
         subs.append(dataclasses.replace(lo, pos=k, sites=list(where), pods=where))
-    return dataclasses.replace(inst, pod_free=free, pod_uplink_kbps=rest.uplink.copy(),
-                               site_power_w=rest.power.copy(), span_limit_mbps=rest.link.copy(), leases=subs)
+    left = {c.field: getattr(rest, c.ledger).copy() for c in CAPACITIES}  # every capacity: what is left of it
+    return dataclasses.replace(inst, **(left | {"pod_free": free}), leases=subs)  # GPUs: the neighbourhood's pods
 
 
 class _Picker:
@@ -273,7 +277,8 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
              sub_time_s: float | None = None, deterministic: bool = True, stop: threading.Event | None = None,
              target_usd: float = float("inf"), idle_rounds: int = 2, guide: Guide | None = None,
              placed: dict[str, float] | None = None, on_improve: Callable[[Fits, float], None] | None = None,
-             safety_s: float = float("inf")) -> tuple[Fits, Residual, LnsStats]:
+             safety_s: float = float("inf"), parameters: str | Mapping[str, Any] | None = None
+             ) -> tuple[Fits, Residual, LnsStats]:
     """Improve ``fits`` by re-packing neighbourhoods with CP-SAT until ``budget_s`` is spent.
 
     Parameters
@@ -303,6 +308,9 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         ``deterministic`` only: wall seconds after which the search stops anyway, even
         within a sub-solve -- an outer safety stop, noted in :attr:`LnsStats.safety_stop`
         when it fires (the plan then depends on the machine's speed).
+    parameters
+        The caller's own CP-SAT parameters, applied to every sub-solve
+        (see :class:`~planner.optimise.cpsat.CpSatSettings`).
 
     Returns
     -------
@@ -310,6 +318,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         The improved fits, their residual, and :class:`LnsStats`.
     """
     t0 = time.perf_counter()
+    settings = CpSatSettings(workers=workers, seed=seed, parameters=parameters)
     wall_cap = safety_s if deterministic else budget_s
     by_id = {lo.lease: lo for lo in inst.leases}
     rng = np.random.default_rng(seed)
@@ -344,18 +353,11 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         m = build_model(sub)
         current = {lo.lease: fits[lo.lease] for lo in leases if lo.lease in fits}
         add_hint(m, current, None)
-        solver = cp_model.CpSolver()
-        prm = solver.parameters
-        prm.num_workers = workers
-        prm.random_seed = seed + stats.tried
         limit = min(SUB_TIME_S if sub_time_s is None else sub_time_s, left)
         wall_left = max(0.1, wall_cap - (time.perf_counter() - t0))
-        if deterministic:
-            prm.interleave_search = True  # several workers racing would make the sub-solve's answer depend on timing
-            prm.max_deterministic_time = limit
-            prm.max_time_in_seconds = wall_left  # the safety stop only
-        else:
-            prm.max_time_in_seconds = limit
+        step = StepLimit("neighbourhood search", Clock.WORK if deterministic else Clock.WALL, limit, None,
+                         wall_left if deterministic else limit)
+        solver = new_solver(settings, step, tuned=False, seed_offset=stats.tried)
         t_sub = time.perf_counter()  # a kind's cost: its sub-solves' time (wall or deterministic)
         status = solver.solve(m.cp)
         if deterministic and solver.wall_time >= 0.99 * wall_left and solver.deterministic_time < 0.99 * limit \

@@ -1,6 +1,6 @@
 """The pattern relaxation: a bound that sees how leases pack into pods.
 
-The LP relaxations elsewhere (:mod:`planner.lp`, :mod:`planner.relax`) let a pod
+The LP relaxations elsewhere (:mod:`planner.optimise.bounds.pod_lp`, :mod:`planner.optimise.bounds.site_lp`) let a pod
 hold fractions of replicas, so they count GPU-weeks that no real packing can use:
 two 10,000-GPU replicas "fit" a 16,384-GPU pod at 0.82 each. This module solves the
 Dantzig-Wolfe reformulation of the pod-level model instead. A *pattern* is a set of
@@ -42,10 +42,10 @@ import scipy.sparse as sp
 from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.sat.python import cp_model
 
-from planner.fit import ReplicaFit
-from planner.instance import Instance, LeaseOptions, usable_pods
-from planner.lp import _quiet_stdout
-from planner.model import segments
+from planner.optimise.bounds.pod_lp import quiet_stdout
+from planner.optimise.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.model import segments
+from planner.optimise.residual import ReplicaFit
 
 __all__ = ["PatternBound", "pattern_bound"]
 
@@ -381,7 +381,7 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.instance import build_instance
+    >>> from planner.optimise.instance import build_instance
     >>> from planner.generate import generate
     >>> import tempfile
     >>> d = tempfile.mkdtemp()
@@ -390,7 +390,7 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
     >>> pb.status, pb.bound_usd >= pb.master_usd - 1
     ('CONVERGED', True)
     """
-    from planner.warmstart import greedy_pass, price_order
+    from planner.optimise.heuristics.greedy import greedy_pass, price_order
 
     t = time.perf_counter()
     b = _Builder(inst)
@@ -405,7 +405,7 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
     master = math.nan
     rounds = 0
     while True:
-        with _quiet_stdout():
+        with quiet_stdout():
             res = b.lp.solver.Solve()
         if res != pywraplp.Solver.OPTIMAL:
             msg = f"pattern master not solved (status {res})"

@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from planner.fit import ReplicaFit
+from planner.optimise.residual import ReplicaFit
 from planner.plan import relative_gap
 
 __all__ = ["TOLERANCE_USD", "Fits", "Incumbent", "Progress"]

@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
-from planner.fit import ReplicaFit
-from planner.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.families import CAPACITIES, Family
+from planner.optimise.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.residual import ReplicaFit
 
 __all__ = ["PlacementModel", "add_hint", "build_model", "canonical", "canonical_equal", "read_fits", "segments"]
 
@@ -283,21 +284,17 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
             if lo.t0 < b and lo.t1 >= a:
                 mask |= 1 << lo.pos
         active.append(mask)
-    pod_gpu, pod_up, site_w, span_mb = _terms(m, leases)
-    for p, terms in pod_gpu.items():
-        _add_capacity(m, "gpus", terms, inst.pod_free[p], segs, active)
-    _counting_cuts(m, leases, segs, active)
-    for p, terms in pod_up.items():
-        _add_capacity(m, "uplink", terms, np.broadcast_to(inst.pod_uplink_kbps[p], (periods,)), segs, active)
-    for s, terms in site_w.items():
-        _add_capacity(m, "power", terms, inst.site_power_w[s], segs, active)
-    for e, terms in span_mb.items():
-        _add_capacity(m, "dci", terms, inst.span_limit_mbps[e], segs, active)
+    terms = _terms(m, leases)
+    for c in CAPACITIES:  # one row set per family, in the table's order
+        cap = c.weekly(inst)
+        for i, by_lease in terms[c.family].items():
+            _add_capacity(m, c.family.value, by_lease, cap[i], segs, active)
+        if c.family is Family.GPUS:
+            _counting_cuts(m, leases, segs, active)  # valid inequalities on GPUs, right after their rows
 
 
-def _terms(m: PlacementModel, leases: list[LeaseOptions]
-           ) -> tuple[dict[int, Terms], dict[int, Terms], dict[int, Terms], dict[int, Terms]]:
-    """Every lease's terms on pod GPUs, pod uplinks, site power and DCI spans."""
+def _terms(m: PlacementModel, leases: list[LeaseOptions]) -> dict[Family, dict[int, Terms]]:
+    """Every lease's terms on each :data:`~planner.optimise.families.CAPACITIES` family, per pod, site or span."""
     inst = m.inst
     pod_gpu: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     pod_up: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
@@ -327,7 +324,7 @@ def _terms(m: PlacementModel, leases: list[LeaseOptions]
                     for k, path in enumerate(lo.paths[s]):
                         for e in path.span_idx:
                             span_mb[int(e)][lo.pos].append((m.route[(lo.lease, r, s, k)], lo.egress_mbps, 1))
-    return pod_gpu, pod_up, site_w, span_mb
+    return {Family.GPUS: pod_gpu, Family.UPLINK: pod_up, Family.POWER: site_w, Family.DCI: span_mb}
 
 
 def _counting_cuts(m: PlacementModel, leases: list[LeaseOptions], segs: list[tuple[int, int]],

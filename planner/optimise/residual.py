@@ -14,12 +14,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from planner.instance import Instance, LeaseOptions, PathOption
+from planner.optimise.families import CAPACITIES
+from planner.optimise.instance import Instance, LeaseOptions, PathOption
 
-__all__ = ["FAMILIES", "Guide", "ReplicaFit", "Residual", "fits_from_placements"]
-
-FAMILIES = ("gpus", "power", "dci", "uplink", "latency", "residency", "anti_affinity")
-"""Constraint families, as named in reasons and in :func:`Residual.fit`'s ``relax``."""
+__all__ = ["Guide", "ReplicaFit", "Residual", "fits_from_placements"]
 
 
 @dataclass(frozen=True)
@@ -45,16 +43,23 @@ class Guide:
 
 
 class Residual:
-    """What is left of every capacity, week by week, as plans take their share."""
+    """What is left of every capacity, week by week, as plans take their share.
+
+    One array (things x weeks) per :data:`~planner.optimise.families.CAPACITIES` row,
+    named by its ``ledger``: ``gpu`` (GPUs per pod), ``uplink`` (kbps per pod),
+    ``power`` (W per site), ``link`` (Mbps per DCI span).
+    """
+
+    gpu: np.ndarray
+    uplink: np.ndarray
+    power: np.ndarray
+    link: np.ndarray
 
     def __init__(self, inst: Instance, guide: Guide | None = None) -> None:
         self.inst = inst
         self.guide = guide
-        self.gpu = inst.pod_free.copy()  # GPUs
-        up = inst.pod_uplink_kbps  # per pod, or per pod and week (a sub-instance's residual)
-        self.uplink = up.copy() if up.ndim == 2 else np.repeat(up[:, None], inst.pod_free.shape[1], axis=1)  # kbps
-        self.power = inst.site_power_w.copy()  # W
-        self.link = inst.span_limit_mbps.copy()  # Mbps
+        for c in CAPACITIES:
+            setattr(self, c.ledger, c.weekly(inst))
 
     @classmethod
     def after(cls, inst: Instance, fits: Mapping[str, list[ReplicaFit]]) -> Residual:
@@ -69,8 +74,8 @@ class Residual:
         """An independent copy."""
         new = Residual.__new__(Residual)
         new.inst, new.guide = self.inst, self.guide
-        new.gpu, new.uplink, new.power, new.link = (self.gpu.copy(), self.uplink.copy(), self.power.copy(),
-                                                     self.link.copy())
+        for c in CAPACITIES:
+            setattr(new, c.ledger, getattr(self, c.ledger).copy())
         return new
 
     # ------------------------------------------------------------------ loads
@@ -91,11 +96,10 @@ class Residual:
         trial = self.copy()
         trial.apply(lo, fits)
         t = slice(lo.t0, lo.t1 + 1)
-        pods = [p for f in fits for p, _ in f.parts]
-        spans = [int(e) for f in fits if f.path is not None for e in f.path.span_idx]
-        sites = [f.site for f in fits]
-        return bool((trial.gpu[pods, t] >= 0).all() and (trial.uplink[pods, t] >= 0).all()
-                    and (trial.power[sites, t] >= 0).all() and (trial.link[spans, t] >= 0).all())
+        used = {"pod": [p for f in fits for p, _ in f.parts],
+                "span": [int(e) for f in fits if f.path is not None for e in f.path.span_idx],
+                "site": [f.site for f in fits]}
+        return all(bool((getattr(trial, c.ledger)[used[c.per], t] >= 0).all()) for c in CAPACITIES)
 
     # ------------------------------------------------------------------ fitting
     def candidate_sites(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:

@@ -26,9 +26,10 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 
-from planner.fit import Guide
-from planner.instance import MBPS, Instance, LeaseOptions, pod_groups, usable_pods
-from planner.lp import _quiet_stdout
+from planner.optimise.bounds.pod_lp import quiet_stdout
+from planner.optimise.families import Family
+from planner.optimise.instance import MBPS, Instance, LeaseOptions, pod_groups, usable_pods
+from planner.optimise.residual import Guide
 
 __all__ = ["SiteRelaxation", "site_relaxation"]
 
@@ -50,7 +51,7 @@ class SiteRelaxation:
         Lease id -> share of the lease the LP carries (0 to 1).
     guide
         Site and route weights per lease (replicas the LP puts there), for
-        :class:`planner.fit.Residual`.
+        :class:`planner.optimise.residual.Residual`.
     block_weeks
         Weeks pooled per row (1: weekly rows, the tightest).
     rows, cols, nonzeros, wall_s, build_s
@@ -120,7 +121,12 @@ class _Cols:
 
 
 class _Resources:
-    """Resource ids and their capacity per week."""
+    """Resource ids and their capacity per week.
+
+    Keyed by (family, thing...): a :class:`~planner.optimise.families.Family` for the rows
+    of the constraint-family table (pooled per hall or site where pods are), ``"flow"``
+    and ``"count"`` for the LP's own rows (traffic flows, counting rows).
+    """
 
     def __init__(self, weeks: int) -> None:
         self.weeks = weeks
@@ -222,7 +228,7 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
     kw = min(out.watts[k][1] for k in mine)
     cost = lo.gpus * kw * inst.hours * lo.weeks / 1000.0 * float(inst.site_price[s])  # power_cost_usd, cheapest pod
     ub = 1.0 if lo.anti_affinity else float(lo.replicas)
-    site_load = [(res.get(("power", s), lambda: inst.site_power_w[s]), lo.gpus * w_gpu)]
+    site_load = [(res.get((Family.POWER, s), lambda: inst.site_power_w[s]), lo.gpus * w_gpu)]
     paths = lo.paths.get(s, []) if lo.needs_path else []
     if paths and lo.egress_mbps > 0:
         # The replica's traffic joins the flow from s to its region over its SLO-meeting paths
@@ -273,8 +279,8 @@ def _count_cap(inst: Instance, pools: dict[PoolKey, np.ndarray], key: PoolKey, g
 def _pool_load(inst: Instance, cols: _Cols, res: _Resources, pool: np.ndarray, key: PoolKey, col: int,
                gpus: float, uplink_kbps: float) -> None:
     """``col`` takes ``gpus`` GPUs and ``uplink_kbps`` of uplink of ``pool`` per unit."""
-    cols.uses(col, res.get(("gpus", *key), lambda: inst.pod_free[pool].sum(axis=0)), gpus)
-    cols.uses(col, res.get(("uplink", *key), lambda: np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())),
+    cols.uses(col, res.get((Family.GPUS, *key), lambda: inst.pod_free[pool].sum(axis=0)), gpus)
+    cols.uses(col, res.get((Family.UPLINK, *key), lambda: np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())),
               uplink_kbps)
 
 
@@ -289,7 +295,7 @@ def _flow_columns(inst: Instance, cols: _Cols, res: _Resources, flows: Flows) ->
         r_flow = res.ids[("flow", *key)]
         for p in paths:
             cost = p.length_km * rate / MBPS * scale * (1 - 1e-9)
-            spans = [res.get(("span", int(e)), functools.partial(inst.span_limit_mbps.__getitem__, int(e)))
+            spans = [res.get((Family.DCI, int(e)), functools.partial(inst.span_limit_mbps.__getitem__, int(e)))
                      for e in p.span_idx]
             for w in range(res.weeks):
                 fc = cols.add(0.0, demand, -cost, w, w)
@@ -353,7 +359,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
         that only another kind of pod could hold. ``"auto"``: halls while weekly rows
         stay within ``max_nonzeros``.
     where
-        Each lease's usable pods per site (:func:`~planner.instance.usable_pods`), if
+        Each lease's usable pods per site (:func:`~planner.optimise.instance.usable_pods`), if
         already worked out.
 
     Returns
@@ -363,7 +369,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     Examples
     --------
     >>> from planner import load_scenario
-    >>> from planner.instance import build_instance
+    >>> from planner.optimise.instance import build_instance
     >>> rel = site_relaxation(build_instance(load_scenario()))
     >>> rel.status, rel.bound_usd > 0
     ('OPTIMAL', True)
@@ -406,7 +412,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     build_s = time.perf_counter() - t
     solver = mbh.ModelSolverHelper("highs")
     solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
-    with _quiet_stdout():
+    with quiet_stdout():
         solver.solve(model)
     status = str(solver.status()).rsplit(".", 1)[-1]
     ok = status == "OPTIMAL"

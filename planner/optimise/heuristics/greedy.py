@@ -1,0 +1,176 @@
+"""Greedy plans: internal work first, then leases by price, first fit.
+
+:func:`greedy` is the baseline (``planner.greedy``) and the yardstick the optimiser
+must beat; :func:`greedy_pass`, :func:`fill` and :func:`confined_start` are the
+first-fit passes the warm starts and the focused search build on. Nothing here
+imports OR-Tools.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pandas as pd
+
+from planner.errors import InfeasibleError
+from planner.optimise.heuristics.polish import net_value
+from planner.optimise.instance import Instance, LeaseOptions, build_instance
+from planner.optimise.residual import Guide, ReplicaFit, Residual
+from planner.plan import PLACEMENT_COLUMNS, Plan, Status, make_plan
+from planner.scenario import Scenario
+
+__all__ = ["CARRIED_SHARE", "confined_start", "fill", "greedy", "greedy_pass", "kept_in_place", "placement_rows",
+           "plan_value", "price_order"]
+
+
+def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> list[dict[str, object]]:
+    """The ``placements`` rows of one placed lease."""
+    rows = []
+    per_replica_revenue = lo.revenue_usd / lo.replicas
+    for r, f in enumerate(fits):
+        transport = inst.transport_cost_usd(lo, f.path)
+        for pod, g in f.parts:
+            share = g / lo.gpus
+            rows.append({
+                "lease": lo.lease, "replica": r, "site": inst.site_ids[f.site], "pod": inst.pod_ids[pod],
+                "gpus": g, "path_id": f.path.path_id if f.path else "", "path": f.path.label if f.path else "",
+                "spans": f.path.spans if f.path else (), "latency_ms": f.path.latency_ms if f.path else float("nan"),
+                "egress_gbps": lo.egress_gbps * share, "start_week": lo.t0 + 1, "end_week": lo.t1 + 1,
+                "revenue_usd": per_replica_revenue * share, "power_cost_usd": inst.power_cost_usd(lo, pod, g),
+                "transport_cost_usd": transport * share,
+            })
+    return rows
+
+
+def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = True) -> Plan:
+    """Plan by price-ordered first fit: a fast, valid baseline.
+
+    Parameters
+    ----------
+    sc
+        The scenario.
+    instance
+        A prebuilt :class:`~planner.optimise.instance.Instance` (built from ``sc`` when omitted).
+    explain
+        Find the reason each left-out lease is left out (slower on large scenarios).
+
+    Raises
+    ------
+    InfeasibleError
+        When an internal workload does not fit.
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> sc = load_scenario()
+    >>> plan = greedy(sc)
+    >>> plan.check(sc)
+    []
+    """
+    from planner.reasons import explain_unplaced, internal_failure_reasons
+
+    t = time.perf_counter()
+    inst = instance or build_instance(sc)
+    placed, res, failed = greedy_pass(inst, price_order(inst))
+    if failed:
+        raise InfeasibleError(internal_failure_reasons(inst, failed))
+    rows = [row for lo in inst.leases if lo.lease in placed for row in placement_rows(inst, lo, placed[lo.lease])]
+    placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
+    unplaced = explain_unplaced(inst, placements, res, explain=explain)
+    net = (placements["revenue_usd"] - placements["power_cost_usd"] - placements["transport_cost_usd"]).sum()
+    return make_plan(sc, placements, unplaced, status=Status.HEURISTIC, objective_usd=float(net),
+                     bound_usd=float("nan"), wall_s=time.perf_counter() - t, method="greedy")
+
+
+def greedy_pass(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
+                ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
+    """First fit in ``order``; leases that lose money are skipped. Returns fits, residual, failed internal ids."""
+    return fill(inst, order, Residual(inst, guide))
+
+
+def fill(inst: Instance, order: list[LeaseOptions], res: Residual
+         ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
+    """First fit in ``order`` into ``res`` (changed in place); returns fits, residual, failed internal ids."""
+    fits: dict[str, list[ReplicaFit]] = {}
+    failed: list[str] = []
+    for lo in order:
+        got = res.fit(lo)
+        if got is None:
+            if lo.internal:
+                failed.append(lo.lease)
+            continue
+        if not lo.internal and net_value(inst, lo, got) <= 0:
+            continue
+        res.apply(lo, got)
+        fits[lo.lease] = got
+    return fits, res, failed
+
+
+CARRIED_SHARE = 0.25
+"""A lease an LP relaxation carries at least this share of counts as carried by it (see :func:`price_order`)."""
+
+
+def price_order(inst: Instance, lp_placed: dict[str, float] | None = None, *,
+                carried_at: float | None = None) -> list[LeaseOptions]:
+    """Internal work first (largest first), then leases by price per GPU-hour, those an LP carries first.
+
+    With ``lp_placed`` (the share of each lease an LP relaxation carries) leases come
+    by that share, highest first, then by price; with ``carried_at`` too, every lease
+    carried at least that much comes first, alike, by price -- which keeps a dear lease
+    the LP splits from waiting behind cheap whole ones (on the generated medium and
+    large tiers it gives better greedy plans; on hyperscale, worse).
+    """
+    def key(lo: LeaseOptions) -> tuple[int, float, float, int, str]:
+        price = lo.revenue_usd / max(lo.gpus * lo.replicas * lo.weeks, 1)
+        share = lp_placed.get(lo.lease, 0.0) if lp_placed is not None else 0.0
+        lean = -float(share >= carried_at) if carried_at is not None else -round(share, 3)
+        first = -lo.gpus * lo.replicas if lo.internal else -price
+        return (0 if lo.internal else 1, lean, first, lo.gpus, lo.lease)
+    return sorted(inst.leases, key=key)
+
+
+def kept_in_place(inst: Instance, keep: dict[str, list[ReplicaFit]]) -> tuple[dict[str, list[ReplicaFit]], Residual]:
+    """An earlier plan's placements that still fit, each replica re-routed over today's paths."""
+    res = Residual(inst)
+    fits: dict[str, list[ReplicaFit]] = {}
+    by_id = {lo.lease: lo for lo in inst.leases}
+    for lid in sorted(keep, key=lambda k: (not by_id[k].internal, -by_id[k].revenue_usd) if k in by_id else (1, 0)):
+        lo = by_id.get(lid)
+        if lo is None:
+            continue
+        routed = []
+        for f in keep[lid]:
+            same = None if f.path is None else next(
+                (p for p in lo.paths.get(f.site, []) if p.spans == f.path.spans), None)
+            path = same if same is not None else res.route(lo, f.site)
+            if path is False:
+                break
+            routed.append(ReplicaFit(f.site, f.parts, path))
+        if len(routed) == len(keep[lid]) and res.holds(lo, routed):
+            res.apply(lo, routed)
+            fits[lid] = routed
+    return fits, res
+
+
+def confined_start(inst: Instance, fits: dict[str, list[ReplicaFit]], sites: dict[str, set[int]],
+                   lp_placed: dict[str, float] | None = None) -> dict[str, list[ReplicaFit]]:
+    """A plan with every lease at its ``sites`` only: ``fits`` less the leases elsewhere, then filled up greedily.
+
+    Leases left out or dropped are tried again in :func:`price_order` (by
+    ``lp_placed``), each confined to the pods of its own ``sites`` (a lease without
+    an entry has none).
+    """
+    kept = {lid: fs for lid, fs in fits.items() if all(f.site in sites.get(lid, ()) for f in fs)}
+    res = Residual.after(inst, kept)
+    rest = [dataclasses.replace(lo, pods={s: ps for s, ps in lo.pods.items() if s in sites.get(lo.lease, ())})
+            for lo in price_order(inst, lp_placed) if lo.lease not in kept]
+    more, _, _ = fill(inst, rest, res)
+    return kept | more
+
+
+def plan_value(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> float:
+    """Net value (revenue less power and transport cost) of a set of placements."""
+    by_id = {lo.lease: lo for lo in inst.leases}
+    return sum(net_value(inst, by_id[k], f) for k, f in fits.items())
+

@@ -1,0 +1,89 @@
+"""The site-level method: for instances too big for the pod-level model.
+
+The steps, after :meth:`~planner.optimise.optimiser.Optimiser.build` (instance, the
+site-level LP relaxation for the bound, LP-guided greedy plans polished by local
+search for the first plan):
+
+1. large-neighbourhood search re-packing a few pods at a time with CP-SAT
+   (:func:`~planner.optimise.search.lns.pool_lns`), skipped when re-planning (an
+   earlier plan's placements are kept where they still fit);
+2. the log lines and the plan (:meth:`~planner.optimise.optimiser.Optimiser.finish`,
+   without a final polish: the neighbourhood search only ever improves its plan).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import TYPE_CHECKING
+
+from planner.optimise.bounds.site_lp import SiteRelaxation
+from planner.optimise.cpsat import in_worker
+from planner.optimise.heuristics.greedy import plan_value
+from planner.optimise.residual import ReplicaFit, Residual
+from planner.optimise.search.lns import LnsStats, pool_lns
+from planner.plan import Plan, Status, relative_gap
+
+if TYPE_CHECKING:
+    from planner.optimise.optimiser import Optimiser
+
+__all__ = ["solve_sites"]
+
+Fits = dict[str, list[ReplicaFit]]
+
+
+def solve_sites(opt: Optimiser) -> Plan:
+    """Re-pack neighbourhoods of pods from the warm start on, within the budget; returns the plan."""
+    inst, warm = opt.instance, opt.warm
+    assert inst is not None and warm is not None
+    t0 = time.perf_counter()
+    bound, source = warm.bound if warm.bound is not None else (opt.revenue_bound(), "sum of revenues")
+    fits, res = warm.fits, warm.residual
+    rel = warm.relaxation if warm.relaxation is not None and warm.relaxation.status == Status.OPTIMAL else None
+    if opt.previous_plan is None:  # re-plans keep the earlier placements where they still fit
+        fits, res = _neighbourhood_search(opt, fits, res, rel, bound)
+    interrupted = opt.stopping
+    wall = time.perf_counter() - t0
+    value = plan_value(inst, fits)
+    opt.log_lines += [
+        f"site-level method: {opt.pairs:,} (replica, pod) pairs",
+        f"bound: {source} ${bound:,.0f}" + ("" if rel is None else
+                                            f" ({rel.rows:,} rows, {rel.cols:,} columns, {rel.nonzeros:,} "
+                                            f"non-zeros, weeks per row {rel.block_weeks}, {rel.wall_s:.1f} s)"),
+        f"warm start: {warm.method} ${warm.value_usd:,.0f} in {warm.wall_s:.1f} s",
+        *([] if opt.lns is None else [
+            f"neighbourhood search: {opt.lns.improved} of {opt.lns.tried} neighbourhoods improved, "
+            f"+${opt.lns.gain_usd:,.0f} in {opt.lns.wall_s:.1f} s"]),
+        f"plan: ${value:,.0f}, gap {relative_gap(value, bound):.2%}"]
+    status = Status.OPTIMAL if relative_gap(value, bound) <= opt.cp_sat.relative_gap_limit else Status.FEASIBLE
+    info = {"variables": None, "constraints": None, "solver_status": "SITE_SEARCH",
+            "lns": None if opt.lns is None else dataclasses.asdict(opt.lns)}
+    plan = opt.finish(fits, status, wall, interrupted, bound, source, stayable=set(), stayed=set(),
+                      info=info, polish_after=False)
+    plan.log = list(opt.log_lines)
+    return plan
+
+
+def _neighbourhood_search(opt: Optimiser, fits: Fits, res: Residual, rel: SiteRelaxation | None, bound: float
+                          ) -> tuple[Fits, Residual]:
+    """Large-neighbourhood search for the budget's share, in a worker thread (Ctrl-C stops it with its plan)."""
+    inst = opt.instance
+    assert inst is not None
+    limit = opt.budget.lns()
+
+    def improved(_fits: Fits, value: float) -> None:
+        opt.incumbent.offer(value)  # the search only ever improves its plan: the last one is the best
+
+    def search() -> tuple[Fits, Residual, LnsStats]:
+        return pool_lns(inst, fits, res, budget_s=limit.seconds or 0.0, seed=opt.cp_sat.seed,
+                        workers=opt.cp_sat.workers, deterministic=opt.deterministic, stop=opt.stop_event,
+                        on_improve=improved, target_usd=bound * (1 - opt.cp_sat.relative_gap_limit),
+                        guide=rel.guide if rel is not None else None,
+                        placed=rel.placed if rel is not None else None, safety_s=limit.wall_s,
+                        parameters=opt.cp_sat.parameters)
+
+    fits, res, opt.lns = in_worker(search, stop=opt.stop_event, name="lns")
+    if opt.lns.safety_stop:
+        opt.budget.stop_at(limit.step)
+    opt.incumbent.offer(plan_value(inst, fits), fits)
+    return fits, res
