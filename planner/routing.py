@@ -92,20 +92,16 @@ def k_shortest_paths(g: nx.Graph, source: str, target: str, k: int) -> list[Path
         node_paths = list(islice(gen, k))
     except nx.NetworkXNoPath:
         return []
-    out = []
-    for nodes in node_paths:
-        edges = [g.edges[u, v] for u, v in pairwise(nodes)]
-        spans = [e["id"] for e in edges]
-        out.append(Path(tuple(n for n in nodes if g.nodes[n].get("kind") != "via"),
-                        tuple(s for i, s in enumerate(spans) if i == 0 or s != spans[i - 1]),
-                        sum(e["latency_ms"] for e in edges), sum(e["length_km"] for e in edges)))
-    return out
+    return [_as_path(g, nodes) for nodes in node_paths]
 
 
 def _as_path(g: nx.Graph, nodes: list[str]) -> Path:
+    """A node path of the fibre graph as a :class:`Path`; a parallel span's ``via`` node and halves count once."""
     edges = [g.edges[u, v] for u, v in pairwise(nodes)]
-    return Path(tuple(nodes), tuple(e["id"] for e in edges), sum(e["latency_ms"] for e in edges),
-                sum(e["length_km"] for e in edges))
+    spans = [e["id"] for e in edges]
+    return Path(tuple(n for n in nodes if g.nodes[n].get("kind") != "via"),
+                tuple(s for i, s in enumerate(spans) if i == 0 or s != spans[i - 1]),
+                sum(e["latency_ms"] for e in edges), sum(e["length_km"] for e in edges))
 
 
 def fastest_path(g: nx.Graph, source: str, target: str, *,

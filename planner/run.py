@@ -500,13 +500,13 @@ def export_format(path: str | Path | None, fmt: str | None = None) -> str:
 
     Examples
     --------
-    >>> export_format("a.gpkg"), export_format(None, "kml"), export_format("a.json")
-    ('gpkg', 'kml', 'geojson')
+    >>> export_format("a.gpkg"), export_format(None, "kml"), export_format("a.json"), export_format("folder")
+    ('gpkg', 'kml', 'geojson', 'geojson')
     """
     if fmt is not None:
         return fmt
     suffix = Path(path).suffix.lower() if path is not None else ""
-    return next((name for name, (sfx, _) in EXPORT_FORMATS.items() if sfx == suffix), "geojson")
+    return next((name for name, (sfx, _) in EXPORT_FORMATS.items() if suffix and sfx == suffix), "geojson")
 
 
 def default_export_path(sc: Scenario, fmt: str) -> Path:

@@ -241,6 +241,12 @@ def test_export_each_format(runner: CliRunner, tmp_path: Path, fmt: str) -> None
     ogrinfo = shutil.which("ogrinfo")
     if fmt == "graphml" or ogrinfo is None:  # GDAL itself is checked in test_gis.py
         return
+    if fmt == "layers":  # a folder: one GeoJSON file per layer, each a layer GDAL opens
+        files = sorted(target.glob("*.geojson"))
+        assert {"sites", "pops", "spans"} <= {f.stem for f in files}
+        for f in files:
+            subprocess.run([ogrinfo, "-ro", "-al", "-so", str(f)], capture_output=True, text=True, check=True)
+        return
     info = subprocess.run([ogrinfo, "-ro", "-al", "-so", str(target)], capture_output=True, text=True, check=True)
     if fmt == "routes":
         assert "Feature Count: 5" in info.stdout

@@ -180,3 +180,17 @@ def test_no_replica_is_stranded_while_a_surviving_path_has_room(seed: int, tmp_p
                 lat = sum(h.edges[u, v]["latency_ms"] for u, v in pairwise(nodes))
                 if lat <= x["slo_ms"]:
                     assert min(limit[e] - load[e] for e in spans) < x["egress_gbps"] - 1e-6, (case.id, x["lease"])
+
+
+def test_fastest_and_widest_paths_see_a_parallel_span_once() -> None:
+    """Two spans between the same cities: the fibre graph routes one through a hidden node, paths name it once."""
+    g = nx.MultiGraph()
+    g.add_nodes_from(["A", "B"], kind="pop")
+    g.add_edge("A", "B", key="east", id="east", kind="span", latency_ms=2.0, length_km=400.0)
+    g.add_edge("A", "B", key="west", id="west", kind="span", latency_ms=3.0, length_km=600.0)
+    h = span_graph(g)
+    slow = fastest_path(h, "A", "B", usable=lambda s: s != "east")
+    assert slow is not None and (slow.nodes, slow.spans, slow.latency_ms, slow.length_km) == (
+        ("A", "B"), ("west",), 3.0, 600.0)
+    wide = widest_path(h, "A", "B", {"east": 10.0, "west": 50.0})
+    assert wide is not None and (wide.nodes, wide.spans) == (("A", "B"), ("west",))

@@ -263,6 +263,25 @@ def _scale_bar(ax: Axes, frame: MapFrame) -> None:
             fontsize=8, color=COLOURS["text"], zorder=9)
 
 
+def scenario_points(sc: Scenario) -> tuple[list[float], list[float]]:
+    """Longitudes and latitudes of every campus, PoP, junction and span route point: what a map must show.
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> lon, lat = scenario_points(load_scenario())
+    >>> len(lon) == len(lat) and min(lat) > 25 and max(lon) < -70
+    True
+    """
+    lon = [*sc.sites["lon"], *sc.pops["lon"], *sc.junctions["lon"]]
+    lat = [*sc.sites["lat"], *sc.pops["lat"], *sc.junctions["lat"]]
+    for g in sc.spans.get("geometry", []):
+        xs, ys = g.xy
+        lon += list(xs)
+        lat += list(ys)
+    return lon, lat
+
+
 @styled
 def map_figure(sc: Scenario, plan: Plan) -> Figure:
     """The plan's map: state outlines, campuses, PoPs, junctions and DCI spans.
@@ -278,12 +297,7 @@ def map_figure(sc: Scenario, plan: Plan) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    lon = [*sc.sites["lon"], *sc.pops["lon"], *sc.junctions["lon"]]
-    lat = [*sc.sites["lat"], *sc.pops["lat"], *sc.junctions["lat"]]
-    for g in sc.spans.get("geometry", []):
-        xs, ys = g.xy
-        lon += list(xs)
-        lat += list(ys)
+    lon, lat = scenario_points(sc)
     aspect = _FIG_W * _MAP_SHARE / _FIG_H
     frame = map_frame(lon, lat, aspect=aspect)
     fig = new_figure(_FIG_W, _FIG_H)

@@ -14,6 +14,7 @@ import shapely
 from matplotlib.figure import Figure
 
 from planner.report.basemap import draw_states, map_frame
+from planner.report.planmap import scenario_points
 from planner.report.style import COLOURS
 from planner.report.svg import new_figure, styled
 from planner.scenario import Scenario
@@ -49,12 +50,7 @@ def route_map_figure(sc: Scenario) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    lon = [*sc.sites["lon"], *sc.pops["lon"], *sc.junctions["lon"]]
-    lat = [*sc.sites["lat"], *sc.pops["lat"], *sc.junctions["lat"]]
-    for g in sc.spans.get("geometry", []):
-        xs, ys = g.xy
-        lon += list(xs)
-        lat += list(ys)
+    lon, lat = scenario_points(sc)
     fig = new_figure(9.0, 4.8)
     ax = fig.subplots()
     frame = map_frame(lon, lat, aspect=9.0 / 4.8)
