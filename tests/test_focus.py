@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -98,27 +99,28 @@ def test_confined_start_keeps_every_lease_at_its_sites(tmp_path: Path) -> None:
     assert plan_value(inst, got) >= plan_value(inst, {k: fits[k] for k in kept}) - 1e-6
 
 
-def test_only_the_whole_models_log_bounds_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The CLI reads bounds off CP-SAT's log: a focused search's logged bounds must not be among them."""
-    from planner.cpsat_log import solver_bound
-    from planner.optimise.methods import pods
-    from planner.optimise.search import focus
+def test_the_progress_display_shows_only_bounds_that_hold_for_the_whole_model(tmp_path: Path) -> None:
+    """The CLI's live bound comes from the plans and bounds the optimiser reports, nothing else (no log reading):
+    a focused search's own bound, which holds for its part of the model only, never reaches it."""
+    import io
+
+    from rich.console import Console
+
+    from planner.cli.console import PlanProgress
 
     sc = planner.load_scenario(write(tmp_path, crowded(0)))
-    starts: list[int | None] = []
-    opt = Optimiser(sc, time_limit_s=10)
-    search = focus.run_search
+    shown = PlanProgress(Console(file=io.StringIO(), width=120), time_limit_s=10, live=False)
+    bounds: list[float] = []
 
-    def watch(*args: Any, **kw: Any) -> tuple[str, bool]:
-        starts.append(opt.bound_log_start)
-        return search(*args, **kw)
+    def on_progress(p: Any) -> None:
+        shown.incumbent(p)
+        assert shown.bound is not None
+        bounds.append(shown.bound)
 
-    for module in (focus, pods):  # every CP-SAT search of the pod-level method
-        monkeypatch.setattr(module, "run_search", watch)
+    opt = Optimiser(sc, time_limit_s=10, on_progress=on_progress)
     plan = opt.solve()
-    assert starts[:-1] == [None] * (len(starts) - 1) and len(starts) == 3, starts
-    start = starts[-1]
-    assert start is not None and 0 < start < len(opt.log_lines)
-    bound, _ = solver_bound(opt.log_lines, start)
-    assert bound is not None and bound + opt.model.objective_offset >= exact.exact_milp(sc) - 1e-6
+    assert len(opt.focus_rounds) == 2 and bounds  # the focused rounds ran, and progress was shown
+    optimum = exact.exact_milp(sc)
+    assert all(b >= optimum - 1e-6 for b in bounds), (bounds, optimum)
+    assert all(later <= earlier + 1e-6 for earlier, later in itertools.pairwise(bounds))
     assert plan.check(sc) == []

@@ -15,9 +15,9 @@ layer  name            modules
                        results-folder reader. The optimiser produces plans, so the type sits below it;
                        the checker never imports the optimiser, so a plan is checked without trusting it.
 4      optimise        planner.optimise.* (instance, families, residual, model, cpsat, budget, incumbent,
-                       heuristics, bounds, search, methods, optimiser) and cpsat_log, plus feasibility
-                       and reasons: the optimiser attaches the reason of every lease it leaves out, and
-                       both read the optimiser's instance.
+                       heuristics, bounds, search, methods, optimiser), plus feasibility and reasons:
+                       the optimiser attaches the reason of every lease it leaves out, and both read
+                       the optimiser's instance.
 5      outputs         gis, report, run, whatif, importers, generate, surplus, scheduler
 6      cli             planner.cli.*, and the package root ``planner`` (it re-exports every layer)
 =====  ==============  ====================================================================================
@@ -55,7 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("inputs", ("readers", "plausibility", "validate", "scenario", "provenance")),
     ("network", ("network", "routing")),
     ("plan model", ("plan", "check", "results")),
-    ("optimise", ("optimise", "cpsat_log", "feasibility", "reasons")),
+    ("optimise", ("optimise", "feasibility", "reasons")),
     ("outputs", ("gis", "report", "run", "whatif", "importers", "generate", "surplus", "scheduler")),
     ("cli", ("cli", "")),  # "": the package root, planner/__init__.py
 ]

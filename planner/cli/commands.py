@@ -80,9 +80,6 @@ from planner.version import __version__
 
 __all__ = ["app", "main"]
 
-STOP_AFTER_SOLUTION_S = 0.5
-"""Ctrl-C stops the search at least this long after the latest solution (see ``_ctrl_c_handled``)."""
-
 UNPLACED_SHOWN = 20
 """Leases left out listed after a run (the most revenue first); unplaced.csv has them all."""
 UNPLACED_SHOWN_NARROW = 10
@@ -234,13 +231,7 @@ def _ctrl_c_handled(progress: PlanProgress) -> Iterator[None]:
         progress.interrupted()
         opt = progress.run.optimiser if progress.run is not None else None
         if opt is not None and (progress.current == "solve" or (progress.current == "build" and opt.has_plan)):
-            # CP-SAT 9.15 can abort the process when the search is stopped while it is
-            # still handling a new solution; give it a moment after the latest one.
-            wait = STOP_AFTER_SOLUTION_S - progress.since_incumbent()
-            if wait > 0:
-                threading.Timer(wait, opt.stop).start()
-            else:
-                opt.stop()
+            opt.stop()  # passed on to CP-SAT once it is safe to (planner.optimise.cpsat.STOP_AFTER_SOLUTION_S)
             return
         raise KeyboardInterrupt
 

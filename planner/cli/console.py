@@ -33,7 +33,6 @@ from rich.table import Table
 from rich.text import Text
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-from planner.cpsat_log import solver_bound
 from planner.errors import Problem, ScenarioError
 from planner.plan import Plan, relative_gap
 from planner.run import STAGES, PlanRun
@@ -553,11 +552,9 @@ class PlanProgress:
         self.current: str | None = None
         self.run: PlanRun | None = None
         self.best: Progress | None = None
-        self._best_t = -math.inf
         self.bound: float | None = None
         self.interrupts = 0
         self.note = ""
-        self._log_pos = 0
         self._lock = threading.RLock()
         self._last_line = 0.0
         self._printed: tuple[float, float] | None = None  # (objective, bound) last printed
@@ -608,15 +605,11 @@ class PlanProgress:
     def incumbent(self, p: Progress) -> None:
         """``on_progress`` callback (called from the solver's thread): a better plan was found."""
         with self._lock:
-            self.best, self._best_t = p, time.perf_counter()
+            self.best = p
             if self.bound is None or p.bound_usd < self.bound:
                 self.bound = p.bound_usd
             if not self.live and (self._printed is None or time.perf_counter() - self._last_line >= self.min_gap_s):
                 self._solve_line()
-
-    def since_incumbent(self) -> float:
-        """Seconds since the latest better plan arrived (infinite before the first)."""
-        return time.perf_counter() - self._best_t
 
     def interrupted(self) -> None:
         """Ctrl-C arrived (called from the CLI's signal handler, so it never waits on the live display)."""
@@ -631,7 +624,6 @@ class PlanProgress:
 
     # ------------------------------------------------------------------ solve
     def _start_solve(self) -> None:
-        self._log_pos = 0
         self._printed = None  # the warm start's plan and bound (if reported) stay the best so far: never looser
         if not self.live:
             self._line(f"solve started: {self.limit_text()}; Ctrl-C stops it and writes the best plan so far")
@@ -648,20 +640,8 @@ class PlanProgress:
     def _tick(self) -> None:
         while not self._stop.wait(1.0):
             with self._lock:
-                self._read_bound()
                 if time.perf_counter() - self._last_line >= self.heartbeat_s:
                     self._solve_line()
-
-    def _read_bound(self) -> None:
-        """Read the bound off the solver's log (it improves between new plans, too)."""
-        opt = self.run.optimiser if self.run is not None else None
-        if opt is None or opt.model is None or opt.bound_log_start is None:
-            return  # a focused search's bounds hold for its part of the model only
-        bound, self._log_pos = solver_bound(opt.log_lines, max(self._log_pos, opt.bound_log_start))
-        if bound is not None and math.isfinite(bound):
-            bound += opt.model.objective_offset
-            if self.bound is None or bound < self.bound:
-                self.bound = bound
 
     def limit_text(self) -> str:
         """The solver's time limit in words (deterministic time is not wall time)."""
@@ -699,8 +679,6 @@ class PlanProgress:
 
     def _render(self) -> Group:
         with self._lock:
-            if self.current == "solve":
-                self._read_bound()
             table = Table.grid(padding=(0, 1))
             table.add_column(width=4)
             table.add_column(no_wrap=True)

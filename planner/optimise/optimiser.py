@@ -145,8 +145,6 @@ class Optimiser:
         self.warm_s = 0.0  # the warm start: greedy plans, the LP solve, local search
         self.focus_rounds: list[FocusRound] = []  # the rounds of focused search of the pod-level model
         self.focus_share = 0.0  # share of the limit the focused rounds' searches took
-        self.bound_log_start: int | None = 0
-        """Where in :attr:`log_lines` the bounds CP-SAT logs start to hold for the whole model (``None``: not yet)."""
         self.stop_event = threading.Event()
         """Set by :meth:`stop` (or Ctrl-C in a search): every step ends early with its plan."""
 

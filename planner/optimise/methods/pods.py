@@ -75,7 +75,6 @@ def _whole_model(opt: Optimiser, m: PlacementModel, t0: float
                  ) -> tuple[cp_model.CpSolver, Status, bool, Fits | None]:
     """CP-SAT on the whole model for what the focused rounds left; returns solver, status, stopped, fallback plan."""
     warm = opt.warm
-    opt.bound_log_start = len(opt.log_lines)  # the whole model's bound holds; a focused search's does not
     limit = opt.budget.cp_sat("whole model", 1.0 - opt.focus_share,
                               wall_s=opt.time_limit_s - (time.perf_counter() - t0))
     solver = opt.solver = new_solver(opt.cp_sat, limit, log=opt.log_lines.append)

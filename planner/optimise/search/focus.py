@@ -52,7 +52,6 @@ def focused_rounds(opt: Optimiser, m: PlacementModel) -> Fits | None:
     warm = opt.warm
     if warm is None or warm.lp is None or warm.lp.status != Status.OPTIMAL or opt.previous_plan is not None:
         return None
-    opt.bound_log_start = None
     guide, placed = lp_guide(m, warm.lp)
     lp_sites = {lid: {s for s, w in ws.items() if w >= 1e-6} for lid, ws in guide.site.items()}
     focus: Fits | None = None
