@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -143,10 +143,25 @@ class SolverFacts:
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> SolverFacts | None:
-        """The facts a ``meta`` holds, or ``None`` for a plan no solver made (the greedy baseline's)."""
+        """The facts a ``meta`` holds, or ``None`` for a plan no solver made (the greedy baseline's).
+
+        A fact an older ``plan.json`` does not hold reads as its default (``None``, or
+        no safety stop).
+
+        Examples
+        --------
+        >>> f = SolverFacts.from_meta({"solver_status": "OPTIMAL", "seed": 3, "method": "pods"})
+        >>> f.seed, f.workers, f.safety_stop, f.safety_stops
+        (3, None, False, [])
+        >>> SolverFacts.from_meta({"seed": 3}) is None
+        True
+        """
         if "solver_status" not in meta:
             return None
-        return cls(**{f.name: meta[f.name] for f in fields(cls) if f.name in meta})
+        defaults: dict[str, Any] = {"safety_stop": False, "safety_stops": [], "polished": False}
+        given: dict[str, Any] = {f.name: meta.get(f.name, defaults.get(f.name, None if f.default is MISSING
+                                                                         else f.default)) for f in fields(cls)}
+        return cls(**given)
 
 
 @dataclass

@@ -325,7 +325,7 @@ def plan(
         raise _fail(EXIT_NO_PLAN, str(exc), "raise --time-limit, or plan with --greedy") from None
     assert run.plan is not None
     _print_result(run.plan, run.out_dir, total_s=time.perf_counter() - t0)
-    stops = run.plan.meta.get("safety_stops") or []
+    stops = run.plan.facts.safety_stops if run.plan.facts is not None else []
     if stops:
         err.print(f"Safety stop: the wall clock cut short {', '.join(str(s['step']) for s in stops)}; this plan may "
                   "differ from another run's (plan.json and the report say so).", style="yellow", highlight=False)

@@ -62,18 +62,19 @@ def header(sc: Scenario, plan: Plan) -> str:
     status = plan.status.upper()
     cls = "interrupted" if plan.interrupted else status if status in ("OPTIMAL", "FEASIBLE", "HEURISTIC") else "other"
     badge = f'<span class="status {cls}" id="status">{e(status)}{" · INTERRUPTED" if plan.interrupted else ""}</span>'
-    m = plan.meta
+    f = plan.facts
     run = [f"method <b>{e(plan.method)}</b>", f"solve time <b>{fmt_seconds(plan.wall_s)}</b>"]
-    if "seed" in m:
-        run.append(f"seed <b>{e(str(m['seed']))}</b>")
-    if "workers" in m:
-        run.append(f"workers <b>{e(str(m['workers']))}</b>")
-    if "time_limit_s" in m:
-        run.append(f"time limit <b>{fmt_seconds(float(m['time_limit_s']))}</b>")
-    if m.get("deterministic"):
-        run.append("deterministic")
-    if m.get("safety_stop"):
-        run.append('<b style="color:var(--warn)">safety stop</b> (the wall clock cut the solve short)')
+    if f is not None:
+        if f.seed is not None:
+            run.append(f"seed <b>{e(str(f.seed))}</b>")
+        if f.workers is not None:
+            run.append(f"workers <b>{e(str(f.workers))}</b>")
+        if f.time_limit_s is not None:
+            run.append(f"time limit <b>{fmt_seconds(float(f.time_limit_s))}</b>")
+        if f.deterministic:
+            run.append("deterministic")
+        if f.safety_stop:
+            run.append('<b style="color:var(--warn)">safety stop</b> (the wall clock cut the solve short)')
     hz = sc.horizon
     start = f" from {e(hz.start_date)}" if hz.start_date else ""
     facts = [f"scenario <code>{e(sc.name)}</code>", f"horizon <b>{_plural(hz.periods, 'week')}</b>{start}",
@@ -198,30 +199,30 @@ def spans_section(sc: Scenario, plan: Plan) -> str:
 
 def solver_section(plan: Plan) -> str:
     """Objective and bound over time, and the model's size, when the plan comes from the solver."""
-    m = plan.meta
+    f = plan.facts
     facts = [("status", e(plan.status + (" (interrupted)" if plan.interrupted else ""))),
              ("objective", fmt_usd_full(plan.objective_usd)), ("bound", fmt_usd_full(plan.bound_usd)),
              ("gap", fmt_pct(plan.gap, 3)), ("solve time", fmt_seconds(plan.wall_s))]
-    if m.get("bound_source"):
-        facts.append(("bound from", e(str(m["bound_source"]))))
-    if m.get("method"):
-        facts.append(("method", e({"pods": "pod-level CP-SAT model", "sites": "site-level LP + neighbourhood search"}
-                                  .get(str(m["method"]), str(m["method"])))))
-    for key, label in (("build_s", "model build"), ("warm_start_s", "warm start"), ("variables", "variables"),
-                       ("constraints", "constraints")):
-        v = m.get(key)
-        if v is not None:
-            facts.append((label, fmt_seconds(float(v)) if key.endswith("_s") else fmt_int(float(v))))
-    focus = m.get("focus")
-    if isinstance(focus, dict) and focus.get("value_usd") is not None:
-        facts.append(("focused search", f"{fmt_usd_full(float(focus['value_usd']))} in "
-                                        f"{fmt_seconds(float(focus.get('wall_s') or 0.0))}, "
-                                        f"{fmt_int(float(focus['fixed_site_choices']))} site choices left out"))
-    if m.get("safety_stop"):
-        steps = ", ".join(f"{st.get('step')} at {fmt_seconds(float(st.get('at_s') or 0.0))}"
-                          for st in m.get("safety_stops") or [] if isinstance(st, dict))
-        facts.append(("safety stop", e(f"the wall clock ({fmt_seconds(float(m.get('safety_limit_s') or 0.0))}) "
-                                       f"cut short: {steps or 'a step'}; another run may give another plan")))
+    if f is not None:
+        if f.bound_source:
+            facts.append(("bound from", e(str(f.bound_source))))
+        if f.method:
+            facts.append(("method", e({"pods": "pod-level CP-SAT model",
+                                       "sites": "site-level LP + neighbourhood search"}.get(f.method, f.method))))
+        for v, label, seconds in ((f.build_s, "model build", True), (f.warm_start_s, "warm start", True),
+                                  (f.variables, "variables", False), (f.constraints, "constraints", False)):
+            if v is not None:
+                facts.append((label, fmt_seconds(float(v)) if seconds else fmt_int(float(v))))
+        focus = f.focus
+        if isinstance(focus, dict) and focus.get("value_usd") is not None:
+            facts.append(("focused search", f"{fmt_usd_full(float(focus['value_usd']))} in "
+                                            f"{fmt_seconds(float(focus.get('wall_s') or 0.0))}, "
+                                            f"{fmt_int(float(focus['fixed_site_choices']))} site choices left out"))
+        if f.safety_stop:
+            steps = ", ".join(f"{st.get('step')} at {fmt_seconds(float(st.get('at_s') or 0.0))}"
+                              for st in f.safety_stops if isinstance(st, dict))
+            facts.append(("safety stop", e(f"the wall clock ({fmt_seconds(float(f.safety_limit_s or 0.0))}) "
+                                           f"cut short: {steps or 'a step'}; another run may give another plan")))
     kv = '<table class="kv">' + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in facts) + "</table>"
     if len(plan.progress):
         chart = svg_element(charts.progress_figure(plan), "progress-chart", "Objective and bound over time")
