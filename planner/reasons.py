@@ -77,16 +77,19 @@ def _names(items: list[str], limit: int = 3) -> str:
 
 
 # --------------------------------------------------------------------------- lease variants
-def lease_variant(lo: LeaseOptions, **change: object) -> LeaseOptions:
+def lease_variant(lo: LeaseOptions, *, gpus: int | None = None, egress_gbps: float | None = None,
+                  slo_ms: float | None = None, allow: int | None = None, replicas: int | None = None,
+                  anti_affinity: bool | None = None, span: str | None = None) -> LeaseOptions:
     """A copy of ``lo`` with some terms changed and what follows from them recomputed.
 
     Parameters
     ----------
     lo
         The lease's options.
-    **change
-        Any of ``gpus`` (per replica), ``egress_gbps``, ``slo_ms``, ``allow`` (a site
-        position added to its allowed sites), ``replicas``, ``anti_affinity``, ``span``.
+    gpus, egress_gbps, slo_ms, replicas, anti_affinity, span
+        New terms (GPUs per replica...); ``None`` keeps the lease's.
+    allow
+        A site position added to the lease's allowed sites.
 
     Returns
     -------
@@ -94,22 +97,22 @@ def lease_variant(lo: LeaseOptions, **change: object) -> LeaseOptions:
         Fitting it with :meth:`planner.optimise.residual.Residual.fit` tests the lease so changed.
     """
     new = dataclasses.replace(lo)
-    if "gpus" in change:
-        new.gpus = int(change["gpus"])  # type: ignore[call-overload]
-    if "egress_gbps" in change:
-        new.egress_gbps = float(change["egress_gbps"])  # type: ignore[arg-type]
-        new.egress_mbps = math.ceil(new.egress_gbps * MBPS - 1e-9)
-        new.egress_kbps = math.ceil(new.egress_gbps * KBPS - 1e-9)
-    new.egress_kbps_per_gpu = math.ceil(new.egress_gbps * KBPS / new.gpus - 1e-9)
-    if "slo_ms" in change:
-        new.slo_ms = float(change["slo_ms"])  # type: ignore[arg-type]
-        slo = new.slo_ms
-        new.paths = {s: [p for p in ps if p.latency_ms <= slo + 1e-9] for s, ps in lo.all_paths.items()}
-    if "allow" in change:
-        new.placement_sites = sorted({*lo.placement_sites, int(change["allow"])})  # type: ignore[call-overload]
-    for key in ("replicas", "anti_affinity", "span"):
-        if key in change:
-            setattr(new, key, change[key])
+    if gpus is not None:
+        new.gpus = gpus
+    if egress_gbps is not None:
+        new.egress_gbps = egress_gbps
+    new.derive_egress()
+    if slo_ms is not None:
+        new.slo_ms = slo_ms
+        new.paths = {s: [p for p in ps if p.latency_ms <= slo_ms + 1e-9] for s, ps in lo.all_paths.items()}
+    if allow is not None:
+        new.placement_sites = sorted({*lo.placement_sites, allow})
+    if replicas is not None:
+        new.replicas = replicas
+    if anti_affinity is not None:
+        new.anti_affinity = anti_affinity
+    if span is not None:
+        new.span = span
     new.sites = [s for s in new.placement_sites if not new.needs_path or new.paths.get(s)]
     return new
 

@@ -78,6 +78,13 @@ class LeaseOptions:
         """Weeks in the term."""
         return self.t1 - self.t0 + 1
 
+    def derive_egress(self) -> None:
+        """Set the whole-unit egress fields (Mb/s on spans, kb/s on uplinks) from ``egress_gbps`` and ``gpus``."""
+        e = self.egress_gbps
+        self.egress_mbps = math.ceil(e * MBPS - 1e-9)
+        self.egress_kbps = math.ceil(e * KBPS - 1e-9)
+        self.egress_kbps_per_gpu = math.ceil(e * KBPS / self.gpus - 1e-9)
+
     @property
     def needs_path(self) -> bool:
         """Whether the lease's traffic or SLO needs a route to its region."""
@@ -166,10 +173,7 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
                           t0=int(w["start_week"]) - 1, t1=int(w["end_week"]) - 1,
                           revenue_usd=float(w["revenue_usd"]), sku=str(w["sku"]),
                           allowed=tuple(w["allowed_sites"]), residency=tuple(w["residency"]))
-        e = float(w["egress_gbps"])
-        lo.egress_mbps = math.ceil(e * MBPS - 1e-9)
-        lo.egress_kbps = math.ceil(e * KBPS - 1e-9)
-        lo.egress_kbps_per_gpu = math.ceil(e * KBPS / lo.gpus - 1e-9)
+        lo.derive_egress()
         allowed = set(w["allowed_sites"])
         tags = set(w["residency"])
         for s in range(len(site_ids)):
