@@ -65,6 +65,9 @@ class Scenario:
     fabrics : DataFrame indexed by ``fabric``
     pods : DataFrame indexed by ``pod``
         site, sku, gpus, fabric, fabric_kind, hall, uplink_gbps.
+    halls : DataFrame indexed by ``hall``
+        site, building, name, aggregation_gbps (``inf`` where no aggregation layer is
+        modelled), modelled, pods, gpus, uplink_gbps (the sum of its pods' uplinks).
     reserved_gpus : DataFrame, pods x weeks
         GPUs held by internal training reservations.
     pops, junctions : DataFrame indexed by id (name, lat, lon)
@@ -84,6 +87,7 @@ class Scenario:
     skus: pd.DataFrame
     fabrics: pd.DataFrame
     pods: pd.DataFrame
+    halls: pd.DataFrame
     reserved_gpus: pd.DataFrame
     pops: pd.DataFrame
     junctions: pd.DataFrame
@@ -294,6 +298,27 @@ def _input_files(path: Path, sc: ScenarioFile) -> dict[str, Path]:
             **{role: _resolved(path.parent / rel) for role, rel in named.items() if rel is not None}}
 
 
+def _halls(pf: PodsFile, pods: pd.DataFrame) -> pd.DataFrame:
+    """The halls: declared ones with their aggregation capacity, else one per pod label with none.
+
+    A hall the pods file does not declare (pods files without ``halls``) has no
+    aggregation limit: ``aggregation_gbps`` is ``inf`` and ``modelled`` is False.
+    """
+    declared = {h.id: h for h in pf.halls}
+    rows = []
+    for hall, grp in pods.groupby("hall", sort=False):
+        h = declared.get(str(hall))
+        rows.append({
+            "hall": hall, "site": grp["site"].iat[0], "building": h.building if h else "",
+            "name": (h.name or h.id) if h else str(hall),
+            "aggregation_gbps": h.aggregation_gbps if h else math.inf, "modelled": h is not None,
+            "pods": len(grp), "gpus": int(grp["gpus"].sum()),
+            "uplink_gbps": float(grp["uplink_gbps"].sum()),
+        })
+    cols = ["hall", "site", "building", "name", "aggregation_gbps", "modelled", "pods", "gpus", "uplink_gbps"]
+    return pd.DataFrame(rows, columns=cols).set_index("hall")
+
+
 def _assemble(inp: Inputs) -> Scenario:
     sc = inp.scenario
     periods = sc.horizon.periods
@@ -333,13 +358,17 @@ def _assemble(inp: Inputs) -> Scenario:
             pod_rows.append({"pod": pid, "site": g.site, "sku": g.sku, "gpus": g.gpus, "fabric": g.fabric,
                              "fabric_kind": fab["kind"], "hall": g.hall or g.id, "uplink_gbps": float(uplink)})
     pods = pd.DataFrame(pod_rows).set_index("pod")
+    halls = _halls(inp.pods, pods)
 
     reserved = np.zeros((len(pods), periods), dtype=np.int64)
     pod_pos = {p: i for i, p in enumerate(pods.index)}
     site_wide: list[dict[str, object]] = []
     for line, r in inp.reservations:
-        if r.pod is not None:
-            reserved[pod_pos[r.pod], r.start_week - 1 : r.end_week] += r.gpus
+        if r.pod is not None or r.hall is not None:
+            held = [r.pod] if r.pod is not None else list(pods.index[pods["hall"] == r.hall])
+            for pid in held:
+                gpus = r.gpus if r.gpus is not None else int(pods.at[pid, "gpus"])
+                reserved[pod_pos[pid], r.start_week - 1 : r.end_week] += gpus
         else:
             site_wide.append({
                 "lease": f"reservation-{r.site}-{r.sku}-L{line}", "tenant": "internal", "kind": "training",
@@ -395,7 +424,8 @@ def _assemble(inp: Inputs) -> Scenario:
     workloads["revenue_usd"] = (workloads["price_usd_per_gpu_hour"] * workloads["gpus"] * workloads["replicas"]
                                 * workloads["weeks"] * sc.horizon.hours_per_period)
     return Scenario(name=sc.name, title=sc.title, horizon=sc.horizon, settings=sc.settings, sites=sites,
-                    site_power_mw=site_power, skus=skus, fabrics=fabrics, pods=pods, reserved_gpus=reserved_gpus,
+                    site_power_mw=site_power, skus=skus, fabrics=fabrics, pods=pods, halls=halls,
+                    reserved_gpus=reserved_gpus,
                     pops=pops, junctions=junctions, spans=spans, workloads=workloads)
 
 

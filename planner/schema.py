@@ -225,13 +225,39 @@ class PodGroup(_Model):
     gpus: Gpus
     fabric: Id
     count: Count = 1
-    hall: Text = ""
+    hall: Text = Field(
+        default="",
+        description="The hall (aggregation domain) the pods hang off: an id from `halls` when the file declares "
+        "halls; otherwise a free label (pods of one label form one hall with no aggregation limit)",
+    )
+
+
+class Hall(_Model):
+    """A hall: the pods one aggregation layer joins, and what that layer carries.
+
+    Traffic between the pods of a replica that spans pods crosses the aggregation
+    layer of every hall it touches; ``aggregation_gbps`` is what that layer carries
+    for it (its capacity after oversubscription).
+    """
+
+    id: Id
+    site: Id
+    building: Text = Field(default="", description="The building the hall is in (a label, for reports and maps)")
+    name: Text = ""
+    aggregation_gbps: float = Field(
+        gt=0, le=MAX_NUMBER,
+        description="Inter-pod traffic the hall's aggregation layer carries, Gbps (after oversubscription)",
+    )
 
 
 class PodsFile(_Model):
-    """``sites/*_pods.yaml``: fabric templates and the pods (AI zones) built from them."""
+    """``sites/*_pods.yaml``: fabric templates, halls and the pods (AI zones) built from them."""
 
     fabric_templates: list[FabricTemplate]
+    halls: list[Hall] = Field(
+        default_factory=list,
+        description="Aggregation domains; when given, every pod names one of them in `hall`",
+    )
     pods: list[PodGroup]
 
 
@@ -296,14 +322,22 @@ class TopologyFile(_Model):
 
 # --------------------------------------------------------------------------- CSV rows
 class ReservationRow(_Model):
-    """One row of the internal reservations CSV: GPUs held by internal training."""
+    """One row of the internal reservations CSV: GPUs held by internal work.
 
-    pod: Id | None = Field(default=None, description="Pod id (or leave empty and give site + sku)")
+    A row names one pod, one hall (every pod of it, whole: a training wave takes
+    AI zones), or a site and SKU (a site-wide reservation the planner places).
+    """
+
+    pod: Id | None = Field(default=None, description="Pod id (or leave empty and give a hall, or site + sku)")
+    hall: Id | None = Field(default=None, description="Hall id: every pod of the hall, whole")
     site: Id | None = Field(default=None, description="Site id, for a site-wide reservation")
     sku: Id | None = Field(default=None, description="SKU, for a site-wide reservation")
     start_week: Week
     end_week: Week
-    gpus: Gpus
+    gpus: Gpus | None = Field(
+        default=None,
+        description="GPUs held; empty for the whole pod (or every pod of the hall); required for site + sku",
+    )
     note: Text = ""
 
 
@@ -316,7 +350,10 @@ class LeaseRow(_Model):
     priority: Literal["internal", "committed", "spot"]
     sku: Id
     gpus: Gpus = Field(description="GPUs per replica")
-    span: Literal["pod", "site"] = "pod"
+    span: Literal["pod", "hall", "site"] = Field(
+        default="pod",
+        description="The smallest domain the job tolerates: one pod, pods of one hall, or pods of one site",
+    )
     replicas: Count = 1
     anti_affinity: bool = Field(default=False, description="Replicas on distinct sites")
     egress_gbps: float = Field(default=0.0, ge=0, le=1_000_000, description="Traffic to users, per replica, Gbps")

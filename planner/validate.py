@@ -130,9 +130,31 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
             out.append(Problem(sf, sp.where(("sites", i, "footprint")), "footprint", f"{len(s.footprint)} points",
                                "a footprint needs at least 3 points", "give the outline as a ring of [lon, lat]"))
 
+    # ---- halls
+    _dupes(((h.id, pf, pp.where(("halls", i))) for i, h in enumerate(inp.pods.halls)), out, "hall")
+    halls = {h.id: h for h in inp.pods.halls}
+    for i, h in enumerate(inp.pods.halls):
+        if h.site not in sites:
+            out.append(Problem(pf, pp.where(("halls", i, "site")), "site", repr(h.site), f"hall {h.id}: unknown site",
+                               f"use one of the sites in {sf}: {site_ids}"))
+    hall_pods: dict[str, int] = defaultdict(int)
+
     # ---- pods
     pod_gpus: dict[str, int] = {}
+    pod_hall: dict[str, str] = {}
     for i, g in enumerate(inp.pods.pods):
+        if halls:
+            hall = halls.get(g.hall)
+            if hall is None:
+                out.append(Problem(pf, pp.where(("pods", i, "hall")), "hall", repr(g.hall),
+                                   "unknown hall" if g.hall else "no hall named (this file declares halls)",
+                                   f"use one of the halls declared in {pf}: {_choices(halls)}"))
+            elif hall.site != g.site:
+                out.append(Problem(pf, pp.where(("pods", i, "hall")), "hall", repr(g.hall),
+                                   f"hall {g.hall} is at site {hall.site}, pod group {g.id} at {g.site}",
+                                   f"put the pods in a hall of {g.site}, or fix the pod group's site"))
+            else:
+                hall_pods[g.hall] += g.count
         if g.site not in sites:
             out.append(Problem(pf, pp.where(("pods", i, "site")), "site", repr(g.site), "unknown site",
                                f"use one of the sites in {sf}: {site_ids}"))
@@ -152,6 +174,11 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
                                    f"most {cap} GPUs", "split the pod, or use a fabric of higher radix or more planes"))
         for pid in pod_ids(g.id, g.count):
             pod_gpus[pid] = g.gpus
+            pod_hall[pid] = g.hall or g.id
+    for i, h in enumerate(inp.pods.halls):
+        if h.site in sites and not hall_pods.get(h.id):
+            out.append(Problem(pf, pp.where(("halls", i)), "id", repr(h.id), f"hall {h.id} holds no pods",
+                               "name it in some pods' hall, or remove it", severity="warning"))
     for i, f in enumerate(inp.pods.fabric_templates):
         if f.oversubscription < 1:
             out.append(Problem(pf, pp.where(("fabric_templates", i, "oversubscription")), "oversubscription",
@@ -198,15 +225,36 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     rf = inp.reservations_file
     reserved: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(periods + 1, dtype=np.int64))
     first_line: dict[str, int] = {}
+    known_halls = set(pod_hall.values())
     for line, r in inp.reservations:
         where = f"line {line}"
-        if r.pod is None and (r.site is None or r.sku is None):
-            out.append(Problem(rf, where, "pod", "", "the row names no pod (nor site + sku)",
-                               "give a pod id, or a site and a SKU for a site-wide reservation"))
+        if r.pod is None and r.hall is None and (r.site is None or r.sku is None):
+            out.append(Problem(rf, where, "pod", "", "the row names no pod (nor hall, nor site + sku)",
+                               "give a pod id, a hall id (every pod of it, whole), or a site and a SKU for a "
+                               "site-wide reservation"))
+            continue
+        if r.pod is not None and r.hall is not None:
+            out.append(Problem(rf, where, "hall", repr(r.hall), "the row names both a pod and a hall",
+                               "give one: the pod, or the hall for every pod of it"))
             continue
         if r.pod is not None and r.pod not in pod_gpus:
             out.append(Problem(rf, where, "pod", repr(r.pod), "unknown pod",
                                f"use a pod id from {pf} (groups expand to <id>-01, <id>-02, ...)"))
+            continue
+        if r.hall is not None and r.hall not in known_halls:
+            out.append(Problem(rf, where, "hall", repr(r.hall), "unknown hall",
+                               f"use a hall of {pf}: {_choices(known_halls)}"))
+            continue
+        if r.pod is None and r.hall is None and r.gpus is None:
+            out.append(Problem(rf, where, "gpus", "", "a site-wide reservation needs its GPU count",
+                               "give gpus (the planner places them over the site's pods)"))
+            continue
+        if r.hall is not None:
+            if _term(out, rf, where, r.start_week, r.end_week, periods):
+                for pid, hall_of in pod_hall.items():
+                    if hall_of == r.hall:
+                        reserved[pid][r.start_week : r.end_week + 1] += r.gpus or pod_gpus[pid]
+                        first_line.setdefault(pid, line)
             continue
         if r.pod is None:
             if r.site not in sites:
@@ -216,7 +264,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
         if not _term(out, rf, where, r.start_week, r.end_week, periods):
             continue
         if r.pod is not None:
-            reserved[r.pod][r.start_week : r.end_week + 1] += r.gpus
+            reserved[r.pod][r.start_week : r.end_week + 1] += r.gpus or pod_gpus[r.pod]
             first_line.setdefault(r.pod, line)
     for pid, arr in reserved.items():
         over = np.flatnonzero(arr > pod_gpus[pid])
@@ -229,9 +277,14 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     # ---- leases
     biggest: dict[str, int] = defaultdict(int)
     site_total: dict[tuple[str, str], int] = defaultdict(int)
+    hall_total: dict[tuple[str, str], int] = defaultdict(int)
     for g in inp.pods.pods:
         biggest[g.sku] = max(biggest[g.sku], g.gpus)
         site_total[(g.site, g.sku)] += g.gpus * g.count
+        hall_total[(g.hall or g.id, g.sku)] += g.gpus * g.count
+    biggest_hall: dict[str, int] = defaultdict(int)
+    for (_h, sku), n in hall_total.items():
+        biggest_hall[sku] = max(biggest_hall[sku], n)
     for file, line, lr in inp.leases:
         where = f"line {line} (lease {lr.id})"
         if lr.sku not in skus:
@@ -256,7 +309,12 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
                 if lr.span == "pod":
                     out.append(Problem(file, where, "gpus", str(lr.gpus),
                                        f"larger than any {lr.sku} pod (largest {big} GPUs)",
-                                       "set span to 'site' to split it over pods of one site, or make it smaller"))
+                                       "set span to 'hall' or 'site' to split it over pods of one hall or site, "
+                                       "or make it smaller"))
+                elif lr.span == "hall" and lr.gpus > biggest_hall[lr.sku]:
+                    out.append(Problem(file, where, "gpus", str(lr.gpus),
+                                       f"larger than the {lr.sku} GPUs of any hall (largest {biggest_hall[lr.sku]})",
+                                       "set span to 'site' to split it over halls, or make it smaller"))
                 elif lr.gpus > best_site:
                     out.append(Problem(file, where, "gpus", str(lr.gpus),
                                        f"larger than the {lr.sku} GPUs of any site (largest {best_site})",
@@ -264,7 +322,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
                 else:
                     out.append(Problem(file, where, "gpus", str(lr.gpus),
                                        f"larger than any {lr.sku} pod (largest {big}); it must be split over pods",
-                                       "none needed: span=site allows the split", severity="warning"))
+                                       f"none needed: span={lr.span} allows the split", severity="warning"))
         if lr.anti_affinity and lr.replicas > len(sites):
             out.append(Problem(file, where, "replicas", str(lr.replicas),
                                f"{lr.replicas} replicas on distinct sites, but the scenario has {len(sites)} sites",

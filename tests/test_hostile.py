@@ -256,7 +256,7 @@ def test_a_yaml_of_another_kind_is_named_not_echoed(runner: CliRunner, tmp_path:
 
     out = validate(runner, scenario_with(tmp_path, pods_yaml=compose_file))
     refused(out, r"pods\.yaml", "line 1", "not a pods file: none of its 1 top-level keys is a pods key",
-            "fabric_templates, pods")
+            "fabric_templates, halls, pods")
     assert "hunter2" not in out and "services" not in out
 
 

@@ -221,7 +221,7 @@ CASES = [
                       "ends before it starts", "end_week >= start_week"), id="reservation-term-reversed"),
     # sizes
     pytest.param(Case(leases(tiny.lease("L1", 250)), "leases.csv", r"line 2 \(lease L1\)", "gpus",
-                      r"larger than any T1 pod \(largest 200 GPUs\)", "set span to 'site'"),
+                      r"larger than any T1 pod \(largest 200 GPUs\)", "set span to 'hall' or 'site'"),
                  id="lease-larger-than-any-pod"),
     pytest.param(Case(reservations(res(start=1, end=3, gpus=50), res(start=2, end=4, gpus=60)), "reservations.csv",
                       r"line 2 \(pod A1\)", "gpus", "internal reservations on pod A1 exceed its 100 GPUs in weeks 2-3",

@@ -139,4 +139,10 @@ def vary(sc: Scenario, *, demand_growth: float = 1.0, price_factor: float = 1.0,
         if group is None:
             group = str(sc.pods["gpus"].groupby(pod_groups(sc)).sum().idxmax())
         pods, reserved = _add_pods(sc, pods, reserved, group, int(extra_pods))
-    return replace(sc, workloads=wl, spans=spans, pods=pods, reserved_gpus=reserved)
+    halls = sc.halls.copy()
+    if extra_pods:  # the new pods join their group's hall: its counts grow, its aggregation layer does not
+        by_hall = pods.groupby("hall")
+        halls["pods"] = by_hall.size().reindex(halls.index).astype(int)
+        halls["gpus"] = by_hall["gpus"].sum().reindex(halls.index).astype(int)
+        halls["uplink_gbps"] = by_hall["uplink_gbps"].sum().reindex(halls.index)
+    return replace(sc, workloads=wl, spans=spans, pods=pods, halls=halls, reserved_gpus=reserved)
