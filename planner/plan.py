@@ -22,7 +22,7 @@ import pandas as pd
 from planner.scenario import Scenario
 
 __all__ = ["PLACEMENT_COLUMNS", "PLAN_SCHEMA_VERSION", "UNPLACED_COLUMNS", "Plan", "SolverFacts", "Status",
-           "usage_tables"]
+           "hall_use_table", "usage_tables"]
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -176,7 +176,7 @@ class Plan:
     objective_usd, bound_usd, gap
         Net value of the plan (revenue - power - transport [- moves]), the solver's
         proven upper bound on it, and ``(bound - objective) / max(|bound|, 1)``.
-    placements, unplaced, site_use, pod_use, link_use
+    placements, unplaced, site_use, pod_use, link_use, hall_use
         The tables (see the module docs and ``README``).
     """
 
@@ -191,6 +191,7 @@ class Plan:
     site_use: pd.DataFrame
     pod_use: pd.DataFrame
     link_use: pd.DataFrame
+    hall_use: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=HALL_USE_COLUMNS))
     method: str = "cp-sat"
     interrupted: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
@@ -354,12 +355,14 @@ def make_plan(sc: Scenario, placements: pd.DataFrame, unplaced: pd.DataFrame, *,
     placements = placements.reset_index(drop=True)
     unplaced = unplaced.reindex(columns=UNPLACED_COLUMNS).sort_values("lease").reset_index(drop=True)
     site_use, pod_use, link_use = usage_tables(sc, placements)
+    hall_use = hall_use_table(sc, placements, pod_use)
     kw: dict[str, Any] = {} if progress is None else {"progress": progress}
     meta = dict(meta or {})
     meta.setdefault("internal", sorted(str(i) for i in sc.workloads.index[sc.workloads["priority"] == "internal"]))
     return Plan(scenario=sc.name, status=Status(status), objective_usd=float(objective_usd), bound_usd=float(bound_usd),
                 gap=relative_gap(objective_usd, bound_usd), wall_s=float(wall_s), placements=placements,
-                unplaced=unplaced, site_use=site_use, pod_use=pod_use, link_use=link_use, method=method,
+                unplaced=unplaced, site_use=site_use, pod_use=pod_use, link_use=link_use, hall_use=hall_use,
+                method=method,
                 interrupted=interrupted, meta=meta, **kw)
 
 
@@ -369,6 +372,50 @@ def _active(placements: pd.DataFrame, weeks: pd.Index) -> np.ndarray:
     s = placements["start_week"].to_numpy()[:, None]
     e = placements["end_week"].to_numpy()[:, None]
     return (w[None, :] >= s) & (w[None, :] <= e)
+
+
+HALL_USE_COLUMNS = ["hall", "week", "site", "building", "pods", "gpus", "internal_gpus", "leased_gpus", "free_gpus",
+                    "interpod_gbps", "capacity_gbps", "utilisation"]
+"""The columns of :attr:`Plan.hall_use`."""
+
+
+def hall_use_table(sc: Scenario, placements: pd.DataFrame, pod_use: pd.DataFrame) -> pd.DataFrame:
+    """Per hall and week: GPUs internal/leased/free and the inter-pod traffic on its aggregation layer.
+
+    A replica whose GPUs sit in more than one pod sends ``interpod_gbps_per_gpu`` for
+    each of its GPUs through the aggregation layer of every hall it has GPUs in; a
+    replica in one pod loads no aggregation layer. ``capacity_gbps`` is the hall's
+    ``aggregation_gbps`` (``inf`` where the pods file declares no halls) and
+    ``utilisation`` the traffic over it (0 where unlimited).
+    """
+    weeks = sc.weeks
+    halls = sc.halls
+    hall_idx = pd.Index(halls.index)
+    traffic = np.zeros((len(halls), len(weeks)))
+    if len(placements):
+        split = placements.groupby(["lease", "replica"])["pod"].transform("size").to_numpy() > 1
+        part = placements[split]
+        if len(part):
+            rows = hall_idx.get_indexer(part["pod"].map(sc.pods["hall"]))
+            load = part["gpus"].to_numpy(dtype=float) * sc.settings.interpod_gbps_per_gpu
+            np.add.at(traffic, rows, _active(part, weeks) * load[:, None])
+    gpus = pod_use.assign(hall=pod_use["pod"].map(sc.pods["hall"])).groupby(["hall", "week"])[
+        ["gpus", "internal_gpus", "leased_gpus", "free_gpus"]].sum()
+    n = len(weeks)
+    cap = halls["aggregation_gbps"].to_numpy(dtype=float)
+    out = pd.DataFrame({
+        "hall": np.repeat(hall_idx.to_numpy(), n),
+        "week": np.tile(weeks.to_numpy(), len(halls)),
+        "site": np.repeat(halls["site"].to_numpy(), n),
+        "building": np.repeat(halls["building"].to_numpy(), n),
+        "pods": np.repeat(halls["pods"].to_numpy(), n),
+    })
+    out = out.join(gpus, on=["hall", "week"])
+    out["interpod_gbps"] = traffic.ravel()
+    out["capacity_gbps"] = np.repeat(cap, n)
+    finite = np.isfinite(out["capacity_gbps"].to_numpy())
+    out["utilisation"] = np.where(finite, out["interpod_gbps"] / np.where(finite, out["capacity_gbps"], 1.0), 0.0)
+    return out[HALL_USE_COLUMNS]
 
 
 def usage_tables(sc: Scenario, placements: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

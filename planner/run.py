@@ -84,6 +84,8 @@ RESULT_FILES: dict[str, str] = {
     "site_use.csv": "per campus and week: power against what is available, GPUs internal/leased/free by SKU",
     "pod_use.csv": "per fabric domain (pod) and week: GPUs internal/leased/free, uplink traffic, power",
     "link_use.csv": "per DCI span and week: traffic, capacity, limit and utilisation",
+    "hall_use.csv": "per hall (aggregation domain) and week: GPUs internal/leased/free, inter-pod traffic on its "
+                    "aggregation layer against its capacity",
     "surplus.csv": "the sellable inventory: free GPUs per pod and week, with the campus's power headroom "
                    "(GPUs it runs) and the usable Gbps left to each PoP",
     "surplus_runs.csv": "the inventory per campus and SKU, consecutive weeks with the same free and sellable "
@@ -316,7 +318,8 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
     from planner.surplus import surplus, surplus_runs
 
     for name, table in (("placements", plan.placements), ("unplaced", plan.unplaced), ("site_use", plan.site_use),
-                        ("pod_use", plan.pod_use), ("link_use", plan.link_use), ("progress", plan.progress)):
+                        ("pod_use", plan.pod_use), ("link_use", plan.link_use), ("hall_use", plan.hall_use),
+                        ("progress", plan.progress)):
         _csv(table, folder / f"{name}.csv")
     inventory = surplus(sc, plan)
     _csv(inventory, folder / "surplus.csv")
