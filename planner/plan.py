@@ -164,6 +164,11 @@ class SolverFacts:
         return cls(**given)
 
 
+HALL_USE_COLUMNS: list[str] = ["hall", "week", "site", "building", "pods", "gpus", "internal_gpus", "leased_gpus", "free_gpus",
+                    "interpod_gbps", "capacity_gbps", "utilisation"]
+"""The columns of :attr:`Plan.hall_use`."""
+
+
 @dataclass
 class Plan:
     """A placement plan and how good it is.
@@ -372,11 +377,6 @@ def _active(placements: pd.DataFrame, weeks: pd.Index) -> np.ndarray:
     s = placements["start_week"].to_numpy()[:, None]
     e = placements["end_week"].to_numpy()[:, None]
     return (w[None, :] >= s) & (w[None, :] <= e)
-
-
-HALL_USE_COLUMNS = ["hall", "week", "site", "building", "pods", "gpus", "internal_gpus", "leased_gpus", "free_gpus",
-                    "interpod_gbps", "capacity_gbps", "utilisation"]
-"""The columns of :attr:`Plan.hall_use`."""
 
 
 def hall_use_table(sc: Scenario, placements: pd.DataFrame, pod_use: pd.DataFrame) -> pd.DataFrame:
