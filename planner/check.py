@@ -70,6 +70,7 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
     gpu_use: dict[tuple[str, int], float] = defaultdict(float)
     up_use: dict[tuple[str, int], float] = defaultdict(float)
     link: dict[tuple[str, int], float] = defaultdict(float)
+    agg: dict[tuple[str, int], float] = defaultdict(float)
     for lid, rows in pl.groupby("lease"):
         if lid not in wl.index:
             continue
@@ -88,6 +89,10 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
                 v.append(f"{tag}: a pod listed twice")
             if w["span"] == "pod" and len(rr) != 1:
                 v.append(f"{tag}: span=pod but spread over {len(rr)} pods")
+            known = [p for p in rr["pod"] if p in sc.pods.index]
+            halls_of = sorted({str(sc.pods.at[p, "hall"]) for p in known})
+            if w["span"] == "hall" and len(halls_of) > 1:
+                v.append(f"{tag}: span=hall but spread over halls {halls_of}")
             sites = set(rr["site"])
             if len(sites) != 1:
                 v.append(f"{tag}: spread over sites {sorted(sites)}")
@@ -135,6 +140,8 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
                     gpu_use[(row["pod"], wk)] += float(row["gpus"])
                     extra = sc.settings.interpod_gbps_per_gpu * float(row["gpus"]) if split else 0.0
                     up_use[(row["pod"], wk)] += egress * float(row["gpus"]) / float(w["gpus"]) + extra
+                    if split and row["pod"] in sc.pods.index:  # inter-pod traffic crosses its hall's aggregation
+                        agg[(str(sc.pods.at[row["pod"], "hall"]), wk)] += extra
                 if egress > 0:
                     for e in spans:
                         link[(e, wk)] += egress
@@ -163,6 +170,10 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
             avail = float(sc.site_power_mw.at[site, wk])
             if mw > avail * (1 + TOL):
                 v.append(f"site {site} week {wk}: {mw:,.2f} MW drawn > {avail:,.2f} MW available")
+    for (hall, wk), gbps in agg.items():
+        cap = float(sc.halls.at[hall, "aggregation_gbps"]) if hall in sc.halls.index else float("inf")
+        if gbps > cap * (1 + TOL):
+            v.append(f"hall {hall} week {wk}: aggregation {gbps:,.1f} Gbps > {cap:,.1f}")
     for (e, wk), gbps in link.items():
         cap = float(sc.spans.at[e, "capacity_gbps"]) * util
         if gbps > cap * (1 + TOL):
@@ -173,6 +184,10 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
     for key, val in lu.items():
         if abs(float(val) - link.get(key, 0.0)) > 1e-6 * max(1.0, float(val)):
             v.append(f"link_use {key}: {val} Gbps but placements give {link.get(key, 0.0)}")
+    hu = plan.hall_use.set_index(["hall", "week"])["interpod_gbps"]
+    for key, val in hu.items():
+        if abs(float(val) - agg.get(key, 0.0)) > 1e-6 * max(1.0, float(val)):
+            v.append(f"hall_use {key}: {val} Gbps inter-pod but placements give {agg.get(key, 0.0)}")
     su = plan.site_use.set_index(["site", "week"])["power_mw"]
     for key, val in su.items():
         if abs(float(val) - site_kw.get(key, 0.0) / 1000.0) > 1e-6 * max(1.0, float(val)):

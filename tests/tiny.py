@@ -83,7 +83,8 @@ def write(tmp: Path, data: dict[str, Any]) -> Path:
         (tmp / f"{key}.yaml").write_text(yaml.safe_dump(data[key], sort_keys=False))
     (tmp / "scenario.yaml").write_text(yaml.safe_dump(data["scenario"], sort_keys=False))
     with (tmp / "reservations.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, ["pod", "site", "sku", "start_week", "end_week", "gpus", "note"])
+        cols = ["pod", "site", "sku", "start_week", "end_week", "gpus", "note"]
+        w = csv.DictWriter(f, ["hall", *cols] if any("hall" in r for r in data["reservations"]) else cols)
         w.writeheader()
         w.writerows(data["reservations"])
     with (tmp / "leases.csv").open("w", newline="") as f:
@@ -181,4 +182,32 @@ def crowded(seed: int, n: int = 8) -> dict[str, Any]:
                          start_week=int(rng.integers(1, 3)), end_week=int(rng.integers(3, 5)),
                          allowed_sites=str(rng.choice(["", "", "SA", "SB"])))
                    for i in range(n)]
+    return d
+
+
+ZONE_GPUS = 3072
+"""GPUs of one AI zone (pod) in :func:`halls`: Meta's published 24K clusters are 8 of them."""
+
+
+def halls(aggregation_gbps: tuple[float, ...] = (2_000_000.0, 2_000_000.0), zones: int = 8,
+          interpod_gbps_per_gpu: float = 50.0) -> dict[str, Any]:
+    """One campus SA with halls ``H1``, ``H2``, ... of ``zones`` AI zones of 3,072 GPUs each, and SB with one small pod.
+
+    Hall ``Hk`` holds pods ``Hk-Z-01`` ... with ``aggregation_gbps[k - 1]`` on its
+    aggregation layer; SB's pod ``B1`` (200 GPUs) is in hall ``HB`` (unlimited
+    aggregation: it is one pod). A replica split over pods loads each of its pods'
+    uplinks and its hall's aggregation layer with ``interpod_gbps_per_gpu`` per GPU.
+    SA's grid carries every GPU (1 kW each, PUE 1). No leases: tests add them.
+    """
+    d = base()
+    d["scenario"]["settings"]["interpod_gbps_per_gpu"] = interpod_gbps_per_gpu
+    d["sites"]["sites"][0]["grid_mw"] = len(aggregation_gbps) * zones * ZONE_GPUS / 1000 + 1
+    d["pods"]["fabric_templates"].append({"id": "zone", "kind": "RoCE", "switch_radix": 128, "port_gbps": 400,
+                                          "planes": 1, "oversubscription": 4})
+    d["pods"]["halls"] = [{"id": f"H{k}", "site": "SA", "building": "SA-B1", "name": f"Hall {k}",
+                           "aggregation_gbps": agg} for k, agg in enumerate(aggregation_gbps, start=1)]
+    d["pods"]["halls"].append({"id": "HB", "site": "SB", "aggregation_gbps": 1e9})
+    d["pods"]["pods"] = [{"id": f"H{k}-Z", "site": "SA", "sku": "T1", "gpus": ZONE_GPUS, "fabric": "zone",
+                          "count": zones, "hall": f"H{k}"} for k in range(1, len(aggregation_gbps) + 1)]
+    d["pods"]["pods"].append({"id": "B1", "site": "SB", "sku": "T1", "gpus": 200, "fabric": "f", "hall": "HB"})
     return d

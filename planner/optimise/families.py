@@ -10,7 +10,7 @@ the reasons (:mod:`planner.reasons`) name the family that keeps a lease out with
 :data:`FAMILIES`. The plan checker (:mod:`planner.check`) restates every rule on
 purpose, as the independent witness, and does not read this table.
 
-Adding a capacity family (say, aggregation per hall): a :class:`Family` member and a
+Adding a capacity family (as aggregation per hall was added): a :class:`Family` member and a
 :data:`CAPACITIES` row here, its capacity array on the instance
 (:mod:`planner.optimise.instance`), its load in each consumer that computes one
 (``_terms`` of the model, ``Residual.apply``, the site LP's columns), its reason's
@@ -19,9 +19,9 @@ wording, and the checker's own test.
 Examples
 --------
 >>> [c.family.value for c in CAPACITIES]
-['gpus', 'uplink', 'power', 'dci']
+['gpus', 'uplink', 'power', 'dci', 'aggregation']
 >>> FAMILIES
-('gpus', 'power', 'dci', 'uplink', 'latency', 'residency', 'anti_affinity')
+('gpus', 'power', 'dci', 'uplink', 'latency', 'residency', 'anti_affinity', 'aggregation')
 >>> by_family(Family.POWER).per, by_family(Family.POWER).unit
 ('site', 'W')
 """
@@ -50,10 +50,12 @@ class Family(StrEnum):
     LATENCY = "latency"
     RESIDENCY = "residency"
     ANTI_AFFINITY = "anti_affinity"
+    AGGREGATION = "aggregation"
 
 
-Per = Literal["pod", "site", "span"]
-"""What a capacity is counted per: a pod (fabric domain), a site (campus), a DCI span."""
+Per = Literal["pod", "site", "span", "hall"]
+"""What a capacity is counted per: a pod (fabric domain), a site (campus), a DCI span, a hall
+(the pods one aggregation layer joins)."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Capacity:
     family
         Its name.
     per
-        What it is counted per (its rows: one per pod, site or span, and week).
+        What it is counted per (its rows: one per pod, site, span or hall, and week).
     counted
         What is counted, in words.
     unit
@@ -99,6 +101,8 @@ CAPACITIES: tuple[Capacity, ...] = (
     Capacity(Family.POWER, "site", "IT power x PUE against grid + on-site supply", "W", "site_power_w", "power"),
     Capacity(Family.DCI, "span", "egress routed over the span, within capacity x max utilisation", "Mbps",
              "span_limit_mbps", "link"),
+    Capacity(Family.AGGREGATION, "hall", "inter-pod traffic of replicas split over pods, on each hall's aggregation "
+             "layer", "kbps", "hall_agg_kbps", "agg"),
 )
 """The families that limit an amount, in the order the CP-SAT model adds their rows (the
 order is part of the deterministic search: changing it changes the plan found)."""

@@ -19,15 +19,17 @@ from planner.network import build_network
 from planner.routing import candidate_paths
 from planner.scenario import Scenario
 
-__all__ = ["KBPS", "MBPS", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance", "pod_groups",
-           "usable_pods"]
+__all__ = ["KBPS", "MBPS", "UNLIMITED", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance",
+           "pod_groups", "usable_pods"]
 
 # Capacities are checked in integers: loads rounded up, capacities rounded down, so a plan that
 # fits in these units fits in the exact ones too. The greedy, the reason finder and the CP-SAT
 # model all use these same units.
 W_PER_KW = 1000  # power in W
 MBPS = 1000  # DCI traffic in Mbps
-KBPS = 1_000_000  # pod uplink traffic in kbps
+KBPS = 1_000_000  # pod uplink and hall aggregation traffic in kbps
+UNLIMITED = np.iinfo(np.int64).max // 4
+"""The capacity of an aggregation layer the scenario does not model: no load reaches it, no sum overflows."""
 
 
 @dataclass(frozen=True)
@@ -112,12 +114,28 @@ class Instance:
     interpod_kbps_per_gpu: int
     hours: float
     leases: list[LeaseOptions]
+    hall_ids: list[str]
+    pod_hall: np.ndarray  # pod -> hall position
+    hall_agg_kbps: np.ndarray
+    """Per hall (or halls x weeks, in a sub-instance): what its aggregation layer carries, kbps
+    (:data:`UNLIMITED` where the scenario models no aggregation layer)."""
 
     def uplink_kbps(self, lo: LeaseOptions, gpus: int, *, split: bool) -> int:
         """Uplink load of a part of ``gpus`` GPUs of one replica of ``lo`` on its pod."""
         if lo.span == "pod":
             return lo.egress_kbps
         return (lo.egress_kbps_per_gpu + (self.interpod_kbps_per_gpu if split else 0)) * gpus
+
+    def agg_kbps(self, gpus: int, *, split: bool) -> int:
+        """Aggregation load of ``gpus`` GPUs of one replica in one hall (none when the replica is whole in one pod)."""
+        return self.interpod_kbps_per_gpu * gpus if split else 0
+
+    def hall_pods(self, lo: LeaseOptions, site: int) -> dict[int, list[int]]:
+        """The lease's pods at ``site`` per hall position, in the order of ``lo.pods[site]``."""
+        out: dict[int, list[int]] = {}
+        for p in lo.pods.get(site, []):
+            out.setdefault(int(self.pod_hall[p]), []).append(p)
+        return out
 
     def power_cost_usd(self, lease: LeaseOptions, pod: int, gpus: int) -> float:
         """Cost of the power that ``gpus`` GPUs of ``lease`` draw in ``pod`` over the term."""
@@ -163,6 +181,12 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
     pods_of: dict[tuple[int, str], list[int]] = {}
     for p, (s_pos_p, sku_p) in enumerate(zip(pod_site.tolist(), pods["sku"].tolist(), strict=True)):
         pods_of.setdefault((s_pos_p, sku_p), []).append(p)
+    hall_ids = [str(h) for h in sc.halls.index]
+    pod_hall = pods["hall"].astype(str).map({h: i for i, h in enumerate(hall_ids)}).to_numpy().astype(np.int64)
+    agg = sc.halls["aggregation_gbps"].to_numpy(dtype=float)
+    finite = np.isfinite(agg) & (agg * KBPS < UNLIMITED)
+    hall_agg = np.full(len(agg), UNLIMITED, dtype=np.int64)
+    hall_agg[finite] = np.floor(agg[finite] * KBPS + 1e-6).astype(np.int64)
     leases = []
     for i, (lid, w) in enumerate(sc.workloads.iterrows()):
         slo = None if pd.isna(w["latency_slo_ms"]) else float(w["latency_slo_ms"])
@@ -201,7 +225,8 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
                     site_price=sc.sites["power_price_usd_per_mwh"].to_numpy(),
                     span_limit_mbps=span_limit,
                     interpod_kbps_per_gpu=round(sc.settings.interpod_gbps_per_gpu * KBPS),
-                    hours=sc.horizon.hours_per_period, leases=leases)
+                    hours=sc.horizon.hours_per_period, leases=leases,
+                    hall_ids=hall_ids, pod_hall=pod_hall, hall_agg_kbps=hall_agg)
 
 
 def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
@@ -209,9 +234,10 @@ def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
 
     A span=pod replica needs a pod whose free GPUs (after internal reservations) stay
     at or above its size in every week of the term; a span=site replica needs the
-    pods with any room, and enough of it in total. Pods that fail this can never
-    take the lease, so the model gives them no variable -- a smaller model with a
-    tighter LP relaxation.
+    pods with any room, and enough of it in total; a span=hall replica, the pods with
+    any room in halls whose pods have enough of it in total. Pods that fail this can
+    never take the lease, so the model gives them no variable -- a smaller model with
+    a tighter LP relaxation.
     """
     out: dict[int, list[int]] = {}
     t = slice(lo.t0, lo.t1 + 1)
@@ -220,6 +246,13 @@ def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
         floor = inst.pod_free[pods, t].min(axis=1)
         if lo.span == "pod":
             keep = [p for p, f in zip(pods, floor, strict=True) if f >= lo.gpus]
+        elif lo.span == "hall":
+            room: dict[int, int] = {}
+            for p, f in zip(pods, floor, strict=True):
+                if f >= 1:
+                    h = int(inst.pod_hall[p])
+                    room[h] = room.get(h, 0) + int(min(f, lo.gpus))
+            keep = [p for p, f in zip(pods, floor, strict=True) if f >= 1 and room[int(inst.pod_hall[p])] >= lo.gpus]
         else:
             keep = [p for p, f in zip(pods, floor, strict=True) if f >= 1]
             if sum(int(min(f, lo.gpus)) for f in floor if f >= 1) < lo.gpus:

@@ -4,9 +4,10 @@ Variables (``l`` lease, ``r`` replica, ``s`` site, ``p`` pod, ``k`` path):
 
 - ``placed[l]`` -- the lease is carried (fixed to 1 for internal workloads);
 - ``site[l, r, s]`` -- the replica is at site ``s``;
-- ``x[l, r, p]`` -- span=pod: the replica sits in pod ``p`` (bool); span=site: GPUs of the
-  replica in pod ``p`` (integer), with ``whole[l, r, p]`` marking a replica held entirely
-  by one pod (no inter-pod traffic);
+- ``x[l, r, p]`` -- span=pod: the replica sits in pod ``p`` (bool); span=site and span=hall:
+  GPUs of the replica in pod ``p`` (integer), with ``whole[l, r, p]`` marking a replica held
+  entirely by one pod (no inter-pod traffic);
+- ``hall[l, r, h]`` -- span=hall: the replica's GPUs lie in the pods of hall ``h``;
 - ``route[l, r, s, k]`` -- the replica's egress uses path ``k`` from site ``s``; only paths
   meeting the SLO exist, so latency holds by construction.
 
@@ -30,7 +31,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.optimise.families import CAPACITIES, Family
-from planner.optimise.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.instance import UNLIMITED, Instance, LeaseOptions, usable_pods
 from planner.optimise.residual import ReplicaFit
 
 __all__ = ["PlacementModel", "add_hint", "build_model", "canonical", "canonical_equal", "read_fits", "segments"]
@@ -50,6 +51,7 @@ class PlacementModel:
     x: dict[tuple[str, int, int], cp_model.IntVar] = field(default_factory=dict)
     site: dict[tuple[str, int, int], cp_model.IntVar] = field(default_factory=dict)
     whole: dict[tuple[str, int, int], cp_model.IntVar] = field(default_factory=dict)
+    hall: dict[tuple[str, int, int], cp_model.IntVar] = field(default_factory=dict)
     route: dict[tuple[str, int, int, int], cp_model.IntVar] = field(default_factory=dict)
     stay: dict[str, cp_model.IntVar] = field(default_factory=dict)
     where: dict[str, dict[int, list[int]]] = field(default_factory=dict)  # lease -> site -> usable pods
@@ -80,13 +82,22 @@ class PlacementModel:
     def gpus_expr(self, lo: LeaseOptions, r: int, p: int) -> cp_model.LinearExprT:
         """GPUs replica ``r`` of ``lo`` holds in pod ``p``."""
         v = self.x[(lo.lease, r, p)]
-        return v if lo.span == "site" else lo.gpus * v
+        return lo.gpus * v if lo.span == "pod" else v
+
+    def halls(self, lo: LeaseOptions, s: int) -> dict[int, list[int]]:
+        """The usable pods of ``lo`` at site ``s`` per hall position."""
+        out: dict[int, list[int]] = {}
+        for p in self.pods(lo, s):
+            out.setdefault(int(self.inst.pod_hall[p]), []).append(p)
+        return out
 
 
-def canonical(lo: LeaseOptions, fits: list[ReplicaFit]) -> list[ReplicaFit]:
-    """Replica fits in the order the model's symmetry breaking expects (by site, then pod)."""
+def canonical(lo: LeaseOptions, fits: list[ReplicaFit], inst: Instance) -> list[ReplicaFit]:
+    """Replica fits in the order the model's symmetry breaking expects (by site, hall or pod)."""
     if lo.span == "site":
         return sorted(fits, key=lambda f: f.site)
+    if lo.span == "hall":
+        return sorted(fits, key=lambda f: int(inst.pod_hall[f.parts[0][0]]))
     return sorted(fits, key=lambda f: f.parts[0][0])
 
 
@@ -176,25 +187,37 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
     cp, inst = m.cp, m.inst
     site_of: dict[int, cp_model.LinearExprT] = {}
     for s in m.sites(lo):
-        if lo.span == "site":
+        if lo.span != "pod":
             sv = cp.new_bool_var(f"site[{lo.lease},{r},{s}]")
             m.site[(lo.lease, r, s)] = sv
-            parts = []
-            floor = inst.pod_free[m.pods(lo, s), lo.t0 : lo.t1 + 1].min(axis=1)
             one_cost = _site_power_cost(inst, lo, m.pods(lo, s), 1)
             if one_cost is not None:  # every pod of the site costs the same: one term for the replica
                 obj.append((sv, -math.floor(one_cost) * lo.gpus, -one_cost * lo.gpus))
-            for p, room in zip(m.pods(lo, s), floor, strict=True):
-                xv = cp.new_int_var(0, int(min(lo.gpus, room)), f"x[{lo.lease},{r},{p}]")
-                wv = cp.new_bool_var(f"whole[{lo.lease},{r},{p}]")
-                m.x[(lo.lease, r, p)], m.whole[(lo.lease, r, p)] = xv, wv
-                cp.add(xv <= lo.gpus * sv)
-                cp.add(xv >= lo.gpus * wv)
-                parts.append(xv)
-                if one_cost is None:
-                    cost = inst.power_cost_usd(lo, p, 1)
-                    obj.append((xv, -math.floor(cost), -cost))
-            cp.add(sum(parts) == lo.gpus * sv)
+            # span=site: the site's pods are one domain; span=hall: each hall is one, chosen once
+            domains = m.halls(lo, s) if lo.span == "hall" else {-1: m.pods(lo, s)}
+            chosen = []
+            for h, pods in domains.items():
+                if lo.span == "hall":
+                    dv = cp.new_bool_var(f"hall[{lo.lease},{r},{h}]")
+                    m.hall[(lo.lease, r, h)] = dv
+                else:
+                    dv = sv
+                chosen.append(dv)
+                parts = []
+                floor = inst.pod_free[pods, lo.t0 : lo.t1 + 1].min(axis=1)
+                for p, room in zip(pods, floor, strict=True):
+                    xv = cp.new_int_var(0, int(min(lo.gpus, room)), f"x[{lo.lease},{r},{p}]")
+                    wv = cp.new_bool_var(f"whole[{lo.lease},{r},{p}]")
+                    m.x[(lo.lease, r, p)], m.whole[(lo.lease, r, p)] = xv, wv
+                    cp.add(xv <= lo.gpus * dv)
+                    cp.add(xv >= lo.gpus * wv)
+                    parts.append(xv)
+                    if one_cost is None:
+                        cost = inst.power_cost_usd(lo, p, 1)
+                        obj.append((xv, -math.floor(cost), -cost))
+                cp.add(sum(parts) == lo.gpus * dv)
+            if lo.span == "hall":
+                cp.add(sum(chosen) == sv)
             cp.add(sum(m.whole[(lo.lease, r, p)] for p in m.pods(lo, s)) <= sv)
             site_of[s] = sv
         else:
@@ -235,12 +258,14 @@ def _site_power_cost(inst: Instance, lo: LeaseOptions, pods: list[int], gpus: in
 
 
 def _break_replica_symmetry(m: PlacementModel, lo: LeaseOptions) -> None:
-    """Replicas are interchangeable: order them by site (and pod) position."""
+    """Replicas are interchangeable: order them by site (span=site), hall (span=hall) or pod position."""
     if lo.replicas < 2:
         return
     def key(r: int) -> cp_model.LinearExprT:
         if lo.span == "site":
             return sum(s * m.site[(lo.lease, r, s)] for s in m.sites(lo))
+        if lo.span == "hall":
+            return sum(h * m.hall[(lo.lease, r, h)] for s in m.sites(lo) for h in m.halls(lo, s))
         return sum(p * m.x[(lo.lease, r, p)] for s in m.sites(lo) for p in m.pods(lo, s))
     for r in range(lo.replicas - 1):
         m.cp.add(key(r) <= key(r + 1))
@@ -300,7 +325,9 @@ def _terms(m: PlacementModel, leases: list[LeaseOptions]) -> dict[Family, dict[i
     pod_up: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     site_w: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     span_mb: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
+    hall_agg: dict[int, Terms] = defaultdict(lambda: defaultdict(list))
     b_kbps = inst.interpod_kbps_per_gpu
+    limited = inst.hall_agg_kbps.reshape(len(inst.hall_ids), -1).min(axis=1) < UNLIMITED // 2  # else no row
     for lo in leases:
         for r in range(lo.replicas):
             for s in m.sites(lo):
@@ -309,22 +336,27 @@ def _terms(m: PlacementModel, leases: list[LeaseOptions]) -> dict[Family, dict[i
                     site_w[s][lo.pos].append((m.site[(lo.lease, r, s)], lo.gpus * watts.pop(), 1))
                 for p in m.pods(lo, s):
                     xv = m.x[(lo.lease, r, p)]
-                    unit, ub = (1, lo.gpus) if lo.span == "site" else (lo.gpus, 1)
+                    unit, ub = (lo.gpus, 1) if lo.span == "pod" else (1, lo.gpus)
                     pod_gpu[p][lo.pos].append((xv, unit, ub))
                     if watts:
                         site_w[s][lo.pos].append((xv, unit * int(inst.pod_w_per_gpu[p]), ub))
-                    if lo.span == "site":
+                    if lo.span != "pod":
+                        wv = m.whole[(lo.lease, r, p)]
                         if lo.egress_kbps_per_gpu + b_kbps > 0:
                             pod_up[p][lo.pos].append((xv, lo.egress_kbps_per_gpu + b_kbps, ub))
                         if b_kbps > 0:
-                            pod_up[p][lo.pos].append((m.whole[(lo.lease, r, p)], -b_kbps * lo.gpus, 1))
+                            pod_up[p][lo.pos].append((wv, -b_kbps * lo.gpus, 1))
+                            h = int(inst.pod_hall[p])
+                            if limited[h]:  # the one load rule: inter-pod traffic per GPU in the hall, unless whole
+                                hall_agg[h][lo.pos] += [(xv, b_kbps, ub), (wv, -b_kbps * lo.gpus, 1)]
                     elif lo.egress_kbps > 0:
                         pod_up[p][lo.pos].append((xv, lo.egress_kbps, 1))
                 if lo.needs_path and lo.egress_mbps > 0:
                     for k, path in enumerate(lo.paths[s]):
                         for e in path.span_idx:
                             span_mb[int(e)][lo.pos].append((m.route[(lo.lease, r, s, k)], lo.egress_mbps, 1))
-    return {Family.GPUS: pod_gpu, Family.UPLINK: pod_up, Family.POWER: site_w, Family.DCI: span_mb}
+    return {Family.GPUS: pod_gpu, Family.UPLINK: pod_up, Family.POWER: site_w, Family.DCI: span_mb,
+            Family.AGGREGATION: hall_agg}
 
 
 def _counting_cuts(m: PlacementModel, leases: list[LeaseOptions], segs: list[tuple[int, int]],
@@ -385,7 +417,7 @@ def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | 
         lo = by_id.get(lid)
         if lo is None or prev_fits is None or lid not in m.placed or len(prev_fits) != lo.replicas:
             continue  # gone or reshaped: it cannot stay
-        fits = canonical(lo, prev_fits)
+        fits = canonical(lo, prev_fits, m.inst)
         if not all((lo.lease, r, p) in m.x for r, f in enumerate(fits) for p, _ in f.parts):
             continue
         st = m.cp.new_bool_var(f"stay[{lid}]")
@@ -393,7 +425,7 @@ def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | 
         m.cp.add(st <= m.placed[lid])  # implied by the pins below; stated so the LP relaxation sees it
         for r, f in enumerate(fits):
             for p, g in f.parts:
-                target = g if lo.span == "site" else 1
+                target = 1 if lo.span == "pod" else g
                 m.cp.add(m.x[(lo.lease, r, p)] == target).only_enforce_if(st)
         obj.append((st, math.ceil(penalty), penalty))
         obj.append((m.placed[lid], -math.ceil(penalty), -penalty))
@@ -406,17 +438,20 @@ def add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
     for lo in inst.leases:
         if lo.lease not in m.placed:
             continue
-        f = canonical(lo, fits[lo.lease]) if lo.lease in fits else None
+        f = canonical(lo, fits[lo.lease], inst) if lo.lease in fits else None
         m.cp.add_hint(m.placed[lo.lease], f is not None)
         for r in range(lo.replicas):
             rf = f[r] if f else None
             parts = dict(rf.parts) if rf else {}
             for s in m.sites(lo):
                 m.cp.add_hint(m.site[(lo.lease, r, s)], bool(rf and rf.site == s))
+                if lo.span == "hall":
+                    for h, pods in m.halls(lo, s).items():
+                        m.cp.add_hint(m.hall[(lo.lease, r, h)], any(p in parts for p in pods))
                 for p in m.pods(lo, s):
                     g = parts.get(p, 0)
-                    m.cp.add_hint(m.x[(lo.lease, r, p)], g if lo.span == "site" else int(g > 0))
-                    if lo.span == "site":
+                    m.cp.add_hint(m.x[(lo.lease, r, p)], int(g > 0) if lo.span == "pod" else g)
+                    if lo.span != "pod":
                         m.cp.add_hint(m.whole[(lo.lease, r, p)], g == lo.gpus)
                 for k, path in enumerate(lo.paths.get(s, []) if lo.needs_path else []):
                     on = bool(rf and rf.site == s and rf.path is not None and rf.path.path_id == path.path_id)
@@ -445,7 +480,7 @@ def read_fits(m: PlacementModel, solver: cp_model.CpSolver) -> dict[str, list[Re
                 for p in m.pods(lo, s):
                     v = int(solver.value(m.x[(lo.lease, r, p)]))
                     if v:
-                        parts.append((p, v if lo.span == "site" else lo.gpus))
+                        parts.append((p, lo.gpus if lo.span == "pod" else v))
                 if not parts:
                     continue
                 path = None

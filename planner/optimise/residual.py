@@ -1,4 +1,4 @@
-"""Fit one lease into what is left: the residual capacities of pods, sites and spans.
+"""Fit one lease into what is left: the residual capacities of pods, halls, sites and spans.
 
 The greedy baseline places leases one by one with :meth:`Residual.fit`; the reason
 finder calls it again with one constraint family relaxed at a time to learn which
@@ -47,13 +47,14 @@ class Residual:
 
     One array (things x weeks) per :data:`~planner.optimise.families.CAPACITIES` row,
     named by its ``ledger``: ``gpu`` (GPUs per pod), ``uplink`` (kbps per pod),
-    ``power`` (W per site), ``link`` (Mbps per DCI span).
+    ``power`` (W per site), ``link`` (Mbps per DCI span), ``agg`` (kbps per hall).
     """
 
     gpu: np.ndarray
     uplink: np.ndarray
     power: np.ndarray
     link: np.ndarray
+    agg: np.ndarray
 
     def __init__(self, inst: Instance, guide: Guide | None = None) -> None:
         self.inst = inst
@@ -88,6 +89,8 @@ class Residual:
                 self.gpu[pod, t] += sign * g
                 self.uplink[pod, t] += sign * self.inst.uplink_kbps(lo, g, split=split)
                 self.power[f.site, t] += sign * g * self.inst.pod_w_per_gpu[pod]
+                if split:
+                    self.agg[self.inst.pod_hall[pod], t] += sign * self.inst.agg_kbps(g, split=split)
             if f.path is not None and lo.egress_mbps > 0:
                 self.link[f.path.span_idx, t] += sign * lo.egress_mbps
 
@@ -98,7 +101,8 @@ class Residual:
         t = slice(lo.t0, lo.t1 + 1)
         used = {"pod": [p for f in fits for p, _ in f.parts],
                 "span": [int(e) for f in fits if f.path is not None for e in f.path.span_idx],
-                "site": [f.site for f in fits]}
+                "site": [f.site for f in fits],
+                "hall": [int(self.inst.pod_hall[p]) for f in fits for p, _ in f.parts]}
         return all(bool((getattr(trial, c.ledger)[used[c.per], t] >= 0).all()) for c in CAPACITIES)
 
     # ------------------------------------------------------------------ fitting
@@ -123,7 +127,12 @@ class Residual:
         return cands[0] if cands else False
 
     def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> ReplicaFit | None:
-        """Fit one replica at ``site``, or ``None``."""
+        """Fit one replica at ``site``, or ``None``.
+
+        Whole in one pod if one has room (no inter-pod traffic); else, for span=hall, split
+        over the pods of the tightest hall that can hold it, and for span=site over the
+        roomiest pods, within what each hall's aggregation layer has left.
+        """
         t = slice(lo.t0, lo.t1 + 1)
         path = self.route(lo, site, relax)
         if path is False:
@@ -135,7 +144,7 @@ class Residual:
         if "power" not in relax and self.power[site, t].min() < need_w:
             return None
         big = np.iinfo(np.int64).max // 4
-        ignore_gpus = "gpus" in relax and lo.span != "site"  # a site-spanning replica uses the real room first
+        ignore_gpus = "gpus" in relax and lo.span == "pod"  # a replica that may split uses the real room first
         free = np.full(pods.size, big) if ignore_gpus else self.gpu[pods, t].min(axis=1)
         room = np.full(pods.size, big) if "uplink" in relax else self.uplink[pods, t].min(axis=1)
         whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
@@ -149,21 +158,35 @@ class Residual:
             else:
                 best = pods[whole][np.argmin(free[whole])]  # best fit
             return ReplicaFit(site, ((int(best), lo.gpus),), path)
-        if lo.span != "site":
+        if lo.span == "pod":
             return None
         per_gpu = self.inst.uplink_kbps(lo, 1, split=True)
         up_cap = room // per_gpu if per_gpu > 0 else np.full(pods.size, big)
         cap = np.minimum(np.clip(free, 0, None), up_cap)
+        hall = self.inst.pod_hall[pods]
+        agg_gpus = self._agg_gpus(hall, t, relax)
+        if lo.span == "hall":
+            got = self._pick_hall(lo, pods, hall, up_cap if "gpus" in relax else cap, agg_gpus)
+            if got is None:
+                return None
+            keep = hall == got
+            cap = np.where(keep, cap, 0)
+            up_cap = np.where(keep, up_cap, -1)
         parts: dict[int, int] = {}
+        hall_left = dict(agg_gpus)
         left = lo.gpus
         for k in np.argsort(-cap, kind="stable"):
             if left == 0 or cap[k] < 1:
                 break
-            g = int(min(cap[k], left))
+            g = int(min(cap[k], left, hall_left[int(hall[k])]))
+            if g < 1:
+                continue
             parts[int(k)] = g
+            hall_left[int(hall[k])] -= g
             left -= g
         if left > 0 and "gpus" in relax:  # GPUs ignored: the rest on the pod whose uplink has room for it
             spare = up_cap - np.array([parts.get(k, 0) for k in range(pods.size)])
+            spare = np.minimum(spare, np.array([hall_left[int(h)] for h in hall]))
             k = int(np.argmax(spare))
             if spare[k] >= left:
                 parts[k] = parts.get(k, 0) + left
@@ -171,6 +194,31 @@ class Residual:
         if left > 0:
             return None
         return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)
+
+    def _agg_gpus(self, hall: np.ndarray, t: slice, relax: Collection[str]) -> dict[int, int]:
+        """GPUs of a split replica each of these halls' aggregation layers has room for through ``t``."""
+        per_gpu = self.inst.interpod_kbps_per_gpu
+        big = np.iinfo(np.int64).max // 4
+        out = {}
+        for h in np.unique(hall).tolist():
+            left = int(self.agg[h, t].min())
+            out[int(h)] = big if "aggregation" in relax or per_gpu <= 0 else max(left // per_gpu, 0)
+        return out
+
+    def _pick_hall(self, lo: LeaseOptions, pods: np.ndarray, hall: np.ndarray, cap: np.ndarray,
+                   agg_gpus: dict[int, int]) -> int | None:
+        """The hall a split span=hall replica goes to: preferred by the guide, then the tightest that holds it."""
+        w = self.guide.pod.get(lo.lease, {}) if self.guide is not None else {}
+        best: tuple[float, int, int] | None = None
+        for h in sorted(agg_gpus):
+            mine = hall == h
+            room = int(np.minimum(cap[mine], lo.gpus).sum())
+            if room < lo.gpus or agg_gpus[h] < lo.gpus:
+                continue
+            key = (-sum(w.get(int(p), 0.0) for p in pods[mine]), room, h)
+            if best is None or key < best:
+                best = key
+        return None if best is None else best[2]
 
     def site_cost(self, lo: LeaseOptions, site: int) -> float:
         """Power and transport cost of one replica at ``site`` (for ordering sites)."""

@@ -142,22 +142,30 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
 
 
 def _spanning(inst: Instance, rng: np.random.Generator, size: int) -> list[Neighbourhood]:
-    """Every pod of a site and SKU, in random order, for the leases split over many pods.
+    """Every pod of a site and SKU (and of a hall), in random order, for the leases split over many pods.
 
-    A site-spanning lease rarely lies wholly on a chunk of pods, so only these
+    A site- or hall-spanning lease rarely lies wholly on a chunk of pods, so only these
     neighbourhoods move it or bring in a left-out one. A group of up to twice ``size``
-    pods is re-packed whole; a bigger one frees its site-spanning leases and the pod-sized
-    leases of one random chunk of ``size`` pods at a time.
+    pods is re-packed whole; a bigger one frees its spanning leases and the pod-sized
+    leases of one random chunk of ``size`` pods at a time. Where span=hall leases may go,
+    each hall of the site is a neighbourhood of its own too (when it is not the whole group).
     """
     where: set[tuple[int, str]] = set()
+    by_hall: set[tuple[int, str]] = set()
     for lo in inst.leases:
-        if lo.span == "site" and not lo.internal:
+        if lo.span != "pod" and not lo.internal:
             where.update((s, lo.sku) for s in lo.sites)
+            if lo.span == "hall":
+                by_hall.update((s, lo.sku) for s in lo.sites)
+    groups = [(k, "site-spanning leases", v) for k, v in sorted(pod_groups(inst).items())]
+    site_size = {k[:2]: len(v) for k, v in pod_groups(inst).items()}
+    groups += [(k, f"hall {k[2]}, hall-spanning leases", v) for k, v in sorted(pod_groups(inst, "hall").items())
+               if k[:2] in by_hall and len(v) < site_size[k[:2]]]
     out = []
-    for (s, sku, _), members in sorted(pod_groups(inst).items()):
+    for (s, sku, _), what, members in groups:
         if (s, sku) not in where:
             continue
-        label = f"{inst.site_ids[s]} {sku}, site-spanning leases"
+        label = f"{inst.site_ids[s]} {sku}, {what}"
         pods = tuple(members.tolist())
         if len(pods) <= 2 * size:
             out.append(Neighbourhood(pods, label, "spanning"))
@@ -184,7 +192,7 @@ def _chunks(pods: list[int], label: str, rng: np.random.Generator, size: int, ki
 def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: dict[str, LeaseOptions],
            placed: dict[str, float] | None = None) -> tuple[list[LeaseOptions], Residual]:
     """Leases wholly on the neighbourhood's pods, plus left-out ones that could fit there; the residual without them."""
-    pods = {"site": set(nb.pods), "pod": nb.pod_leases_on()}
+    pods = {"site": set(nb.pods), "hall": set(nb.pods), "pod": nb.pod_leases_on()}
     freed = [by_id[lid] for lid, fs in fits.items()
              if all(p in pods[by_id[lid].span] for f in fs for p, _ in f.parts)]
     rest = res.copy()
@@ -219,7 +227,7 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
     idx = np.array(nb.pods, dtype=np.int64)
     free[idx] = rest.gpu[idx]
     subs = []
-    pods = {"site": set(nb.pods), "pod": nb.pod_leases_on()}
+    pods = {"site": set(nb.pods), "hall": set(nb.pods), "pod": nb.pod_leases_on()}
     for k, lo in enumerate(leases):
         where = _restrict(lo, pods[lo.span])
         subs.append(dataclasses.replace(lo, pos=k, sites=list(where), pods=where))
