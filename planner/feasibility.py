@@ -7,8 +7,11 @@ its term:
 - ``residency``: its allowed sites and residency tags leave no site with pods of its SKU;
 - ``latency``: its SLO is below the fibre latency from every allowed site with its SKU
   to its region (the fastest route of the scenario's own network and routing);
-- ``size``: one replica needs more GPUs than any allowed pod (span=pod) or site
-  (span=site) of its SKU keeps free through its term, after internal reservations;
+- ``size``: one replica needs more GPUs than any allowed pod (span=pod), hall (span=hall)
+  or site (span=site) of its SKU keeps free through its term, after internal reservations;
+- ``aggregation``: no pod can hold a replica whole, and split over pods it needs more
+  inter-pod traffic than the aggregation layer of any hall with room for it carries
+  (span=hall; a span=site replica may spread over halls, so it gets no such fact);
 - ``anti_affinity``: its replicas need more distinct sites than can each ever hold one.
 
 :func:`never_fits` states these facts for one lease; :func:`never_fit_problems`
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner.errors import Problem
-from planner.optimise.instance import Instance, LeaseOptions, build_instance
+from planner.optimise.instance import KBPS, Instance, LeaseOptions, build_instance
 from planner.scenario import Scenario
 from planner.weeks import weeks_text
 
@@ -37,7 +40,7 @@ class NeverFit:
     Attributes
     ----------
     family
-        ``"residency"``, ``"latency"``, ``"size"`` or ``"anti_affinity"``.
+        ``"residency"``, ``"latency"``, ``"size"``, ``"aggregation"`` or ``"anti_affinity"``.
     field
         The lease field the fact is about (for a validation warning).
     fact
@@ -77,12 +80,46 @@ def _floors(inst: Instance, lo: LeaseOptions, site: int) -> np.ndarray:
 
 
 def _room(inst: Instance, lo: LeaseOptions, site: int) -> tuple[int, int]:
-    """GPUs one replica can have at ``site`` through the term (one pod, or the site's pods), and the best pod."""
+    """GPUs one replica can have at ``site`` through the term (one pod, one hall's pods, or the site's pods),
+    and the best pod (for span=hall, a pod of the roomiest hall)."""
     floors = _floors(inst, lo, site)
     k = int(np.argmax(floors))
     if lo.span == "site":
         return int(np.clip(floors, 0, None).sum()), lo.pods[site][k]
+    if lo.span == "hall":
+        rooms = _hall_rooms(inst, lo, site)
+        h = max(rooms, key=lambda x: (rooms[x], -x))
+        return rooms[h], next(p for p in lo.pods[site] if inst.pod_hall[p] == h)
     return int(floors[k]), lo.pods[site][k]
+
+
+def _hall_rooms(inst: Instance, lo: LeaseOptions, site: int) -> dict[int, int]:
+    """Free GPUs of the lease's SKU per hall of ``site`` (by hall position), at their lowest in the term."""
+    out: dict[int, int] = {}
+    for p, f in zip(lo.pods[site], _floors(inst, lo, site), strict=True):
+        h = int(inst.pod_hall[p])
+        out[h] = out.get(h, 0) + max(int(f), 0)
+    return out
+
+
+def _aggregation(inst: Instance, lo: LeaseOptions, reach: list[int]) -> NeverFit | None:
+    """The aggregation fact of a span=hall lease: no pod holds a replica whole, no roomy hall carries it split."""
+    if lo.span != "hall" or inst.interpod_kbps_per_gpu <= 0:
+        return None
+    if any(int(_floors(inst, lo, s).max()) >= lo.gpus for s in reach):
+        return None  # one pod can hold a replica: no inter-pod traffic
+    need = inst.agg_kbps(lo.gpus, split=True)
+    roomy = [(int(inst.hall_agg_kbps[h]), h) for s in reach for h, g in _hall_rooms(inst, lo, s).items()
+             if g >= lo.gpus]
+    if not roomy or max(roomy)[0] >= need:
+        return None
+    cap, h = max(roomy, key=lambda r: (r[0], -r[1]))
+    most = max(cap // inst.interpod_kbps_per_gpu, *(int(_floors(inst, lo, s).max()) for s in reach))
+    return NeverFit("aggregation", "gpus",
+                    f"split over pods, one replica sends {need / KBPS:,.0f} Gbps over its hall's aggregation "
+                    f"layer; the most any allowed {lo.sku} hall with room for it carries is {cap / KBPS:,.0f} Gbps "
+                    f"({inst.hall_ids[h]})",
+                    f"at most {most:,} GPUs per replica, or span=site")
 
 
 def never_fits(inst: Instance, lo: LeaseOptions) -> list[NeverFit]:
@@ -112,18 +149,22 @@ def never_fits(inst: Instance, lo: LeaseOptions) -> list[NeverFit]:
             return out
         reach = [s for s in lo.placement_sites if lo.paths.get(s)]
     rooms = {s: _room(inst, lo, s) for s in reach}
-    where = "in one pod" if lo.span == "pod" else "at one site"
+    where = {"pod": "in one pod", "hall": "in one hall"}.get(lo.span, "at one site")
     best_s = max(rooms, key=lambda s: rooms[s][0])
     most, pod = rooms[best_s]
     if most < lo.gpus:
-        place = (f"the roomiest allowed {sku} pod, {inst.pod_ids[pod]}," if lo.span == "pod"
-                 else f"the pods of the roomiest allowed {sku} site, {sites[best_s]},")
+        place = {"pod": f"the roomiest allowed {sku} pod, {inst.pod_ids[pod]},",
+                 "hall": f"the pods of the roomiest allowed {sku} hall, {inst.hall_ids[int(inst.pod_hall[pod])]},"
+                 }.get(lo.span, f"the pods of the roomiest allowed {sku} site, {sites[best_s]},")
         keeps = f"at most {most:,} free" if most > 0 else "no GPU free"
         verb = "keeps" if lo.span == "pod" else "keep"
         out.append(NeverFit("size", "gpus", f"needs {lo.gpus:,} GPUs per replica {where}; {place} {verb} "
                             f"{keeps} through {term_text(lo)} after internal reservations",
                             f"at most {most:,} GPUs per replica" if most > 0 else "other sites or another term"))
         return out
+    agg = _aggregation(inst, lo, reach)
+    if agg is not None:
+        return [agg]
     if lo.anti_affinity and lo.replicas > 1:
         able = [s for s in reach if rooms[s][0] >= lo.gpus]
         if len(able) < lo.replicas:

@@ -31,7 +31,7 @@ import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
 from planner.optimise.families import CAPACITIES, FAMILIES
-from planner.optimise.instance import KBPS, MBPS, Instance, LeaseOptions
+from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions
 from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.weeks import weeks_text
@@ -150,8 +150,26 @@ def _fewer_gpus(ref: Residual, lo: LeaseOptions) -> Fix | None:
     return Fix(f"fits with <= {n:,} GPUs per replica", lease_variant(lo, gpus=n), ref) if n else None
 
 
-def _span_site(ref: Residual, lo: LeaseOptions) -> Fix | None:
-    return Fix("fits with span=site", lease_variant(lo, span="site"), ref) if lo.span == "pod" else None
+WIDER: dict[str, tuple[str, ...]] = {"pod": ("hall", "site"), "hall": ("site",), "site": ()}
+"""The spans a lease may widen to, narrowest first."""
+
+
+def _wider_span(ref: Residual, lo: LeaseOptions) -> list[Fix]:
+    """Span=pod -> span=hall or span=site, span=hall -> span=site: each offered if the lease then fits."""
+    out = []
+    for span in WIDER[lo.span]:
+        v = lease_variant(lo, span=span)
+        if ref.fit(v) is not None:
+            out.append(Fix(f"fits with span={span}", v, ref))
+    return out
+
+
+def _span_pod(ref: Residual, lo: LeaseOptions) -> Fix | None:
+    """A split replica's inter-pod traffic binds: held whole by one pod, it sends none."""
+    if lo.span == "pod":
+        return None
+    v = lease_variant(lo, span="pod")
+    return Fix("fits with span=pod", v, ref) if ref.fit(v) is not None else None
 
 
 def _less_egress(ref: Residual, lo: LeaseOptions) -> Fix | None:
@@ -248,6 +266,10 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
         elif f == "power":
             for s in np.flatnonzero(need.power[:, t].max(axis=1)):
                 add(room.power, need.power, int(s), 1e6, lambda x: _mw(x, up=True), f"at {inst.site_ids[s]}")
+        elif f == "aggregation":
+            for h in np.flatnonzero(need.agg[:, t].max(axis=1)):
+                add(room.agg, need.agg, int(h), KBPS, lambda x: _gbps(x / 1000, up=True),
+                    f"aggregation in hall {inst.hall_ids[h]}")
         else:
             for e in np.flatnonzero(need.link[:, t].max(axis=1)):
                 add(room.link, need.link, int(e), MBPS, lambda x: _gbps(x, up=True), f"on span {inst.span_ids[e]}")
@@ -292,8 +314,10 @@ def verified_fixes(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> li
     fams = set(fams)
     if fams & set(_CAPACITY):
         cands.append(_more_capacity(ref, lo, fams))
-    if fams & {"gpus", "power", "uplink"}:
-        cands += [_fewer_gpus(ref, lo), _span_site(ref, lo)]
+    if fams & {"gpus", "power", "uplink", "aggregation"}:
+        cands += [_fewer_gpus(ref, lo), *_wider_span(ref, lo)]
+    if fams & {"uplink", "aggregation"}:
+        cands.append(_span_pod(ref, lo))
     if fams & {"dci", "uplink"}:
         cands.append(_less_egress(ref, lo))
     if "latency" in fams or "dci" in fams:
@@ -313,9 +337,11 @@ def verified_fixes(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> li
 
 
 # --------------------------------------------------------------------------- what binds
-def _applicable(lo: LeaseOptions) -> list[str]:
+def _applicable(lo: LeaseOptions, inst: Instance) -> list[str]:
     """The families that can bind ``lo`` at all, in reporting order."""
     skip = set()
+    if lo.span == "pod" or inst.interpod_kbps_per_gpu <= 0 or not _limited_halls(inst, lo):
+        skip.add("aggregation")
     if lo.slo_ms is None:
         skip.add("latency")
     if not lo.allowed and not lo.residency:
@@ -336,7 +362,7 @@ def _blocking(res: Residual, lo: LeaseOptions) -> tuple[list[str], str]:
     ``" or "``: relaxing any one is enough); failing that, an irreducible set found
     by a deletion filter (``"+"``: all of them must give).
     """
-    fams = _applicable(lo)
+    fams = _applicable(lo, res.inst)
     singles = [f for f in fams if res.fit(lo, relax={f}) is not None]
     if singles:
         return singles, " or "
@@ -347,6 +373,46 @@ def _blocking(res: Residual, lo: LeaseOptions) -> tuple[list[str], str]:
         if res.fit(lo, relax=relax - {f}) is not None:
             relax.discard(f)
     return [f for f in fams if f in relax], "+"
+
+
+def _limited_halls(inst: Instance, lo: LeaseOptions) -> list[int]:
+    """Halls (by position) with pods of the lease's SKU at its sites whose aggregation layer is modelled."""
+    halls = {int(inst.pod_hall[p]) for s in lo.sku_sites for p in lo.pods[s]}
+    return sorted(h for h in halls if inst.hall_agg_kbps[h].min() < UNLIMITED // 2)
+
+
+def _aggregation_fact(res: Residual, lo: LeaseOptions, cand: list[int]) -> str | None:
+    """How the aggregation layers keep a split replica of ``lo`` out (their load in the term), or ``None``."""
+    inst, t = res.inst, slice(lo.t0, lo.t1 + 1)
+    per_gpu = inst.interpod_kbps_per_gpu
+    halls = {int(inst.pod_hall[p]): s for s in cand for p in lo.pods[s]}
+    limited = [h for h in _limited_halls(inst, lo) if h in halls]
+    if not limited:
+        return None
+    room = {h: int(res.agg[h, t].min()) for h in limited}
+    gpus = {h: int(np.clip(res.gpu[[p for p in lo.pods[halls[h]] if inst.pod_hall[p] == h], t].min(axis=1), 0,
+                           None).sum()) for h in limited}
+    if lo.span == "hall":  # the whole replica crosses one hall's layer
+        need = inst.agg_kbps(lo.gpus, split=True)
+        roomy = [h for h in limited if gpus[h] >= lo.gpus] or limited
+        best = max(roomy, key=lambda h: (room[h], -h))
+        if room[best] >= need:
+            return None
+        head = (f"a replica split over pods sends {_gbps(need / 1000, up=True)} over its hall's aggregation layer; "
+                f"no allowed {lo.sku} hall with room for it has that free through {term_text(lo)}")
+    else:  # span=site: the replica's GPUs may spread over halls, each hall's layer carries its share
+        best = max(limited, key=lambda h: (room[h], -h))
+        if sum(max(r, 0) // per_gpu for r in room.values()) >= lo.gpus:
+            return None
+        head = (f"a replica split over pods sends {_gbps(per_gpu / 1000, up=True)} per GPU over the aggregation "
+                f"layer of each hall it uses; the allowed {lo.sku} halls together have room for fewer than "
+                f"{lo.gpus:,} GPUs' worth through {term_text(lo)}")
+    cap = inst.hall_agg_kbps[best]
+    cap_w = cap[t] if np.ndim(cap) == 2 else np.full(lo.weeks, int(cap))
+    used = (cap_w - res.agg[best, t]) / np.maximum(cap_w, 1)
+    full = used >= used.max() - 1e-9
+    return (f"{head}; the roomiest, hall {inst.hall_ids[best]}, has aggregation at {used.max() * 100:.0f} % in "
+            f"{_weeks(lo, full)} ({_gbps(room[best] / 1000, up=False)} free)")
 
 
 def _needed_sites(lo: LeaseOptions) -> int:
@@ -383,7 +449,15 @@ def _fact(res: Residual, lo: LeaseOptions, family: str) -> str | None:  # noqa: 
     if family == "gpus":
         if not pods:
             return None
-        if lo.span == "site":
+        if lo.span == "hall":
+            caps_h = {(s, h): int(np.clip(res.gpu[ps, t].min(axis=1), 0, None).sum())
+                      for s in cand for h, ps in inst.hall_pods(lo, s).items()}
+            best_h = max(caps_h, key=lambda k: caps_h[k])
+            if caps_h[best_h] < lo.gpus:
+                return (f"no allowed {lo.sku} hall's pods keep {lo.gpus:,} GPUs free through {term_text(lo)}; "
+                        f"the roomiest, {inst.hall_ids[best_h[1]]}, keeps {caps_h[best_h]:,}")
+            ok_sites = sorted({sites[s] for (s, _), c in caps_h.items() if c >= lo.gpus})
+        elif lo.span == "site":
             caps = {s: int(np.clip(res.gpu[lo.pods[s], t].min(axis=1), 0, None).sum()) for s in cand}
             best = max(caps, key=lambda s: caps[s])
             if caps[best] < lo.gpus:
@@ -408,6 +482,8 @@ def _fact(res: Residual, lo: LeaseOptions, family: str) -> str | None:  # noqa: 
                     f"only {len(ok_sites)} ({', '.join(ok_sites) or 'none'}) "
                     f"{'has' if len(ok_sites) == 1 else 'have'} that many free through {term_text(lo)}")
         return None
+    if family == "aggregation":
+        return _aggregation_fact(res, lo, cand)
     if family == "power":
         short_sites = []
         for s in cand:
@@ -458,8 +534,11 @@ def _by_site(res: Residual, lo: LeaseOptions) -> str | None:
         lacks = []
         floors = res.gpu[lo.pods[s], t].min(axis=1)
         room = int(np.clip(floors, 0, None).sum()) if lo.span == "site" else int(floors.max())
+        if lo.span == "hall":
+            room = max(int(np.clip(res.gpu[ps, t].min(axis=1), 0, None).sum()) for ps in inst.hall_pods(lo, s).values())
         if room < lo.gpus:
-            where = "across its pods" if lo.span == "site" else "in its roomiest pod"
+            where = {"site": "across its pods", "hall": "across its roomiest hall's pods"}.get(lo.span,
+                                                                                           "in its roomiest pod")
             lacks.append(f"{room:,} {lo.sku} GPUs free {where} through {term_text(lo)}, needs {lo.gpus:,}")
         need = lo.gpus * int(inst.pod_w_per_gpu[lo.pods[s][0]])
         head = res.power[s, t]

@@ -124,6 +124,8 @@ class Auditor:
         self.site_pos = {s: i for i, s in enumerate(self.inst.site_ids)}
         self.pod_pos = {p: i for i, p in enumerate(self.inst.pod_ids)}
         self.span_pos = {e: i for i, e in enumerate(self.inst.span_ids)}
+        self.hall_pos = {h: i for i, h in enumerate(self.inst.hall_ids)}
+        self.hall_use = plan.hall_use.set_index(["hall", "week"])
         self.site_use = plan.site_use.set_index(["site", "week"])
         self.link_use = plan.link_use.set_index(["span", "week"])
         self.pod_use = plan.pod_use.set_index(["pod", "week"])
@@ -205,9 +207,28 @@ class Auditor:
         return int(self.base.gpu[self.pod_pos[pod], lo.t0:lo.t1 + 1].min())
 
     def _site_room(self, site: str, lo: LeaseOptions, ctx: str) -> int:
+        """Free GPUs for one replica at a site (or, named by a hall id, in that hall)."""
+        if site in self.hall_pos:
+            pods = [p for p in self.sc.pods.index[self.sc.pods["hall"] == site] if self.sc.pods.at[p, "sku"] == lo.sku]
+            return sum(max(self._free(p, lo, ctx), 0) for p in pods)
         pods = [self.inst.pod_ids[p] for p in lo.pods[self.site_pos[site]]]
         free = [self._free(p, lo, ctx) for p in pods]
+        if lo.span == "hall":
+            halls = self.sc.pods.loc[pods, "hall"].tolist()
+            return max(sum(max(f, 0) for f, h in zip(free, halls, strict=True) if h == x) for x in set(halls))
         return sum(max(f, 0) for f in free) if lo.span == "site" else max(free)
+
+    def _agg_free(self, hall: str, lo: LeaseOptions, ctx: str) -> tuple[float, float]:
+        """A hall's aggregation Gbps free at the least in the lease's term, and its highest utilisation there."""
+        weeks = list(range(lo.t0 + 1, lo.t1 + 2))
+        if ctx == "plan":
+            rows = self.hall_use.loc[[(hall, w) for w in weeks]]
+            return (float((rows["capacity_gbps"] - rows["interpod_gbps"]).min()),
+                    float(rows["utilisation"].max()))
+        h = self.hall_pos[hall]
+        left = self.base.agg[h, lo.t0:lo.t1 + 1]
+        cap = float(self.sc.halls.at[hall, "aggregation_gbps"])
+        return float(left.min()) / KBPS, float(1 - left.min() / KBPS / cap)
 
     def _route_room(self, site: str, lo: LeaseOptions, ctx: str) -> float:
         """Gbps free on the roomiest SLO-meeting route from ``site``, through the term."""
@@ -223,8 +244,9 @@ class Auditor:
         return best
 
     def _check_sites(self, lo: LeaseOptions, text: str, ctx: str, out: list[str]) -> None:
-        for m in re.finditer(r"at (\S+), (" + NUM + r") \S+ GPUs free (?:in its roomiest pod|across its pods) "
-                             r"through " + WEEKS + r", needs (" + NUM + ")", text):
+        for m in re.finditer(r"at (\S+), (" + NUM + r") \S+ GPUs free "
+                             r"(?:in its roomiest pod|across its pods|across its roomiest hall's pods) through "
+                             + WEEKS + r", needs (" + NUM + ")", text):
             real = self._site_room(m[1], lo, ctx)
             if real != int(num(m[2])) or real >= int(num(m[3])):
                 out.append(f"{m[1]}: {m[2]} GPUs free, really {real}")
@@ -237,6 +259,14 @@ class Auditor:
             route = self._route_room(m[1], lo, ctx)
             if not route - 10 ** -decimals(m[2]) - 1e-3 <= num(m[2]) <= route + 1e-3 or num(m[2]) >= num(m[3]):
                 out.append(f"{m[1]}: {m[2]} Gbps free on its route, really {route:.3f}")
+        for m in re.finditer(r"hall (\S+), has aggregation at (\d+) % in (" + WEEKS + r") \((" + NUM
+                             + r") Gbps free\)", text):
+            free, used = self._agg_free(m[1], lo, ctx)
+            if not free - 10 ** -decimals(m[4]) - 1e-3 <= num(m[4]) <= free + 1e-3 or abs(used * 100 - int(m[2])) > 1:
+                out.append(f"hall {m[1]}: {m[4]} Gbps free at {m[2]} %, really {free:.3f} at {used:.1%}")
+            need = re.search(r"sends (" + NUM + r") Gbps over its hall", text)
+            if need and num(need[1]) <= num(m[4]):
+                out.append(f"hall {m[1]} said short with {m[4]} Gbps free for a need of {need[1]} Gbps")
         for m in re.finditer(r"no allowed pod uplink has (" + NUM + r") Gbps free through " + WEEKS
                              + r"; the roomiest, (\S+), has (" + NUM + ") Gbps", text):
             weeks = list(range(lo.t0 + 1, lo.t1 + 2))
@@ -253,8 +283,8 @@ class Auditor:
         atom = atom.strip()
         if m := re.search(r"<= (" + NUM + r") GPUs per replica", atom):
             return (variant(lo, gpus=int(num(m[1]))), res) if num(m[1]) >= 1 else None
-        if re.search(r"span=site", atom):
-            return variant(lo, span="site"), res
+        if m := re.search(r"span=(pod|hall|site)", atom):
+            return variant(lo, span=m[1]), res
         if m := re.search(r"egress <= (" + NUM + r") Gbps", atom):
             return (variant(lo, egress_gbps=num(m[1])), res) if num(m[1]) > 0 else None
         if m := re.search(r"SLO >= (" + NUM + r") ms", atom):
@@ -267,7 +297,8 @@ class Auditor:
             return variant(lo, anti_affinity=False), res
         caps = [(r"\+(" + NUM + r") MW at (\S+) in (" + WEEKS + ")", "power", 1e6, self.site_pos),
                 (r"\+(" + NUM + r") Gbps on span (\S+) in (" + WEEKS + ")", "link", MBPS, self.span_pos),
-                (r"\+(" + NUM + r") Gbps uplink on pod (\S+) in (" + WEEKS + ")", "uplink", KBPS, self.pod_pos)]
+                (r"\+(" + NUM + r") Gbps uplink on pod (\S+) in (" + WEEKS + ")", "uplink", KBPS, self.pod_pos),
+                (r"\+(" + NUM + r") Gbps aggregation in hall (\S+) in (" + WEEKS + ")", "agg", KBPS, self.hall_pos)]
         if m := re.fullmatch(r"(" + NUM + r") free \S+ GPUs in pod (\S+) in (" + WEEKS + r") \(now (" + NUM
                              + r") at the least\)", atom):
             pod, weeks = self.pod_pos[m[2]], [w - 1 for w in weeks_of(m[3])]

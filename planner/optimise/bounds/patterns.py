@@ -21,8 +21,9 @@ where ``u`` are the duals (``mu_p`` the pod's convexity dual), ``rc`` the reduce
 values of the master's ordinary variables and ``P_p`` an upper bound on pod ``p``'s
 best pattern value at those duals. Where replicas are large against pods it is much
 tighter than the LP relaxation. What it leaves out, so that it stays a relaxation:
-the uplink load of span=site leases (their GPUs are continuous per pod, as in the
-LP) and the model's symmetry-breaking rows. Column generation here is for
+the uplink load of span=site and span=hall leases (their GPUs are continuous per pod,
+as in the LP; a span=hall replica may spread over every usable pod of its site, as if
+it were span=site), the halls' aggregation rows and the model's symmetry-breaking rows. Column generation here is for
 measuring a bound, not for a 60-second run: on the reference scenario a round
 prices 121 pods in about five seconds and the bound settles after some minutes.
 """
@@ -169,9 +170,9 @@ class _Builder:
         inst, lp = self.inst, self.lp
         power_rows = self._power_rows()
         span_rows = self._span_rows()
-        split_pods = {p for lo in self.leases if lo.span == "site" for ps in self.where[lo.lease].values() for p in ps}
+        split_pods = {p for lo in self.leases if lo.span != "pod" for ps in self.where[lo.lease].values() for p in ps}
         for p in sorted(split_pods):
-            ks = sorted({k for lo in self.leases if lo.span == "site" for s, ps in self.where[lo.lease].items()
+            ks = sorted({k for lo in self.leases if lo.span != "pod" for s, ps in self.where[lo.lease].items()
                          if p in ps for k in self.active(lo)})
             for k in ks:
                 self.pod_cap[(p, k)] = lp.row(-math.inf, float(self.free_low[p, k]))

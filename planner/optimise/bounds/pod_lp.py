@@ -3,7 +3,8 @@
 Every constraint the model builder writes is linear, so the relaxation is read
 straight off the model proto: integrality dropped, enforcement literals (only
 used by minimal-move re-planning) ignored -- which only loosens the LP, so its
-optimum remains a true upper bound on the plan's value.
+optimum remains a true upper bound on the plan's value. It keeps every family the
+model writes, the halls' aggregation rows and span=hall confinement included.
 """
 
 from __future__ import annotations

@@ -7,6 +7,14 @@ rows* -- in a week, a pool holds at most ``sum(free // G)`` span=pod replicas of
 per span. Every row is implied by the pod-level constraints of a valid plan, so the
 LP optimum is an upper bound on any plan's net value.
 
+Halls: pooled per hall, a span=hall replica takes one pool (its hall) as a span=pod
+replica does; pooled per site, it spreads over the site's pools as a span=site one.
+Aggregation rows (per hall) carry only the traffic a replica cannot avoid: that of a
+replica larger than any of its usable pods' free GPUs, which must split (a replica
+that one pod could hold may load no aggregation layer). What the LP relaxes besides
+integrality: which pod of a pool holds what, the whole-pod case of smaller split
+replicas (no aggregation load counted), and hall confinement when pooling per site.
+
 The matrix is built from arrays, not a modelling loop. Where weekly rows would
 give more non-zeros than ``max_nonzeros``, weeks are pooled into blocks and each
 row is the block's average of the weekly rows (their sum divided by the block
@@ -28,7 +36,7 @@ from ortools.linear_solver.python import model_builder_helper as mbh
 
 from planner.optimise.bounds.pod_lp import quiet_stdout
 from planner.optimise.families import Family
-from planner.optimise.instance import MBPS, Instance, LeaseOptions, pod_groups, usable_pods
+from planner.optimise.instance import MBPS, UNLIMITED, Instance, LeaseOptions, pod_groups, usable_pods
 from planner.optimise.residual import Guide
 
 __all__ = ["SiteRelaxation", "site_relaxation"]
@@ -238,7 +246,8 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
         flows.setdefault(fk, [paths, 0.0, 1.0])
         flows[fk][1] += lo.egress_mbps * ub
         flows[fk][2] = min(flows[fk][2], lo.egress_gbps * MBPS / lo.egress_mbps)
-    if lo.span == "site":
+    must_split = _must_split(inst, lo, mine)
+    if lo.span == "site" or (lo.span == "hall" and not all(k[2] for k in mine)):
         yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1)
         for r, a in site_load:
             cols.uses(yc, r, a)
@@ -247,6 +256,8 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
             uc = cols.add(0.0, ub * lo.gpus, 0.0, lo.t0, lo.t1)  # GPUs of the replicas in this pool
             out.pod[(lo.lease, uc)] = (np.asarray(ps), float(lo.gpus))
             _pool_load(inst, cols, res, pools[key], key, uc, 1.0, lo.egress_kbps_per_gpu)
+            if must_split:
+                _agg_load(inst, cols, res, key, uc, float(inst.interpod_kbps_per_gpu))
             share.append((uc, 1.0))
         cols.row(share, 0.0, 0.0)
         return [yc]
@@ -256,6 +267,12 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
         out.pod[(lo.lease, yc)] = (np.asarray(ps), 1.0)
         for r, a in site_load:
             cols.uses(yc, r, a)
+        if lo.span == "hall":  # one hall's pods: the replica's GPUs, and its traffic if it cannot be whole
+            _pool_load(inst, cols, res, pools[key], key, yc, lo.gpus, lo.egress_kbps_per_gpu * lo.gpus)
+            if must_split:
+                _agg_load(inst, cols, res, key, yc, float(inst.agg_kbps(lo.gpus, split=True)))
+            here.append(yc)
+            continue
         _pool_load(inst, cols, res, pools[key], key, yc, lo.gpus, lo.egress_kbps)
         for ck in (key, (s, lo.sku, "")) if key[2] else (key,):
             for g in counts.get(ck, []):
@@ -266,6 +283,25 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
     if lo.anti_affinity and len(here) > 1:
         cols.row([(c, 1.0) for c in here], -np.inf, 1.0)
     return here
+
+
+def _must_split(inst: Instance, lo: LeaseOptions, mine: dict[PoolKey, list[int]]) -> bool:
+    """Whether every replica of ``lo`` here must split over pods (no usable pod keeps its GPUs free all term)."""
+    if lo.span == "pod" or inst.interpod_kbps_per_gpu <= 0:
+        return False
+    pods = [p for ps in mine.values() for p in ps]
+    return int(inst.pod_free[pods, lo.t0:lo.t1 + 1].min(axis=1).max()) < lo.gpus
+
+
+def _agg_load(inst: Instance, cols: _Cols, res: _Resources, key: PoolKey, col: int, kbps: float) -> None:
+    """``col`` loads the aggregation layer of the hall of pool ``key`` (pooled per hall) with ``kbps`` per unit."""
+    if not key[2]:
+        return
+    h = inst.hall_ids.index(key[2])
+    cap = np.asarray(inst.hall_agg_kbps[h])
+    if cap.min() >= UNLIMITED // 2:
+        return
+    cols.uses(col, res.get((Family.AGGREGATION, h), lambda: np.broadcast_to(cap, (res.weeks,)).astype(float)), kbps)
 
 
 def _count_cap(inst: Instance, pools: dict[PoolKey, np.ndarray], key: PoolKey, g: int) -> np.ndarray:
