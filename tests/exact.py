@@ -2,7 +2,9 @@
 
 Both work straight from the Scenario tables and a plain per-week formulation (no
 time segments, no integer scaling, no symmetry breaking), sharing no code with
-planner.optimise.model. Only span=pod leases are supported (one pod per replica).
+planner.optimise.model. :func:`brute_force` and :func:`exact_milp` take span=pod leases
+only (one pod per replica); :func:`exact_split_milp` takes every span, halls and their
+aggregation layers included.
 """
 
 from __future__ import annotations
@@ -168,5 +170,140 @@ def exact_milp(sc: Scenario) -> float:
                 float(sc.spans.at[e, "capacity_gbps"] * sc.settings.max_link_utilisation))
     res = milp(c, constraints=LinearConstraint(np.array(rows), lo, hi), integrality=np.ones(n),
                bounds=Bounds(0, 1))
+    assert res.status == 0, res.message
+    return float(-res.fun)
+
+
+def exact_split_milp(sc: Scenario) -> float:
+    """Best plan value from a plain per-week MIP that lets replicas split (span=hall and span=site too).
+
+    Per replica: a site choice, a hall choice (span=hall), GPUs per pod (integer), a
+    ``whole`` flag per pod (the replica held entirely by that pod: no inter-pod traffic),
+    a route. Loads as the README states them, in exact units: a pod's uplink carries the
+    replica's egress share plus ``interpod_gbps_per_gpu`` per GPU unless the replica is
+    whole; a hall's aggregation layer carries ``interpod_gbps_per_gpu`` per GPU of every
+    split replica in its pods.
+    """
+    wl, pods = sc.workloads, sc.pods
+    hours, b = sc.horizon.hours_per_period, sc.settings.interpod_gbps_per_gpu
+    kw = pods["sku"].map(sc.skus["server_kw_per_gpu"]) * pods["site"].map(sc.sites["pue"])
+    names: list[tuple] = []
+    lb: list[float] = []
+    ub: list[float] = []
+    obj: list[float] = []
+
+    def var(key: tuple, hi: float, value: float = 0.0) -> int:  # value: what one unit adds to the plan
+        names.append(key)
+        lb.append(0.0)
+        ub.append(hi)
+        obj.append(-value)
+        return len(names) - 1
+
+    rows: list[dict[int, float]] = []
+    lo_: list[float] = []
+    hi_: list[float] = []
+
+    def add(coefs: dict[int, float], lo: float, hi: float) -> None:
+        rows.append(coefs)
+        lo_.append(lo)
+        hi_.append(hi)
+
+    x: dict[tuple[str, int, str], int] = {}
+    whole: dict[tuple[str, int, str], int] = {}
+    route: dict[tuple[str, int], list[tuple[int, tuple[str, ...]]]] = {}
+    for lid, w in wl.iterrows():
+        g, weeks = int(w["gpus"]), int(w["end_week"] - w["start_week"] + 1)
+        rev = w["price_usd_per_gpu_hour"] * g * int(w["replicas"]) * hours * weeks
+        pl = var(("placed", lid), 1.0, rev)
+        if w["priority"] == "internal":
+            add({pl: 1.0}, 1, 1)
+        has_region = isinstance(w["region"], str) and w["region"] != ""
+        for r in range(int(w["replicas"])):
+            at_site: dict[int, float] = {pl: -1.0}
+            route[(lid, r)] = []
+            for site in sc.sites.index:
+                mine = pods.index[(pods["site"] == site) & (pods["sku"] == w["sku"])]
+                if not len(mine) or (w["allowed_sites"] and site not in w["allowed_sites"]):
+                    continue
+                if w["residency"] and not set(w["residency"]) <= set(sc.sites.at[site, "residency"]):
+                    continue
+                routes = _paths(sc, site, w["region"], sc.settings.k_paths) if has_region else [((), 0.0, 0.0)]
+                routes = [rt for rt in routes if not pd.notna(w["latency_slo_ms"]) or rt[1] <= w["latency_slo_ms"]]
+                if not routes:
+                    continue
+                y = var(("site", lid, r, site), 1.0)
+                at_site[y] = 1.0
+                add({var(("route", lid, r, site, k), 1.0, -w["egress_gbps"] * km * weeks
+                         * sc.settings.transport_usd_per_gbps_km_week): 1.0 for k, (_, _, km) in enumerate(routes)}
+                    | {y: -1.0}, 0, 0)
+                route[(lid, r)] += [(len(names) - len(routes) + k, rt[0]) for k, rt in enumerate(routes)]
+                share: dict[int, float] = {y: -float(g)}
+                n_whole: dict[int, float] = {y: -1.0}
+                halls = {h: var(("hall", lid, r, h), 1.0) for h in sorted(set(pods.loc[mine, "hall"]))} \
+                    if w["span"] == "hall" else {}
+                if halls:
+                    add({v: 1.0 for v in halls.values()} | {y: -1.0}, 0, 0)
+                for pod in mine:
+                    price = kw[pod] * hours * weeks / 1000 * sc.sites.at[site, "power_price_usd_per_mwh"]
+                    xv = var(("x", lid, r, pod), float(g), -price)
+                    wv = var(("whole", lid, r, pod), 1.0)
+                    x[(lid, r, pod)], whole[(lid, r, pod)] = xv, wv
+                    share[xv] = 1.0
+                    n_whole[wv] = 1.0
+                    add({xv: 1.0, wv: -float(g)}, 0, np.inf)  # whole: the pod holds every GPU
+                    if w["span"] == "pod":
+                        add({xv: 1.0, wv: -float(g)}, 0, 0)  # one pod, all of it
+                    if halls:
+                        add({xv: 1.0, halls[pods.at[pod, "hall"]]: -float(g)}, -np.inf, 0)
+                add(share, 0, 0)
+                add(n_whole, -np.inf, 0)
+            add(at_site, 0, 0)
+        if w["anti_affinity"]:
+            for site in sc.sites.index:
+                ys = {j: 1.0 for j, k in enumerate(names) if k[0] == "site" and k[1] == lid and k[3] == site}
+                if ys:
+                    add(ys, -np.inf, 1)
+    agg_cap = sc.halls["aggregation_gbps"]
+    for wk in sc.weeks:
+        act = {lid for lid, w in wl.iterrows() if w["start_week"] <= wk <= w["end_week"]}
+        for pod in pods.index:
+            gpu: dict[int, float] = {}
+            up: dict[int, float] = {}
+            for (lid, r, p), xv in x.items():
+                if p != pod or lid not in act:
+                    continue
+                g, egress = float(wl.at[lid, "gpus"]), float(wl.at[lid, "egress_gbps"])
+                gpu[xv] = 1.0
+                if wl.at[lid, "span"] == "pod":
+                    up[whole[(lid, r, p)]] = egress
+                else:
+                    up[xv] = egress / g + b
+                    up[whole[(lid, r, p)]] = -b * g
+            add(gpu, -np.inf, float(pods.at[pod, "gpus"] - sc.reserved_gpus.at[pod, wk]))
+            add(up, -np.inf, float(pods.at[pod, "uplink_gbps"]))
+        for hall in sc.halls.index:
+            if not np.isfinite(agg_cap[hall]):
+                continue
+            load: dict[int, float] = {}
+            for (lid, r, p), xv in x.items():
+                if lid in act and pods.at[p, "hall"] == hall:
+                    load[xv] = b
+                    load[whole[(lid, r, p)]] = -b * float(wl.at[lid, "gpus"])
+            add(load, -np.inf, float(agg_cap[hall]))
+        for site in sc.sites.index:
+            here = pods.index[pods["site"] == site]
+            reserved_kw = float((sc.reserved_gpus.loc[here, wk] * kw[here]).sum())
+            load = {xv: float(kw[p]) for (lid, _, p), xv in x.items() if lid in act and pods.at[p, "site"] == site}
+            add(load, -np.inf, float(sc.site_power_mw.at[site, wk]) * 1000 - reserved_kw)
+        for e in sc.spans.index:
+            load = {j: float(wl.at[lid, "egress_gbps"]) for (lid, _), opts in route.items() if lid in act
+                    for j, spans in opts if e in spans}
+            add(load, -np.inf, float(sc.spans.at[e, "capacity_gbps"] * sc.settings.max_link_utilisation))
+    a = np.zeros((len(rows), len(names)))
+    for i, coefs in enumerate(rows):
+        for j, v in coefs.items():
+            a[i, j] += v
+    res = milp(np.array(obj), constraints=LinearConstraint(a, lo_, hi_), integrality=np.ones(len(names)),
+               bounds=Bounds(lb, ub))
     assert res.status == 0, res.message
     return float(-res.fun)

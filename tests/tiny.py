@@ -211,3 +211,39 @@ def halls(aggregation_gbps: tuple[float, ...] = (2_000_000.0, 2_000_000.0), zone
                           "count": zones, "hall": f"H{k}"} for k in range(1, len(aggregation_gbps) + 1)]
     d["pods"]["pods"].append({"id": "B1", "site": "SB", "sku": "T1", "gpus": 200, "fabric": "f", "hall": "HB"})
     return d
+
+
+def random_halls(seed: int, n: int) -> dict[str, Any]:
+    """``n`` random leases of every span (the first internal) on two campuses of small halls, drawn from ``seed``.
+
+    SA has halls ``HA1`` and ``HA2``, SB hall ``HB``, each of two 40-GPU pods whose
+    uplinks carry 2 Gbps per GPU; a split replica sends 1 Gbps per GPU over its pods'
+    uplinks and its halls' aggregation layers, whose capacities are drawn small enough
+    to bind. For exact cross-checks (:func:`tests.exact.exact_split_milp`).
+    """
+    rng = np.random.default_rng(seed)
+    d = base()
+    d["scenario"]["settings"] |= {"interpod_gbps_per_gpu": 1.0, "transport_usd_per_gbps_km_week": 0.01,
+                                  "max_link_utilisation": 0.8}
+    d["sites"]["sites"][0] |= {"grid_mw": float(rng.uniform(0.1, 0.16)), "power_price_usd_per_mwh": 80.0}
+    d["sites"]["sites"][1] |= {"grid_mw": float(rng.uniform(0.05, 0.08)), "power_price_usd_per_mwh": 40.0}
+    d["pods"]["fabric_templates"].append({"id": "thin", "kind": "RoCE", "switch_radix": 64, "port_gbps": 100,
+                                          "planes": 1, "oversubscription": 50})
+    d["pods"]["halls"] = [{"id": h, "site": s, "aggregation_gbps": float(rng.integers(2, 8)) * 10}
+                          for h, s in (("HA1", "SA"), ("HA2", "SA"), ("HB", "SB"))]
+    d["pods"]["pods"] = [{"id": h, "site": s, "sku": "T1", "gpus": 40, "fabric": "thin", "count": 2, "hall": h}
+                         for h, s in (("HA1", "SA"), ("HA2", "SA"), ("HB", "SB"))]
+    d["reservations"] = [{"pod": "HA1-01", "start_week": 1, "end_week": 2, "gpus": int(rng.integers(1, 30))}]
+    leases = []
+    for i in range(n):
+        region = str(rng.choice(["", "P1", "P2"]))
+        span = str(rng.choice(["pod", "hall", "site"]))
+        leases.append(lease(
+            f"L{i}", int(rng.integers(1, 5 if span == "pod" else 8)) * 10, price=float(rng.uniform(0.5, 4)),
+            span=span, replicas=int(rng.choice([1, 1, 2])),
+            anti_affinity=bool(rng.random() < 0.3), start_week=int(rng.integers(1, 3)),
+            end_week=int(rng.integers(3, 5)), region=region, egress_gbps=float(rng.integers(0, 40)) if region else 0,
+            priority="internal" if i == 0 else "spot"))
+    leases[0] |= {"price_usd_per_gpu_hour": 0, "gpus": 20, "span": "pod", "replicas": 1}
+    d["leases"] = leases
+    return d

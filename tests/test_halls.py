@@ -1,0 +1,173 @@
+"""Halls and their aggregation layers: span=hall leases, the aggregation family, its checker and reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import planner
+from planner.optimise.bounds.patterns import pattern_bound
+from planner.optimise.bounds.pod_lp import lp_relaxation
+from planner.optimise.bounds.site_lp import site_relaxation
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.instance import build_instance
+from planner.optimise.model import build_model
+from planner.optimise.optimiser import optimise
+from tests import exact
+from tests.reasons_audit import audit_plan
+from tests.tiny import ZONE_GPUS, halls, lease, random_halls, write
+
+TRAINING_GPUS = 8 * ZONE_GPUS  # 24,576: Meta's published cluster, eight AI zones under one aggregation layer
+INTERPOD = 50.0  # Gbps per GPU between pods (tiny.halls' default)
+
+
+def training(**kw: Any) -> dict[str, Any]:
+    """The 24,576-GPU training lease, span=hall, at SA."""
+    return lease("TRAIN", TRAINING_GPUS, **({"price": 3.0, "span": "hall", "allowed_sites": "SA"} | kw))
+
+
+def load(tmp_path: Path, data: dict[str, Any]) -> planner.Scenario:
+    return planner.load_scenario(write(tmp_path, data))
+
+
+def halls_of(sc: planner.Scenario, plan: planner.plan.Plan, lid: str) -> set[str]:
+    rows = plan.placements[plan.placements["lease"] == lid]
+    return {str(sc.pods.at[p, "hall"]) for p in rows["pod"]}
+
+
+@pytest.fixture
+def placed(tmp_path: Path) -> tuple[planner.Scenario, planner.plan.Plan]:
+    """The training lease placed by CP-SAT where both halls have room for it."""
+    d = halls()
+    d["leases"] = [training()]
+    sc = load(tmp_path, d)
+    return sc, optimise(sc, time_limit_s=10)
+
+
+@pytest.mark.parametrize("method", ["cp-sat", "greedy"])
+def test_training_lease_spans_the_eight_zones_of_one_hall(tmp_path: Path, method: str) -> None:
+    d = halls()
+    d["leases"] = [training(start_week=2, end_week=3)]
+    sc = load(tmp_path, d)
+    plan = optimise(sc, time_limit_s=10) if method == "cp-sat" else greedy(sc)
+    assert plan.check(sc) == []
+    rows = plan.placements
+    assert list(rows["lease"].unique()) == ["TRAIN"]
+    assert len(rows) == 8 and set(rows["gpus"]) == {ZONE_GPUS}
+    (hall,) = halls_of(sc, plan, "TRAIN")
+    use = plan.hall_use.set_index(["hall", "week"])
+    load_gbps = TRAINING_GPUS * INTERPOD  # 1,228,800 Gbps over the aggregation layer
+    assert [use.at[(hall, w), "interpod_gbps"] for w in (1, 2, 3, 4)] == [0.0, load_gbps, load_gbps, 0.0]
+    assert use.at[(hall, 2), "utilisation"] == pytest.approx(load_gbps / 2_000_000)
+    other = next(h for h in ("H1", "H2") if h != hall)
+    assert (use.loc[other, "interpod_gbps"] == 0).all()
+
+
+def test_checker_rejects_an_overloaded_aggregation_layer(placed: tuple[planner.Scenario, planner.plan.Plan]
+                                                         ) -> None:
+    sc, plan = placed
+    assert plan.check(sc) == []
+    (hall,) = halls_of(sc, plan, "TRAIN")
+    smaller = sc.halls.copy()
+    smaller.loc[hall, "aggregation_gbps"] = 1_000_000.0
+    problems = plan.check(dataclasses.replace(sc, halls=smaller))
+    assert f"hall {hall} week 1: aggregation 1,228,800.0 Gbps > 1,000,000.0" in problems
+
+
+def test_checker_rejects_a_span_hall_replica_over_two_halls(placed: tuple[planner.Scenario, planner.plan.Plan]
+                                                            ) -> None:
+    sc, plan = placed
+    (hall,) = halls_of(sc, plan, "TRAIN")
+    other = "H2" if hall == "H1" else "H1"
+    moved = plan.placements.copy()
+    moved.loc[moved.index[-1], "pod"] = f"{other}-Z-01"  # one zone's share in the other hall
+    problems = dataclasses.replace(plan, placements=moved).check(sc)
+    assert f"lease TRAIN replica 0: span=hall but spread over halls {sorted([hall, other])}" in problems
+
+
+def test_checker_recomputes_hall_use(placed: tuple[planner.Scenario, planner.plan.Plan]) -> None:
+    sc, plan = placed
+    hu = plan.hall_use.copy()
+    hu["interpod_gbps"] = 0.0
+    problems = dataclasses.replace(plan, hall_use=hu).check(sc)
+    assert any(p.startswith("hall_use (") and "inter-pod but placements give 1228800" in p for p in problems)
+
+
+@pytest.mark.parametrize("method", ["cp-sat", "greedy"])
+def test_too_small_an_aggregation_layer_sends_the_lease_to_another_hall(tmp_path: Path, method: str) -> None:
+    d = halls(aggregation_gbps=(1_000_000.0, 2_000_000.0))  # H1 carries less than the split's 1,228,800 Gbps
+    d["leases"] = [training()]
+    sc = load(tmp_path, d)
+    plan = optimise(sc, time_limit_s=10) if method == "cp-sat" else greedy(sc)
+    assert plan.check(sc) == []
+    assert halls_of(sc, plan, "TRAIN") == {"H2"}
+
+
+def test_aggregation_keeps_the_lease_out_and_its_fix_is_verified(tmp_path: Path) -> None:
+    d = halls(aggregation_gbps=(1_000_000.0, 1_000_000.0))
+    d["leases"] = [training()]
+    sc = load(tmp_path, d)
+    plan = optimise(sc, time_limit_s=10)
+    assert plan.check(sc) == [] and plan.placements.empty
+    u = plan.unplaced.set_index("lease").loc["TRAIN"]
+    assert u["family"] == "aggregation"
+    assert "sends 1,228,800 Gbps over its hall's aggregation layer" in u["reason"]
+    assert "carries is 1,000,000 Gbps (H1)" in u["reason"]
+    assert "+228,800 Gbps aggregation in hall H1 in weeks 1-4" in u["fix"]
+    assert "fits with span=site" in u["fix"]  # split over both halls: 614,400 Gbps on each
+    au = audit_plan(sc, plan)
+    assert au.false_rows == [] and au.verified == au.fixes >= 3
+    d["leases"] = [training(span="site")]  # the fix, applied: the lease is placed, over both halls
+    sc2 = load(tmp_path / "fixed", d)
+    fixed = optimise(sc2, time_limit_s=10)
+    assert fixed.check(sc2) == []
+    assert halls_of(sc2, fixed, "TRAIN") == {"H1", "H2"}
+    assert fixed.hall_use.groupby("hall")["interpod_gbps"].max()[["H1", "H2"]].max() <= 1_000_000
+
+
+def test_aggregation_beside_placed_leases_is_the_reason(tmp_path: Path) -> None:
+    """One hall whose aggregation layer a dearer site-spanning lease already loads."""
+    d = halls(aggregation_gbps=(1_500_000.0,), zones=12)
+    d["leases"] = [lease("DEAR", 4 * ZONE_GPUS, price=5.0, span="site", allowed_sites="SA"),
+                   training(price=1.0)]
+    sc = load(tmp_path, d)
+    plan = greedy(sc)
+    assert plan.check(sc) == []
+    assert set(plan.placements["lease"]) == {"DEAR"}
+    u = plan.unplaced.set_index("lease").loc["TRAIN"]
+    assert u["family"] == "aggregation"
+    assert "hall H1, has aggregation at 41 % in weeks 1-4 (885,600 Gbps free)" in u["reason"]
+    assert u["crowded_out_by"] == ("DEAR",)
+    au = audit_plan(sc, plan)
+    assert au.false_rows == [] and au.verified == au.fixes >= 1
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_exact_optimum_with_halls(tmp_path: Path, seed: int) -> None:
+    """CP-SAT's optimum is the exact one; greedy is no better; every bound is at least the optimum."""
+    sc = load(tmp_path, random_halls(seed, 6))
+    best = exact.exact_split_milp(sc)
+    plan = optimise(sc, time_limit_s=10)
+    assert plan.check(sc) == [] and plan.status == "OPTIMAL"
+    assert plan.objective_usd == pytest.approx(best, rel=1e-9, abs=1e-6)
+    g = greedy(sc)
+    assert g.check(sc) == [] and g.objective_usd <= best + 1e-6
+    inst = build_instance(sc)
+    bounds = {"cp-sat": plan.bound_usd, "lp": lp_relaxation(build_model(inst).cp).objective,
+              "site lp per hall": site_relaxation(inst, pooling="hall").bound_usd,
+              "site lp per site": site_relaxation(inst, pooling="site").bound_usd,
+              "patterns": pattern_bound(inst, time_limit_s=30).bound_usd}
+    assert all(b >= best - 1e-6 for b in bounds.values()), bounds
+
+
+def test_the_random_halls_bind(tmp_path: Path) -> None:
+    """The cross-check means something: in these cases the aggregation layers cost value."""
+    for seed in (0, 2, 6):
+        d = random_halls(seed, 6)
+        best = exact.exact_split_milp(load(tmp_path / str(seed), d))
+        for h in d["pods"]["halls"]:
+            h["aggregation_gbps"] = 1e6
+        assert exact.exact_split_milp(load(tmp_path / f"{seed}-open", d)) > best + 1
