@@ -12,7 +12,7 @@ from planner.optimise.bounds.pod_lp import lp_relaxation
 from planner.optimise.instance import build_instance
 from planner.optimise.model import build_model
 from tests import exact
-from tests.tiny import base, lease, random_tiny, write
+from tests.tiny import base, lease, random_halls, random_tiny, write
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -24,6 +24,15 @@ def test_pattern_bound_bounds_the_exact_optimum(tmp_path: Path, seed: int) -> No
     assert pb.bound_usd >= best - 1e-6
     assert pb.bound_usd >= pb.master_usd - 1e-3  # the Lagrangian bound never undercuts the master
     assert list(pb.history["bound_usd"]) == sorted(pb.history["bound_usd"], reverse=True)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 6])
+def test_pattern_bound_bounds_the_exact_optimum_with_halls(tmp_path: Path, seed: int) -> None:
+    """span=hall and span=site leases, halls whose aggregation binds: still a true bound (it relaxes both)."""
+    sc = planner.load_scenario(write(tmp_path, random_halls(seed, 6)))
+    pb = pattern_bound(build_instance(sc), time_limit_s=30)
+    assert pb.status == "CONVERGED"
+    assert pb.bound_usd >= exact.exact_split_milp(sc) - 1e-6
 
 
 def test_pattern_bound_sees_what_the_lp_cannot_pack(tmp_path: Path) -> None:
