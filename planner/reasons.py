@@ -400,13 +400,19 @@ def _aggregation_fact(res: Residual, lo: LeaseOptions, cand: list[int]) -> str |
             return None
         head = (f"a replica split over pods sends {_gbps(need / 1000, up=True)} over its hall's aggregation layer; "
                 f"no allowed {lo.sku} hall with room for it has that free through {term_text(lo)}")
-    else:  # span=site: the replica's GPUs may spread over halls, each hall's layer carries its share
-        best = max(limited, key=lambda h: (room[h], -h))
-        if sum(max(r, 0) // per_gpu for r in room.values()) >= lo.gpus:
+    else:  # span=site: the replica's GPUs may spread over the site's halls, each layer carries its share
+        take: dict[int, int] = {}
+        for s in cand:
+            for h, ps in inst.hall_pods(lo, s).items():
+                free = int(np.clip(res.gpu[ps, t].min(axis=1), 0, None).sum())
+                take[s] = take.get(s, 0) + (min(free, max(room[h], 0) // per_gpu) if h in room else free)
+        site = max(take, key=lambda x: (take[x], -x))
+        if take[site] >= lo.gpus or not any(halls[h] == site for h in limited):
             return None
-        head = (f"a replica split over pods sends {_gbps(per_gpu / 1000, up=True)} per GPU over the aggregation "
-                f"layer of each hall it uses; the allowed {lo.sku} halls together have room for fewer than "
-                f"{lo.gpus:,} GPUs' worth through {term_text(lo)}")
+        best = max((h for h in limited if halls[h] == site), key=lambda h: (room[h], -h))
+        head = (f"split over pods at {inst.site_ids[site]}, a replica sends {_gbps(per_gpu / 1000, up=True)} per GPU "
+                f"over the aggregation layer of each hall it uses; the pods and aggregation layers of its halls take "
+                f"at most {take[site]:,} of its {lo.gpus:,} GPUs through {term_text(lo)}")
     cap = inst.hall_agg_kbps[best]
     cap_w = cap[t] if np.ndim(cap) == 2 else np.full(lo.weeks, int(cap))
     used = (cap_w - res.agg[best, t]) / np.maximum(cap_w, 1)

@@ -198,3 +198,17 @@ def test_same_seed_same_plan_with_halls(tmp_path: Path) -> None:
     b = optimise(sc, time_limit_s=5, seed=3, workers=2)
     pd.testing.assert_frame_equal(a.placements, b.placements)
     assert a.objective_usd == b.objective_usd
+
+
+def test_reasons_with_halls_hold_up_to_the_audit(tmp_path: Path) -> None:
+    """Every reason of every left-out lease, on random halls: numbers true, every fix re-fits, aggregation named."""
+    families: list[str] = []
+    for seed in range(10):
+        sc = load(tmp_path / str(seed), random_halls(seed, 8))
+        for plan in (greedy(sc), optimise(sc, time_limit_s=5)) if seed < 3 else (greedy(sc),):
+            au = audit_plan(sc, plan)
+            assert au.false_rows == [], (seed, au.summary(), [(r.lease, r.problems, r.unverified)
+                                                              for r in au.false_rows])
+            assert au.verified == au.fixes
+            families += plan.unplaced["family"].tolist()
+    assert sum("aggregation" in f for f in families) >= 5
