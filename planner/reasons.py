@@ -155,13 +155,12 @@ WIDER: dict[str, tuple[str, ...]] = {"pod": ("hall", "site"), "hall": ("site",),
 
 
 def _wider_span(ref: Residual, lo: LeaseOptions) -> list[Fix]:
-    """Span=pod -> span=hall or span=site, span=hall -> span=site: each offered if the lease then fits."""
-    out = []
+    """The narrowest wider span the lease fits with (span=pod -> hall, else site; span=hall -> site), if any."""
     for span in WIDER[lo.span]:
         v = lease_variant(lo, span=span)
         if ref.fit(v) is not None:
-            out.append(Fix(f"fits with span={span}", v, ref))
-    return out
+            return [Fix(f"fits with span={span}", v, ref)]
+    return []
 
 
 def _span_pod(ref: Residual, lo: LeaseOptions) -> Fix | None:
