@@ -162,6 +162,8 @@ def test_exact_optimum_with_halls(tmp_path: Path, seed: int) -> None:
               "site lp per site": site_relaxation(inst, pooling="site").bound_usd,
               "patterns": pattern_bound(inst, time_limit_s=30).bound_usd}
     assert all(b >= best - 1e-6 for b in bounds.values()), bounds
+    sites = optimise(sc, time_limit_s=5, method="sites")  # the site-level method: LP-guided greedy, then LNS
+    assert sites.check(sc) == [] and sites.objective_usd <= best + 1e-6 <= sites.bound_usd + 2e-6
 
 
 def test_the_random_halls_bind(tmp_path: Path) -> None:
@@ -212,3 +214,15 @@ def test_reasons_with_halls_hold_up_to_the_audit(tmp_path: Path) -> None:
             assert au.verified == au.fixes
             families += plan.unplaced["family"].tolist()
     assert sum("aggregation" in f for f in families) >= 5
+
+
+def test_the_aggregation_fix_adds_least_capacity(tmp_path: Path) -> None:
+    """Neither hall carries the split; the fix names the hall that lacks least (H2: 28,800 Gbps short)."""
+    d = halls(aggregation_gbps=(1_000_000.0, 1_200_000.0))
+    d["leases"] = [training()]
+    sc = load(tmp_path, d)
+    plan = greedy(sc)
+    u = plan.unplaced.set_index("lease").loc["TRAIN"]
+    assert u["family"] == "aggregation" and "carries is 1,200,000 Gbps (H2)" in u["reason"]
+    assert u["fix"].startswith("+28,800 Gbps aggregation in hall H2 in weeks 1-4; or ")
+    assert audit_plan(sc, plan).false_rows == []

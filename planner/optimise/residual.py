@@ -166,7 +166,8 @@ class Residual:
         hall = self.inst.pod_hall[pods]
         agg_gpus = self._agg_gpus(hall, t, relax)
         if lo.span == "hall":
-            got = self._pick_hall(lo, pods, hall, up_cap if "gpus" in relax else cap, agg_gpus)
+            real = self._agg_gpus(hall, t, ()) if "aggregation" in relax else agg_gpus
+            got = self._pick_hall(lo, pods, hall, up_cap if "gpus" in relax else cap, agg_gpus, real)
             if got is None:
                 return None
             keep = hall == got
@@ -206,19 +207,24 @@ class Residual:
         return out
 
     def _pick_hall(self, lo: LeaseOptions, pods: np.ndarray, hall: np.ndarray, cap: np.ndarray,
-                   agg_gpus: dict[int, int]) -> int | None:
-        """The hall a split span=hall replica goes to: preferred by the guide, then the tightest that holds it."""
+                   agg_gpus: dict[int, int], real_agg_gpus: dict[int, int]) -> int | None:
+        """The hall a split span=hall replica goes to: preferred by the guide, then the tightest that holds it.
+
+        With aggregation relaxed (``agg_gpus`` unlimited), the hall whose real aggregation
+        layer (``real_agg_gpus``) lacks least comes first: the smallest capacity to add.
+        """
         w = self.guide.pod.get(lo.lease, {}) if self.guide is not None else {}
-        best: tuple[float, int, int] | None = None
+        best: tuple[float, int, int, int] | None = None
         for h in sorted(agg_gpus):
             mine = hall == h
             room = int(np.minimum(cap[mine], lo.gpus).sum())
             if room < lo.gpus or agg_gpus[h] < lo.gpus:
                 continue
-            key = (-sum(w.get(int(p), 0.0) for p in pods[mine]), room, h)
+            lacks = max(lo.gpus - real_agg_gpus[h], 0)
+            key = (-sum(w.get(int(p), 0.0) for p in pods[mine]), lacks, room, h)
             if best is None or key < best:
                 best = key
-        return None if best is None else best[2]
+        return None if best is None else best[3]
 
     def site_cost(self, lo: LeaseOptions, site: int) -> float:
         """Power and transport cost of one replica at ``site`` (for ordering sites)."""
