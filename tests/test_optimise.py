@@ -145,6 +145,27 @@ def test_span_site_splits_over_pods_of_one_site(tmp_path: Path) -> None:
     assert pu.xs(1, level="week")["uplink_gbps"].sum() == pytest.approx(split_traffic)
 
 
+def test_aggregation_binds(tmp_path: Path) -> None:
+    """Three 100-GPU pods in one hall whose aggregation layer carries 200 Gbps; 1 Gbps per GPU between pods."""
+    d = base()
+    d["scenario"]["settings"]["interpod_gbps_per_gpu"] = 1.0
+    d["pods"]["halls"] = [{"id": "HA", "site": "SA", "aggregation_gbps": 200.0},
+                          {"id": "HB", "site": "SB", "aggregation_gbps": 1000.0}]
+    d["pods"]["pods"] = [{"id": "A", "site": "SA", "sku": "T1", "gpus": 100, "fabric": "f", "count": 3, "hall": "HA"},
+                         {"id": "B1", "site": "SB", "sku": "T1", "gpus": 200, "fabric": "f", "hall": "HB"}]
+    d["leases"] = [lease("L1", 120, price=3, span="site", allowed_sites="SA"),  # split: 120 Gbps on HA
+                   lease("L2", 120, price=2, span="hall", allowed_sites="SA")]  # split: 120 Gbps more, 80 left
+    _sc, plan = solve(tmp_path, d)
+    assert set(plan.placements["lease"]) == {"L1"}
+    u = unplaced(plan, "L2")
+    assert u["family"] == "aggregation"
+    assert "the roomiest, hall HA, has aggregation at 60 % in weeks 1-4 (80 Gbps free)" in u["reason"]
+    assert "+40 Gbps aggregation in hall HA in weeks 1-4" in u["fix"]
+    assert set(u["crowded_out_by"]) == {"L1"}
+    hu = plan.hall_use.set_index(["hall", "week"])
+    assert hu.at[("HA", 1), "interpod_gbps"] == 120.0 and hu.at[("HA", 1), "utilisation"] == pytest.approx(0.6)
+
+
 def test_internal_infeasible_raises(tmp_path: Path) -> None:
     d = base()
     d["reservations"] = [{"pod": "B1", "start_week": 1, "end_week": 4, "gpus": 150}]

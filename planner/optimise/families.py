@@ -21,7 +21,7 @@ Examples
 >>> [c.family.value for c in CAPACITIES]
 ['gpus', 'uplink', 'power', 'dci', 'aggregation']
 >>> FAMILIES
-('gpus', 'power', 'dci', 'uplink', 'latency', 'residency', 'anti_affinity', 'aggregation')
+('gpus', 'power', 'dci', 'uplink', 'aggregation', 'latency', 'residency', 'anti_affinity')
 >>> by_family(Family.POWER).per, by_family(Family.POWER).unit
 ('site', 'W')
 """
@@ -47,10 +47,10 @@ class Family(StrEnum):
     POWER = "power"
     DCI = "dci"
     UPLINK = "uplink"
+    AGGREGATION = "aggregation"
     LATENCY = "latency"
     RESIDENCY = "residency"
     ANTI_AFFINITY = "anti_affinity"
-    AGGREGATION = "aggregation"
 
 
 Per = Literal["pod", "site", "span", "hall"]
@@ -115,7 +115,8 @@ RULES: dict[Family, str] = {
 """The families that rule where a lease may go (no amount is counted)."""
 
 FAMILIES: tuple[str, ...] = tuple(f.value for f in Family)
-"""Every family's name, as reasons and plan tables give it."""
+"""Every family's name, as reasons and plan tables give it: the amounts first, then the rules
+(the reasons report the first family that binds in this order)."""
 
 
 def by_family(family: Family) -> Capacity:
