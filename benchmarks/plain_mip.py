@@ -11,11 +11,13 @@ Columns (``l`` lease, ``r`` replica, ``s`` site, ``p`` pod, ``k`` path):
 - span=pod: ``x[l,r,p]`` binary, one per pod of every eligible site;
 - span=site: ``x[l,r,p]`` integer GPUs in ``0..gpus``, ``site[l,r,s]`` binary, and
   ``whole[l,r,p]`` binary (the replica sits whole in ``p``: no inter-pod traffic);
+- span=hall: as span=site, with one binary per hall of the site instead of ``site[l,r,s]``
+  (the replica's GPUs all in the chosen hall's pods);
 - ``route[l,r,s,k]`` binary per SLO-meeting path when the lease has a region.
 
 Rows: every replica on one site iff placed; anti-affinity; one route per placed
-replica; span=site splits; and, **per week** (no time compression), pod GPUs, pod
-uplink, site power and DCI span capacity. Rows that cannot bind (their largest
+replica; span=site and span=hall splits; and, **per week** (no time compression), pod GPUs, pod
+uplink, site power, DCI span capacity and hall aggregation (inter-pod traffic of split replicas). Rows that cannot bind (their largest
 possible load fits) are left out, as the planner's model does. Objective: revenue
 minus power minus transport cost, maximised.
 """
@@ -114,7 +116,7 @@ class PlainMip:
             fits = []
             for r in range(lo.replicas):
                 for s in lo.sites:
-                    parts = tuple((p, int(v[self.x[(lo.lease, r, p)]]) * (1 if lo.span == "site" else lo.gpus))
+                    parts = tuple((p, int(v[self.x[(lo.lease, r, p)]]) * (1 if lo.span != "pod" else lo.gpus))
                                   for p in lo.pods[s] if v[self.x[(lo.lease, r, p)]] > 0)
                     if not parts:
                         continue
@@ -198,7 +200,7 @@ def build_plain_mip(inst: Instance) -> PlainMip:
     """Build the plain MIP of an instance (see the module docs)."""
     t = time.perf_counter()
     b = _Builder(inst)
-    gpu, power, uplink, dci = _Cap(), _Cap(), _Cap(), _Cap()
+    gpu, power, uplink, dci, agg = _Cap(), _Cap(), _Cap(), _Cap(), _Cap()
     placed: dict[str, int] = {}
     xs: dict[tuple[str, int, int], int] = {}
     sites: dict[tuple[str, int, int], int] = {}
@@ -222,8 +224,6 @@ def build_plain_mip(inst: Instance) -> PlainMip:
                         uplink.add(pods, x, float(lo.egress_kbps), 1.0, lo.t0, lo.t1)
                     site_of[(r, s)] = (x.tolist(), [1.0] * len(x))
                 else:
-                    sv = b.col(0.0, 0.0, 1.0)
-                    sites[(lo.lease, r, s)] = sv
                     cost = np.array([inst.power_cost_usd(lo, int(p), 1) for p in pods])
                     x = b.cols(-cost, float(lo.gpus))
                     gpu.add(pods, x, 1.0, float(lo.gpus), lo.t0, lo.t1)
@@ -231,14 +231,30 @@ def build_plain_mip(inst: Instance) -> PlainMip:
                     per_gpu = lo.egress_kbps_per_gpu + interpod
                     if per_gpu > 0:
                         uplink.add(pods, x, float(per_gpu), float(lo.gpus), lo.t0, lo.t1)
-                    b.row("split", [*x.tolist(), sv], [1.0] * len(x) + [-float(lo.gpus)], 0.0, 0.0)
+                    halls = inst.pod_hall[pods]
+                    if lo.span == "hall":  # one binary per hall; the replica's GPUs all in the chosen hall's pods
+                        choice = []
+                        for h in dict.fromkeys(halls.tolist()):
+                            hv = b.col(0.0, 0.0, 1.0)
+                            choice.append(hv)
+                            here = x[halls == h].tolist()
+                            b.row("split", [*here, hv], [1.0] * len(here) + [-float(lo.gpus)], 0.0, 0.0)
+                        site_of[(r, s)] = (choice, [1.0] * len(choice))
+                    else:
+                        sv = b.col(0.0, 0.0, 1.0)
+                        sites[(lo.lease, r, s)] = sv
+                        choice = [sv]
+                        b.row("split", [*x.tolist(), sv], [1.0] * len(x) + [-float(lo.gpus)], 0.0, 0.0)
+                        site_of[(r, s)] = ([sv], [1.0])
                     if interpod > 0:
+                        agg.add(halls, x, float(interpod), float(lo.gpus), lo.t0, lo.t1)
                         whole = b.cols(np.zeros(len(pods)), 1.0)
                         uplink.add(pods, whole, -float(interpod * lo.gpus), 1.0, lo.t0, lo.t1)
+                        agg.add(halls, whole, -float(interpod * lo.gpus), 1.0, lo.t0, lo.t1)
                         for xc, wc in zip(x.tolist(), whole.tolist(), strict=True):
                             b.row("split", [xc, wc], [1.0, -float(lo.gpus)], 0.0, np.inf)
-                        b.row("split", [*whole.tolist(), sv], [1.0] * len(whole) + [-1.0], -np.inf, 0.0)
-                    site_of[(r, s)] = ([sv], [1.0])
+                        b.row("split", [*whole.tolist(), *choice], [1.0] * len(whole) + [-1.0] * len(choice),
+                              -np.inf, 0.0)
                 xs.update({(lo.lease, r, int(p)): int(c) for p, c in zip(pods, x, strict=True)})
                 if lo.needs_path:
                     ks = []
@@ -277,8 +293,10 @@ def build_plain_mip(inst: Instance) -> PlainMip:
     n_rows = len(b.rows)
     weeks = inst.pod_free.shape[1]
     up = np.repeat(inst.pod_uplink_kbps[:, None], weeks, axis=1)
+    hall_cap = np.repeat(np.asarray(inst.hall_agg_kbps)[:, None], weeks, axis=1)
     for fam, cap, limit in (("gpus", gpu, inst.pod_free), ("power", power, inst.site_power_w),
-                            ("uplink", uplink, up), ("dci", dci, inst.span_limit_mbps)):
+                            ("uplink", uplink, up), ("dci", dci, inst.span_limit_mbps),
+                            ("aggregation", agg, hall_cap)):
         rr, cc, vv, ub = _expand(cap, np.asarray(limit, dtype=np.float64), n_rows)
         all_rows.append(rr)
         all_cols.append(cc)

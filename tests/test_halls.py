@@ -226,3 +226,27 @@ def test_the_aggregation_fix_adds_least_capacity(tmp_path: Path) -> None:
     assert u["family"] == "aggregation" and "carries is 1,200,000 Gbps (H2)" in u["reason"]
     assert u["fix"].startswith("+28,800 Gbps aggregation in hall H2 in weeks 1-4; or ")
     assert audit_plan(sc, plan).false_rows == []
+
+
+@pytest.mark.parametrize("seed", [0, 2, 6])
+def test_the_benchmarks_plain_mip_knows_halls(tmp_path: Path, seed: int) -> None:
+    """The benchmarks' textbook MIP (span=hall binaries per hall, aggregation rows per week) reaches the exact optimum."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csc_matrix
+
+    from benchmarks.plain_mip import build_plain_mip
+
+    sc = load(tmp_path, random_halls(seed, 6))  # seeds where aggregation costs value (test_the_random_halls_bind)
+    best = exact.exact_split_milp(sc)
+    mip = build_plain_mip(build_instance(sc))
+    assert mip.rows_by_family.get("aggregation", 0) > 0
+    a = csc_matrix((mip.a_value, mip.a_index, mip.a_start), shape=(mip.n_rows, mip.n_cols))
+    res = milp(-mip.cost, constraints=LinearConstraint(a, mip.row_lower, mip.row_upper),
+               integrality=mip.integrality, bounds=Bounds(mip.lower, mip.upper), options={"mip_rel_gap": 0})
+    assert res.status == 0, res.message
+    assert -res.fun == pytest.approx(best, rel=1e-9, abs=1e-6)
+    hall_of = build_instance(sc).pod_hall
+    spans = {lo.lease: lo.span for lo in mip.leases}
+    for lid, fs in mip.fits(res.x).items():  # a span=hall replica stays in one hall
+        if spans[lid] == "hall":
+            assert all(len({int(hall_of[p]) for p, _ in f.parts}) == 1 for f in fs)
