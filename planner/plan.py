@@ -164,8 +164,8 @@ class SolverFacts:
         return cls(**given)
 
 
-HALL_USE_COLUMNS: list[str] = ["hall", "week", "site", "building", "pods", "gpus", "internal_gpus", "leased_gpus", "free_gpus",
-                    "interpod_gbps", "capacity_gbps", "utilisation"]
+HALL_USE_COLUMNS: list[str] = ["hall", "week", "site", "building", "pods", "gpus", "internal_gpus", "leased_gpus",
+                               "free_gpus", "interpod_gbps", "capacity_gbps", "utilisation"]
 """The columns of :attr:`Plan.hall_use`."""
 
 

@@ -155,7 +155,7 @@ def from_networkx(g: nx.Graph, file: str, *, srlg_attr: str = "srlg") -> SourceN
     >>> net.nodes["name"].tolist(), net.links["capacity_gbps"].tolist()
     (['New York', 'Boston'], [10.0, nan])
     """
-    pods = {n for n, d in g.nodes(data=True) if d.get("kind") == "pod"}  # a planner export's fabric: not fibre
+    pods = {n for n, d in g.nodes(data=True) if d.get("kind") in ("pod", "hall")}  # a planner export's fabric
     nodes = []
     for key, d in g.nodes(data=True):
         if key in pods:
