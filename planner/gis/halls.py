@@ -11,16 +11,15 @@ so the layout is metric wherever the campus is.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
+from planner.geo import local_metric
 from planner.plan import Plan
 from planner.scenario import Scenario
 
@@ -35,14 +34,6 @@ HALL_COLUMNS = {"site": "str", "building": "str", "name": "str", "pod_ids": "str
                 "gpus": "int64", "uplink_gbps": "float64", "aggregation_gbps": "float64", "unlimited": "bool",
                 "lat": "float64", "lon": "float64"}
 """Columns of the ``halls`` layer without a plan (``aggregation_gbps`` is empty where ``unlimited``)."""
-
-
-@lru_cache(maxsize=256)
-def _local(lat: float, lon: float) -> tuple[Transformer, Transformer]:
-    """To and from an azimuthal equidistant projection (metres) centred on ``lat``, ``lon``."""
-    aeqd = f"+proj=aeqd +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m"
-    return (Transformer.from_crs("EPSG:4326", aeqd, always_xy=True),
-            Transformer.from_crs(aeqd, "EPSG:4326", always_xy=True))
 
 
 def _ring(n: int, radius_m: float) -> list[tuple[float, float]]:
@@ -80,13 +71,13 @@ def layout_points(lat: float, lon: float, n: int, footprint: BaseGeometry | None
     """
     if n <= 0:
         return []
-    fwd, back = _local(float(lat), float(lon))
+    local = local_metric(lat, lon)
     xy = None
     if footprint is not None and not footprint.is_empty:
-        xy = _grid(shapely.transform(footprint, fwd.transform, interleaved=False), n)
+        xy = _grid(shapely.transform(footprint, local.transform, interleaved=False), n)
     if xy is None:
         xy = _ring(n, RING_M)
-    lons, lats = back.transform([x for x, _ in xy], [y for _, y in xy])
+    lons, lats = local.transform([x for x, _ in xy], [y for _, y in xy], direction="INVERSE")
     return [(float(a), float(b)) for a, b in zip(lons, lats, strict=True)]
 
 

@@ -12,7 +12,7 @@ sources (first match wins):
 - link capacity: ``capacity_gbps``, ``LinkSpeedRaw`` (bit/s, Topology Zoo), ``capacity`` (Gbps);
 - link conduit: ``srlg`` (or the attribute named by ``srlg_attr``).
 
-Nodes of kind ``pod`` and their uplinks (a planner GraphML export) are not fibre and are left out.
+Nodes of kind ``pod`` and ``hall`` and their edges (a planner GraphML export) are not fibre and are left out.
 """
 
 from __future__ import annotations
