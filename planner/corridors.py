@@ -201,15 +201,18 @@ def corridor_problems(inp: Inputs) -> list[Problem]:
         km = s.length_km if s.length_km is not None else geodesic_length_km(line) * (s.route_factor or 1.0)
         factor = km / gc
         if factor < settings.min_route_factor * (1 - FACTOR_TOLERANCE):
+            file, where = tf, tp.where(("spans", index[sid]))
             if s.length_km is not None:
                 field, value = "length_km", f"{s.length_km:g}"
             elif s.route_factor is not None:
                 field, value = "route_factor", f"{s.route_factor:g}"
+            elif sid in inp.routes:  # the routes file draws it
+                file, where = inp.routes_file, inp.routes[sid][1]
+                field, value = "geometry", f"{len(line.coords)} points"
             else:
-                field, value = "waypoints", ("a line of the routes file" if sid in inp.routes
-                                             else f"{len(s.waypoints)} waypoint(s)")
+                field, value = "waypoints", f"{len(s.waypoints)} waypoint(s)"
             out.append(Problem(
-                tf, tp.where(("spans", index[sid])), field, value,
+                file, where, field, value,
                 f"span {sid} is shorter than the roads it follows: {km:,.1f} km of fibre is {factor:.3f} x the "
                 f"great circle between {s.a} and {s.b} ({gc:,.1f} km), below min_route_factor "
                 f"{settings.min_route_factor:g} (long-haul fibre runs ~1.2-1.5 x)",

@@ -8,6 +8,7 @@ along 33 N; 0.0045 degrees of latitude is 500 m.
 
 from __future__ import annotations
 
+import json
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ from planner.geo import great_circle_km
 from tests import tiny
 
 
-def _warnings(tmp_path: Path, data: dict[str, Any], kind: str) -> list[Problem]:
-    sc = load_scenario(tiny.write(tmp_path, data))
+def _warnings(tmp_path: Path, data: dict[str, Any], kind: str, path: Path | None = None) -> list[Problem]:
+    sc = load_scenario(path or tiny.write(tmp_path, data))
     marker = {"roads": "shorter than the roads it follows", "srlg": "one cut there takes both"}[kind]
     return [w for w in sc.warnings if marker in w.message]
 
@@ -65,6 +66,19 @@ def test_route_factor_given_or_fibre_length_long_enough_is_quiet(tmp_path: Path)
     found = _warnings(tmp_path, d, "roads")
     assert [(w.message.split()[1], w.field, w.value) for w in found] == [("SA-J", "length_km", "95")]
     assert "1.017 x" in found[0].message
+
+
+def test_a_route_from_the_routes_file_is_named_there(tmp_path: Path) -> None:
+    d = tiny.base()
+    del d["scenario"]["settings"]["min_route_factor"]
+    d["scenario"]["files"]["routes"] = "routes.geojson"
+    path = tiny.write(tmp_path, d)
+    line = {"type": "LineString", "coordinates": [[-90.0, 33.0], [-89.5, 33.001], [-89.0, 33.0]]}
+    (tmp_path / "routes.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"span": "SA-J"}, "geometry": line}]}))
+    found = {w.message.split()[1]: w for w in _warnings(tmp_path, d, "roads", path=path)}
+    assert Path(found["SA-J"].file).name == "routes.geojson" and found["SA-J"].field == "geometry"
+    assert Path(found["J-SB"].file).name == "topology.yaml" and found["J-SB"].field == "waypoints"
 
 
 def test_min_route_factor_is_a_setting(tmp_path: Path) -> None:

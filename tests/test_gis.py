@@ -164,6 +164,17 @@ def test_halls_layer_inside_campus_with_peak_aggregation_use(sc: Scenario, plan:
     assert again.geometry.geom_equals_exact(halls.geometry, 0.0).all()
 
 
+@pytest.mark.parametrize("n", [1, 7, 40])
+def test_hall_layout_fits_an_l_shaped_footprint(n: int) -> None:
+    from planner.gis.halls import layout_points
+
+    ell = shapely.Polygon([(-90.02, 33.0), (-89.98, 33.0), (-89.98, 33.005), (-90.015, 33.005), (-90.015, 33.03),
+                           (-90.02, 33.03)])
+    pts = layout_points(33.0, -90.0, n, ell)
+    assert len(set(pts)) == n and all(ell.contains(Point(p)) for p in pts)
+    assert pts == layout_points(33.0, -90.0, n, ell)
+
+
 def test_undeclared_halls_are_unlimited_in_every_export(tmp_path: Path) -> None:
     import pyogrio
 
