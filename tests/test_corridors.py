@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 
 from planner import load_scenario
 from planner.cli import app
-from planner.corridors import _grown, _pair_run, densify_geodesic, parallel_runs
+from planner.corridors import _grown, _pair_run, parallel_runs
 from planner.errors import Problem
-from planner.geo import great_circle_km
+from planner.geo import densify_geodesic, great_circle_km
 from tests import tiny
 
 
