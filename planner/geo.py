@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import itertools
 
-from pyproj import Geod
+from pyproj import Geod, Transformer
 from shapely.geometry import LineString
 
-__all__ = ["WGS84", "densify_geodesic", "geodesic_length_km", "great_circle_km", "points_along_km"]
+__all__ = ["WGS84", "densify_geodesic", "geodesic_length_km", "great_circle_km", "local_metric", "points_along_km"]
 
 WGS84 = Geod(ellps="WGS84")
 
@@ -96,3 +96,22 @@ def densify_geodesic(line: LineString, max_segment_km: float = 20.0) -> LineStri
             out += [(float(x), float(y)) for x, y in WGS84.npts(lon1, lat1, lon2, lat2, n)]
         out.append((lon2, lat2))
     return LineString(out) if len(out) >= 2 else line
+
+
+def local_metric(lat: float, lon: float) -> Transformer:
+    """lon/lat (degrees, WGS84) to metres in an azimuthal equidistant projection centred on ``lat``, ``lon``.
+
+    Distances from the centre are exact and others good to ~0.1 % within a few hundred
+    km of it: a local metric plane in which to buffer and measure. Its inverse is
+    ``transform(x, y, direction="INVERSE")``. Built as a PROJ pipeline (tens of
+    microseconds, against milliseconds for a CRS lookup), so one per pair of spans is cheap.
+
+    Examples
+    --------
+    >>> x, y = local_metric(33.0, -90.0).transform(-89.0, 33.0)
+    >>> round(x / 1000, 2), round(y / 1000, 2)
+    (93.45, 0.44)
+    """
+    return Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        f"+step +proj=aeqd +lat_0={float(lat)!r} +lon_0={float(lon)!r} +ellps=WGS84")

@@ -1,12 +1,17 @@
 """The network: one NetworkX graph of campuses, fabric domains, PoPs and DCI fibre.
 
-Nodes carry ``kind`` (``site``, ``pod``, ``pop``, ``junction``) and lat/lon; edges
-carry ``kind`` (``uplink`` from a pod to its site's aggregation layer, ``span`` for
-DCI fibre) with ``capacity_gbps``, ``length_km``, ``latency_ms`` and, for spans,
-``srlg`` and a shapely ``geometry``. A simple :class:`networkx.Graph` holds it all,
-unless spans run in parallel between one pair of nodes (two routes between the
-same cities): then it is a :class:`networkx.MultiGraph` whose edge keys are the
-edge ids.
+Nodes carry ``kind`` (``site``, ``hall``, ``pod``, ``pop``, ``junction``) and lat/lon;
+edges carry ``kind`` (``uplink`` from a pod to its hall, ``aggregation`` from a hall's
+aggregation layer to its campus, ``span`` for DCI fibre) with ``capacity_gbps``,
+``length_km``, ``latency_ms`` and, for spans, ``srlg`` and a shapely ``geometry``.
+The campus fabric is a tree below each site (pod -> hall -> site): it carries no
+transit, and routes run over spans only (:func:`~planner.routing.span_graph`).
+Hall nodes are named :func:`hall_node` (``hall:<id>``), as hall labels may repeat pod ids.
+A hall without a modelled aggregation layer has ``unlimited`` True and an
+``aggregation`` edge of capacity ``inf`` (exports that cannot hold ``inf`` leave it out).
+A simple :class:`networkx.Graph` holds it all, unless spans run in parallel between
+one pair of nodes (two routes between the same cities): then it is a
+:class:`networkx.MultiGraph` whose edge keys are the edge ids.
 """
 
 from __future__ import annotations
@@ -20,7 +25,18 @@ import pandas as pd
 
 from planner.scenario import Scenario
 
-__all__ = ["NETWORK_TABLES", "build_network", "network_json", "network_tables"]
+__all__ = ["NETWORK_TABLES", "build_network", "hall_node", "network_json", "network_tables"]
+
+
+def hall_node(hall: str) -> str:
+    """The node id of a hall in :func:`build_network`'s graph.
+
+    Examples
+    --------
+    >>> hall_node("OH-H1")
+    'hall:OH-H1'
+    """
+    return f"hall:{hall}"
 
 
 def build_network(sc: Scenario) -> nx.Graph:
@@ -32,6 +48,9 @@ def build_network(sc: Scenario) -> nx.Graph:
     >>> g = build_network(load_scenario())
     >>> g.nodes["OH-NAL"]["kind"], g.graph["crs"]
     ('site', 'EPSG:4326')
+    >>> pod = next(n for n, d in g.nodes(data=True) if d["kind"] == "pod")
+    >>> [g.nodes[n]["kind"] for n in nx.shortest_path(g, pod, "OH-NAL")] if g.nodes[pod]["site"] == "OH-NAL" else []
+    ['pod', 'hall', 'site']
     """
     ends = sc.spans[["a", "b"]].apply(lambda r: frozenset((r["a"], r["b"])), axis=1)
     g = (nx.MultiGraph if ends.duplicated().any() else nx.Graph)(
@@ -46,11 +65,19 @@ def build_network(sc: Scenario) -> nx.Graph:
         g.add_node(pid, kind="pop", name=p["name"], lat=p["lat"], lon=p["lon"])
     for jid, j in sc.junctions.iterrows():
         g.add_node(jid, kind="junction", name=j["name"], lat=j["lat"], lon=j["lon"])
+    for hall, h in sc.halls.iterrows():
+        site, node = sc.sites.loc[h["site"]], hall_node(str(hall))
+        cap = float(h["aggregation_gbps"])
+        g.add_node(node, kind="hall", name=h["name"], hall=hall, lat=site["lat"], lon=site["lon"], site=h["site"],
+                   building=h["building"], pods=int(h["pods"]), gpus=int(h["gpus"]), aggregation_gbps=cap,
+                   unlimited=not math.isfinite(cap))
+        g.add_edge(node, h["site"], **key(f"aggregation:{hall}"), id=f"aggregation:{hall}", kind="aggregation",
+                   capacity_gbps=cap, unlimited=not math.isfinite(cap), length_km=0.0, latency_ms=0.0)
     for pod, p in sc.pods.iterrows():
         site = sc.sites.loc[p["site"]]
         g.add_node(pod, kind="pod", name=pod, lat=site["lat"], lon=site["lon"], site=p["site"], sku=p["sku"],
-                   gpus=int(p["gpus"]), fabric=p["fabric"], fabric_kind=p["fabric_kind"])
-        g.add_edge(pod, p["site"], **key(f"uplink:{pod}"), id=f"uplink:{pod}", kind="uplink",
+                   gpus=int(p["gpus"]), fabric=p["fabric"], fabric_kind=p["fabric_kind"], hall=p["hall"])
+        g.add_edge(pod, hall_node(str(p["hall"])), **key(f"uplink:{pod}"), id=f"uplink:{pod}", kind="uplink",
                    capacity_gbps=float(p["uplink_gbps"]), length_km=0.0, latency_ms=0.0)
     for span, s in sc.spans.iterrows():
         g.add_edge(s["a"], s["b"], **key(str(span)), id=span, kind="span", capacity_gbps=float(s["capacity_gbps"]),

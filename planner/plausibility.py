@@ -1,5 +1,6 @@
 """Checks for input that is well-formed but cannot be meant: sizes past the limits, spans of no length,
-PoPs cut off from every campus, coordinates that look swapped.
+PoPs cut off from every campus, coordinates that look swapped, and (:mod:`planner.corridors`) spans
+shorter than the roads they follow or side by side with a span of another shared-risk group.
 
 :func:`size_problems` runs before any other cross-file check, so that nothing is
 expanded (pod groups, per-period tables) past :data:`~planner.schema.LIMITS`;
@@ -16,6 +17,7 @@ import networkx as nx
 import numpy as np
 from shapely.geometry import LineString
 
+from planner.corridors import corridor_problems
 from planner.errors import Problem
 from planner.geo import geodesic_length_km
 from planner.schema import MAX_POD_PERIODS, MAX_PODS, MAX_SPAN_KM, MIN_SPAN_KM
@@ -97,7 +99,8 @@ def looks_swapped(lat: np.ndarray, lon: np.ndarray) -> list[tuple[int, float, fl
 
 
 def topology_problems(inp: Inputs) -> list[Problem]:
-    """Spans of no (or impossible) length, PoPs that leases use but no span reaches, swapped coordinates."""
+    """Spans of no (or impossible) length, PoPs that leases use but no span reaches, swapped coordinates,
+    and the route-geometry warnings of :func:`~planner.corridors.corridor_problems`."""
     out: list[Problem] = []
     tf, tp = inp.topology_pos.file, inp.topology_pos
     sf, sp = inp.sites_pos.file, inp.sites_pos
@@ -153,4 +156,4 @@ def topology_problems(inp: Inputs) -> list[Problem]:
                            f"it would be {d_swapped:,.0f} km from {places[j][3]}",
                            "swap lat and lon if they were entered the wrong way round (lat is north-south)",
                            severity="warning"))
-    return out
+    return out + corridor_problems(inp)

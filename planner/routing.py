@@ -1,7 +1,7 @@
 """Routes over the DCI fibre: k lowest-latency paths and the site x PoP latency matrix.
 
-A path is a sequence of spans from a campus to a PoP. Pods are leaves and never
-carry transit; campuses, PoPs and junctions may.
+A path is a sequence of spans from a campus to a PoP. The campus fabric (pods,
+halls and their edges) never carries transit; campuses, PoPs and junctions may.
 """
 
 from __future__ import annotations
@@ -21,6 +21,10 @@ __all__ = ["Path", "candidate_paths", "fastest_path", "k_shortest_paths", "laten
            "widest_path"]
 
 
+FABRIC_KINDS = frozenset({"pod", "hall"})
+"""Node kinds of the campus fabric: never on a DCI path."""
+
+
 @dataclass(frozen=True)
 class Path:
     """A route: its nodes, its spans, and its one-way latency and length."""
@@ -37,7 +41,7 @@ class Path:
 
 
 def span_graph(g: nx.Graph, *, exclude_spans: Iterable[str] = ()) -> nx.Graph:
-    """The fibre alone: ``g`` without pods and uplinks, and without ``exclude_spans``.
+    """The fibre alone: ``g`` without the campus fabric (pods, halls, their edges), and without ``exclude_spans``.
 
     Always a simple graph: a span parallel to another between the same two nodes
     runs through a node of kind ``via`` of its own (``<span>~via``), each half
@@ -55,7 +59,7 @@ def span_graph(g: nx.Graph, *, exclude_spans: Iterable[str] = ()) -> nx.Graph:
     """
     gone = set(exclude_spans)
     h = nx.Graph()
-    h.add_nodes_from((n, d) for n, d in g.nodes(data=True) if d["kind"] != "pod")
+    h.add_nodes_from((n, d) for n, d in g.nodes(data=True) if d["kind"] not in FABRIC_KINDS)
     for u, v, d in g.edges(data=True):
         if d["kind"] != "span" or d["id"] in gone:
             continue

@@ -395,6 +395,21 @@ class Settings(_Model):
         default=25.0,
         description="Traffic a site-spanning replica sends between its pods, per GPU, Gbps",
     )
+    min_route_factor: float = Field(
+        default=1.05, ge=1, le=10,
+        description="A span whose fibre length is below this many times the great circle between its ends is "
+        "flagged (a warning): long-haul fibre follows roads and rail, ~1.2-1.5x the great circle",
+    )
+    srlg_separation_km: float = Field(
+        default=1.0, gt=0, le=100,
+        description="Spans of different shared-risk groups closer than this to each other, for longer than "
+        "srlg_parallel_km, are flagged (a warning): one dig may cut both",
+    )
+    srlg_parallel_km: float = Field(
+        default=5.0, gt=0, le=MAX_SPAN_KM,
+        description="How far spans of different shared-risk groups may run within srlg_separation_km of each "
+        "other before they are flagged (leaving a shared node side by side is normal for a short way)",
+    )
     move_penalty_usd: NonNeg = Field(
         default=1e9,
         description="When re-planning: cost of relocating a lease that could stay where the previous plan put "

@@ -146,7 +146,7 @@ def test_build_network_kinds_and_attributes(tiny_sc: planner.Scenario) -> None:
     assert g.graph["crs"] == "EPSG:4326"
     kinds = {n: d["kind"] for n, d in g.nodes(data=True)}
     assert kinds == {"SA": "site", "SB": "site", "A1": "pod", "A2": "pod", "B1": "pod", "P1": "pop", "P2": "pop",
-                     "J": "junction"}
+                     "J": "junction", "hall:A1": "hall", "hall:A2": "hall", "hall:B1": "hall"}
     pod = {"site": "SA", "sku": "T1", "gpus": 100, "fabric": "f", "fabric_kind": "RoCE", "lat": 33.0, "lon": -90.0}
     assert {k: g.nodes["A1"][k] for k in pod} == pod
     assert (g.nodes["P2"]["lat"], g.nodes["P2"]["lon"]) == (34.0, -88.0)
@@ -155,11 +155,11 @@ def test_build_network_kinds_and_attributes(tiny_sc: planner.Scenario) -> None:
     spans = {d["id"]: (u, v, d) for u, v, d in g.edges(data=True) if d["kind"] == "span"}
     assert set(uplinks) == {"uplink:A1", "uplink:A2", "uplink:B1"}
     assert set(spans) == set(KM)
-    assert g.number_of_edges() == 8
+    assert g.number_of_edges() == 11  # 3 uplinks, 3 hall aggregation layers (undeclared: unlimited), 5 spans
     # uplink = GPUs x port Gbps x planes / oversubscription
     assert uplinks["uplink:A1"][2]["capacity_gbps"] == 100 * 400 * 1 / 4
     assert uplinks["uplink:B1"][2]["capacity_gbps"] == 200 * 400 * 1 / 4
-    assert {uplinks["uplink:B1"][0], uplinks["uplink:B1"][1]} == {"B1", "SB"}
+    assert {uplinks["uplink:B1"][0], uplinks["uplink:B1"][1]} == {"B1", "hall:B1"}
     assert uplinks["uplink:A1"][2]["latency_ms"] == 0.0
 
     u, v, d = spans["J-P2"]
@@ -168,6 +168,58 @@ def test_build_network_kinds_and_attributes(tiny_sc: planner.Scenario) -> None:
     assert d["length_km"] == pytest.approx(144.69, abs=0.1)
     assert d["latency_ms"] == pytest.approx(MS["J-P2"], abs=0.0005)
     assert d["geometry"].coords[0] == (-89.0, 33.0) and d["geometry"].coords[-1] == (-88.0, 34.0)
+
+
+def _halls_data() -> dict[str, Any]:
+    """Tiny with declared halls: A1 and A2 in hall HA (building SA-1, 5,000 Gbps), B1 alone in HB."""
+    d = tiny.base()
+    d["pods"]["halls"] = [{"id": "HA", "site": "SA", "building": "SA-1", "aggregation_gbps": 5000},
+                          {"id": "HB", "site": "SB", "building": "SB-1", "name": "Hall B", "aggregation_gbps": 2500}]
+    for pod, hall in zip(d["pods"]["pods"], ["HA", "HA", "HB"], strict=True):
+        pod["hall"] = hall
+    return d
+
+
+def test_network_puts_halls_between_pods_and_their_campus(tmp_path: Path) -> None:
+    sc = _load(tmp_path, _halls_data())
+    g = planner.build_network(sc)
+    want = {"kind": "hall", "site": "SA", "building": "SA-1", "pods": 2, "gpus": 200, "aggregation_gbps": 5000.0,
+            "unlimited": False}
+    assert {k: g.nodes["hall:HA"][k] for k in want} == want
+    assert g.nodes["hall:HB"]["name"] == "Hall B"
+    agg = {d["id"]: (u, v, d) for u, v, d in g.edges(data=True) if d["kind"] == "aggregation"}
+    assert set(agg) == {"aggregation:HA", "aggregation:HB"}
+    assert {agg["aggregation:HA"][0], agg["aggregation:HA"][1]} == {"hall:HA", "SA"}
+    assert agg["aggregation:HB"][2]["capacity_gbps"] == 2500.0
+    for pod, hall in [("A1", "hall:HA"), ("A2", "hall:HA"), ("B1", "hall:HB")]:
+        assert set(g[pod]) == {hall}, pod  # a pod hangs off its hall alone
+        assert g.edges[pod, hall]["capacity_gbps"] == sc.pods.at[pod, "uplink_gbps"]
+    assert nx.shortest_path(g, "A1", "SA") == ["A1", "hall:HA", "SA"]
+
+
+def test_undeclared_halls_are_unlimited(tiny_sc: planner.Scenario) -> None:
+    g = planner.build_network(tiny_sc)
+    for hall in ("hall:A1", "hall:A2", "hall:B1"):
+        assert g.nodes[hall]["unlimited"] is True
+        (site,) = set(g[hall]) - {hall.removeprefix("hall:")}
+        edge = g.edges[hall, site]
+        assert edge["kind"] == "aggregation" and edge["unlimited"] is True and math.isinf(edge["capacity_gbps"])
+
+
+def test_no_path_runs_through_the_campus_fabric(tmp_path: Path) -> None:
+    """Routes leave a campus over spans only, even where a hall or pod joins nodes the fibre does not."""
+    d = _halls_data()
+    d["topology"]["spans"] = [s for s in d["topology"]["spans"] if s["id"] not in ("SA-J", "J-SB")]
+    sc = _load(tmp_path, d)
+    g = planner.build_network(sc)
+    h = span_graph(g)
+    assert not {n for n, k in h.nodes(data="kind") if k in ("pod", "hall")}
+    paths = planner.routing.candidate_paths(sc, g, k=10)
+    fabric = set(sc.pods.index) | {f"hall:{x}" for x in sc.halls.index}
+    assert len(paths) and not any(set(nodes) & fabric for nodes in paths["nodes"])
+    assert {d["kind"] for _, _, d in h.edges(data=True)} == {"span"}
+    m = planner.routing.latency_matrix(sc, g)
+    assert m.loc["SA", "P1"] == pytest.approx(MS["SA-P1"], abs=0.0005)
 
 
 def test_span_graph_drops_pods_and_excluded_spans(tiny_sc: planner.Scenario) -> None:

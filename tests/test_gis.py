@@ -43,6 +43,12 @@ def _data() -> dict:
     """Tiny scenario with a footprint, a bent span, split and multi-span replicas, and a lease without egress."""
     d = tiny.base()
     d["sites"]["sites"][0]["footprint"] = FOOTPRINT
+    d["scenario"]["settings"]["interpod_gbps_per_gpu"] = 2.0  # L2, split over A1 and A2, loads HA1 and HA2
+    d["pods"]["halls"] = [{"id": "HA1", "site": "SA", "building": "SA-1", "aggregation_gbps": 1000},
+                          {"id": "HA2", "site": "SA", "building": "SA-1", "name": "Hall A2", "aggregation_gbps": 400},
+                          {"id": "HB", "site": "SB", "building": "SB-1", "aggregation_gbps": 500}]
+    for pod, hall in zip(d["pods"]["pods"], ["HA1", "HA2", "HB"], strict=True):
+        pod["hall"] = hall
     d["topology"]["spans"][2]["waypoints"] = [[-90.3, 33.5]]
     d["leases"] = [
         tiny.lease("L1", 50, price=4.0, egress_gbps=100, region="P2", latency_slo_ms=50, allowed_sites="SA"),
@@ -110,7 +116,7 @@ def _count(path: Path, sql: str) -> int:
 
 # --------------------------------------------------------------------------- layers
 def test_layer_names_crs_and_ids(layers: dict) -> None:
-    assert list(layers) == ["footprints", "spans", "routes", "amplifiers", "junctions", "pops", "sites"]
+    assert list(layers) == ["footprints", "spans", "routes", "amplifiers", "junctions", "pops", "halls", "sites"]
     for name, gdf in layers.items():
         assert gdf.crs.to_epsg() == 4326, name
         assert gdf.index.name == "id" and gdf.index.is_unique, name
@@ -133,6 +139,60 @@ def test_sites_and_points(sc: Scenario, layers: dict) -> None:
     assert sites.loc["SA", "geometry"].equals(Point(-90.0, 33.0))
     assert list(layers["footprints"].index) == ["SA"]
     assert list(layers["pops"].index) == ["P1", "P2"] and list(layers["junctions"].index) == ["J"]
+
+
+def test_halls_layer_inside_campus_with_peak_aggregation_use(sc: Scenario, plan: Plan, layers: dict) -> None:
+    from planner.gis.halls import RING_M
+
+    halls = layers["halls"]
+    assert list(halls.index) == ["HA1", "HA2", "HB"]
+    assert halls.loc["HA2", ["site", "building", "name", "pod_ids", "pods", "gpus"]].tolist() == [
+        "SA", "SA-1", "Hall A2", "A2", 1, 100]
+    assert halls.loc["HA1", "aggregation_gbps"] == 1000.0 and not halls["unlimited"].any()
+    footprint = shapely.Polygon(FOOTPRINT)
+    assert all(footprint.contains(p) for p in halls.loc[["HA1", "HA2"], "geometry"])
+    assert halls.geometry.map(lambda p: (p.x, p.y)).is_unique
+    hb = halls.at["HB", "geometry"]  # SB has no footprint: on a ring around its point
+    assert great_circle_km(33.0, -88.0, hb.y, hb.x) * 1000 == pytest.approx(RING_M, rel=1e-6)
+    use = plan.hall_use.groupby("hall")
+    pd.testing.assert_series_equal(halls["peak_utilisation"], use["utilisation"].max().reindex(halls.index),
+                                   check_names=False)
+    pd.testing.assert_series_equal(halls["peak_interpod_gbps"], use["interpod_gbps"].max().reindex(halls.index),
+                                   check_names=False)
+    assert halls.loc["HA1", "peak_utilisation"] > 0, "L2 should span pods of SA"
+    again = gis.topology_layers(sc, plan)["halls"]  # laid out the same way every time
+    assert again.geometry.geom_equals_exact(halls.geometry, 0.0).all()
+
+
+@pytest.mark.parametrize("n", [1, 7, 40])
+def test_hall_layout_fits_an_l_shaped_footprint(n: int) -> None:
+    from planner.gis.halls import layout_points
+
+    ell = shapely.Polygon([(-90.02, 33.0), (-89.98, 33.0), (-89.98, 33.005), (-90.015, 33.005), (-90.015, 33.03),
+                           (-90.02, 33.03)])
+    pts = layout_points(33.0, -90.0, n, ell)
+    assert len(set(pts)) == n and all(ell.contains(Point(p)) for p in pts)
+    assert pts == layout_points(33.0, -90.0, n, ell)
+
+
+def test_undeclared_halls_are_unlimited_in_every_export(tmp_path: Path) -> None:
+    import pyogrio
+
+    sc = load_scenario(tiny.write(tmp_path / "sc", tiny.base()))
+    plan = greedy(sc)
+    halls = gis.topology_layers(sc, plan)["halls"]
+    assert halls["unlimited"].all() and halls["aggregation_gbps"].isna().all()
+    assert halls["peak_utilisation"].isna().all() and (halls["peak_interpod_gbps"] == 0).all()
+    doc = json.loads(gis.write_geojson(sc, tmp_path / "t.geojson", plan=plan).read_text(encoding="utf-8"))
+    feats = [f for f in doc["features"] if f["properties"]["layer"] == "halls"]
+    assert len(feats) == 3 and all(f["properties"]["aggregation_gbps"] is None for f in feats)
+    back = pyogrio.read_dataframe(gis.write_gpkg(sc, tmp_path / "t.gpkg", plan=plan), layer="halls")
+    assert back["aggregation_gbps"].isna().all() and back["unlimited"].all()
+    g = nx.read_graphml(gis.write_graphml(sc, tmp_path / "n.graphml", plan=plan))
+    edge = g.edges["hall:A1", "SA"]
+    assert edge["kind"] == "aggregation" and edge["unlimited"] is True and "capacity_gbps" not in edge
+    assert "peak_utilisation" not in edge and edge["peak_gbps"] == 0.0
+    assert "inf" not in (tmp_path / "n.graphml").read_text(encoding="utf-8").lower().replace("info", "")
 
 
 def test_amplifiers_follow_spans(sc: Scenario, layers: dict) -> None:
@@ -333,6 +393,15 @@ def test_graphml_reads_back_typed(out: dict[str, Path], sc: Scenario, plan: Plan
     assert edge["peak_utilisation"] == pytest.approx(
         plan.link_use.loc[plan.link_use["span"] == "SA-J", "utilisation"].max())
     assert isinstance(g.nodes["A1"]["gpus"], int) and g.graph["crs"] == "EPSG:4326"
+    hall = g.nodes["hall:HA1"]
+    assert (hall["kind"], hall["building"], hall["pods"], hall["unlimited"]) == ("hall", "SA-1", 1, False)
+    agg = g.edges["hall:HA1", "SA"]
+    assert agg["kind"] == "aggregation" and agg["capacity_gbps"] == 1000.0
+    peak = plan.hall_use.loc[plan.hall_use["hall"] == "HA1", "utilisation"].max()
+    assert peak > 0 and agg["peak_utilisation"] == pytest.approx(peak)
+    assert hall["peak_utilisation"] == pytest.approx(peak)
+    assert g.edges["A1", "hall:HA1"]["kind"] == "uplink"
+    assert keys[("node", "unlimited")] == "boolean" and keys[("node", "aggregation_gbps")] == "double"
 
 
 def test_graphml_cleans_awkward_attributes(tmp_path: Path) -> None:
@@ -388,7 +457,7 @@ def test_empty_layers_are_written_with_their_type(tmp_path: Path) -> None:
     summary = _summary(gis.write_gpkg(layers, tmp_path / "t.gpkg"))
     assert summary["amplifiers"] == ("Point", 0) and summary["routes"] == ("Line String", 0)
     doc = json.loads(gis.write_geojson(layers, tmp_path / "t.geojson").read_text(encoding="utf-8"))
-    assert {f["properties"]["layer"] for f in doc["features"]} == {"spans", "junctions", "pops", "sites"}
+    assert {f["properties"]["layer"] for f in doc["features"]} == {"spans", "junctions", "pops", "halls", "sites"}
 
 
 def test_export_layers_writes_one_geojson_per_layer_whole(tmp_path: Path) -> None:
@@ -402,7 +471,7 @@ def test_export_layers_writes_one_geojson_per_layer_whole(tmp_path: Path) -> Non
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     files = sorted(p.name for p in out.glob("*.geojson"))
-    assert {"sites.geojson", "pops.geojson", "spans.geojson"} <= set(files)
+    assert {"sites.geojson", "pops.geojson", "spans.geojson", "halls.geojson"} <= set(files)
     for name in files:
         info = pyogrio.read_info(out / name)
         assert info["geometry_type"] in ("Point", "LineString", "Polygon", "MultiPolygon"), (name, info)

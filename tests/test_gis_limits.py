@@ -146,6 +146,22 @@ def test_kml_at_limit_is_red_with_a_legend_and_typed_fields(out: dict[str, Path]
     assert "id (String) = SA" in sites and re.search(r"gpus \(Integer\) = 200", sites)
 
 
+def test_halls_layer_as_gdal_reads_it(out: dict[str, Path], sc: Scenario) -> None:
+    """The halls (undeclared here: no aggregation limit) open typed in GDAL, styled in QGIS, without ``inf``."""
+    info = ogrinfo("-ro", "-al", out["gpkg"], "halls")
+    assert "DESCRIPTION=Halls (aggregation domains)" in info and "Feature Count: 3" in info
+    assert re.search(r"^gpus: Integer", info, re.M) and re.search(r"^aggregation_gbps: Real", info, re.M)
+    assert re.search(r"^unlimited: Integer\(Boolean\)", info, re.M)
+    assert re.search(r"aggregation_gbps \(Real\) = \(null\)", info) and "inf" not in info.lower().replace("info", "")
+    with sqlite3.connect(out["gpkg"]) as con:
+        assert con.execute("SELECT count(*) FROM layer_styles WHERE f_table_name = 'halls'").fetchone()[0] == 1
+    kml = ogrinfo("-ro", "-al", out["kml"], "halls")
+    assert "Feature Count: 3" in kml and re.search(r"gpus \(Integer\) = 100", kml)
+    assert re.search(r"peak_interpod_gbps \(Real\) = 0", kml) and "aggregation_gbps (Real) =" not in kml
+    for pod in sc.pods.index:  # every pod's hall is there, named by the pod group here
+        assert f"pod_ids (String) = {pod}" in kml
+
+
 def test_graphml_at_limit_ids_and_integers_in_igraph_and_networkx(out: dict[str, Path], sc: Scenario) -> None:
     g = nx.read_graphml(out["graphml"])
     edge = g.edges["SA", "P1"]

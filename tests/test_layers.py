@@ -9,7 +9,7 @@ layer  name            modules
 =====  ==============  ====================================================================================
 0      foundations     errors, physics, geo (geodesy on WGS84; validation measures with it), schema, ids,
                        weeks, version
-1      inputs          readers, plausibility, validate, scenario, provenance
+1      inputs          readers, plausibility, corridors (route-geometry checks), validate, scenario, provenance
 2      network         network, routing
 3      plan model      plan, check, results -- the Plan data type, its independent checker and the
                        results-folder reader. The optimiser produces plans, so the type sits below it;
@@ -52,7 +52,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("errors", "physics", "geo", "schema", "ids", "weeks", "version")),
-    ("inputs", ("readers", "plausibility", "validate", "scenario", "provenance")),
+    ("inputs", ("readers", "plausibility", "corridors", "validate", "scenario", "provenance")),
     ("network", ("network", "routing")),
     ("plan model", ("plan", "check", "results")),
     ("optimise", ("optimise", "feasibility", "reasons")),

@@ -23,9 +23,9 @@ from tests.report_pages import FAILURES, browser_driver, parse_page, remote_refe
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SECTION_IDS = ["summary", "map-section", "sites", "spans", "solver", "unplaced", "placements"]
-CHART_IDS = ["map", "site-SA", "site-SB", "span-heatmap", "span-lines", "unplaced-chart"]
-TABLE_IDS = ["unplaced-table", "placements-table", "spans-table"]
+SECTION_IDS = ["summary", "map-section", "sites", "fabric", "spans", "solver", "unplaced", "placements"]
+CHART_IDS = ["map", "site-SA", "site-SB", "fabric-SA", "fabric-SB", "span-heatmap", "span-lines", "unplaced-chart"]
+TABLE_IDS = ["unplaced-table", "placements-table", "spans-table", "fabric-SA-table", "fabric-SB-table"]
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -168,6 +168,63 @@ def test_text_is_escaped(scenario: Scenario, plan: Plan) -> None:
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; more" in page
     assert page.count("<script>") == 1  # only the page's own sort script
+
+
+def _halls_scenario(tmp_path: Path) -> Scenario:
+    """Tiny with declared halls (HA1: A1, HA2: A2 in two buildings of SA; HB: B1) and one lease split over A1, A2.
+
+    L5 (150 GPUs, span=site, weeks 3-6) fills A1 and puts 50 GPUs in A2: at 2 Gbps per GPU its inter-pod
+    traffic is 200 Gbps on HA1 (of 300: 67 %) and 100 Gbps on HA2 (33 %). L3 (100 GPUs, weeks 2-4) sits in
+    B1 whole and loads no aggregation layer.
+    """
+    d = tiny.base()
+    d["scenario"]["settings"]["interpod_gbps_per_gpu"] = 2.0
+    d["scenario"]["horizon"]["periods"] = 6
+    d["pods"]["halls"] = [{"id": "HA1", "site": "SA", "building": "SA-1", "aggregation_gbps": 300},
+                          {"id": "HA2", "site": "SA", "building": "SA-2", "aggregation_gbps": 300},
+                          {"id": "HB", "site": "SB", "building": "SB-1", "aggregation_gbps": 500}]
+    for pod, hall in zip(d["pods"]["pods"], ["HA1", "HA2", "HB"], strict=True):
+        pod["hall"] = hall
+    d["leases"] = [tiny.lease("L5", 150, 2.2, span="site", start_week=3, end_week=6, allowed_sites="SA"),
+                   tiny.lease("L3", 100, 2.0, start_week=2, end_week=4, allowed_sites="SB")]
+    return load_scenario(tiny.write(tmp_path, d))
+
+
+def test_fabric_section_shows_halls_aggregation_use_and_idle_pods(tmp_path: Path) -> None:
+    from planner.report.fabric import hall_summary, idle_by_week
+
+    sc = _halls_scenario(tmp_path)
+    plan = greedy(sc)
+    assert plan.check(sc) == [] and plan.unplaced.empty
+    sa = hall_summary(sc, plan, "SA").set_index("hall")
+    assert sa.loc["HA1", "peak_utilisation"] == pytest.approx(2 / 3) and sa.loc["HA2", "peak_utilisation"] == (
+        pytest.approx(1 / 3))
+    assert sa.loc["HA1", "peak_interpod_gbps"] == pytest.approx(200.0) and sa.loc["HA1", "peak_week"] == 3
+    assert sa["weeks_idle"].tolist() == [2, 2] and sa["building"].tolist() == ["SA-1", "SA-2"]
+    idle = idle_by_week(sc, plan, "SA")
+    assert idle["idle_pods"].tolist() == [2, 2, 0, 0, 0, 0] and idle["idle_halls"].tolist() == [2, 2, 0, 0, 0, 0]
+    assert idle["idle_gpus"].tolist() == [200, 200, 0, 0, 0, 0]
+    assert idle_by_week(sc, plan, "SB")["idle_halls"].tolist() == [1, 0, 0, 0, 1, 1]
+    page = render_report(sc, plan)
+    fabric = page[page.index('<section id="fabric">'):]
+    fabric = fabric[:fabric.index("</section>")]
+    assert "peak aggregation use <b>67 %</b> (HA1, week 3)" in fabric
+    assert "buildings <b>SA-1, SA-2</b>" in fabric and "aggregation <b>unused</b>" in fabric  # SB: L3 in one pod
+    rows = table_rows(page, "fabric-SA-table")
+    assert len(rows) == 2 and "300 Gb/s" in rows[0] and "67 %" in rows[0] and "2 wk" in rows[0]
+    assert '<a href="#fabric">Fabric</a>' in page
+    ids = parse_page(page).ids
+    assert {"fabric-SA", "fabric-SB", "fabric-SB-table"} <= set(ids) and len(ids) == len(set(ids))
+
+
+def test_fabric_section_marks_undeclared_halls_unlimited(page: str, scenario: Scenario, plan: Plan) -> None:
+    fabric = page[page.index('<section id="fabric">'):]
+    fabric = fabric[:fabric.index("</section>")]
+    assert fabric.count("aggregation <b>not modelled</b>") == len(scenario.sites)
+    assert "no aggregation limit" in fabric  # the hatched rows' legend in the heat map
+    assert all("no limit" in row for row in table_rows(page, "fabric-SA-table"))
+    assert 'data-v="Infinity">no limit<' in fabric  # sorts above every capacity, and no "inf" shown
+    assert not re.search(r"\binf\b", re.sub(r"<svg.*?</svg>", "", fabric, flags=re.S))
 
 
 def test_empty_plan(tmp_path: Path) -> None:

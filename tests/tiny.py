@@ -40,8 +40,9 @@ def base() -> dict[str, Any]:
                      "files": {"skus": "skus.yaml", "sites": "sites.yaml", "pods": "pods.yaml",
                                "topology": "topology.yaml", "reservations": "reservations.csv",
                                "leases": "leases.csv"},
+                     # spans drawn straight on purpose (latency = great-circle km x 4.9 us): no route-factor warning
                      "settings": {"max_link_utilisation": 1.0, "k_paths": 3, "transport_usd_per_gbps_km_week": 0.0,
-                                  "interpod_gbps_per_gpu": 0.0}},
+                                  "interpod_gbps_per_gpu": 0.0, "min_route_factor": 1.0}},
         "skus": {"skus": [{"id": "T1", "name": "Test GPU", "tdp_w": 700, "server_kw_per_gpu": 1.0,
                            "source": "made up"}]},
         "sites": {"sites": [

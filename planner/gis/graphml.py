@@ -57,18 +57,33 @@ def _unify_numbers(dicts: Iterable[dict[str, Any]]) -> None:
 
 
 def _add_plan_use(g: nx.Graph, plan: Plan) -> None:
-    """Peak Gbps and utilisation of every span and pod uplink edge, from the plan's use tables."""
+    """Peak Gbps and utilisation of every span, pod uplink and hall aggregation edge, from the plan's use tables.
+
+    Hall nodes get their aggregation layer's ``peak_interpod_gbps`` and (when it is
+    limited) ``peak_utilisation``, from ``plan.hall_use``.
+    """
     links = plan.link_use.groupby("span").agg(peak_gbps=("gbps", "max"), peak_utilisation=("utilisation", "max"))
     up = plan.pod_use.assign(u=plan.pod_use["uplink_gbps"] / plan.pod_use["uplink_capacity_gbps"])
     pods = up.groupby("pod").agg(peak_gbps=("uplink_gbps", "max"), peak_utilisation=("u", "max"))
     use = {("span", k): v for k, v in links.to_dict("index").items()}
     use.update({("uplink", f"uplink:{k}"): v for k, v in pods.to_dict("index").items()})
+    if len(plan.hall_use):
+        halls = plan.hall_use.assign(hall=plan.hall_use["hall"].astype(str)).groupby("hall").agg(
+            peak_gbps=("interpod_gbps", "max"), peak_utilisation=("utilisation", "max"))
+        use.update({("aggregation", f"aggregation:{k}"): v for k, v in halls.to_dict("index").items()})
     limit = g.graph.get("max_link_utilisation")
+    for _, d in g.nodes(data=True):  # a hall node carries its aggregation layer's peak too
+        found = use.get(("aggregation", f"aggregation:{d.get('hall')}")) if d.get("kind") == "hall" else None
+        if found is not None:
+            d["peak_interpod_gbps"] = float(found["peak_gbps"])
+            if not d.get("unlimited"):
+                d["peak_utilisation"] = float(found["peak_utilisation"])
     for _, _, d in g.edges(data=True):
         found = use.get((d.get("kind"), d.get("id")))
         if found is not None:
             d["peak_gbps"] = float(found["peak_gbps"])
-            d["peak_utilisation"] = float(found["peak_utilisation"])
+            if not d.get("unlimited"):  # an unlimited aggregation layer has no utilisation
+                d["peak_utilisation"] = float(found["peak_utilisation"])
             if d.get("kind") == "span" and limit:
                 d["peak_pct_of_limit"] = float(found["peak_utilisation"]) / float(limit) * 100.0
 
@@ -92,10 +107,13 @@ def graphml_graph(sc_or_graph: Scenario | nx.Graph, *, plan: Plan | None = None)
     sc_or_graph
         A scenario (its :func:`~planner.network.build_network` graph is used) or a graph.
     plan
-        A plan whose peak use to add to span and uplink edges (``peak_gbps``,
-        ``peak_utilisation``; on spans also ``peak_pct_of_limit``, 100 = at the usable
-        limit). Span edges always carry their limit, ``max_utilisation_pct`` and
-        ``usable_gbps``, when the graph has ``max_link_utilisation``.
+        A plan whose peak use to add to span, uplink and aggregation edges
+        (``peak_gbps``, ``peak_utilisation``; on spans also ``peak_pct_of_limit``, 100 =
+        at the usable limit) and hall nodes (``peak_interpod_gbps``,
+        ``peak_utilisation``). An unlimited hall (``unlimited`` True) has no capacity
+        and no utilisation attribute: GraphML holds no ``inf``. Span edges always carry
+        their limit, ``max_utilisation_pct`` and ``usable_gbps``, when the graph has
+        ``max_link_utilisation``.
 
     Returns
     -------

@@ -40,6 +40,7 @@ ICON_URL = "https://maps.google.com/mapfiles/kml/paddle/{}.png"
 POINT_STYLES: dict[str, tuple[str, float, float]] = {
     "sites": ("red-stars", 1.3, 1.0), "pops": ("blu-circle", 1.0, 0.9),
     "junctions": ("wht-blank", 0.6, 0.0), "amplifiers": ("ylw-blank", 0.4, 0.0),
+    "halls": ("purple-square", 0.7, 0.7),
 }
 #: Classes of spans by use of their usable limit, RGB.
 SPAN_COLOURS = {**{c.name: c.colour for c in LIMIT_CLASSES}, "grey": NO_PLAN_COLOUR}
@@ -143,7 +144,7 @@ def _xml_id(text: str) -> str:
 
 
 def _label(layer: str, fid: str, row: Mapping[str, Any]) -> str:
-    if layer in ("sites", "pops", "junctions") and row.get("name"):
+    if layer in ("sites", "pops", "junctions", "halls") and row.get("name"):
         return f"{row['name']} ({fid})"
     return fid
 

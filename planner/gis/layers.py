@@ -15,6 +15,7 @@ import pandas as pd
 from shapely.geometry import LineString, Point
 
 from planner.geo import densify_geodesic, points_along_km
+from planner.gis.halls import halls_frame
 from planner.plan import Plan
 from planner.scenario import Scenario
 
@@ -26,7 +27,7 @@ CRS = "EPSG:4326"
 #: The geometry type of each layer, in drawing order (areas, lines, points).
 LAYER_GEOMETRY: dict[str, str] = {
     "footprints": "Polygon", "spans": "LineString", "routes": "LineString", "amplifiers": "Point",
-    "junctions": "Point", "pops": "Point", "sites": "Point",
+    "junctions": "Point", "pops": "Point", "halls": "Point", "sites": "Point",
 }
 
 LIST_SEP = ";"
@@ -260,7 +261,7 @@ def topology_layers(sc: Scenario, plan: Plan | None = None) -> Layers:
     dict of str to GeoDataFrame
         In EPSG:4326, indexed by ``id``: ``footprints`` (polygons, only when a site
         has one), ``spans`` (LineStrings), ``routes`` (LineStrings, only with a plan),
-        ``amplifiers``, ``junctions``, ``pops`` and ``sites`` (points), in that order.
+        ``amplifiers``, ``junctions``, ``pops``, ``halls`` and ``sites`` (points), in that order.
 
         - ``sites``: name, region, residency, power, pods, ``gpus`` and ``gpus_<SKU>``;
           with a plan ``peak_leased_gpus``, ``peak_power_mw``, ``min_headroom_mw``,
@@ -280,6 +281,12 @@ def topology_layers(sc: Scenario, plan: Plan | None = None) -> Layers:
           ``start_date``, also ``start_date`` (start of ``start_week``) and ``end_date``
           (end of ``end_week``, exclusive), for time-aware tools.
         - ``pops``: with a plan ``routes`` ending there and ``peak_egress_gbps``.
+        - ``halls``: one point per hall (aggregation domain), laid out inside its
+          campus footprint or around the campus point (:mod:`planner.gis.halls`):
+          site, building, name, pod_ids, pods, gpus, uplink_gbps, aggregation_gbps
+          (empty where ``unlimited``: no aggregation layer modelled); with a plan
+          ``peak_interpod_gbps``, ``peak_utilisation`` (of aggregation capacity, from
+          ``plan.hall_use``), ``peak_leased_gpus``, ``min_free_gpus``.
 
     Examples
     --------
@@ -299,6 +306,7 @@ def topology_layers(sc: Scenario, plan: Plan | None = None) -> Layers:
     layers["amplifiers"] = _amplifiers(sc)
     layers["junctions"] = _points(sc.junctions)
     layers["pops"] = _points(sc.pops, None if routes is None else _pop_plan_columns(sc, routes))
+    layers["halls"] = halls_frame(sc, plan)
     layers["sites"] = _sites(sc, plan)
     return layers
 

@@ -53,6 +53,9 @@ LAYER_DESCRIPTIONS = {
     "amplifiers": "In-line amplifier huts along each span, numbered from end a.",
     "junctions": "Fibre junctions and regeneration sites.",
     "pops": "Metro PoPs where users' traffic enters; with a plan, the routes ending there and their peak egress.",
+    "halls": "Halls (aggregation domains) inside each campus, placed for display: building, pods, GPUs, "
+             "aggregation capacity (empty where unlimited) and, with a plan, peak inter-pod traffic and its "
+             "utilisation of the aggregation capacity.",
     "sites": "AI campuses: power, PUE, pods and GPUs by SKU; with a plan, peak leased GPUs, power and revenue.",
 }
 """What each layer holds, stored as the GeoPackage's layer descriptions."""
@@ -151,6 +154,7 @@ def _sites_qml(root: ET.Element, gdf: gpd.GeoDataFrame) -> None:
 _SIMPLE = {
     "routes": ("line", _line("#1f77b4", 0.4)),
     "pops": ("marker", _marker("#1f77b4", 3.0)),
+    "halls": ("marker", _marker("#7c3aed", 2.2)),
     "junctions": ("marker", _marker("#ffffff", 1.6)),
     "amplifiers": ("marker", _marker("#ffbf00", 1.2)),
     "footprints": ("fill", {"color": "214,39,40,64", "outline_color": "214,39,40,255", "outline_width": "0.4",
@@ -176,7 +180,7 @@ def layer_qml(name: str, gdf: gpd.GeoDataFrame) -> str | None:
     elif name in _SIMPLE:
         kind, props = _SIMPLE[name]
         _single(root, kind, props)
-        if name == "pops":
+        if name in ("pops", "halls"):
             _labels(root, "name")
     else:
         return None

@@ -12,7 +12,7 @@ sources (first match wins):
 - link capacity: ``capacity_gbps``, ``LinkSpeedRaw`` (bit/s, Topology Zoo), ``capacity`` (Gbps);
 - link conduit: ``srlg`` (or the attribute named by ``srlg_attr``).
 
-Nodes of kind ``pod`` and their uplinks (a planner GraphML export) are not fibre and are left out.
+Nodes of kind ``pod`` and ``hall`` and their edges (a planner GraphML export) are not fibre and are left out.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def from_networkx(g: nx.Graph, file: str, *, srlg_attr: str = "srlg") -> SourceN
     >>> net.nodes["name"].tolist(), net.links["capacity_gbps"].tolist()
     (['New York', 'Boston'], [10.0, nan])
     """
-    pods = {n for n, d in g.nodes(data=True) if d.get("kind") == "pod"}  # a planner export's fabric: not fibre
+    pods = {n for n, d in g.nodes(data=True) if d.get("kind") in ("pod", "hall")}  # a planner export's fabric
     nodes = []
     for key, d in g.nodes(data=True):
         if key in pods:

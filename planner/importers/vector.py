@@ -2,7 +2,7 @@
 
 Points are nodes and LineStrings are links, in any layer. A layer (or, in one
 GeoJSON, a ``layer`` property) named ``pops``, ``junctions`` or ``sites`` says
-the kind of its points; ``amplifiers``, ``routes`` and ``footprints`` (what
+the kind of its points; ``amplifiers``, ``routes``, ``footprints`` and ``halls`` (what
 ``planner export`` also writes) are skipped. A node's key is its ``id`` column,
 else its ``name``, else its row. A line's ends are its ``a``/``b`` (or
 ``source``/``target``, ``from``/``to``) columns, else the nodes nearest its first
@@ -29,7 +29,7 @@ __all__ = ["END_TOLERANCE_KM", "read_vector"]
 END_TOLERANCE_KM = 5.0
 """A line end without named ends joins the nearest node when within this distance."""
 
-SKIPPED_LAYERS = ("amplifiers", "routes", "footprints")
+SKIPPED_LAYERS = ("amplifiers", "routes", "footprints", "halls")
 KINDS = {"pops": "pop", "junctions": "junction", "sites": "site"}
 _END_COLUMNS = (("a", "b"), ("source", "target"), ("from", "to"), ("u", "v"))
 _LINK_NUMBERS = ("length_km", "capacity_gbps", "fibre_pairs", "channels", "channel_gbps", "amplifier_spacing_km")

@@ -7,7 +7,8 @@
 >>> path = write_report(sc, greedy(sc), "output/report.html")  # doctest: +SKIP
 
 Modules: :mod:`~planner.report.html` (the page), :mod:`~planner.report.sections`,
-:mod:`~planner.report.charts`, :mod:`~planner.report.planmap` and
+:mod:`~planner.report.charts`, :mod:`~planner.report.fabric` (halls and aggregation use per campus),
+:mod:`~planner.report.planmap` and
 :mod:`~planner.report.basemap` (the map), :mod:`~planner.report.tables`,
 :mod:`~planner.report.summary` (headline numbers), :mod:`~planner.report.style`; the business
 sections (:mod:`~planner.report.business`): :mod:`~planner.report.manager` (against the greedy

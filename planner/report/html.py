@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from planner.plan import Plan
-from planner.report import sections
+from planner.report import fabric, sections
 from planner.report.assets import CSP, CSS, SCRIPT
 from planner.report.business import business_sections
 from planner.report.summary import headline_figures
@@ -24,7 +24,7 @@ ExtraSection = tuple[str, str, str]
 
 log = logging.getLogger(__name__)
 
-_NAV = [("summary", "Summary"), ("map-section", "Map"), ("sites", "Sites"), ("spans", "Spans"),
+_NAV = [("summary", "Summary"), ("map-section", "Map"), ("sites", "Sites"), ("fabric", "Fabric"), ("spans", "Spans"),
         ("solver", "Solver"), ("unplaced", "Left out"), ("placements", "Placements"), ("failures", "Failures")]
 
 
@@ -70,6 +70,7 @@ def render_report(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None = N
         sections.cards(h), *(fragment for _, _, fragment in extra), *(fragment for _, _, fragment in sales),
         sections.map_section(sc, plan),
         sections.sites_section(sc, plan),
+        fabric.fabric_section(sc, plan),
         sections.spans_section(sc, plan), sections.solver_section(plan), sections.unplaced_section(sc, plan),
         sections.placements_section(sc, plan), sections.failures_section(failures),
     ]
