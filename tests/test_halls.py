@@ -230,7 +230,7 @@ def test_the_aggregation_fix_adds_least_capacity(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("seed", [0, 2, 6])
 def test_the_benchmarks_plain_mip_knows_halls(tmp_path: Path, seed: int) -> None:
-    """The benchmarks' textbook MIP (span=hall binaries per hall, aggregation rows per week) reaches the exact optimum."""
+    """The benchmarks' textbook MIP (a binary per hall for span=hall, aggregation rows per week) is exact."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import csc_matrix
 
