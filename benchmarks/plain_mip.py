@@ -18,8 +18,9 @@ Columns (``l`` lease, ``r`` replica, ``s`` site, ``p`` pod, ``k`` path):
 Rows: every replica on one site iff placed; anti-affinity; one route per placed
 replica; span=site and span=hall splits; and, **per week** (no time compression), pod
 GPUs, pod uplink, site power, DCI span capacity and hall aggregation (inter-pod
-traffic of split replicas). Rows that cannot bind (their largest possible load fits) are left out, as the planner's model does. Objective: revenue
-minus power minus transport cost, maximised.
+traffic of split replicas). Rows that cannot bind (their largest possible load
+fits) are left out, as the planner's model does. Objective: revenue minus power
+minus transport cost, maximised.
 """
 
 from __future__ import annotations
