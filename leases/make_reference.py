@@ -66,13 +66,13 @@ INFERENCE = {  # GPUs per replica and weights: one to a few servers (or one or t
     "GB200": ([72, 144], [75, 25]),
 }
 FINE_TUNE = {"H100": [8, 16, 32, 64, 128, 256], "B200": [8, 16, 32, 64, 128, 256], "GB200": [72, 144, 288, 576]}
-TERM = {"fine-tune": (2, 8), "inference": (8, 52), "training": (4, 20)}
+TERM = {"fine-tune": (2, 8), "inference": (8, 52), "training": (6, 26)}
 HEADER = ["id", "tenant", "kind", "priority", "sku", "gpus", "span", "replicas", "anti_affinity",
           "egress_gbps", "region", "latency_slo_ms", "allowed_sites", "residency",
           "start_week", "end_week", "price_usd_per_gpu_hour"]
 INTERNAL = [  # (id, sku, gpus, replicas, anti_affinity, region, slo ms, start, end)
     ("INT-assistant", "B200", 1024, 2, True, "ASH", 15, 1, 52),
-    ("INT-ads-ranking", "H100", 1536, 1, False, "CHI", 10, 1, 52),
+    ("INT-ads-ranking", "H100", 1024, 1, False, "CHI", 10, 1, 52),
     ("INT-code-assist", "GB200", 1152, 1, False, "DFW", 8, 10, 52),
     ("INT-search", "B200", 512, 1, False, "ATL", 10, 1, 52),
     ("INT-media-gen", "GB200", 576, 1, False, "NYC", 20, 20, 52),
@@ -119,7 +119,7 @@ def read_halls(path: Path) -> list[Hall]:
 def training_rows(rng: np.random.Generator, hall: Hall) -> list[list[object]]:
     """Waves of pretraining that take the whole hall, post-training on whole pods in some gaps.
 
-    Two or three waves of 6-14 weeks a year, 4-16 weeks apart (the next run waits for
+    Two or three waves of 6-14 weeks a year, 3-10 weeks apart (the next run waits for
     its data and model design): the hall is idle, and for sale, in between.
     """
     rows: list[list[object]] = []
@@ -134,7 +134,7 @@ def training_rows(rng: np.random.Generator, hall: Hall) -> list[list[object]]:
             stop = min(WEEKS, end + 1 + int(rng.integers(1, 3)))
             rows += [[hall.pods[z][0], "", "", "", end + 1, stop, "", "post-training and RL (whole zone)"]
                      for z in sorted(zones.tolist())]
-        week = end + 1 + int(rng.integers(4, 17))
+        week = end + 1 + int(rng.integers(3, 11))
     return rows
 
 
@@ -144,7 +144,7 @@ def serving_rows(rng: np.random.Generator, hall: Hall) -> list[list[object]]:
     start = ENERGISED.get(hall.id, 1)
     rows: list[list[object]] = []
     for pid, gpus in hall.pods:
-        held = int(gpus * rng.uniform(0.35, 0.60)) // unit * unit
+        held = int(gpus * rng.uniform(0.45, 0.70)) // unit * unit
         rows.append([pid, "", "", "", start, WEEKS, held, "internal inference serving"])
         if rng.random() < 0.4:
             s = int(rng.integers(start, WEEKS - 4))
@@ -169,7 +169,7 @@ def egress_gbps(sku: str, gpus: int, rng: np.random.Generator) -> float:
 def lease_row(rng: np.random.Generator, i: int, tenant: str, region_of: dict[str, str],
               pops: list[str]) -> list[object]:
     """One generated lease."""
-    kind = str(rng.choice(["inference", "training", "fine-tune"], p=[0.55, 0.25, 0.20]))
+    kind = str(rng.choice(["inference", "training", "fine-tune"], p=[0.45, 0.40, 0.15]))
     priority = "committed" if rng.random() < 0.35 else "spot"
     sku = str(rng.choice(["H100", "B200", "GB200"], p=[0.25, 0.40, 0.35]))
     span, reps, anti = "pod", 1, False
@@ -186,7 +186,7 @@ def lease_row(rng: np.random.Generator, i: int, tenant: str, region_of: dict[str
         if sku != "H100" and rng.random() < 0.25:
             reps, anti = 2, True  # one replica per campus
         else:
-            reps = int(rng.choice([1, 2, 4, 8, 16], p=[0.25, 0.3, 0.25, 0.15, 0.05]))
+            reps = int(rng.choice([2, 4, 8, 16, 32], p=[0.25, 0.3, 0.25, 0.15, 0.05]))
         egress = egress_gbps(sku, gpus, rng)
         slo = int(rng.choice([12, 15, 20, 25] if anti else [6, 8, 10, 12, 15, 20, 25]))
     else:
