@@ -90,7 +90,7 @@ def test_no_two_conduits_share_a_stretch(sc: planner.Scenario) -> None:
     to_m = Transformer.from_crs(4326, 5070, always_xy=True)  # CONUS Albers, metres
     lines = {sid: shapely.transform(g, lambda xy: np.column_stack(to_m.transform(xy[:, 0], xy[:, 1])))
              for sid, g in sc.spans["geometry"].items()}
-    shared = {}
+    shared: dict[tuple[str, str], float] = {}
     for a, b in combinations(sc.spans.index, 2):
         if sc.spans.at[a, "srlg"] != sc.spans.at[b, "srlg"]:
             km = lines[a].intersection(lines[b].buffer(1_500)).length / 1000
@@ -100,7 +100,7 @@ def test_no_two_conduits_share_a_stretch(sc: planner.Scenario) -> None:
 
 
 def test_validate_names_each_deliberate_never_fit_lease_with_its_reason(sc: planner.Scenario) -> None:
-    facts = {}
+    facts: dict[str, list[tuple[str, str]]] = {}
     for p in never_fit_problems(sc):
         lease = p.where.rpartition("(lease ")[2].rstrip(")")
         facts.setdefault(lease, []).append((p.field, p.message))
