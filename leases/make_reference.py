@@ -77,7 +77,9 @@ INTERNAL = [  # (id, sku, gpus, replicas, anti_affinity, region, slo ms, start, 
     ("INT-search", "B200", 512, 1, False, "ATL", 10, 1, 52),
     ("INT-media-gen", "GB200", 576, 1, False, "NYC", 20, 20, 52),
 ]
-IMPOSSIBLE = [  # requests that can never fit, each for its own reason (planner validate names it)
+Request = tuple[str, str, str, str, int, str, int, bool, str, int | str, str, str, int, int]
+"""tenant, kind, priority, sku, gpus, span, replicas, anti_affinity, region, slo, allowed_sites, residency, weeks"""
+IMPOSSIBLE: list[Request] = [  # requests that can never fit, each for its own reason (planner validate names it)
     # latency: 3 ms to New York is below the fibre latency from either campus
     ("Ionic Search", "inference", "committed", "B200", 64, "pod", 4, False, "NYC", 3, "", "US", 1, 52),
     # residency: EU-resident data, and both campuses are in the US
@@ -216,12 +218,13 @@ def leases(rng: np.random.Generator, n: int, pops: list[str], region_of: dict[st
     generated = n - len(INTERNAL) - len(IMPOSSIBLE)
     for i in range(1, generated + 1):
         rows.append(lease_row(rng, i, TENANTS[int(rng.integers(len(TENANTS)))], region_of, pops))
-    for j, (tenant, kind, prio, sku, gpus, span, reps, anti, region, slo, allowed, res, s, e) in enumerate(IMPOSSIBLE):
+    for j, (tenant, kind, prio, sku, gpus, span, reps, anti, region, r_slo, allowed, res, s, e) in enumerate(
+            IMPOSSIBLE):
         egress = egress_gbps(sku, gpus, rng) if kind == "inference" else 0
         (c_lo, c_hi), (s_lo, s_hi) = PRICE[sku]
         price = rng.uniform(c_lo, c_hi) if prio == "committed" else rng.uniform(s_lo, s_hi)
         rows.append([f"L-{generated + j + 1:04d}", tenant, kind, prio, sku, gpus, span, reps, str(anti).lower(),
-                     f"{egress:g}", region, slo, allowed, res, s, e, f"{price:.2f}"])
+                     f"{egress:g}", region, r_slo, allowed, res, s, e, f"{price:.2f}"])
     return rows
 
 
