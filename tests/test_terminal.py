@@ -140,8 +140,8 @@ def test_plan_at_80_columns_lists_reasons_under_their_leases_and_ends_with_the_s
     assert len(lines) <= 60, len(lines)  # the wide table took 339 lines here
     assert lines[0].startswith("Leases left out: top 10 of ")
     assert "unplaced.csv lists every one with its fix" in " ".join(out.split())
-    facts = next(i for i, line in enumerate(lines) if line.startswith("L-0050 "))
-    lease = r"L-0050\s+lease\s+B200\s+16,384\s+4-30\s+\$\d{3},\d{3},\d{3}\s+[a-z]+$"  # ... revenue, family
+    facts = next(i for i, line in enumerate(lines) if line.startswith("L-0058 "))
+    lease = r"L-0058\s+lease\s+GB200\s+64,512\s+4-23\s+\$\d{3},\d{3},\d{3}\s+[a-z]+$"  # ... revenue, family
     assert re.search(lease, lines[facts]), lines[facts]
     assert re.match(r" {4}\S", lines[facts + 1])  # the reason, under its lease
     status = max(i for i, line in enumerate(lines) if line.startswith("status "))
@@ -160,7 +160,7 @@ def test_plan_at_120_columns_keeps_the_table(tmp_path: Path) -> None:
     assert lines[0].startswith("Leases left out: top 20 of ")
     header = next(line for line in lines if "lease" in line and "reason" in line)
     assert re.findall(r"\w+", header) == ["lease", "priority", "SKU", "GPUs", "weeks", "revenue", "family", "reason"]
-    assert re.search(r"│ L-0050 │ lease\s+│ B200\s+│ 16,384 │ 4-30\s+│ \$\d{3},\d{3},\d{3} │", out)
+    assert re.search(r"│ L-0058 │ lease\s+│ GB200\s+│\s+64,512 │ 4-23\s+│\s+\$\d{3},\d{3},\d{3} │", out)
     assert len(lines) <= 140  # 20 leases, each reason wrapped within its column
     assert re.search(r"^results\s", lines[-1])
 
@@ -172,8 +172,8 @@ def test_network_and_validate_fit_80_columns() -> None:
         assert not too_long(result.output, 80), too_long(result.output, 80)
         assert "…" not in result.output
     net = runner(80).invoke(app, ["network", str(REFERENCE)]).output
-    assert re.search(r"^NAL-CIN\n  a: OH-NAL; b: CIN; length km: 188;", net, re.M), net[:2000]
-    assert "1,050.0" in net and "1,800.0-2,300.0" in net  # the campuses' available MW, whole
+    assert re.search(r"^NAL-CIN\n  a: OH-NAL; b: CIN; length km: 224;", net, re.M), net[:2000]
+    assert "1,000.0" in net and "400.0-850.0" in net  # the campuses' available MW, whole
 
 
 def _wide_table() -> Table:
