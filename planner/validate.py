@@ -319,10 +319,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
                     out.append(Problem(file, where, "gpus", str(lr.gpus),
                                        f"larger than the {lr.sku} GPUs of any site (largest {best_site})",
                                        "make it smaller or split it into replicas", severity="warning"))
-                else:
-                    out.append(Problem(file, where, "gpus", str(lr.gpus),
-                                       f"larger than any {lr.sku} pod (largest {big}); it must be split over pods",
-                                       f"none needed: span={lr.span} allows the split", severity="warning"))
+                # else: larger than a pod but within a hall or site -- what span=hall/site is for, no warning
         if lr.anti_affinity and lr.replicas > len(sites):
             out.append(Problem(file, where, "replicas", str(lr.replicas),
                                f"{lr.replicas} replicas on distinct sites, but the scenario has {len(sites)} sites",
