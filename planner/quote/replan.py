@@ -1,0 +1,137 @@
+"""Re-plan the sold leases with requests added: moved or dropped where needed, on a work budget.
+
+The re-plan starts from the standing plan (``previous_plan``): every lease it placed
+is kept where it is unless moving it is needed, and dropping one costs its revenue
+times ``drop_penalty_factor`` besides. For a quote, moving a lease must always be
+cheaper than dropping one, so the move penalty is set below the smallest sold
+lease's revenue shared out over every placed lease (:func:`quote_move_penalty`):
+the re-plan drops the least revenue it can, then moves the fewest leases.
+
+Only the leases the plan placed, and the requests, are in the re-plan: a lease the
+plan left out stays out (the quote answers one question, not a new plan). The
+budget is CP-SAT's deterministic time (:class:`~planner.optimise.budget.Budget`),
+never the wall clock, so a quote is the same on a busy machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import pandas as pd
+
+from planner.optimise.instance import build_instance
+from planner.optimise.optimiser import Optimiser
+from planner.plan import Plan
+from planner.quote.standing import Standing, with_workloads
+from planner.scenario import Scenario
+from planner.whatif.compare import holdings
+
+__all__ = ["Change", "changes", "quote_move_penalty", "replan_with"]
+
+log = logging.getLogger(__name__)
+
+
+def quote_move_penalty(sc: Scenario, plan: Plan) -> float:
+    """A move penalty under which moving every placed lease costs less than dropping the smallest sold one.
+
+    The scenario's ``settings.move_penalty_usd`` when that is already lower.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> sc = SimpleNamespace(settings=SimpleNamespace(move_penalty_usd=1e9))
+    >>> plan = SimpleNamespace(placements=pd.DataFrame({"lease": ["A", "B"], "revenue_usd": [300.0, 900.0]}))
+    >>> quote_move_penalty(sc, plan)  # type: ignore[arg-type]
+    50.0
+    """
+    revenue = plan.placements.groupby("lease")["revenue_usd"].sum()
+    sold = revenue[revenue > 0]
+    if sold.empty:
+        return float(sc.settings.move_penalty_usd)
+    return float(min(sc.settings.move_penalty_usd, sold.min() / (2 * (len(revenue) + 1))))
+
+
+def replan_with(st: Standing, rows: list[dict[str, object]], *, work_limit_s: float, seed: int = 0,
+                workers: int = 1, drop_penalty_factor: float | None = None) -> tuple[Scenario, Plan]:
+    """Re-plan the standing plan's leases with ``rows`` (workload rows) added.
+
+    Parameters
+    ----------
+    st
+        The standing plan.
+    rows
+        The requests as workload rows (``priority="internal"`` forces one in).
+    work_limit_s
+        CP-SAT's deterministic time limit (work, not wall seconds).
+    seed, workers
+        CP-SAT's seed and workers.
+    drop_penalty_factor
+        Dropping a sold lease costs this many times its revenue besides (the scenario's by default).
+
+    Returns
+    -------
+    scenario, plan
+        The re-plan's scenario (the placed leases and ``rows``) and its plan.
+
+    Raises
+    ------
+    InfeasibleError
+        When a forced request cannot be placed whatever is dropped.
+    NoPlanError
+        When the budget ends before the first plan.
+    """
+    placed = list(dict.fromkeys(map(str, st.plan.placements["lease"])))
+    settings = st.sc.settings.model_copy(update={
+        "move_penalty_usd": quote_move_penalty(st.sc, st.plan),
+        "drop_penalty_factor": st.sc.settings.drop_penalty_factor if drop_penalty_factor is None
+        else float(drop_penalty_factor)})
+    sc = dataclasses.replace(with_workloads(st.sc, rows, keep=placed), settings=settings)
+    inst = build_instance(sc, graph=st.graph, paths=st.paths)
+    log.info("re-planning %d leases with %d request(s), %.0f s of work", len(placed), len(rows), work_limit_s)
+    opt = Optimiser(sc, time_limit_s=work_limit_s, seed=seed, workers=workers, previous_plan=st.plan,
+                    deterministic=True, explain=False, instance=inst)
+    return sc, opt.solve()
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    """A placed lease the re-plan changes: where it was and where it goes (``""`` when dropped)."""
+
+    lease: str
+    before: str
+    after: str
+    revenue_usd: float
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the lease is dropped (not moved)."""
+        return not self.after
+
+
+def where_text(rows: pd.DataFrame) -> str:
+    """Where a lease's replicas are: ``SA A1x100 | SB B1x60+B2x40`` (replica by replica, routes after ``via``)."""
+    parts = []
+    for _, rr in rows.sort_values(["replica", "pod"]).groupby("replica"):
+        pods = "+".join(f"{p}x{int(g):,}" for p, g in zip(rr["pod"], rr["gpus"], strict=True))
+        route = str(rr["path"].iat[0]) if "path" in rr and str(rr["path"].iat[0]) else ""
+        parts.append(f"{rr['site'].iat[0]} {pods}" + (f" via {route}" if route else ""))
+    return " | ".join(parts)
+
+
+def changes(before: pd.DataFrame, after: pd.DataFrame) -> list[Change]:
+    """The leases of ``before`` that ``after`` moves (other pods, GPUs or routes) or drops."""
+    a, b = holdings(before), holdings(after)
+    out = []
+    for lid in sorted(a):
+        old = before[before["lease"] == lid]
+        revenue = float(old["revenue_usd"].sum())
+        if lid not in b:
+            out.append(Change(lid, where_text(old), "", revenue))
+            continue
+        new = after[after["lease"] == lid]
+        routes_old = sorted(map(tuple, old.groupby("replica")["spans"].first()))
+        routes_new = sorted(map(tuple, new.groupby("replica")["spans"].first()))
+        if a[lid] != b[lid] or routes_old != routes_new:
+            out.append(Change(lid, where_text(old), where_text(new), revenue))
+    return out
