@@ -172,7 +172,7 @@ def with_moves(st: Standing, q: Request, *, work_limit_s: float, seed: int = 0, 
         return f"it does not fit beside internal work alone in any start week of its window ({window_text(q)})"
     forced = q.workload(start, 0.0, hours, priority="internal")
     try:
-        _, new = replan_with(st, [forced], work_limit_s=work_limit_s, seed=seed, workers=workers)
+        new = replan_with(st, [forced], work_limit_s=work_limit_s, seed=seed, workers=workers)
     except InfeasibleError:
         return f"no re-plan holds it from week {start}, whatever sold leases are dropped"
     except NoPlanError:

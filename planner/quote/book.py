@@ -146,7 +146,7 @@ def best_subset(book: QuoteBook, st: Standing, *, work_limit_s: float, seed: int
     rows = [a.request.workload(int(a.start_week or a.request.row.earliest_start), book.price(a), hours)
             for a in fit]
     try:
-        _, new = replan_with(st, rows, work_limit_s=work_limit_s, seed=seed, workers=workers,
+        new = replan_with(st, rows, work_limit_s=work_limit_s, seed=seed, workers=workers,
                              drop_penalty_factor=0.0)
     except (InfeasibleError, NoPlanError) as exc:
         return Batch(note=f"no re-plan of the requests together: {exc}")

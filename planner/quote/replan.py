@@ -20,14 +20,16 @@ import logging
 
 import pandas as pd
 
-from planner.optimise.instance import build_instance
+from planner.optimise.heuristics.greedy import placement_rows
+from planner.optimise.instance import Instance, build_instance
 from planner.optimise.optimiser import Optimiser
-from planner.plan import Plan
+from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
+from planner.plan import PLACEMENT_COLUMNS, Plan
 from planner.quote.standing import Standing, with_workloads
 from planner.scenario import Scenario
 from planner.whatif.compare import holdings
 
-__all__ = ["Change", "changes", "quote_move_penalty", "replan_with"]
+__all__ = ["Change", "Replan", "changes", "keep_routes", "quote_move_penalty", "replan_with", "where_text"]
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +54,55 @@ def quote_move_penalty(sc: Scenario, plan: Plan) -> float:
     return float(min(sc.settings.move_penalty_usd, sold.min() / (2 * (len(revenue) + 1))))
 
 
+@dataclasses.dataclass
+class Replan:
+    """A re-plan with requests added: its scenario, instance and plan, and its placements with routes kept."""
+
+    sc: Scenario
+    inst: Instance
+    plan: Plan
+    placements: pd.DataFrame
+    """The plan's placements, each lease whose pods did not change back on its earlier route where that fits."""
+
+
+def keep_routes(inst: Instance, before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """``after`` with every lease that kept its pods put back on its route in ``before``, where that still fits.
+
+    A re-plan pins a lease that stays to its pods, not to its route; taking another
+    route would be a change nobody asked for, so the earlier route is restored
+    wherever the spans have room for it (checked on the residual of ``after``).
+    """
+    old, new = fits_from_placements(inst, before), fits_from_placements(inst, after)
+    res = Residual.after(inst, {k: v for k, v in new.items() if v is not None})
+    by_id = {lo.lease: lo for lo in inst.leases}
+    a, b = holdings(before), holdings(after)
+    changed: dict[str, list[ReplicaFit]] = {}
+    for lid in sorted(set(a) & set(b)):
+        was, now, lo = old.get(lid), new.get(lid), by_id.get(lid)
+        if a[lid] != b[lid] or was is None or now is None or lo is None or not lo.needs_path:
+            continue
+        if all(x.path is not None and y.path is not None and x.path.spans == y.path.spans
+               for x, y in zip(sorted(was, key=_key), sorted(now, key=_key), strict=True)):
+            continue
+        res.apply(lo, now, sign=+1)
+        if any(f.path is None for f in was) or not res.holds(lo, was):
+            res.apply(lo, now)
+            continue
+        res.apply(lo, was)
+        changed[lid] = was
+    if not changed:
+        return after
+    rows = [row for lid, fits in changed.items() for row in placement_rows(inst, by_id[lid], fits)]
+    kept = after[~after["lease"].isin(changed)]
+    return pd.concat([kept, pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)], ignore_index=True)
+
+
+def _key(f: ReplicaFit) -> tuple[tuple[int, int], ...]:
+    return tuple(sorted(f.parts))
+
+
 def replan_with(st: Standing, rows: list[dict[str, object]], *, work_limit_s: float, seed: int = 0,
-                workers: int = 1, drop_penalty_factor: float | None = None) -> tuple[Scenario, Plan]:
+                workers: int = 1, drop_penalty_factor: float | None = None) -> Replan:
     """Re-plan the standing plan's leases with ``rows`` (workload rows) added.
 
     Parameters
@@ -71,8 +120,9 @@ def replan_with(st: Standing, rows: list[dict[str, object]], *, work_limit_s: fl
 
     Returns
     -------
-    scenario, plan
-        The re-plan's scenario (the placed leases and ``rows``) and its plan.
+    Replan
+        The re-plan's scenario (the placed leases and ``rows``), instance, plan, and
+        placements with unchanged leases on their earlier routes (:func:`keep_routes`).
 
     Raises
     ------
@@ -91,7 +141,8 @@ def replan_with(st: Standing, rows: list[dict[str, object]], *, work_limit_s: fl
     log.info("re-planning %d leases with %d request(s), %.0f s of work", len(placed), len(rows), work_limit_s)
     opt = Optimiser(sc, time_limit_s=work_limit_s, seed=seed, workers=workers, previous_plan=st.plan,
                     deterministic=True, explain=False, instance=inst)
-    return sc, opt.solve()
+    plan = opt.solve()
+    return Replan(sc, inst, plan, keep_routes(inst, st.plan.placements, plan.placements))
 
 
 @dataclasses.dataclass(frozen=True)
