@@ -28,7 +28,8 @@ _STYLE = {"fits": "green", "fits with moves": "yellow", "does not fit": "red"}
 
 
 def _money_rate(x: float) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"${x:,.4f}/GPU-h"
+    """A price per GPU-hour: ``1.2345 USD/GPU-h`` (cents and below: whole dollars are shown as ``$1,234``)."""
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:,.4f} USD/GPU-h"
 
 
 def _card(r: dict[str, Any]) -> Table:
@@ -66,7 +67,7 @@ def _summary(book: QuoteBook) -> str:
     if not b.taken:
         return f"Best subset: none ({b.note})." if b.note else "Best subset: none."
     return (f"Best subset: {', '.join(b.ids)}, adding {usd(b.value_usd)} of net value at the prices weighed "
-            f"(offered, else floor + $0.01/GPU-h).")
+            f"(offered, else floor + 0.01 USD/GPU-h).")
 
 
 def quote(
