@@ -45,6 +45,8 @@ def _card(r: dict[str, Any]) -> Table:
             rows.append(("latency", f"{r['latency_ms']:.2f} ms"))
         if r["moved"]:
             rows.append(("moves", str(r["moved"]).replace("; ", "\n")))
+        if r["rerouted"]:
+            rows.append(("re-routes", str(r["rerouted"]).replace("; ", "\n")))
         if r["dropped"]:
             rows.append(("dropped", f"{r['dropped']} (revenue {usd(r['displaced_revenue_usd'])} displaced)"))
         rows.append(("price floor", f"{_money_rate(r['price_floor_usd_per_gpu_hour'])} "

@@ -75,7 +75,7 @@ class Answer:
     placements
         The plan's placements with the request in (and the moves made), without the request's rows.
     changes
-        The sold leases moved or dropped.
+        The placed leases moved, re-routed or dropped.
     added_cost_usd
         What the plan's power and transport cost rises by, the request's own included.
     gpu_hours
@@ -109,8 +109,13 @@ class Answer:
 
     @property
     def moved(self) -> list[Change]:
-        """Sold leases moved to make room."""
-        return [c for c in self.changes if not c.dropped]
+        """Placed leases moved to other pods to make room."""
+        return [c for c in self.changes if not c.dropped and not c.rerouted]
+
+    @property
+    def rerouted(self) -> list[Change]:
+        """Placed leases kept on their pods whose traffic takes another route to make room."""
+        return [c for c in self.changes if c.rerouted]
 
     @property
     def dropped(self) -> list[Change]:

@@ -31,7 +31,7 @@ __all__ = ["EPSILON_USD_PER_GPU_HOUR", "QUOTE_COLUMNS", "Batch", "QuoteBook", "b
 EPSILON_USD_PER_GPU_HOUR = 0.01
 """Above its floor, the price a request without an offer is weighed at in the best subset."""
 
-QUOTE_COLUMNS = ["request", "outcome", "start_week", "end_week", "where", "latency_ms", "moved", "dropped",
+QUOTE_COLUMNS = ["request", "outcome", "start_week", "end_week", "where", "latency_ms", "moved", "rerouted", "dropped",
                  "displaced_revenue_usd", "added_cost_usd", "gpu_hours", "price_floor_usd_per_gpu_hour",
                  "offered_usd_per_gpu_hour", "decision", "value_usd", "family", "reason", "alternatives",
                  "in_best_subset", "rank"]
@@ -117,6 +117,7 @@ class QuoteBook:
                 "where": where_text(r) if len(r) else "",
                 "latency_ms": lat,
                 "moved": "; ".join(f"{c.lease}: {c.before} -> {c.after}" for c in a.moved),
+                "rerouted": "; ".join(f"{c.lease}: {c.before} -> {c.after}" for c in a.rerouted),
                 "dropped": "; ".join(c.lease for c in a.dropped),
                 "displaced_revenue_usd": a.displaced_revenue_usd, "added_cost_usd": a.added_cost_usd,
                 "gpu_hours": a.gpu_hours, "price_floor_usd_per_gpu_hour": a.price_floor,

@@ -2,10 +2,12 @@
 
 The re-plan starts from the standing plan (``previous_plan``): every lease it placed
 is kept where it is unless moving it is needed, and dropping one costs its revenue
-times ``drop_penalty_factor`` besides. For a quote, moving a lease must always be
-cheaper than dropping one, so the move penalty is set below the smallest sold
-lease's revenue shared out over every placed lease (:func:`quote_move_penalty`):
-the re-plan drops the least revenue it can, then moves the fewest leases.
+times ``drop_penalty_factor`` besides. For a quote, moving a lease should be cheaper
+than dropping one, so the move penalty is set so that :data:`MOVES_BEFORE_A_DROP`
+moves cost less than dropping the smallest sold lease (:func:`quote_move_penalty`):
+the re-plan drops the least revenue it can, then moves the fewest leases. Its
+search runs to the end of its budget (no gap limit: the drop penalties make the
+objective so large that a relative gap would excuse a needless drop).
 
 Only the leases the plan placed, and the requests, are in the re-plan: a lease the
 plan left out stays out (the quote answers one question, not a new plan). The
@@ -29,29 +31,38 @@ from planner.quote.standing import Standing, with_workloads
 from planner.scenario import Scenario
 from planner.whatif.compare import holdings
 
-__all__ = ["Change", "Replan", "changes", "keep_routes", "quote_move_penalty", "replan_with", "where_text"]
+__all__ = ["MOVES_BEFORE_A_DROP", "Change", "Replan", "changes", "keep_routes", "quote_move_penalty", "replan_with",
+           "where_text"]
 
 log = logging.getLogger(__name__)
 
 
-def quote_move_penalty(sc: Scenario, plan: Plan) -> float:
-    """A move penalty under which moving every placed lease costs less than dropping the smallest sold one.
+MOVES_BEFORE_A_DROP = 20
+"""A quote's re-plan moves up to this many placed leases rather than drop the smallest sold one."""
 
-    The scenario's ``settings.move_penalty_usd`` when that is already lower.
+
+def quote_move_penalty(sc: Scenario, plan: Plan) -> float:
+    """The cost of one move in a quote's re-plan: :data:`MOVES_BEFORE_A_DROP` moves cost less than the cheapest drop.
+
+    Dropping a sold lease costs its revenue times ``1 + drop_penalty_factor``; the
+    penalty is that of the smallest sold lease over ``MOVES_BEFORE_A_DROP + 1`` (the
+    scenario's ``settings.move_penalty_usd`` when that is lower). As high as that
+    allows, so that a re-plan does not move leases for the little power it saves.
 
     Examples
     --------
     >>> from types import SimpleNamespace
-    >>> sc = SimpleNamespace(settings=SimpleNamespace(move_penalty_usd=1e9))
+    >>> sc = SimpleNamespace(settings=SimpleNamespace(move_penalty_usd=1e9, drop_penalty_factor=20.0))
     >>> plan = SimpleNamespace(placements=pd.DataFrame({"lease": ["A", "B"], "revenue_usd": [300.0, 900.0]}))
     >>> quote_move_penalty(sc, plan)  # type: ignore[arg-type]
-    50.0
+    300.0
     """
     revenue = plan.placements.groupby("lease")["revenue_usd"].sum()
     sold = revenue[revenue > 0]
     if sold.empty:
         return float(sc.settings.move_penalty_usd)
-    return float(min(sc.settings.move_penalty_usd, sold.min() / (2 * (len(revenue) + 1))))
+    drop = float(sold.min()) * (1.0 + sc.settings.drop_penalty_factor)
+    return float(min(sc.settings.move_penalty_usd, drop / (MOVES_BEFORE_A_DROP + 1)))
 
 
 @dataclasses.dataclass
@@ -77,19 +88,29 @@ def keep_routes(inst: Instance, before: pd.DataFrame, after: pd.DataFrame) -> pd
     by_id = {lo.lease: lo for lo in inst.leases}
     a, b = holdings(before), holdings(after)
     changed: dict[str, list[ReplicaFit]] = {}
+    todo = []
     for lid in sorted(set(a) & set(b)):
         was, now, lo = old.get(lid), new.get(lid), by_id.get(lid)
         if a[lid] != b[lid] or was is None or now is None or lo is None or not lo.needs_path:
             continue
-        if all(x.path is not None and y.path is not None and x.path.spans == y.path.spans
-               for x, y in zip(sorted(was, key=_key), sorted(now, key=_key), strict=True)):
+        if any(f.path is None for f in was):
             continue
-        res.apply(lo, now, sign=+1)
-        if any(f.path is None for f in was) or not res.holds(lo, was):
-            res.apply(lo, now)
-            continue
-        res.apply(lo, was)
-        changed[lid] = was
+        if not all(x.path is not None and y.path is not None and x.path.spans == y.path.spans
+                   for x, y in zip(sorted(was, key=_key), sorted(now, key=_key), strict=True)):
+            todo.append((lid, lo, was, now))
+    progress = True
+    while progress:  # one restored route may free the room another needs: again until none is restored
+        progress = False
+        for lid, lo, was, now in todo:
+            if lid in changed:
+                continue
+            res.apply(lo, now, sign=+1)
+            if res.holds(lo, was):
+                res.apply(lo, was)
+                changed[lid] = was
+                progress = True
+            else:
+                res.apply(lo, now)
     if not changed:
         return after
     rows = [row for lid, fits in changed.items() for row in placement_rows(inst, by_id[lid], fits)]
@@ -140,7 +161,7 @@ def replan_with(st: Standing, rows: list[dict[str, object]], *, work_limit_s: fl
     inst = build_instance(sc, graph=st.graph, paths=st.paths)
     log.info("re-planning %d leases with %d request(s), %.0f s of work", len(placed), len(rows), work_limit_s)
     opt = Optimiser(sc, time_limit_s=work_limit_s, seed=seed, workers=workers, previous_plan=st.plan,
-                    deterministic=True, explain=False, instance=inst)
+                    deterministic=True, explain=False, instance=inst, relative_gap_limit=0.0)
     plan = opt.solve()
     return Replan(sc, inst, plan, keep_routes(inst, st.plan.placements, plan.placements))
 
@@ -153,6 +174,9 @@ class Change:
     before: str
     after: str
     revenue_usd: float
+
+    rerouted: bool = False
+    """Whether only its route changed (same pods and GPUs)."""
 
     @property
     def dropped(self) -> bool:
@@ -171,7 +195,7 @@ def where_text(rows: pd.DataFrame) -> str:
 
 
 def changes(before: pd.DataFrame, after: pd.DataFrame) -> list[Change]:
-    """The leases of ``before`` that ``after`` moves (other pods, GPUs or routes) or drops."""
+    """The leases of ``before`` that ``after`` moves (other pods or GPUs), re-routes (same pods) or drops."""
     a, b = holdings(before), holdings(after)
     out = []
     for lid in sorted(a):
@@ -184,5 +208,5 @@ def changes(before: pd.DataFrame, after: pd.DataFrame) -> list[Change]:
         routes_old = sorted(map(tuple, old.groupby("replica")["spans"].first()))
         routes_new = sorted(map(tuple, new.groupby("replica")["spans"].first()))
         if a[lid] != b[lid] or routes_old != routes_new:
-            out.append(Change(lid, where_text(old), where_text(new), revenue))
+            out.append(Change(lid, where_text(old), where_text(new), revenue, rerouted=a[lid] == b[lid]))
     return out
