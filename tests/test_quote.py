@@ -299,3 +299,33 @@ def test_cli_refuses_a_missing_folder_and_a_bad_requests_file(tmp_path: Path) ->
     res = CliRunner().invoke(app, ["quote", str(run), str(bad)], env=WIDE)
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert "line 2" in res.output and "region" in res.output and "use a PoP id" in res.output
+
+
+# --------------------------------------------------------------------------- routes after a re-plan
+def test_a_replan_route_change_is_undone_only_where_the_earlier_route_has_room(tmp_path: Path) -> None:
+    from planner.optimise.instance import build_instance
+    from planner.optimise.residual import ReplicaFit
+    from planner.quote.replan import keep_routes
+    from tests.tiny import triangle
+
+    d = triangle()
+    d["leases"] = [lease("L2", 10, price=2, latency_slo_ms=20, egress_gbps=600, region="P1", allowed_sites="SA"),
+                   lease("X", 10, price=2, latency_slo_ms=20, egress_gbps=1500, region="P1", allowed_sites="SA",
+                         start_week=3)]
+    sc = load_scenario(write(tmp_path / "tri", d))
+    inst = build_instance(sc)
+    lo = {x.lease: x for x in inst.leases}
+    direct, detour = lo["L2"].paths[0]
+    assert direct.spans == ("SA-P1",) and len(detour.spans) == 2
+
+    def rows(lid: str, path: Any, pod: int) -> pd.DataFrame:
+        from planner.optimise.heuristics.greedy import placement_rows
+
+        return pd.DataFrame(placement_rows(inst, lo[lid], [ReplicaFit(0, ((pod, 10),), path)]))
+
+    before = rows("L2", direct, 0)
+    after = rows("L2", detour, 0)  # the re-plan took the detour for nothing: the direct span is empty
+    assert keep_routes(inst, before, after)["spans"].tolist() == [("SA-P1",)]
+    crowded = pd.concat([after, rows("X", direct, 1)], ignore_index=True)  # 1,500 of its 2,000 Gbps taken
+    kept = keep_routes(inst, before, crowded).set_index("lease")["spans"]
+    assert kept["L2"] == detour.spans and kept["X"] == ("SA-P1",)

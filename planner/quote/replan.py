@@ -23,7 +23,7 @@ import logging
 import pandas as pd
 
 from planner.optimise.heuristics.greedy import placement_rows
-from planner.optimise.instance import Instance, build_instance
+from planner.optimise.instance import Instance, LeaseOptions, build_instance
 from planner.optimise.optimiser import Optimiser
 from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.plan import PLACEMENT_COLUMNS, Plan
@@ -80,8 +80,10 @@ def keep_routes(inst: Instance, before: pd.DataFrame, after: pd.DataFrame) -> pd
     """``after`` with every lease that kept its pods put back on its route in ``before``, where that still fits.
 
     A re-plan pins a lease that stays to its pods, not to its route; taking another
-    route would be a change nobody asked for, so the earlier route is restored
-    wherever the spans have room for it (checked on the residual of ``after``).
+    route would be a change nobody asked for. Every lease on its old pods but a new
+    route is taken off the spans; each is put back on its earlier route where that
+    fits, then the others on the re-plan's route, or the fastest with room. Should
+    one find no route then, the re-plan's routes (which fit) are kept as they are.
     """
     old, new = fits_from_placements(inst, before), fits_from_placements(inst, after)
     res = Residual.after(inst, {k: v for k, v in new.items() if v is not None})
@@ -98,24 +100,52 @@ def keep_routes(inst: Instance, before: pd.DataFrame, after: pd.DataFrame) -> pd
         if not all(x.path is not None and y.path is not None and x.path.spans == y.path.spans
                    for x, y in zip(sorted(was, key=_key), sorted(now, key=_key), strict=True)):
             todo.append((lid, lo, was, now))
-    progress = True
-    while progress:  # one restored route may free the room another needs: again until none is restored
-        progress = False
-        for lid, lo, was, now in todo:
-            if lid in changed:
-                continue
-            res.apply(lo, now, sign=+1)
-            if res.holds(lo, was):
-                res.apply(lo, was)
-                changed[lid] = was
-                progress = True
-            else:
-                res.apply(lo, now)
+    if not todo:
+        return after
+    for _, lo, _, now in todo:  # every route in question off its spans, then the earlier routes first
+        res.apply(lo, now, sign=+1)
+    placed: dict[str, list[ReplicaFit]] = {}
+    for lid, lo, was, _ in todo:
+        if res.holds(lo, was):
+            res.apply(lo, was)
+            placed[lid] = was
+    for lid, lo, _, now in todo:
+        if lid in placed:
+            continue
+        got = _route_again(res, lo, now)
+        if got is None:  # the earlier routes crowd another lease off every route: keep the re-plan's, which fit
+            return after
+        res.apply(lo, got)
+        placed[lid] = got
+    changed = {lid: f for lid, f in placed.items() if _spans(f) != _spans(new[lid] or [])}
     if not changed:
         return after
     rows = [row for lid, fits in changed.items() for row in placement_rows(inst, by_id[lid], fits)]
     kept = after[~after["lease"].isin(changed)]
     return pd.concat([kept, pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)], ignore_index=True)
+
+
+def _spans(fits: list[ReplicaFit]) -> list[tuple[tuple[tuple[int, int], ...], tuple[str, ...]]]:
+    return sorted((_key(f), f.path.spans if f.path is not None else ()) for f in fits)
+
+
+def _route_again(res: Residual, lo: LeaseOptions, now: list[ReplicaFit]) -> list[ReplicaFit] | None:
+    """``now``'s pods with, replica by replica, its route if it has room, else the fastest with room (or ``None``)."""
+    t = slice(lo.t0, lo.t1 + 1)
+    out: list[ReplicaFit] = []
+    try:
+        for f in now:
+            cands = [f.path] if f.path is not None else []
+            cands += [p for p in lo.paths.get(f.site, []) if f.path is None or p.spans != f.path.spans]
+            path = next((p for p in cands if res.link[p.span_idx, t].min() >= lo.egress_mbps), None)
+            if path is None:
+                return None
+            fit = ReplicaFit(f.site, f.parts, path)
+            res.apply(lo, [fit])
+            out.append(fit)
+        return out
+    finally:
+        res.apply(lo, out, sign=+1)
 
 
 def _key(f: ReplicaFit) -> tuple[tuple[int, int], ...]:
