@@ -24,9 +24,11 @@ import pandas as pd
 
 from planner.optimise.heuristics.greedy import placement_rows
 from planner.optimise.instance import Instance, LeaseOptions, build_instance
+from planner.optimise.model import add_hint
 from planner.optimise.optimiser import Optimiser
 from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.plan import PLACEMENT_COLUMNS, Plan
+from planner.quote.room import make_room
 from planner.quote.standing import Standing, with_workloads
 from planner.scenario import Scenario
 from planner.whatif.compare import holdings
@@ -83,14 +85,15 @@ def keep_routes(inst: Instance, before: pd.DataFrame, after: pd.DataFrame) -> pd
     route would be a change nobody asked for. Every lease on its old pods but a new
     route is taken off the spans; each is put back on its earlier route where that
     fits, then the others on the re-plan's route, or the fastest with room. Should
-    one find no route then, the re-plan's routes (which fit) are kept as they are.
+    one find no route then, the leases are put back on their earlier routes one at a
+    time instead, each where it fits beside the others as they are.
     """
     old, new = fits_from_placements(inst, before), fits_from_placements(inst, after)
     res = Residual.after(inst, {k: v for k, v in new.items() if v is not None})
     by_id = {lo.lease: lo for lo in inst.leases}
     a, b = holdings(before), holdings(after)
     changed: dict[str, list[ReplicaFit]] = {}
-    todo = []
+    todo: Todo = []
     for lid in sorted(set(a) & set(b)):
         was, now, lo = old.get(lid), new.get(lid), by_id.get(lid)
         if a[lid] != b[lid] or was is None or now is None or lo is None or not lo.needs_path:
@@ -102,7 +105,24 @@ def keep_routes(inst: Instance, before: pd.DataFrame, after: pd.DataFrame) -> pd
             todo.append((lid, lo, was, now))
     if not todo:
         return after
-    for _, lo, _, now in todo:  # every route in question off its spans, then the earlier routes first
+    placed = _together(res.copy(), todo)
+    if placed is None:  # the earlier routes together crowd a lease off every route: one lease at a time
+        placed = _one_by_one(res, todo)
+    changed = {lid: f for lid, f in placed.items() if _spans(f) != _spans(new[lid] or [])}
+    if not changed:
+        return after
+    rows = [row for lid, fits in changed.items() for row in placement_rows(inst, by_id[lid], fits)]
+    kept = after[~after["lease"].isin(changed)]
+    return pd.concat([kept, pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)], ignore_index=True)
+
+
+Todo = list[tuple[str, LeaseOptions, list[ReplicaFit], list[ReplicaFit]]]
+"""(lease, options, fits before, fits after) of the leases on their earlier pods but another route."""
+
+
+def _together(res: Residual, todo: Todo) -> dict[str, list[ReplicaFit]] | None:
+    """Every route in question off its spans; the earlier routes first, then the rest; ``None`` if one finds none."""
+    for _, lo, _, now in todo:
         res.apply(lo, now, sign=+1)
     placed: dict[str, list[ReplicaFit]] = {}
     for lid, lo, was, _ in todo:
@@ -113,16 +133,30 @@ def keep_routes(inst: Instance, before: pd.DataFrame, after: pd.DataFrame) -> pd
         if lid in placed:
             continue
         got = _route_again(res, lo, now)
-        if got is None:  # the earlier routes crowd another lease off every route: keep the re-plan's, which fit
-            return after
+        if got is None:
+            return None
         res.apply(lo, got)
         placed[lid] = got
-    changed = {lid: f for lid, f in placed.items() if _spans(f) != _spans(new[lid] or [])}
-    if not changed:
-        return after
-    rows = [row for lid, fits in changed.items() for row in placement_rows(inst, by_id[lid], fits)]
-    kept = after[~after["lease"].isin(changed)]
-    return pd.concat([kept, pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)], ignore_index=True)
+    return placed
+
+
+def _one_by_one(res: Residual, todo: Todo) -> dict[str, list[ReplicaFit]]:
+    """Each lease back on its earlier route where that fits beside the others as they are, until none more does."""
+    placed = {lid: now for lid, _, _, now in todo}
+    progress = True
+    while progress:
+        progress = False
+        for lid, lo, was, now in todo:
+            if placed[lid] is was:
+                continue
+            res.apply(lo, now, sign=+1)
+            if res.holds(lo, was):
+                res.apply(lo, was)
+                placed[lid] = was
+                progress = True
+            else:
+                res.apply(lo, now)
+    return placed
 
 
 def _spans(fits: list[ReplicaFit]) -> list[tuple[tuple[tuple[int, int], ...], tuple[str, ...]]]:
@@ -192,6 +226,14 @@ def replan_with(st: Standing, rows: list[dict[str, object]], *, work_limit_s: fl
     log.info("re-planning %d leases with %d request(s), %.0f s of work", len(placed), len(rows), work_limit_s)
     opt = Optimiser(sc, time_limit_s=work_limit_s, seed=seed, workers=workers, previous_plan=st.plan,
                     deterministic=True, explain=False, instance=inst, relative_gap_limit=0.0)
+    m = opt.build()
+    forced = [str(r["lease"]) for r in rows if r["priority"] == "internal"]
+    if m is not None and len(forced) == 1:  # a start that holds the forced request, for CP-SAT to improve on
+        previous = {k: v for k, v in fits_from_placements(inst, st.plan.placements).items() if v is not None}
+        start = make_room(inst, previous, forced[0])
+        if start is not None:
+            m.cp.clear_hints()
+            add_hint(m, start, dict(previous))
     plan = opt.solve()
     return Replan(sc, inst, plan, keep_routes(inst, st.plan.placements, plan.placements))
 
