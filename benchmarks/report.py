@@ -35,6 +35,8 @@ GAP_LIMIT = 1e-4
 
 The planner's ``relative_gap_limit`` and HiGHS's ``mip_rel_gap`` (``worker.py``)."""
 COLOURS = {"planner": "tab:blue", "greedy": "tab:green", "highs": "tab:orange"}
+SECTIONS = Path(__file__).resolve().parent / "sections"
+"""Sections measured by other commands (each file names its own), added before "Gap over time" as written."""
 
 
 @dataclass
@@ -506,5 +508,7 @@ def write_report(results: Path, report: Path, chart: Path, *, command: str) -> N
         lines.append("")
     for tier in tiers_run:
         lines += _tier_section(tier, keys_by_tier[tier], runs, instances)
+    for extra in sorted(SECTIONS.glob("*.md")):  # measured by hand (their commands in them), kept as written
+        lines += [extra.read_text(encoding="utf-8").rstrip(), ""]
     lines += ["## Gap over time", "", f"![gap over time]({rel_chart})", ""]
     report.write_text("\n".join(lines), encoding="utf-8")

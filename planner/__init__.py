@@ -9,13 +9,16 @@ Each stage is a public function returning pandas tables::
     base = planner.greedy(sc)               # the greedy baseline -> Plan
     planner.surplus(sc, plan)               # what is left to sell: free GPUs, power and fibre headroom
     planner.write_run(sc, plan, "output/my-run")   # the results folder, whole or not at all
+    planner.quote(sc, plan, "examples/requests.csv")  # can we take these requests, where, at what price?
 
 or all of them at once: ``run = planner.plan_scenario("scenarios/reference.yaml")``.
 """
 
 from typing import TYPE_CHECKING, Any
 
-import planner.optimise  # noqa: F401 -- the optimiser's package; light itself, its modules load OR-Tools
+# The optimiser's and the quote's packages: light themselves, their modules load OR-Tools.
+import planner.optimise
+import planner.quote  # noqa: F401
 from planner.errors import InfeasibleError, NoPlanError, Problem, ScenarioError
 from planner.network import build_network
 from planner.plan import Plan
@@ -28,14 +31,16 @@ from planner.version import __version__
 if TYPE_CHECKING:
     from planner.optimise.heuristics.greedy import greedy
     from planner.optimise.optimiser import Optimiser, optimise
+    from planner.quote.book import quote
 
 # The solver pulls in OR-Tools; load it on first use, so that `import planner` stays light and
 # tools that must not load OR-Tools (a HiGHS benchmark worker, `planner.greedy`) can still use the rest.
 # Importing the package `planner.optimise` bound its name here; `planner.optimise` is the function, so the
 # name is handed to `__getattr__` (imports of `planner.optimise.*` go through `sys.modules`, not this name).
-del globals()["optimise"]
+# `planner.quote` likewise: the package's name is handed to `__getattr__`, which gives the function.
+del globals()["optimise"], globals()["quote"]
 _LAZY = {"optimise": "planner.optimise.optimiser", "Optimiser": "planner.optimise.optimiser",
-         "greedy": "planner.optimise.heuristics.greedy"}
+         "greedy": "planner.optimise.heuristics.greedy", "quote": "planner.quote.book"}
 
 
 def __getattr__(name: str) -> Any:
@@ -68,6 +73,7 @@ __all__ = [
     "load_scenario",
     "optimise",
     "plan_scenario",
+    "quote",
     "span_graph",
     "surplus",
     "surplus_runs",

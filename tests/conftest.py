@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import typer
 
-SLOW_DOCTESTS = {"planner.optimise.optimiser.optimise"}
+SLOW_DOCTESTS = {"planner.optimise.optimiser.optimise", "planner.quote.book.quote"}
 """Doctests that take over ~10 s (a CP-SAT solve of the reference scenario), by name."""
 
 

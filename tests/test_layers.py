@@ -18,7 +18,7 @@ layer  name            modules
                        heuristics, bounds, search, methods, optimiser), plus feasibility and reasons:
                        the optimiser attaches the reason of every lease it leaves out, and both read
                        the optimiser's instance.
-5      outputs         gis, report, run, whatif, importers, generate, surplus, scheduler
+5      outputs         gis, report, run, whatif, importers, generate, surplus, scheduler, quote
 6      cli             planner.cli.*, and the package root ``planner`` (it re-exports every layer)
 =====  ==============  ====================================================================================
 
@@ -56,7 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("network", ("network", "routing")),
     ("plan model", ("plan", "check", "results")),
     ("optimise", ("optimise", "feasibility", "reasons")),
-    ("outputs", ("gis", "report", "run", "whatif", "importers", "generate", "surplus", "scheduler")),
+    ("outputs", ("gis", "report", "run", "whatif", "importers", "generate", "surplus", "scheduler", "quote")),
     ("cli", ("cli", "")),  # "": the package root, planner/__init__.py
 ]
 """(layer name, module prefixes under ``planner.``), lowest layer first: the table of the module docstring."""

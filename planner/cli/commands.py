@@ -36,6 +36,7 @@ from rich.text import Text
 
 from planner.cli import generate as generate_commands
 from planner.cli import imports as import_commands
+from planner.cli import quote as quote_commands
 from planner.cli import whatif as whatif_commands
 from planner.cli.console import (
     EXIT_INFEASIBLE,
@@ -407,6 +408,7 @@ def export(
 whatif_commands.register(app)  # failures, derate, sweep
 generate_commands.register(app)  # generate
 import_commands.register(app)  # import topology
+quote_commands.register(app)  # quote
 
 
 def main() -> None:
