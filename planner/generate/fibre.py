@@ -9,7 +9,9 @@ diverse fibre entrances, so two of its three access routes leave it through one
 conduit: they share their first kilometres and one shared-risk group. Spans no
 campus-to-PoP route needs are dropped, keeping for every (campus, PoP) the k
 lowest-latency routes and two edge-disjoint ones. Span capacities are sized to
-the users' expected egress, so that some spans bind and others have room.
+the users' expected egress (the smallest line-up that carries it); with serving
+egress of megabits per GPU that is the smallest line-up almost everywhere, so on
+the generated tiers latency, not fibre capacity, decides where leases may go.
 """
 
 from __future__ import annotations
