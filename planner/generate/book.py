@@ -127,7 +127,7 @@ def _units(gpus: float, sku: str) -> int:
 
     Examples
     --------
-    >>> _units(100, "H100"), _units(100, "GB200"), _units(3, "GB200")
+    >>> _units(101, "H100"), _units(100, "GB200"), _units(3, "GB200")
     (104, 72, 72)
     """
     u = UNIT[sku]
