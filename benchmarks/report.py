@@ -368,6 +368,32 @@ def _chart(runs: dict[tuple[str, int], dict[str, Run]], path: Path, time_limit: 
 
 
 # --------------------------------------------------------------------------- report
+TIERS_TEXT = [
+    "## The generated tiers", "",
+    "`planner generate --tier T --seed S` (`planner/generate/`) builds each tier as operators build campuses "
+    "(small: 50 leases x 20 pods, 2 campuses, 4 PoPs; medium: 1,000 x 200, 4, 6; large: 5,000 x 500, 6, 8; "
+    "hyperscale: 10,000 x 2,000, 10, 10; 52 weeks):", "",
+    "- **pods are AI zones** of 2,016-4,096 GPUs (Meta's are 3,072): whole 8-GPU H100 / B200 servers, or GB200 "
+    "in whole 72-GPU NVL72 racks on 400G InfiniBand;",
+    "- **halls** (declared in `pods.yaml`) are aggregation domains of up to 8 zones, one building each (4 data "
+    "halls x 2 zones), with `aggregation_gbps` = the hall's GPUs x 400 Gb/s / 7 (Meta's ~7:1);",
+    "- **internal work**: three pretraining waves a year reserve whole zones or whole halls (reservation rows by "
+    "`hall`, or by `pod` with `gpus` empty), post-training and evaluations whole zones between them; internal "
+    "inference holds part of the serving zones. What can be sold is the idle zones and halls between waves and "
+    "the serving slack;",
+    "- **the lease book**, scaled per SKU to 1.6x the GPU-weeks internal work leaves free (the small tier, "
+    "whose campuses are small against its largest asks, comes out at 0.8-0.95x): ~50 % inference as fleets of "
+    "small independent replicas (8-64 GPUs, or one or two NVL72 racks) whose egress comes from serving "
+    "throughput (a few Mb/s per GPU, at most 30), ~25 % training from a few hundred to ~26,000 GPUs (span=hall "
+    "when one hall can hold it, span=site beyond), ~25 % fine-tuning; GB200 in multiples of 72; about 0.4 % of "
+    "the leases ask for an SLO no campus they may use can meet;",
+    "- **DCI**: spans along interstate corridors at 1.2-1.5x the great circle; each campus's three access spans "
+    "leave through two entrances, the two that share one in one shared-risk group. With egress in megabits per "
+    "GPU the fibre seldom binds; latency does.",
+]
+"""How the generated tiers are built (the report's description; the figures are in ``planner/generate/``)."""
+
+
 def _about(inst: dict) -> str:
     """GPUs, spans and demand of a generated scenario, from its header lines."""
     text = " ".join(inst.get("about", []))
@@ -487,6 +513,7 @@ def write_report(results: Path, report: Path, chart: Path, *, command: str) -> N
              "'first plan' is the first incumbent, 'to 1 % gap' the first incumbent within 1 % of the best bound. "
              "Peak RSS is the worker process's maximum resident memory. A run that overruns its time limit by "
              "the harness margin, or its memory limit, is killed and has no result.", "",
+             *TIERS_TEXT, "",
              "## Machine", "", "| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in _machine()], "",
              "## Reproduce", "", "```", "make install-dev", f".venv/bin/python {command.removeprefix('python ')}",
              "```", "", "The full benchmark is `python benchmarks/run.py` (4 tiers x 3 seeds, 60 s; LP 300 s); "

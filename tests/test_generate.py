@@ -12,8 +12,10 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner
 
 from planner import build_network, candidate_paths, load_scenario, span_graph
@@ -82,19 +84,15 @@ def test_every_campus_reaches_every_pop_twice(name: str, request: pytest.Fixture
 
 def test_realistic_ranges(medium: Scenario) -> None:
     sc = medium
-    assert sc.spans["route_factor"].between(1.05, 1.45).all()
     assert sc.sites["pue"].between(1.08, 1.2).all()
     summary = sc.summary()
     share = summary["facility_mw"] / summary["available_mw_max"]
     assert share.between(0.84, 0.96).all(), share
     wl = sc.workloads
-    assert wl["gpus"].between(8, 16384).all()
+    assert wl["gpus"].between(8, 30_000).all()
     assert set(wl["sku"]) == {"H100", "B200", "GB200"}
     assert set(wl["kind"]) == {"training", "inference", "fine-tune"}
-    assert {"pod", "site"} <= set(wl["span"])
     assert set(wl["region"]) == set(sc.pops.index)
-    # halls of identical pods: fewer pod groups than pods
-    assert sc.pods.groupby("hall").size().max() > 1
     # internal training in waves: reserved GPUs change week by week
     weekly = sc.reserved_gpus.sum()
     assert weekly.max() > 1.3 * weekly.min()
@@ -209,3 +207,159 @@ def test_hyperscale_generates_and_loads(tmp_path: Path) -> None:
     assert (len(sc.workloads), len(sc.pods), len(sc.sites), sc.horizon.periods) == (
         tier.leases, tier.pods, tier.campuses, tier.weeks)
     assert nx.is_connected(span_graph(build_network(sc)))
+
+
+# --------------------------------------------------------------------------- the rules of the real fabric
+RULE_CASES = [("medium", 1), ("medium", 2), ("medium", 3), ("small", 7)]
+
+
+@pytest.fixture(scope="module", params=RULE_CASES, ids=[f"{t}-s{s}" for t, s in RULE_CASES])
+def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Scenario]:
+    tier, seed = request.param
+    path = generate(tier, seed, tmp_path_factory.mktemp(f"{tier}-s{seed}"))
+    return path.parent, load_scenario(path)
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def test_halls_are_declared_and_hold_every_pod(generated: tuple[Path, Scenario]) -> None:
+    folder, sc = generated
+    declared = yaml.safe_load((folder / "pods.yaml").read_text(encoding="utf-8"))["halls"]
+    ids = {h["id"] for h in declared}
+    assert len(ids) == len(declared) == len(sc.halls)
+    assert set(sc.pods["hall"]) == ids  # every pod in a declared hall, no hall empty
+    assert sc.halls["modelled"].all()
+    assert all(h["building"] for h in declared)
+    per_site = sc.halls.groupby("site")["building"].nunique()
+    assert (per_site == sc.halls.groupby("site").size()).all()  # one building per aggregation domain
+    zones = sc.pods.groupby("hall").agg(n=("site", "size"), sites=("site", "nunique"), skus=("sku", "nunique"),
+                                        sizes=("gpus", "nunique"))
+    assert zones["n"].between(1, 8).all()  # up to 8 AI zones per aggregation layer
+    if len(sc.pods) >= 100:
+        assert zones["n"].max() == 8
+    assert (zones[["sites", "skus", "sizes"]] == 1).all().all()
+
+
+def test_aggregation_follows_the_published_design(generated: tuple[Path, Scenario]) -> None:
+    """The aggregation layer carries the hall's GPU ports at 7:1 (Meta's 24K clusters)."""
+    _, sc = generated
+    port = sc.pods["fabric"].map(sc.fabrics["port_gbps"])
+    expected = (sc.pods["gpus"] * port).groupby(sc.pods["hall"]).sum() / 7.0
+    assert np.allclose(sc.halls["aggregation_gbps"], expected.reindex(sc.halls.index), rtol=1e-6)
+
+
+def test_pods_are_ai_zones(generated: tuple[Path, Scenario]) -> None:
+    _, sc = generated
+    pods = sc.pods
+    assert pods["gpus"].between(2000, 4096).all()
+    assert (pods["gpus"] % 8 == 0).all()
+    gb = pods[pods["sku"] == "GB200"]
+    assert len(gb) and (gb["gpus"] % 72 == 0).all()  # whole NVL72 racks
+    fab = sc.fabrics.loc[gb["fabric"].unique()]
+    assert (fab["kind"] == "InfiniBand").all() and (fab["port_gbps"] == 400).all()
+
+
+def test_gb200_is_sold_in_whole_racks(generated: tuple[Path, Scenario]) -> None:
+    folder, sc = generated
+    gb = sc.workloads[sc.workloads["sku"] == "GB200"]
+    assert len(gb) and (gb["gpus"] % 72 == 0).all()
+    res = _csv(folder / "reservations.csv")
+    partial = res[(res["gpus"] != "") & (res["pod"] != "")]
+    on_gb = partial[partial["pod"].map(sc.pods["sku"]) == "GB200"]
+    assert (on_gb["gpus"].astype(int) % 72 == 0).all()
+
+
+def test_training_leases_span_zones_and_halls(generated: tuple[Path, Scenario]) -> None:
+    _, sc = generated
+    wl = sc.workloads
+    biggest_pod = sc.pods.groupby("sku")["gpus"].max()
+    hall_gpus = sc.pods.groupby(["sku", "hall"])["gpus"].sum().groupby(level="sku").max()
+    hall = wl[wl["span"] == "hall"]
+    assert (hall["gpus"] > hall["sku"].map(biggest_pod)).sum() >= 3  # split over the zones of one hall
+    assert (hall["gpus"] <= hall["sku"].map(hall_gpus)).all()
+    site = wl[wl["span"] == "site"]
+    assert len(site) >= 1 and (site["kind"] == "training").all()
+    assert (wl.loc[wl["kind"] != "training", "span"] == "pod").all()
+
+
+def test_inference_is_fleets_of_small_replicas_with_realistic_egress(generated: tuple[Path, Scenario]) -> None:
+    """Serving sends megabits per GPU (an 8-GPU H100 node serves a few thousand tokens/s), not gigabits."""
+    _, sc = generated
+    wl = sc.workloads
+    per_gpu_mbps = wl["egress_gbps"] / wl["gpus"] * 1000
+    assert (per_gpu_mbps <= 50).all(), per_gpu_mbps.max()
+    inf = wl[(wl["kind"] == "inference") & (wl["priority"] != "internal")]
+    assert per_gpu_mbps[inf.index].median() <= 20
+    assert (inf["gpus"] <= 144).all()
+    assert inf["replicas"].median() >= 4 and inf["replicas"].max() >= 16
+
+
+def test_routes_follow_corridors_and_shared_exits_share_a_risk_group(generated: tuple[Path, Scenario]) -> None:
+    folder, sc = generated
+    assert sc.spans["route_factor"].between(1.2, 1.5).all(), sc.spans["route_factor"].describe()
+    spans = {s["id"]: s for s in yaml.safe_load((folder / "topology.yaml").read_text(encoding="utf-8"))["spans"]}
+    shared = 0
+    for site in sc.sites.index:
+        access = sc.spans[sc.spans["a"] == site]
+        for _, group in access.groupby("srlg"):
+            if len(group) > 1:  # one conduit out of the campus: the spans share their first stretch
+                firsts = {tuple(spans[sid]["waypoints"][0]) for sid in group.index}
+                assert len(firsts) == 1, group.index.tolist()
+                shared += 1
+        assert access["srlg"].nunique() >= 2  # two diverse entrances
+    assert shared >= 1
+
+
+def test_training_waves_take_whole_zones_and_halls(generated: tuple[Path, Scenario]) -> None:
+    folder, sc = generated
+    res = _csv(folder / "reservations.csv")
+    waves = res[res["note"].str.contains("pretraining|post-training|evaluations")]
+    assert len(waves) and (waves["gpus"] == "").all()
+    by_hall = waves[waves["hall"] != ""]
+    assert len(by_hall) >= 1 and (by_hall["pod"] == "").all()
+    partial = res[res["gpus"] != ""]
+    assert len(partial) and partial["note"].str.contains("inference").all()
+    # a pod is held whole or not at all by training; training halls sit idle between waves (the surplus)
+    trained = sc.pods.index[sc.pods.index.isin(waves["pod"]) | sc.pods["hall"].isin(by_hall["hall"])]
+    held = sc.reserved_gpus.loc[trained]
+    assert held.isin([0]).to_numpy().sum() > 0
+    assert ((held == 0) | held.eq(sc.pods.loc[trained, "gpus"], axis=0)).all().all()
+    idle_halls = (sc.reserved_gpus.groupby(sc.pods["hall"]).sum() == 0).any(axis=1)
+    assert idle_halls[by_hall["hall"].unique()].all()
+
+
+def test_few_leases_can_never_fit(generated: tuple[Path, Scenario]) -> None:
+    from planner.feasibility import never_fits
+    from planner.optimise.instance import build_instance
+
+    _, sc = generated
+    inst = build_instance(sc)
+    # span=hall leases are left to the optimiser's hall support; the others are judged here
+    never = {lo.lease for lo in inst.leases if lo.span != "hall" and never_fits(inst, lo)}
+    assert 1 <= len(never) <= max(2, 0.01 * len(sc.workloads)), sorted(never)
+
+
+def test_header_states_demand_and_the_leases_that_never_fit(medium: Scenario) -> None:
+    from planner.feasibility import never_fits
+    from planner.optimise.instance import build_instance
+
+    assert medium.path is not None
+    header = medium.path.read_text(encoding="utf-8")
+    ratio = float(header.split("Leases ask for ")[1].split("x")[0])
+    assert 1.4 <= ratio <= 1.8
+    named = header.split("can never fit (")[1].split(":")[0].split(", ")
+    inst = build_instance(medium)
+    by_id = {lo.lease: lo for lo in inst.leases}
+    assert named and all([nf.family for nf in never_fits(inst, by_id[n])] == ["latency"] for n in named)
+
+
+def test_greedy_plan_on_medium_loads_the_declared_halls(medium: Scenario) -> None:
+    from planner.optimise.heuristics.greedy import greedy
+
+    plan = greedy(medium)
+    assert plan.placements["lease"].nunique() > 0.5 * len(medium.workloads)
+    use = plan.hall_use
+    assert set(use["hall"]) == set(medium.halls.index)
+    assert np.isfinite(use["capacity_gbps"]).all() and (use["interpod_gbps"] <= use["capacity_gbps"]).all()

@@ -149,12 +149,12 @@ def test_site_spanning_neighbourhood_frees_split_leases_and_one_chunk(tmp_path: 
     nb = Neighbourhood(tuple(group), "test", "spanning", chunk)
     freed, rest = _freed(inst, fits, res, nb, by_id)
     on = {lo.lease for lo in freed if lo.lease in fits}
-    want = {lid for lid, fs in fits.items()
-            if all(p in (group if by_id[lid].span == "site" else chunk) for f in fs for p, _ in f.parts)}
+    want = {lid for lid, fs in fits.items()  # a span=hall lease is freed like a site-spanning one
+            if all(p in (group if by_id[lid].span != "pod" else chunk) for f in fs for p, _ in f.parts)}
     assert on == want and split[0] in on
     sub = sub_instance(inst, freed, rest, nb)
     for lo in sub.leases:
-        allowed = set(group if lo.span == "site" else chunk)
+        allowed = set(group if lo.span != "pod" else chunk)
         assert all(p in allowed for ps in lo.pods.values() for p in ps)
     assert (sub.pod_free[[p for p in range(len(inst.pod_ids)) if p not in group]] == 0).all()
 

@@ -12,18 +12,17 @@ import numpy as np
 from planner.generate.book import (
     LEASE_HEADER,
     RESERVATION_HEADER,
-    Shape,
-    capped_gpus,
     finish_leases,
+    free_gpu_weeks,
     internal_services,
     lease_shapes,
-    site_capacity,
+    scale_shapes,
 )
 from planner.generate.book import reservations as make_reservations
-from planner.generate.campus import SKUS, Hall, make_halls, make_sites, size_power
+from planner.generate.campus import SKUS, make_halls, make_sites, size_power
 from planner.generate.fibre import build_fibre, size_spans
 from planner.generate.files import write_csv, write_pods, write_scenario, write_sites, write_skus, write_topology
-from planner.generate.places import CAMPUSES, Campus
+from planner.generate.places import CAMPUSES
 from planner.generate.tiers import Tier, get_tier
 
 __all__ = ["generate"]
@@ -41,31 +40,32 @@ def _streams(tier: Tier, seed: int) -> dict[str, np.random.Generator]:
     return {p: np.random.default_rng(s) for p, s in zip(parts, root.spawn(len(parts)), strict=True)}
 
 
-def _size_halls(rng: np.random.Generator, campuses: list[Campus], t: Tier, shapes: list[Shape]) -> list[Hall]:
-    """Halls sized to the lease demand; twice, since leases too big for the first campuses get cut down."""
-    state = rng.bit_generator.state
-    site_max: dict[str, int] = {}
-    halls: list[Hall] = []
-    for _ in range(2):
-        demand: dict[str, float] = defaultdict(float)
-        for sh in shapes:
-            g = capped_gpus(sh.gpus, site_max[sh.sku]) if sh.sku in site_max else sh.gpus
-            demand[sh.sku] += sh.gpu_weeks * g / sh.gpus
-        rng.bit_generator.state = state
-        halls = make_halls(rng, campuses, t.pods, {k: v / t.demand_ratio for k, v in demand.items()}, t.weeks)
-        site_max = site_capacity(halls)
-    return halls
+def _some(ids: list[str], shown: int = 4) -> str:
+    """A short list of ids.
+
+    Examples
+    --------
+    >>> _some(["L-1", "L-2"]), _some([f"L-{i}" for i in range(6)])
+    ('L-1, L-2', 'L-0, L-1, L-2, L-3 and 2 more')
+    """
+    more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+    return ", ".join(ids[:shown]) + more
 
 
 def generate(tier: str | Tier, seed: int, out_dir: str | Path) -> Path:
     """Generate a scenario of a benchmark tier and write its files into ``out_dir``.
 
     The same tier and seed always give byte-identical files. Campuses sit at real
-    US AI data-center sites, built as halls of identical fabric domains with power
-    sized to them; a DCI mesh along interstate corridors joins them to real metro
-    PoPs (every campus reaches every PoP over at least two edge-disjoint routes);
-    internal training comes in waves; the lease book mixes SKUs, sizes (8 to
-    16,384 GPUs per replica), terms, regions, SLOs and prices.
+    US AI data-center sites, built as operators publish them: AI zones of
+    ~2,000-4,000 GPUs (GB200 in whole NVL72 racks on 400G InfiniBand), eight to a
+    hall (an aggregation domain at 7:1, one building), with power sized to them; a
+    DCI mesh along interstate corridors (routes 1.2-1.5x the great circle) joins
+    them to real metro PoPs, every campus over two edge-disjoint routes; internal
+    training comes in waves of whole zones and halls, internal inference holds part
+    of the serving zones; the lease book, scaled to what internal work leaves free,
+    mixes SKUs, fleets of small inference replicas with egress from serving
+    throughput, training leases that span zones or halls, terms, regions, SLOs and
+    prices, and a few asks that can never fit.
 
     Parameters
     ----------
@@ -107,13 +107,15 @@ def generate(tier: str | Tier, seed: int, out_dir: str | Path) -> Path:
     fibre = build_fibre(rng["fibre"], campuses, t.pops, K_PATHS)
     pops = [p.id for p in fibre.pops]
 
-    # Lease asks first (plus spares in case fewer internal services fit), then pods sized to them.
-    shapes = lease_shapes(rng["shapes"], t.leases, t.weeks, t.campuses)
-    halls = _size_halls(rng["halls"], campuses, t, shapes[: t.leases - t.internal])
+    # Internal work on the built campuses first, then the lease book scaled to what it leaves free.
+    halls = make_halls(rng["halls"], campuses, t.pods)
     res_rows, reserved = make_reservations(rng["reservations"], halls, t.weeks)
     int_rows, int_gpus = internal_services(rng["internal"], t.internal, halls, reserved, fibre.latency_ms, pops)
+    shapes = lease_shapes(rng["shapes"], t.leases - len(int_rows), t.weeks, t.campuses)
+    scale_shapes(shapes, free_gpu_weeks(halls, reserved + int_gpus), t.demand_ratio)
     tags = {s.campus.id: s.residency for s in sites}
-    lease_rows = finish_leases(rng["leases"], shapes[: t.leases - len(int_rows)], halls, tags, fibre.latency_ms, pops)
+    lease_rows, never = finish_leases(rng["leases"], shapes, halls, reserved + int_gpus, tags,
+                                      fibre.latency_ms, pops)
 
     # DCI sized to the users' expected egress; power sized to the pods.
     c = {name: i for i, name in enumerate(LEASE_HEADER)}
@@ -137,20 +139,25 @@ def generate(tier: str | Tier, seed: int, out_dir: str | Path) -> Path:
 
     name = f"{t.name}-s{seed}"
     n_gpus = int(gpus.sum())
-    free = float((gpus[:, None] - reserved).sum())
+    free = float((gpus[:, None] - reserved - int_gpus).sum())
     asked = sum(gpu_weeks(r) for r in lease_rows)
     about = (f"Generated by `planner generate --tier {t.name} --seed {seed}` (planner.generate); edit freely.\n"
              f"{t.campuses} campuses, {t.pods} pods ({n_gpus:,} GPUs), {len(fibre.spans)} DCI spans, "
              f"{len(pops)} PoPs, {len(lease_rows)} leases + {len(int_rows)} internal services, {t.weeks} weeks.\n"
-             f"Leases ask for {asked / max(free, 1):.2f}x the GPU-weeks internal training leaves free.")
+             f"Leases ask for {asked / max(free, 1):.2f}x the GPU-weeks internal work leaves free; "
+             f"{len(never)} can never fit ({_some(never)}: an SLO below the fibre latency from every campus "
+             "they may use).")
     write_scenario(out / "scenario.yaml", name, f"Generated {t.name} tier, seed {seed}", t.weeks, K_PATHS, about)
     write_skus(out / "gpu_skus.yaml")
     write_sites(out / "sites.yaml", sites, about + "\nPower: MW of facility power (IT x PUE); prices USD/MWh "
                 "(EIA Electric Power Monthly table 5.6.A, industrial, by state, rounded up).")
-    write_pods(out / "pods.yaml", halls, about + "\nEach pod group is a hall of `count` identical fabric "
-               "domains (ids <group>-01, <group>-02, ...).")
+    write_pods(out / "pods.yaml", halls, about + "\nPods are AI zones (non-blocking two-tier Clos, ~2-4k GPUs); "
+               "a hall is an aggregation domain of up to 8 zones\n(one building: 4 data halls x 2 zones) whose "
+               "aggregation layer carries its GPUs' 400G ports at 7:1.\nEach pod group is one hall's `count` "
+               "identical zones (ids <group>-01, <group>-02, ...).")
     write_topology(out / "topology.yaml", fibre, about + "\nSpans follow interstate corridors between real "
-                   "metro PoPs and junction cities; routes are 1.1-1.4x the great circle.")
+                   "metro PoPs and junction cities; routes are 1.2-1.5x the great circle.\nA campus's access "
+                   "spans leave through two diverse entrances; the two sharing one share a shared-risk group.")
     write_csv(out / "reservations.csv", RESERVATION_HEADER, res_rows)
     write_csv(out / "leases.csv", LEASE_HEADER, int_rows + lease_rows)
     log.info("generated %s into %s", name, out)

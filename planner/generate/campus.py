@@ -1,18 +1,23 @@
-"""Generated campuses: halls of identical fabric domains, PUE, and power sized to the pods.
+"""Generated campuses: AI zones in halls (aggregation domains) in buildings, PUE, and power sized to the pods.
 
-A campus is built hall by hall; a hall is ``count`` identical pods (one pod group
-in the pods file) of one SKU and one role:
+A campus is built as operators publish it (Meta's 24K-GPU clusters, SIGCOMM 2024):
 
-- ``training`` halls: big InfiniBand or Spectrum-X domains, busy with internal
-  pretraining waves;
-- ``serving`` halls: thin-uplink RoCE domains built for leasing and inference;
-- ``small`` halls: small domains for fine-tuning and small leases.
+- a pod is an **AI zone**: a non-blocking two-tier Clos of ~2,000-4,000 GPUs
+  (Meta's are 3,072), whole 8-GPU servers, or for GB200 whole 72-GPU NVL72 racks
+  on 400G InfiniBand (NVIDIA's reference design);
+- a **hall** is an aggregation domain: up to :data:`ZONES_PER_HALL` (8) identical
+  zones joined by an aggregation layer oversubscribed
+  :data:`AGGREGATION_OVERSUBSCRIPTION` (7) : 1 against the GPUs' 400G ports, so
+  ``aggregation_gbps = GPUs of the hall x 400 / 7``. Two zones fill a data hall
+  and four data halls a building, so one hall of 8 zones is one building; the
+  last hall of a SKU at a campus may be a building part fitted out (fewer zones);
+- a hall has one SKU and a role: ``training`` halls run the internal
+  pretraining waves (whole zones or the whole hall at a time); ``serving`` halls
+  carry internal inference footprints and most of what is leased.
 
-Pod sizes are whole servers (8 GPUs) or whole NVL72 racks (72 GPUs), and sized so
-that the lease book asks for about ``demand_ratio`` times the GPU-weeks internal
-training leaves free. Campus power is sized to the pods: at full load they draw
-85-95 % of what the campus can take; some campuses have weeks with less (a grid
-upgrade not yet in service, a summer demand-response window), where power binds.
+Campus power is sized to the pods: at full load they draw 85-95 % of what the
+campus can take; some campuses have weeks with less (a grid upgrade not yet in
+service, a summer demand-response window), where power binds.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import numpy as np
 from planner.generate.places import Campus
 from planner.ids import pod_ids
 
-__all__ = ["FABRICS", "SKUS", "Hall", "SiteSpec", "make_halls", "make_sites", "size_power"]
+__all__ = ["AGGREGATION_OVERSUBSCRIPTION", "FABRICS", "FABRIC_NOTES", "SKUS", "UNIT", "ZONES_PER_HALL", "Hall",
+           "SiteSpec", "make_halls", "make_sites", "size_power", "zone_gpus"]
 
 # id: (name, TDP W, all-in server kW per GPU, source) -- the figures of sites/gpu_skus.yaml.
 SKUS: dict[str, tuple[str, int, float, str]] = {
@@ -37,40 +43,67 @@ SKUS: dict[str, tuple[str, int, float, str]] = {
               "NVIDIA GB200 NVL72 product page (72 GPUs, 36 Grace CPUs, ~120-132 kW per rack)"),
 }
 SKU_MIX = {"H100": 0.40, "B200": 0.35, "GB200": 0.25}
-"""Share of leases (and so of pods) by SKU."""
+"""Share of pods (and of leases) by SKU."""
+UNIT = {"H100": 8, "B200": 8, "GB200": 72}
+"""GPUs in the smallest unit sold and built: an 8-GPU server, or a 72-GPU NVL72 rack."""
 
-# id: (kind, switch radix, port Gbps, planes, oversubscription) -- as in sites/reference_pods.yaml.
+# id: (kind, switch radix, port Gbps, planes, oversubscription of the zone's uplinks to the aggregation layer)
 FABRICS: dict[str, tuple[str, int, int, int, float]] = {
-    "ib-ndr-64": ("InfiniBand", 64, 400, 8, 8.0),
-    "roce-spx-128": ("RoCE", 128, 400, 8, 4.0),
-    "roce-spx-128-thin": ("RoCE", 128, 400, 8, 8.0),
-    "ib-xdr-144": ("InfiniBand", 144, 800, 4, 4.0),
+    "roce-400-zone": ("RoCE", 128, 400, 1, 4.0),
+    "roce-400-zone-thin": ("RoCE", 128, 400, 1, 8.0),
+    "ib-ndr-400-zone": ("InfiniBand", 64, 400, 8, 4.0),
+    "ib-ndr-400-nvl72": ("InfiniBand", 64, 400, 4, 4.0),
 }
-ROLES = {"training": (0.55, 1.4), "serving": (0.30, 0.8), "small": (0.15, 0.3)}
-"""Role: (share of halls after the first, pod size relative to the SKU's mean)."""
-FREE_SHARE = {"training": 0.42, "serving": 0.97, "small": 0.97}
-"""Expected share of a pod's GPU-weeks internal work leaves free, by role."""
-SERVER_SIZES = (256, 512, 1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768)
-NVL72_RACKS = (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 224, 256, 384, 448)
+FABRIC_NOTES = {
+    "roce-400-zone": "a RoCE AI zone (Meta's design): rack and cluster switches of 128 x 400G, one 400G NIC per "
+                     "GPU, non-blocking inside; uplinks to the aggregation layer 4:1",
+    "roce-400-zone-thin": "the same zone with thinner uplinks (8:1): serving halls",
+    "ib-ndr-400-zone": "an InfiniBand AI zone: Quantum-2 (64 x 400G NDR), 8 rails, one 400G NIC per GPU",
+    "ib-ndr-400-nvl72": "GB200 NVL72 racks on 400G InfiniBand (NVIDIA's reference design: Quantum-2, "
+                        "ConnectX-7, 4 rails per compute tray)",
+}
+ZONES_PER_HALL = 8
+"""AI zones one aggregation layer joins (Meta: 8 x 3,072 GPUs = a 24K-GPU cluster, one building)."""
+AGGREGATION_OVERSUBSCRIPTION = 7.0
+"""The aggregation layer carries 1/7 of its GPUs' port bandwidth between zones (Meta: ~7:1)."""
+ZONE_GPUS = tuple(range(2048, 4097, 256))
+"""AI zone sizes of 8-GPU servers: 256 to 512 servers (Meta's 3,072-GPU zone is 384)."""
+ZONE_RACKS = tuple(range(28, 57, 2))
+"""AI zone sizes of NVL72 racks: 28 to 56 racks (2,016 to 4,032 GPUs)."""
+TRAINING_HALL_SHARE = 0.55
+"""Share of halls, after the first of each SKU at a campus (always training), that run internal training."""
 
 
 @dataclass
 class Hall:
-    """``count`` identical pods of one SKU, fabric and role."""
+    """A hall (aggregation domain): ``count`` identical AI zones of one SKU and role, written as one pod group."""
 
     group: str
+    hall: str
+    building: str
     site: str
     sku: str
     gpus: int
     fabric: str
     count: int
-    hall: str
     role: str
 
     @property
     def pod_ids(self) -> list[str]:
-        """Ids of the pods the group expands to."""
+        """Ids of the pods (AI zones) the group expands to."""
         return pod_ids(self.group, self.count)
+
+    @property
+    def aggregation_gbps(self) -> float:
+        """What the aggregation layer carries between zones: the hall's GPU port bandwidth over 7."""
+        return self.count * self.gpus * FABRICS[self.fabric][2] / AGGREGATION_OVERSUBSCRIPTION
+
+    @property
+    def name(self) -> str:
+        """A readable name: building, SKU, role and size."""
+        data_halls = math.ceil(self.count / 2)
+        return (f"{self.building}: {self.sku} {self.role}, {self.count} AI zones in {data_halls} data "
+                f"hall{'s' if data_halls > 1 else ''}")
 
 
 @dataclass
@@ -126,59 +159,71 @@ def _split(total: int, weights: np.ndarray, minimum: int = 0) -> list[int]:
     return [int(x) for x in out]
 
 
-def _snap(gpus: float, sku: str) -> int:
-    """The nearest (in ratio) whole-server or whole-rack pod size."""
-    menu = [72 * r for r in NVL72_RACKS] if sku == "GB200" else list(SERVER_SIZES)
-    return min(menu, key=lambda s: abs(math.log(s / max(gpus, 1.0))))
+def zone_gpus(rng: np.random.Generator, sku: str) -> int:
+    """GPUs of one AI zone: around 3,072 (whole servers), or around 42 NVL72 racks for GB200.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> sizes = [zone_gpus(rng, "GB200") for _ in range(200)]
+    >>> all(s % 72 == 0 and 2016 <= s <= 4032 for s in sizes)
+    True
+    """
+    menu = [72 * r for r in ZONE_RACKS] if sku == "GB200" else list(ZONE_GPUS)
+    target = 3072 * float(rng.lognormal(0.0, 0.12))
+    return min(menu, key=lambda s: abs(math.log(s / target)))
 
 
-def _fabric(sku: str, role: str, gpus: int) -> str:
+def _fabric(sku: str, role: str) -> str:
     if sku == "GB200":
-        return "ib-xdr-144"
-    if role == "serving" or (role == "small" and sku == "B200"):
-        return "roce-spx-128-thin"
-    if sku == "H100" and gpus <= 16384:
-        return "ib-ndr-64"
-    return "roce-spx-128"
+        return "ib-ndr-400-nvl72"
+    if role == "serving":
+        return "roce-400-zone-thin"
+    return "ib-ndr-400-zone" if sku == "H100" else "roce-400-zone"
 
 
-def make_halls(rng: np.random.Generator, campuses: list[Campus], n_pods: int,
-               free_gpu_weeks: dict[str, float], weeks: int) -> list[Hall]:
-    """Halls of identical pods at every campus: ``n_pods`` pods in all.
+def _zone_counts(k: int) -> list[int]:
+    """Zones per hall for ``k`` zones: full halls of 8, the last one part fitted out.
 
-    ``free_gpu_weeks`` is, per SKU, the GPU-weeks internal work should leave free
-    (the lease demand over the tier's demand ratio); pod sizes are scaled to it.
+    Examples
+    --------
+    >>> _zone_counts(19), _zone_counts(8), _zone_counts(3)
+    ([8, 8, 3], [8], [3])
+    """
+    return [ZONES_PER_HALL] * (k // ZONES_PER_HALL) + ([k % ZONES_PER_HALL] if k % ZONES_PER_HALL else [])
+
+
+def make_halls(rng: np.random.Generator, campuses: list[Campus], n_pods: int) -> list[Hall]:
+    """Halls of AI zones at every campus: ``n_pods`` zones in all, one building per hall.
+
+    Each campus gets a share of the zones, split over the SKUs; a SKU's zones at a
+    campus fill halls of 8. The first hall of each SKU at a campus runs internal
+    training, the others do with probability 0.55; every campus with two halls or
+    more, and every SKU with two halls or more, has a serving hall.
     """
     per_campus = _split(n_pods, rng.uniform(0.7, 1.3, len(campuses)))
     skus = list(SKU_MIX)
     mix = np.array([SKU_MIX[s] for s in skus])
-    raw: list[tuple[Campus, str, int, str, float]] = []  # campus, sku, count, role, relative size
+    halls: list[Hall] = []
     for c, n in zip(campuses, per_campus, strict=True):
         counts = _split(n, mix * rng.lognormal(0, 0.35, len(skus)), minimum=1 if n >= len(skus) else 0)
-        hi = max(2, math.ceil(n / 8))
+        mine: list[Hall] = []
         for sku, k in zip(skus, counts, strict=True):
-            left, first = k, True
-            while left > 0:
-                size = min(left, int(rng.integers(max(1, hi // 4), hi + 1)))
-                role = "training" if first else str(rng.choice(list(ROLES), p=[r[0] for r in ROLES.values()]))
-                raw.append((c, sku, size, role, ROLES[role][1] * float(rng.lognormal(0, 0.25))))
-                left -= size
-                first = False
-    halls: list[Hall] = []
-    letters: dict[tuple[str, str], int] = {}
-    for sku in skus:
-        mine = [r for r in raw if r[1] == sku]
-        weight = sum(cnt * rel * FREE_SHARE[role] for _, _, cnt, role, rel in mine)
-        scale = free_gpu_weeks.get(sku, 0.0) / weeks / weight if weight else 0.0
-        for c, _, cnt, role, rel in mine:
-            gpus = _snap(scale * rel, sku)
-            n = letters.get((c.id, sku), 0)
-            letters[(c.id, sku)] = n + 1
-            letter = _letters(n)
-            halls.append(Hall(f"{c.id}-{sku}-{letter}", c.id, sku, gpus, _fabric(sku, role, gpus), cnt,
-                              f"{sku} {role} hall {letter}", role))
-    order = {c.id: i for i, c in enumerate(campuses)}
-    halls.sort(key=lambda h: (order[h.site], h.group))
+            for j, cnt in enumerate(_zone_counts(k)):
+                role = "training" if j == 0 or rng.random() < TRAINING_HALL_SHARE else "serving"
+                b = len(mine) + 1
+                mine.append(Hall(f"{c.id}-{sku}-{_letters(j)}", f"{c.id}-B{b:02d}", f"Building {b}", c.id, sku,
+                                 zone_gpus(rng, sku), "", cnt, role))
+        roles = {h.role for h in mine}
+        if len(mine) >= 2 and "serving" not in roles:  # the first hall is always training
+            mine[-1].role = "serving"
+        halls += mine
+    for sku in skus:  # every SKU has some zones outside the waves, and some in them
+        of_sku = [h for h in halls if h.sku == sku]
+        if len(of_sku) >= 2 and all(h.role == "training" for h in of_sku):
+            of_sku[-1].role = "serving"
+    for h in halls:
+        h.fabric = _fabric(h.sku, h.role)
     return halls
 
 

@@ -2,11 +2,16 @@
 
 Each campus gets access spans to its three nearest hubs; hubs are joined by the
 interstate corridors of :data:`~planner.generate.places.CORRIDORS`. Every span's
-route is a smooth polyline whose length is 1.1-1.4x the great circle (the US
-conduit median is ~1.3x), measured on WGS84 as the planner measures it. Spans no
+route is a smooth polyline whose length is 1.22-1.46x the great circle between
+its ends (long-haul fibre follows road and rail at 1.2-1.5x; the US conduit
+median is ~1.3x), measured on WGS84 as the planner measures it. A campus has two
+diverse fibre entrances, so two of its three access routes leave it through one
+conduit: they share their first kilometres and one shared-risk group. Spans no
 campus-to-PoP route needs are dropped, keeping for every (campus, PoP) the k
 lowest-latency routes and two edge-disjoint ones. Span capacities are sized to
-the users' expected egress, so that some spans bind and others have room.
+the users' expected egress (the smallest line-up that carries it); with serving
+egress of megabits per GPU that is the smallest line-up almost everywhere, so on
+the generated tiers latency, not fibre capacity, decides where leases may go.
 """
 
 from __future__ import annotations
@@ -20,13 +25,17 @@ import numpy as np
 from shapely.geometry import LineString
 
 from planner.generate.places import CORRIDORS, HUBS, POP_ORDER, Campus, Hub
-from planner.geo import geodesic_length_km, great_circle_km
+from planner.geo import WGS84, geodesic_length_km, great_circle_km
 from planner.physics import span_latency_ms
 
 __all__ = ["Fibre", "SpanSpec", "build_fibre", "route_waypoints", "size_spans"]
 
 ACCESS_HUBS = 3
 """Hubs each campus is joined to."""
+ROUTE_FACTOR = (1.22, 1.46)
+"""Route length over the great circle, drawn per span (long-haul fibre runs 1.2-1.5x)."""
+EXIT_KM = 3.0
+"""Length of the conduit two access routes share out of a campus (at most a fifth of the shorter route)."""
 
 # Span line-ups, smallest first: (fibre pairs, channels per pair, Gbps per channel).
 LINEUPS: tuple[tuple[int, int, int], ...] = ((1, 32, 100), (1, 16, 400), (1, 32, 400), (1, 64, 400))
@@ -116,12 +125,54 @@ def route_waypoints(rng: np.random.Generator, a: tuple[float, float], b: tuple[f
     return [(round(float(x / kx + lon0), 4), round(float(y / ky + lat0), 4)) for x, y in pts]
 
 
+def _route(rng: np.random.Generator, a: tuple[float, float], b: tuple[float, float], factor: float,
+           lead: list[tuple[float, float]]) -> tuple[list[tuple[float, float]], float]:
+    """Interior points of a route from ``a`` to ``b`` through ``lead`` first, ``factor`` x the great circle; its km.
+
+    The bend is drawn once; its depth is corrected (twice at most) until the
+    geodesic length of the rounded points is within 0.5 % of the target.
+    """
+    gc = great_circle_km(a[1], a[0], b[1], b[0])
+    start = lead[-1] if lead else a
+    lead_km = geodesic_length_km(LineString([a, *lead])) if lead else 0.0
+    chord = great_circle_km(start[1], start[0], b[1], b[0])
+    state = rng.bit_generator.state
+    f = max(1.02, (factor * gc - lead_km) / chord)
+    for _ in range(3):
+        rng.bit_generator.state = state
+        pts = [*lead, *route_waypoints(rng, start, b, f)]
+        length = geodesic_length_km(LineString([a, *pts, b]))
+        if abs(length / gc - factor) < 0.005:
+            break
+        f = max(1.02, f + (factor * gc - length) / chord)
+    return pts, length
+
+
 def _span(rng: np.random.Generator, sid: str, a: str, b: str, xy: dict[str, tuple[float, float]], srlg: str,
-          kind: str, factor: float, note: str) -> SpanSpec:
-    wps = route_waypoints(rng, xy[a], xy[b], factor)
-    length = geodesic_length_km(LineString([xy[a], *wps, xy[b]]))
+          kind: str, note: str, lead: list[tuple[float, float]] | None = None) -> SpanSpec:
+    wps, length = _route(rng, xy[a], xy[b], float(rng.uniform(*ROUTE_FACTOR)), lead or [])
     return SpanSpec(sid, a, b, srlg, kind, wps, length, span_latency_ms(length, max(math.ceil(length / 80) - 1, 0),
                                                                           0.0001, 0.01), note=note)
+
+
+def _shared_exit(c: Campus, hubs: list[Hub]) -> tuple[list[int], tuple[float, float]]:
+    """Which two of ``hubs`` a campus reaches through one conduit (the closest in bearing), and where it ends.
+
+    Examples
+    --------
+    >>> from planner.generate.places import CAMPUSES, HUBS
+    >>> by_id = {h.id: h for h in HUBS}
+    >>> _shared_exit(CAMPUSES[0], [by_id["CIN"], by_id["CLE"], by_id["PIT"]])[0]
+    [1, 2]
+    """
+    az = [WGS84.inv(c.lon, c.lat, h.lon, h.lat)[0] for h in hubs]
+    gap = {(i, j): abs((az[i] - az[j] + 180) % 360 - 180) for i, j in itertools.combinations(range(len(hubs)), 2)}
+    i, j = min(gap, key=lambda k: (gap[k], k))
+    mean = math.degrees(math.atan2(math.sin(math.radians(az[i])) + math.sin(math.radians(az[j])),
+                                   math.cos(math.radians(az[i])) + math.cos(math.radians(az[j]))))
+    km = min(EXIT_KM, 0.2 * min(great_circle_km(c.lat, c.lon, hubs[k].lat, hubs[k].lon) for k in (i, j)))
+    lon, lat, _ = WGS84.fwd(c.lon, c.lat, mean, km * 1000)
+    return [i, j], (round(float(lon), 4), round(float(lat), 4))
 
 
 def build_fibre(rng: np.random.Generator, campuses: list[Campus], n_pops: int, k_paths: int) -> Fibre:
@@ -132,12 +183,17 @@ def build_fibre(rng: np.random.Generator, campuses: list[Campus], n_pops: int, k
     spans: list[SpanSpec] = []
     for a, b, road in CORRIDORS:
         spans.append(_span(rng, f"{a}_{b}", a, b, xy, f"{road}-{a}-{b}", "corridor",
-                           float(rng.uniform(1.15, 1.35)), f"{road} corridor, {hubs[a].name} - {hubs[b].name}"))
+                           f"{road} corridor, {hubs[a].name} - {hubs[b].name}"))
     for c in campuses:
         near = sorted(HUBS, key=lambda h: great_circle_km(c.lat, c.lon, h.lat, h.lon))[:ACCESS_HUBS]
-        for h in near:
-            spans.append(_span(rng, f"{c.id}_{h.id}", c.id, h.id, xy, f"ACCESS-{c.id}-{h.id}", "access",
-                               float(rng.uniform(1.1, 1.3)), f"campus access, {c.name} - {h.name}"))
+        shared, exit_point = _shared_exit(c, near)
+        for k, h in enumerate(near):
+            if k in shared:
+                srlg, lead, how = f"ACCESS-{c.id}-ENTRANCE-A", [exit_point], ", leaves through entrance A (shared)"
+            else:
+                srlg, lead, how = f"ACCESS-{c.id}-ENTRANCE-B", [], ", leaves through entrance B"
+            spans.append(_span(rng, f"{c.id}_{h.id}", c.id, h.id, xy, srlg, "access",
+                               f"campus access, {c.name} - {h.name}{how}", lead))
     g = nx.Graph()
     for s in spans:
         g.add_edge(s.a, s.b, id=s.id, latency_ms=s.latency_ms)

@@ -11,7 +11,7 @@ import csv
 import json
 from pathlib import Path
 
-from planner.generate.campus import FABRICS, SKUS, Hall, SiteSpec
+from planner.generate.campus import AGGREGATION_OVERSUBSCRIPTION, FABRIC_NOTES, FABRICS, SKUS, Hall, SiteSpec
 from planner.generate.fibre import Fibre
 
 __all__ = ["write_csv", "write_pods", "write_scenario", "write_sites", "write_skus", "write_topology"]
@@ -85,18 +85,24 @@ def write_sites(path: Path, sites: list[SiteSpec], about: str) -> None:
 
 
 def write_pods(path: Path, halls: list[Hall], about: str) -> None:
-    """``pods.yaml``: the fabric templates and one pod group per hall."""
+    """``pods.yaml``: the fabric templates, the halls (aggregation domains) and one pod group per hall."""
     lines: list[str] = []
     _header(lines, about)
     lines.append("fabric_templates:")
     for fid, (kind, radix, port, planes, over) in FABRICS.items():
-        lines += [f"  - id: {fid}", f"    kind: {kind}", f"    switch_radix: {radix}", f"    port_gbps: {port}",
-                  f"    planes: {planes}", f"    oversubscription: {_num(over)}"]
+        lines += [f"  # {FABRIC_NOTES[fid]}", f"  - id: {fid}", f"    kind: {kind}", f"    switch_radix: {radix}",
+                  f"    port_gbps: {port}", f"    planes: {planes}", f"    oversubscription: {_num(over)}"]
+    lines += ["", "halls:"]
+    for h in halls:
+        lines += [f"  # {h.count} x {h.gpus:,} GPUs x {FABRICS[h.fabric][2]}G / "
+                  f"{_num(AGGREGATION_OVERSUBSCRIPTION)}",
+                  f"  - id: {h.hall}", f"    site: {h.site}", f"    building: {_q(h.building)}",
+                  f"    name: {_q(h.name)}", f"    aggregation_gbps: {_num(round(h.aggregation_gbps, 3))}"]
     lines += ["", "pods:"]
     for h in halls:
         lines += [f"  # {h.hall}: {h.count} x {h.gpus:,} GPUs = {h.count * h.gpus:,}",
                   f"  - id: {h.group}", f"    site: {h.site}", f"    sku: {h.sku}", f"    gpus: {h.gpus}",
-                  f"    fabric: {h.fabric}", f"    count: {h.count}", f"    hall: {_q(h.hall)}"]
+                  f"    fabric: {h.fabric}", f"    count: {h.count}", f"    hall: {h.hall}"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
