@@ -388,7 +388,7 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
     >>> d = tempfile.mkdtemp()
     >>> inst = build_instance(load_scenario(generate("small", seed=1, out_dir=d)))
     >>> pb = pattern_bound(inst, time_limit_s=30)
-    >>> pb.status, pb.bound_usd >= pb.master_usd - 1
+    >>> pb.status, bool(pb.bound_usd >= pb.master_usd - 1)
     ('CONVERGED', True)
     """
     from planner.optimise.heuristics.greedy import greedy_pass, price_order
