@@ -225,3 +225,13 @@ def test_bad_windows_are_reported_at_once(tmp_path: Path) -> None:
 def test_the_schema_documents_latest_start() -> None:
     prop = planner.schema.json_schema("lease-row")["properties"]["latest_start"]
     assert "start_week..latest_start" in prop["description"]
+
+
+def test_the_report_shows_the_chosen_start_and_the_window(tmp_path: Path) -> None:
+    from planner.report.leasebook import lease_book, lease_book_section
+
+    sc = load(tmp_path, late_room() | {"leases": [windowed()]})
+    plan = optimise(sc, time_limit_s=5)
+    row = lease_book(sc, plan).set_index("lease").loc["W"]
+    assert (row["start_week"], row["end_week"], row["latest_start"]) == (4, 7, 5)
+    assert 'title="weeks 4–7 (may start in weeks 1–5, this start chosen)"' in lease_book_section(sc, plan)
