@@ -235,3 +235,19 @@ def test_the_report_shows_the_chosen_start_and_the_window(tmp_path: Path) -> Non
     row = lease_book(sc, plan).set_index("lease").loc["W"]
     assert (row["start_week"], row["end_week"], row["latest_start"]) == (4, 7, 5)
     assert 'title="weeks 4–7 (may start in weeks 1–5, this start chosen)"' in lease_book_section(sc, plan)
+
+
+def test_the_bounds_count_a_windowed_lease_once(tmp_path: Path) -> None:
+    """On an empty pod every start fits: each relaxation counts the lease once (at most one start), not five times."""
+    d = late_room(busy_until=0)
+    d["reservations"] = []
+    d["leases"] = [windowed()]
+    sc = load(tmp_path, d)
+    revenue = float(sc.workloads.at["W", "revenue_usd"])
+    inst = build_instance(sc)
+    assert len([lo for lo in inst.leases if lo.group == "W"]) == 5
+    bounds = {"lp": lp_relaxation(build_model(inst).cp).objective,
+              "site lp": site_relaxation(inst).bound_usd,
+              "patterns": pattern_bound(inst, time_limit_s=30).bound_usd,
+              "cp-sat": optimise(sc, time_limit_s=5).bound_usd}
+    assert all(revenue - 1e-6 <= b <= revenue + 1 for b in bounds.values()), (revenue, bounds)

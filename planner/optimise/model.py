@@ -191,7 +191,7 @@ def _one_start(m: PlacementModel, leases: list[LeaseOptions]) -> None:
     """
     for opts in lease_groups(lo for lo in leases if lo.starts).values():
         if len(opts) > 1:
-            m.cp.add_at_most_one(m.placed[lo.lease] for lo in opts)
+            m.cp.add(sum(m.placed[lo.lease] for lo in opts) <= 1)  # linear: the pod-level LP reads it too
             m.n_constraints["start_window"] += 1
 
 
