@@ -14,7 +14,8 @@ Writes, deterministically for a seed (numpy ``default_rng``):
   committed and spot leases from made-up tenants: training that spans halls
   (span=hall, whole AI zones) or sites, many small inference replicas, fine-tunes,
   and a few requests that can never fit (``IMPOSSIBLE``; ``planner validate`` names
-  each with its reason).
+  each with its reason). The leases of ``WINDOWS`` may start a few weeks late
+  (``latest_start``): the optimiser chooses their start.
 
 Figures (GPUs per zone, egress per GPU, prices) are sourced in ``sites/README.md``.
 Pods and halls are read from ``sites/reference_pods.yaml`` and PoP ids from
@@ -77,6 +78,9 @@ INTERNAL = [  # (id, sku, gpus, replicas, anti_affinity, region, slo ms, start, 
     ("INT-search", "B200", 512, 1, False, "ATL", 10, 1, 52),
     ("INT-media-gen", "GB200", 576, 1, False, "NYC", 20, 20, 52),
 ]
+WINDOWS = {"L-0012": 4, "L-0014": 4, "L-0040": 4, "L-0052": 3, "L-0084": 4}
+"""Leases that may start up to this many weeks after their ``start_week`` ("12 weeks, any time in March"),
+given after the book is drawn (no draw of the rest changes); sites/README.md names them."""
 Request = tuple[str, str, str, str, int, str, int, bool, str, int | str, str, str, int, int]
 """tenant, kind, priority, sku, gpus, span, replicas, anti_affinity, region, slo, allowed_sites, residency, weeks"""
 IMPOSSIBLE: list[Request] = [  # requests that can never fit, each for its own reason (planner validate names it)
@@ -293,6 +297,8 @@ def main() -> None:
             i = generated[lid]
             book[i] = lease_row(rng, int(lid[2:]), str(book[i][1]), region_of, pops)
         write(lease_csv, HEADER, book)
+    write(lease_csv, [*HEADER, "latest_start"],
+          [[*r, int(r[14]) + WINDOWS[str(r[0])] if str(r[0]) in WINDOWS else ""] for r in book])
     print(f"{len(res)} reservation rows, {len(book)} leases")
 
 

@@ -75,6 +75,7 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
         if lid not in wl.index:
             continue
         w = wl.loc[lid]
+        start, end = _chosen_term(lid, w, rows, v)
         reps = sorted(set(rows["replica"]))
         if reps != list(range(int(w["replicas"]))):
             v.append(f"lease {lid}: replicas {reps}, expected 0..{int(w['replicas']) - 1}")
@@ -107,8 +108,6 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
                     v.append(f"{tag}: pod {pod} is not at site {row['site']}")
                 if sc.pods.at[pod, "sku"] != w["sku"]:
                     v.append(f"{tag}: pod {pod} has {sc.pods.at[pod, 'sku']}, lease needs {w['sku']}")
-                if (row["start_week"], row["end_week"]) != (w["start_week"], w["end_week"]):
-                    v.append(f"{tag}: term {row['start_week']}-{row['end_week']} differs from the lease's")
             if w["allowed_sites"] and site not in w["allowed_sites"]:
                 v.append(f"{tag}: site {site} not in allowed sites {list(w['allowed_sites'])}")
             if w["residency"] and site in sc.sites.index and not set(w["residency"]) <= set(
@@ -135,7 +134,7 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
             if abs(float(rr["egress_gbps"].sum()) - egress) > 1e-6 * max(1.0, egress):
                 v.append(f"{tag}: egress {rr['egress_gbps'].sum():.3f} Gbps, lease has {egress:g}")
             split = len(rr) > 1
-            for wk in range(int(w["start_week"]), int(w["end_week"]) + 1):
+            for wk in range(start, end + 1):
                 for _, row in rr.iterrows():
                     gpu_use[(row["pod"], wk)] += float(row["gpus"])
                     extra = sc.settings.interpod_gbps_per_gpu * float(row["gpus"]) if split else 0.0
@@ -147,8 +146,7 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
                         link[(e, wk)] += egress
         if w["anti_affinity"] and len(set(rep_sites)) != len(rep_sites):
             v.append(f"lease {lid}: anti-affinity broken, replicas share sites {rep_sites}")
-        expect = float(w["price_usd_per_gpu_hour"]) * int(w["gpus"]) * int(w["replicas"]) * hours * (
-            int(w["end_week"]) - int(w["start_week"]) + 1)
+        expect = float(w["price_usd_per_gpu_hour"]) * int(w["gpus"]) * int(w["replicas"]) * hours * (end - start + 1)
         if abs(float(rows["revenue_usd"].sum()) - expect) > 1e-6 * max(1.0, expect):
             v.append(f"lease {lid}: revenue {rows['revenue_usd'].sum():,.2f} but price x GPUs x hours is {expect:,.2f}")
 
@@ -193,3 +191,27 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
         if abs(float(val) - site_kw.get(key, 0.0) / 1000.0) > 1e-6 * max(1.0, float(val)):
             v.append(f"site_use {key}: power {val} MW but placements give {site_kw.get(key, 0.0) / 1000:.6f}")
     return v
+
+
+def _chosen_term(lid: object, w: pd.Series, rows: pd.DataFrame, v: list[str]) -> tuple[int, int]:
+    """The term a lease's placement rows give (one for all of them), checked against the lease book.
+
+    A fixed term must be the book's; a lease with a start window (``latest_start`` after
+    ``start_week``) may start in any week of it, for the book's number of weeks.
+    """
+    terms = sorted({(int(a), int(b)) for a, b in zip(rows["start_week"], rows["end_week"], strict=True)})
+    if len(terms) != 1:
+        v.append(f"lease {lid}: placement rows give different terms {terms}")
+    start, end = terms[0]
+    first, last = int(w["start_week"]), int(w["end_week"])
+    latest = w.get("latest_start")
+    latest = first if latest is None or pd.isna(latest) else int(latest)
+    if latest <= first:
+        if (start, end) != (first, last):
+            v.append(f"lease {lid}: term {start}-{end} differs from the lease's {first}-{last}")
+        return start, end
+    if not first <= start <= latest:
+        v.append(f"lease {lid}: starts in week {start}, outside its start window {first}-{latest}")
+    if end - start != last - first:
+        v.append(f"lease {lid}: term {start}-{end} runs {end - start + 1} weeks, the lease {last - first + 1}")
+    return start, end

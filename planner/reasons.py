@@ -31,7 +31,7 @@ import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
 from planner.optimise.families import CAPACITIES, FAMILIES
-from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions
+from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups
 from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.weeks import weeks_text
@@ -701,7 +701,7 @@ def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residua
     holdings
         ``placed`` indexed by :meth:`Holdings.of` (built here when omitted).
     """
-    row: dict[str, object] = {"lease": lo.lease, "priority": "internal" if lo.internal else "lease", "sku": lo.sku,
+    row: dict[str, object] = {"lease": lo.group, "priority": "internal" if lo.internal else "lease", "sku": lo.sku,
                               "gpus": lo.gpus, "replicas": lo.replicas, "start_week": lo.t0 + 1,
                               "end_week": lo.t1 + 1, "revenue_usd": lo.revenue_usd, "crowded_out_by": ()}
     never = never_fits(inst, lo)
@@ -741,6 +741,43 @@ def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residua
     return row
 
 
+_STANDING = ("fits", "beside", "alone", "never")
+"""How near an option of a windowed lease comes to fitting, nearest first (see :func:`explain_window`)."""
+
+
+def _standing(row: Mapping[str, object]) -> int:
+    reason = str(row["reason"])
+    if row["family"] in ("optimality", "price"):
+        return _STANDING.index("fits")
+    if reason.startswith("can never fit"):
+        return _STANDING.index("never")
+    return _STANDING.index("alone" if reason.endswith("(with internal work alone)") else "beside")
+
+
+def explain_window(inst: Instance, opts: list[LeaseOptions], res: Residual, base: Residual,
+                   placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]],
+                   holdings: Holdings | None = None) -> dict[str, object]:
+    """One ``unplaced`` row for a lease with a start window: every start is tried, the nearest one reported.
+
+    Each candidate start (``opts``, earliest first) is explained as a lease of its own
+    (:func:`explain_lease`: its fixes re-fitted at that start); the row gives the reason
+    of the start that comes nearest to fitting (it fits what the plan leaves; it is
+    crowded out by placed leases; it fits with internal work alone; it can never fit),
+    the earliest among equals, and names the weeks tried. ``start_week``/``end_week``
+    are those of the earliest start.
+    """
+    rows = [explain_lease(inst, lo, res, base, placed, holdings) for lo in opts]
+    k = min(range(len(rows)), key=lambda i: (_standing(rows[i]), i))
+    lo, row = opts[k], dict(rows[k])
+    first = opts[0]
+    tried = weeks_text([o.t0 + 1 for o in opts])
+    row |= {"lease": lo.group, "start_week": first.t0 + 1, "end_week": first.t1 + 1,
+            "reason": f"no start in its window fits (tried starting in {tried}, {lo.weeks} weeks each); "
+                      f"starting in week {lo.t0 + 1}: {row['reason']}",
+            "fix": f"starting in week {lo.t0 + 1}: {row['fix']}"}
+    return row
+
+
 def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *, explain: bool = True,
                      base: Residual | None = None) -> pd.DataFrame:
     """The ``unplaced`` table of a plan: one row per left-out lease, with its reason.
@@ -759,7 +796,7 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
         What internal work alone leaves; rebuilt from ``placements`` when omitted.
     """
     placed_ids = set(placements["lease"])
-    missing = [lo for lo in inst.leases if lo.lease not in placed_ids]
+    missing = [opts for group, opts in lease_groups(inst.leases).items() if group not in placed_ids]
     if not missing:
         return pd.DataFrame(columns=UNPLACED_COLUMNS)
     internal = {lo.lease for lo in inst.leases if lo.internal}
@@ -768,15 +805,18 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
              if fits is not None}
     if base is None:
         base = Residual.after(inst, {lid: fits for lid, (_, fits) in every.items() if lid in internal})
-    placed = {lid: v for lid, v in every.items() if lid not in internal}
+    placed = {by_id[lid].group: v for lid, v in every.items() if lid not in internal}  # a lease's own id names it
     holdings = Holdings.of(placed)
     work = res.copy()  # crowders take leases out and put them back; the caller's residual stays as it is
     rows = []
-    for lo in missing:
-        if explain:
+    for opts in missing:
+        lo = opts[0]
+        if explain and len(opts) > 1:
+            rows.append(explain_window(inst, opts, work, base, placed, holdings))
+        elif explain:
             rows.append(explain_lease(inst, lo, work, base, placed, holdings))
         else:
-            rows.append({"lease": lo.lease, "priority": "lease", "sku": lo.sku, "gpus": lo.gpus,
+            rows.append({"lease": lo.group, "priority": "lease", "sku": lo.sku, "gpus": lo.gpus,
                          "replicas": lo.replicas, "start_week": lo.t0 + 1, "end_week": lo.t1 + 1,
                          "revenue_usd": lo.revenue_usd, "family": "", "reason": "not explained (explain=False)",
                          "fix": "", "crowded_out_by": ()})

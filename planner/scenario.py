@@ -75,7 +75,8 @@ class Scenario:
         a, b, capacity_gbps, srlg, length_km, great_circle_km, route_factor,
         n_amplifiers, latency_ms, geometry (shapely LineString, lon/lat).
     workloads : DataFrame indexed by ``lease``
-        One row per lease or internal workload, as in the lease books.
+        One row per lease or internal workload, as in the lease books; ``latest_start``
+        is the last week the term may start (``start_week`` for a fixed term).
     """
 
     name: str
@@ -415,11 +416,12 @@ def _assemble(inp: Inputs) -> Scenario:
         "region": r.region, "latency_slo_ms": r.latency_slo_ms if r.latency_slo_ms is not None else np.nan,
         "allowed_sites": tuple(r.allowed_sites), "residency": tuple(r.residency), "start_week": r.start_week,
         "end_week": r.end_week, "price_usd_per_gpu_hour": r.price_usd_per_gpu_hour, "source": f"{f}:{n}",
-    } for f, n, r in inp.leases] + site_wide
+        "latest_start": r.start_week if r.latest_start is None else max(r.latest_start, r.start_week),
+    } for f, n, r in inp.leases] + [{**w, "latest_start": w["start_week"]} for w in site_wide]
     workloads = pd.DataFrame(wl, columns=[
         "lease", "tenant", "kind", "priority", "sku", "gpus", "span", "replicas", "anti_affinity", "egress_gbps",
         "region", "latency_slo_ms", "allowed_sites", "residency", "start_week", "end_week",
-        "price_usd_per_gpu_hour", "source"]).set_index("lease")
+        "price_usd_per_gpu_hour", "source", "latest_start"]).set_index("lease")
     workloads["weeks"] = workloads["end_week"] - workloads["start_week"] + 1
     workloads["revenue_usd"] = (workloads["price_usd_per_gpu_hour"] * workloads["gpus"] * workloads["replicas"]
                                 * workloads["weeks"] * sc.horizon.hours_per_period)

@@ -365,6 +365,12 @@ class LeaseRow(_Model):
     residency: list[Text] = Field(default_factory=list, description="';'-separated tags")
     start_week: Week
     end_week: Week
+    latest_start: Week | None = Field(
+        default=None,
+        description="Last week the lease may start (empty: it starts at start_week). With it, the lease may "
+        "start in any week start_week..latest_start and runs end_week - start_week + 1 weeks; the optimiser "
+        "chooses the start",
+    )
     price_usd_per_gpu_hour: float = Field(default=0.0, ge=0, le=10_000)
 
     @field_validator("allowed_sites", "residency", mode="before")

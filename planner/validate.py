@@ -82,6 +82,29 @@ def _term(out: list[Problem], file: str, where: str, start: int, end: int, perio
     return ok
 
 
+def _window(out: list[Problem], file: str, where: str, lr: LeaseRow, periods: int) -> None:
+    """Check a lease's start window (``latest_start``): after its start, fixed for internal work, within the horizon."""
+    latest = lr.latest_start
+    if latest is None:
+        return
+    if latest < lr.start_week:
+        out.append(Problem(file, where, "latest_start", str(latest),
+                           f"the start window closes before it opens (start_week {lr.start_week})",
+                           "make latest_start >= start_week, or leave it empty for a fixed start"))
+        return
+    if lr.priority == "internal" and latest > lr.start_week:
+        out.append(Problem(file, where, "latest_start", str(latest), "internal work has a fixed term",
+                           "leave latest_start empty (or equal to start_week) for internal work"))
+        return
+    last_end = latest + lr.end_week - lr.start_week
+    if last_end > periods:
+        out.append(Problem(file, where, "latest_start", str(latest),
+                           f"started in week {latest}, the {lr.end_week - lr.start_week + 1}-week term would end in "
+                           f"week {last_end}, past the horizon of {periods} weeks",
+                           f"use a latest_start of at most {periods - (lr.end_week - lr.start_week)}, or lengthen "
+                           f"the horizon"))
+
+
 def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
     """Run every cross-file check and return the problems found (errors and warnings)."""
     out: list[Problem] = []
@@ -301,7 +324,8 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
             if sid not in sites:
                 out.append(Problem(file, where, "allowed_sites", repr(sid), "unknown site",
                                    f"use ';'-separated site ids: {site_ids}"))
-        _term(out, file, where, lr.start_week, lr.end_week, periods)
+        if _term(out, file, where, lr.start_week, lr.end_week, periods):
+            _window(out, file, where, lr, periods)
         if lr.sku in skus:
             big = biggest.get(lr.sku, 0)
             if lr.gpus > big:

@@ -120,6 +120,7 @@ class Auditor:
         pl = plan.placements
         self.fits = {k: v for k, v in fits_from_placements(self.inst, pl).items() if v is not None}
         self.res = Residual.after(self.inst, self.fits)
+        self.held = {self.by_id[k].group: k for k in self.fits}  # a lease's id -> its option placed (windows)
         self.base = Residual.after(self.inst, {k: v for k, v in self.fits.items() if k in internal})
         self.site_pos = {s: i for i, s in enumerate(self.inst.site_ids)}
         self.pod_pos = {p: i for i, p in enumerate(self.inst.pod_ids)}
@@ -329,11 +330,39 @@ class Auditor:
         return room.fit(cur) is not None
 
     # ------------------------------------------------------------------ one row
+    def _window(self, r: pd.Series) -> tuple[LeaseOptions, str, str, list[str]]:
+        """A windowed lease's row: the start it reports (its reason and fix without the window's words), problems.
+
+        The row must name every start of the window as tried, and no start may fit what
+        the plan leaves unless the row says the lease fits (optimality or price).
+        """
+        opts = [lo for lo in self.inst.leases if lo.group == str(r["lease"])]
+        reason, fix, problems = str(r["reason"]), str(r["fix"]), []
+        m = re.fullmatch(r"no start in its window fits \(tried starting in (" + WEEKS + r"), (\d+) weeks each\); "
+                         r"starting in week (\d+): (.*)", reason)
+        f = re.fullmatch(r"starting in week (\d+): (.*)", fix)
+        if m is None or f is None or f[1] != m[3]:
+            return opts[0], reason, fix, [f"a windowed lease's row without its window: {reason!r} / {fix!r}"]
+        if weeks_of(m[1]) != [lo.t0 + 1 for lo in opts]:
+            problems.append(f"tried {m[1]}, but the window's starts are {[lo.t0 + 1 for lo in opts]}")
+        if int(m[2]) != opts[0].weeks:
+            problems.append(f"{m[2]} weeks each, but the lease runs {opts[0].weeks}")
+        if r["family"] not in {"price", "optimality"}:
+            problems += [f"start week {lo.t0 + 1} fits what the plan leaves" for lo in opts
+                         if self.res.fit(lo) is not None]
+        lo = next((o for o in opts if o.t0 + 1 == int(m[3])), opts[0])
+        return lo, m[4], f[2], problems
+
     def row(self, r: pd.Series) -> RowAudit:
-        lo = self.by_id[str(r["lease"])]
         reason, fix = str(r["reason"]), str(r["fix"])
+        window: list[str] = []
+        if str(r["lease"]) in self.by_id:
+            lo = self.by_id[str(r["lease"])]
+        else:  # a lease with a start window: audited at the start its row reports
+            lo, reason, fix, window = self._window(r)
         plan_ctx = "beside the placed leases" in reason or "took the room" in reason
         a = RowAudit(lo.lease, "plan" if plan_ctx else "internal")
+        a.problems += window
         res = self.res if plan_ctx else self.base
         self._check_numbers(lo, reason + " | " + fix, a.context, a.problems)
         if r["family"] in {"price", "optimality"}:
@@ -361,10 +390,10 @@ class Auditor:
             ok = True
             for g in groups:
                 for x in g:
-                    self.res.apply(self.by_id[x], self.fits[x], sign=+1)
+                    self.res.apply(self.by_id[self.held[x]], self.fits[self.held[x]], sign=+1)
                 ok &= self.res.fit(lo) is not None
                 for x in g:
-                    self.res.apply(self.by_id[x], self.fits[x])
+                    self.res.apply(self.by_id[self.held[x]], self.fits[self.held[x]])
             a.crowders_ok = ok
         return a
 

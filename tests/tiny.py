@@ -88,8 +88,9 @@ def write(tmp: Path, data: dict[str, Any]) -> Path:
         w = csv.DictWriter(f, ["hall", *cols] if any("hall" in r for r in data["reservations"]) else cols)
         w.writeheader()
         w.writerows(data["reservations"])
-    with (tmp / "leases.csv").open("w", newline="") as f:
-        w = csv.DictWriter(f, LEASE_COLUMNS)
+    with (tmp / "leases.csv").open("w", newline="") as f:  # latest_start (a start window) only when a lease has one
+        windowed = any("latest_start" in r for r in data["leases"])
+        w = csv.DictWriter(f, [*LEASE_COLUMNS, "latest_start"] if windowed else LEASE_COLUMNS, restval="")
         w.writeheader()
         w.writerows(data["leases"])
     return tmp / "scenario.yaml"

@@ -7,7 +7,9 @@ array positions here (week ``w`` is column ``w - 1``).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,7 +22,7 @@ from planner.routing import candidate_paths
 from planner.scenario import Scenario
 
 __all__ = ["KBPS", "MBPS", "UNLIMITED", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance",
-           "pod_groups", "usable_pods"]
+           "lease_groups", "option_id", "pod_groups", "start_options", "usable_pods"]
 
 # Capacities are checked in integers: loads rounded up, capacities rounded down, so a plan that
 # fits in these units fits in the exact ones too. The greedy, the reason finder and the CP-SAT
@@ -74,6 +76,15 @@ class LeaseOptions:
     egress_mbps: int = 0  # one replica's egress on a DCI span
     egress_kbps: int = 0  # one replica's egress on a pod uplink, whole in one pod
     egress_kbps_per_gpu: int = 0  # a site-spanning replica's egress per GPU on its pods' uplinks
+    group: str = ""
+    """The lease book's id: ``lease`` itself, or, for one candidate start of a lease with a start
+    window, the lease whose options these are (at most one of a group is placed)."""
+    starts: tuple[int, ...] = ()
+    """A windowed lease's candidate starts (0-based weeks, earliest first); empty for a fixed term."""
+
+    def __post_init__(self) -> None:
+        if not self.group:
+            self.group = self.lease
 
     @property
     def weeks(self) -> int:
@@ -187,11 +198,11 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
     finite = np.isfinite(agg) & (agg * KBPS < UNLIMITED)
     hall_agg = np.full(len(agg), UNLIMITED, dtype=np.int64)
     hall_agg[finite] = np.floor(agg[finite] * KBPS + 1e-6).astype(np.int64)
-    leases = []
-    for i, (lid, w) in enumerate(sc.workloads.iterrows()):
+    leases: list[LeaseOptions] = []
+    for lid, w in sc.workloads.iterrows():
         slo = None if pd.isna(w["latency_slo_ms"]) else float(w["latency_slo_ms"])
         region = None if (w["region"] is None or pd.isna(w["region"])) else str(w["region"])
-        lo = LeaseOptions(lease=str(lid), pos=i, internal=w["priority"] == "internal", gpus=int(w["gpus"]),
+        lo = LeaseOptions(lease=str(lid), pos=len(leases), internal=w["priority"] == "internal", gpus=int(w["gpus"]),
                           replicas=int(w["replicas"]), span=w["span"], anti_affinity=bool(w["anti_affinity"]),
                           egress_gbps=float(w["egress_gbps"]), region=region, slo_ms=slo,
                           t0=int(w["start_week"]) - 1, t1=int(w["end_week"]) - 1,
@@ -216,7 +227,9 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
             if region is not None and not lo.paths[s]:
                 continue
             lo.sites.append(s)
-        leases.append(lo)
+        latest = w.get("latest_start")
+        latest_t0 = lo.t0 if latest is None or pd.isna(latest) else int(latest) - 1
+        leases += start_options(lo, latest_t0, len(leases))
     return Instance(sc=sc, graph=g, paths=cand, site_ids=site_ids, pod_ids=pod_ids, span_ids=span_ids,
                     pod_site=pod_site,
                     pod_free=sc.free_gpus().to_numpy().astype(np.int64),
@@ -227,6 +240,46 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
                     interpod_kbps_per_gpu=round(sc.settings.interpod_gbps_per_gpu * KBPS),
                     hours=sc.horizon.hours_per_period, leases=leases,
                     hall_ids=hall_ids, pod_hall=pod_hall, hall_agg_kbps=hall_agg)
+
+
+def option_id(lease: str, start_week: int) -> str:
+    """The id of the option of ``lease`` that starts in ``start_week`` (1-based).
+
+    Examples
+    --------
+    >>> option_id("L-7", 12)
+    'L-7@12'
+    """
+    return f"{lease}@{start_week}"
+
+
+def start_options(lo: LeaseOptions, latest_t0: int, pos: int) -> list[LeaseOptions]:
+    """``lo`` as it stands (a fixed term), or one option per candidate start of its window.
+
+    ``latest_t0`` is the last start (0-based; at or before ``lo.t0`` for a fixed term);
+    each option keeps the term's length and the lease's revenue, is named by
+    :func:`option_id` and has ``group`` the lease's id; positions count on from ``pos``.
+    Internal work keeps its term (the lease book may not give it a window).
+    """
+    if latest_t0 <= lo.t0 or lo.internal:
+        return [lo]
+    length = lo.t1 - lo.t0
+    starts = tuple(range(lo.t0, latest_t0 + 1))
+    return [dataclasses.replace(lo, lease=option_id(lo.lease, t0 + 1), pos=pos + k, t0=t0, t1=t0 + length,
+                                group=lo.lease, starts=starts, sites=list(lo.sites), pods=dict(lo.pods),
+                                paths=dict(lo.paths), all_paths=dict(lo.all_paths), sku_sites=list(lo.sku_sites),
+                                placement_sites=list(lo.placement_sites))
+            for k, t0 in enumerate(starts)]
+
+
+def lease_groups(leases: Iterable[LeaseOptions]) -> dict[str, list[LeaseOptions]]:
+    """The options of each lease of the book (one for a fixed term), earliest start first, by its id."""
+    out: dict[str, list[LeaseOptions]] = {}
+    for lo in leases:
+        out.setdefault(lo.group, []).append(lo)
+    for opts in out.values():
+        opts.sort(key=lambda o: o.t0)
+    return out
 
 
 def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:

@@ -31,7 +31,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.optimise.families import CAPACITIES, Family
-from planner.optimise.instance import UNLIMITED, Instance, LeaseOptions, usable_pods
+from planner.optimise.instance import UNLIMITED, Instance, LeaseOptions, lease_groups, usable_pods
 from planner.optimise.residual import ReplicaFit
 
 __all__ = ["PlacementModel", "add_hint", "build_model", "canonical", "canonical_equal", "read_fits", "segments"]
@@ -170,6 +170,7 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
             for s in m.sites(lo):
                 cp.add(sum(m.site_expr(lo, r, s) for r in range(lo.replicas)) <= 1)
         _break_replica_symmetry(m, lo)
+    _one_start(m, leases)
 
     _capacity_constraints(m, leases, periods)
     if previous:
@@ -180,6 +181,18 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
     m.value_vars = np.array([v.index for v, _, _ in obj], dtype=np.int64)
     m.value_coefs = np.array([exact for _, _, exact in obj], dtype=float)
     return m
+
+
+def _one_start(m: PlacementModel, leases: list[LeaseOptions]) -> None:
+    """A lease with a start window is placed at one of its starts at most (its options share a ``group``).
+
+    Each option is a lease of the model with its own term, so :func:`segments` cuts the
+    horizon at every candidate term's boundaries.
+    """
+    for opts in lease_groups(lo for lo in leases if lo.starts).values():
+        if len(opts) > 1:
+            m.cp.add(sum(m.placed[lo.lease] for lo in opts) <= 1)  # linear: the pod-level LP reads it too
+            m.n_constraints["start_window"] += 1
 
 
 def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntVar,
@@ -395,11 +408,18 @@ def _counting_cuts(m: PlacementModel, leases: list[LeaseOptions], segs: list[tup
 
 def _keep_sold(m: PlacementModel, previous: dict[str, list[ReplicaFit] | None],
                obj: list[Term], factor: float) -> None:
-    """Dropping a lease an earlier plan placed costs ``factor`` times its revenue (besides the revenue)."""
-    for lo in m.inst.leases:
-        if lo.lease in previous and not lo.internal:
-            cost = factor * lo.revenue_usd
-            m.objective_offset -= cost
+    """Dropping a lease an earlier plan placed costs ``factor`` times its revenue (besides the revenue).
+
+    A lease with a start window counts as kept at any of its starts (its options' ``placed``
+    sum to at most one): the penalty's term sits on each of them.
+    """
+    sold = {lo.group for lo in m.inst.leases if lo.lease in previous or lo.group in previous}
+    for group, opts in lease_groups(m.inst.leases).items():
+        if group not in sold or opts[0].internal:
+            continue
+        cost = factor * opts[0].revenue_usd
+        m.objective_offset -= cost
+        for lo in opts:
             if lo.lease in m.placed:
                 obj.append((m.placed[lo.lease], math.ceil(cost), cost))
 

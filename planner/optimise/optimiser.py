@@ -31,7 +31,7 @@ from planner.optimise.heuristics.greedy import placement_rows, plan_value
 from planner.optimise.heuristics.polish import polish as eviction_polish
 from planner.optimise.heuristics.warmstart import LpKind, WarmStart, warm_start
 from planner.optimise.incumbent import Incumbent, Progress
-from planner.optimise.instance import Instance, build_instance, usable_pods
+from planner.optimise.instance import Instance, build_instance, lease_groups, usable_pods
 from planner.optimise.methods.pods import solve_pods
 from planner.optimise.methods.sites import solve_sites
 from planner.optimise.model import PlacementModel, add_hint, build_model
@@ -170,6 +170,7 @@ class Optimiser:
         if self.previous_plan is not None:
             rebuilt = fits_from_placements(inst, self.previous_plan.placements)
             previous = {str(lid): rebuilt.get(str(lid)) for lid in set(self.previous_plan.placements["lease"])}
+            previous |= {k: fs for k, fs in rebuilt.items() if k not in previous}  # windowed: by option id
         keep = {k: v for k, v in (previous or {}).items() if v is not None}
         lp: LpKind = "none" if not self.use_lp else "pods" if self.pairs <= POD_LP_MAX_PAIRS else "sites"
         if method == "sites":
@@ -233,9 +234,13 @@ class Optimiser:
         return self.stop_event.is_set()
 
     def revenue_bound(self) -> float:
-        """A plan earns at most every lease's revenue (costs are not negative): the bound without a relaxation."""
+        """A plan earns at most every lease's revenue (costs are not negative): the bound without a relaxation.
+
+        A lease with a start window counts once (its options earn the same).
+        """
         assert self.instance is not None
-        return float(sum(math.ceil(lo.revenue_usd) for lo in self.instance.leases if not lo.internal))
+        return float(sum(math.ceil(opts[0].revenue_usd) for opts in lease_groups(self.instance.leases).values()
+                         if not opts[0].internal))
 
     def export_model(self, path: str | Path) -> Path:
         """Write the pod-level CP-SAT model, with its warm-start hint, for solving elsewhere (building it first).

@@ -265,8 +265,10 @@ def fits_from_placements(inst: Instance, placements: pd.DataFrame) -> dict[str, 
     """Each placed lease's replica fits, rebuilt from a plan's placement rows.
 
     ``None`` for a lease whose site or pods are not in ``inst`` (gone since the plan
-    was made). A replica's route is matched by its spans (path ids are ranks, which
-    shift when spans go); a route no longer among the candidates comes back as ``None``.
+    was made). A lease with a start window comes back as the option of its plan's start
+    (keyed by its option id), and not at all when that start is no longer one of its options.
+    A replica's route is matched by its spans (path ids are ranks, which shift when spans
+    go); a route no longer among the candidates comes back as ``None``.
     """
     pod_pos = {p: i for i, p in enumerate(inst.pod_ids)}
     site_pos = {s: i for i, s in enumerate(inst.site_ids)}
@@ -285,5 +287,10 @@ def fits_from_placements(inst: Instance, placements: pd.DataFrame) -> dict[str, 
             fits.append(ReplicaFit(s, parts, path))
         return fits
 
-    return {str(lid): replicas(by_id[str(lid)], rows) for lid, rows in placements.groupby("lease", sort=False)
-            if str(lid) in by_id}
+    by_start = {(lo.group, lo.t0 + 1): lo for lo in inst.leases if lo.starts}
+    out: dict[str, list[ReplicaFit] | None] = {}
+    for lid, rows in placements.groupby("lease", sort=False):
+        lo = by_start.get((str(lid), int(rows["start_week"].iat[0]))) or by_id.get(str(lid))
+        if lo is not None:
+            out[lo.lease] = replicas(lo, rows)
+    return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 import pandas as pd
 
@@ -43,8 +44,10 @@ def lease_book(sc: Scenario, plan: Plan) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per lease: lease, tenant, kind, priority, sku, gpus (all replicas), start_week, end_week,
-        placed (bool), sites, pods, route (path labels), spans (the DCI spans of its routes), latency_ms,
+        One row per lease: lease, tenant, kind, priority, sku, gpus (all replicas), start_week, end_week
+        (the term it runs: for a lease with a start window, the start the plan chose, else the window's
+        first), latest_start (the window's last start; start_week of the book for a fixed term), placed
+        (bool), sites, pods, route (path labels), spans (the DCI spans of its routes), latency_ms,
         slo_ms, revenue_usd (earned, or forgone when left out), family, reason, crowded_out_by;
         placed leases first, richest first.
     """
@@ -54,12 +57,16 @@ def lease_book(sc: Scenario, plan: Plan) -> pd.DataFrame:
     un = plan.unplaced.set_index("lease")
     spans = plan.placements.groupby("lease")["spans"].agg(
         lambda routes: tuple(dict.fromkeys(s for route in routes for s in route)))
+    chosen = plan.placements.groupby("lease")[["start_week", "end_week"]].first()
     rows = []
     for lease, w in wl.iterrows():
         lid = str(lease)
         base = {"lease": lid, "tenant": w["tenant"], "kind": w["kind"], "priority": w["priority"], "sku": w["sku"],
                 "gpus": int(w["gpus"]) * int(w["replicas"]), "start_week": int(w["start_week"]),
-                "end_week": int(w["end_week"]), "slo_ms": w["latency_slo_ms"]}
+                "end_week": int(w["end_week"]), "slo_ms": w["latency_slo_ms"],
+                "latest_start": int(w["start_week"]) if pd.isna(w.get("latest_start")) else int(w["latest_start"])}
+        if lid in chosen.index:  # the term the plan chose (a windowed lease's start)
+            base |= {"start_week": int(chosen.at[lid, "start_week"]), "end_week": int(chosen.at[lid, "end_week"])}
         if lid in placed.index:
             p = placed.loc[lid]
             rows.append({**base, "placed": True, "sites": tuple(p["sites"]), "pods": tuple(p["pods"]),
@@ -73,21 +80,31 @@ def lease_book(sc: Scenario, plan: Plan) -> pd.DataFrame:
                          "family": str(u["family"]) if u is not None else "",
                          "reason": str(u["reason"]) if u is not None else "",
                          "crowded_out_by": tuple(u["crowded_out_by"]) if u is not None else ()})
-    cols = ["lease", "tenant", "kind", "priority", "sku", "gpus", "start_week", "end_week", "placed", "sites", "pods",
+    cols = ["lease", "tenant", "kind", "priority", "sku", "gpus", "start_week", "end_week", "latest_start", "placed",
+            "sites", "pods",
             "route", "spans", "latency_ms", "slo_ms", "revenue_usd", "family", "reason", "crowded_out_by"]
     df = pd.DataFrame(rows, columns=cols)
     return df.sort_values(["placed", "revenue_usd", "lease"], ascending=[False, False, True]).reset_index(drop=True)
 
 
-def _bar(start: int, end: int, periods: int, placed: bool) -> str:
+def _bar(start: int, end: int, periods: int, placed: bool, window: str = "") -> str:
     """The lease's weeks as a bar across the horizon (inline styles: the page loads nothing)."""
     left = 100.0 * (start - 1) / periods
     width = 100.0 * (end - start + 1) / periods
     colour = COLOURS["leased"] if placed else "#cbd5e1"
-    return (f'<td data-v="{start}" title="weeks {start}–{end}"><span style="display:block;position:relative;'
-            f'min-width:140px;height:10px;background:#f1f3f6;border-radius:3px"><span style="position:absolute;'
-            f'top:0;bottom:0;left:{left:.2f}%;width:{width:.2f}%;background:{colour};border-radius:3px">'
+    return (f'<td data-v="{start}" title="weeks {start}–{end}{e(window, quote=True)}"><span style="display:block;'
+            f'position:relative;min-width:140px;height:10px;background:#f1f3f6;border-radius:3px">'
+            f'<span style="position:absolute;top:0;bottom:0;left:{left:.2f}%;width:{width:.2f}%;'
+            f'background:{colour};border-radius:3px">'
             "</span></span></td>")
+
+
+def _window(sc: Scenario, r: Any) -> str:
+    """A windowed lease's start window, as the bar's tooltip adds it (empty for a fixed term)."""
+    first = int(sc.workloads.at[r.lease, "start_week"])
+    if r.latest_start <= first:
+        return ""
+    return f" (may start in weeks {first}–{r.latest_start}{', this start chosen' if r.placed else ''})"
 
 
 def _join(items: tuple[str, ...], limit: int = 4) -> str:
@@ -135,7 +152,7 @@ def lease_book_section(sc: Scenario, plan: Plan) -> str:
         rows.append(
             f'<tr id="{ids[r.lease]}"{drawn}><td class="nw">{e(r.lease)}</td><td>{e(str(r.tenant))}</td>'
             f'<td>{e(str(r.kind))}</td><td>{e(str(r.priority))}</td><td class="nw">{e(str(r.sku))}</td>'
-            + _num(r.gpus, fmt_int(r.gpus)) + _bar(r.start_week, r.end_week, periods, bool(r.placed))
+            + _num(r.gpus, fmt_int(r.gpus)) + _bar(r.start_week, r.end_week, periods, bool(r.placed), _window(sc, r))
             + f'<td class="nw">{status}</td><td class="nw">{where}</td><td style="min-width:260px">{route}</td>'
             + _num(r.latency_ms, latency + slo) + _num(r.revenue_usd, fmt_usd_full(r.revenue_usd))
             + f"<td>{e(str(r.reason)) or '—'}</td><td>{crowd}</td></tr>")

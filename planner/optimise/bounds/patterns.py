@@ -44,7 +44,7 @@ from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.sat.python import cp_model
 
 from planner.optimise.bounds.pod_lp import quiet_stdout
-from planner.optimise.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.instance import Instance, LeaseOptions, lease_groups, usable_pods
 from planner.optimise.model import segments
 from planner.optimise.residual import ReplicaFit
 
@@ -157,6 +157,7 @@ class _Builder:
         self.link: dict[tuple[str, int], int] = {}  # (lease, site) -> row tying patterns to the site's replicas
         self.conv: dict[int, int] = {}  # pod -> convexity row
         self.pod_cap: dict[tuple[int, int], int] = {}  # (pod, segment) -> GPU row shared with span=site leases
+        self.one_start: dict[str, int] = {}  # a lease with a start window -> its row: one start placed at most
         self.items: dict[int, dict[str, _PodItem]] = defaultdict(dict)  # pod -> lease -> pricing item
         self.pattern_col: list[int] = []
         self.seen: set[tuple[int, tuple[tuple[str, int], ...]]] = set()
@@ -178,6 +179,9 @@ class _Builder:
                 self.pod_cap[(p, k)] = lp.row(-math.inf, float(self.free_low[p, k]))
         for p in range(len(inst.pod_ids)):
             self.conv[p] = lp.row(-math.inf, 1.0)
+        for group, opts in lease_groups(lo for lo in self.leases if lo.starts).items():
+            if len(opts) > 1:
+                self.one_start[group] = lp.row(-math.inf, 1.0)  # sum over its starts of placed[l] <= 1
         for lo in self.leases:
             self._lease(lo, power_rows, span_rows)
 
@@ -213,7 +217,8 @@ class _Builder:
         inst, lp = self.inst, self.lp
         ks = self.active(lo)
         placed_row = lp.row(0.0, 0.0)  # sum_s y[l, s] - R placed[l] = 0
-        lp.col(1.0 if lo.internal else 0.0, 1.0, math.ceil(lo.revenue_usd) * M, [(placed_row, -lo.replicas)])
+        one = [(self.one_start[lo.group], 1.0)] if lo.group in self.one_start else []
+        lp.col(1.0 if lo.internal else 0.0, 1.0, math.ceil(lo.revenue_usd) * M, [(placed_row, -lo.replicas), *one])
         most = 1 if lo.anti_affinity else lo.replicas
         for s, ps in self.where[lo.lease].items():
             y_terms = [(placed_row, 1.0)]

@@ -36,7 +36,7 @@ from ortools.linear_solver.python import model_builder_helper as mbh
 
 from planner.optimise.bounds.pod_lp import quiet_stdout
 from planner.optimise.families import Family
-from planner.optimise.instance import MBPS, UNLIMITED, Instance, LeaseOptions, pod_groups, usable_pods
+from planner.optimise.instance import MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups, pod_groups, usable_pods
 from planner.optimise.residual import Guide
 
 __all__ = ["SiteRelaxation", "site_relaxation"]
@@ -219,8 +219,16 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
             out.site[(lo.lease, s)] = here
             link += [(c, 1.0) for c in here]
         out.cols.row(link, 0.0, 0.0)
+    _one_start_rows(inst, out)
     _flow_columns(inst, out.cols, out.res, flows)
     return out
+
+
+def _one_start_rows(inst: Instance, out: _Built) -> None:
+    """A lease with a start window is placed at one of its starts at most: its options' shares sum to one or less."""
+    for opts in lease_groups(lo for lo in inst.leases if lo.starts and lo.lease in out.placed).values():
+        if len(opts) > 1:
+            out.cols.row([(out.placed[lo.lease], 1.0) for lo in opts], 0.0, 1.0)
 
 
 def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],

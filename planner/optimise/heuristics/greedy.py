@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Collection
 
 import pandas as pd
 
@@ -33,7 +34,7 @@ def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> 
         for pod, g in f.parts:
             share = g / lo.gpus
             rows.append({
-                "lease": lo.lease, "replica": r, "site": inst.site_ids[f.site], "pod": inst.pod_ids[pod],
+                "lease": lo.group, "replica": r, "site": inst.site_ids[f.site], "pod": inst.pod_ids[pod],
                 "gpus": g, "path_id": f.path.path_id if f.path else "", "path": f.path.label if f.path else "",
                 "spans": f.path.spans if f.path else (), "latency_ms": f.path.latency_ms if f.path else float("nan"),
                 "egress_gbps": lo.egress_gbps * share, "start_week": lo.t0 + 1, "end_week": lo.t1 + 1,
@@ -89,12 +90,19 @@ def greedy_pass(inst: Instance, order: list[LeaseOptions], guide: Guide | None =
     return fill(inst, order, Residual(inst, guide))
 
 
-def fill(inst: Instance, order: list[LeaseOptions], res: Residual
+def fill(inst: Instance, order: list[LeaseOptions], res: Residual, held: Collection[str] = ()
          ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
-    """First fit in ``order`` into ``res`` (changed in place); returns fits, residual, failed internal ids."""
+    """First fit in ``order`` into ``res`` (changed in place); returns fits, residual, failed internal ids.
+
+    ``held`` names the leases (options) ``res`` already holds: another start of a lease
+    with a start window is not tried once one of its options is placed.
+    """
     fits: dict[str, list[ReplicaFit]] = {}
     failed: list[str] = []
+    taken = {lo.group for lo in inst.leases if lo.lease in held}
     for lo in order:
+        if lo.group in taken:
+            continue
         got = res.fit(lo)
         if got is None:
             if lo.internal:
@@ -104,6 +112,7 @@ def fill(inst: Instance, order: list[LeaseOptions], res: Residual
             continue
         res.apply(lo, got)
         fits[lo.lease] = got
+        taken.add(lo.group)
     return fits, res, failed
 
 
@@ -115,18 +124,20 @@ def price_order(inst: Instance, lp_placed: dict[str, float] | None = None, *,
                 carried_at: float | None = None) -> list[LeaseOptions]:
     """Internal work first (largest first), then leases by price per GPU-hour, those an LP carries first.
 
+    The options of a lease with a start window come together, earliest start first.
+
     With ``lp_placed`` (the share of each lease an LP relaxation carries) leases come
     by that share, highest first, then by price; with ``carried_at`` too, every lease
     carried at least that much comes first, alike, by price -- which keeps a dear lease
     the LP splits from waiting behind cheap whole ones (on the generated medium and
     large tiers it gives better greedy plans; on hyperscale, worse).
     """
-    def key(lo: LeaseOptions) -> tuple[int, float, float, int, str]:
+    def key(lo: LeaseOptions) -> tuple[int, float, float, int, str, int]:
         price = lo.revenue_usd / max(lo.gpus * lo.replicas * lo.weeks, 1)
         share = lp_placed.get(lo.lease, 0.0) if lp_placed is not None else 0.0
         lean = -float(share >= carried_at) if carried_at is not None else -round(share, 3)
         first = -lo.gpus * lo.replicas if lo.internal else -price
-        return (0 if lo.internal else 1, lean, first, lo.gpus, lo.lease)
+        return (0 if lo.internal else 1, lean, first, lo.gpus, lo.group, lo.t0)
     return sorted(inst.leases, key=key)
 
 
@@ -165,7 +176,7 @@ def confined_start(inst: Instance, fits: dict[str, list[ReplicaFit]], sites: dic
     res = Residual.after(inst, kept)
     rest = [dataclasses.replace(lo, pods={s: ps for s, ps in lo.pods.items() if s in sites.get(lo.lease, ())})
             for lo in price_order(inst, lp_placed) if lo.lease not in kept]
-    more, _, _ = fill(inst, rest, res)
+    more, _, _ = fill(inst, rest, res, held=kept)
     return kept | more
 
 

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-from planner.optimise.instance import Instance, LeaseOptions, usable_pods
+from planner.optimise.instance import Instance, LeaseOptions, lease_groups, usable_pods
 from planner.optimise.residual import ReplicaFit, Residual
 
 __all__ = ["net_value", "polish"]
@@ -51,8 +51,13 @@ Changes = dict[str, list[ReplicaFit] | None]
 
 
 def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, value: dict[str, float],
-         on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions]) -> tuple[float, Changes] | None:
+         on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions],
+         groups: dict[str, list[LeaseOptions]] | None = None) -> tuple[float, Changes] | None:
     """Evict the leases on ``pod`` overlapping ``lo``, place ``lo``, re-place the evicted.
+
+    An evicted lease with a start window may come back at any of its starts, its own first,
+    then the others earliest first (``groups``: every lease's options, see
+    :func:`~planner.optimise.instance.lease_groups`).
 
     Returns the net gain and the changed placements. ``res`` is worked on in place and
     left as it was (integer loads, so taking back is exact): no copy per move.
@@ -70,13 +75,15 @@ def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, 
         changes[lo.lease] = got
         gain = net_value(inst, lo, got) - sum(value[v] for v in victims)
         for v in victims:
-            again = res.fit(by_id[v])
-            if again is not None and net_value(inst, by_id[v], again) > 0:
-                res.apply(by_id[v], again)
-                changes[v] = again
-                gain += net_value(inst, by_id[v], again)
-            else:
-                changes[v] = None
+            changes[v] = None
+            own = by_id[v]
+            for opt in [own] + [o for o in (groups or {}).get(own.group, []) if o is not own]:
+                again = res.fit(opt)
+                if again is not None and net_value(inst, opt, again) > 0:
+                    res.apply(opt, again)
+                    changes[opt.lease] = again
+                    gain += net_value(inst, opt, again)
+                    break
         return gain, changes
     finally:
         for lid, fs in changes.items():
@@ -100,6 +107,8 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
     t_end = time.perf_counter() + time_limit_s
     tries = 0
     by_id = {lo.lease: lo for lo in inst.leases}
+    groups = lease_groups(inst.leases)
+    windowed = {g: opts for g, opts in groups.items() if len(opts) > 1}
     fits, res = dict(fits), res.copy()
     for _ in range(rounds):
         improved = False
@@ -114,14 +123,14 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
                 if on_time_out is not None:
                     on_time_out()
                 return fits, res
-            if lo.lease in fits:
-                continue
+            if lo.lease in fits or (lo.group in windowed and any(o.lease in fits for o in windowed[lo.group])):
+                continue  # placed, or placed at another of its starts
             best: tuple[float, Changes] | None = None
             if max_tries is not None and tries >= max_tries:
                 return fits, res
             for pod in _targets(inst, lo, res):
                 tries += 1
-                got = _try(inst, lo, pod, fits, res, value, on_pod, by_id)
+                got = _try(inst, lo, pod, fits, res, value, on_pod, by_id, windowed)
                 if got is not None and got[0] > 1e-6 and (best is None or got[0] > best[0]):
                     best = got
             if best is not None:

@@ -122,7 +122,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     if keep:
         fits, res = kept_in_place(inst, keep)
         rest = [lo for lo in price_order(inst) if lo.lease not in fits]
-        more, res, _ = fill(inst, rest, res)
+        more, res, _ = fill(inst, rest, res, held=fits)
         fits |= more
         found(plan_value(inst, fits))
     else:

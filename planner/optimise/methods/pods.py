@@ -52,13 +52,14 @@ def solve_pods(opt: Optimiser, m: PlacementModel) -> Plan:
     found = solver_status.found
     fits, status = _best_plan(opt, m, solver, solver_status, fallback, wall)
     bound, bound_source = _tightest_bound(opt, m, solver, found)
-    stayed = {lid for lid, st in m.stay.items() if found and solver.value(st)}
+    group = {lo.lease: lo.group for lo in m.inst.leases}  # a windowed lease's option -> the lease
+    stayed = {group[lid] for lid, st in m.stay.items() if found and solver.value(st)}
     info = {"variables": len(m.cp.proto.variables), "constraints": len(m.cp.proto.constraints),
             "constraints_by_family": dict(m.n_constraints), "solver_status": solver_status,
             "solver_objective_usd": solver.objective_value + m.objective_offset if found else None,
             "focus": opt.focus_info}
     plan = opt.finish(fits, status, wall, interrupted, bound, bound_source,
-                      stayable=set(m.stay), stayed=stayed, info=info)
+                      stayable={group[lid] for lid in m.stay}, stayed=stayed, info=info)
     plan.log = list(opt.log_lines)
     return plan
 

@@ -125,7 +125,8 @@ def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Gen
         left_out = [(lo.revenue_usd / lo.replicas, w) for lo in inst.leases
                     if lo.lease not in fits and (w := guide.pod.get(lo.lease))]
         groups.sort(key=lambda nb: -_opportunity(nb, left_out))  # stable: random among equals
-    out_leases = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal and lo.sites),
+    held = _held_groups(inst, fits)
+    out_leases = sorted((lo for lo in inst.leases if lo.group not in held and not lo.internal and lo.sites),
                         key=lambda lo: lo.revenue_usd)
     targeted = []
     for lo in out_leases[-len(groups):]:
@@ -199,8 +200,10 @@ def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: 
     for lo in freed:
         rest.apply(lo, fits[lo.lease], sign=+1)
     cands = []
+    freed_ids = {lo.lease for lo in freed}
+    held = _held_groups(inst, {lid: fs for lid, fs in fits.items() if lid not in freed_ids})
     for lo in inst.leases:
-        if lo.lease in fits or lo.internal:
+        if lo.lease in fits or lo.internal or lo.group in held:  # held: placed at another start, not freed
             continue
         where = _restrict(lo, pods[lo.span])
         if not where:
@@ -213,6 +216,11 @@ def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: 
     cands.sort(key=lambda lo: (-round(lean.get(lo.lease, 0.0), 2), -lo.revenue_usd / max(lo.gpus * lo.replicas
                                                                                           * lo.weeks, 1)))
     return freed + cands[: _limits(inst)[1]], rest
+
+
+def _held_groups(inst: Instance, fits: Fits) -> set[str]:
+    """The leases of the book ``fits`` places (a windowed lease's id, whichever start holds it)."""
+    return {lo.group for lo in inst.leases if lo.lease in fits}
 
 
 def _restrict(lo: LeaseOptions, pods: set[int]) -> dict[int, list[int]]:
