@@ -15,6 +15,12 @@ that one pod could hold may load no aggregation layer). What the LP relaxes besi
 integrality: which pod of a pool holds what, the whole-pod case of smaller split
 replicas (no aggregation load counted), and hall confinement when pooling per site.
 
+With ``whole_spans`` the same matrix is solved as a MIP: span=hall and span=site leases
+placed whole or not at all, each replica in one hall (site). The LP's weakness where such
+leases are big against a hall or a campus's power is that it carries a fraction of one in
+the weeks its neighbours leave room (on the reference, a quarter of a 32,256-GPU lease);
+the MIP does not, and stays a true bound (every plan is one of its solutions).
+
 The matrix is built from arrays, not a modelling loop. Where weekly rows would
 give more non-zeros than ``max_nonzeros``, weeks are pooled into blocks and each
 row is the block's average of the weekly rows (their sum divided by the block
@@ -41,6 +47,8 @@ from planner.optimise.residual import Guide
 
 __all__ = ["SiteRelaxation", "site_relaxation"]
 
+MIP_GAP = 2e-4
+"""With ``whole_spans``: HiGHS stops at a relative gap of 1e-4; the bound adds twice that to its optimum."""
 COUNT_SIZE_SHARE = 4
 """Counting rows for replica sizes ``G`` with ``G * COUNT_SIZE_SHARE >= `` the pool's largest free pod."""
 
@@ -64,6 +72,8 @@ class SiteRelaxation:
         Weeks pooled per row (1: weekly rows, the tightest).
     rows, cols, nonzeros, wall_s, build_s
         Size of the LP, the time to build and solve it, and the time to build it.
+    pooling
+        How pods were pooled: ``"hall"`` or ``"site"``.
     """
 
     status: str
@@ -76,6 +86,7 @@ class SiteRelaxation:
     nonzeros: int
     wall_s: float
     build_s: float = 0.0
+    pooling: Pooling = "hall"
 
 
 Pooling = Literal["hall", "site"]
@@ -189,6 +200,7 @@ class _Built:
     site: dict[tuple[str, int], list[int]]  # (lease, site) -> its columns there
     pod: dict[tuple[str, int], tuple[np.ndarray, float]]  # column -> (pods it stands for, GPUs per unit)
     watts: dict[PoolKey, tuple[int, float]]  # pool -> least W per GPU (capacity units) and kW per GPU (cost)
+    counted: list[int]  # columns that count whole things in any plan: span=hall and span=site placed and replicas
 
 
 def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling) -> _Built:
@@ -198,7 +210,7 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
     for k, pods in enumerate(pools.values()):
         pool_of[pods] = k
     watts = {k: (int(inst.pod_w_per_gpu[v].min()), float(inst.pod_kw_per_gpu[v].min())) for k, v in pools.items()}
-    out = _Built(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {}, watts)
+    out = _Built(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {}, watts, [])
     counts = _count_sizes(inst, pools, where)
     flows: Flows = {}
     for lo in inst.leases:
@@ -207,6 +219,8 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
             continue
         pc = out.cols.add(1.0 if lo.internal else 0.0, 1.0, float(math.ceil(lo.revenue_usd)), lo.t0, lo.t1)
         out.placed[lo.lease] = pc
+        if lo.span != "pod":
+            out.counted.append(pc)
         link = [(pc, -float(lo.replicas))]
         for s, usable in sites.items():
             of = pool_of[usable]
@@ -217,6 +231,8 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
                         for k in np.unique(of).tolist()}
             here = _site_columns(inst, out, pools, counts, lo, s, mine, flows)
             out.site[(lo.lease, s)] = here
+            if lo.span != "pod":  # replicas per site (span=site) or per hall (span=hall): whole numbers
+                out.counted += here
             link += [(c, 1.0) for c in here]
         out.cols.row(link, 0.0, 0.0)
     _flow_columns(inst, out.cols, out.res, flows)
@@ -375,7 +391,8 @@ def _nonzeros(cols: _Cols, block: int) -> int:
 
 def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros: int = 4_000_000,
                     block_weeks: int | None = None, pooling: Pooling | Literal["auto"] = "auto",
-                    where: dict[str, dict[int, list[int]]] | None = None) -> SiteRelaxation:
+                    where: dict[str, dict[int, list[int]]] | None = None, whole_spans: bool = False
+                    ) -> SiteRelaxation:
     """Solve the site-level LP relaxation of ``inst``.
 
     Parameters
@@ -397,6 +414,13 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     where
         Each lease's usable pods per site (:func:`~planner.optimise.instance.usable_pods`), if
         already worked out.
+    whole_spans
+        Solve a MIP instead: span=hall and span=site leases placed whole or not at all, each
+        replica in one hall or site (integer columns), the rest as in the LP. Still a true
+        bound (every plan is a solution of it), and much tighter where such leases are big
+        against a site's power or a hall: the LP takes a quarter of a 32,256-GPU lease in the
+        weeks its neighbours leave free. Its optimum is proven to HiGHS's gap tolerance,
+        which the bound adds (:data:`MIP_GAP`).
 
     Returns
     -------
@@ -445,6 +469,9 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     model.fill_model_from_sparse_data(np.asarray(cols.lb), ub, np.asarray(cols.obj),  # type: ignore[arg-type]
                                       lo_row, hi_row, mat)
     model.set_maximize(True)
+    if whole_spans:
+        for k in built.counted:
+            model.set_var_integrality(k, True)
     build_s = time.perf_counter() - t
     solver = mbh.ModelSolverHelper("highs")
     solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
@@ -464,6 +491,10 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
             for p in pods.tolist():
                 weights[p] = weights.get(p, 0.0) + float(x[k]) / unit
     path: dict[str, dict[str, float]] = {}  # routes are left to the greedy: the LP routes flows, not leases
-    return SiteRelaxation(status, float(solver.objective_value()) if ok else float("nan"), placed,
+    bound = float("nan")
+    if ok:  # a MIP's optimum is proven to within HiGHS's gap tolerance: add it, so the bound stays true
+        value = float(solver.objective_value())
+        bound = max(value, float(solver.best_objective_bound())) + MIP_GAP * abs(value) if whole_spans else value
+    return SiteRelaxation(status, bound, placed,
                           Guide(site, path, pod), block, mat.shape[0], mat.shape[1], int(mat.nnz),
-                          time.perf_counter() - t, build_s)
+                          time.perf_counter() - t, build_s, pooling)
