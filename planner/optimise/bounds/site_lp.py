@@ -39,6 +39,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planner.optimise.bounds.pod_lp import quiet_stdout
 from planner.optimise.families import Family
@@ -47,8 +48,8 @@ from planner.optimise.residual import Guide
 
 __all__ = ["SiteRelaxation", "site_relaxation"]
 
-MIP_GAP = 2e-4
-"""With ``whole_spans``: HiGHS stops at a relative gap of 1e-4; the bound adds twice that to its optimum."""
+WHOLE_SPANS_NODES = 2_000
+"""With ``whole_spans``: branch-and-bound nodes at most (work counted, not time: the same bound under any load)."""
 COUNT_SIZE_SHARE = 4
 """Counting rows for replica sizes ``G`` with ``G * COUNT_SIZE_SHARE >= `` the pool's largest free pod."""
 
@@ -74,6 +75,8 @@ class SiteRelaxation:
         Size of the LP, the time to build and solve it, and the time to build it.
     pooling
         How pods were pooled: ``"hall"`` or ``"site"``.
+    integers
+        Columns that ``whole_spans`` makes integer (span=hall and span=site placed and replica columns).
     """
 
     status: str
@@ -87,6 +90,7 @@ class SiteRelaxation:
     wall_s: float
     build_s: float = 0.0
     pooling: Pooling = "hall"
+    integers: int = 0
 
 
 Pooling = Literal["hall", "site"]
@@ -370,6 +374,25 @@ def _expand(cols: _Cols, weeks: int, block: int) -> tuple[np.ndarray, np.ndarray
     return col[rep], np.asarray(cols.e_res, dtype=np.int64)[rep], blk, coef
 
 
+def _solve_mip(built: _Built, mat: sp.csr_matrix, lo_row: np.ndarray, hi_row: np.ndarray, time_limit_s: float,
+               max_nodes: int) -> tuple[str, float, np.ndarray]:
+    """HiGHS on the matrix with ``built.counted`` integer: status, proven bound (``nan`` if none), values."""
+    cols = built.cols
+    integer = np.zeros(len(cols.lb))
+    integer[built.counted] = 1
+    with quiet_stdout():
+        res = milp(-np.asarray(cols.obj), integrality=integer, bounds=Bounds(cols.lb, cols.ub),
+                   constraints=LinearConstraint(mat, lo_row, hi_row),
+                   options={"time_limit": max(time_limit_s, 0.1), "node_limit": max_nodes, "disp": False})
+    dual = getattr(res, "mip_dual_bound", None)
+    bound = -float(dual) if dual is not None and math.isfinite(dual) else float("nan")
+    x = np.asarray(res.x) if res.x is not None else np.zeros(len(cols.lb))
+    if res.status == 0:
+        return "OPTIMAL", bound, x
+    nodes_out = res.status == 1 and "node" in str(res.message).lower()
+    return ("NODE_LIMIT" if nodes_out else "NOT_SOLVED"), (bound if nodes_out else float("nan")), x
+
+
 def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_nonzeros: int) -> int:
     """About how many non-zeros weekly rows with hall pools would have (before dropping rows that cannot bind)."""
     per_site = sum(len(where[lo.lease]) * lo.weeks * 6 for lo in inst.leases)
@@ -391,8 +414,8 @@ def _nonzeros(cols: _Cols, block: int) -> int:
 
 def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros: int = 4_000_000,
                     block_weeks: int | None = None, pooling: Pooling | Literal["auto"] = "auto",
-                    where: dict[str, dict[int, list[int]]] | None = None, whole_spans: bool = False
-                    ) -> SiteRelaxation:
+                    where: dict[str, dict[int, list[int]]] | None = None, whole_spans: bool = False,
+                    max_nodes: int = WHOLE_SPANS_NODES) -> SiteRelaxation:
     """Solve the site-level LP relaxation of ``inst``.
 
     Parameters
@@ -419,8 +442,12 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
         replica in one hall or site (integer columns), the rest as in the LP. Still a true
         bound (every plan is a solution of it), and much tighter where such leases are big
         against a site's power or a hall: the LP takes a quarter of a 32,256-GPU lease in the
-        weeks its neighbours leave free. Its optimum is proven to HiGHS's gap tolerance,
-        which the bound adds (:data:`MIP_GAP`).
+        weeks its neighbours leave free. Solved by HiGHS (through ``scipy.optimize.milp``)
+        for at most ``max_nodes`` branch-and-bound nodes and ``time_limit_s``; the bound is
+        HiGHS's proven dual bound (status ``"OPTIMAL"`` when proven to its gap tolerance,
+        ``"NODE_LIMIT"`` when the nodes ran out first: a true bound all the same).
+    max_nodes
+        With ``whole_spans``: the node limit.
 
     Returns
     -------
@@ -465,21 +492,23 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     mat = sp.vstack([a_cap, a_eq], format="csr")
     lo_row = np.r_[np.full(n_cap, -np.inf), cols.q_lo]
     hi_row = np.r_[np.floor(cap[keep] + 1e-9), cols.q_hi]
-    model = mbh.ModelBuilderHelper()
-    model.fill_model_from_sparse_data(np.asarray(cols.lb), ub, np.asarray(cols.obj),  # type: ignore[arg-type]
-                                      lo_row, hi_row, mat)
-    model.set_maximize(True)
     if whole_spans:
-        for k in built.counted:
-            model.set_var_integrality(k, True)
-    build_s = time.perf_counter() - t
-    solver = mbh.ModelSolverHelper("highs")
-    solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
-    with quiet_stdout():
-        solver.solve(model)
-    status = str(solver.status()).rsplit(".", 1)[-1]
-    ok = status == "OPTIMAL"
-    x = np.asarray(solver.variable_values()) if ok else np.zeros(len(cols.lb))
+        build_s = time.perf_counter() - t
+        status, bound, x = _solve_mip(built, mat, lo_row, hi_row, time_limit_s, max_nodes)
+    else:
+        model = mbh.ModelBuilderHelper()
+        model.fill_model_from_sparse_data(np.asarray(cols.lb), ub, np.asarray(cols.obj),  # type: ignore[arg-type]
+                                          lo_row, hi_row, mat)
+        model.set_maximize(True)
+        build_s = time.perf_counter() - t
+        solver = mbh.ModelSolverHelper("highs")
+        solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
+        with quiet_stdout():
+            solver.solve(model)
+        status = str(solver.status()).rsplit(".", 1)[-1]
+        ok = status == "OPTIMAL"
+        x = np.asarray(solver.variable_values()) if ok else np.zeros(len(cols.lb))
+        bound = float(solver.objective_value()) if ok else float("nan")
     placed = {lid: float(x[k]) for lid, k in built.placed.items()}
     site: dict[str, dict[int, float]] = {}
     for (lid, s), ks in built.site.items():
@@ -491,10 +520,6 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
             for p in pods.tolist():
                 weights[p] = weights.get(p, 0.0) + float(x[k]) / unit
     path: dict[str, dict[str, float]] = {}  # routes are left to the greedy: the LP routes flows, not leases
-    bound = float("nan")
-    if ok:  # a MIP's optimum is proven to within HiGHS's gap tolerance: add it, so the bound stays true
-        value = float(solver.objective_value())
-        bound = max(value, float(solver.best_objective_bound())) + MIP_GAP * abs(value) if whole_spans else value
     return SiteRelaxation(status, bound, placed,
                           Guide(site, path, pod), block, mat.shape[0], mat.shape[1], int(mat.nnz),
-                          time.perf_counter() - t, build_s, pooling)
+                          time.perf_counter() - t, build_s, pooling, len(built.counted))
