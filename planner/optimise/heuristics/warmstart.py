@@ -85,8 +85,9 @@ def whole_span_bound(inst: Instance, rel: SiteRelaxation, budget: Budget,
     a bound: the plans stay guided by the LP. Its work is counted in nodes, so a
     deterministic run gives the same bound under any load; the wall clock only stops it
     at :data:`WHOLE_SPANS_WALL_S` (recorded as a safety stop: the bound is then the LP's).
-    Skipped where the LP splits no such lease, and where more than
-    :data:`WHOLE_SPANS_MAX_INTEGERS` of its columns would be integer.
+    Skipped where the LP splits no such lease, where more than
+    :data:`WHOLE_SPANS_MAX_INTEGERS` of its columns would be integer, and when
+    re-planning (:func:`warm_start` with ``keep``).
     """
     split = [lid for lid, x in rel.placed.items() if 1e-6 < x < 1 - 1e-6]
     spans = {lo.lease: lo.span for lo in inst.leases}
@@ -188,7 +189,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
         rel = site_relaxation(inst, time_limit_s=limit.wall_s, where=where)
         if rel.status != Status.OPTIMAL:
             budget.ended(limit, wall_s=rel.wall_s - rel.build_s)
-        else:
+        elif not keep:  # a re-plan (a quote's) keeps the LP's bound: the MIP would add its seconds to every answer
             whole = whole_span_bound(inst, rel, budget, where)
     if keep:
         return WarmStart(fits, res, plan_value(inst, fits), "previous plan + greedy", pod_lp,
