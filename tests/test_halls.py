@@ -14,6 +14,7 @@ from planner.optimise.bounds.patterns import pattern_bound
 from planner.optimise.bounds.pod_lp import lp_relaxation
 from planner.optimise.bounds.site_lp import site_relaxation
 from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.heuristics.warmstart import warm_start
 from planner.optimise.instance import build_instance
 from planner.optimise.model import build_model
 from planner.optimise.optimiser import optimise
@@ -160,6 +161,7 @@ def test_exact_optimum_with_halls(tmp_path: Path, seed: int) -> None:
     bounds = {"cp-sat": plan.bound_usd, "lp": lp_relaxation(build_model(inst).cp).objective,
               "site lp per hall": site_relaxation(inst, pooling="hall").bound_usd,
               "site lp per site": site_relaxation(inst, pooling="site").bound_usd,
+              "site mip, whole spans": site_relaxation(inst, pooling="hall", whole_spans=True).bound_usd,
               "patterns": pattern_bound(inst, time_limit_s=30).bound_usd}
     assert all(b >= best - 1e-6 for b in bounds.values()), bounds
     sites = optimise(sc, time_limit_s=5, method="sites")  # the site-level method: LP-guided greedy, then LNS
@@ -250,3 +252,23 @@ def test_the_benchmarks_plain_mip_knows_halls(tmp_path: Path, seed: int) -> None
     for lid, fs in mip.fits(res.x).items():  # a span=hall replica stays in one hall
         if spans[lid] == "hall":
             assert all(len({int(hall_of[p]) for p, _ in f.parts}) == 1 for f in fs)
+
+
+def test_whole_span_bound_does_not_split_a_training_lease(tmp_path: Path) -> None:
+    """The LP takes 7/8 of the hall-wide lease beside a dearer zone; the site MIP bound places it whole or not."""
+    d = halls(aggregation_gbps=(2_000_000.0,))
+    d["leases"] = [training(start_week=1, end_week=2),
+                   lease("DEAR", ZONE_GPUS, price=5.0, allowed_sites="SA", start_week=2, end_week=4)]
+    sc = load(tmp_path, d)
+    best = exact.exact_split_milp(sc)
+    plan = optimise(sc, time_limit_s=10)
+    assert plan.check(sc) == [] and plan.objective_usd == pytest.approx(best, rel=1e-9)
+    assert set(plan.placements["lease"]) == {"TRAIN"}
+    inst = build_instance(sc)
+    lp = site_relaxation(inst, pooling="hall")
+    whole = site_relaxation(inst, pooling="hall", whole_spans=True)
+    assert lp.placed["TRAIN"] == pytest.approx(7 / 8)
+    assert whole.placed["TRAIN"] == pytest.approx(1.0) and whole.placed["DEAR"] == pytest.approx(0.0, abs=1e-9)
+    assert best - 1e-6 <= whole.bound_usd <= best * (1 + 3e-4) < lp.bound_usd
+    warm = warm_start(inst, lp="sites")  # the site-level warm start reports the tighter bound
+    assert warm.bound == (whole.bound_usd, "site relaxation, whole span=hall/site leases")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from planner.errors import InfeasibleError
 from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.optimiser import optimise
 from tests import exact
-from tests.tiny import base, lease, random_tiny, write
+from tests.tiny import base, crowded, lease, random_tiny, write
 
 
 def solve(tmp_path: Path, data: dict[str, Any], **kw: Any) -> tuple[planner.Scenario, planner.plan.Plan]:
@@ -276,3 +277,16 @@ def test_no_cp_sat_plan_in_time_returns_the_warm_start(tmp_path: Path) -> None:
     assert plan.check(sc) == []
     assert opt.warm is not None and plan.objective_usd == pytest.approx(opt.warm.value_usd)
     assert plan.bound_usd >= plan.objective_usd and plan.meta["bound_source"] == "lp relaxation"
+
+
+def test_focused_rounds_follow_the_site_lp_where_the_pod_lp_is_too_big(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above POD_LP_MAX_PAIRS the warm start solves the site-level LP only: the focused rounds follow its sites."""
+    sc = planner.load_scenario(write(tmp_path, crowded(1)))
+    module = sys.modules[optimise.__module__]  # planner.optimise.optimiser (``planner.optimise`` is also a function)
+    monkeypatch.setattr(module, "POD_LP_MAX_PAIRS", 0)  # as on the reference (21,620 pairs > 20,000)
+    plan = optimise(sc, time_limit_s=3, method="pods")
+    assert plan.check(sc) == []
+    assert plan.meta["warm_start"]["lp"].startswith("site ")
+    assert plan.meta["focus"] is not None and plan.meta["focus"]["rounds"] >= 1
+    assert plan.meta["focus"]["fixed_site_choices"] > 0

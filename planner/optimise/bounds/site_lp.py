@@ -15,6 +15,12 @@ that one pod could hold may load no aggregation layer). What the LP relaxes besi
 integrality: which pod of a pool holds what, the whole-pod case of smaller split
 replicas (no aggregation load counted), and hall confinement when pooling per site.
 
+With ``whole_spans`` the same matrix is solved as a MIP: span=hall and span=site leases
+placed whole or not at all, each replica in one hall (site). The LP's weakness where such
+leases are big against a hall or a campus's power is that it carries a fraction of one in
+the weeks its neighbours leave room (on the reference, a quarter of a 32,256-GPU lease);
+the MIP does not, and stays a true bound (every plan is one of its solutions).
+
 The matrix is built from arrays, not a modelling loop. Where weekly rows would
 give more non-zeros than ``max_nonzeros``, weeks are pooled into blocks and each
 row is the block's average of the weekly rows (their sum divided by the block
@@ -33,6 +39,7 @@ from typing import Literal
 import numpy as np
 import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planner.optimise.bounds.pod_lp import quiet_stdout
 from planner.optimise.families import Family
@@ -41,6 +48,8 @@ from planner.optimise.residual import Guide
 
 __all__ = ["SiteRelaxation", "site_relaxation"]
 
+WHOLE_SPANS_NODES = 2_000
+"""With ``whole_spans``: branch-and-bound nodes at most (work counted, not time: the same bound under any load)."""
 COUNT_SIZE_SHARE = 4
 """Counting rows for replica sizes ``G`` with ``G * COUNT_SIZE_SHARE >= `` the pool's largest free pod."""
 
@@ -64,6 +73,10 @@ class SiteRelaxation:
         Weeks pooled per row (1: weekly rows, the tightest).
     rows, cols, nonzeros, wall_s, build_s
         Size of the LP, the time to build and solve it, and the time to build it.
+    pooling
+        How pods were pooled: ``"hall"`` or ``"site"``.
+    integers
+        Columns that ``whole_spans`` makes integer (span=hall and span=site placed and replica columns).
     """
 
     status: str
@@ -76,6 +89,8 @@ class SiteRelaxation:
     nonzeros: int
     wall_s: float
     build_s: float = 0.0
+    pooling: Pooling = "hall"
+    integers: int = 0
 
 
 Pooling = Literal["hall", "site"]
@@ -189,6 +204,7 @@ class _Built:
     site: dict[tuple[str, int], list[int]]  # (lease, site) -> its columns there
     pod: dict[tuple[str, int], tuple[np.ndarray, float]]  # column -> (pods it stands for, GPUs per unit)
     watts: dict[PoolKey, tuple[int, float]]  # pool -> least W per GPU (capacity units) and kW per GPU (cost)
+    counted: list[int]  # columns that count whole things in any plan: span=hall and span=site placed and replicas
 
 
 def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling) -> _Built:
@@ -198,7 +214,7 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
     for k, pods in enumerate(pools.values()):
         pool_of[pods] = k
     watts = {k: (int(inst.pod_w_per_gpu[v].min()), float(inst.pod_kw_per_gpu[v].min())) for k, v in pools.items()}
-    out = _Built(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {}, watts)
+    out = _Built(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {}, watts, [])
     counts = _count_sizes(inst, pools, where)
     flows: Flows = {}
     for lo in inst.leases:
@@ -207,6 +223,8 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
             continue
         pc = out.cols.add(1.0 if lo.internal else 0.0, 1.0, float(math.ceil(lo.revenue_usd)), lo.t0, lo.t1)
         out.placed[lo.lease] = pc
+        if lo.span != "pod":
+            out.counted.append(pc)
         link = [(pc, -float(lo.replicas))]
         for s, usable in sites.items():
             of = pool_of[usable]
@@ -217,6 +235,8 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
                         for k in np.unique(of).tolist()}
             here = _site_columns(inst, out, pools, counts, lo, s, mine, flows)
             out.site[(lo.lease, s)] = here
+            if lo.span != "pod":  # replicas per site (span=site) or per hall (span=hall): whole numbers
+                out.counted += here
             link += [(c, 1.0) for c in here]
         out.cols.row(link, 0.0, 0.0)
     _one_start_rows(inst, out)
@@ -362,6 +382,27 @@ def _expand(cols: _Cols, weeks: int, block: int) -> tuple[np.ndarray, np.ndarray
     return col[rep], np.asarray(cols.e_res, dtype=np.int64)[rep], blk, coef
 
 
+def _solve_mip(built: _Built, mat: sp.csr_matrix, lo_row: np.ndarray, hi_row: np.ndarray, time_limit_s: float,
+               max_nodes: int) -> tuple[str, float, np.ndarray]:
+    """HiGHS on the matrix with ``built.counted`` integer: status, proven bound (``nan`` if none), values."""
+    cols = built.cols
+    integer = np.zeros(len(cols.lb))
+    integer[built.counted] = 1
+    with quiet_stdout():
+        res = milp(-np.asarray(cols.obj), integrality=integer, bounds=Bounds(cols.lb, cols.ub),
+                   constraints=LinearConstraint(mat, lo_row, hi_row),
+                   options={"time_limit": max(time_limit_s, 0.1), "node_limit": max_nodes, "disp": False})
+    dual = getattr(res, "mip_dual_bound", None)
+    bound = -float(dual) if dual is not None and math.isfinite(dual) else float("nan")
+    x = np.asarray(res.x) if res.x is not None else np.zeros(len(cols.lb))
+    if res.status == 0:
+        return "OPTIMAL", bound, x
+    if "time limit" in str(res.message).lower():  # stopped by the clock: a bound that depends on the load
+        return "NOT_SOLVED", float("nan"), x
+    # HiGHS reports its node limit as "solution limit reached" (scipy: status 4); its dual bound holds
+    return ("NODE_LIMIT" if math.isfinite(bound) else "NOT_SOLVED"), bound, x
+
+
 def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_nonzeros: int) -> int:
     """About how many non-zeros weekly rows with hall pools would have (before dropping rows that cannot bind)."""
     per_site = sum(len(where[lo.lease]) * lo.weeks * 6 for lo in inst.leases)
@@ -383,7 +424,8 @@ def _nonzeros(cols: _Cols, block: int) -> int:
 
 def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros: int = 4_000_000,
                     block_weeks: int | None = None, pooling: Pooling | Literal["auto"] = "auto",
-                    where: dict[str, dict[int, list[int]]] | None = None) -> SiteRelaxation:
+                    where: dict[str, dict[int, list[int]]] | None = None, whole_spans: bool = False,
+                    max_nodes: int = WHOLE_SPANS_NODES) -> SiteRelaxation:
     """Solve the site-level LP relaxation of ``inst``.
 
     Parameters
@@ -405,6 +447,17 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     where
         Each lease's usable pods per site (:func:`~planner.optimise.instance.usable_pods`), if
         already worked out.
+    whole_spans
+        Solve a MIP instead: span=hall and span=site leases placed whole or not at all, each
+        replica in one hall or site (integer columns), the rest as in the LP. Still a true
+        bound (every plan is a solution of it), and much tighter where such leases are big
+        against a site's power or a hall: the LP takes a quarter of a 32,256-GPU lease in the
+        weeks its neighbours leave free. Solved by HiGHS (through ``scipy.optimize.milp``)
+        for at most ``max_nodes`` branch-and-bound nodes and ``time_limit_s``; the bound is
+        HiGHS's proven dual bound (status ``"OPTIMAL"`` when proven to its gap tolerance,
+        ``"NODE_LIMIT"`` when the nodes ran out first: a true bound all the same).
+    max_nodes
+        With ``whole_spans``: the node limit.
 
     Returns
     -------
@@ -449,18 +502,23 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     mat = sp.vstack([a_cap, a_eq], format="csr")
     lo_row = np.r_[np.full(n_cap, -np.inf), cols.q_lo]
     hi_row = np.r_[np.floor(cap[keep] + 1e-9), cols.q_hi]
-    model = mbh.ModelBuilderHelper()
-    model.fill_model_from_sparse_data(np.asarray(cols.lb), ub, np.asarray(cols.obj),  # type: ignore[arg-type]
-                                      lo_row, hi_row, mat)
-    model.set_maximize(True)
-    build_s = time.perf_counter() - t
-    solver = mbh.ModelSolverHelper("highs")
-    solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
-    with quiet_stdout():
-        solver.solve(model)
-    status = str(solver.status()).rsplit(".", 1)[-1]
-    ok = status == "OPTIMAL"
-    x = np.asarray(solver.variable_values()) if ok else np.zeros(len(cols.lb))
+    if whole_spans:
+        build_s = time.perf_counter() - t
+        status, bound, x = _solve_mip(built, mat, lo_row, hi_row, time_limit_s, max_nodes)
+    else:
+        model = mbh.ModelBuilderHelper()
+        model.fill_model_from_sparse_data(np.asarray(cols.lb), ub, np.asarray(cols.obj),  # type: ignore[arg-type]
+                                          lo_row, hi_row, mat)
+        model.set_maximize(True)
+        build_s = time.perf_counter() - t
+        solver = mbh.ModelSolverHelper("highs")
+        solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
+        with quiet_stdout():
+            solver.solve(model)
+        status = str(solver.status()).rsplit(".", 1)[-1]
+        ok = status == "OPTIMAL"
+        x = np.asarray(solver.variable_values()) if ok else np.zeros(len(cols.lb))
+        bound = float(solver.objective_value()) if ok else float("nan")
     placed = {lid: float(x[k]) for lid, k in built.placed.items()}
     site: dict[str, dict[int, float]] = {}
     for (lid, s), ks in built.site.items():
@@ -472,6 +530,6 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
             for p in pods.tolist():
                 weights[p] = weights.get(p, 0.0) + float(x[k]) / unit
     path: dict[str, dict[str, float]] = {}  # routes are left to the greedy: the LP routes flows, not leases
-    return SiteRelaxation(status, float(solver.objective_value()) if ok else float("nan"), placed,
+    return SiteRelaxation(status, bound, placed,
                           Guide(site, path, pod), block, mat.shape[0], mat.shape[1], int(mat.nnz),
-                          time.perf_counter() - t, build_s)
+                          time.perf_counter() - t, build_s, pooling, len(built.counted))

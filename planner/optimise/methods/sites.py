@@ -41,7 +41,8 @@ def solve_sites(opt: Optimiser) -> Plan:
     fits, res = warm.fits, warm.residual
     rel = warm.relaxation if warm.relaxation is not None and warm.relaxation.status == Status.OPTIMAL else None
     if opt.previous_plan is None:  # re-plans keep the earlier placements where they still fit
-        fits, res = _neighbourhood_search(opt, fits, res, rel, bound)
+        # the search stops at the LP's bound, not the site MIP's (which a wall-clock limit may cut short)
+        fits, res = _neighbourhood_search(opt, fits, res, rel, rel.bound_usd if rel is not None else bound)
     interrupted = opt.stopping
     wall = time.perf_counter() - t0
     value = plan_value(inst, fits)

@@ -45,14 +45,20 @@ class FocusRound:
 def focused_rounds(opt: Optimiser, m: PlacementModel) -> Fits | None:
     """Run the rounds of :data:`~planner.optimise.budget.FOCUS_SHARES`; returns the last round's plan, if any.
 
-    Runs only when the pod-level LP relaxation was solved and this is not a re-plan; a
+    Runs only when an LP relaxation was solved (the pod-level model's, or the site-level
+    one where the model is too big for it) and this is not a re-plan; a
     round that has no site choice to leave out, or finds no plan, ends the rounds, and
     so does a stop request.
     """
     warm = opt.warm
-    if warm is None or warm.lp is None or warm.lp.status != Status.OPTIMAL or opt.previous_plan is not None:
+    if warm is None or opt.previous_plan is not None:
         return None
-    guide, placed = lp_guide(m, warm.lp)
+    if warm.lp is not None and warm.lp.status == Status.OPTIMAL:
+        guide, placed = lp_guide(m, warm.lp)
+    elif warm.relaxation is not None and warm.relaxation.status == Status.OPTIMAL:
+        guide, placed = warm.relaxation.guide, warm.relaxation.placed  # the site-level LP's, for bigger models
+    else:
+        return None
     lp_sites = {lid: {s for s, w in ws.items() if w >= 1e-6} for lid, ws in guide.site.items()}
     focus: Fits | None = None
     for k, share in enumerate(FOCUS_SHARES):
