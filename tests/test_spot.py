@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.instance import build_instance
 from planner.optimise.model import build_model
 from planner.optimise.optimiser import optimise
+from planner.report.business import business_sections
+from planner.report.spot import spot_revenue_table, spot_section
 from tests.tiny import base, lease, write
 
 HOURS = 100  # tiny's hours per week
@@ -243,3 +246,28 @@ def test_the_refund_factor_is_validated(tmp_path: Path) -> None:
     d["scenario"]["settings"]["spot_refund_factor"] = -0.5
     with pytest.raises(ScenarioError, match="spot_refund_factor"):
         load(tmp_path, d)
+
+
+# --------------------------------------------------------------------------- outputs
+def test_plan_json_and_report_carry_expected_and_worst_case_revenue(tmp_path: Path) -> None:
+    """The hand example plus a committed lease on A2: plan.json, the headline and the report's spot table agree."""
+    d = two_pods()
+    d["scenario"]["settings"]["spot_refund_factor"] = 0.5
+    d["reservations"][0] |= {"gpus": 50}
+    d["leases"] = [lease("S", 50, price=2.0, priority="spot", allowed_sites="SA"),
+                   lease("C", 100, price=1.0, priority="committed")]
+    sc = load(tmp_path, d)
+    plan = optimise(sc, time_limit_s=5)
+    assert plan.check(sc) == [] and set(plan.placements["lease"]) == {"S", "C"}
+    doc = json.loads(plan.to_json())
+    assert doc["expected_revenue_usd"] == pytest.approx(36_000 + 40_000)  # S as by hand; C: 100 x 1 x 100 x 4
+    assert doc["worst_case_revenue_usd"] == pytest.approx(30_000 + 40_000)
+    assert plan.headline()["worst_case_revenue_usd"] == pytest.approx(70_000)
+    table = spot_revenue_table(sc, plan).set_index("priority")
+    assert table.loc["spot", "expected_revenue_usd"] == pytest.approx(36_000)
+    assert table.loc["spot", "gpu_weeks_preempted"] == pytest.approx(50 * 0.8)
+    assert table.loc["committed", "worst_case_revenue_usd"] == pytest.approx(40_000)
+    assert table.loc["total", "contract_revenue_usd"] == pytest.approx(80_000)
+    ids = [sid for sid, _, _ in business_sections(sc, plan)]
+    assert ids == ["manager", "spot", "surplus", "leases"]
+    assert "$36,000" in spot_section(sc, plan) and "$30,000" in spot_section(sc, plan)
