@@ -111,6 +111,16 @@ def test_the_checker_rejects_a_committed_lease_on_preemptible_capacity(tmp_path:
     assert optimise(sc, time_limit_s=5).placements.empty  # and the optimiser does not place it
 
 
+def test_the_reason_names_the_upside(tmp_path: Path) -> None:
+    """A committed lease kept off the only pod by the wave's early start: its reason says so."""
+    d = two_pods()
+    d["pods"]["pods"] = d["pods"]["pods"][:1]
+    d["leases"] = [lease("C", 100, price=2.0, priority="committed", end_week=2)]
+    (u,) = optimise(load(tmp_path, d), time_limit_s=5).unplaced.to_dict("records")
+    assert u["family"] == "gpus"
+    assert "A1, has 0 free at the least (short in weeks 1-2) if internal work takes its upside" in u["reason"]
+
+
 def test_the_checker_rejects_a_spot_revenue_without_its_refunds(tmp_path: Path) -> None:
     d = two_pods()
     d["pods"]["pods"] = d["pods"]["pods"][:1]  # A1 only: the spot lease is exposed

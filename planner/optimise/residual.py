@@ -156,7 +156,7 @@ class Residual:
             return None
         big = np.iinfo(np.int64).max // 4
         ignore_gpus = "gpus" in relax and lo.span == "pod"  # a replica that may split uses the real room first
-        free = np.full(pods.size, big) if ignore_gpus else self._gpus_left(lo, pods, t)
+        free = np.full(pods.size, big) if ignore_gpus else self.gpus_left(lo, pods, t)
         room = np.full(pods.size, big) if "uplink" in relax else self.uplink[pods, t].min(axis=1)
         whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
         if whole.any():
@@ -207,7 +207,7 @@ class Residual:
             return None
         return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)
 
-    def _gpus_left(self, lo: LeaseOptions, pods: np.ndarray, t: slice) -> np.ndarray:
+    def gpus_left(self, lo: LeaseOptions, pods: np.ndarray | list[int], t: slice) -> np.ndarray:
         """Per pod, the fewest GPUs ``lo`` finds free through ``t``: the base case, and the worst case unless spot."""
         free = self.gpu[pods, t].min(axis=1)
         return free if lo.spot else np.minimum(free, self.gpu_worst[pods, t].min(axis=1))
