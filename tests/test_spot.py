@@ -218,6 +218,8 @@ def test_exact_optimum_with_spot_and_upside(tmp_path: Path, seed: int) -> None:
     bounds = {"cp-sat": plan.bound_usd, "lp": lp_relaxation(build_model(inst).cp).objective,
               "site lp": site_relaxation(inst).bound_usd, "patterns": pattern_bound(inst, time_limit_s=30).bound_usd}
     assert all(b >= best - 1e-6 for b in bounds.values()), bounds
+    sites = optimise(sc, time_limit_s=5, method="sites")  # the site-level method: LP-guided greedy, then LNS
+    assert sites.check(sc) == [] and sites.objective_usd <= best + 1e-6 <= sites.bound_usd + 2e-6
 
 
 def test_the_random_cases_use_both_rules(tmp_path: Path) -> None:

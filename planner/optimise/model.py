@@ -11,6 +11,10 @@ Variables (``l`` lease, ``r`` replica, ``s`` site, ``p`` pod, ``k`` path):
 - ``route[l, r, s, k]`` -- the replica's egress uses path ``k`` from site ``s``; only paths
   meeting the SLO exist, so latency holds by construction.
 
+Committed leases and internal work also fit the worst case of internal demand (every upside of
+the reservations happens: worst-case GPU and power rows without spot leases), and a spot lease's
+objective carries its expected pre-emption refund per pod (:mod:`planner.optimise.spot`).
+
 Capacity constraints are written per *time segment* -- a maximal run of weeks in
 which the set of active leases is constant -- against the segment's smallest
 capacity, and dropped where another segment dominates them. Coefficients are
@@ -353,8 +357,9 @@ def _worst_case_rows(m: PlacementModel, leases: list[LeaseOptions], segs: list[t
     rows (every lease) are added with the other families.
     """
     inst = m.inst
-    if inst.pod_free_worst.size == 0 or np.array_equal(inst.pod_free_worst, inst.pod_free):
-        return
+    if inst.pod_free_worst.size == 0 or (np.array_equal(inst.pod_free_worst, inst.pod_free)
+                                         and np.array_equal(inst.site_power_w_worst, inst.site_power_w)):
+        return  # no upside (here): the base-case rows say it all
     firm = {lo.pos for lo in leases if not lo.spot}
     worst = {Family.GPUS: inst.pod_free_worst, Family.POWER: inst.site_power_w_worst}
     for family, cap in worst.items():
