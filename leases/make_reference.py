@@ -71,8 +71,8 @@ INFERENCE = {  # GPUs per replica and weights: one to a few servers (or one or t
 FINE_TUNE = {"H100": [8, 16, 32, 64, 128, 256], "B200": [8, 16, 32, 64, 128, 256], "GB200": [72, 144, 288, 576]}
 TERM = {"fine-tune": (2, 8), "inference": (8, 52), "training": (6, 26)}
 UPSIDE = {  # (hall, wave): (may start this many weeks early, chance); sites/README.md L10
-    ("OH-H01", 2): (2, 0.3),
-    ("LA-H03", 2): (3, 0.25),
+    ("OH-H08", 2): (3, 0.3),
+    ("LA-H04", 2): (4, 0.25),
 }
 RESERVATION_HEADER = ["pod", "hall", "site", "sku", "start_week", "end_week", "gpus", "note",
                       "may_start_early_weeks", "may_grow_gpus", "upside_probability"]
