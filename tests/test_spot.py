@@ -81,6 +81,26 @@ def test_expected_revenue_of_a_spot_lease_by_hand(tmp_path: Path) -> None:
         assert plan.objective_usd == pytest.approx(36_000)  # power is free in tiny
 
 
+def test_a_split_spot_replica_loses_only_its_gpus_in_the_pod_taken(tmp_path: Path) -> None:
+    """S (120 GPUs, span=site, weeks 1-2) must split over A1 (exposed: chance 0.5 in weeks 1-2) and A2 (40 held).
+
+    A2 keeps 60 free, so at least 60 GPUs go to A1: 60 x 1 USD x 100 h x (0.5 + 0.5) = 6,000 USD expected
+    refund on a 24,000 USD contract; the worst case refunds both weeks, 12,000 USD. Every method puts as
+    few GPUs as it can on A1.
+    """
+    d = two_pods()
+    d["reservations"] = [{"pod": "A1", "start_week": 3, "end_week": 4, "gpus": 40, "may_start_early_weeks": 2,
+                          "upside_probability": 0.5},
+                         {"pod": "A2", "start_week": 1, "end_week": 4, "gpus": 40}]
+    d["leases"] = [lease("S", 120, price=1.0, priority="spot", span="site", end_week=2)]
+    sc = load(tmp_path, d)
+    for plan in (greedy(sc), optimise(sc, time_limit_s=5)):
+        assert plan.check(sc) == []
+        gpus = dict(zip(plan.placements["pod"], plan.placements["gpus"], strict=True))
+        assert gpus == {"A1": 60, "A2": 60}, gpus
+        assert plan.revenue_usd == pytest.approx(18_000) and plan.worst_case_revenue_usd == pytest.approx(12_000)
+
+
 def test_two_upsides_on_one_pod_combine_as_independent_chances(tmp_path: Path) -> None:
     """Two rows reach A1 in week 2 (chances 0.5 and 0.2): taken with chance 1 - 0.5 x 0.8 = 0.6."""
     d = two_pods()

@@ -167,7 +167,8 @@ class Residual:
             elif ignore_gpus:  # GPUs ignored: the pod that lacks fewest, so what it lacks is least
                 best = pods[whole][np.argmax(self.gpu[pods[whole], t].min(axis=1))]
             else:
-                best = pods[whole][np.argmin(free[whole])]  # best fit
+                risk = self.preempt_weeks(lo, pods[whole])
+                best = pods[whole][np.lexsort((free[whole], risk))[0]]  # spot: least exposed first; then best fit
             return ReplicaFit(site, ((int(best), lo.gpus),), path)
         if lo.span == "pod":
             return None
@@ -187,7 +188,7 @@ class Residual:
         parts: dict[int, int] = {}
         hall_left = dict(agg_gpus)
         left = lo.gpus
-        for k in np.argsort(-cap, kind="stable"):
+        for k in np.lexsort((-cap, self.preempt_weeks(lo, pods))):  # spot: least exposed first; then roomiest
             if left == 0 or cap[k] < 1:
                 break
             g = int(min(cap[k], left, hall_left[int(hall[k])]))
@@ -206,6 +207,12 @@ class Residual:
         if left > 0:
             return None
         return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)
+
+    def preempt_weeks(self, lo: LeaseOptions, pods: np.ndarray) -> np.ndarray:
+        """Per pod, the expected weeks of ``lo``'s term internal work takes it back (0 unless ``lo`` is spot)."""
+        if not lo.spot or self.inst.pod_preempt.size == 0:
+            return np.zeros(len(pods))
+        return self.inst.pod_preempt[pods, lo.t0 : lo.t1 + 1].sum(axis=1)
 
     def gpus_left(self, lo: LeaseOptions, pods: np.ndarray | list[int], t: slice) -> np.ndarray:
         """Per pod, the fewest GPUs ``lo`` finds free through ``t``: the base case, and the worst case unless spot."""
