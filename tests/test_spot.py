@@ -5,13 +5,16 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from rich.console import Console
 
 import planner
+from planner.cli.console import plan_summary
 from planner.errors import ScenarioError
 from planner.optimise.bounds.patterns import pattern_bound
 from planner.optimise.bounds.pod_lp import lp_relaxation
@@ -303,3 +306,6 @@ def test_plan_json_and_report_carry_expected_and_worst_case_revenue(tmp_path: Pa
     ids = [sid for sid, _, _ in business_sections(sc, plan)]
     assert ids == ["manager", "spot", "surplus", "leases"]
     assert "$36,000" in spot_section(sc, plan) and "$30,000" in spot_section(sc, plan)
+    console = Console(width=120, record=True)
+    console.print(plan_summary(plan, out_dir=None, total_s=1.0))
+    assert re.search(r"revenue\s+\$76,000 expected \(worst case \$70,000\) over 4 weeks", console.export_text())
