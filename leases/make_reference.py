@@ -10,6 +10,8 @@ Writes, deterministically for a seed (numpy ``default_rng``):
   the idle halls and pods between waves and the slack of the serving halls.
   Richland Parish's halls run internal work only once energised (its power ramps
   through 2028, see ``sites/reference.yaml``).
+  Two pretraining waves (``UPSIDE``) may start a few weeks early, with a chance: the
+  internal demand upside that committed leases plan around and spot leases risk.
 - ``leases/reference.csv``: internal inference services (must be placed), then
   committed and spot leases from made-up tenants: training that spans halls
   (span=hall, whole AI zones) or sites, many small inference replicas, fine-tunes,
@@ -68,6 +70,12 @@ INFERENCE = {  # GPUs per replica and weights: one to a few servers (or one or t
 }
 FINE_TUNE = {"H100": [8, 16, 32, 64, 128, 256], "B200": [8, 16, 32, 64, 128, 256], "GB200": [72, 144, 288, 576]}
 TERM = {"fine-tune": (2, 8), "inference": (8, 52), "training": (6, 26)}
+UPSIDE = {  # (hall, wave): (may start this many weeks early, chance); sites/README.md L10
+    ("OH-H08", 2): (3, 0.3),
+    ("LA-H04", 2): (4, 0.25),
+}
+RESERVATION_HEADER = ["pod", "hall", "site", "sku", "start_week", "end_week", "gpus", "note",
+                      "may_start_early_weeks", "may_grow_gpus", "upside_probability"]
 HEADER = ["id", "tenant", "kind", "priority", "sku", "gpus", "span", "replicas", "anti_affinity",
           "egress_gbps", "region", "latency_slo_ms", "allowed_sites", "residency",
           "start_week", "end_week", "price_usd_per_gpu_hour"]
@@ -165,6 +173,17 @@ def reservations(rng: np.random.Generator, halls: list[Hall]) -> list[list[objec
     for h in halls:
         rows += training_rows(rng, h) if "training" in h.role else serving_rows(rng, h)
     return rows
+
+
+def with_upside(rows: list[list[object]]) -> list[list[object]]:
+    """The reservation rows with the upside columns: filled for the waves of :data:`UPSIDE`, empty elsewhere."""
+    out = []
+    for r in rows:
+        note = str(r[7])
+        wave = int(note.split()[2]) if note.startswith("pretraining wave") else 0
+        early, chance = UPSIDE.get((str(r[1]), wave), ("", ""))
+        out.append([*r, early, "", chance])
+    return out
 
 
 def egress_gbps(sku: str, gpus: int, rng: np.random.Generator) -> float:
@@ -280,8 +299,7 @@ def main() -> None:
     halls = read_halls(ROOT / "sites" / "reference_pods.yaml")
     pops = [p["id"] for p in yaml.safe_load((ROOT / "topologies" / "reference.yaml").read_text())["pops"]]
     res = reservations(rng, halls)
-    write(ROOT / "sites" / "reference_reservations.csv",
-          ["pod", "hall", "site", "sku", "start_week", "end_week", "gpus", "note"], res)
+    write(ROOT / "sites" / "reference_reservations.csv", RESERVATION_HEADER, with_upside(res))
     region_of = {t: pops[int(rng.integers(len(pops)))] for t in TENANTS}  # each tenant's home PoP
     book = leases(rng, args.leases, pops, region_of)
     lease_csv = ROOT / "leases" / "reference.csv"

@@ -147,8 +147,14 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
         if w["anti_affinity"] and len(set(rep_sites)) != len(rep_sites):
             v.append(f"lease {lid}: anti-affinity broken, replicas share sites {rep_sites}")
         expect = float(w["price_usd_per_gpu_hour"]) * int(w["gpus"]) * int(w["replicas"]) * hours * (end - start + 1)
-        if abs(float(rows["revenue_usd"].sum()) - expect) > 1e-6 * max(1.0, expect):
-            v.append(f"lease {lid}: revenue {rows['revenue_usd'].sum():,.2f} but price x GPUs x hours is {expect:,.2f}")
+        refund, worst = _spot_refunds(sc, w, rows, start, end, v, str(lid))
+        if abs(float(rows["revenue_usd"].sum()) - (expect - refund)) > 1e-6 * max(1.0, expect):
+            v.append(f"lease {lid}: revenue {rows['revenue_usd'].sum():,.2f} but price x GPUs x hours is {expect:,.2f}"
+                     f" less expected pre-emption refunds {refund:,.2f}")
+        if "worst_case_revenue_usd" in rows and rows["worst_case_revenue_usd"].notna().all():
+            got = float(rows["worst_case_revenue_usd"].sum())
+            if abs(got - (expect - worst)) > 1e-6 * max(1.0, expect):
+                v.append(f"lease {lid}: worst-case revenue {got:,.2f} but every upside leaves {expect - worst:,.2f}")
 
     # ---- capacities, week by week
     site_kw: dict[tuple[str, int], float] = defaultdict(float)
@@ -176,6 +182,8 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
         cap = float(sc.spans.at[e, "capacity_gbps"]) * util
         if gbps > cap * (1 + TOL):
             v.append(f"span {e} week {wk}: {gbps:,.1f} Gbps > {cap:,.1f} ({util:.0%} of capacity)")
+
+    _check_worst_case(plan, sc, v)
 
     # ---- the derived tables agree with the recomputation
     lu = plan.link_use.set_index(["span", "week"])["gbps"]
@@ -215,3 +223,62 @@ def _chosen_term(lid: object, w: pd.Series, rows: pd.DataFrame, v: list[str]) ->
     if end - start != last - first:
         v.append(f"lease {lid}: term {start}-{end} runs {end - start + 1} weeks, the lease {last - first + 1}")
     return start, end
+
+
+def _spot_refunds(sc: Scenario, w: pd.Series, rows: pd.DataFrame, start: int, end: int, v: list[str],
+                  lid: str) -> tuple[float, float]:
+    """A lease's expected and worst-case pre-emption refunds (0, 0 unless spot); checks its rows' weeks pre-empted.
+
+    Internal work takes a spot lease's GPUs in a pod back in every week an upside reaches
+    that pod (``sc.upside_chance`` > 0); each such week refunds ``spot_refund_factor`` of it.
+    """
+    if w["priority"] != "spot" or sc.upside_chance is None:
+        return 0.0, 0.0
+    week_usd = float(w["price_usd_per_gpu_hour"]) * sc.horizon.hours_per_period * sc.settings.spot_refund_factor
+    expected = worst = 0.0
+    for _, row in rows.iterrows():
+        if row["pod"] not in sc.upside_chance.index:
+            continue
+        chances = [float(sc.upside_chance.at[row["pod"], wk]) for wk in range(start, end + 1)]
+        expected += week_usd * float(row["gpus"]) * sum(chances)
+        worst += week_usd * float(row["gpus"]) * sum(1 for c in chances if c > 0)
+        said = row.get("expected_weeks_preempted")
+        if said is not None and pd.notna(said) and abs(float(said) - sum(chances)) > 1e-6:
+            v.append(f"lease {lid} pod {row['pod']}: {float(said):.4f} weeks pre-empted expected, "
+                     f"but the upside's chances give {sum(chances):.4f}")
+    return expected, worst
+
+
+def _check_worst_case(plan: Plan, sc: Scenario, v: list[str]) -> None:
+    """Committed leases and internal work fit the worst case of internal demand (every upside happens).
+
+    Spot leases are not counted: internal work pre-empts them (they fit the base case,
+    checked with every lease above).
+    """
+    if sc.upside_gpus is None:
+        return
+    pl = plan.placements
+    firm: dict[tuple[str, int], float] = defaultdict(float)
+    for _, row in pl.iterrows():
+        lid = row["lease"]
+        if lid not in sc.workloads.index or sc.workloads.at[lid, "priority"] == "spot":
+            continue
+        for wk in range(int(row["start_week"]), int(row["end_week"]) + 1):
+            firm[(row["pod"], wk)] += float(row["gpus"])
+    site_kw: dict[tuple[str, int], float] = defaultdict(float)
+    for pod, p in sc.pods.iterrows():
+        kw = float(sc.skus.at[p["sku"], "server_kw_per_gpu"]) * float(sc.sites.at[p["site"], "pue"])
+        for wk in sc.weeks:
+            internal = float(sc.reserved_gpus.at[pod, wk])
+            if pod in sc.upside_gpus.index:
+                internal += float(sc.upside_gpus.at[pod, wk])
+            used = internal + firm.get((pod, wk), 0.0)
+            if firm.get((pod, wk), 0.0) > 0 and used > p["gpus"] + TOL:
+                v.append(f"pod {pod} week {wk}: committed leases hold {firm[(pod, wk)]:,.0f} GPUs but internal work "
+                         f"may take {internal:,.0f} of {p['gpus']:,} (every upside): only spot may use that capacity")
+            site_kw[(p["site"], wk)] += used * kw
+    for (site, wk), kw_used in site_kw.items():
+        avail = float(sc.site_power_mw.at[site, wk])
+        if kw_used / 1000.0 > avail * (1 + TOL):
+            v.append(f"site {site} week {wk}: {kw_used / 1000:,.2f} MW drawn if every upside of internal work "
+                     f"happens > {avail:,.2f} MW available (committed leases plan for the worst case)")

@@ -28,7 +28,8 @@ PLAN_SCHEMA_VERSION = 1
 
 PLACEMENT_COLUMNS = ["lease", "replica", "site", "pod", "gpus", "path_id", "path", "spans", "latency_ms",
                      "egress_gbps", "start_week", "end_week", "revenue_usd", "power_cost_usd",
-                     "transport_cost_usd"]
+                     "transport_cost_usd", "contract_revenue_usd", "expected_weeks_preempted",
+                     "worst_case_revenue_usd"]
 UNPLACED_COLUMNS = ["lease", "priority", "sku", "gpus", "replicas", "start_week", "end_week", "revenue_usd",
                     "family", "reason", "fix", "crowded_out_by"]
 
@@ -212,8 +213,18 @@ class Plan:
 
     @property
     def revenue_usd(self) -> float:
-        """Lease revenue over the horizon (internal workloads earn nothing)."""
+        """Expected lease revenue over the horizon (spot leases less their expected pre-emption refunds)."""
         return float(self.placements["revenue_usd"].sum())
+
+    @property
+    def worst_case_revenue_usd(self) -> float:
+        """Lease revenue if every upside of internal demand happens (spot leases refund the weeks pre-empted).
+
+        ``revenue_usd`` is the expected revenue: spot leases count their expected refunds.
+        """
+        if "worst_case_revenue_usd" not in self.placements:
+            return self.revenue_usd
+        return float(self.placements["worst_case_revenue_usd"].fillna(self.placements["revenue_usd"]).sum())
 
     @property
     def power_cost_usd(self) -> float:
@@ -238,7 +249,8 @@ class Plan:
         ids = set(self.placements["lease"])
         placed = len(ids - internal)
         return {"status": self.status + (" (interrupted)" if self.interrupted else ""),
-                "revenue_usd": self.revenue_usd, "power_cost_usd": self.power_cost_usd,
+                "revenue_usd": self.revenue_usd, "worst_case_revenue_usd": self.worst_case_revenue_usd,
+                "power_cost_usd": self.power_cost_usd,
                 "transport_cost_usd": self.transport_cost_usd, "objective_usd": self.objective_usd,
                 "bound_usd": self.bound_usd, "gap": self.gap, "leases_placed": placed,
                 "internal_placed": len(ids & internal), "leases_unplaced": len(self.unplaced),
@@ -284,7 +296,9 @@ class Plan:
             "schema_version": PLAN_SCHEMA_VERSION, "scenario": self.scenario, "method": self.method,
             "status": self.status, "interrupted": self.interrupted, "objective_usd": self.objective_usd,
             "bound_usd": num(self.bound_usd), "gap": num(self.gap), "wall_s": self.wall_s,
-            "revenue_usd": self.revenue_usd, "created": self.meta.get("created", datetime.now(UTC).isoformat()),
+            "revenue_usd": self.revenue_usd, "expected_revenue_usd": self.revenue_usd,
+            "worst_case_revenue_usd": self.worst_case_revenue_usd,
+            "created": self.meta.get("created", datetime.now(UTC).isoformat()),
             "meta": self.meta, "placements": records(self.placements), "unplaced": records(self.unplaced),
             "progress": records(self.progress),
         }

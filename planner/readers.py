@@ -48,6 +48,10 @@ _FIXES = {
     "less_than_equal": "give a smaller value",
     "finite_number": "give a finite number (not .nan, .inf or nan)",
     "control_character": "remove it: names and notes are one line of printable text",
+    "upside_probability_missing": "give the upside's chance (e.g. 0.3), or clear may_start_early_weeks and "
+    "may_grow_gpus",
+    "upside_site_wide": "name the pod or hall the work may take, or clear the upside columns",
+    "upside_probability_alone": "clear upside_probability, or give may_start_early_weeks or may_grow_gpus",
     "string_too_long": "shorten it",
     "string_pattern_mismatch": "use letters, digits, '_', '.' or '-' (no spaces)",
     "string_too_short": "give a non-empty value",

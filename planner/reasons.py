@@ -470,13 +470,16 @@ def _fact(res: Residual, lo: LeaseOptions, family: str) -> str | None:  # noqa: 
                         f"the roomiest, {sites[best]}, keeps {caps[best]:,}")
             ok_sites = [sites[s] for s in cand if caps[s] >= lo.gpus]
         else:
-            floor = res.gpu[pods, t].min(axis=1)
+            floor = res.gpus_left(lo, pods, t)  # a committed lease: what every upside of internal work leaves
             k = int(np.argmax(floor))
             if floor[k] < lo.gpus:
-                short = res.gpu[pods[k], t] < lo.gpus
+                weekly = res.gpu[pods[k], t] if lo.spot else np.minimum(res.gpu[pods[k], t], res.gpu_worst[pods[k], t])
+                note = ""
+                if not lo.spot and int(res.gpu[pods[k], t].min()) >= lo.gpus:  # room in the base case only
+                    note = " if internal work takes its upside (a committed lease plans for it; a spot lease need not)"
                 return (f"no allowed {lo.sku} pod keeps {lo.gpus:,} GPUs free through {term_text(lo)}; the "
                         f"roomiest, {inst.pod_ids[pods[k]]}, has {int(floor[k]):,} free at the least "
-                        f"(short in {_weeks(lo, short)})")
+                        f"(short in {_weeks(lo, weekly < lo.gpus)}){note}")
             ok_pods = [p for p, f in zip(pods, floor, strict=True) if f >= lo.gpus]
             ok_sites = sorted({sites[int(inst.pod_site[p])] for p in ok_pods})
             if not lo.anti_affinity and len(ok_pods) < lo.replicas:

@@ -98,6 +98,11 @@ class Scenario:
     warnings: list[Problem] = field(default_factory=list)
     input_files: dict[str, Path] = field(default_factory=dict)
     """The files read, by role (``scenario``, ``sites``, ``leases[0]``...), as absolute paths."""
+    upside_gpus: pd.DataFrame | None = None
+    """Pods x weeks: the GPUs internal work takes beyond ``reserved_gpus`` if every upside of the
+    reservations happens (the worst case); ``None`` when no reservation has an upside."""
+    upside_chance: pd.DataFrame | None = None
+    """Pods x weeks: the chance that some upside takes GPUs of the pod in the week (rows independent)."""
 
     @property
     def weeks(self) -> pd.Index:
@@ -107,6 +112,25 @@ class Scenario:
     def free_gpus(self) -> pd.DataFrame:
         """GPUs per pod and week not held by internal reservations."""
         return self.reserved_gpus.rsub(self.pods["gpus"], axis=0)
+
+    def worst_free_gpus(self) -> pd.DataFrame:
+        """GPUs per pod and week that internal work leaves free even if every upside happens (the worst case)."""
+        free = self.free_gpus()
+        if self.upside_gpus is None:
+            return free
+        up = self.upside_gpus.reindex(index=free.index, columns=free.columns, fill_value=0)
+        return free - np.minimum(up, free.clip(lower=0))
+
+    def preemption_chance(self) -> pd.DataFrame:
+        """Pods x weeks: the chance internal work takes back the pod's spot capacity in the week.
+
+        A spot lease's GPUs in a pod are pre-empted in every week an upside of internal
+        work takes GPUs of that pod; 0 everywhere without upside.
+        """
+        zero = pd.DataFrame(0.0, index=self.pods.index, columns=self.weeks)
+        if self.upside_chance is None:
+            return zero
+        return self.upside_chance.reindex(index=zero.index, columns=zero.columns, fill_value=0.0)
 
     def summary(self) -> pd.DataFrame:
         """One row per site: pods, GPUs by SKU, power and PUE."""
@@ -379,6 +403,7 @@ def _assemble(inp: Inputs) -> Scenario:
                 "price_usd_per_gpu_hour": 0.0, "source": f"{inp.reservations_file}:{line}",
             })
     reserved_gpus = pd.DataFrame(reserved, index=pods.index, columns=weeks)
+    upside_gpus, upside_chance = _upside(inp, pods, reserved)
 
     def points(items: list, idx: str) -> pd.DataFrame:
         df = pd.DataFrame([{"id": x.id, "name": x.name, "lat": x.lat, "lon": x.lon} for x in items],
@@ -428,6 +453,42 @@ def _assemble(inp: Inputs) -> Scenario:
     return Scenario(name=sc.name, title=sc.title, horizon=sc.horizon, settings=sc.settings, sites=sites,
                     site_power_mw=site_power, skus=skus, fabrics=fabrics, pods=pods, halls=halls,
                     reserved_gpus=reserved_gpus,
-                    pops=pops, junctions=junctions, spans=spans, workloads=workloads)
+                    pops=pops, junctions=junctions, spans=spans, workloads=workloads,
+                    upside_gpus=upside_gpus, upside_chance=upside_chance)
+
+
+def _upside(inp: Inputs, pods: pd.DataFrame, reserved: np.ndarray
+            ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The internal-demand upside of the reservation rows: extra GPUs if all happen, and the chance per pod-week.
+
+    A row's upside starts its work ``may_start_early_weeks`` sooner (holding its GPUs
+    then) and/or adds ``may_grow_gpus`` per pod from its earliest start to its end, with
+    chance ``upside_probability``; rows are independent, so a pod-week is taken with
+    chance ``1 - prod(1 - p)`` over the rows whose upside reaches it. The worst case
+    (every upside) never holds more than the pod's GPUs.
+    """
+    rows = [(line, r) for line, r in inp.reservations if r.upside_probability is not None]
+    if not rows:
+        return None, None
+    periods = reserved.shape[1]
+    extra = np.zeros_like(reserved)
+    spare = np.ones(reserved.shape, dtype=float)  # chance no upside reaches the pod-week
+    pod_pos = {p: i for i, p in enumerate(pods.index)}
+    for _line, r in rows:
+        held = [r.pod] if r.pod is not None else list(pods.index[pods["hall"] == r.hall])
+        t0 = max(r.start_week - 1 - (r.may_start_early_weeks or 0), 0)
+        for pid in held:
+            k = pod_pos[pid]
+            gpus = r.gpus if r.gpus is not None else int(pods.at[pid, "gpus"])
+            add = np.zeros(periods, dtype=np.int64)
+            add[t0 : r.start_week - 1] = gpus
+            add[t0 : r.end_week] += r.may_grow_gpus or 0
+            extra[k] += add
+            spare[k, add > 0] *= 1.0 - float(r.upside_probability or 0.0)
+    cap = np.clip(pods["gpus"].to_numpy()[:, None] - reserved, 0, None)
+    extra = np.minimum(extra, cap)
+    chance = np.where(extra > 0, 1.0 - spare, 0.0)
+    cols = pd.RangeIndex(1, periods + 1, name="week")
+    return pd.DataFrame(extra, index=pods.index, columns=cols), pd.DataFrame(chance, index=pods.index, columns=cols)
 
 

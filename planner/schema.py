@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from planner.ids import ID_PATTERN, MAX_ID_LENGTH
@@ -339,7 +339,39 @@ class ReservationRow(_Model):
         default=None,
         description="GPUs held; empty for the whole pod (or every pod of the hall); required for site + sku",
     )
+    may_start_early_weeks: int | None = Field(
+        default=None, ge=0, le=MAX_PERIODS,
+        description="Upside: the work may start this many weeks before start_week (empty: it will not)",
+    )
+    may_grow_gpus: int | None = Field(
+        default=None, ge=0, le=MAX_GPUS,
+        description="Upside: the work may hold this many more GPUs per pod, from its (earliest) start to end_week, "
+        "up to the pod's size (empty: it will not)",
+    )
+    upside_probability: float | None = Field(
+        default=None, gt=0, le=1, validate_default=True,
+        description="Chance that the upside (may_start_early_weeks and may_grow_gpus together) happens; "
+        "required with either, rows independent",
+    )
     note: Text = ""
+
+    @field_validator("upside_probability")
+    @classmethod
+    def _upside(cls, v: float | None, info: ValidationInfo) -> float | None:
+        d = info.data
+        upside = bool(d.get("may_start_early_weeks")) or bool(d.get("may_grow_gpus"))
+        if upside and v is None:
+            kind = "upside_probability_missing"
+            msg = "is empty but the row has an upside (may_start_early_weeks or may_grow_gpus): give its chance, 0-1"
+            raise PydanticCustomError(kind, msg)
+        if upside and d.get("pod") is None and d.get("hall") is None:
+            kind, msg = "upside_site_wide", "a site-wide reservation (site + sku) has no upside: name a pod or a hall"
+            raise PydanticCustomError(kind, msg)
+        if v is not None and not upside and {"may_start_early_weeks", "may_grow_gpus"} <= d.keys():
+            kind = "upside_probability_alone"
+            msg = "is given but the row has no upside: set may_start_early_weeks or may_grow_gpus, or leave it empty"
+            raise PydanticCustomError(kind, msg)
+        return v
 
 
 class LeaseRow(_Model):
@@ -463,6 +495,11 @@ class Settings(_Model):
         default=1e9,
         description="When re-planning: cost of relocating a lease that could stay where the previous plan put "
         "it. The default makes relocation a last resort.",
+    )
+    spot_refund_factor: float = Field(
+        default=1.0, ge=0, le=10,
+        description="Share of a spot lease's revenue for the weeks internal work pre-empts it that is refunded: "
+        "1 = the tenant pays only for weeks served; above 1 adds a penalty",
     )
     drop_penalty_factor: NonNeg = Field(
         default=100.0,

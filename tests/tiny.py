@@ -23,6 +23,9 @@ LEASE_COLUMNS = ["id", "tenant", "kind", "priority", "sku", "gpus", "span", "rep
                  "end_week", "price_usd_per_gpu_hour"]
 
 
+UPSIDE_COLUMNS = ["may_start_early_weeks", "may_grow_gpus", "upside_probability"]
+
+
 def lease(id: str, gpus: int, price: float = 2.0, **kw: Any) -> dict[str, Any]:
     """A lease row with sensible defaults (T1, one replica, whole horizon, no egress)."""
     row: dict[str, Any] = {"id": id, "tenant": "t", "kind": "training", "priority": "spot", "sku": "T1",
@@ -85,7 +88,10 @@ def write(tmp: Path, data: dict[str, Any]) -> Path:
     (tmp / "scenario.yaml").write_text(yaml.safe_dump(data["scenario"], sort_keys=False))
     with (tmp / "reservations.csv").open("w", newline="") as f:
         cols = ["pod", "site", "sku", "start_week", "end_week", "gpus", "note"]
-        w = csv.DictWriter(f, ["hall", *cols] if any("hall" in r for r in data["reservations"]) else cols)
+        if any("hall" in r for r in data["reservations"]):
+            cols = ["hall", *cols]
+        cols += [c for c in UPSIDE_COLUMNS if any(c in r for r in data["reservations"])]  # only when a row has them
+        w = csv.DictWriter(f, cols, restval="")
         w.writeheader()
         w.writerows(data["reservations"])
     with (tmp / "leases.csv").open("w", newline="") as f:  # latest_start (a start window) only when a lease has one

@@ -725,7 +725,9 @@ def plan_summary(plan: Plan, *, out_dir: Path | None, total_s: float) -> Table:
     table.add_column(overflow="fold")
     status = Text(h["status"], style="yellow" if plan.interrupted else "green")
     table.add_row("status", status)
-    table.add_row("revenue", Text(f"{usd(plan.revenue_usd)} over {plan.site_use['week'].nunique()} weeks"))
+    worst = plan.worst_case_revenue_usd  # spot leases internal work may take back: expected and worst case apart
+    spot = "" if abs(worst - plan.revenue_usd) < 0.5 else f" expected (worst case {usd(worst)})"
+    table.add_row("revenue", Text(f"{usd(plan.revenue_usd)}{spot} over {plan.site_use['week'].nunique()} weeks"))
     table.add_row("net value", Text(f"{usd(plan.objective_usd)} (revenue - power {usd(plan.power_cost_usd)} "
                                     f"- transport {usd(plan.transport_cost_usd)})"))
     leased = plan.leased_gpus()

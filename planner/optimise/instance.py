@@ -81,6 +81,11 @@ class LeaseOptions:
     window, the lease whose options these are (at most one of a group is placed)."""
     starts: tuple[int, ...] = ()
     """A windowed lease's candidate starts (0-based weeks, earliest first); empty for a fixed term."""
+    spot: bool = False
+    """A spot lease: it may use capacity only the base case of internal demand leaves free, and
+    internal work takes it back (pre-empts it) in the weeks an upside reaches its pods."""
+    gpu_week_usd: float = 0.0
+    """What one GPU of the lease earns in one week (price x hours per week)."""
 
     def __post_init__(self) -> None:
         if not self.group:
@@ -130,6 +135,15 @@ class Instance:
     hall_agg_kbps: np.ndarray
     """Per hall (or halls x weeks, in a sub-instance): what its aggregation layer carries, kbps
     (:data:`UNLIMITED` where the scenario models no aggregation layer)."""
+    pod_free_worst: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    """Pods x weeks: GPUs internal work leaves free if every upside happens; what committed leases
+    and internal work fit (``pod_free`` is the base case, which spot leases may use too)."""
+    site_power_w_worst: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    """Sites x weeks: power left when every upside of internal work happens (committed leases and internal work)."""
+    pod_preempt: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    """Pods x weeks: the chance internal work takes back the pod's spot capacity in the week."""
+    spot_refund: float = 1.0
+    """Share of a pre-empted week's revenue a spot lease refunds (``settings.spot_refund_factor``)."""
 
     def uplink_kbps(self, lo: LeaseOptions, gpus: int, *, split: bool) -> int:
         """Uplink load of a part of ``gpus`` GPUs of one replica of ``lo`` on its pod."""
@@ -152,6 +166,21 @@ class Instance:
         """Cost of the power that ``gpus`` GPUs of ``lease`` draw in ``pod`` over the term."""
         mwh = gpus * self.pod_kw_per_gpu[pod] * self.hours * lease.weeks / 1000.0
         return float(mwh * self.site_price[self.pod_site[pod]])
+
+    def spot_loss_usd(self, lease: LeaseOptions, pod: int, gpus: int) -> float:
+        """Expected refund of ``gpus`` GPUs of spot ``lease`` in ``pod`` over its term (0 unless spot).
+
+        Each week internal work may take the pod back, with its chance, the GPUs earn
+        nothing and ``spot_refund`` of that week's revenue is refunded.
+        """
+        if not lease.spot or self.pod_preempt.size == 0:
+            return 0.0
+        weeks = float(self.pod_preempt[pod, lease.t0 : lease.t1 + 1].sum())
+        return self.spot_refund * lease.gpu_week_usd * gpus * weeks
+
+    def free_for(self, lease: LeaseOptions) -> np.ndarray:
+        """Pods x weeks free GPUs ``lease`` plans against: the base case for spot, the worst case otherwise."""
+        return self.pod_free if lease.spot or self.pod_free_worst.size == 0 else self.pod_free_worst
 
     def transport_cost_usd(self, lease: LeaseOptions, path: PathOption | None) -> float:
         """Cost of carrying one replica's egress over ``path`` for the term."""
@@ -207,7 +236,9 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
                           egress_gbps=float(w["egress_gbps"]), region=region, slo_ms=slo,
                           t0=int(w["start_week"]) - 1, t1=int(w["end_week"]) - 1,
                           revenue_usd=float(w["revenue_usd"]), sku=str(w["sku"]),
-                          allowed=tuple(w["allowed_sites"]), residency=tuple(w["residency"]))
+                          allowed=tuple(w["allowed_sites"]), residency=tuple(w["residency"]),
+                          spot=w["priority"] == "spot",
+                          gpu_week_usd=float(w["price_usd_per_gpu_hour"]) * sc.horizon.hours_per_period)
         lo.derive_egress()
         allowed = set(w["allowed_sites"])
         tags = set(w["residency"])
@@ -230,6 +261,9 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
         latest = w.get("latest_start")
         latest_t0 = lo.t0 if latest is None or pd.isna(latest) else int(latest) - 1
         leases += start_options(lo, latest_t0, len(leases))
+    worst = sc.worst_free_gpus().to_numpy().astype(np.int64)
+    upside_w = np.zeros_like(site_w)
+    np.add.at(upside_w, pod_site, (sc.free_gpus().to_numpy().astype(np.int64) - worst) * w_per_gpu[:, None])
     return Instance(sc=sc, graph=g, paths=cand, site_ids=site_ids, pod_ids=pod_ids, span_ids=span_ids,
                     pod_site=pod_site,
                     pod_free=sc.free_gpus().to_numpy().astype(np.int64),
@@ -239,7 +273,10 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
                     span_limit_mbps=span_limit,
                     interpod_kbps_per_gpu=round(sc.settings.interpod_gbps_per_gpu * KBPS),
                     hours=sc.horizon.hours_per_period, leases=leases,
-                    hall_ids=hall_ids, pod_hall=pod_hall, hall_agg_kbps=hall_agg)
+                    hall_ids=hall_ids, pod_hall=pod_hall, hall_agg_kbps=hall_agg,
+                    pod_free_worst=worst, site_power_w_worst=site_w - upside_w,
+                    pod_preempt=sc.preemption_chance().to_numpy(dtype=float),
+                    spot_refund=sc.settings.spot_refund_factor)
 
 
 def option_id(lease: str, start_week: int) -> str:
@@ -294,9 +331,10 @@ def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
     """
     out: dict[int, list[int]] = {}
     t = slice(lo.t0, lo.t1 + 1)
+    free = inst.free_for(lo)
     for s in lo.sites:
         pods = lo.pods[s]
-        floor = inst.pod_free[pods, t].min(axis=1)
+        floor = free[pods, t].min(axis=1)
         if lo.span == "pod":
             keep = [p for p, f in zip(pods, floor, strict=True) if f >= lo.gpus]
         elif lo.span == "hall":

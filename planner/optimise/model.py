@@ -11,6 +11,10 @@ Variables (``l`` lease, ``r`` replica, ``s`` site, ``p`` pod, ``k`` path):
 - ``route[l, r, s, k]`` -- the replica's egress uses path ``k`` from site ``s``; only paths
   meeting the SLO exist, so latency holds by construction.
 
+Committed leases and internal work also fit the worst case of internal demand (every upside of
+the reservations happens: worst-case GPU and power rows without spot leases), and a spot lease's
+objective carries its expected pre-emption refund per pod (:mod:`planner.optimise.spot`).
+
 Capacity constraints are written per *time segment* -- a maximal run of weeks in
 which the set of active leases is constant -- against the segment's smallest
 capacity, and dropped where another segment dominates them. Coefficients are
@@ -166,6 +170,7 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
         obj.append((pl, math.ceil(lo.revenue_usd), lo.revenue_usd))
         for r in range(lo.replicas):
             _replica_vars(m, lo, r, pl, obj)
+            _spot_terms(m, lo, r, obj)
         if lo.anti_affinity:
             for s in m.sites(lo):
                 cp.add(sum(m.site_expr(lo, r, s) for r in range(lo.replicas)) <= 1)
@@ -217,7 +222,7 @@ def _replica_vars(m: PlacementModel, lo: LeaseOptions, r: int, pl: cp_model.IntV
                     dv = sv
                 chosen.append(dv)
                 parts = []
-                floor = inst.pod_free[pods, lo.t0 : lo.t1 + 1].min(axis=1)
+                floor = inst.free_for(lo)[pods, lo.t0 : lo.t1 + 1].min(axis=1)
                 for p, room in zip(pods, floor, strict=True):
                     xv = cp.new_int_var(0, int(min(lo.gpus, room)), f"x[{lo.lease},{r},{p}]")
                     wv = cp.new_bool_var(f"whole[{lo.lease},{r},{p}]")
@@ -329,6 +334,38 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
             _add_capacity(m, c.family.value, by_lease, cap[i], segs, active)
         if c.family is Family.GPUS:
             _counting_cuts(m, leases, segs, active)  # valid inequalities on GPUs, right after their rows
+    _worst_case_rows(m, leases, segs, active, terms)
+
+
+def _spot_terms(m: PlacementModel, lo: LeaseOptions, r: int, obj: list[Term]) -> None:
+    """A spot replica's expected pre-emption refund, per pod it may use (its revenue is counted on ``placed``)."""
+    if not lo.spot:
+        return
+    unit = lo.gpus if lo.span == "pod" else 1
+    for s in m.sites(lo):
+        for p in m.pods(lo, s):
+            loss = m.inst.spot_loss_usd(lo, p, unit)
+            if loss > 0:  # a cost: rounded down, so CP-SAT's bound stays a bound on the exact value
+                obj.append((m.x[(lo.lease, r, p)], -math.floor(loss), -loss))
+
+
+def _worst_case_rows(m: PlacementModel, leases: list[LeaseOptions], segs: list[tuple[int, int]],
+                     active: list[int], terms: dict[Family, dict[int, Terms]]) -> None:
+    """Committed leases and internal work fit the worst case of internal demand (every upside happens).
+
+    Spot leases are left out of these rows: internal work pre-empts them. The base-case
+    rows (every lease) are added with the other families.
+    """
+    inst = m.inst
+    if inst.pod_free_worst.size == 0 or (np.array_equal(inst.pod_free_worst, inst.pod_free)
+                                         and np.array_equal(inst.site_power_w_worst, inst.site_power_w)):
+        return  # no upside (here): the base-case rows say it all
+    firm = {lo.pos for lo in leases if not lo.spot}
+    worst = {Family.GPUS: inst.pod_free_worst, Family.POWER: inst.site_power_w_worst}
+    for family, cap in worst.items():
+        for i, by_lease in terms[family].items():
+            kept = {pos: ts for pos, ts in by_lease.items() if pos in firm}
+            _add_capacity(m, f"{family.value}_worst_case", kept, cap[i], segs, active)
 
 
 def _terms(m: PlacementModel, leases: list[LeaseOptions]) -> dict[Family, dict[int, Terms]]:

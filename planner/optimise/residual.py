@@ -47,7 +47,9 @@ class Residual:
 
     One array (things x weeks) per :data:`~planner.optimise.families.CAPACITIES` row,
     named by its ``ledger``: ``gpu`` (GPUs per pod), ``uplink`` (kbps per pod),
-    ``power`` (W per site), ``link`` (Mbps per DCI span), ``agg`` (kbps per hall).
+    ``power`` (W per site), ``link`` (Mbps per DCI span), ``agg`` (kbps per hall); and two for
+    the worst case of internal demand, which committed leases and internal work must fit and
+    spot leases do not load (internal work pre-empts them): ``gpu_worst`` and ``power_worst``.
     """
 
     gpu: np.ndarray
@@ -61,6 +63,9 @@ class Residual:
         self.guide = guide
         for c in CAPACITIES:
             setattr(self, c.ledger, c.weekly(inst))
+        worst = inst.pod_free_worst.size > 0
+        self.gpu_worst = inst.pod_free_worst.copy() if worst else self.gpu.copy()
+        self.power_worst = inst.site_power_w_worst.copy() if worst else self.power.copy()
 
     @classmethod
     def after(cls, inst: Instance, fits: Mapping[str, list[ReplicaFit]]) -> Residual:
@@ -77,6 +82,7 @@ class Residual:
         new.inst, new.guide = self.inst, self.guide
         for c in CAPACITIES:
             setattr(new, c.ledger, getattr(self, c.ledger).copy())
+        new.gpu_worst, new.power_worst = self.gpu_worst.copy(), self.power_worst.copy()
         return new
 
     # ------------------------------------------------------------------ loads
@@ -87,6 +93,9 @@ class Residual:
             split = len(f.parts) > 1
             for pod, g in f.parts:
                 self.gpu[pod, t] += sign * g
+                if not lo.spot:
+                    self.gpu_worst[pod, t] += sign * g
+                    self.power_worst[f.site, t] += sign * g * self.inst.pod_w_per_gpu[pod]
                 self.uplink[pod, t] += sign * self.inst.uplink_kbps(lo, g, split=split)
                 self.power[f.site, t] += sign * g * self.inst.pod_w_per_gpu[pod]
                 if split:
@@ -103,7 +112,9 @@ class Residual:
                 "span": [int(e) for f in fits if f.path is not None for e in f.path.span_idx],
                 "site": [f.site for f in fits],
                 "hall": [int(self.inst.pod_hall[p]) for f in fits for p, _ in f.parts]}
-        return all(bool((getattr(trial, c.ledger)[used[c.per], t] >= 0).all()) for c in CAPACITIES)
+        worst_ok = lo.spot or (bool((trial.gpu_worst[used["pod"], t] >= 0).all())
+                               and bool((trial.power_worst[used["site"], t] >= 0).all()))
+        return worst_ok and all(bool((getattr(trial, c.ledger)[used[c.per], t] >= 0).all()) for c in CAPACITIES)
 
     # ------------------------------------------------------------------ fitting
     def candidate_sites(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
@@ -141,11 +152,11 @@ class Residual:
         if pods.size == 0:
             return None
         need_w = lo.gpus * self.inst.pod_w_per_gpu[pods[0]]
-        if "power" not in relax and self.power[site, t].min() < need_w:
+        if "power" not in relax and self._power_left(lo, site, t) < need_w:
             return None
         big = np.iinfo(np.int64).max // 4
         ignore_gpus = "gpus" in relax and lo.span == "pod"  # a replica that may split uses the real room first
-        free = np.full(pods.size, big) if ignore_gpus else self.gpu[pods, t].min(axis=1)
+        free = np.full(pods.size, big) if ignore_gpus else self.gpus_left(lo, pods, t)
         room = np.full(pods.size, big) if "uplink" in relax else self.uplink[pods, t].min(axis=1)
         whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
         if whole.any():
@@ -156,7 +167,8 @@ class Residual:
             elif ignore_gpus:  # GPUs ignored: the pod that lacks fewest, so what it lacks is least
                 best = pods[whole][np.argmax(self.gpu[pods[whole], t].min(axis=1))]
             else:
-                best = pods[whole][np.argmin(free[whole])]  # best fit
+                risk = self.preempt_weeks(lo, pods[whole])
+                best = pods[whole][np.lexsort((free[whole], risk))[0]]  # spot: least exposed first; then best fit
             return ReplicaFit(site, ((int(best), lo.gpus),), path)
         if lo.span == "pod":
             return None
@@ -176,7 +188,7 @@ class Residual:
         parts: dict[int, int] = {}
         hall_left = dict(agg_gpus)
         left = lo.gpus
-        for k in np.argsort(-cap, kind="stable"):
+        for k in np.lexsort((-cap, self.preempt_weeks(lo, pods))):  # spot: least exposed first; then roomiest
             if left == 0 or cap[k] < 1:
                 break
             g = int(min(cap[k], left, hall_left[int(hall[k])]))
@@ -195,6 +207,22 @@ class Residual:
         if left > 0:
             return None
         return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)
+
+    def preempt_weeks(self, lo: LeaseOptions, pods: np.ndarray) -> np.ndarray:
+        """Per pod, the expected weeks of ``lo``'s term internal work takes it back (0 unless ``lo`` is spot)."""
+        if not lo.spot or self.inst.pod_preempt.size == 0:
+            return np.zeros(len(pods))
+        return self.inst.pod_preempt[pods, lo.t0 : lo.t1 + 1].sum(axis=1)
+
+    def gpus_left(self, lo: LeaseOptions, pods: np.ndarray | list[int], t: slice) -> np.ndarray:
+        """Per pod, the fewest GPUs ``lo`` finds free through ``t``: the base case, and the worst case unless spot."""
+        free = self.gpu[pods, t].min(axis=1)
+        return free if lo.spot else np.minimum(free, self.gpu_worst[pods, t].min(axis=1))
+
+    def _power_left(self, lo: LeaseOptions, site: int, t: slice) -> int:
+        """The least power left at ``site`` through ``t`` for ``lo`` (the worst case too, unless spot)."""
+        left = int(self.power[site, t].min())
+        return left if lo.spot else min(left, int(self.power_worst[site, t].min()))
 
     def _agg_gpus(self, hall: np.ndarray, t: slice, relax: Collection[str]) -> dict[int, int]:
         """GPUs of a split replica each of these halls' aggregation layers has room for through ``t``."""

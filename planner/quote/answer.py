@@ -51,10 +51,13 @@ def cost_usd(placements: pd.DataFrame) -> float:
 
 
 def priced(rows: pd.DataFrame, price: float, hours: float) -> pd.DataFrame:
-    """Placement rows of one lease with their revenue at ``price`` per GPU-hour."""
+    """Placement rows of one (committed) lease with their revenue at ``price`` per GPU-hour."""
     out = rows.copy()
     weeks = out["end_week"] - out["start_week"] + 1
     out["revenue_usd"] = price * out["gpus"].astype(float) * weeks * hours
+    # a request is sold as a committed lease: never pre-empted, so it earns its contract in every case
+    out["contract_revenue_usd"] = out["worst_case_revenue_usd"] = out["revenue_usd"]
+    out["expected_weeks_preempted"] = 0.0
     return out
 
 

@@ -8,6 +8,7 @@ from planner.plan import Plan
 from planner.report.inventory import inventory_section
 from planner.report.leasebook import lease_book_section
 from planner.report.manager import manager_section
+from planner.report.spot import spot_section
 from planner.scenario import Scenario
 
 __all__ = ["business_sections"]
@@ -18,11 +19,14 @@ def business_sections(sc: Scenario, plan: Plan, *, failures: pd.DataFrame | None
     """The sections shown after the summary cards: (element id, navigation label, HTML).
 
     ``manager`` (the plan against the greedy baseline, the yardsticks, revenue by
-    tenant and kind), ``surplus`` (what is left to sell) and ``leases`` (every lease,
+    tenant and kind), ``spot`` (expected against worst-case revenue, when the scenario
+    has spot leases or internal demand upside), ``surplus`` (what is left to sell) and ``leases`` (every lease,
     placed or left out, linked to the leases that crowd it out). ``failures`` and a
     derate recorded in ``plan.meta`` add what-if cards, linked to the sections
     named in ``linked`` (the page's ``failures`` and ``derate`` sections).
     """
-    return [("manager", "Business", manager_section(sc, plan, failures=failures, linked=linked)),
-            ("surplus", "Left to sell", inventory_section(sc, plan)),
+    out = [("manager", "Business", manager_section(sc, plan, failures=failures, linked=linked))]
+    if (sc.workloads["priority"] == "spot").any() or sc.upside_gpus is not None:  # expected vs worst-case revenue
+        out.append(("spot", "Spot", spot_section(sc, plan)))
+    return [*out, ("surplus", "Left to sell", inventory_section(sc, plan)),
             ("leases", "Leases", lease_book_section(sc, plan))]

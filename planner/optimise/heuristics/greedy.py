@@ -18,6 +18,7 @@ from planner.errors import InfeasibleError
 from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions, build_instance
 from planner.optimise.residual import Guide, ReplicaFit, Residual
+from planner.optimise.spot import spot_columns
 from planner.plan import PLACEMENT_COLUMNS, Plan, Status, make_plan
 from planner.scenario import Scenario
 
@@ -38,8 +39,9 @@ def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> 
                 "gpus": g, "path_id": f.path.path_id if f.path else "", "path": f.path.label if f.path else "",
                 "spans": f.path.spans if f.path else (), "latency_ms": f.path.latency_ms if f.path else float("nan"),
                 "egress_gbps": lo.egress_gbps * share, "start_week": lo.t0 + 1, "end_week": lo.t1 + 1,
-                "revenue_usd": per_replica_revenue * share, "power_cost_usd": inst.power_cost_usd(lo, pod, g),
-                "transport_cost_usd": transport * share,
+                "revenue_usd": per_replica_revenue * share - inst.spot_loss_usd(lo, pod, g),
+                "power_cost_usd": inst.power_cost_usd(lo, pod, g), "transport_cost_usd": transport * share,
+                **spot_columns(inst, lo, pod, g, per_replica_revenue * share),
             })
     return rows
 

@@ -24,8 +24,8 @@ MAX_PODS_TRIED = 12
 
 
 def net_value(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> float:
-    """Revenue less power and transport cost of one placed lease."""
-    power = sum(inst.power_cost_usd(lo, p, g) for f in fits for p, g in f.parts)
+    """Revenue (expected, after pre-emption, for a spot lease) less power and transport cost of one placed lease."""
+    power = sum(inst.power_cost_usd(lo, p, g) + inst.spot_loss_usd(lo, p, g) for f in fits for p, g in f.parts)
     return lo.revenue_usd - power - sum(inst.transport_cost_usd(lo, f.path) for f in fits)
 
 

@@ -240,6 +240,9 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
         where = _restrict(lo, pods[lo.span])
         subs.append(dataclasses.replace(lo, pos=k, sites=list(where), pods=where))
     left = {c.field: getattr(rest, c.ledger).copy() for c in CAPACITIES}  # every capacity: what is left of it
+    free_worst = np.zeros_like(rest.gpu_worst)
+    free_worst[idx] = rest.gpu_worst[idx]
+    left |= {"pod_free_worst": free_worst, "site_power_w_worst": rest.power_worst.copy()}  # internal demand's worst
     return dataclasses.replace(inst, **(left | {"pod_free": free}), leases=subs)  # GPUs: the neighbourhood's pods
 
 
