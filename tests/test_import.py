@@ -278,18 +278,19 @@ def test_public_us_network_in_one_command_plans_fails_and_exports(tmp_path: Path
     out = tmp_path / "us"
     res = runner.invoke(app, ["import", "topology", str(JANOS_US), "--out", str(out), "--scenario", str(REFERENCE),
                               "--pop", "ASH=WashingtonDC", "--pop", "NYC=NewYork", "--pop", "CHI=Chicago",
-                              "--pop", "DFW=Dallas", "--pop", "ATL=Atlanta"])
+                              "--pop", "DFW=Dallas", "--pop", "ATL=Atlanta",
+                              "--pop", "CMH=Cleveland"])  # the book's Columbus users enter at Cleveland
     assert res.exit_code == 0, res.output
-    assert "26 nodes, 42 links" in res.output and "5 PoPs, 21 junctions, 46 spans" in res.output
+    assert "26 nodes, 42 links" in res.output and "6 PoPs, 20 junctions, 46 spans" in res.output
     topology = load_scenario(out / "scenario.yaml").spans
     assert sorted(topology.index[topology["a"].isin(["OH-NAL", "LA-RCH"])]) == [
-        "LA-RCH-houston", "LA-RCH-neworleans", "OH-NAL-cleveland", "OH-NAL-detroit"]  # each campus on its 2 nearest
+        "LA-RCH-houston", "LA-RCH-neworleans", "OH-NAL-CMH", "OH-NAL-detroit"]  # each campus on its 2 nearest
     scenario = out / "scenario.yaml"
     run = tmp_path / "run"
     res = runner.invoke(app, ["plan", str(scenario), "--greedy", "--out", str(run)])
     assert res.exit_code == 0, res.output
     placed = pd.read_csv(run / "placements.csv")
-    assert placed["lease"].nunique() > 250
+    assert placed["lease"].nunique() > 150  # the reference book on real fibre: as many as on its own (201 + internal)
     res = runner.invoke(app, ["failures", str(scenario), "--plan", str(run), "--serial"])
     assert res.exit_code == 0, res.output
     failures = pd.read_csv(run / "failures.csv")

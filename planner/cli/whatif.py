@@ -461,7 +461,7 @@ def register(app: typer.Typer) -> None:
         "planner failures --time-limit 10 --serial --out output/cuts  # solve first"))(failures)
     app.command(epilog=examples(
         "planner plan --greedy             # a plan to derate: output/reference/",
-        "planner derate --site OH-NAL --percent 20 --weeks 7-12 \\",
+        "planner derate --site OH-NAL --percent 15 --weeks 7-12 \\",
         "    --plan output/reference       # heat wave: which leases go?",
         "planner derate --site LA-RCH --percent 25 --weeks 27-31 --time-limit 10 \\",
         "    --out output/derate           # solve first, then re-plan"))(derate)
