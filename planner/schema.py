@@ -61,6 +61,7 @@ __all__ = [
     "Sku",
     "Span",
     "TopologyFile",
+    "WorkloadFields",
 ]
 
 # --------------------------------------------------------------------------- limits
@@ -374,13 +375,12 @@ class ReservationRow(_Model):
         return v
 
 
-class LeaseRow(_Model):
-    """One row of a lease book: a leased (or internal) GPU workload."""
+class WorkloadFields(_Model):
+    """The fields a lease and a quote request share: who, what, how it may be split, where its users are."""
 
     id: Id
     tenant: Text
     kind: Literal["training", "inference", "fine-tune"]
-    priority: Literal["internal", "committed", "spot"]
     sku: Id
     gpus: Gpus = Field(description="GPUs per replica")
     span: Literal["pod", "hall", "site"] = Field(
@@ -395,6 +395,21 @@ class LeaseRow(_Model):
                                          description="One-way latency SLO to region")
     allowed_sites: list[Id] = Field(default_factory=list, description="';'-separated site ids")
     residency: list[Text] = Field(default_factory=list, description="';'-separated tags")
+
+    @field_validator("allowed_sites", "residency", mode="before")
+    @classmethod
+    def _split_list(cls, v: object) -> object:
+        if v is None:
+            return []
+        if isinstance(v, str):
+            return [s.strip() for s in v.split(";") if s.strip()]
+        return v
+
+
+class LeaseRow(WorkloadFields):
+    """One row of a lease book: a leased (or internal) GPU workload."""
+
+    priority: Literal["internal", "committed", "spot"]
     start_week: Week
     end_week: Week
     latest_start: Week | None = Field(
@@ -405,17 +420,8 @@ class LeaseRow(_Model):
     )
     price_usd_per_gpu_hour: float = Field(default=0.0, ge=0, le=10_000)
 
-    @field_validator("allowed_sites", "residency", mode="before")
-    @classmethod
-    def _split_list(cls, v: object) -> object:
-        if v is None:
-            return []
-        if isinstance(v, str):
-            return [s.strip() for s in v.split(";") if s.strip()]
-        return v
 
-
-class RequestRow(_Model):
+class RequestRow(WorkloadFields):
     """One row of a requests CSV: a customer's request to quote (``planner quote``).
 
     The lease's fields (as in :class:`LeaseRow`, without priority and term) and a
@@ -424,37 +430,11 @@ class RequestRow(_Model):
     offered, if any (the quote then says accept or decline).
     """
 
-    id: Id
-    tenant: Text
-    kind: Literal["training", "inference", "fine-tune"]
-    sku: Id
-    gpus: Gpus = Field(description="GPUs per replica")
-    span: Literal["pod", "hall", "site"] = Field(
-        default="pod",
-        description="The smallest domain the job tolerates: one pod, pods of one hall, or pods of one site",
-    )
-    replicas: Count = 1
-    anti_affinity: bool = Field(default=False, description="Replicas on distinct sites")
-    egress_gbps: float = Field(default=0.0, ge=0, le=1_000_000, description="Traffic to users, per replica, Gbps")
-    region: Id | None = Field(default=None, description="PoP where the users' traffic enters")
-    latency_slo_ms: float | None = Field(default=None, gt=0, le=100_000,
-                                         description="One-way latency SLO to region")
-    allowed_sites: list[Id] = Field(default_factory=list, description="';'-separated site ids")
-    residency: list[Text] = Field(default_factory=list, description="';'-separated tags")
     earliest_start: Week = Field(description="First week the lease may start")
     latest_start: Week = Field(description="Last week the lease may start")
     duration_weeks: Annotated[int, Field(gt=0, le=MAX_PERIODS, description="Weeks the lease runs")]
     price_usd_per_gpu_hour: float | None = Field(
         default=None, ge=0, le=10_000, description="Price offered, USD per GPU-hour (empty: none offered)")
-
-    @field_validator("allowed_sites", "residency", mode="before")
-    @classmethod
-    def _split_list(cls, v: object) -> object:
-        if v is None:
-            return []
-        if isinstance(v, str):
-            return [s.strip() for s in v.split(";") if s.strip()]
-        return v
 
 
 # --------------------------------------------------------------------------- scenario

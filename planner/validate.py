@@ -8,7 +8,7 @@ Every check appends :class:`~planner.errors.Problem` records; none raises.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,10 +27,11 @@ from planner.schema import (
     ScenarioFile,
     SitesFile,
     TopologyFile,
+    WorkloadFields,
 )
 from planner.weeks import weeks_text
 
-__all__ = ["Inputs", "check_inputs"]
+__all__ = ["Inputs", "check_inputs", "workload_problems"]
 
 ROUTE_END_TOLERANCE_KM = 1.0
 
@@ -310,20 +311,7 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
         biggest_hall[sku] = max(biggest_hall[sku], n)
     for file, line, lr in inp.leases:
         where = f"line {line} (lease {lr.id})"
-        if lr.sku not in skus:
-            out.append(Problem(file, where, "sku", repr(lr.sku), "unknown SKU",
-                               f"use one of: {sku_ids}"))
-        if lr.region is not None and lr.region not in pops:
-            out.append(Problem(file, where, "region", repr(lr.region), "unknown region (PoP)",
-                               f"use a PoP id from {tf}: {_choices(pops)}"))
-        if lr.region is None and (lr.egress_gbps > 0 or lr.latency_slo_ms is not None):
-            field_name = "egress_gbps" if lr.egress_gbps > 0 else "latency_slo_ms"
-            out.append(Problem(file, where, "region", "", f"{field_name} is given but no region",
-                               "give the PoP id where the users' traffic enters"))
-        for sid in lr.allowed_sites:
-            if sid not in sites:
-                out.append(Problem(file, where, "allowed_sites", repr(sid), "unknown site",
-                                   f"use ';'-separated site ids: {site_ids}"))
+        out += workload_problems(file, where, lr, skus, pops, set(sites), pops_from=tf)
         if _term(out, file, where, lr.start_week, lr.end_week, periods):
             _window(out, file, where, lr, periods)
         if lr.sku in skus:
@@ -348,6 +336,30 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
             out.append(Problem(file, where, "replicas", str(lr.replicas),
                                f"{lr.replicas} replicas on distinct sites, but the scenario has {len(sites)} sites",
                                "lower replicas or drop anti_affinity", severity="warning"))
+    return out
+
+
+def workload_problems(file: str, where: str, row: WorkloadFields, skus: Collection[str], pops: Collection[str],
+                      sites: Collection[str], *, pops_from: str = "") -> list[Problem]:
+    """What a lease row or a quote request names that the scenario lacks: SKU, region, allowed sites.
+
+    Also a row that gives egress or an SLO without the region they are to.
+    """
+    out = []
+    if row.sku not in skus:
+        out.append(Problem(file, where, "sku", repr(row.sku), "unknown SKU", f"use one of: {_choices(skus)}"))
+    if row.region is not None and row.region not in pops:
+        source = f" from {pops_from}" if pops_from else ""
+        out.append(Problem(file, where, "region", repr(row.region), "unknown region (PoP)",
+                           f"use a PoP id{source}: {_choices(pops)}"))
+    if row.region is None and (row.egress_gbps > 0 or row.latency_slo_ms is not None):
+        field_name = "egress_gbps" if row.egress_gbps > 0 else "latency_slo_ms"
+        out.append(Problem(file, where, "region", "", f"{field_name} is given but no region",
+                           "give the PoP id where the users' traffic enters"))
+    for sid in row.allowed_sites:
+        if sid not in sites:
+            out.append(Problem(file, where, "allowed_sites", repr(sid), "unknown site",
+                               f"use ';'-separated site ids: {_choices(sites)}"))
     return out
 
 

@@ -20,6 +20,7 @@ from planner.errors import Problem, ScenarioError
 from planner.readers import capped, read_csv_rows
 from planner.scenario import Scenario
 from planner.schema import RequestRow
+from planner.validate import workload_problems
 
 __all__ = ["Request", "read_requests", "request_problems"]
 
@@ -103,20 +104,7 @@ def request_problems(sc: Scenario, requests: list[Request]) -> list[Problem]:
         if r.id in sc.workloads.index:
             out.append(Problem(file, where, "id", r.id, "a lease of the scenario has this id",
                                "give the request an id that no lease book uses"))
-        if r.sku not in skus:
-            out.append(Problem(file, where, "sku", repr(r.sku), "unknown SKU",
-                               f"use one of: {', '.join(sorted(skus))}"))
-        if r.region is not None and r.region not in pops:
-            out.append(Problem(file, where, "region", repr(r.region), "unknown region (PoP)",
-                               f"use a PoP id: {', '.join(sorted(pops))}"))
-        if r.region is None and (r.egress_gbps > 0 or r.latency_slo_ms is not None):
-            name = "egress_gbps" if r.egress_gbps > 0 else "latency_slo_ms"
-            out.append(Problem(file, where, "region", "", f"{name} is given but no region",
-                               "give the PoP id where the users' traffic enters"))
-        for sid in r.allowed_sites:
-            if sid not in sites:
-                out.append(Problem(file, where, "allowed_sites", repr(sid), "unknown site",
-                                   f"use ';'-separated site ids: {', '.join(sorted(sites))}"))
+        out += workload_problems(file, where, r, skus, pops, sites)
         if r.latest_start < r.earliest_start:
             out.append(Problem(file, where, "latest_start", str(r.latest_start),
                                f"before earliest_start ({r.earliest_start})",
