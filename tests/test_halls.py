@@ -10,13 +10,10 @@ import pandas as pd
 import pytest
 
 import planner
-from planner.optimise.bounds.patterns import pattern_bound
-from planner.optimise.bounds.pod_lp import lp_relaxation
 from planner.optimise.bounds.site_lp import site_relaxation
 from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.heuristics.warmstart import warm_start
 from planner.optimise.instance import build_instance
-from planner.optimise.model import build_model
 from planner.optimise.optimiser import optimise
 from tests import exact
 from tests.reasons_audit import audit_plan
@@ -152,20 +149,7 @@ def test_exact_optimum_with_halls(tmp_path: Path, seed: int) -> None:
     """CP-SAT's optimum is the exact one; greedy is no better; every bound is at least the optimum."""
     sc = load(tmp_path, random_halls(seed, 6))
     best = exact.exact_split_milp(sc)
-    plan = optimise(sc, time_limit_s=10)
-    assert plan.check(sc) == [] and plan.status == "OPTIMAL"
-    assert plan.objective_usd == pytest.approx(best, rel=1e-9, abs=1e-6)
-    g = greedy(sc)
-    assert g.check(sc) == [] and g.objective_usd <= best + 1e-6
-    inst = build_instance(sc)
-    bounds = {"cp-sat": plan.bound_usd, "lp": lp_relaxation(build_model(inst).cp).objective,
-              "site lp per hall": site_relaxation(inst, pooling="hall").bound_usd,
-              "site lp per site": site_relaxation(inst, pooling="site").bound_usd,
-              "site mip, whole spans": site_relaxation(inst, pooling="hall", whole_spans=True).bound_usd,
-              "patterns": pattern_bound(inst, time_limit_s=30).bound_usd}
-    assert all(b >= best - 1e-6 for b in bounds.values()), bounds
-    sites = optimise(sc, time_limit_s=5, method="sites")  # the site-level method: LP-guided greedy, then LNS
-    assert sites.check(sc) == [] and sites.objective_usd <= best + 1e-6 <= sites.bound_usd + 2e-6
+    exact.cross_check(sc, best)
 
 
 def test_the_random_halls_bind(tmp_path: Path) -> None:

@@ -16,15 +16,11 @@ from rich.console import Console
 import planner
 from planner.cli.console import plan_summary
 from planner.errors import ScenarioError
-from planner.optimise.bounds.patterns import pattern_bound
-from planner.optimise.bounds.pod_lp import lp_relaxation
-from planner.optimise.bounds.site_lp import site_relaxation
 from planner.optimise.heuristics.greedy import greedy
-from planner.optimise.instance import build_instance
-from planner.optimise.model import build_model
 from planner.optimise.optimiser import optimise
 from planner.report.business import business_sections
 from planner.report.spot import spot_revenue_table, spot_section
+from tests import exact
 from tests.tiny import base, lease, write
 
 HOURS = 100  # tiny's hours per week
@@ -232,17 +228,7 @@ def test_exact_optimum_with_spot_and_upside(tmp_path: Path, seed: int) -> None:
     """CP-SAT's optimum is the enumerated one; greedy is no better; every bound is at least the optimum."""
     sc = load(tmp_path, random_spot(seed, 6))
     best = brute_force_spot(sc)
-    plan = optimise(sc, time_limit_s=10)
-    assert plan.check(sc) == [] and plan.status == "OPTIMAL"
-    assert plan.objective_usd == pytest.approx(best, rel=1e-9, abs=1e-6)
-    g = greedy(sc)
-    assert g.check(sc) == [] and g.objective_usd <= best + 1e-6
-    inst = build_instance(sc)
-    bounds = {"cp-sat": plan.bound_usd, "lp": lp_relaxation(build_model(inst).cp).objective,
-              "site lp": site_relaxation(inst).bound_usd, "patterns": pattern_bound(inst, time_limit_s=30).bound_usd}
-    assert all(b >= best - 1e-6 for b in bounds.values()), bounds
-    sites = optimise(sc, time_limit_s=5, method="sites")  # the site-level method: LP-guided greedy, then LNS
-    assert sites.check(sc) == [] and sites.objective_usd <= best + 1e-6 <= sites.bound_usd + 2e-6
+    exact.cross_check(sc, best)
 
 
 def test_the_random_cases_use_both_rules(tmp_path: Path) -> None:
