@@ -56,7 +56,7 @@ def quote_move_penalty(sc: Scenario, plan: Plan) -> float:
     >>> from types import SimpleNamespace
     >>> sc = SimpleNamespace(settings=SimpleNamespace(move_penalty_usd=1e9, drop_penalty_factor=20.0))
     >>> plan = SimpleNamespace(placements=pd.DataFrame({"lease": ["A", "B"], "revenue_usd": [300.0, 900.0]}))
-    >>> quote_move_penalty(sc, plan)  # type: ignore[arg-type]
+    >>> quote_move_penalty(sc, plan)
     300.0
     """
     revenue = plan.placements.groupby("lease")["revenue_usd"].sum()
