@@ -21,8 +21,9 @@ import pandas as pd
 
 from planner.scenario import Scenario
 
-__all__ = ["PLACEMENT_COLUMNS", "PLAN_SCHEMA_VERSION", "UNPLACED_COLUMNS", "Plan", "SolverFacts", "Status",
-           "hall_use_table", "usage_tables"]
+__all__ = ["API_REPLICAS_COLUMNS", "API_ROUTES_COLUMNS", "API_USE_COLUMNS", "PLACEMENT_COLUMNS",
+           "PLAN_SCHEMA_VERSION", "UNPLACED_COLUMNS", "Plan", "SolverFacts", "Status", "hall_use_table",
+           "usage_tables"]
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -165,6 +166,17 @@ class SolverFacts:
         return cls(**given)
 
 
+API_USE_COLUMNS: list[str] = ["stream", "week", "model", "region", "price_usd_per_mtok", "demand_tokens_per_s",
+                                "served_tokens_per_s", "unserved_tokens_per_s", "served_share", "revenue_usd",
+                                "reason"]
+"""The columns of :attr:`Plan.api_use`: one row per (stream, week) of every API stream's term."""
+API_ROUTES_COLUMNS: list[str] = ["stream", "week", "model", "region", "site", "path_id", "path", "latency_ms",
+                                 "length_km", "served_tokens_per_s", "gbps", "transport_usd"]
+"""The columns of :attr:`Plan.api_routes`: one row per (stream, week, site, path) with tokens served."""
+API_REPLICAS_COLUMNS: list[str] = ["model", "sku", "site", "hall", "pod", "week", "replicas", "gpus",
+                                   "capacity_tokens_per_s", "started", "start_usd", "power_mw", "power_usd"]
+"""The columns of :attr:`Plan.api_replicas`: one row per (model, pod, week) with replicas running."""
+
 HALL_USE_COLUMNS: list[str] = ["hall", "week", "site", "building", "pods", "gpus", "internal_gpus", "leased_gpus",
                                "free_gpus", "interpod_gbps", "capacity_gbps", "utilisation"]
 """The columns of :attr:`Plan.hall_use`."""
@@ -184,6 +196,9 @@ class Plan:
         proven upper bound on it, and ``(bound - objective) / max(|bound|, 1)``.
     placements, unplaced, site_use, pod_use, link_use, hall_use
         The tables (see the module docs and ``README``).
+    api_use, api_replicas, api_routes
+        Hosted-model API serving: demand served and unserved per stream and week, replicas per
+        model, pod and week, tokens per route (empty, with their columns, without APIs).
     """
 
     scenario: str
@@ -204,6 +219,9 @@ class Plan:
     progress: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["wall_s", "objective_usd",
                                                                                  "bound_usd", "gap"]))
     log: list[str] = field(default_factory=list, repr=False)
+    api_use: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=API_USE_COLUMNS))
+    api_routes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=API_ROUTES_COLUMNS))
+    api_replicas: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=API_REPLICAS_COLUMNS))
 
     # ------------------------------------------------------------------ figures
     @property

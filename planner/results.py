@@ -16,16 +16,25 @@ scenario (:meth:`~planner.plan.Plan.check`). Anything else is a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from planner.errors import Problem, ScenarioError
-from planner.plan import Plan
+from planner.plan import API_REPLICAS_COLUMNS, API_ROUTES_COLUMNS, API_USE_COLUMNS, Plan
 from planner.provenance import check_source, recorded_scenario
 from planner.scenario import Scenario, default_scenario_path, load_scenario
 
-__all__ = ["Results", "plan_file", "read_results"]
+__all__ = ["API_TABLES", "Results", "api_tables_from", "plan_document", "plan_file", "read_results"]
+
+API_TABLES: dict[str, list[str]] = {"api_use": API_USE_COLUMNS, "api_routes": API_ROUTES_COLUMNS,
+                                    "api_replicas": API_REPLICAS_COLUMNS}
+"""The plan's API tables, as ``plan.json`` keys and results-folder CSVs (``<name>.csv``), with their columns."""
+_INT_COLUMNS = {"week", "path_id", "replicas", "gpus", "started"}
+_TEXT_COLUMNS = {"stream", "model", "region", "reason", "site", "path", "sku", "hall", "pod"}
 
 _PLAN_FIX = "give a results folder (or its plan.json) written by `planner plan`"
 
@@ -50,6 +59,59 @@ class Results:
     scenario: Scenario
     plan: Plan
     source: dict[str, Any] | None
+
+
+def _finite(v: Any) -> Any:
+    """JSON has no NaN or inf: such a number is written as ``null``."""
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def plan_document(sc: Scenario, plan: Plan, source: dict[str, Any] | None = None) -> str:
+    """``plan.json``'s text: :meth:`Plan.to_json`, with the API serving and the split of uses.
+
+    Beside the plan's own keys it holds ``meta.api`` (the horizon's API totals; zeros
+    without APIs), ``api`` (those totals with ``tokens_demanded`` and
+    ``served_share``), ``use_split`` (one record per use -- leases, apis, internal --
+    see :func:`planner.usesplit.use_split`) and the three API tables as records, so
+    that :func:`read_results` restores them.
+    """
+    from planner.usesplit import API_TOTAL_KEYS, api_totals, use_split
+
+    doc = json.loads(plan.to_json(source=source))
+    totals = api_totals(sc, plan)
+    doc["meta"]["api"] = {k: totals[k] for k in API_TOTAL_KEYS}
+    doc["api"] = {k: _finite(v) for k, v in totals.items()}
+    split = use_split(sc, plan).reset_index()
+    doc["use_split"] = [{k: _finite(v) for k, v in row.items()} for row in split.to_dict("records")]
+    for name, columns in API_TABLES.items():
+        table = getattr(plan, name).reindex(columns=columns)
+        doc[name] = json.loads(table.to_json(orient="records"))
+    return json.dumps(doc, indent=1, allow_nan=False, default=str)
+
+
+def api_tables_from(doc: dict[str, Any]) -> dict[str, pd.DataFrame]:
+    """The API tables a ``plan.json`` document holds, typed (empty with their columns when it holds none).
+
+    Examples
+    --------
+    >>> t = api_tables_from({"api_use": [{"stream": "S1", "week": 2, "reason": None}]})
+    >>> row = t["api_use"].iloc[0]
+    >>> row["stream"], int(row["week"]), row["reason"], list(t["api_routes"].columns)[:2]
+    ('S1', 2, '', ['stream', 'week'])
+    """
+    out = {}
+    for name, columns in API_TABLES.items():
+        rows = doc.get(name) or []
+        table = pd.DataFrame(rows, columns=columns)
+        for c in columns:
+            if c in _INT_COLUMNS:
+                table[c] = table[c].astype("int64")
+            elif c in _TEXT_COLUMNS:
+                table[c] = ["" if pd.isna(v) else str(v) for v in table[c]]
+            else:
+                table[c] = table[c].astype(float)
+        out[name] = table
+    return out
 
 
 def plan_file(path: str | Path) -> Path:
@@ -141,6 +203,8 @@ def read_results(path: str | Path, scenario: str | Path | None = None) -> Result
                     fix, field="scenario")
     try:
         plan = Plan.from_json(json.dumps(doc), sc)
+        for name, table in api_tables_from(doc).items():
+            setattr(plan, name, table)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise _fail(file, f"the plan does not fit scenario {sc.name} ({sc_path}): {type(exc).__name__}: {exc}",
                     "re-run `planner plan` for this scenario") from None
