@@ -33,8 +33,8 @@ __all__ = ["API_TABLES", "Results", "api_tables_from", "plan_document", "plan_fi
 API_TABLES: dict[str, list[str]] = {"api_use": API_USE_COLUMNS, "api_routes": API_ROUTES_COLUMNS,
                                     "api_replicas": API_REPLICAS_COLUMNS}
 """The plan's API tables, as ``plan.json`` keys and results-folder CSVs (``<name>.csv``), with their columns."""
-_INT_COLUMNS = {"week", "path_id", "replicas", "gpus", "started"}
-_TEXT_COLUMNS = {"stream", "model", "region", "reason", "site", "path", "sku", "hall", "pod"}
+_INT_COLUMNS = {"week", "replicas", "gpus", "started"}
+_TEXT_COLUMNS = {"stream", "model", "region", "reason", "site", "path_id", "path", "sku", "hall", "pod"}
 
 _PLAN_FIX = "give a results folder (or its plan.json) written by `planner plan`"
 

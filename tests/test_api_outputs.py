@@ -80,15 +80,17 @@ def with_apis(sc: Scenario, plan: Plan) -> Plan:
         use.append({"stream": "S1", "week": w, "model": "m1", "region": "P1", "price_usd_per_mtok": 2.0,
                     "demand_tokens_per_s": 3000.0, "served_tokens_per_s": 3000.0, "unserved_tokens_per_s": 0.0,
                     "served_share": 1.0, "revenue_usd": 3000 * 0.5 * hours * 3600 * 2.0 / 1e6, "reason": ""})
-        routes.append({"stream": "S1", "week": w, "model": "m1", "region": "P1", "site": "SA", "path_id": 0,
-                       "path": "SA-P1", "latency_ms": 0.55, "length_km": 111.2, "served_tokens_per_s": 3000.0,
+        routes.append({"stream": "S1", "week": w, "model": "m1", "region": "P1", "site": "SA",
+                       "path_id": "SA~P1~0", "path": "SA > P1", "latency_ms": 0.55, "length_km": 111.2,
+                       "served_tokens_per_s": 3000.0,
                        "gbps": 3000 * 64 / 1e9, "transport_usd": 0.0})
     for w in (2, 3):
         use.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", "price_usd_per_mtok": 1.0,
                     "demand_tokens_per_s": 5000.0, "served_tokens_per_s": 2000.0, "unserved_tokens_per_s": 3000.0,
                     "served_share": 0.4, "revenue_usd": 2000 * 1.0 * hours * 3600 * 1.0 / 1e6, "reason": REASON_S2})
-        routes.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", "site": "SB", "path_id": 0,
-                       "path": "SB-P2", "latency_ms": 0.55, "length_km": 111.2, "served_tokens_per_s": 2000.0,
+        routes.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", "site": "SB",
+                       "path_id": "SB~P2~0", "path": "SB > P2", "latency_ms": 0.55, "length_km": 111.2,
+                       "served_tokens_per_s": 2000.0,
                        "gbps": 2000 * 64 / 1e9, "transport_usd": 0.0})
     plan.api_use = pd.DataFrame(use, columns=API_USE_COLUMNS)
     plan.api_routes = pd.DataFrame(routes, columns=API_ROUTES_COLUMNS)
