@@ -476,7 +476,7 @@ def read_csv_rows(
             break
         if len(rows) + len(problems) >= MAX_ROWS:
             problems.append(Problem(display, f"line {line}", "", "", f"more than {MAX_ROWS:,} rows",
-                                    "split the file into several (files.leases takes a list)"))
+                                    "split the file into several (files.leases and files.api_demand take lists)"))
             break
         if not any(c.strip() for c in cells):
             continue

@@ -80,6 +80,13 @@ class Scenario:
     workloads : DataFrame indexed by ``lease``
         One row per lease or internal workload, as in the lease books; ``latest_start``
         is the last week the term may start (``start_week`` for a fixed term).
+    api_models : DataFrame indexed by ``(model, sku)``
+        The hosted-model catalogue: name, gpus_per_replica, tokens_per_s (one replica),
+        replica_start_usd, source; empty when the scenario has no APIs.
+    api_demand : DataFrame indexed by ``stream``
+        The API demand streams: model, region, start_week, end_week, peak_tokens_per_s,
+        avg_tokens_per_s, price_usd_per_mtok, network_budget_ms, bytes_in_per_token,
+        bytes_out_per_token; empty when the scenario has no APIs.
     """
 
     name: str
@@ -107,12 +114,10 @@ class Scenario:
     upside_chance: pd.DataFrame | None = None
     """Pods x weeks: the chance that some upside takes GPUs of the pod in the week (rows independent)."""
     api_models: pd.DataFrame = field(default_factory=lambda: api_tables(None, [])[0])
-    """The hosted-model catalogue, indexed by ``(model, sku)``: name, gpus_per_replica (int), tokens_per_s
-    (float, one replica), replica_start_usd (float), source (str, "" when none); empty without APIs."""
+    """The hosted-model catalogue (see the class docstring); dtypes in :data:`planner.apis.API_MODEL_COLUMNS`."""
     api_demand: pd.DataFrame = field(default_factory=lambda: api_tables(None, [])[1])
-    """The API demand streams, indexed by ``stream``: model, region, start_week, end_week (1-based, inclusive),
-    peak_tokens_per_s, avg_tokens_per_s (the peak where the book leaves it empty), price_usd_per_mtok,
-    network_budget_ms, bytes_in_per_token, bytes_out_per_token; empty without APIs."""
+    """The API demand streams (weeks 1-based, inclusive; ``avg_tokens_per_s`` the peak where the book leaves it
+    empty); dtypes in :data:`planner.apis.API_DEMAND_COLUMNS`."""
 
     @property
     def weeks(self) -> pd.Index:

@@ -188,7 +188,7 @@ def schema(
 ) -> None:
     """Print the JSON Schema of an input file kind, for editors and other tools.
 
-    Without KIND, list the kinds. CSV files (leases, reservations) are described row by row.
+    Without KIND, list the kinds. CSV files (leases, reservations, API demand) are described row by row.
 
     Exits 0, or 2 on an unknown KIND.
     """
