@@ -28,7 +28,7 @@ from planner.plan import API_REPLICAS_COLUMNS, API_ROUTES_COLUMNS, API_USE_COLUM
 from planner.provenance import check_source, recorded_scenario
 from planner.scenario import Scenario, default_scenario_path, load_scenario
 
-__all__ = ["API_TABLES", "Results", "api_tables_from", "plan_document", "plan_file", "read_results"]
+__all__ = ["API_TABLES", "Results", "api_table", "api_tables_from", "plan_document", "plan_file", "read_results"]
 
 API_TABLES: dict[str, list[str]] = {"api_use": API_USE_COLUMNS, "api_routes": API_ROUTES_COLUMNS,
                                     "api_replicas": API_REPLICAS_COLUMNS}
@@ -83,10 +83,20 @@ def plan_document(sc: Scenario, plan: Plan, source: dict[str, Any] | None = None
     doc["api"] = {k: _finite(v) for k, v in totals.items()}
     split = use_split(sc, plan).reset_index()
     doc["use_split"] = [{k: _finite(v) for k, v in row.items()} for row in split.to_dict("records")]
-    for name, columns in API_TABLES.items():
-        table = getattr(plan, name).reindex(columns=columns)
-        doc[name] = json.loads(table.to_json(orient="records"))
+    for name in API_TABLES:
+        doc[name] = json.loads(api_table(plan, name).to_json(orient="records"))
     return json.dumps(doc, indent=1, allow_nan=False, default=str)
+
+
+def api_table(plan: Plan, name: str) -> pd.DataFrame:
+    """One of the plan's API tables (``api_use``, ``api_routes``, ``api_replicas``) as written out.
+
+    The contract's columns first, in its order, then any the optimiser adds (the
+    route's ``spans``).
+    """
+    table = getattr(plan, name)
+    columns = API_TABLES[name]
+    return table.reindex(columns=[*columns, *(c for c in table.columns if c not in columns)])
 
 
 def api_tables_from(doc: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -102,7 +112,10 @@ def api_tables_from(doc: dict[str, Any]) -> dict[str, pd.DataFrame]:
     out = {}
     for name, columns in API_TABLES.items():
         rows = doc.get(name) or []
-        table = pd.DataFrame(rows, columns=columns)
+        extra = list(dict.fromkeys(k for r in rows if isinstance(r, dict) for k in r if k not in columns))
+        table = pd.DataFrame(rows, columns=[*columns, *extra])
+        if "spans" in table:  # a route's DCI spans: a tuple, as placements hold them
+            table["spans"] = table["spans"].map(lambda v: tuple(str(s) for s in v) if isinstance(v, list) else ())
         for c in columns:
             if c in _INT_COLUMNS:
                 table[c] = table[c].astype("int64")

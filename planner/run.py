@@ -321,15 +321,15 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
                  report_sections: Sequence[ExtraSection] = (), extra_files: Mapping[str, str] | None = None) -> None:
     """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``)."""
     from planner import gis, report
-    from planner.results import API_TABLES, plan_document
+    from planner.results import API_TABLES, api_table, plan_document
     from planner.surplus import surplus, surplus_runs
 
     for name, table in (("placements", plan.placements), ("unplaced", plan.unplaced), ("site_use", plan.site_use),
                         ("pod_use", plan.pod_use), ("link_use", plan.link_use), ("hall_use", plan.hall_use),
                         ("progress", plan.progress)):
         _csv(table, folder / f"{name}.csv")
-    for name, columns in API_TABLES.items():
-        _csv(getattr(plan, name).reindex(columns=columns), folder / f"{name}.csv")
+    for name in API_TABLES:
+        _csv(api_table(plan, name), folder / f"{name}.csv")
     inventory = surplus(sc, plan)
     _csv(inventory, folder / "surplus.csv")
     _csv(surplus_runs(sc, plan, inventory=inventory), folder / "surplus_runs.csv")

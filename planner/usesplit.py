@@ -44,8 +44,8 @@ def has_apis(plan: Plan) -> bool:
 
 def _avg_share(sc: Scenario, streams: pd.Series) -> np.ndarray:
     """Each row's stream's ``avg_tokens_per_s / peak_tokens_per_s`` (1 where the scenario does not say)."""
-    demand = getattr(sc, "api_demand", None)
-    if demand is None or not len(demand):
+    demand = sc.api_demand
+    if not len(demand):
         return np.ones(len(streams))
     ratio = (demand["avg_tokens_per_s"] / demand["peak_tokens_per_s"]).astype(float)
     return streams.map(ratio).fillna(1.0).to_numpy(float)

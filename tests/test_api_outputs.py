@@ -54,13 +54,24 @@ def _scenario_data() -> dict[str, Any]:
     return d
 
 
-def _api_demand() -> pd.DataFrame:
-    """``Scenario.api_demand`` of the two streams, in the contract's columns."""
-    return pd.DataFrame({
-        "model": ["m1", "m1"], "region": ["P1", "P2"], "start_week": [1, 2], "end_week": [4, 3],
-        "peak_tokens_per_s": [3000.0, 5000.0], "avg_tokens_per_s": [1500.0, 5000.0],
-        "price_usd_per_mtok": [2.0, 1.0], "network_budget_ms": [12.0, 12.0], "bytes_in_per_token": [4.0, 4.0],
-        "bytes_out_per_token": [8.0, 8.0]}, index=pd.Index(["S1", "S2"], name="stream"))
+API_DEMAND_CSV = """id,model,region,start_week,end_week,peak_tokens_per_s,avg_tokens_per_s,price_usd_per_mtok,\
+network_budget_ms,bytes_in_per_token,bytes_out_per_token
+S1,m1,P1,1,4,3000,1500,2,12,4,8
+S2,m1,P2,2,3,5000,,1,12,4,8
+"""
+MODELS = {"models": [{"id": "m1", "name": "Model one", "replica_start_usd": 40,
+                      "deployments": [{"sku": "T1", "gpus_per_replica": 4, "tokens_per_s": 1000}]}]}
+
+
+def write_with_apis(folder: Path) -> Path:
+    """The tiny scenario's files with the model catalogue and the API demand book; the scenario file's path."""
+    path = tiny.write(folder, _scenario_data())
+    (folder / "models.yaml").write_text(yaml.safe_dump(MODELS, sort_keys=False))
+    (folder / "api_demand.csv").write_text(API_DEMAND_CSV)
+    doc = yaml.safe_load(path.read_text())
+    doc["files"].update({"models": "models.yaml", "api_demand": ["api_demand.csv"]})
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 def with_apis(sc: Scenario, plan: Plan) -> Plan:
@@ -83,7 +94,7 @@ def with_apis(sc: Scenario, plan: Plan) -> Plan:
         routes.append({"stream": "S1", "week": w, "model": "m1", "region": "P1", "site": "SA",
                        "path_id": "SA~P1~0", "path": "SA > P1", "latency_ms": 0.55, "length_km": 111.2,
                        "served_tokens_per_s": 3000.0,
-                       "gbps": 3000 * 64 / 1e9, "transport_usd": 0.0})
+                       "gbps": 3000 * 64 / 1e9, "transport_usd": 0.0, "spans": ("SA-P1",)})
     for w in (2, 3):
         use.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", "price_usd_per_mtok": 1.0,
                     "demand_tokens_per_s": 5000.0, "served_tokens_per_s": 2000.0, "unserved_tokens_per_s": 3000.0,
@@ -91,9 +102,9 @@ def with_apis(sc: Scenario, plan: Plan) -> Plan:
         routes.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", "site": "SB",
                        "path_id": "SB~P2~0", "path": "SB > P2", "latency_ms": 0.55, "length_km": 111.2,
                        "served_tokens_per_s": 2000.0,
-                       "gbps": 2000 * 64 / 1e9, "transport_usd": 0.0})
+                       "gbps": 2000 * 64 / 1e9, "transport_usd": 0.0, "spans": ("SB-P2",)})
     plan.api_use = pd.DataFrame(use, columns=API_USE_COLUMNS)
-    plan.api_routes = pd.DataFrame(routes, columns=API_ROUTES_COLUMNS)
+    plan.api_routes = pd.DataFrame(routes, columns=[*API_ROUTES_COLUMNS, "spans"])  # the optimiser adds spans
     plan.api_replicas = pd.DataFrame(rep, columns=API_REPLICAS_COLUMNS)
     gpus = plan.api_replicas.groupby(["pod", "week"])["gpus"].sum()
     pu = plan.pod_use
@@ -115,14 +126,20 @@ def with_apis(sc: Scenario, plan: Plan) -> Plan:
 
 @pytest.fixture
 def sc(tmp_path: Path) -> Scenario:
-    scenario = load_scenario(tiny.write(tmp_path / "tiny", _scenario_data()))
-    scenario.api_demand = _api_demand()  # type: ignore[attr-defined]
+    scenario = load_scenario(write_with_apis(tmp_path / "tiny"))
+    assert scenario.api_demand["avg_tokens_per_s"].tolist() == [1500.0, 5000.0]
     return scenario
 
 
 @pytest.fixture
-def plan(sc: Scenario) -> Plan:
-    base = greedy(sc)
+def plain(tmp_path: Path) -> Scenario:
+    """The same scenario without APIs."""
+    return load_scenario(tiny.write(tmp_path / "plain", _scenario_data()))
+
+
+@pytest.fixture
+def plan(sc: Scenario, plain: Scenario) -> Plan:
+    base = greedy(plain)  # the leases' plan; the API tables are added by hand
     assert set(base.placements["lease"]) == {"L1", "L2"}
     return with_apis(sc, base)
 
@@ -187,8 +204,9 @@ def test_results_folder_has_the_api_files_and_reads_them_back(tmp_path: Path, sc
     for name, cols in (("api_use", API_USE_COLUMNS), ("api_routes", API_ROUTES_COLUMNS),
                        ("api_replicas", API_REPLICAS_COLUMNS)):
         table = pd.read_csv(out / f"{name}.csv", keep_default_na=False)
-        assert list(table.columns) == cols
+        assert list(table.columns)[:len(cols)] == cols  # the contract's first, then what the optimiser adds
         assert len(table) == len(getattr(plan, name))
+    assert pd.read_csv(out / "api_routes.csv")["spans"].tolist() == ["SA-P1"] * 4 + ["SB-P2"] * 2
     use = pd.read_csv(out / "api_use.csv", keep_default_na=False)
     assert use.loc[use["stream"] == "S2", "reason"].tolist() == [REASON_S2, REASON_S2]
     doc = json.loads((out / "plan.json").read_text())
@@ -207,17 +225,18 @@ def test_results_folder_has_the_api_files_and_reads_them_back(tmp_path: Path, sc
     for name in ("api_use", "api_routes", "api_replicas"):
         pd.testing.assert_frame_equal(getattr(back, name), getattr(plan, name), check_dtype=False)
     assert back.api_use["week"].dtype == np.int64 and back.api_use["reason"].tolist()[-1] == REASON_S2
+    assert back.api_routes["spans"].tolist() == [("SA-P1",)] * 4 + [("SB-P2",)] * 2
     assert back.meta["api"]["net_usd"] == pytest.approx(API_REVENUE - API_POWER - API_STARTS)
 
 
-def test_a_plan_without_apis_writes_empty_api_files_and_zero_totals(tmp_path: Path, sc: Scenario) -> None:
-    out = write_run(sc, greedy(sc), tmp_path / "run")
+def test_a_plan_without_apis_writes_empty_api_files_and_zero_totals(tmp_path: Path, plain: Scenario) -> None:
+    out = write_run(plain, greedy(plain), tmp_path / "run")
     assert pd.read_csv(out / "api_use.csv").empty
     assert list(pd.read_csv(out / "api_replicas.csv").columns) == API_REPLICAS_COLUMNS
     doc = json.loads((out / "plan.json").read_text())
     assert doc["meta"]["api"] == dict.fromkeys(doc["meta"]["api"], 0.0)
     assert doc["api"]["served_share"] is None
-    back = read_results(out, sc.path).plan
+    back = read_results(out, plain.path).plan
     assert back.api_use.empty and list(back.api_use.columns) == API_USE_COLUMNS
 
 
@@ -240,13 +259,13 @@ def _summary(plan: Plan, sc: Scenario) -> str:
     return console.export_text()
 
 
-def test_summary_line_gives_api_net_tokens_and_share(sc: Scenario, plan: Plan) -> None:
+def test_summary_line_gives_api_net_tokens_and_share(sc: Scenario, plain: Scenario, plan: Plan) -> None:
     net = API_REVENUE - API_POWER - API_STARTS
     line = f"${net:,.0f} net from 3.6 B tokens served (62.5 % of demand)"
     assert api_line(sc, plan) == line
     text = _summary(plan, sc)
     assert re.search(r"^APIs\s+" + re.escape(line), text, re.M), text
-    assert "APIs" not in _summary(greedy(sc), sc)  # nothing new without APIs
+    assert "APIs" not in _summary(greedy(plain), plain)  # nothing new without APIs
 
 
 def test_cli_plan_without_apis_prints_no_api_line(tmp_path: Path) -> None:
@@ -284,7 +303,7 @@ def test_report_section_leases_and_apis(sc: Scenario, plan: Plan) -> None:
     assert REASON_S2.replace(">", "&gt;") in unserved[0]
 
 
-def test_site_charts_draw_the_api_gpus(sc: Scenario, plan: Plan) -> None:
+def test_site_charts_draw_the_api_gpus(sc: Scenario, plain: Scenario, plan: Plan) -> None:
     from planner.report.sections import site_chart_id
 
     def chart(page: str, site: str) -> str:
@@ -292,11 +311,11 @@ def test_site_charts_draw_the_api_gpus(sc: Scenario, plan: Plan) -> None:
         return page[start:page.index("</svg>", start)]
 
     assert ">API<" in chart(render_report(sc, plan), "SA")
-    assert ">API<" not in chart(render_report(sc, greedy(sc)), "SA")
+    assert ">API<" not in chart(render_report(plain, greedy(plain)), "SA")
 
 
-def test_no_api_section_without_apis(sc: Scenario) -> None:
-    page = render_report(sc, greedy(sc))
+def test_no_api_section_without_apis(plain: Scenario) -> None:
+    page = render_report(plain, greedy(plain))
     assert 'id="apis"' not in page and "api-gpus-chart" not in page
 
 
@@ -358,7 +377,7 @@ def test_example_grid_sweeps_api_prices_from_a_quarter_to_four_times() -> None:
 
 def test_vary_scales_api_prices_and_token_rates_only(sc: Scenario) -> None:
     v = vary(sc, api_price_factor=0.5, api_demand_factor=2.0)
-    before, after = sc.api_demand, v.api_demand  # type: ignore[attr-defined]
+    before, after = sc.api_demand, v.api_demand
     assert after["price_usd_per_mtok"].tolist() == [1.0, 0.5]
     assert after["peak_tokens_per_s"].tolist() == [6000.0, 10000.0]
     assert after["avg_tokens_per_s"].tolist() == [3000.0, 10000.0]

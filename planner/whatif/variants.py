@@ -19,8 +19,6 @@ from planner.scenario import Scenario
 __all__ = ["pod_groups", "vary", "vary_api_demand"]
 
 _SUFFIX = re.compile(r"-\d{2,}$")
-_API_DEMAND = "api_demand"
-"""The scenario's table of API demand streams (``Scenario.api_demand``; absent from older scenarios)."""
 
 
 def pod_groups(sc: Scenario) -> pd.Series:
@@ -174,9 +172,6 @@ def vary(sc: Scenario, *, demand_growth: float = 1.0, price_factor: float = 1.0,
         halls["pods"] = by_hall.size().reindex(halls.index).astype(int)
         halls["gpus"] = by_hall["gpus"].sum().reindex(halls.index).astype(int)
         halls["uplink_gbps"] = by_hall["uplink_gbps"].sum().reindex(halls.index)
-    out = replace(sc, workloads=wl, spans=spans, pods=pods, halls=halls, reserved_gpus=reserved)
-    demand = getattr(sc, _API_DEMAND, None)
-    if demand is not None:
-        setattr(out, _API_DEMAND, vary_api_demand(demand, price_factor=api_price_factor,
-                                                  demand_factor=api_demand_factor))
-    return out
+    api_demand = vary_api_demand(sc.api_demand, price_factor=api_price_factor, demand_factor=api_demand_factor)
+    return replace(sc, workloads=wl, spans=spans, pods=pods, halls=halls, reserved_gpus=reserved,
+                   api_demand=api_demand)
