@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -419,3 +420,40 @@ def test_readme_documents_the_api_outputs() -> None:
         assert name in text, name
     grid = yaml.safe_load((Path(__file__).resolve().parents[1] / "examples" / "sweep_api_price.yaml").read_text())
     assert "api_price_factor" in grid["parameters"]
+
+
+# --------------------------------------------------------------------------- GIS
+def test_api_routes_layer_in_geojson_geopackage_and_kml(tmp_path: Path, sc: Scenario, plan: Plan) -> None:
+    import subprocess
+
+    from planner import gis
+    from tests.gis_clients import ogrinfo, validate_gpkg_command
+
+    layers = gis.topology_layers(sc, plan)
+    assert list(layers)[:3] == ["spans", "routes", "api_routes"]
+    api = layers["api_routes"]
+    assert list(api.index) == ["S1@SA~P1~0", "S2@SB~P2~0"] and api.crs.to_epsg() == 4326
+    s2 = api.loc["S2@SB~P2~0"]
+    assert (s2["start_week"], s2["end_week"], s2["weeks_served"], s2["spans"]) == (2, 3, 2, "SB-P2")
+    assert s2["peak_tokens_per_s"] == 2000.0 and s2["peak_gbps"] == pytest.approx(2000 * 64 / 1e9)
+    start, end = s2.geometry.coords[0], s2.geometry.coords[-1]
+    assert start == pytest.approx((sc.sites.at["SB", "lon"], sc.sites.at["SB", "lat"]))  # campus to PoP
+    assert end == pytest.approx((sc.pops.at["P2", "lon"], sc.pops.at["P2", "lat"]))
+    assert "api_routes" not in gis.topology_layers(sc, replace(plan, api_routes=plan.api_routes.iloc[:0]))
+
+    geojson = gis.write_geojson(layers, tmp_path / "t.geojson")
+    feats = [f for f in json.loads(geojson.read_text())["features"] if f["properties"]["layer"] == "api_routes"]
+    assert [f["id"] for f in feats] == ["api_routes:S1@SA~P1~0", "api_routes:S2@SB~P2~0"]
+    assert feats[0]["geometry"]["type"] == "LineString" and feats[0]["properties"]["peak_tokens_per_s"] == 3000.0
+    gpkg = gis.write_gpkg(layers, tmp_path / "t.gpkg")
+    kml = gis.write_kml(layers, tmp_path / "t.kml")
+    in_gpkg = ogrinfo("-ro", "-so", gpkg, "api_routes")
+    in_kml = ogrinfo("-ro", "-so", kml, "-sql", "SELECT * FROM api_routes WHERE OGR_GEOMETRY = 'LINESTRING'")
+    assert re.search(r"^Geometry: Line String$", in_gpkg, re.M), in_gpkg
+    for text in (in_gpkg, in_kml):
+        assert re.search(r"^Feature Count: 2$", text, re.M), text
+        assert re.search(r"^peak_gbps: Real", text, re.M) and re.search(r"^weeks_served: Integer", text, re.M), text
+    run = subprocess.run([*validate_gpkg_command(), "-k", str(gpkg)], capture_output=True, text=True, check=False,
+                         timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert 'id="api_routes"' in kml.read_text() or "<name>api_routes</name>" in kml.read_text()
