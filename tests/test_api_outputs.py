@@ -29,10 +29,12 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from planner.cli.console import api_line, plan_summary
+from planner.network import build_network
 from planner.optimise.heuristics.greedy import greedy
-from planner.plan import API_REPLICAS_COLUMNS, API_ROUTES_COLUMNS, API_USE_COLUMNS, Plan
+from planner.plan import Plan
 from planner.report import render_report, write_report
-from planner.results import read_results
+from planner.results import API_TABLES, read_results
+from planner.routing import candidate_paths
 from planner.run import RESULT_FILES, write_run
 from planner.scenario import Scenario, load_scenario
 from planner.usesplit import api_totals, gpus_by_use, unserved_runs, use_split
@@ -41,6 +43,9 @@ from planner.whatif.variants import vary
 from tests import tiny
 from tests.report_pages import browser_driver, parse_page, remote_references, table_rows
 
+API_USE_COLUMNS, API_ROUTES_COLUMNS, API_REPLICAS_COLUMNS = (API_TABLES[k] for k in ("api_use", "api_routes",
+                                                                                  "api_replicas"))
+"""The contract's columns of the three API tables."""
 PRICE_MWH = 50.0
 REASON_S2 = "gpus: the T1 pods that reach P2 within 12 ms are full in weeks 2-3 (B1: 200 of 200 GPUs)"
 
@@ -88,22 +93,25 @@ def with_apis(sc: Scenario, plan: Plan) -> Plan:
                         "power_usd": 4 * n * hours * PRICE_MWH / 1000.0})
     use: list[dict[str, Any]] = []
     routes: list[dict[str, Any]] = []
+    paths = candidate_paths(sc, build_network(sc))
+
+    def path(pid: str) -> dict[str, Any]:  # the direct span from the campus to the PoP (1 degree of latitude)
+        p = paths.loc[pid]
+        return {"site": p["site"], "path_id": pid, "path": p["label"], "latency_ms": p["latency_ms"],
+                "length_km": p["length_km"], "spans": p["spans"]}
+
     for w in (1, 2, 3, 4):
         use.append({"stream": "S1", "week": w, "model": "m1", "region": "P1", "price_usd_per_mtok": 2.0,
                     "demand_tokens_per_s": 3000.0, "served_tokens_per_s": 3000.0, "unserved_tokens_per_s": 0.0,
                     "served_share": 1.0, "revenue_usd": 3000 * 0.5 * hours * 3600 * 2.0 / 1e6, "reason": ""})
-        routes.append({"stream": "S1", "week": w, "model": "m1", "region": "P1", "site": "SA",
-                       "path_id": "SA~P1~0", "path": "SA > P1", "latency_ms": 0.55, "length_km": 111.2,
-                       "served_tokens_per_s": 3000.0,
-                       "gbps": 3000 * 64 / 1e9, "transport_usd": 0.0, "spans": ("SA-P1",)})
+        routes.append({"stream": "S1", "week": w, "model": "m1", "region": "P1", **path("SA~P1~0"),
+                       "served_tokens_per_s": 3000.0, "gbps": 3000 * 64 / 1e9, "transport_usd": 0.0})
     for w in (2, 3):
         use.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", "price_usd_per_mtok": 1.0,
                     "demand_tokens_per_s": 5000.0, "served_tokens_per_s": 2000.0, "unserved_tokens_per_s": 3000.0,
                     "served_share": 0.4, "revenue_usd": 2000 * 1.0 * hours * 3600 * 1.0 / 1e6, "reason": REASON_S2})
-        routes.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", "site": "SB",
-                       "path_id": "SB~P2~0", "path": "SB > P2", "latency_ms": 0.55, "length_km": 111.2,
-                       "served_tokens_per_s": 2000.0,
-                       "gbps": 2000 * 64 / 1e9, "transport_usd": 0.0, "spans": ("SB-P2",)})
+        routes.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", **path("SB~P2~0"),
+                       "served_tokens_per_s": 2000.0, "gbps": 2000 * 64 / 1e9, "transport_usd": 0.0})
     plan.api_use = pd.DataFrame(use, columns=API_USE_COLUMNS)
     plan.api_routes = pd.DataFrame(routes, columns=[*API_ROUTES_COLUMNS, "spans"])  # the optimiser adds spans
     plan.api_replicas = pd.DataFrame(rep, columns=API_REPLICAS_COLUMNS)
@@ -328,7 +336,9 @@ def test_api_section_in_a_real_browser(tmp_path: Path, sc: Scenario, plan: Plan)
         driver.get("about:blank")
         driver.get_log("browser")
         driver.get(path.as_uri())
-        assert driver.execute_script("return document.readyState") == "complete"
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
         for eid in API_IDS:
             el = driver.find_element("id", eid)
             driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", el)
@@ -457,3 +467,4 @@ def test_api_routes_layer_in_geojson_geopackage_and_kml(tmp_path: Path, sc: Scen
                          timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert 'id="api_routes"' in kml.read_text() or "<name>api_routes</name>" in kml.read_text()
+

@@ -95,7 +95,7 @@ def _week_axis(ax: Axes, weeks: np.ndarray) -> None:
 def site_figure(sc: Scenario, plan: Plan, site: str) -> Figure:
     """GPUs (internal / leased / API / free, stacked) and facility power (used vs available) of one site, per week.
 
-    The API layer is drawn when ``site_use`` counts API GPUs (``api_gpus``).
+    The API layer is drawn when the scenario has API demand (or ``site_use`` counts API GPUs).
 
     Parameters
     ----------
@@ -116,7 +116,8 @@ def site_figure(sc: Scenario, plan: Plan, site: str) -> Figure:
     weeks = su["week"].to_numpy(float)
     fig = new_figure(12.0, 3.1)
     ax_g, ax_p = fig.subplots(1, 2, width_ratios=[1.1, 1])
-    uses = ("internal", "leased", "api", "free") if "api_gpus" in su else ("internal", "leased", "free")
+    apis = "api_gpus" in su and (len(sc.api_demand) > 0 or bool(su["api_gpus"].any()))
+    uses = ("internal", "leased", "api", "free") if apis else ("internal", "leased", "free")
     xs, *stack = _steps(weeks, *(su[f"{k}_gpus"].to_numpy(float) for k in uses))
     base = np.zeros_like(xs)
     for key, values in zip(uses, stack, strict=True):
