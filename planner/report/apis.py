@@ -136,8 +136,8 @@ def demand_figure(sc: Scenario, plan: Plan) -> Figure:
         _, unserved = _steps(weeks, df["unserved_tokens_per_s"].to_numpy(float))
         ax.fill_between(xs, 0, served, facecolor=API_COLOURS["served"], edgecolor="white", linewidth=0.4,
                         label="served", zorder=2)
-        ax.fill_between(xs, served, served + unserved, facecolor=API_COLOURS["unserved"], edgecolor="#b91c1c",
-                        linewidth=0.6, label="unserved", zorder=2)
+        ax.fill_between(xs, served, served + unserved, facecolor=API_COLOURS["unserved"], edgecolor="none",
+                        label="unserved", zorder=2)
         asked = float(df["demand_tokens_per_s"].sum())
         share = float(df["served_tokens_per_s"].sum()) / asked if asked > 0 else math.nan
         ax.set_title(mpl_text(f"{model} → {region}: {fmt_pct(share, 0)} served"), fontsize=9.5)
@@ -256,7 +256,8 @@ def apis_section(sc: Scenario, plan: Plan) -> str:
     lede = ("The surplus is sold two ways: raw GPU leases and hosted-model APIs (tokens). Side by side, what each "
             "earns for the GPUs and the facility power it takes — the comparison that decides how surplus is sold. "
             "Internal work earns nothing here; it is shown for the GPU-hours and MW it holds.")
-    unserved_part = (f'<h3>Unserved API demand ({fmt_int(n_runs)} runs of weeks)</h3>{filt}'
+    runs = f"{fmt_int(n_runs)} run{'' if n_runs == 1 else 's'} of weeks"
+    unserved_part = (f'<h3>Unserved API demand ({runs}, the most revenue lost first)</h3>{filt}'
                      f'<div class="scroll">{unserved}</div>' if n_runs else
                      '<h3>Unserved API demand</h3><p class="lede">Every stream is served in full in every week.</p>')
     return (f'<section id="apis"><h2>Leases and APIs</h2><p class="lede">{e(lede)}</p>'
