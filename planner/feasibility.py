@@ -8,7 +8,8 @@ its term:
 - ``latency``: its SLO is below the fibre latency from every allowed site with its SKU
   to its region (the fastest route of the scenario's own network and routing);
 - ``size``: one replica needs more GPUs than any allowed pod (span=pod), hall (span=hall)
-  or site (span=site) of its SKU keeps free through its term, after internal reservations;
+  or site (span=site) of its SKU keeps free through its term, after internal reservations
+  (and, for a committed lease, after the upside internal work may take: the worst case);
 - ``aggregation``: no pod can hold a replica whole, and split over pods it needs more
   inter-pod traffic than the aggregation layer of any hall with room for it carries
   (span=hall; a span=site replica may spread over halls, so it gets no such fact);
@@ -75,8 +76,21 @@ def fastest_ms(lo: LeaseOptions, sites: list[int]) -> tuple[float, int] | None:
 
 
 def _floors(inst: Instance, lo: LeaseOptions, site: int) -> np.ndarray:
-    """Free GPUs of each of the site's pods of the lease's SKU, at their lowest in the term."""
-    return inst.pod_free[lo.pods[site], lo.t0:lo.t1 + 1].min(axis=1)
+    """Free GPUs of each of the site's pods of the lease's SKU, at their lowest in the term.
+
+    A committed lease counts what the worst case of internal demand leaves (it may not be pre-empted);
+    a spot lease what the base case leaves.
+    """
+    return inst.free_for(lo)[lo.pods[site], lo.t0:lo.t1 + 1].min(axis=1)
+
+
+def _upside_counts(inst: Instance, lo: LeaseOptions) -> bool:
+    """Whether the upside of internal work takes GPUs a committed lease ``lo`` might otherwise use."""
+    if lo.spot or inst.pod_free_worst.size == 0:
+        return False
+    pods = [p for ps in lo.pods.values() for p in ps]
+    t = slice(lo.t0, lo.t1 + 1)
+    return bool((inst.pod_free_worst[pods, t] < inst.pod_free[pods, t]).any())
 
 
 def _room(inst: Instance, lo: LeaseOptions, site: int) -> tuple[int, int]:
@@ -158,9 +172,13 @@ def never_fits(inst: Instance, lo: LeaseOptions) -> list[NeverFit]:
                  }.get(lo.span, f"the pods of the roomiest allowed {sku} site, {sites[best_s]},")
         keeps = f"at most {most:,} free" if most > 0 else "no GPU free"
         verb = "keeps" if lo.span == "pod" else "keep"
+        upside = _upside_counts(inst, lo)
+        after = ("after internal reservations and the upside they may take (the worst case, which a committed "
+                 "lease plans for)") if upside else "after internal reservations"
         out.append(NeverFit("size", "gpus", f"needs {lo.gpus:,} GPUs per replica {where}; {place} {verb} "
-                            f"{keeps} through {term_text(lo)} after internal reservations",
-                            f"at most {most:,} GPUs per replica" if most > 0 else "other sites or another term"))
+                            f"{keeps} through {term_text(lo)} {after}",
+                            f"at most {most:,} GPUs per replica" if most > 0 else
+                            "priority spot, other sites or another term" if upside else "other sites or another term"))
         return out
     agg = _aggregation(inst, lo, reach)
     if agg is not None:

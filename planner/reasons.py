@@ -184,6 +184,13 @@ def _less_egress(ref: Residual, lo: LeaseOptions) -> Fix | None:
                lease_variant(lo, egress_gbps=e), ref)
 
 
+def _as_spot(ref: Residual, lo: LeaseOptions) -> Fix | None:
+    """A committed lease sold as spot: it may use what only the base case of internal demand leaves free."""
+    if lo.spot or lo.internal or ref.inst.pod_free_worst.size == 0:
+        return None
+    return Fix("fits as spot (pre-emptible by internal work)", dataclasses.replace(lo, spot=True), ref)
+
+
 def _looser_slo(ref: Residual, lo: LeaseOptions) -> Fix | None:
     if lo.slo_ms is None:
         return None
@@ -315,6 +322,8 @@ def verified_fixes(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> li
         cands.append(_more_capacity(ref, lo, fams))
     if fams & {"gpus", "power", "uplink", "aggregation"}:
         cands += [_fewer_gpus(ref, lo), *_wider_span(ref, lo)]
+    if fams & {"gpus", "power"}:
+        cands.append(_as_spot(ref, lo))
     if fams & {"uplink", "aggregation"}:
         cands.append(_span_pod(ref, lo))
     if fams & {"dci", "uplink"}:

@@ -136,8 +136,10 @@ def test_the_reason_names_the_upside(tmp_path: Path) -> None:
     d["pods"]["pods"] = d["pods"]["pods"][:1]
     d["leases"] = [lease("C", 100, price=2.0, priority="committed", end_week=2)]
     (u,) = optimise(load(tmp_path, d), time_limit_s=5).unplaced.to_dict("records")
-    assert u["family"] == "gpus"
-    assert "A1, has 0 free at the least (short in weeks 1-2) if internal work takes its upside" in u["reason"]
+    assert u["family"] == "size"  # a fact: no plan can hold it in the worst case
+    assert "A1, keeps no GPU free through weeks 1-2 after internal reservations and the upside they may take" \
+        in u["reason"]
+    assert u["fix"].startswith("fits as spot (pre-emptible by internal work)")  # verified by re-fitting as spot
 
 
 def test_the_checker_rejects_a_spot_revenue_without_its_refunds(tmp_path: Path) -> None:
@@ -295,3 +297,19 @@ def test_plan_json_and_report_carry_expected_and_worst_case_revenue(tmp_path: Pa
     console = Console(width=120, record=True)
     console.print(plan_summary(plan, out_dir=None, total_s=1.0))
     assert re.search(r"revenue\s+\$76,000 expected \(worst case \$70,000\) over 4 weeks", console.export_text())
+
+
+def test_validate_warns_of_a_committed_lease_only_the_upside_keeps_out(tmp_path: Path) -> None:
+    """On A1 alone, a committed lease in weeks 1-2 never fits in the worst case (the wave may start early); spot may."""
+    from planner.feasibility import never_fit_problems
+
+    d = two_pods()
+    d["pods"]["pods"] = d["pods"]["pods"][:1]
+    d["leases"] = [lease("C", 100, price=2.0, priority="committed", end_week=2),
+                   lease("S", 100, price=1.0, priority="spot", end_week=2)]
+    (w,) = never_fit_problems(load(tmp_path, d))
+    assert w.where.endswith("(lease C)") and w.field == "gpus" and w.severity == "warning"
+    assert "keeps no GPU free through weeks 1-2 after internal reservations and the upside they may take" in w.message
+    assert "priority spot" in w.fix
+    plan = optimise(load(tmp_path, d), time_limit_s=5)
+    assert plan.check(load(tmp_path, d)) == [] and list(plan.placements["lease"]) == ["S"]

@@ -239,3 +239,16 @@ def test_the_bounds_count_a_windowed_lease_once(tmp_path: Path) -> None:
               "patterns": pattern_bound(inst, time_limit_s=30).bound_usd,
               "cp-sat": optimise(sc, time_limit_s=5).bound_usd}
     assert all(revenue - 1e-6 <= b <= revenue + 1 for b in bounds.values()), (revenue, bounds)
+
+
+def test_a_derate_curtails_a_windowed_lease_with_the_term_the_plan_chose(tmp_path: Path) -> None:
+    """W starts in week 4 (weeks 4-7); SA's power cut in weeks 5-6 curtails it: the table says weeks 4-7, not 1-4."""
+    from planner.whatif.derate import derate
+
+    sc = load(tmp_path, late_room() | {"leases": [windowed()]})
+    plan = optimise(sc, time_limit_s=5)
+    assert plan.placements["start_week"].tolist() == [4]
+    r = derate(sc, plan, "SA", 100, (5, 6), time_limit_s=5)
+    assert r.violations == []
+    (row,) = r.curtailed.to_dict("records")
+    assert (row["lease"], row["start_week"], row["end_week"]) == ("W", 4, 7)

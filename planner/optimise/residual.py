@@ -302,23 +302,29 @@ def fits_from_placements(inst: Instance, placements: pd.DataFrame) -> dict[str, 
     site_pos = {s: i for i, s in enumerate(inst.site_ids)}
     by_id = {lo.lease: lo for lo in inst.leases}
 
-    def replicas(lo: LeaseOptions, rows: pd.DataFrame) -> list[ReplicaFit] | None:
+    Rows = list[tuple[str, str, int, tuple[str, ...]]]  # site, pod, GPUs, spans
+
+    def replicas(lo: LeaseOptions, reps: dict[int, Rows]) -> list[ReplicaFit] | None:
         fits = []
-        for _, rep in rows.groupby("replica"):
-            site = rep["site"].iat[0]
-            if site not in site_pos or any(p not in pod_pos for p in rep["pod"]):
+        for rows in reps.values():
+            site = rows[0][0]
+            if site not in site_pos or any(pod not in pod_pos for _, pod, _, _ in rows):
                 return None
             s = site_pos[site]
-            spans = tuple(rep["spans"].iat[0])
+            spans = tuple(rows[0][3])
             path = next((p for p in lo.all_paths.get(s, []) if p.spans == spans), None)
-            parts = tuple((pod_pos[p], int(g)) for p, g in zip(rep["pod"], rep["gpus"], strict=True))
-            fits.append(ReplicaFit(s, parts, path))
+            fits.append(ReplicaFit(s, tuple((pod_pos[pod], int(g)) for _, pod, g, _ in rows), path))
         return fits
 
     by_start = {(lo.group, lo.t0 + 1): lo for lo in inst.leases if lo.starts}
+    grouped: dict[str, tuple[int, dict[int, Rows]]] = {}
+    cols = (placements[c].tolist() for c in ("lease", "replica", "site", "pod", "gpus", "spans", "start_week"))
+    for lid, r, site, pod, g, spans, start in zip(*cols, strict=True):
+        entry = grouped.setdefault(str(lid), (int(start), {}))
+        entry[1].setdefault(int(r), []).append((str(site), str(pod), int(g), tuple(spans)))
     out: dict[str, list[ReplicaFit] | None] = {}
-    for lid, rows in placements.groupby("lease", sort=False):
-        lo = by_start.get((str(lid), int(rows["start_week"].iat[0]))) or by_id.get(str(lid))
+    for lid, (start, reps) in grouped.items():
+        lo = by_start.get((lid, start)) or by_id.get(lid)
         if lo is not None:
-            out[lo.lease] = replicas(lo, rows)
+            out[lo.lease] = replicas(lo, dict(sorted(reps.items())))
     return out

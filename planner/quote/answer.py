@@ -6,7 +6,8 @@
    into what the plan leaves (:meth:`~planner.optimise.residual.Residual.fit`);
 2. **fits with moves**: at the first start week where the request fits beside
    internal work alone, a re-plan of the sold leases with the request forced in
-   (:func:`~planner.quote.replan.replan_with`): it says which sold leases move and
+   around the request (:func:`~planner.quote.near.near_replan`; the whole re-plan,
+   :func:`~planner.quote.replan.replan_with`, when no few moves make room): it says which sold leases move and
    which are dropped (their revenue displaced);
 3. **does not fit**: the binding constraint families with their numbers
    (:func:`planner.reasons.explain_lease`, the reasons the plan gives its own
@@ -33,6 +34,7 @@ from planner.optimise.instance import LeaseOptions
 from planner.optimise.residual import ReplicaFit
 from planner.plan import PLACEMENT_COLUMNS
 from planner.quote.alternatives import Alternative, alternatives
+from planner.quote.near import near_replan
 from planner.quote.replan import Change, changes, replan_with
 from planner.quote.requests import Request, window_text
 from planner.quote.standing import Standing
@@ -179,13 +181,16 @@ def with_moves(st: Standing, q: Request, *, work_limit_s: float, seed: int = 0, 
     if start is None:
         return f"it does not fit beside internal work alone in any start week of its window ({window_text(q)})"
     forced = q.workload(start, 0.0, hours, priority="internal")
-    try:
-        new = replan_with(st, [forced], work_limit_s=work_limit_s, seed=seed, workers=workers)
-    except InfeasibleError:
-        return f"no re-plan holds it from week {start}, whatever sold leases are dropped"
-    except NoPlanError:
-        return f"the re-plan found no plan within its budget ({work_limit_s:g} s of work); raise the work limit"
-    pl = new.placements
+    near = near_replan(st, forced, work_limit_s=work_limit_s, seed=seed, workers=workers)
+    if near is not None:
+        pl = near.placements
+    else:  # no few moves make room: the whole re-plan
+        try:
+            pl = replan_with(st, [forced], work_limit_s=work_limit_s, seed=seed, workers=workers).placements
+        except InfeasibleError:
+            return f"no re-plan holds it from week {start}, whatever sold leases are dropped"
+        except NoPlanError:
+            return f"the re-plan found no plan within its budget ({work_limit_s:g} s of work); raise the work limit"
     mine = pl[pl["lease"] == q.id].reset_index(drop=True)
     others = pl[pl["lease"] != q.id].reset_index(drop=True)
     before = st.plan.placements

@@ -31,10 +31,11 @@ from planner.plan import PLACEMENT_COLUMNS, Plan
 from planner.quote.room import make_room
 from planner.quote.standing import Standing, with_workloads
 from planner.scenario import Scenario
+from planner.schema import Settings
 from planner.whatif.compare import holdings
 
-__all__ = ["MOVES_BEFORE_A_DROP", "Change", "Replan", "changes", "keep_routes", "quote_move_penalty", "replan_with",
-           "where_text"]
+__all__ = ["MOVES_BEFORE_A_DROP", "Change", "Replan", "changes", "keep_routes", "quote_move_penalty", "replan_settings",
+           "replan_with", "where_text"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,14 @@ def quote_move_penalty(sc: Scenario, plan: Plan) -> float:
         return float(sc.settings.move_penalty_usd)
     drop = float(sold.min()) * (1.0 + sc.settings.drop_penalty_factor)
     return float(min(sc.settings.move_penalty_usd, drop / (MOVES_BEFORE_A_DROP + 1)))
+
+
+def replan_settings(st: Standing, drop_penalty_factor: float | None = None) -> Settings:
+    """The scenario's settings with a quote's move penalty (and ``drop_penalty_factor``, when given)."""
+    return st.sc.settings.model_copy(update={
+        "move_penalty_usd": quote_move_penalty(st.sc, st.plan),
+        "drop_penalty_factor": st.sc.settings.drop_penalty_factor if drop_penalty_factor is None
+        else float(drop_penalty_factor)})
 
 
 @dataclasses.dataclass
@@ -217,11 +226,8 @@ def replan_with(st: Standing, rows: list[dict[str, object]], *, work_limit_s: fl
         When the budget ends before the first plan.
     """
     placed = list(dict.fromkeys(map(str, st.plan.placements["lease"])))
-    settings = st.sc.settings.model_copy(update={
-        "move_penalty_usd": quote_move_penalty(st.sc, st.plan),
-        "drop_penalty_factor": st.sc.settings.drop_penalty_factor if drop_penalty_factor is None
-        else float(drop_penalty_factor)})
-    sc = dataclasses.replace(with_workloads(st.sc, rows, keep=placed), settings=settings)
+    sc = dataclasses.replace(with_workloads(st.sc, rows, keep=placed),
+                             settings=replan_settings(st, drop_penalty_factor))
     inst = build_instance(sc, graph=st.graph, paths=st.paths)
     log.info("re-planning %d leases with %d request(s), %.0f s of work", len(placed), len(rows), work_limit_s)
     opt = Optimiser(sc, time_limit_s=work_limit_s, seed=seed, workers=workers, previous_plan=st.plan,

@@ -41,12 +41,11 @@ class PlanDiff:
 
 def holdings(placements: pd.DataFrame) -> dict[str, tuple[tuple[tuple[str, int], ...], ...]]:
     """Per lease, the pods and GPUs each replica holds, in a canonical order (replica numbers ignored)."""
-    out: dict[str, tuple[tuple[tuple[str, int], ...], ...]] = {}
-    for lid, rows in placements.groupby("lease", sort=True):
-        reps = [tuple(sorted((str(p), int(g)) for p, g in zip(rr["pod"], rr["gpus"], strict=True)))
-                for _, rr in rows.groupby("replica")]
-        out[str(lid)] = tuple(sorted(reps))
-    return out
+    reps: dict[str, dict[object, list[tuple[str, int]]]] = {}
+    cols = (placements[c].tolist() for c in ("lease", "replica", "pod", "gpus"))
+    for lid, r, p, g in zip(*cols, strict=True):
+        reps.setdefault(str(lid), {}).setdefault(r, []).append((str(p), int(g)))
+    return {lid: tuple(sorted(tuple(sorted(parts)) for parts in reps[lid].values())) for lid in sorted(reps)}
 
 
 def compare_plans(before: Plan, after: Plan) -> PlanDiff:

@@ -204,13 +204,15 @@ def derate(sc: Scenario, plan: Plan, site: str, percent: float, weeks: tuple[int
     diff = compare_plans(plan, new)
     wl = sc.workloads
     before_sites = plan.placements.groupby("lease")["site"].agg(lambda s: ";".join(sorted(set(s))))
+    term = plan.placements.groupby("lease")[["start_week", "end_week"]].first()  # the plan's start, for a window
     why = new.unplaced.set_index("lease")
     rows = []
     for lid in diff.dropped:
         w = wl.loc[lid]
         rows.append({"lease": lid, "tenant": w["tenant"], "priority": w["priority"], "sku": w["sku"],
-                     "gpus": int(w["gpus"]), "replicas": int(w["replicas"]), "start_week": int(w["start_week"]),
-                     "end_week": int(w["end_week"]), "sites_before": before_sites.get(lid, ""),
+                     "gpus": int(w["gpus"]), "replicas": int(w["replicas"]),
+                     "start_week": int(term.at[lid, "start_week"]), "end_week": int(term.at[lid, "end_week"]),
+                     "sites_before": before_sites.get(lid, ""),
                      "revenue_usd": float(w["revenue_usd"]),
                      "family": why.at[lid, "family"] if lid in why.index else "",
                      "reason": why.at[lid, "reason"] if lid in why.index else ""})
