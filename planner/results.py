@@ -33,8 +33,6 @@ __all__ = ["API_TABLES", "Results", "api_table", "api_tables_from", "plan_docume
 API_TABLES: dict[str, list[str]] = {"api_use": API_USE_COLUMNS, "api_routes": API_ROUTES_COLUMNS,
                                     "api_replicas": API_REPLICAS_COLUMNS}
 """The plan's API tables, as ``plan.json`` keys and results-folder CSVs (``<name>.csv``), with their columns."""
-_INT_COLUMNS = {"week", "replicas", "gpus", "started"}
-_TEXT_COLUMNS = {"stream", "model", "region", "reason", "site", "path_id", "path", "sku", "hall", "pod"}
 
 _PLAN_FIX = "give a results folder (or its plan.json) written by `planner plan`"
 
@@ -127,6 +125,39 @@ def api_tables_from(doc: dict[str, Any]) -> dict[str, pd.DataFrame]:
     return out
 
 
+_INT_COLUMNS = frozenset({"week", "replicas", "gpus", "started"})
+_TEXT_COLUMNS = frozenset({"stream", "model", "region", "reason", "site", "path_id", "path", "sku", "hall", "pod"})
+
+
+def _api_record_problems(doc: dict[str, Any], file: Path) -> list[Problem]:
+    """Every malformed cell of the API tables a ``plan.json`` holds (weeks and counts whole, amounts numbers)."""
+    problems = []
+    fix = "re-run `planner plan` (plan.json's API tables are written by the planner)"
+    for name, columns in API_TABLES.items():
+        rows = doc.get(name, [])
+        if not isinstance(rows, list):
+            problems.append(Problem(str(file), "", name, type(rows).__name__, "not a list of rows", fix))
+            continue
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                problems.append(Problem(str(file), f"{name} row {i + 1}", "", repr(row)[:40], "not an object", fix))
+                continue
+            for c in columns:
+                v = row.get(c)
+                if c in _TEXT_COLUMNS:
+                    ok = v is None or isinstance(v, str)
+                    kind = "text"
+                elif c in _INT_COLUMNS:
+                    ok = isinstance(v, int) and not isinstance(v, bool)
+                    kind = "a whole number"
+                else:
+                    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                    kind = "a number"
+                if not ok:
+                    problems.append(Problem(str(file), f"{name} row {i + 1}", c, repr(v)[:40], f"not {kind}", fix))
+    return problems
+
+
 def plan_file(path: str | Path) -> Path:
     """``path/plan.json`` for a folder, ``path`` itself otherwise."""
     p = Path(path)
@@ -214,6 +245,9 @@ def read_results(path: str | Path, scenario: str | Path | None = None) -> Result
             fix += " (this plan.json records no scenario file: it was written before plans recorded theirs)"
         raise _fail(file, f"this is a plan for scenario {doc.get('scenario')!r}, not {sc.name!r} ({sc_path})",
                     fix, field="scenario")
+    malformed = _api_record_problems(doc, file)
+    if malformed:
+        raise ScenarioError(malformed)
     try:
         plan = Plan.from_json(json.dumps(doc), sc)
         for name, table in api_tables_from(doc).items():

@@ -256,9 +256,13 @@ def test_a_tampered_api_table_in_plan_json_is_an_error_naming_the_file(tmp_path:
     out = write_run(sc, plan, tmp_path / "run")
     doc = json.loads((out / "plan.json").read_text())
     doc["api_use"][0]["week"] = "soon"
+    doc["api_replicas"][2]["power_usd"] = None
     (out / "plan.json").write_text(json.dumps(doc))
-    with pytest.raises(ScenarioError, match=r"plan\.json.*does not fit scenario tiny"):
+    with pytest.raises(ScenarioError) as exc:
         read_results(out, sc.path)
+    problems = [(p.file, p.where, p.field, p.value, p.message) for p in exc.value.problems]
+    assert problems == [(str(out / "plan.json"), "api_use row 1", "week", "'soon'", "not a whole number"),
+                        (str(out / "plan.json"), "api_replicas row 3", "power_usd", "None", "not a number")]
 
 
 # --------------------------------------------------------------------------- the CLI summary
