@@ -38,9 +38,30 @@ from planner.schema import (
 )
 from planner.validate import Inputs, check_inputs
 
-__all__ = ["Scenario", "default_scenario_path", "load_scenario"]
+__all__ = ["API_DEMAND_COLUMNS", "API_MODEL_COLUMNS", "Scenario", "default_scenario_path", "empty_api_demand",
+           "empty_api_models", "load_scenario"]
+
+API_MODEL_COLUMNS = ["name", "gpus_per_replica", "tokens_per_s", "replica_start_usd", "source"]
+"""Columns of :attr:`Scenario.api_models` (indexed by ``(model, sku)``)."""
+API_DEMAND_COLUMNS = ["model", "region", "start_week", "end_week", "peak_tokens_per_s", "avg_tokens_per_s",
+                      "price_usd_per_mtok", "network_budget_ms", "bytes_in_per_token", "bytes_out_per_token"]
+"""Columns of :attr:`Scenario.api_demand` (indexed by ``stream``)."""
 
 REFERENCE = Path("scenarios") / "reference.yaml"
+
+
+def empty_api_models() -> pd.DataFrame:
+    """The model catalogue of a scenario without APIs: no rows, the columns of :data:`API_MODEL_COLUMNS`."""
+    index = pd.MultiIndex.from_arrays([[], []], names=["model", "sku"])
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("name", "source") else float) for c in API_MODEL_COLUMNS},
+                        index=index).astype({"gpus_per_replica": int})
+
+
+def empty_api_demand() -> pd.DataFrame:
+    """The API demand of a scenario without hosted-model APIs: no rows, the columns of :data:`API_DEMAND_COLUMNS`."""
+    kinds = {"model": object, "region": object, "start_week": int, "end_week": int}
+    return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, float)) for c in API_DEMAND_COLUMNS},
+                        index=pd.Index([], name="stream", dtype=object))
 
 
 def default_scenario_path() -> Path:
@@ -103,6 +124,13 @@ class Scenario:
     reservations happens (the worst case); ``None`` when no reservation has an upside."""
     upside_chance: pd.DataFrame | None = None
     """Pods x weeks: the chance that some upside takes GPUs of the pod in the week (rows independent)."""
+    api_models: pd.DataFrame = field(default_factory=empty_api_models)
+    """Hosted-model catalogue, indexed by ``(model, sku)``: name, gpus_per_replica, tokens_per_s (one
+    replica), replica_start_usd, source; no rows when the scenario sells no APIs."""
+    api_demand: pd.DataFrame = field(default_factory=empty_api_demand)
+    """API demand streams, indexed by ``stream``: model, region, start_week, end_week (1-based),
+    peak_tokens_per_s, avg_tokens_per_s, price_usd_per_mtok, network_budget_ms, bytes_in_per_token,
+    bytes_out_per_token; no rows when the scenario sells no APIs."""
 
     @property
     def weeks(self) -> pd.Index:
