@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-from planner.optimise.apis import ApiInstance, ApiSolution, ApiStream, api_value
-from planner.optimise.instance import Instance
-from planner.optimise.residual import Residual
+from planner.optimise.apis import ApiInstance, ApiSolution, ApiStream, api_value, take
+from planner.optimise.instance import Instance, LeaseOptions
+from planner.optimise.residual import ReplicaFit, Residual
 
-__all__ = ["fill_apis", "value_per_gpu_week"]
+__all__ = ["fill_apis", "greedy_with_apis", "stream_order", "value_per_gpu_week"]
 
 
 def value_per_gpu_week(api: ApiInstance, t: ApiStream) -> float:
@@ -131,15 +131,68 @@ def fill_apis(inst: Instance, res: Residual) -> ApiSolution:
     if api is None or api.empty:
         return ApiSolution()
     state = _State(api, res.copy())
-    order = sorted(api.streams, key=lambda t: (-value_per_gpu_week(api, t), t.pos))
-    for t in order:
-        before = api_value(api, state.sol).net_usd
-        trial = state.copy()
-        trial.serve(t)
-        if api_value(api, trial.sol).net_usd > before + 1e-6:
-            state = trial
+    for t in stream_order(api):
+        state = _serve_if_worth(state, t)
     _drop_idle(state)
     return state.sol
+
+
+def stream_order(api: ApiInstance) -> list[ApiStream]:
+    """Streams by value per GPU-week, highest first."""
+    return sorted(api.streams, key=lambda t: (-value_per_gpu_week(api, t), t.pos))
+
+
+def _serve_if_worth(state: _State, t: ApiStream) -> _State:
+    """``state`` with ``t`` served, if that adds net value; else ``state`` as it was."""
+    before = api_value(state.api, state.sol).net_usd
+    trial = state.copy()
+    trial.serve(t)
+    return trial if api_value(state.api, trial.sol).net_usd > before + 1e-6 else state
+
+
+def greedy_with_apis(inst: Instance, order: list[LeaseOptions]
+                     ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str], ApiSolution]:
+    """First fit of leases in ``order`` and of API streams, each stream before the leases earning less per GPU-week.
+
+    A lease earns its price per GPU-week; a stream, :func:`value_per_gpu_week`. Returns
+    the leases' fits, the residual (leases and APIs taken), failed internal ids and the
+    API service.
+    """
+    from planner.optimise.heuristics.greedy import fill
+
+    api = inst.api
+    state = _State(api, Residual(inst)) if api is not None else None
+    streams = stream_order(api) if api is not None else []
+    fits: dict[str, list[ReplicaFit]] = {}
+    failed: list[str] = []
+    i = 0
+    res = Residual(inst) if state is None else state.res
+    for lo in order:
+        price = float("inf") if lo.internal else lo.revenue_usd / max(lo.gpus * lo.replicas * lo.weeks, 1)
+        while state is not None and i < len(streams) and value_per_gpu_week(state.api, streams[i]) > price:
+            state = _serve_if_worth(state, streams[i])
+            i += 1
+        if state is not None:
+            res = state.res
+        more, res, bad = fill(inst, [lo], res, held=fits)
+        fits |= more
+        failed += bad
+    while state is not None and i < len(streams):
+        state = _serve_if_worth(state, streams[i])
+        i += 1
+    if state is None:
+        return fits, res, failed, ApiSolution()
+    _drop_idle_and_give_back(state)
+    return fits, state.res, failed, state.sol
+
+
+def _drop_idle_and_give_back(state: _State) -> None:
+    """:func:`_drop_idle`, handing the dropped replicas' capacity back to ``state.res``."""
+    before = ApiSolution(dict(state.sol.replicas), {})
+    _drop_idle(state)
+    dropped = ApiSolution({k: n - state.sol.replicas.get(k, 0) for k, n in before.replicas.items()
+                           if n > state.sol.replicas.get(k, 0)}, {})
+    take(state.api, dropped, state.res, sign=+1)
 
 
 def _drop_idle(state: _State) -> None:

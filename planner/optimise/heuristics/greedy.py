@@ -16,7 +16,7 @@ import pandas as pd
 
 from planner.errors import InfeasibleError
 from planner.optimise.apis import ApiSolution, api_value, solution_rows, take
-from planner.optimise.heuristics.api_fill import fill_apis
+from planner.optimise.heuristics.api_fill import fill_apis, greedy_with_apis
 from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions, build_instance
 from planner.optimise.residual import Guide, ReplicaFit, Residual
@@ -51,6 +51,10 @@ def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> 
 def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = True) -> Plan:
     """Plan by price-ordered first fit: a fast, valid baseline.
 
+    With API demand, the better of two plans: leases first and the API filler in what they
+    leave, or leases and streams together by value per GPU-week
+    (:func:`~planner.optimise.heuristics.api_fill.greedy_with_apis`).
+
     Parameters
     ----------
     sc
@@ -80,10 +84,14 @@ def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = Tr
     placed, res, failed = greedy_pass(inst, price_order(inst))
     if failed:
         raise InfeasibleError(internal_failure_reasons(inst, failed))
-    rows = [row for lo in inst.leases if lo.lease in placed for row in placement_rows(inst, lo, placed[lo.lease])]
-    placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     api = fill_apis(inst, res)  # then the APIs, in what the leases leave
     take(inst.api, api, res)
+    if inst.api is not None:  # or leases and API streams together, by value per GPU-week: the better plan
+        fits2, res2, _, api2 = greedy_with_apis(inst, price_order(inst))
+        if plan_value(inst, fits2, api2) > plan_value(inst, placed, api) + 1e-6:
+            placed, res, api = fits2, res2, api2
+    rows = [row for lo in inst.leases if lo.lease in placed for row in placement_rows(inst, lo, placed[lo.lease])]
+    placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     unplaced = explain_unplaced(inst, placements, res, explain=explain)
     net = (placements["revenue_usd"] - placements["power_cost_usd"] - placements["transport_cost_usd"]).sum()
     net += api_value(inst.api, api).net_usd
