@@ -51,8 +51,8 @@ def input_files(scenario_path: str | Path) -> list[tuple[str, Path]]:
     """The scenario file and every file it names, as ``(role, absolute path)``, scenario first.
 
     Roles are the scenario's ``files`` keys (``skus``, ``sites``, ``pods``,
-    ``topology``, ``routes``, ``reservations``) and ``leases[i]`` for the lease
-    books. A scenario file that cannot be read gives only itself.
+    ``topology``, ``routes``, ``reservations``, ``models``), ``leases[i]`` for the lease
+    books and ``api_demand[i]`` for the API demand books. A scenario file that cannot be read gives only itself.
 
     Examples
     --------
@@ -65,12 +65,7 @@ def input_files(scenario_path: str | Path) -> list[tuple[str, Path]]:
     model, _, _ = read_yaml_model(path, ScenarioFile, "scenario", str(path))
     if model is None:
         return out
-    f = model.files
-    named: list[tuple[str, str | None]] = [("skus", f.skus), ("sites", f.sites), ("pods", f.pods),
-                                           ("topology", f.topology), ("routes", f.routes),
-                                           ("reservations", f.reservations)]
-    named += [(f"leases[{i}]", rel) for i, rel in enumerate(f.leases)]
-    for role, rel in named:
+    for role, rel in model.files.named():
         if rel:
             p = Path(rel)
             out.append((role, (p if p.is_absolute() else path.parent / p).resolve()))

@@ -52,6 +52,7 @@ _FIXES = {
     "may_grow_gpus",
     "upside_site_wide": "name the pod or hall the work may take, or clear the upside columns",
     "upside_probability_alone": "clear upside_probability, or give may_start_early_weeks or may_grow_gpus",
+    "avg_above_peak": "give an average of at most the peak, or leave avg_tokens_per_s empty (the peak)",
     "string_too_long": "shorten it",
     "string_pattern_mismatch": "use letters, digits, '_', '.' or '-' (no spaces)",
     "string_too_short": "give a non-empty value",
@@ -308,6 +309,10 @@ def _pydantic_problems(
         field_name = _fmt_loc(loc)
         place = where or pos.where((*base, *loc))
         fix = _FIXES.get(e["type"], f"see `planner schema {kind}`").format(kind=kind)
+        if e["type"] in {"too_short", "too_long"} and loc and isinstance(loc[-1], str):  # a named list, no point
+            short = e["type"] == "too_short"
+            n = e.get("ctx", {}).get("min_length" if short else "max_length", 1)
+            fix = f"give {'at least' if short else 'at most'} {n:,} entr{'y' if n == 1 else 'ies'}"
         bound = next((f"{word} {_number(e['ctx'][k])}" for k, word in _BOUNDS.items() if k in e.get("ctx", {})), "")
         fix += f" ({bound})" if bound else ""
         value = "" if e["type"] == "missing" else _value_text(e.get("input"))
@@ -471,7 +476,7 @@ def read_csv_rows(
             break
         if len(rows) + len(problems) >= MAX_ROWS:
             problems.append(Problem(display, f"line {line}", "", "", f"more than {MAX_ROWS:,} rows",
-                                    "split the file into several (files.leases takes a list)"))
+                                    "split the file into several (files.leases and files.api_demand take lists)"))
             break
         if not any(c.strip() for c in cells):
             continue

@@ -20,15 +20,18 @@ import shapely.errors
 from shapely.geometry import LineString, Polygon, shape
 
 from planner import physics
+from planner.apis import api_tables, api_warnings
 from planner.errors import Problem, ScenarioError
 from planner.geo import geodesic_length_km, great_circle_km
 from planner.ids import pod_ids
 from planner.readers import capped, json_too_deep, read_csv_rows, read_text, read_yaml_model
 from planner.schema import (
     MAX_ROWS,
+    ApiDemandRow,
     CatalogueFile,
     Horizon,
     LeaseRow,
+    ModelsFile,
     PodsFile,
     ReservationRow,
     ScenarioFile,
@@ -38,30 +41,9 @@ from planner.schema import (
 )
 from planner.validate import Inputs, check_inputs
 
-__all__ = ["API_DEMAND_COLUMNS", "API_MODEL_COLUMNS", "Scenario", "default_scenario_path", "empty_api_demand",
-           "empty_api_models", "load_scenario"]
-
-API_MODEL_COLUMNS = ["name", "gpus_per_replica", "tokens_per_s", "replica_start_usd", "source"]
-"""Columns of :attr:`Scenario.api_models` (indexed by ``(model, sku)``)."""
-API_DEMAND_COLUMNS = ["model", "region", "start_week", "end_week", "peak_tokens_per_s", "avg_tokens_per_s",
-                      "price_usd_per_mtok", "network_budget_ms", "bytes_in_per_token", "bytes_out_per_token"]
-"""Columns of :attr:`Scenario.api_demand` (indexed by ``stream``)."""
+__all__ = ["Scenario", "default_scenario_path", "load_scenario"]
 
 REFERENCE = Path("scenarios") / "reference.yaml"
-
-
-def empty_api_models() -> pd.DataFrame:
-    """The model catalogue of a scenario without APIs: no rows, the columns of :data:`API_MODEL_COLUMNS`."""
-    index = pd.MultiIndex.from_arrays([[], []], names=["model", "sku"])
-    return pd.DataFrame({c: pd.Series(dtype=object if c in ("name", "source") else float) for c in API_MODEL_COLUMNS},
-                        index=index).astype({"gpus_per_replica": int})
-
-
-def empty_api_demand() -> pd.DataFrame:
-    """The API demand of a scenario without hosted-model APIs: no rows, the columns of :data:`API_DEMAND_COLUMNS`."""
-    kinds = {"model": object, "region": object, "start_week": int, "end_week": int}
-    return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, float)) for c in API_DEMAND_COLUMNS},
-                        index=pd.Index([], name="stream", dtype=object))
 
 
 def default_scenario_path() -> Path:
@@ -98,6 +80,13 @@ class Scenario:
     workloads : DataFrame indexed by ``lease``
         One row per lease or internal workload, as in the lease books; ``latest_start``
         is the last week the term may start (``start_week`` for a fixed term).
+    api_models : DataFrame indexed by ``(model, sku)``
+        The hosted-model catalogue: name, gpus_per_replica, tokens_per_s (one replica),
+        replica_start_usd, source; empty when the scenario has no APIs.
+    api_demand : DataFrame indexed by ``stream``
+        The API demand streams: model, region, start_week, end_week, peak_tokens_per_s,
+        avg_tokens_per_s, price_usd_per_mtok, network_budget_ms, bytes_in_per_token,
+        bytes_out_per_token; empty when the scenario has no APIs.
     """
 
     name: str
@@ -124,13 +113,11 @@ class Scenario:
     reservations happens (the worst case); ``None`` when no reservation has an upside."""
     upside_chance: pd.DataFrame | None = None
     """Pods x weeks: the chance that some upside takes GPUs of the pod in the week (rows independent)."""
-    api_models: pd.DataFrame = field(default_factory=empty_api_models)
-    """Hosted-model catalogue, indexed by ``(model, sku)``: name, gpus_per_replica, tokens_per_s (one
-    replica), replica_start_usd, source; no rows when the scenario sells no APIs."""
-    api_demand: pd.DataFrame = field(default_factory=empty_api_demand)
-    """API demand streams, indexed by ``stream``: model, region, start_week, end_week (1-based),
-    peak_tokens_per_s, avg_tokens_per_s, price_usd_per_mtok, network_budget_ms, bytes_in_per_token,
-    bytes_out_per_token; no rows when the scenario sells no APIs."""
+    api_models: pd.DataFrame = field(default_factory=lambda: api_tables(None, [])[0])
+    """The hosted-model catalogue (see the class docstring); dtypes in :data:`planner.apis.API_MODEL_COLUMNS`."""
+    api_demand: pd.DataFrame = field(default_factory=lambda: api_tables(None, [])[1])
+    """The API demand streams (weeks 1-based, inclusive; ``avg_tokens_per_s`` the peak where the book leaves it
+    empty); dtypes in :data:`planner.apis.API_DEMAND_COLUMNS`."""
 
     @property
     def weeks(self) -> pd.Index:
@@ -296,10 +283,22 @@ def _read_inputs(path: Path) -> tuple[Inputs | None, list[Problem]]:
         rows, pr = read_csv_rows(p(rel), LeaseRow, "lease-row", lf)
         problems += pr
         leases += [(lf, n, r) for n, r in rows]
-    if skus is None or sites is None or pods is None or topo is None:
+    models: ModelsFile | None = None
+    models_pos = None
+    if sc.files.models is not None:
+        models, models_pos, pr = read_yaml_model(p(sc.files.models), ModelsFile, "models",
+                                                 _display(p(sc.files.models)))
+        problems += pr
+    api_demand: list[tuple[str, int, ApiDemandRow]] = []
+    for rel in sc.files.api_demand:
+        af = _display(p(rel))
+        api_rows, pr = read_csv_rows(p(rel), ApiDemandRow, "api-demand-row", af)
+        problems += pr
+        api_demand += [(af, n, r) for n, r in api_rows]
+    if skus is None or sites is None or pods is None or topo is None or (sc.files.models and models is None):
         return None, problems
     return Inputs(sc, sc_pos, skus, skus_pos, sites, sites_pos, pods, pods_pos, topo, topo_pos, routes,
-                  routes_file, reservations, res_file, leases), problems
+                  routes_file, reservations, res_file, leases, models, models_pos, api_demand), problems
 
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
@@ -336,19 +335,15 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         raise ScenarioError(capped(problems))
     sc = _assemble(inp)
     sc.path = path
-    sc.warnings = [p for p in problems if p.severity == "warning"]
+    streams = {r.id: (f, f"line {n} (stream {r.id})") for f, n, r in inp.api_demand}
+    sc.warnings = [p for p in problems if p.severity == "warning"] + api_warnings(sc, streams)
     sc.input_files = _input_files(path, inp.scenario)
     return sc
 
 
 def _input_files(path: Path, sc: ScenarioFile) -> dict[str, Path]:
     """The files a scenario file names, by role, as absolute paths (the scenario file first)."""
-    files = sc.files
-    named = {"skus": files.skus, "sites": files.sites, "pods": files.pods, "topology": files.topology,
-             "routes": files.routes, "reservations": files.reservations,
-             **{f"leases[{i}]": rel for i, rel in enumerate(files.leases)}}
-    return {"scenario": _resolved(path),
-            **{role: _resolved(path.parent / rel) for role, rel in named.items() if rel is not None}}
+    return {"scenario": _resolved(path), **{role: _resolved(path.parent / rel) for role, rel in sc.files.named()}}
 
 
 def _halls(pf: PodsFile, pods: pd.DataFrame) -> pd.DataFrame:
@@ -478,11 +473,13 @@ def _assemble(inp: Inputs) -> Scenario:
     workloads["weeks"] = workloads["end_week"] - workloads["start_week"] + 1
     workloads["revenue_usd"] = (workloads["price_usd_per_gpu_hour"] * workloads["gpus"] * workloads["replicas"]
                                 * workloads["weeks"] * sc.horizon.hours_per_period)
+    api_models, api_demand = api_tables(inp.models, [r for _, _, r in inp.api_demand])
     return Scenario(name=sc.name, title=sc.title, horizon=sc.horizon, settings=sc.settings, sites=sites,
                     site_power_mw=site_power, skus=skus, fabrics=fabrics, pods=pods, halls=halls,
                     reserved_gpus=reserved_gpus,
                     pops=pops, junctions=junctions, spans=spans, workloads=workloads,
-                    upside_gpus=upside_gpus, upside_chance=upside_chance)
+                    upside_gpus=upside_gpus, upside_chance=upside_chance, api_models=api_models,
+                    api_demand=api_demand)
 
 
 def _upside(inp: Inputs, pods: pd.DataFrame, reserved: np.ndarray

@@ -44,10 +44,14 @@ __all__ = [
     "MAX_YAML_VALUES",
     "MIN_AMPLIFIER_SPACING_KM",
     "MIN_SPAN_KM",
+    "ApiDemandRow",
     "CatalogueFile",
     "FabricTemplate",
     "Junction",
     "LeaseRow",
+    "Model",
+    "ModelDeployment",
+    "ModelsFile",
     "PodGroup",
     "PodsFile",
     "Pop",
@@ -437,6 +441,77 @@ class RequestRow(WorkloadFields):
         default=None, ge=0, le=10_000, description="Price offered, USD per GPU-hour (empty: none offered)")
 
 
+# --------------------------------------------------------------------------- hosted-model APIs
+class ModelDeployment(_Model):
+    """How one model runs on one GPU SKU: GPUs per replica and one replica's throughput."""
+
+    sku: Id = Field(description="The GPU SKU (an id of the SKU catalogue)")
+    gpus_per_replica: Gpus = Field(
+        description="GPUs one replica takes (its tensor-parallel size); at most the smallest pod of the SKU",
+    )
+    tokens_per_s: float = Field(
+        gt=0, le=MAX_NUMBER,
+        description="Output tokens per second one replica serves at the model's latency target",
+    )
+    source: Text = Field(default="", description="Public source of the throughput figure, or how it is derived")
+
+
+class Model(_Model):
+    """A model the operator serves as a hosted API, and the SKUs it runs on."""
+
+    id: Id
+    name: Text
+    replica_start_usd: NonNeg = Field(
+        description="Cost of starting (or moving) one replica: loading its weights, warming it up, USD",
+    )
+    source: Text = Field(default="", description="Public source of the model (weights, card)")
+    deployments: list[ModelDeployment] = Field(
+        min_length=1, max_length=1_000, description="The SKUs the model runs on, one entry per SKU",
+    )
+
+
+class ModelsFile(_Model):
+    """``models.yaml``: the model catalogue of the hosted-model APIs."""
+
+    models: list[Model]
+
+
+class ApiDemandRow(_Model):
+    """One row of an API demand book: the token demand of one model at one PoP over a run of weeks.
+
+    Demand that changes over the year is several rows (one per quarter, say). Tokens
+    are output tokens; ``price_usd_per_mtok`` is what a million of them earn.
+    """
+
+    id: Id = Field(description="The demand stream, unique across all API demand books")
+    model: Id = Field(description="A model id of the model catalogue")
+    region: Id = Field(description="The PoP where the users' traffic enters")
+    start_week: Week
+    end_week: Week
+    peak_tokens_per_s: float = Field(gt=0, le=MAX_NUMBER, description="Peak demand, output tokens per second")
+    avg_tokens_per_s: float | None = Field(
+        default=None, gt=0, le=MAX_NUMBER,
+        description="Average demand, output tokens per second, at most the peak (empty: the peak)",
+    )
+    price_usd_per_mtok: float = Field(ge=0, le=1_000_000, description="Price per million output tokens, USD")
+    network_budget_ms: float = Field(
+        gt=0, le=100_000,
+        description="The network's share of the latency target, one-way ms (compared with a path's latency "
+        "as a lease's latency_slo_ms is)",
+    )
+    bytes_in_per_token: NonNeg = Field(description="Bytes on the wire towards the model per output token")
+    bytes_out_per_token: NonNeg = Field(description="Bytes on the wire towards the users per output token")
+
+    @field_validator("avg_tokens_per_s")
+    @classmethod
+    def _avg(cls, v: float | None, info: ValidationInfo) -> float | None:
+        peak = info.data.get("peak_tokens_per_s")
+        if v is not None and peak is not None and v > peak:
+            kind, msg = "avg_above_peak", "is above peak_tokens_per_s ({peak})"
+            raise PydanticCustomError(kind, msg, {"peak": f"{peak:g}"})
+        return v
+
+
 # --------------------------------------------------------------------------- scenario
 class Horizon(_Model):
     """The planning horizon: ``periods`` periods of ``hours_per_period`` hours."""
@@ -498,11 +573,32 @@ class ScenarioFiles(_Model):
     routes: Text | None = None
     reservations: Text | None = None
     leases: list[Text] = Field(min_length=1, max_length=100, description="One or more lease books (CSV)")
+    models: Text | None = Field(default=None, description="The model catalogue of the hosted-model APIs (YAML)")
+    api_demand: list[Text] = Field(
+        default_factory=list, max_length=100,
+        description="One or more API demand books (CSV); they need `models`. Empty: no APIs",
+    )
 
-    @field_validator("leases", mode="before")
+    @field_validator("leases", "api_demand", mode="before")
     @classmethod
     def _one_or_many(cls, v: object) -> object:
         return [v] if isinstance(v, str) else v
+
+    def named(self) -> list[tuple[str, str]]:
+        """The files named, as ``(role, path as written)``: the keys above, ``leases[i]`` and ``api_demand[i]``.
+
+        Examples
+        --------
+        >>> f = ScenarioFiles(skus="k.yaml", sites="s.yaml", pods="p.yaml", topology="t.yaml", leases="l.csv")
+        >>> [role for role, _ in f.named()]
+        ['skus', 'sites', 'pods', 'topology', 'leases[0]']
+        """
+        single = [("skus", self.skus), ("sites", self.sites), ("pods", self.pods), ("topology", self.topology),
+                  ("routes", self.routes), ("reservations", self.reservations)]
+        return ([(role, rel) for role, rel in single if rel is not None]
+                + [(f"leases[{i}]", rel) for i, rel in enumerate(self.leases)]
+                + ([("models", self.models)] if self.models is not None else [])
+                + [(f"api_demand[{i}]", rel) for i, rel in enumerate(self.api_demand)])
 
 
 class ScenarioFile(_Model):
@@ -524,6 +620,8 @@ FILE_MODELS: dict[str, type[BaseModel]] = {
     "reservations-row": ReservationRow,
     "lease-row": LeaseRow,
     "request-row": RequestRow,
+    "models": ModelsFile,
+    "api-demand-row": ApiDemandRow,
 }
 
 
@@ -534,7 +632,7 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 def json_schema(kind: str) -> dict[str, Any]:
     """The JSON Schema of one file kind of :data:`FILE_MODELS`, for editors and other tools.
 
-    CSV files (leases, reservations) are described row by row.
+    CSV files (leases, reservations, API demand) are described row by row.
 
     Raises
     ------

@@ -20,8 +20,10 @@ from planner.geo import great_circle_km
 from planner.ids import pod_ids
 from planner.readers import Positions
 from planner.schema import (
+    ApiDemandRow,
     CatalogueFile,
     LeaseRow,
+    ModelsFile,
     PodsFile,
     ReservationRow,
     ScenarioFile,
@@ -55,6 +57,9 @@ class Inputs:
     reservations: list[tuple[int, ReservationRow]] = field(default_factory=list)
     reservations_file: str = ""
     leases: list[tuple[str, int, LeaseRow]] = field(default_factory=list)  # (file, line, row)
+    models: ModelsFile | None = None
+    models_pos: Positions | None = None
+    api_demand: list[tuple[str, int, ApiDemandRow]] = field(default_factory=list)  # (file, line, row)
 
 
 def _dupes(items: Iterable[tuple[str, str, str]], out: list[Problem], what: str) -> None:
@@ -336,6 +341,64 @@ def check_inputs(inp: Inputs) -> list[Problem]:  # noqa: C901 - a checklist
             out.append(Problem(file, where, "replicas", str(lr.replicas),
                                f"{lr.replicas} replicas on distinct sites, but the scenario has {len(sites)} sites",
                                "lower replicas or drop anti_affinity", severity="warning"))
+    out += _api_problems(inp, skus, pops, biggest)
+    return out
+
+
+def _api_problems(inp: Inputs, skus: Collection[str], pops: Collection[str], biggest: dict[str, int]) -> list[Problem]:
+    """The model catalogue and the API demand books against the scenario: ids, SKUs, PoPs, weeks, sizes.
+
+    ``biggest`` is the largest pod of each SKU: a replica sits whole in one pod.
+    """
+    out: list[Problem] = []
+    files = inp.scenario.files
+    if files.api_demand and files.models is None:
+        sp = inp.scenario_pos
+        out.append(Problem(sp.file, sp.where(("files", "api_demand")), "files.models", "",
+                           "API demand books are given but no model catalogue",
+                           "add files.models: the model catalogue (YAML) that names the streams' models"))
+    models: set[str] = set()
+    if inp.models is not None and inp.models_pos is not None:
+        mf, mp = inp.models_pos.file, inp.models_pos
+        _dupes(((m.id, mf, mp.where(("models", i))) for i, m in enumerate(inp.models.models)), out, "model")
+        with_pods = sorted(s for s in skus if biggest.get(s))
+        for i, m in enumerate(inp.models.models):
+            models.add(m.id)
+            before, runs, seen = len(out), False, set()
+            for j, d in enumerate(m.deployments):
+                where = mp.where(("models", i, "deployments", j, "sku"))
+                if d.sku in seen:
+                    out.append(Problem(mf, where, "sku", repr(d.sku), f"model {m.id} runs on {d.sku} twice",
+                                       "keep one deployment per SKU"))
+                elif d.sku not in skus:
+                    out.append(Problem(mf, where, "sku", repr(d.sku), f"model {m.id}: unknown SKU",
+                                       f"use one of: {_choices(skus)}, or add it to the catalogue"))
+                elif biggest.get(d.sku, 0) and d.gpus_per_replica > biggest[d.sku]:
+                    out.append(Problem(mf, mp.where(("models", i, "deployments", j, "gpus_per_replica")),
+                                       "gpus_per_replica", f"{d.gpus_per_replica:,}",
+                                       f"a replica of {m.id} on {d.sku} needs more GPUs than any {d.sku} pod "
+                                       f"holds (largest {biggest[d.sku]:,}); a replica sits whole in one pod",
+                                       f"at most {biggest[d.sku]:,} GPUs per replica"))
+                runs = runs or bool(biggest.get(d.sku, 0) and d.gpus_per_replica <= biggest[d.sku])
+                seen.add(d.sku)
+            if not runs and len(out) == before:
+                out.append(Problem(mf, mp.where(("models", i, "deployments")), "deployments",
+                                   ", ".join(d.sku for d in m.deployments),
+                                   f"no pod of the scenario can run model {m.id}: it has no pods of its SKUs",
+                                   f"add a deployment on a SKU the scenario has pods of ({', '.join(with_pods)}), "
+                                   f"or remove the model"))
+    _dupes(((r.id, f, f"line {n}") for f, n, r in inp.api_demand), out, "API demand stream")
+    periods = inp.scenario.horizon.periods
+    for file, line, r in inp.api_demand:
+        where = f"line {line} (stream {r.id})"
+        if inp.models is not None and r.model not in models:
+            out.append(Problem(file, where, "model", repr(r.model), "unknown model",
+                               f"use a model id of {inp.models_pos.file if inp.models_pos else 'files.models'}: "
+                               f"{_choices(models)}"))
+        if r.region not in pops:
+            out.append(Problem(file, where, "region", repr(r.region), "unknown region (PoP)",
+                               f"use a PoP id from {inp.topology_pos.file}: {_choices(pops)}"))
+        _term(out, file, where, r.start_week, r.end_week, periods)
     return out
 
 

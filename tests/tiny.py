@@ -281,7 +281,7 @@ def apis(sc: Any, models: list[dict[str, Any]], demand: list[dict[str, Any]]) ->
 
     import pandas as pd
 
-    from planner.scenario import API_DEMAND_COLUMNS, API_MODEL_COLUMNS
+    from planner.apis import API_DEMAND_COLUMNS, API_MODEL_COLUMNS
 
     cat = pd.DataFrame(models, columns=["model", "sku", *API_MODEL_COLUMNS]).set_index(["model", "sku"])
     cat = cat.astype({"gpus_per_replica": int, "tokens_per_s": float, "replica_start_usd": float})

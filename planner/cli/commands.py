@@ -129,8 +129,11 @@ def validate(scenario: ScenarioArg = None) -> None:
     gpus = int(sc.pods["gpus"].sum())
     out.print(f"OK {sc.name} ({sc.path}): {count(len(sc.sites), 'site')}, {count(len(sc.pods), 'pod')}, "
               f"{gpus:,} GPUs, {count(len(sc.spans), 'span')}, {count(len(sc.pops), 'PoP')}, "
-              f"{count(leases, 'lease')} (+{internal} internal) over {sc.horizon.periods} weeks",
-              highlight=False)
+              f"{count(leases, 'lease')} (+{internal} internal)"
+              + (f", {count(len(sc.api_demand), 'API demand stream')} of "
+                 f"{count(sc.api_models.index.get_level_values('model').nunique(), 'model')}"
+                 if len(sc.api_demand) else "")
+              + f" over {sc.horizon.periods} weeks", highlight=False)
     if sc.warnings:
         print_problems(out, sc.warnings)
 
@@ -185,7 +188,7 @@ def schema(
 ) -> None:
     """Print the JSON Schema of an input file kind, for editors and other tools.
 
-    Without KIND, list the kinds. CSV files (leases, reservations) are described row by row.
+    Without KIND, list the kinds. CSV files (leases, reservations, API demand) are described row by row.
 
     Exits 0, or 2 on an unknown KIND.
     """
