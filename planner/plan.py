@@ -309,6 +309,9 @@ class Plan:
             "meta": self.meta, "placements": records(self.placements), "unplaced": records(self.unplaced),
             "progress": records(self.progress),
         }
+        if len(self.api_use):  # hosted-model APIs: the tables the checker reads back
+            doc |= {"api_use": records(self.api_use), "api_routes": records(self.api_routes),
+                    "api_replicas": records(self.api_replicas)}
         if source is not None:
             doc["source"] = source
         text = json.dumps(doc, indent=1, allow_nan=False, default=str)
@@ -334,11 +337,18 @@ class Plan:
         if doc.get("status") not in set(Status):
             msg = f"plan.json status {doc.get('status')!r} is not one of {', '.join(Status)}; re-run the plan"
             raise ValueError(msg)
+        api = None
+        if "api_use" in doc:
+            use, routes, reps = empty_api_tables()
+            routes = pd.DataFrame(doc.get("api_routes", []), columns=routes.columns)
+            routes["spans"] = routes["spans"].map(tuple)
+            api = (pd.DataFrame(doc["api_use"], columns=use.columns).fillna({"reason": ""}), routes,
+                   pd.DataFrame(doc.get("api_replicas", []), columns=reps.columns))
         return make_plan(sc, placements, unplaced, status=Status(doc["status"]), objective_usd=doc["objective_usd"],
                          bound_usd=bound, wall_s=doc["wall_s"], method=doc["method"],
                          interrupted=doc["interrupted"], meta=doc.get("meta", {}),
                          progress=pd.DataFrame(doc.get("progress", []),
-                                               columns=["wall_s", "objective_usd", "bound_usd", "gap"]))
+                                               columns=["wall_s", "objective_usd", "bound_usd", "gap"]), api=api)
 
     @classmethod
     def read(cls, folder: str | Path, scenario: str | Path | None = None) -> Plan:

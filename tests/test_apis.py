@@ -246,3 +246,12 @@ def test_reasons_name_full_gpus(tmp_path: Path) -> None:
     assert use.loc[3, "reason"] == ("gpus: the model's pods at reachable sites have at most 0 GPUs free, a replica "
                                     "needs 10 (weeks 3-4)")
     assert isinstance(plan.api_use, pd.DataFrame)
+
+
+def test_plan_json_keeps_the_api_tables(served_plan: tuple[Scenario, Plan]) -> None:
+    """A plan read back from plan.json holds its API tables, so the checker still passes it."""
+    sc, plan = served_plan
+    back = Plan.from_json(plan.to_json(), sc)
+    assert back.check(sc) == []
+    pd.testing.assert_frame_equal(back.api_use, plan.api_use, check_dtype=False)
+    assert back.meta["api"] == pytest.approx(plan.meta["api"])
