@@ -35,8 +35,9 @@ def api_lp_bound(inst: Instance) -> float:
     --------
     >>> from planner import load_scenario
     >>> from planner.optimise.instance import build_instance
-    >>> api_lp_bound(build_instance(load_scenario()))  # no API demand
-    0.0
+    >>> inst = build_instance(load_scenario())  # the reference sells tokens at six PoPs
+    >>> api_lp_bound(inst) >= 0.0, api_lp_bound(inst) <= api_revenue_bound(inst)
+    (True, True)
     """
     api = inst.api
     if api is None or api.empty:

@@ -124,8 +124,9 @@ def fill_apis(inst: Instance, res: Residual) -> ApiSolution:
     >>> from planner import load_scenario
     >>> from planner.optimise.instance import build_instance
     >>> inst = build_instance(load_scenario())
-    >>> fill_apis(inst, Residual(inst)).empty  # the reference without API demand
-    True
+    >>> sol = fill_apis(inst, Residual(inst))  # the reference's API demand on an empty campus
+    >>> sol.empty
+    False
     """
     api = inst.api
     if api is None or api.empty:
