@@ -112,13 +112,6 @@ class ApiInstance:
         """Whether there is any stream to serve."""
         return not self.streams
 
-    def of_model_site(self) -> dict[tuple[int, int], list[ApiDeployment]]:
-        """Deployments per (model, site), in pod order."""
-        out: dict[tuple[int, int], list[ApiDeployment]] = defaultdict(list)
-        for d in self.deployments:
-            out[(d.model, d.site)].append(d)
-        return dict(out)
-
     def active(self, model: int, site: int) -> set[int]:
         """Weeks in which some stream of ``model`` may be served from ``site``."""
         return {w for t in self.streams if t.model == model and t.paths.get(site) for w in t.weeks}
