@@ -51,6 +51,8 @@ class ApiVars:
     served: dict[tuple[int, int, int, int], cp_model.IntVar] = field(default_factory=dict)
     start: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)
     rep_ub: dict[tuple[int, int], int] = field(default_factory=dict)
+    loads: list[tuple[cp_model.IntVar, list[tuple[cp_model.IntVar, int, int]]]] = field(default_factory=list)
+    """The leases' load on one resource in one time segment, and the terms it equals (for the hint)."""
 
 
 def add_api_vars(m: PlacementModel, obj: list[Term]) -> ApiVars | None:
@@ -117,12 +119,18 @@ def _row(m: PlacementModel, family: str, terms: list[tuple[cp_model.IntVar, int,
     m.n_constraints[family] += 1
 
 
-def add_api_rows(m: PlacementModel, leases: list[LeaseOptions], terms: dict[Family, dict[int, Terms]]) -> None:
-    """Per-week capacity rows holding the API replicas and flows beside the leases active that week."""
+def add_api_rows(m: PlacementModel, leases: list[LeaseOptions], terms: dict[Family, dict[int, Terms]],
+                 segs: list[tuple[int, int]], active: list[int]) -> None:
+    """Per-week capacity rows holding the API replicas and flows beside the leases active that week.
+
+    The leases' load on a resource is constant over a time segment (``segs``, with the
+    bitmask ``active`` of the leases in each): it is one integer variable per resource
+    and segment, equal to the leases' terms, and each week's row holds that variable
+    and the week's API terms -- a few terms a row instead of every lease's again each week.
+    """
     v, api, inst = m.api, m.inst.api, m.inst
     if v is None or api is None:
         return
-    by_pos = {lo.pos: lo for lo in leases}
     loads: dict[Family, dict[tuple[int, int], list[tuple[cp_model.IntVar, int, int]]]] = {
         c.family: defaultdict(list) for c in CAPACITIES}
     for (dp, w), r in v.rep.items():
@@ -137,16 +145,34 @@ def add_api_rows(m: PlacementModel, leases: list[LeaseOptions], terms: dict[Fami
         if bits > 0:
             for e in t.paths[s][k].span_idx.tolist():
                 loads[Family.DCI][(int(e), w)].append((x, bits, t.peak))
-    firm = {lo.pos for lo in leases if not lo.spot}
+    seg_of = [k for k, (a, b) in enumerate(segs) for _ in range(a, b)]
+    firm_mask = sum(1 << lo.pos for lo in leases if not lo.spot)
+    made: dict[tuple[str, int, int, bool], tuple[cp_model.IntVar, int] | None] = {}
 
-    def lease_terms(family: Family, i: int, w: int, *, only_firm: bool, scale: int = 1
-                    ) -> list[tuple[cp_model.IntVar, int, int]]:
-        out = []
-        for pos, ts in terms[family].get(i, {}).items():
-            lo = by_pos[pos]
-            if lo.t0 <= w <= lo.t1 and (not only_firm or pos in firm):
-                out += [(x, c * scale, ub) for x, c, ub in ts]
-        return out
+    def lease_load(family: Family, i: int, k: int, *, only_firm: bool, cap: int
+                   ) -> list[tuple[cp_model.IntVar, int, int]]:
+        """The leases' load on resource ``i`` in segment ``k``, as one variable in the family's own unit.
+
+        None when no lease loads it. Kept in the family's unit (Mbps on a span, not bits/s) so
+        the equality's coefficients stay alike: an LP solver drops a coefficient 10^9 times
+        smaller than its row's largest.
+        """
+        key = (family.value, i, k, only_firm)
+        if key not in made:
+            mask = active[k] & (firm_mask if only_firm else -1)
+            ts = [t for pos, tl in terms[family].get(i, {}).items() if mask >> pos & 1 for t in tl]
+            peak = sum(c * ub for _, c, ub in ts if c > 0)
+            if not ts or peak <= 0:
+                made[key] = None
+            else:
+                most = min(peak, cap)
+                load = m.cp.new_int_var(0, most, f"load[{family.value},{i},{k}{',worst' if only_firm else ''}]")
+                m.cp.add(cp_model.LinearExpr.weighted_sum([x for x, _, _ in ts], [c for _, c, _ in ts]) == load)
+                m.n_constraints[f"{family.value}_api_load"] += 1
+                v.loads.append((load, ts))
+                made[key] = (load, most)
+        got = made[key]
+        return [] if got is None else [(got[0], 1, got[1])]
 
     worst = inst.pod_free_worst.size > 0
     for c in CAPACITIES:
@@ -155,16 +181,21 @@ def add_api_rows(m: PlacementModel, leases: list[LeaseOptions], terms: dict[Fami
         cap = c.weekly(inst)
         scale = BITS_PER_MBPS if c.family is Family.DCI else 1
         for (i, w), api_terms in loads[c.family].items():
-            _row(m, f"{c.family.value}_api", lease_terms(c.family, i, w, only_firm=False, scale=scale) + api_terms,
-                 int(cap[i, w]) * scale)
+            k = seg_of[w]
+            base = lease_load(c.family, i, k, only_firm=False, cap=int(cap[i, segs[k][0]:segs[k][1]].max()))
+            base = [(x, coef * scale, ub) for x, coef, ub in base]
+            _row(m, f"{c.family.value}_api", base + api_terms, int(cap[i, w]) * scale)
             if worst and c.family in (Family.GPUS, Family.POWER):
                 wc = inst.pod_free_worst if c.family is Family.GPUS else inst.site_power_w_worst
-                _row(m, f"{c.family.value}_worst_case_api", lease_terms(c.family, i, w, only_firm=True) + api_terms,
-                     int(wc[i, w]))
+                firm = lease_load(c.family, i, k, only_firm=True, cap=int(wc[i, segs[k][0]:segs[k][1]].max()))
+                _row(m, f"{c.family.value}_worst_case_api", firm + api_terms, int(wc[i, w]))
 
 
 def hint_api(m: PlacementModel, sol: ApiSolution) -> None:
-    """Hint every API variable from ``sol`` (replicas and flows it lacks are hinted 0)."""
+    """Hint every API variable from ``sol`` (replicas and flows it lacks are hinted 0).
+
+    Called once every lease variable is hinted: the leases' load variables take the sum of their terms' hints.
+    """
     v, api = m.api, m.inst.api
     if v is None or api is None:
         return
@@ -175,6 +206,9 @@ def hint_api(m: PlacementModel, sol: ApiSolution) -> None:
     started = sol.started(api)
     for key, st in v.start.items():
         m.cp.add_hint(st, started.get(key, 0))
+    hinted = dict(zip(m.cp.proto.solution_hint.vars, m.cp.proto.solution_hint.values, strict=True))
+    for load, ts in v.loads:  # the leases' load: what their hinted terms add up to
+        m.cp.add_hint(load, sum(c * hinted.get(x.index, 0) for x, c, _ in ts))
 
 
 def read_api(m: PlacementModel, solver: cp_model.CpSolver) -> ApiSolution:

@@ -348,7 +348,7 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
         if c.family is Family.GPUS:
             _counting_cuts(m, leases, segs, active)  # valid inequalities on GPUs, right after their rows
     _worst_case_rows(m, leases, segs, active, terms)
-    add_api_rows(m, leases, terms)
+    add_api_rows(m, leases, terms, segs, active)
 
 
 def _spot_terms(m: PlacementModel, lo: LeaseOptions, r: int, obj: list[Term]) -> None:
@@ -510,8 +510,6 @@ def add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
     with the capacity ``fits`` leave.
     """
     inst = m.inst
-    if m.api is not None:
-        hint_api(m, api if api is not None else fill_apis(inst, Residual.after(inst, fits)))
     for lo in inst.leases:
         if lo.lease not in m.placed:
             continue
@@ -536,6 +534,8 @@ def add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
     for lid, st in m.stay.items():
         prev = previous.get(lid) if previous else None
         m.cp.add_hint(st, bool(prev is not None and lid in fits and canonical_equal(fits[lid], prev)))
+    if m.api is not None:  # last: the leases' load variables read the leases' hints
+        hint_api(m, api if api is not None else fill_apis(inst, Residual.after(inst, fits)))
 
 
 def canonical_equal(a: list[ReplicaFit], b: list[ReplicaFit]) -> bool:
