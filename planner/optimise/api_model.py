@@ -52,7 +52,7 @@ class ApiVars:
     start: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)
     rep_ub: dict[tuple[int, int], int] = field(default_factory=dict)
     loads: list[tuple[cp_model.IntVar, list[tuple[cp_model.IntVar, int, int]]]] = field(default_factory=list)
-    """The leases' load on one resource in one time segment, and the terms it equals (for the hint)."""
+    """The leases' load on one resource in one time segment, and the terms it equals (for the hint), in order."""
 
 
 def add_api_vars(m: PlacementModel, obj: list[Term]) -> ApiVars | None:
@@ -147,31 +147,28 @@ def add_api_rows(m: PlacementModel, leases: list[LeaseOptions], terms: dict[Fami
                 loads[Family.DCI][(int(e), w)].append((x, bits, t.peak))
     seg_of = [k for k, (a, b) in enumerate(segs) for _ in range(a, b)]
     firm_mask = sum(1 << lo.pos for lo in leases if not lo.spot)
-    made: dict[tuple[str, int, int, bool], tuple[cp_model.IntVar, int] | None] = {}
+    needed: dict[tuple[Family, int, bool], set[int]] = defaultdict(set)
+    for c in CAPACITIES:
+        for (i, w) in loads.get(c.family, {}):
+            needed[(c.family, i, False)].add(seg_of[w])
+            needed[(c.family, i, True)].add(seg_of[w])
+    made: dict[tuple[Family, int, bool], dict[int, tuple[cp_model.IntVar, int]]] = {}
 
-    def lease_load(family: Family, i: int, k: int, *, only_firm: bool, cap: int
-                   ) -> list[tuple[cp_model.IntVar, int, int]]:
+    def lease_load(family: Family, i: int, k: int, *, only_firm: bool) -> list[tuple[cp_model.IntVar, int, int]]:
         """The leases' load on resource ``i`` in segment ``k``, as one variable in the family's own unit.
 
-        None when no lease loads it. Kept in the family's unit (Mbps on a span, not bits/s) so
-        the equality's coefficients stay alike: an LP solver drops a coefficient 10^9 times
-        smaller than its row's largest.
+        Empty when no lease loads the resource. The variables of one resource form a chain
+        over the segments: the first equals the terms of the leases active then, each next
+        one the last plus the terms of the leases that start and minus those that end, so a
+        lease's terms appear twice whatever its length. Kept in the family's own unit (Mbps on
+        a span, not bits/s), so the coefficients of a row stay alike: an LP solver drops a
+        coefficient 10^9 times smaller than its row's largest.
         """
-        key = (family.value, i, k, only_firm)
+        key = (family, i, only_firm)
         if key not in made:
-            mask = active[k] & (firm_mask if only_firm else -1)
-            ts = [t for pos, tl in terms[family].get(i, {}).items() if mask >> pos & 1 for t in tl]
-            peak = sum(c * ub for _, c, ub in ts if c > 0)
-            if not ts or peak <= 0:
-                made[key] = None
-            else:
-                most = min(peak, cap)
-                load = m.cp.new_int_var(0, most, f"load[{family.value},{i},{k}{',worst' if only_firm else ''}]")
-                m.cp.add(cp_model.LinearExpr.weighted_sum([x for x, _, _ in ts], [c for _, c, _ in ts]) == load)
-                m.n_constraints[f"{family.value}_api_load"] += 1
-                v.loads.append((load, ts))
-                made[key] = (load, most)
-        got = made[key]
+            made[key] = _chain(m, family, i, terms[family].get(i, {}), active, firm_mask if only_firm else -1,
+                               sorted(needed[key]), v)
+        got = made[key].get(k)
         return [] if got is None else [(got[0], 1, got[1])]
 
     worst = inst.pod_free_worst.size > 0
@@ -182,13 +179,43 @@ def add_api_rows(m: PlacementModel, leases: list[LeaseOptions], terms: dict[Fami
         scale = BITS_PER_MBPS if c.family is Family.DCI else 1
         for (i, w), api_terms in loads[c.family].items():
             k = seg_of[w]
-            base = lease_load(c.family, i, k, only_firm=False, cap=int(cap[i, segs[k][0]:segs[k][1]].max()))
-            base = [(x, coef * scale, ub) for x, coef, ub in base]
+            base = [(x, coef * scale, ub) for x, coef, ub in lease_load(c.family, i, k, only_firm=False)]
             _row(m, f"{c.family.value}_api", base + api_terms, int(cap[i, w]) * scale)
             if worst and c.family in (Family.GPUS, Family.POWER):
                 wc = inst.pod_free_worst if c.family is Family.GPUS else inst.site_power_w_worst
-                firm = lease_load(c.family, i, k, only_firm=True, cap=int(wc[i, segs[k][0]:segs[k][1]].max()))
+                firm = lease_load(c.family, i, k, only_firm=True)
                 _row(m, f"{c.family.value}_worst_case_api", firm + api_terms, int(wc[i, w]))
+
+
+def _chain(m: PlacementModel, family: Family, i: int, by_lease: dict[int, list[tuple[cp_model.IntVar, int, int]]],
+           active: list[int], mask: int, wanted: list[int], v: ApiVars) -> dict[int, tuple[cp_model.IntVar, int]]:
+    """Load variables (and their largest values) of one resource for the segments ``wanted`` and those between.
+
+    Chained: see ``lease_load`` in :func:`add_api_rows`.
+    """
+    out: dict[int, tuple[cp_model.IntVar, int]] = {}
+    if not wanted or not by_lease:
+        return out
+    prev: cp_model.IntVar | None = None
+    before = 0
+    for k in range(wanted[0], wanted[-1] + 1):
+        now = active[k] & mask
+        here = [t for pos, ts in by_lease.items() if now >> pos & 1 for t in ts]
+        peak = sum(c * ub for _, c, ub in here if c > 0)
+        load = m.cp.new_int_var(0, max(peak, 0), f"load[{family.value},{i},{k}{'' if mask == -1 else ',firm'}]")
+        if prev is None:
+            delta = here
+            m.cp.add(cp_model.LinearExpr.weighted_sum([x for x, _, _ in delta], [c for _, c, _ in delta]) == load)
+        else:
+            starts = [t for pos, ts in by_lease.items() if (now & ~before) >> pos & 1 for t in ts]
+            ends = [(x, -c, ub) for pos, ts in by_lease.items() if (before & ~now) >> pos & 1 for x, c, ub in ts]
+            delta = [(prev, 1, 0), *starts, *ends]
+            m.cp.add(cp_model.LinearExpr.weighted_sum([x for x, _, _ in delta], [c for _, c, _ in delta]) == load)
+        m.n_constraints[f"{family.value}_api_load"] += 1
+        v.loads.append((load, delta))
+        out[k] = (load, max(peak, 0))
+        prev, before = load, now
+    return out
 
 
 def hint_api(m: PlacementModel, sol: ApiSolution) -> None:
@@ -207,8 +234,10 @@ def hint_api(m: PlacementModel, sol: ApiSolution) -> None:
     for key, st in v.start.items():
         m.cp.add_hint(st, started.get(key, 0))
     hinted = dict(zip(m.cp.proto.solution_hint.vars, m.cp.proto.solution_hint.values, strict=True))
-    for load, ts in v.loads:  # the leases' load: what their hinted terms add up to
-        m.cp.add_hint(load, sum(c * hinted.get(x.index, 0) for x, c, _ in ts))
+    for load, ts in v.loads:  # the leases' load: its equality's other terms, hinted (a chain's earlier links first)
+        value = sum(c * hinted.get(x.index, 0) for x, c, _ in ts)
+        hinted[load.index] = value
+        m.cp.add_hint(load, value)
 
 
 def read_api(m: PlacementModel, solver: cp_model.CpSolver) -> ApiSolution:
