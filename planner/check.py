@@ -156,15 +156,18 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
             if abs(got - (expect - worst)) > 1e-6 * max(1.0, expect):
                 v.append(f"lease {lid}: worst-case revenue {got:,.2f} but every upside leaves {expect - worst:,.2f}")
 
+    api_gpus = _check_apis(plan, sc, v, up_use, link)
+
     # ---- capacities, week by week
     site_kw: dict[tuple[str, int], float] = defaultdict(float)
     for pod, p in sc.pods.iterrows():
         kw = float(sc.skus.at[p["sku"], "server_kw_per_gpu"]) * float(sc.sites.at[p["site"], "pue"])
         for wk in weeks:
             reserved = float(sc.reserved_gpus.at[pod, wk])
-            used = reserved + gpu_use.get((pod, wk), 0.0)
+            used = reserved + gpu_use.get((pod, wk), 0.0) + api_gpus.get((pod, wk), 0.0)
             if used > p["gpus"] + TOL:
-                v.append(f"pod {pod} week {wk}: {used:,.0f} GPUs in use (internal {reserved:,.0f}) > {p['gpus']:,}")
+                v.append(f"pod {pod} week {wk}: {used:,.0f} GPUs in use (internal {reserved:,.0f}, APIs "
+                         f"{api_gpus.get((pod, wk), 0.0):,.0f}) > {p['gpus']:,}")
             if up_use.get((pod, wk), 0.0) > p["uplink_gbps"] * (1 + TOL):
                 v.append(f"pod {pod} week {wk}: uplink {up_use[(pod, wk)]:,.1f} Gbps > {p['uplink_gbps']:,.1f}")
             site_kw[(p["site"], wk)] += used * kw
@@ -183,7 +186,7 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
         if gbps > cap * (1 + TOL):
             v.append(f"span {e} week {wk}: {gbps:,.1f} Gbps > {cap:,.1f} ({util:.0%} of capacity)")
 
-    _check_worst_case(plan, sc, v)
+    _check_worst_case(plan, sc, v, api_gpus)
 
     # ---- the derived tables agree with the recomputation
     lu = plan.link_use.set_index(["span", "week"])["gbps"]
@@ -249,16 +252,16 @@ def _spot_refunds(sc: Scenario, w: pd.Series, rows: pd.DataFrame, start: int, en
     return expected, worst
 
 
-def _check_worst_case(plan: Plan, sc: Scenario, v: list[str]) -> None:
-    """Committed leases and internal work fit the worst case of internal demand (every upside happens).
+def _check_worst_case(plan: Plan, sc: Scenario, v: list[str], api_gpus: dict[tuple[str, int], float]) -> None:
+    """Committed leases, API replicas and internal work fit the worst case of internal demand (every upside happens).
 
     Spot leases are not counted: internal work pre-empts them (they fit the base case,
-    checked with every lease above).
+    checked with every lease above). API replicas are never pre-empted.
     """
     if sc.upside_gpus is None:
         return
     pl = plan.placements
-    firm: dict[tuple[str, int], float] = defaultdict(float)
+    firm: dict[tuple[str, int], float] = defaultdict(float, api_gpus)
     for _, row in pl.iterrows():
         lid = row["lease"]
         if lid not in sc.workloads.index or sc.workloads.at[lid, "priority"] == "spot":
@@ -282,3 +285,155 @@ def _check_worst_case(plan: Plan, sc: Scenario, v: list[str]) -> None:
         if kw_used / 1000.0 > avail * (1 + TOL):
             v.append(f"site {site} week {wk}: {kw_used / 1000:,.2f} MW drawn if every upside of internal work "
                      f"happens > {avail:,.2f} MW available (committed leases plan for the worst case)")
+
+
+def _check_apis(plan: Plan, sc: Scenario, v: list[str], up_use: dict[tuple[str, int], float],  # noqa: C901
+                link: dict[tuple[str, int], float]) -> dict[tuple[str, int], float]:  # one rule at a time
+    """Every API rule, from the plan's API tables; adds API uplink and span traffic to ``up_use`` and ``link``.
+
+    Returns the API GPUs per (pod, week), for the GPU and power checks.
+    """
+    dem, cat = sc.api_demand, sc.api_models
+    use, routes, reps = plan.api_use, plan.api_routes, plan.api_replicas
+    gpus: dict[tuple[str, int], float] = defaultdict(float)
+    if dem.empty:
+        for name, table in (("api_use", use), ("api_routes", routes), ("api_replicas", reps)):
+            if len(table):
+                v.append(f"{name} has {len(table)} rows but the scenario has no API demand")
+        return gpus
+    hours = sc.horizon.hours_per_period
+    rate = sc.settings.transport_usd_per_gbps_km_week
+    totals = {"revenue_usd": 0.0, "power_usd": 0.0, "transport_usd": 0.0, "start_usd": 0.0, "tokens_served": 0.0,
+              "gpu_hours": 0.0}
+    model_bits: dict[str, float] = {}
+    for _, d in dem.iterrows():
+        b = 8.0 * max(float(d["bytes_in_per_token"]), float(d["bytes_out_per_token"]))
+        model_bits[d["model"]] = max(model_bits.get(d["model"], 0.0), b)
+
+    # ---- routes: known stream and week, a real route from the site, within the budget; traffic and cost
+    served: dict[tuple[str, int], float] = defaultdict(float)
+    served_from: dict[tuple[str, str, int], float] = defaultdict(float)
+    for _, r in routes.iterrows():
+        sid, wk, site = r["stream"], int(r["week"]), r["site"]
+        tag = f"api route {sid} week {wk} from {site}"
+        if sid not in dem.index:
+            v.append(f"{tag}: unknown stream")
+            continue
+        d = dem.loc[sid]
+        x = float(r["served_tokens_per_s"])
+        if x < -TOL:
+            v.append(f"{tag}: negative tokens served {x}")
+        if not int(d["start_week"]) <= wk <= int(d["end_week"]):
+            v.append(f"{tag}: outside the stream's weeks {int(d['start_week'])}-{int(d['end_week'])}")
+        if site not in sc.sites.index:
+            v.append(f"{tag}: unknown site")
+            continue
+        spans = tuple(r["spans"])
+        why = _route_ok(sc, site, d["region"], spans)
+        if why:
+            v.append(f"{tag}: route {spans}: {why}")
+            continue
+        lat = sum(float(sc.spans.at[e, "latency_ms"]) for e in spans)
+        km = sum(float(sc.spans.at[e, "length_km"]) for e in spans)
+        if abs(lat - float(r["latency_ms"])) > 1e-6:
+            v.append(f"{tag}: latency_ms {float(r['latency_ms']):.4f} but the route's is {lat:.4f}")
+        if lat > float(d["network_budget_ms"]) + TOL:
+            v.append(f"{tag}: latency {lat:.2f} ms > network budget {float(d['network_budget_ms']):g} ms")
+        bits = 8.0 * max(float(d["bytes_in_per_token"]), float(d["bytes_out_per_token"]))
+        gbps = x * bits / 1e9
+        if abs(gbps - float(r["gbps"])) > 1e-9 * max(1.0, gbps):
+            v.append(f"{tag}: {float(r['gbps'])} Gbps but {x:,.0f} tokens/s x {bits:g} bits are {gbps} Gbps")
+        cost = gbps * km * rate
+        if abs(cost - float(r["transport_usd"])) > 1e-6 * max(1.0, cost):
+            v.append(f"{tag}: transport ${float(r['transport_usd']):,.4f} but Gbps x km x rate is ${cost:,.4f}")
+        totals["transport_usd"] += cost
+        for e in spans:
+            link[(e, wk)] += gbps
+        served[(sid, wk)] += x
+        served_from[(d["model"], site, wk)] += x
+
+    # ---- use: one row per (stream, week) of its term; served <= demand; revenue
+    seen = set()
+    for _, u in use.iterrows():
+        sid, wk = u["stream"], int(u["week"])
+        tag = f"api use {sid} week {wk}"
+        if sid not in dem.index:
+            v.append(f"{tag}: unknown stream")
+            continue
+        seen.add((sid, wk))
+        d = dem.loc[sid]
+        peak, avg = float(d["peak_tokens_per_s"]), float(d["avg_tokens_per_s"])
+        x = float(u["served_tokens_per_s"])
+        if abs(x - served.get((sid, wk), 0.0)) > 1e-6 * max(1.0, x):
+            v.append(f"{tag}: {x:,.1f} tokens/s served but its routes carry {served.get((sid, wk), 0.0):,.1f}")
+        if served.get((sid, wk), 0.0) > peak * (1 + TOL) + TOL:
+            v.append(f"{tag}: {served[(sid, wk)]:,.1f} tokens/s served > demand {peak:,.1f}")
+        if abs(float(u["demand_tokens_per_s"]) - peak) > TOL:
+            v.append(f"{tag}: demand {float(u['demand_tokens_per_s']):,.1f} but the stream's peak is {peak:,.1f}")
+        rev = served.get((sid, wk), 0.0) * avg / peak * hours * 3600.0 * float(d["price_usd_per_mtok"]) / 1e6
+        if abs(rev - float(u["revenue_usd"])) > 1e-6 * max(1.0, rev):
+            v.append(f"{tag}: revenue ${float(u['revenue_usd']):,.2f} but tokens served x price is ${rev:,.2f}")
+        if x < peak - 1e-6 and not str(u["reason"]).strip():
+            v.append(f"{tag}: {peak - x:,.1f} tokens/s unserved without a reason")
+        totals["revenue_usd"] += rev
+        totals["tokens_served"] += served.get((sid, wk), 0.0) * avg / peak * hours * 3600.0
+    for sid, d in dem.iterrows():
+        for wk in range(int(d["start_week"]), int(d["end_week"]) + 1):
+            if (sid, wk) not in seen:
+                v.append(f"api use: no row for stream {sid} week {wk}")
+
+    # ---- replicas: known pod and deployment, GPUs, throughput, starts, power
+    by_key: dict[tuple[str, str, int], int] = {}
+    capacity: dict[tuple[str, str, int], float] = defaultdict(float)
+    for _, r in reps.iterrows():
+        m, pod, wk, n = r["model"], r["pod"], int(r["week"]), int(r["replicas"])
+        tag = f"api replicas {m} pod {pod} week {wk}"
+        if pod not in sc.pods.index:
+            v.append(f"{tag}: unknown pod")
+            continue
+        sku, site = sc.pods.at[pod, "sku"], sc.pods.at[pod, "site"]
+        if (m, sku) not in cat.index:
+            v.append(f"{tag}: model {m} does not run on {sku}")
+            continue
+        if n < 0 or (m, pod, wk) in by_key:
+            v.append(f"{tag}: {n} replicas, or a second row")
+        by_key[(m, pod, wk)] = n
+        g = n * int(cat.at[(m, sku), "gpus_per_replica"])
+        if int(r["gpus"]) != g:
+            v.append(f"{tag}: {int(r['gpus'])} GPUs but {n} replicas hold {g}")
+        tps = n * float(cat.at[(m, sku), "tokens_per_s"])
+        capacity[(m, site, wk)] += tps
+        gpus[(pod, wk)] += g
+        up_use[(pod, wk)] += tps * model_bits.get(m, 0.0) / 1e9
+        kw = g * float(sc.skus.at[sku, "server_kw_per_gpu"]) * float(sc.sites.at[site, "pue"])
+        usd = kw / 1000.0 * hours * float(sc.sites.at[site, "power_price_usd_per_mwh"])
+        if abs(float(r["power_usd"]) - usd) > 1e-6 * max(1.0, usd):
+            v.append(f"{tag}: power ${float(r['power_usd']):,.2f} but {g} GPUs draw ${usd:,.2f} a week")
+        totals["power_usd"] += usd
+        totals["gpu_hours"] += g * hours
+    for (m, pod, wk), n in by_key.items():
+        started = max(n - by_key.get((m, pod, wk - 1), 0), 0)
+        row = reps[(reps["model"] == m) & (reps["pod"] == pod) & (reps["week"] == wk)].iloc[0]
+        if int(row["started"]) != started:
+            v.append(f"api replicas {m} pod {pod} week {wk}: {int(row['started'])} started but the week before "
+                     f"ran {by_key.get((m, pod, wk - 1), 0)} and this one {n}")
+        usd = started * float(cat.at[(m, sc.pods.at[pod, "sku"]), "replica_start_usd"])
+        if abs(float(row["start_usd"]) - usd) > 1e-6 * max(1.0, usd):
+            v.append(f"api replicas {m} pod {pod} week {wk}: start cost ${float(row['start_usd']):,.2f}, "
+                     f"{started} starts cost ${usd:,.2f}")
+        totals["start_usd"] += usd
+
+    # ---- throughput: served from a site <= its replicas' tokens/s, per model and week
+    for (m, site, wk), x in served_from.items():
+        if x > capacity.get((m, site, wk), 0.0) * (1 + TOL) + TOL:
+            v.append(f"api {m} at {site} week {wk}: {x:,.0f} tokens/s served > its replicas' "
+                     f"{capacity.get((m, site, wk), 0.0):,.0f}")
+
+    # ---- the plan's totals
+    said = plan.meta.get("api", {})
+    totals["net_usd"] = totals["revenue_usd"] - totals["power_usd"] - totals["transport_usd"] - totals["start_usd"]
+    for key, val in totals.items():
+        got = float(said.get(key, 0.0))
+        if abs(got - val) > 1e-6 * max(1.0, abs(val)):
+            v.append(f"meta api {key}: {got:,.2f} but the API tables give {val:,.2f}")
+    return gpus

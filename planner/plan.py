@@ -19,11 +19,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from planner.api_plan import api_loads, api_meta, empty_api_tables
 from planner.scenario import Scenario
 
-__all__ = ["API_REPLICAS_COLUMNS", "API_ROUTES_COLUMNS", "API_USE_COLUMNS", "PLACEMENT_COLUMNS",
-           "PLAN_SCHEMA_VERSION", "UNPLACED_COLUMNS", "Plan", "SolverFacts", "Status", "hall_use_table",
-           "usage_tables"]
+__all__ = ["PLACEMENT_COLUMNS", "PLAN_SCHEMA_VERSION", "UNPLACED_COLUMNS", "Plan", "SolverFacts", "Status",
+           "hall_use_table", "usage_tables"]
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -166,17 +166,6 @@ class SolverFacts:
         return cls(**given)
 
 
-API_USE_COLUMNS: list[str] = ["stream", "week", "model", "region", "price_usd_per_mtok", "demand_tokens_per_s",
-                                "served_tokens_per_s", "unserved_tokens_per_s", "served_share", "revenue_usd",
-                                "reason"]
-"""The columns of :attr:`Plan.api_use`: one row per (stream, week) of every API stream's term."""
-API_ROUTES_COLUMNS: list[str] = ["stream", "week", "model", "region", "site", "path_id", "path", "latency_ms",
-                                 "length_km", "served_tokens_per_s", "gbps", "transport_usd"]
-"""The columns of :attr:`Plan.api_routes`: one row per (stream, week, site, path) with tokens served."""
-API_REPLICAS_COLUMNS: list[str] = ["model", "sku", "site", "hall", "pod", "week", "replicas", "gpus",
-                                   "capacity_tokens_per_s", "started", "start_usd", "power_mw", "power_usd"]
-"""The columns of :attr:`Plan.api_replicas`: one row per (model, pod, week) with replicas running."""
-
 HALL_USE_COLUMNS: list[str] = ["hall", "week", "site", "building", "pods", "gpus", "internal_gpus", "leased_gpus",
                                "free_gpus", "interpod_gbps", "capacity_gbps", "utilisation"]
 """The columns of :attr:`Plan.hall_use`."""
@@ -196,9 +185,9 @@ class Plan:
         proven upper bound on it, and ``(bound - objective) / max(|bound|, 1)``.
     placements, unplaced, site_use, pod_use, link_use, hall_use
         The tables (see the module docs and ``README``).
-    api_use, api_replicas, api_routes
-        Hosted-model API serving: demand served and unserved per stream and week, replicas per
-        model, pod and week, tokens per route (empty, with their columns, without APIs).
+    api_use, api_routes, api_replicas
+        Hosted-model API demand served per (stream, week), its routes, and the replicas
+        serving it (see :mod:`planner.api_plan`); no rows without API demand.
     """
 
     scenario: str
@@ -219,9 +208,9 @@ class Plan:
     progress: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["wall_s", "objective_usd",
                                                                                  "bound_usd", "gap"]))
     log: list[str] = field(default_factory=list, repr=False)
-    api_use: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=API_USE_COLUMNS))
-    api_routes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=API_ROUTES_COLUMNS))
-    api_replicas: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=API_REPLICAS_COLUMNS))
+    api_use: pd.DataFrame = field(default_factory=lambda: empty_api_tables()[0])
+    api_routes: pd.DataFrame = field(default_factory=lambda: empty_api_tables()[1])
+    api_replicas: pd.DataFrame = field(default_factory=lambda: empty_api_tables()[2])
 
     # ------------------------------------------------------------------ figures
     @property
@@ -320,6 +309,9 @@ class Plan:
             "meta": self.meta, "placements": records(self.placements), "unplaced": records(self.unplaced),
             "progress": records(self.progress),
         }
+        if len(self.api_use):  # hosted-model APIs: the tables the checker reads back
+            doc |= {"api_use": records(self.api_use), "api_routes": records(self.api_routes),
+                    "api_replicas": records(self.api_replicas)}
         if source is not None:
             doc["source"] = source
         text = json.dumps(doc, indent=1, allow_nan=False, default=str)
@@ -345,11 +337,18 @@ class Plan:
         if doc.get("status") not in set(Status):
             msg = f"plan.json status {doc.get('status')!r} is not one of {', '.join(Status)}; re-run the plan"
             raise ValueError(msg)
+        api = None
+        if "api_use" in doc:
+            use, routes, reps = empty_api_tables()
+            routes = pd.DataFrame(doc.get("api_routes", []), columns=routes.columns)
+            routes["spans"] = routes["spans"].map(tuple)
+            api = (pd.DataFrame(doc["api_use"], columns=use.columns).fillna({"reason": ""}), routes,
+                   pd.DataFrame(doc.get("api_replicas", []), columns=reps.columns))
         return make_plan(sc, placements, unplaced, status=Status(doc["status"]), objective_usd=doc["objective_usd"],
                          bound_usd=bound, wall_s=doc["wall_s"], method=doc["method"],
                          interrupted=doc["interrupted"], meta=doc.get("meta", {}),
                          progress=pd.DataFrame(doc.get("progress", []),
-                                               columns=["wall_s", "objective_usd", "bound_usd", "gap"]))
+                                               columns=["wall_s", "objective_usd", "bound_usd", "gap"]), api=api)
 
     @classmethod
     def read(cls, folder: str | Path, scenario: str | Path | None = None) -> Plan:
@@ -386,21 +385,28 @@ def relative_gap(objective: float, bound: float) -> float:
 
 def make_plan(sc: Scenario, placements: pd.DataFrame, unplaced: pd.DataFrame, *, status: Status | str,
               objective_usd: float, bound_usd: float, wall_s: float, method: str, interrupted: bool = False,
-              meta: dict[str, Any] | None = None, progress: pd.DataFrame | None = None) -> Plan:
-    """Assemble a :class:`Plan`, deriving its use tables from ``placements``."""
+              meta: dict[str, Any] | None = None, progress: pd.DataFrame | None = None,
+              api: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None) -> Plan:
+    """Assemble a :class:`Plan`, deriving its use tables from ``placements`` and the API tables.
+
+    ``api`` is ``(api_use, api_routes, api_replicas)`` (:func:`planner.api_plan.api_tables`);
+    their GPUs, power and traffic count in the use tables, their totals in ``meta["api"]``.
+    """
     placements = placements.reindex(columns=PLACEMENT_COLUMNS).sort_values(["lease", "replica", "pod"])
     placements = placements.reset_index(drop=True)
     unplaced = unplaced.reindex(columns=UNPLACED_COLUMNS).sort_values("lease").reset_index(drop=True)
-    site_use, pod_use, link_use = usage_tables(sc, placements)
+    api_use, api_routes, api_replicas = api if api is not None else empty_api_tables()
+    site_use, pod_use, link_use = usage_tables(sc, placements, api_replicas=api_replicas, api_routes=api_routes)
     hall_use = hall_use_table(sc, placements, pod_use)
     kw: dict[str, Any] = {} if progress is None else {"progress": progress}
     meta = dict(meta or {})
+    meta["api"] = api_meta(sc, api_use, api_routes, api_replicas)
     meta.setdefault("internal", sorted(str(i) for i in sc.workloads.index[sc.workloads["priority"] == "internal"]))
     return Plan(scenario=sc.name, status=Status(status), objective_usd=float(objective_usd), bound_usd=float(bound_usd),
                 gap=relative_gap(objective_usd, bound_usd), wall_s=float(wall_s), placements=placements,
                 unplaced=unplaced, site_use=site_use, pod_use=pod_use, link_use=link_use, hall_use=hall_use,
-                method=method,
-                interrupted=interrupted, meta=meta, **kw)
+                method=method, interrupted=interrupted, meta=meta, api_use=api_use, api_routes=api_routes,
+                api_replicas=api_replicas, **kw)
 
 
 def _active(placements: pd.DataFrame, weeks: pd.Index) -> np.ndarray:
@@ -450,8 +456,12 @@ def hall_use_table(sc: Scenario, placements: pd.DataFrame, pod_use: pd.DataFrame
     return out[HALL_USE_COLUMNS]
 
 
-def usage_tables(sc: Scenario, placements: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Derive per-week use of pods, sites and spans from placement rows.
+def usage_tables(sc: Scenario, placements: pd.DataFrame, *, api_replicas: pd.DataFrame | None = None,
+                 api_routes: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Derive per-week use of pods, sites and spans from placement rows and API replicas and routes.
+
+    API replicas count as ``api_gpus`` (pods and sites) and ``api_mw`` (sites), and in the
+    power, uplink, free GPUs and span traffic totals: leased + internal + API + free = GPUs.
 
     Returns
     -------
@@ -461,6 +471,9 @@ def usage_tables(sc: Scenario, placements: pd.DataFrame) -> tuple[pd.DataFrame, 
         free_gpus, uplink_gbps, uplink_capacity_gbps, power_mw.
     link_use : one row per (span, week): gbps, capacity_gbps, limit_gbps, utilisation (of capacity).
     """
+    api_rep, api_rt = empty_api_tables()[2], empty_api_tables()[1]
+    api_gpus, api_up, api_span = api_loads(sc, api_rep if api_replicas is None else api_replicas,
+                                           api_rt if api_routes is None else api_routes)
     weeks = sc.weeks
     act = _active(placements, weeks)
     pods = sc.pods
@@ -477,7 +490,7 @@ def usage_tables(sc: Scenario, placements: pd.DataFrame) -> tuple[pd.DataFrame, 
     split = placements.groupby(["lease", "replica"])["pod"].transform("size").to_numpy() > 1
     per_gpu = sc.settings.interpod_gbps_per_gpu
     up = placements["egress_gbps"].to_numpy() + np.where(split, per_gpu * placements["gpus"].to_numpy(), 0.0)
-    uplink = np.zeros_like(leased)
+    uplink = api_up.copy()
     np.add.at(uplink, rows, act * up[:, None])
     reserved = sc.reserved_gpus.to_numpy() + internal_jobs
     total = pods["gpus"].to_numpy()[:, None]
@@ -489,23 +502,27 @@ def usage_tables(sc: Scenario, placements: pd.DataFrame) -> tuple[pd.DataFrame, 
         "gpus": np.repeat(total[:, 0], len(weeks)),
         "internal_gpus": reserved.ravel().round().astype(np.int64),
         "leased_gpus": leased.ravel().round().astype(np.int64),
-        "free_gpus": (total - reserved - leased).ravel().round().astype(np.int64),
+        "free_gpus": (total - reserved - leased - api_gpus).ravel().round().astype(np.int64),
         "uplink_gbps": uplink.ravel(),
         "uplink_capacity_gbps": np.repeat(pods["uplink_gbps"].to_numpy(), len(weeks)),
+        "api_gpus": api_gpus.ravel().round().astype(np.int64),
     })
     kw = pod_use["sku"].map(sc.skus["server_kw_per_gpu"]) * pod_use["site"].map(sc.sites["pue"])
-    pod_use["power_mw"] = (pod_use["internal_gpus"] + pod_use["leased_gpus"]) * kw / 1000.0
+    pod_use["power_mw"] = (pod_use["internal_gpus"] + pod_use["leased_gpus"] + pod_use["api_gpus"]) * kw / 1000.0
+    pod_use["api_mw"] = pod_use["api_gpus"] * kw / 1000.0
     by = pod_use.groupby(["site", "week", "sku"])[["internal_gpus", "leased_gpus", "free_gpus"]].sum()
     wide = by.unstack("sku", fill_value=0)
     wide.columns = [f"{sku}_{what.removesuffix('_gpus')}" for what, sku in wide.columns]
-    site_use = pod_use.groupby(["site", "week"])[["internal_gpus", "leased_gpus", "free_gpus", "power_mw"]].sum()
+    site_use = pod_use.groupby(["site", "week"])[["internal_gpus", "leased_gpus", "api_gpus", "free_gpus",
+                                                  "power_mw", "api_mw"]].sum()
+    pod_use = pod_use.drop(columns="api_mw")
     site_use["available_mw"] = [sc.site_power_mw.loc[s, w] for s, w in site_use.index]
     site_use["headroom_mw"] = site_use["available_mw"] - site_use["power_mw"]
     site_use = site_use.join(wide[sorted(wide.columns)]).reset_index()
     # links
     spans = sc.spans
     span_idx = pd.Index(spans.index)
-    traffic = np.zeros((len(spans), len(weeks)))
+    traffic = api_span.copy()
     per_replica = placements.groupby(["lease", "replica"]).agg(
         egress_gbps=("egress_gbps", "sum"), spans=("spans", "first"), start_week=("start_week", "first"),
         end_week=("end_week", "first")).reset_index()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -592,13 +592,26 @@ def _describe(res: Residual, lo: LeaseOptions) -> tuple[str, str, list[Fix]]:
 # --------------------------------------------------------------------------- crowders
 @dataclass
 class Holdings:
-    """Where each placed lease holds room: GPUs per site, replicas per span, and which leases are where."""
+    """Where each placed lease holds room: GPUs per site, replicas per span, and which leases are where.
+
+    The arrays (one row per placed lease, in ``ids`` order, which is sorted) let
+    :func:`crowders` score every candidate at once.
+    """
 
     placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]
     site_gpus: dict[str, dict[int, int]]
     span_uses: dict[str, dict[int, int]]
     at_site: dict[int, set[str]]
     on_span: dict[int, set[str]]
+    ids: list[str] = field(default_factory=list)
+    t0: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    t1: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    egress_gbps: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    routed: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    gpus_at: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    """Leases x sites: GPUs each lease holds at each site."""
+    uses: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    """Leases x spans: replicas of each lease routed over each span."""
 
     @classmethod
     def of(cls, placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]) -> Holdings:
@@ -612,7 +625,41 @@ class Holdings:
                 for e in (f.path.span_idx if f.path is not None else ()):
                     uses[int(e)] = uses.get(int(e), 0) + 1
                     out.on_span.setdefault(int(e), set()).add(lid)
+        out.ids = sorted(placed)
+        los = [placed[lid][0] for lid in out.ids]
+        out.t0 = np.array([lo.t0 for lo in los], dtype=np.int64)
+        out.t1 = np.array([lo.t1 for lo in los], dtype=np.int64)
+        out.egress_gbps = np.array([lo.egress_gbps for lo in los], dtype=float)
+        out.routed = np.array([bool(lo.egress_mbps) for lo in los], dtype=bool)
+        n_sites = 1 + max((s for d in out.site_gpus.values() for s in d), default=-1)
+        n_spans = 1 + max((e for d in out.span_uses.values() for e in d), default=-1)
+        out.gpus_at = np.zeros((len(los), n_sites), dtype=np.int64)
+        out.uses = np.zeros((len(los), n_spans), dtype=np.int64)
+        for i, lid in enumerate(out.ids):
+            for s, g in out.site_gpus[lid].items():
+                out.gpus_at[i, s] = g
+            for e, n in out.span_uses[lid].items():
+                out.uses[i, e] = n
         return out
+
+    def ranked(self, lo: LeaseOptions, sites: set[int], spans: set[int]) -> list[str]:
+        """The leases holding GPUs at ``sites`` or traffic on ``spans`` in weeks of ``lo``'s term, most first.
+
+        Each scores (its GPUs at those sites + its routed replicas on those spans x its egress in Gbps) x the
+        weeks it shares with ``lo``; ties go by lease id.
+        """
+        if not self.ids:
+            return []
+        weeks = np.minimum(self.t1, lo.t1) - np.maximum(self.t0, lo.t0) + 1
+        s_idx = [s for s in sites if s < self.gpus_at.shape[1]]
+        e_idx = [e for e in spans if e < self.uses.shape[1]]
+        gpus = self.gpus_at[:, s_idx].sum(axis=1) if s_idx else np.zeros(len(self.ids), dtype=np.int64)
+        links = self.uses[:, e_idx].sum(axis=1) if e_idx else np.zeros(len(self.ids), dtype=np.int64)
+        keep = (weeks > 0) & ((gpus > 0) | ((links > 0) & self.routed))
+        score = -(gpus + links * self.egress_gbps) * weeks
+        idx = np.flatnonzero(keep)
+        order = idx[np.lexsort((idx, score[idx]))]  # ids are sorted: position breaks ties as the id would
+        return [self.ids[i] for i in order]
 
 
 def crowders(res: Residual, base: Residual, lo: LeaseOptions,
@@ -637,18 +684,7 @@ def crowders(res: Residual, base: Residual, lo: LeaseOptions,
     hold = holdings if holdings is not None else Holdings.of(placed)
     sites_ = {f.site for f in target}
     spans = {int(e) for f in target if f.path is not None for e in f.path.span_idx}
-    cands = set().union(*(hold.at_site.get(s, set()) for s in sites_), *(hold.on_span.get(e, set()) for e in spans))
-    scored = []
-    for lid in cands:
-        other = placed[lid][0]
-        if other.t1 < lo.t0 or other.t0 > lo.t1:
-            continue
-        weeks = min(other.t1, lo.t1) - max(other.t0, lo.t0) + 1
-        gpus = sum(g for s, g in hold.site_gpus[lid].items() if s in sites_)
-        links = sum(n for e, n in hold.span_uses[lid].items() if e in spans)
-        if gpus or (links and other.egress_mbps):
-            scored.append((-(gpus + links * other.egress_gbps) * weeks, lid))
-    order = [lid for _, lid in sorted(scored)][:_MAX_TRIES]
+    order = hold.ranked(lo, sites_, spans)[:_MAX_TRIES]
 
     def fits_without(ids: Collection[str]) -> bool:
         for lid in ids:

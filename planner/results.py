@@ -23,16 +23,19 @@ from typing import Any
 
 import pandas as pd
 
+from planner.api_plan import API_REPLICA_COLUMNS, API_ROUTE_COLUMNS, API_USE_COLUMNS
 from planner.errors import Problem, ScenarioError
-from planner.plan import API_REPLICAS_COLUMNS, API_ROUTES_COLUMNS, API_USE_COLUMNS, Plan
+from planner.plan import Plan
 from planner.provenance import check_source, recorded_scenario
 from planner.scenario import Scenario, default_scenario_path, load_scenario
 
-__all__ = ["API_TABLES", "Results", "api_table", "api_tables_from", "plan_document", "plan_file", "read_results"]
+__all__ = ["API_TABLES", "Results", "api_table", "plan_document", "plan_file", "read_results"]
 
-API_TABLES: dict[str, list[str]] = {"api_use": API_USE_COLUMNS, "api_routes": API_ROUTES_COLUMNS,
-                                    "api_replicas": API_REPLICAS_COLUMNS}
-"""The plan's API tables, as ``plan.json`` keys and results-folder CSVs (``<name>.csv``), with their columns."""
+API_TABLES: dict[str, list[str]] = {"api_use": API_USE_COLUMNS,
+                                    "api_routes": [c for c in API_ROUTE_COLUMNS if c != "spans"],
+                                    "api_replicas": API_REPLICA_COLUMNS}
+"""The plan's API tables, as ``plan.json`` keys and results-folder CSVs (``<name>.csv``), with the contract's
+columns (the optimiser adds each route's ``spans`` after them)."""
 
 _PLAN_FIX = "give a results folder (or its plan.json) written by `planner plan`"
 
@@ -70,8 +73,8 @@ def plan_document(sc: Scenario, plan: Plan, source: dict[str, Any] | None = None
     Beside the plan's own keys it holds ``meta.api`` (the horizon's API totals; zeros
     without APIs), ``api`` (those totals with ``tokens_demanded`` and
     ``served_share``), ``use_split`` (one record per use -- leases, apis, internal --
-    see :func:`planner.usesplit.use_split`) and the three API tables as records, so
-    that :func:`read_results` restores them.
+    see :func:`planner.usesplit.use_split`) and the three API tables as records
+    (:meth:`Plan.from_json` reads them back).
     """
     from planner.usesplit import API_TOTAL_KEYS, api_totals, use_split
 
@@ -95,34 +98,6 @@ def api_table(plan: Plan, name: str) -> pd.DataFrame:
     table = getattr(plan, name)
     columns = API_TABLES[name]
     return table.reindex(columns=[*columns, *(c for c in table.columns if c not in columns)])
-
-
-def api_tables_from(doc: dict[str, Any]) -> dict[str, pd.DataFrame]:
-    """The API tables a ``plan.json`` document holds, typed (empty with their columns when it holds none).
-
-    Examples
-    --------
-    >>> t = api_tables_from({"api_use": [{"stream": "S1", "week": 2, "reason": None}]})
-    >>> row = t["api_use"].iloc[0]
-    >>> row["stream"], int(row["week"]), row["reason"], list(t["api_routes"].columns)[:2]
-    ('S1', 2, '', ['stream', 'week'])
-    """
-    out = {}
-    for name, columns in API_TABLES.items():
-        rows = doc.get(name) or []
-        extra = list(dict.fromkeys(k for r in rows if isinstance(r, dict) for k in r if k not in columns))
-        table = pd.DataFrame(rows, columns=[*columns, *extra])
-        if "spans" in table:  # a route's DCI spans: a tuple, as placements hold them
-            table["spans"] = table["spans"].map(lambda v: tuple(str(s) for s in v) if isinstance(v, list) else ())
-        for c in columns:
-            if c in _INT_COLUMNS:
-                table[c] = table[c].astype("int64")
-            elif c in _TEXT_COLUMNS:
-                table[c] = ["" if pd.isna(v) else str(v) for v in table[c]]
-            else:
-                table[c] = table[c].astype(float)
-        out[name] = table
-    return out
 
 
 _INT_COLUMNS = frozenset({"week", "replicas", "gpus", "started"})
@@ -250,8 +225,6 @@ def read_results(path: str | Path, scenario: str | Path | None = None) -> Result
         raise ScenarioError(malformed)
     try:
         plan = Plan.from_json(json.dumps(doc), sc)
-        for name, table in api_tables_from(doc).items():
-            setattr(plan, name, table)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise _fail(file, f"the plan does not fit scenario {sc.name} ({sc_path}): {type(exc).__name__}: {exc}",
                     "re-run `planner plan` for this scenario") from None

@@ -344,3 +344,122 @@ def cross_check(sc: Scenario, best: float) -> None:
     assert all(b >= best - 1e-6 for b in bounds.values()), bounds
     sites = optimise(sc, time_limit_s=5, method="sites")  # the site-level method: LP-guided greedy, then LNS
     assert sites.check(sc) == [] and sites.objective_usd <= best + 1e-6 <= sites.bound_usd + 2e-6
+
+
+def exact_api_milp(sc: Scenario) -> float:
+    """Best plan value of span=pod leases and hosted-model APIs, from a plain per-week MIP (HiGHS via scipy).
+
+    Written from the API contract (README), not from the planner's model: replicas per
+    (model, pod, week) and starts (integer), tokens per second served per (stream, site,
+    path within the network budget, week) -- integer, as the planner counts them --,
+    demand and throughput rows, and every capacity per pod, site and span and week with the
+    leases: GPUs, power (API GPUs draw like leased ones), pod uplink (a replica at full
+    throughput x its model's largest bits per token), DCI (served x the stream's larger
+    bits per token on every span of its path). No upside of internal work.
+    """
+    wl, pods = sc.workloads, sc.pods
+    hours, rate = sc.horizon.hours_per_period, sc.settings.transport_usd_per_gbps_km_week
+    kw = pods["sku"].map(sc.skus["server_kw_per_gpu"]) * pods["site"].map(sc.sites["pue"])
+    cat, dem = sc.api_models, sc.api_demand
+    obj: list[float] = []
+    ub: list[float] = []
+    rows: list[dict[int, float]] = []
+    lo_: list[float] = []
+    hi_: list[float] = []
+
+    def var(value: float, hi: float) -> int:
+        obj.append(-value)
+        ub.append(hi)
+        return len(obj) - 1
+
+    def add(coefs: dict[int, float], lo: float, hi: float) -> None:
+        rows.append(coefs)
+        lo_.append(lo)
+        hi_.append(hi)
+
+    # leases: one option per (replica, pod, path), as exact_milp
+    opts = options(sc)
+    lease_cols: list[tuple[str, Option, int]] = []
+    for lid, w in wl.iterrows():
+        pl = var(0.0, 1.0)
+        if w["priority"] == "internal":
+            add({pl: 1.0}, 1, 1)
+        for _ in range(int(w["replicas"])):
+            js = [var(o.value, 1.0) for o in opts[str(lid)]]
+            lease_cols += [(str(lid), o, j) for o, j in zip(opts[str(lid)], js, strict=True)]
+            add({j: 1.0 for j in js} | {pl: -1.0}, 0, 0)
+        if w["anti_affinity"]:
+            for site in sc.sites.index:
+                add({j: 1.0 for lj, o, j in lease_cols if lj == lid and o.site == site}, -np.inf, 1)
+    # APIs
+    bits = {s: 8.0 * max(float(d["bytes_in_per_token"]), float(d["bytes_out_per_token"])) for s, d in dem.iterrows()}
+    model_bits = {m: max(bits[s] for s in dem.index[dem["model"] == m]) for m in set(dem["model"])}
+    rep: dict[tuple[str, str, int], int] = {}
+    for (m, sku), c in cat.iterrows():
+        if m not in model_bits:
+            continue
+        for pod in pods.index[pods["sku"] == sku]:
+            site = pods.at[pod, "site"]
+            g = int(c["gpus_per_replica"])
+            power = g * kw[pod] * hours / 1000 * float(sc.sites.at[site, "power_price_usd_per_mwh"])
+            for wk in sc.weeks:
+                rep[(m, pod, wk)] = var(-power, float(pods.at[pod, "gpus"] // g))
+            for wk in sc.weeks:  # start >= rep[w] - rep[w - 1]
+                st = var(-float(c["replica_start_usd"]), float(pods.at[pod, "gpus"] // g))
+                add({st: 1.0, rep[(m, pod, wk)]: -1.0} | ({rep[(m, pod, wk - 1)]: 1.0} if wk > 1 else {}), 0, np.inf)
+    served: list[tuple[str, str, tuple[str, ...], int, int]] = []  # stream, site, spans, week, column
+    for sid, d in dem.iterrows():
+        unit = float(d["avg_tokens_per_s"]) / float(d["peak_tokens_per_s"]) * hours * 3600 * float(
+            d["price_usd_per_mtok"]) / 1e6
+        sites = sorted({pods.at[p, "site"] for (m, p, _) in rep if m == d["model"]})
+        for wk in range(int(d["start_week"]), int(d["end_week"]) + 1):
+            mine = []
+            for site in sites:
+                for spans, lat, km in _paths(sc, site, d["region"], sc.settings.k_paths):
+                    if lat > float(d["network_budget_ms"]):
+                        continue
+                    j = var(unit - bits[sid] / 1e9 * km * rate, float(d["peak_tokens_per_s"]))
+                    served.append((str(sid), site, spans, wk, j))
+                    mine.append(j)
+            add({j: 1.0 for j in mine}, -np.inf, float(d["peak_tokens_per_s"]))
+    throughput: dict[tuple[str, str, int], dict[int, float]] = {}  # per (model, site, week)
+    for (m, pod, wk), j in rep.items():
+        tps = float(cat.at[(m, pods.at[pod, "sku"]), "tokens_per_s"])
+        throughput.setdefault((m, pods.at[pod, "site"], wk), {})[j] = -tps
+    for sid, site, _, wk, j in served:
+        throughput[(dem.at[sid, "model"], site, wk)][j] = 1.0
+    for coefs in throughput.values():
+        add(coefs, -np.inf, 0)
+    # capacities, week by week
+    for wk in sc.weeks:
+        act = [(lid, o, j) for lid, o, j in lease_cols if wl.at[lid, "start_week"] <= wk <= wl.at[lid, "end_week"]]
+        for pod in pods.index:
+            gpu = {j: float(wl.at[lid, "gpus"]) for lid, o, j in act if o.pod == pod}
+            up = {j: float(wl.at[lid, "egress_gbps"]) for lid, o, j in act if o.pod == pod}
+            for (m, p, w2), j in rep.items():
+                if p == pod and w2 == wk:
+                    c = cat.loc[(m, pods.at[pod, "sku"])]
+                    gpu[j] = float(c["gpus_per_replica"])
+                    up[j] = float(c["tokens_per_s"]) * model_bits[m] / 1e9
+            add(gpu, -np.inf, float(pods.at[pod, "gpus"] - sc.reserved_gpus.at[pod, wk]))
+            add(up, -np.inf, float(pods.at[pod, "uplink_gbps"]))
+        for site in sc.sites.index:
+            here = pods.index[pods["site"] == site]
+            reserved_kw = float((sc.reserved_gpus.loc[here, wk] * kw[here]).sum())
+            load = {j: float(wl.at[lid, "gpus"] * kw[o.pod]) for lid, o, j in act if o.site == site}
+            for (m, p, w2), j in rep.items():
+                if w2 == wk and pods.at[p, "site"] == site:
+                    load[j] = float(cat.at[(m, pods.at[p, "sku"]), "gpus_per_replica"] * kw[p])
+            add(load, -np.inf, float(sc.site_power_mw.at[site, wk]) * 1000 - reserved_kw)
+        for e in sc.spans.index:
+            load = {j: float(wl.at[lid, "egress_gbps"]) for lid, o, j in act if e in o.spans}
+            load |= {j: bits[s] / 1e9 for s, _, spans, w3, j in served if w3 == wk and e in spans}
+            add(load, -np.inf, float(sc.spans.at[e, "capacity_gbps"] * sc.settings.max_link_utilisation))
+    a = np.zeros((len(rows), len(obj)))
+    for i, coefs in enumerate(rows):
+        for j, v in coefs.items():
+            a[i, j] += v
+    res = milp(np.array(obj), constraints=LinearConstraint(a, lo_, hi_), integrality=np.ones(len(obj)),
+               bounds=Bounds(0, ub))
+    assert res.status == 0, res.message
+    return float(-res.fun)

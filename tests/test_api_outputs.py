@@ -31,7 +31,7 @@ from typer.testing import CliRunner
 from planner.cli.console import api_line, plan_summary
 from planner.network import build_network
 from planner.optimise.heuristics.greedy import greedy
-from planner.plan import Plan
+from planner.plan import Plan, make_plan
 from planner.report import render_report, write_report
 from planner.results import API_TABLES, read_results
 from planner.routing import candidate_paths
@@ -81,7 +81,7 @@ def write_with_apis(folder: Path) -> Path:
 
 
 def with_apis(sc: Scenario, plan: Plan) -> Plan:
-    """The plan with the two streams' API tables, ``meta["api"]`` and ``api_gpus`` / ``api_mw`` use columns."""
+    """The leases' plan with the two streams' API tables (its use tables and ``meta["api"]`` count them)."""
     hours = sc.horizon.hours_per_period
     rep: list[dict[str, Any]] = []
     for pod, site, weeks, n in (("A2", "SA", (1, 2, 3, 4), 3), ("B1", "SB", (2, 3), 2)):
@@ -112,25 +112,12 @@ def with_apis(sc: Scenario, plan: Plan) -> Plan:
                     "served_share": 0.4, "revenue_usd": 2000 * 1.0 * hours * 3600 * 1.0 / 1e6, "reason": REASON_S2})
         routes.append({"stream": "S2", "week": w, "model": "m1", "region": "P2", **path("SB~P2~0"),
                        "served_tokens_per_s": 2000.0, "gbps": 2000 * 64 / 1e9, "transport_usd": 0.0})
-    plan.api_use = pd.DataFrame(use, columns=API_USE_COLUMNS)
-    plan.api_routes = pd.DataFrame(routes, columns=[*API_ROUTES_COLUMNS, "spans"])  # the optimiser adds spans
-    plan.api_replicas = pd.DataFrame(rep, columns=API_REPLICAS_COLUMNS)
-    gpus = plan.api_replicas.groupby(["pod", "week"])["gpus"].sum()
-    pu = plan.pod_use
-    pu["api_gpus"] = [int(gpus.get((p, w), 0)) for p, w in zip(pu["pod"], pu["week"], strict=True)]
-    pu["free_gpus"] -= pu["api_gpus"]
-    by_site = pu.groupby(["site", "week"])["api_gpus"].sum()
-    su = plan.site_use
-    su["api_gpus"] = [int(by_site.get((s, w), 0)) for s, w in zip(su["site"], su["week"], strict=True)]
-    su["free_gpus"] -= su["api_gpus"]
-    su["api_mw"] = su["api_gpus"] / 1000.0
-    revenue = float(plan.api_use["revenue_usd"].sum())
-    power = float(plan.api_replicas["power_usd"].sum())
-    start = float(plan.api_replicas["start_usd"].sum())
-    plan.meta["api"] = {"revenue_usd": revenue, "power_usd": power, "transport_usd": 0.0, "start_usd": start,
-                        "net_usd": revenue - power - start, "gpu_hours": float(plan.api_replicas["gpus"].sum()) * hours,
-                        "tokens_served": (3000 * 0.5 * 4 + 2000 * 2) * hours * 3600.0}
-    return plan
+    tables = (pd.DataFrame(use, columns=API_USE_COLUMNS),
+              pd.DataFrame(routes, columns=[*API_ROUTES_COLUMNS, "spans"]),  # the optimiser adds each route's spans
+              pd.DataFrame(rep, columns=API_REPLICAS_COLUMNS))
+    # the use tables count the API GPUs, power and traffic; meta["api"] holds the totals
+    return make_plan(sc, plan.placements, plan.unplaced, status=plan.status, objective_usd=plan.objective_usd,
+                     bound_usd=plan.bound_usd, wall_s=plan.wall_s, method=plan.method, meta=plan.meta, api=tables)
 
 
 @pytest.fixture
@@ -472,3 +459,60 @@ def test_api_routes_layer_in_geojson_geopackage_and_kml(tmp_path: Path, sc: Scen
     assert run.returncode == 0, run.stdout + run.stderr
     assert 'id="api_routes"' in kml.read_text() or "<name>api_routes</name>" in kml.read_text()
 
+
+
+# --------------------------------------------------------------------------- real solves with APIs
+def _competing(folder: Path) -> Path:
+    """Leases and one API stream competing for the tiny scenario's 400 GPUs.
+
+    A replica of m1 serves 1,000 tokens/s on 4 GPUs: at $p per million tokens it earns
+    1,000 x 3,600 x p / 1e6 / 4 = 0.9 p dollars per GPU-hour, against the leases' $2:
+    at the book's $8 the stream is worth more than the leases, at a quarter of it ($2,
+    $1.80 per GPU-hour) less. It asks 100,000 tokens/s at P1: every GPU there is.
+    """
+    data = _scenario_data()
+    data["leases"] = [tiny.lease("L1", 180, 2.0), tiny.lease("L2", 100, 2.0), tiny.lease("L3", 90, 2.0)]
+    path = tiny.write(folder, data)
+    (folder / "models.yaml").write_text(yaml.safe_dump(MODELS, sort_keys=False))
+    (folder / "api_demand.csv").write_text(API_DEMAND_CSV.splitlines()[0] + "\nS1,m1,P1,1,4,100000,,8,12,4,8\n")
+    doc = yaml.safe_load(path.read_text())
+    doc["files"].update({"models": "models.yaml", "api_demand": ["api_demand.csv"]})
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_a_real_solve_with_apis_writes_reads_back_and_reports(tmp_path: Path) -> None:
+    from planner.optimise.optimiser import optimise
+
+    sc = load_scenario(write_with_apis(tmp_path / "tiny"))
+    plan = optimise(sc, time_limit_s=5, explain=True)
+    assert plan.check(sc) == []
+    assert plan.api_use["served_tokens_per_s"].sum() > 0 and len(plan.api_replicas) > 0
+    out = write_run(sc, plan, tmp_path / "run")
+    back = read_results(out).plan
+    assert back.check(sc) == []
+    pd.testing.assert_frame_equal(back.pod_use, plan.pod_use, check_dtype=False)  # API GPUs counted again
+    for name in ("api_use", "api_routes", "api_replicas"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(plan, name), check_dtype=False)
+    t = api_totals(sc, plan)
+    assert t["revenue_usd"] == pytest.approx(plan.meta["api"]["revenue_usd"])
+    assert 0 < t["served_share"] <= 1
+    assert api_line(sc, plan) is not None and "APIs" in _summary(plan, sc)
+    page = (out / "report.html").read_text()
+    assert 'id="apis"' in page and 'id="api-gpus-chart"' in page
+    split = use_split(sc, plan)
+    assert split.loc["apis", "gpu_hours"] == pytest.approx(plan.meta["api"]["gpu_hours"])
+
+
+def test_sweep_api_gpus_do_not_grow_as_the_token_price_falls(tmp_path: Path) -> None:
+    from planner.whatif.sweep import sweep
+
+    sc = load_scenario(_competing(tmp_path / "tiny"))
+    grid = {"parameters": {"api_price_factor": [4.0, 1.0, 0.25]}, "time_limit_s": 5}
+    table = sweep(sc, grid, serial=True)
+    assert table["status"].isin(["OPTIMAL", "FEASIBLE"]).all(), table[["status", "error"]]
+    gpus = table["api_gpus_peak"].tolist()
+    assert gpus == sorted(gpus, reverse=True), table[["api_price_factor", "api_gpus_peak", "gpus_leased_peak"]]
+    assert gpus[0] > gpus[-1]  # dear tokens take GPUs from the leases; cheap ones leave them to leasing
+    leases = table["lease_revenue_usd"].tolist()
+    assert leases == sorted(leases), table[["api_price_factor", "lease_revenue_usd", "api_revenue_usd"]]

@@ -255,3 +255,36 @@ def random_halls(seed: int, n: int) -> dict[str, Any]:
     leases[0] |= {"price_usd_per_gpu_hour": 0, "gpus": 20, "span": "pod", "replicas": 1}
     d["leases"] = leases
     return d
+
+
+# --------------------------------------------------------------------------- hosted-model APIs
+def api_model(model: str, sku: str = "T1", gpus: int = 10, tokens_per_s: float = 1000.0, start_usd: float = 0.0,
+              name: str = "") -> dict[str, Any]:
+    """One (model, SKU) deployment row of the model catalogue, as ``Scenario.api_models`` holds it."""
+    return {"model": model, "sku": sku, "name": name or model, "gpus_per_replica": gpus,
+            "tokens_per_s": tokens_per_s, "replica_start_usd": start_usd, "source": ""}
+
+
+def api_stream(stream: str, model: str, region: str, peak: float, price: float, *, start_week: int = 1,
+               end_week: int = 4, avg: float | None = None, budget_ms: float = 100.0, bytes_in: float = 4.0,
+               bytes_out: float = 4.0) -> dict[str, Any]:
+    """One API demand stream, as a row of ``Scenario.api_demand``."""
+    return {"stream": stream, "model": model, "region": region, "start_week": start_week, "end_week": end_week,
+            "peak_tokens_per_s": float(peak), "avg_tokens_per_s": float(peak if avg is None else avg),
+            "price_usd_per_mtok": float(price), "network_budget_ms": float(budget_ms),
+            "bytes_in_per_token": float(bytes_in), "bytes_out_per_token": float(bytes_out)}
+
+
+def apis(sc: Any, models: list[dict[str, Any]], demand: list[dict[str, Any]]) -> Any:
+    """``sc`` (a loaded Scenario) with the API catalogue and demand of the contract, built from these rows."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from planner.apis import API_DEMAND_COLUMNS, API_MODEL_COLUMNS
+
+    cat = pd.DataFrame(models, columns=["model", "sku", *API_MODEL_COLUMNS]).set_index(["model", "sku"])
+    cat = cat.astype({"gpus_per_replica": int, "tokens_per_s": float, "replica_start_usd": float})
+    dem = pd.DataFrame(demand, columns=["stream", *API_DEMAND_COLUMNS]).set_index("stream")
+    dem = dem.astype({"start_week": int, "end_week": int})
+    return replace(sc, api_models=cat, api_demand=dem)

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from planner.optimise.apis import ApiSolution
 from planner.optimise.residual import ReplicaFit
 from planner.plan import relative_gap
 
@@ -82,6 +83,8 @@ class Incumbent:
     best_fits: Fits | None = None
     """The placements of the best plan handed over with its placements (CP-SAT's own are read once it ends)."""
     best_fits_value: float = -float("inf")
+    best_api: ApiSolution | None = None
+    """The API service of :attr:`best_fits` when a step handed it over (``None``: the greedy filler's on them)."""
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
@@ -89,7 +92,8 @@ class Incumbent:
         """Whether any plan has been reported."""
         return self.value > -float("inf")
 
-    def offer(self, value: float | None = None, fits: Fits | None = None, *, bound: float | None = None) -> bool:
+    def offer(self, value: float | None = None, fits: Fits | None = None, *, bound: float | None = None,
+              api: ApiSolution | None = None) -> bool:
         """A plan worth ``value`` (with its placements, if at hand) and/or a proven ``bound``.
 
         The plan is reported if it beats every plan so far, the bound if it is tighter
@@ -97,6 +101,7 @@ class Incumbent:
         both. Returns whether anything was reported. Placements given are kept when
         they are the best given so far, reported or not (CP-SAT's plans arrive without
         them, and again with them, at the value already reported, once a search ends).
+        ``api`` is the plan's API service, kept with its placements.
         """
         with self._lock:
             news = False
@@ -105,7 +110,7 @@ class Incumbent:
                 news = True
             if value is not None:
                 if fits is not None and value > self.best_fits_value + TOLERANCE_USD:
-                    self.best_fits, self.best_fits_value = fits, value
+                    self.best_fits, self.best_fits_value, self.best_api = fits, value, api
                 if value > self.value + TOLERANCE_USD:
                     self.value = value
                     news = True

@@ -11,7 +11,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import networkx as nx
 import numpy as np
@@ -20,6 +20,9 @@ import pandas as pd
 from planner.network import build_network
 from planner.routing import candidate_paths
 from planner.scenario import Scenario
+
+if TYPE_CHECKING:
+    from planner.optimise.apis import ApiInstance
 
 __all__ = ["KBPS", "MBPS", "UNLIMITED", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance",
            "lease_groups", "option_id", "pod_groups", "start_options", "usable_pods"]
@@ -144,6 +147,8 @@ class Instance:
     """Pods x weeks: the chance internal work takes back the pod's spot capacity in the week."""
     spot_refund: float = 1.0
     """Share of a pre-empted week's revenue a spot lease refunds (``settings.spot_refund_factor``)."""
+    api: ApiInstance | None = None
+    """The hosted-model APIs' streams and deployments (:mod:`planner.optimise.apis`); ``None`` without API demand."""
 
     def uplink_kbps(self, lo: LeaseOptions, gpus: int, *, split: bool) -> int:
         """Uplink load of a part of ``gpus`` GPUs of one replica of ``lo`` on its pod."""
@@ -264,7 +269,7 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
     worst = sc.worst_free_gpus().to_numpy().astype(np.int64)
     upside_w = np.zeros_like(site_w)
     np.add.at(upside_w, pod_site, (sc.free_gpus().to_numpy().astype(np.int64) - worst) * w_per_gpu[:, None])
-    return Instance(sc=sc, graph=g, paths=cand, site_ids=site_ids, pod_ids=pod_ids, span_ids=span_ids,
+    inst = Instance(sc=sc, graph=g, paths=cand, site_ids=site_ids, pod_ids=pod_ids, span_ids=span_ids,
                     pod_site=pod_site,
                     pod_free=sc.free_gpus().to_numpy().astype(np.int64),
                     pod_uplink_kbps=np.floor(pods["uplink_gbps"].to_numpy() * KBPS + 1e-6).astype(np.int64),
@@ -277,6 +282,10 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
                     pod_free_worst=worst, site_power_w_worst=site_w - upside_w,
                     pod_preempt=sc.preemption_chance().to_numpy(dtype=float),
                     spot_refund=sc.settings.spot_refund_factor)
+    from planner.optimise.apis import build_api  # the API module reads the instance's types
+
+    inst.api = build_api(sc, inst, by_site_pop)
+    return inst
 
 
 def option_id(lease: str, start_week: int) -> str:

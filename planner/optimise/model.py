@@ -34,9 +34,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from ortools.sat.python import cp_model
 
+from planner.optimise.api_model import OBJECTIVE_SCALE, ApiVars, add_api_rows, add_api_vars, hint_api
+from planner.optimise.apis import ApiSolution
 from planner.optimise.families import CAPACITIES, Family
+from planner.optimise.heuristics.api_fill import fill_apis
 from planner.optimise.instance import UNLIMITED, Instance, LeaseOptions, lease_groups, usable_pods
-from planner.optimise.residual import ReplicaFit
+from planner.optimise.residual import ReplicaFit, Residual
 
 __all__ = ["PlacementModel", "add_hint", "build_model", "canonical", "canonical_equal", "read_fits", "segments"]
 
@@ -65,6 +68,10 @@ class PlacementModel:
     value_coefs: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """The objective's exact coefficients (CP-SAT's are rounded to whole dollars, in the plan's favour)."""
     n_constraints: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    api: ApiVars | None = None
+    """The hosted-model APIs' variables (:mod:`planner.optimise.api_model`); ``None`` without API demand."""
+    objective_scale: int = 1
+    """CP-SAT's objective counts USD / this (1 without APIs; :data:`~planner.optimise.api_model.OBJECTIVE_SCALE`)."""
 
     def value_of(self, solution: Sequence[int] | np.ndarray) -> float:
         """The exact objective of a solution (every variable's value, by index), not CP-SAT's rounded one."""
@@ -176,13 +183,19 @@ def build_model(inst: Instance, *, previous: dict[str, list[ReplicaFit] | None] 
                 cp.add(sum(m.site_expr(lo, r, s) for r in range(lo.replicas)) <= 1)
         _break_replica_symmetry(m, lo)
     _one_start(m, leases)
+    m.api = add_api_vars(m, obj)
 
     _capacity_constraints(m, leases, periods)
     if previous:
         penalty = inst.sc.settings.move_penalty_usd if move_penalty_usd is None else move_penalty_usd
         _stay_constraints(m, previous, obj, penalty)
         _keep_sold(m, previous, obj, inst.sc.settings.drop_penalty_factor)
+    if m.api is not None:  # finer units, every coefficient rounded up (costs down), so the bound stays a bound
+        m.objective_scale = OBJECTIVE_SCALE
+        obj = [(v, math.ceil(exact * OBJECTIVE_SCALE), exact) for v, _, exact in obj]
     cp.maximize(sum(c * v for v, c, _ in obj if c != 0))
+    if m.objective_scale != 1:  # CP-SAT reports its objective and bound in USD
+        cp.proto.objective.scaling_factor = -1.0 / m.objective_scale
     m.value_vars = np.array([v.index for v, _, _ in obj], dtype=np.int64)
     m.value_coefs = np.array([exact for _, _, exact in obj], dtype=float)
     return m
@@ -335,6 +348,7 @@ def _capacity_constraints(m: PlacementModel, leases: list[LeaseOptions], periods
         if c.family is Family.GPUS:
             _counting_cuts(m, leases, segs, active)  # valid inequalities on GPUs, right after their rows
     _worst_case_rows(m, leases, segs, active, terms)
+    add_api_rows(m, leases, terms, segs, active)
 
 
 def _spot_terms(m: PlacementModel, lo: LeaseOptions, r: int, obj: list[Term]) -> None:
@@ -489,8 +503,12 @@ def _stay_constraints(m: PlacementModel, previous: dict[str, list[ReplicaFit] | 
 
 
 def add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
-              previous: dict[str, list[ReplicaFit] | None] | None) -> None:
-    """Hint every variable of ``m`` from a set of replica fits (a complete hint)."""
+             previous: dict[str, list[ReplicaFit] | None] | None, api: ApiSolution | None = None) -> None:
+    """Hint every variable of ``m`` from a set of replica fits (a complete hint).
+
+    The API variables take ``api``, or, when omitted, what the greedy API filler serves
+    with the capacity ``fits`` leave.
+    """
     inst = m.inst
     for lo in inst.leases:
         if lo.lease not in m.placed:
@@ -516,6 +534,8 @@ def add_hint(m: PlacementModel, fits: dict[str, list[ReplicaFit]],
     for lid, st in m.stay.items():
         prev = previous.get(lid) if previous else None
         m.cp.add_hint(st, bool(prev is not None and lid in fits and canonical_equal(fits[lid], prev)))
+    if m.api is not None:  # last: the leases' load variables read the leases' hints
+        hint_api(m, api if api is not None else fill_apis(inst, Residual.after(inst, fits)))
 
 
 def canonical_equal(a: list[ReplicaFit], b: list[ReplicaFit]) -> bool:

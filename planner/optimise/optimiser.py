@@ -25,9 +25,12 @@ import pandas as pd
 from ortools.sat.python import cp_model
 
 from planner.errors import InfeasibleError
+from planner.optimise.apis import ApiSolution, api_value, take
+from planner.optimise.bounds.api_lp import api_revenue_bound
 from planner.optimise.budget import Budget
 from planner.optimise.cpsat import CpSatSettings, export_model
-from planner.optimise.heuristics.greedy import placement_rows, plan_value
+from planner.optimise.heuristics.api_fill import fill_apis
+from planner.optimise.heuristics.greedy import placement_rows, plan_api_tables, plan_value
 from planner.optimise.heuristics.polish import polish as eviction_polish
 from planner.optimise.heuristics.warmstart import LpKind, WarmStart, warm_start
 from planner.optimise.incumbent import Incumbent, Progress
@@ -236,11 +239,11 @@ class Optimiser:
     def revenue_bound(self) -> float:
         """A plan earns at most every lease's revenue (costs are not negative): the bound without a relaxation.
 
-        A lease with a start window counts once (its options earn the same).
+        A lease with a start window counts once (its options earn the same); every API token demanded counts sold.
         """
         assert self.instance is not None
         return float(sum(math.ceil(opts[0].revenue_usd) for opts in lease_groups(self.instance.leases).values()
-                         if not opts[0].internal))
+                         if not opts[0].internal)) + math.ceil(api_revenue_bound(self.instance))
 
     def export_model(self, path: str | Path) -> Path:
         """Write the pod-level CP-SAT model, with its warm-start hint, for solving elsewhere (building it first).
@@ -295,23 +298,30 @@ class Optimiser:
 
     def finish(self, fits: dict[str, list[ReplicaFit]], status: Status, wall: float, interrupted: bool,
                bound: float, bound_source: str, *, stayable: set[str], stayed: set[str],
-               info: Mapping[str, Any], polish_after: bool = True) -> Plan:
+               info: Mapping[str, Any], polish_after: bool = True, api: ApiSolution | None = None) -> Plan:
         """The last step of every method: the final polish (unless re-planning), the plan's tables and facts.
 
         ``info`` holds the method's own :class:`~planner.plan.SolverFacts` (model size,
         CP-SAT's status and objective, the focused or neighbourhood search in short).
+        ``api`` is the plan's API service (CP-SAT's); the polish then works around it. Without
+        one, the greedy API filler serves what the final leases leave.
         """
         inst = self.instance
         assert inst is not None
         res = Residual.after(inst, fits)
+        take(inst.api, api, res)
         polished = False
         if self.previous_plan is None and polish_after:  # re-plans keep CP-SAT's minimal-move answer as it is
             better, better_res = self.polish("final polish", fits, res)
-            if plan_value(inst, better) > plan_value(inst, fits) + 1e-6:
+            if plan_value(inst, better, api) > plan_value(inst, fits, api) + 1e-6:
                 fits, res, polished = better, better_res, True
+        if api is None:
+            api = fill_apis(inst, res)
+            take(inst.api, api, res)
         rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
         placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
         unplaced = explain_unplaced(inst, placements, res, explain=self.explain)
+        api_net = api_value(inst.api, api).net_usd
         before = set() if self.previous_plan is None else set(self.previous_plan.placements["lease"])
         net = float((placements["revenue_usd"] - placements["power_cost_usd"]
                      - placements["transport_cost_usd"]).sum())
@@ -320,7 +330,8 @@ class Optimiser:
         settings = self.sc.settings
         dropped_revenue = float(self.sc.workloads.loc[sorted(before - placed_now), "revenue_usd"].sum()) if before \
             else 0.0
-        objective = net - settings.move_penalty_usd * len(relocated) - settings.drop_penalty_factor * dropped_revenue
+        objective = (net + api_net - settings.move_penalty_usd * len(relocated)
+                     - settings.drop_penalty_factor * dropped_revenue)
         self.incumbent.offer(objective, bound=bound)  # the last row of the progress: this plan, this bound
         bound = min(bound, self.incumbent.bound)
         warm = None if self.warm is None else {
@@ -342,7 +353,7 @@ class Optimiser:
         return make_plan(self.sc, placements, unplaced, status=status, objective_usd=objective,
                          bound_usd=max(bound, objective), wall_s=wall,
                          method="cp-sat" if self.method_used == "pods" else "site-lp + lns", interrupted=interrupted,
-                         meta=facts.to_meta(), progress=progress)
+                         meta=facts.to_meta(), progress=progress, api=plan_api_tables(inst, api, res))
 
 
 def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers: int = 2,

@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 from ortools.sat.python import cp_model
 
+from planner.optimise.bounds.api_lp import api_lp_bound
 from planner.optimise.bounds.pod_lp import quiet_stdout
 from planner.optimise.instance import Instance, LeaseOptions, lease_groups, usable_pods
 from planner.optimise.model import segments
@@ -368,6 +369,10 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
                   on_round: Callable[[dict[str, float]], None] | None = None) -> PatternBound:
     """Solve the pattern relaxation by column generation and return its bound.
 
+    The patterns hold leases only; hosted-model APIs add their own LP optimum
+    (:func:`~planner.optimise.bounds.api_lp.api_lp_bound`, every capacity theirs) as a
+    separate term of ``bound_usd``: a true bound, looser than one where both share the rows.
+
     Parameters
     ----------
     inst
@@ -441,5 +446,6 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
             break
         if wall >= time_limit_s:
             break
+    best += api_lp_bound(inst) * M  # the APIs alone, as a separate term: true, looser than shared rows
     return PatternBound(status, best / M, master / M, rounds, len(b.pattern_col), time.perf_counter() - t,
                         pd.DataFrame(history))

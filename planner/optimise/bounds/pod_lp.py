@@ -101,6 +101,7 @@ def lp_relaxation(cp: cp_model.CpModel, *, time_limit_s: float = 60.0, backend: 
         status = solver.Solve()
     name = {pywraplp.Solver.OPTIMAL: Status.OPTIMAL, pywraplp.Solver.FEASIBLE: Status.FEASIBLE,
             pywraplp.Solver.INFEASIBLE: Status.INFEASIBLE}.get(status, Status.UNKNOWN)
-    value = obj.Value() + sign * o.offset if name is Status.OPTIMAL else float("nan")
+    unit = abs(o.scaling_factor) or 1.0  # USD per objective unit (finer than a dollar with APIs)
+    value = (obj.Value() + sign * o.offset) * unit if name is Status.OPTIMAL else float("nan")
     vals = np.array([x.solution_value() for x in xs]) if name is Status.OPTIMAL else np.zeros(len(xs))
     return LpResult(name, value, vals, time.perf_counter() - t)

@@ -41,6 +41,7 @@ import scipy.sparse as sp
 from ortools.linear_solver.python import model_builder_helper as mbh
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from planner.optimise.bounds.api_lp import api_lp_bound
 from planner.optimise.bounds.pod_lp import quiet_stdout
 from planner.optimise.families import Family
 from planner.optimise.instance import MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups, pod_groups, usable_pods
@@ -462,6 +463,9 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     Returns
     -------
     SiteRelaxation
+        Its ``bound_usd`` adds the hosted-model APIs' own LP optimum
+        (:func:`~planner.optimise.bounds.api_lp.api_lp_bound`) to the leases' bound: true,
+        but looser than rows shared by both.
 
     Examples
     --------
@@ -530,6 +534,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
             for p in pods.tolist():
                 weights[p] = weights.get(p, 0.0) + float(x[k]) / unit
     path: dict[str, dict[str, float]] = {}  # routes are left to the greedy: the LP routes flows, not leases
+    bound += api_lp_bound(inst)  # the APIs alone, as a separate term (see bounds.api_lp): true, looser
     return SiteRelaxation(status, bound, placed,
                           Guide(site, path, pod), block, mat.shape[0], mat.shape[1], int(mat.nnz),
                           time.perf_counter() - t, build_s, pooling, len(built.counted))

@@ -15,6 +15,8 @@ from collections.abc import Collection
 import pandas as pd
 
 from planner.errors import InfeasibleError
+from planner.optimise.apis import ApiSolution, api_value, solution_rows, take
+from planner.optimise.heuristics.api_fill import fill_apis, greedy_with_apis
 from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions, build_instance
 from planner.optimise.residual import Guide, ReplicaFit, Residual
@@ -23,7 +25,7 @@ from planner.plan import PLACEMENT_COLUMNS, Plan, Status, make_plan
 from planner.scenario import Scenario
 
 __all__ = ["CARRIED_SHARE", "confined_start", "fill", "greedy", "greedy_pass", "kept_in_place", "placement_rows",
-           "plan_value", "price_order"]
+           "plan_apis", "plan_value", "price_order"]
 
 
 def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> list[dict[str, object]]:
@@ -48,6 +50,10 @@ def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> 
 
 def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = True) -> Plan:
     """Plan by price-ordered first fit: a fast, valid baseline.
+
+    With API demand, the better of two plans: leases first and the API filler in what they
+    leave, or leases and streams together by value per GPU-week
+    (:func:`~planner.optimise.heuristics.api_fill.greedy_with_apis`).
 
     Parameters
     ----------
@@ -78,12 +84,20 @@ def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = Tr
     placed, res, failed = greedy_pass(inst, price_order(inst))
     if failed:
         raise InfeasibleError(internal_failure_reasons(inst, failed))
+    api = fill_apis(inst, res)  # then the APIs, in what the leases leave
+    take(inst.api, api, res)
+    if inst.api is not None:  # or leases and API streams together, by value per GPU-week: the better plan
+        fits2, res2, _, api2 = greedy_with_apis(inst, price_order(inst))
+        if plan_value(inst, fits2, api2) > plan_value(inst, placed, api) + 1e-6:
+            placed, res, api = fits2, res2, api2
     rows = [row for lo in inst.leases if lo.lease in placed for row in placement_rows(inst, lo, placed[lo.lease])]
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
     unplaced = explain_unplaced(inst, placements, res, explain=explain)
     net = (placements["revenue_usd"] - placements["power_cost_usd"] - placements["transport_cost_usd"]).sum()
+    net += api_value(inst.api, api).net_usd
     return make_plan(sc, placements, unplaced, status=Status.HEURISTIC, objective_usd=float(net),
-                     bound_usd=float("nan"), wall_s=time.perf_counter() - t, method="greedy")
+                     bound_usd=float("nan"), wall_s=time.perf_counter() - t, method="greedy",
+                     api=plan_api_tables(inst, api, res))
 
 
 def greedy_pass(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
@@ -182,8 +196,33 @@ def confined_start(inst: Instance, fits: dict[str, list[ReplicaFit]], sites: dic
     return kept | more
 
 
-def plan_value(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> float:
-    """Net value (revenue less power and transport cost) of a set of placements."""
+def plan_value(inst: Instance, fits: dict[str, list[ReplicaFit]], api: ApiSolution | None = None) -> float:
+    """Net value (revenue less power and transport cost) of a set of placements and its API service.
+
+    The API service is ``api``, or, when omitted, what the greedy API filler serves with
+    the capacity ``fits`` leave (nothing without API demand).
+    """
     by_id = {lo.lease: lo for lo in inst.leases}
-    return sum(net_value(inst, by_id[k], f) for k, f in fits.items())
+    leases = sum(net_value(inst, by_id[k], f) for k, f in fits.items())
+    if inst.api is None:
+        return leases
+    return leases + api_value(inst.api, api if api is not None else plan_apis(inst, fits)).net_usd
+
+
+def plan_api_tables(inst: Instance, api: ApiSolution | None, res: Residual
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """The plan's API tables (``None`` without API demand); ``res`` is what its leases and ``api`` leave."""
+    if inst.api is None:
+        return None
+    from planner.api_plan import api_tables
+    from planner.api_reasons import explain_unserved
+
+    sol = api if api is not None else ApiSolution()
+    reps, routes = solution_rows(inst, sol)
+    return api_tables(inst.sc, reps, routes, explain_unserved(inst, sol, res))
+
+
+def plan_apis(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> ApiSolution:
+    """The greedy API filler's service in what ``fits`` leave (empty without API demand)."""
+    return fill_apis(inst, Residual.after(inst, fits)) if inst.api is not None else ApiSolution()
 

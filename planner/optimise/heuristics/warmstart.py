@@ -21,6 +21,7 @@ from typing import Literal
 from planner.optimise.bounds.pod_lp import LpResult, lp_relaxation
 from planner.optimise.bounds.site_lp import SiteRelaxation, site_relaxation
 from planner.optimise.budget import Budget
+from planner.optimise.heuristics.api_fill import greedy_with_apis
 from planner.optimise.heuristics.greedy import CARRIED_SHARE, fill, greedy_pass, kept_in_place, plan_value, price_order
 from planner.optimise.heuristics.polish import polish
 from planner.optimise.instance import Instance
@@ -201,6 +202,9 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
         fits, res = step(inst, fits, res)
     candidates.append((plan_value(inst, fits), "greedy", fits, res))
     found(candidates[-1][0])
+    if inst.api is not None:
+        candidates.append(_with_apis(inst, step if polish_each else None))
+        found(candidates[-1][0])
     guided: tuple[Guide, dict[str, float]] | None = None
     if pod_lp is not None and pod_lp.status == Status.OPTIMAL and isinstance(m, PlacementModel):
         guided = lp_guide(m, pod_lp)
@@ -223,6 +227,21 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
         value = plan_value(inst, fits)
         found(value)
     return WarmStart(fits, res, value, method, pod_lp, time.perf_counter() - t, rel, whole)
+
+
+def _with_apis(inst: Instance, step: Callable[[Instance, dict[str, list[ReplicaFit]], Residual],
+                                               tuple[dict[str, list[ReplicaFit]], Residual]] | None
+               ) -> tuple[float, str, dict[str, list[ReplicaFit]], Residual]:
+    """The greedy start that orders leases and API streams together by value per GPU-week (polished by ``step``).
+
+    Only its leases are kept (with their residual): the plan's value serves the APIs again
+    in what they leave, as every plan without CP-SAT's own API service does.
+    """
+    fits, _, _, _ = greedy_with_apis(inst, price_order(inst))
+    res = Residual.after(inst, fits)
+    if step is not None:
+        fits, res = step(inst, fits, res)
+    return plan_value(inst, fits), "greedy with APIs", fits, res
 
 
 def _polish_step(budget: Budget, name: str, stop: threading.Event | None

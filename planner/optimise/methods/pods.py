@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 from ortools.sat.python import cp_model
 
 from planner.errors import InfeasibleError, NoPlanError
+from planner.optimise.api_model import read_api
+from planner.optimise.apis import ApiSolution
 from planner.optimise.cpsat import PlanCallback, new_solver, run_search
 from planner.optimise.heuristics.greedy import plan_value
 from planner.optimise.incumbent import TOLERANCE_USD
@@ -50,7 +52,7 @@ def solve_pods(opt: Optimiser, m: PlacementModel) -> Plan:
     solver, solver_status, interrupted, fallback = _whole_model(opt, m, t0)
     wall = time.perf_counter() - t0
     found = solver_status.found
-    fits, status = _best_plan(opt, m, solver, solver_status, fallback, wall)
+    fits, status, api = _best_plan(opt, m, solver, solver_status, fallback, wall)
     bound, bound_source = _tightest_bound(opt, m, solver, found)
     group = {lo.lease: lo.group for lo in m.inst.leases}  # a windowed lease's option -> the lease
     stayed = {group[lid] for lid, st in m.stay.items() if found and solver.value(st)}
@@ -59,7 +61,7 @@ def solve_pods(opt: Optimiser, m: PlacementModel) -> Plan:
             "solver_objective_usd": solver.objective_value + m.objective_offset if found else None,
             "focus": opt.focus_info}
     plan = opt.finish(fits, status, wall, interrupted, bound, bound_source,
-                      stayable={group[lid] for lid in m.stay}, stayed=stayed, info=info)
+                      stayable={group[lid] for lid in m.stay}, stayed=stayed, info=info, api=api)
     plan.log = list(opt.log_lines)
     return plan
 
@@ -89,8 +91,11 @@ def _whole_model(opt: Optimiser, m: PlacementModel, t0: float
 
 
 def _best_plan(opt: Optimiser, m: PlacementModel, solver: cp_model.CpSolver, solver_status: Status,
-               fallback: Fits | None, wall: float) -> tuple[Fits, Status]:
-    """The plan to return and its status: CP-SAT's, the best any step found, or the one before CP-SAT's first.
+               fallback: Fits | None, wall: float) -> tuple[Fits, Status, ApiSolution | None]:
+    """The plan, its status and API service: CP-SAT's, the best any step found, or the one before CP-SAT's first.
+
+    CP-SAT's plan keeps its own API service unless the greedy API filler serves more on its leases;
+    a plan without one (``None``) gets the filler's.
 
     Raises
     ------
@@ -105,15 +110,18 @@ def _best_plan(opt: Optimiser, m: PlacementModel, solver: cp_model.CpSolver, sol
     earlier = opt.incumbent.best_fits if opt.previous_plan is None else fallback
     if solver_status.found:
         fits = read_fits(m, solver)
+        api = read_api(m, solver) if m.api is not None else None
+        if api is not None and plan_value(m.inst, fits) > plan_value(m.inst, fits, api):
+            api = None  # the filler serves more on CP-SAT's leases (CP-SAT stopped short of its optimum)
         if opt.previous_plan is None:  # the best plan any step found (CP-SAT's, or one before it)
-            opt.incumbent.offer(plan_value(m.inst, fits), fits)
+            opt.incumbent.offer(plan_value(m.inst, fits, api), fits, api=api)
             assert opt.incumbent.best_fits is not None
-            fits = opt.incumbent.best_fits
-        return fits, solver_status
+            fits, api = opt.incumbent.best_fits, opt.incumbent.best_api
+        return fits, solver_status, api
     if earlier is not None:
         # CP-SAT stopped before its first plan: the focused search's or the warm start's is valid.
         log.warning("CP-SAT ended %s; returning the best plan found before it", solver_status)
-        return earlier, Status.FEASIBLE
+        return earlier, Status.FEASIBLE, None
     msg = f"CP-SAT found no plan ({solver_status}) in {wall:.1f} s; raise the time limit"
     raise NoPlanError(msg)
 

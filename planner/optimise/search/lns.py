@@ -243,7 +243,8 @@ def sub_instance(inst: Instance, leases: list[LeaseOptions], rest: Residual, nb:
     free_worst = np.zeros_like(rest.gpu_worst)
     free_worst[idx] = rest.gpu_worst[idx]
     left |= {"pod_free_worst": free_worst, "site_power_w_worst": rest.power_worst.copy()}  # internal demand's worst
-    return dataclasses.replace(inst, **(left | {"pod_free": free}), leases=subs)  # GPUs: the neighbourhood's pods
+    # GPUs: the neighbourhood's pods; APIs: none (the filler serves them in what the leases leave)
+    return dataclasses.replace(inst, **(left | {"pod_free": free}), leases=subs, api=None)
 
 
 class _Picker:
