@@ -265,6 +265,7 @@ def test_summary_line_gives_api_net_tokens_and_share(sc: Scenario, plain: Scenar
     assert api_line(sc, plan) == line
     text = _summary(plan, sc)
     assert re.search(r"^APIs\s+" + re.escape(line), text, re.M), text
+    assert f"- transport $0 + APIs net ${net:,.0f})" in text  # the net value counts the APIs' net
     assert "APIs" not in _summary(greedy(plain), plain)  # nothing new without APIs
 
 

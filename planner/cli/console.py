@@ -731,7 +731,9 @@ def api_line(sc: Scenario, plan: Plan) -> str | None:
         return None
     t = api_totals(sc, plan)
     share = "-" if not math.isfinite(t["served_share"]) else f"{100 * t['served_share']:.1f} %"
-    return f"{usd(t['net_usd'])} net from {t['tokens_served'] / 1e9:,.1f} B tokens served ({share} of demand)"
+    billions = t["tokens_served"] / 1e9
+    tokens = f"{billions:,.0f}" if billions >= 100 else f"{billions:,.1f}"
+    return f"{usd(t['net_usd'])} net from {tokens} B tokens served ({share} of demand)"
 
 
 def plan_summary(plan: Plan, *, out_dir: Path | None, total_s: float, sc: Scenario | None = None) -> Table:
@@ -748,8 +750,10 @@ def plan_summary(plan: Plan, *, out_dir: Path | None, total_s: float, sc: Scenar
     worst = plan.worst_case_revenue_usd  # spot leases internal work may take back: expected and worst case apart
     spot = "" if abs(worst - plan.revenue_usd) < 0.5 else f" expected (worst case {usd(worst)})"
     table.add_row("revenue", Text(f"{usd(plan.revenue_usd)}{spot} over {plan.site_use['week'].nunique()} weeks"))
+    api_net = plan.meta.get("api", {}).get("net_usd", 0.0) if isinstance(plan.meta.get("api"), dict) else 0.0
+    apis_net = f" + APIs net {usd(api_net)}" if len(plan.api_use) else ""
     table.add_row("net value", Text(f"{usd(plan.objective_usd)} (revenue - power {usd(plan.power_cost_usd)} "
-                                    f"- transport {usd(plan.transport_cost_usd)})"))
+                                    f"- transport {usd(plan.transport_cost_usd)}{apis_net})"))
     leased = plan.leased_gpus()
     table.add_row("GPUs leased", Text(", ".join(f"{sku} {n:,}" for sku, n in leased.items()) + " (peak week)"
                                       if len(leased) else "none"))
