@@ -158,7 +158,9 @@ def use_split(sc: Scenario, plan: Plan) -> pd.DataFrame:
 
     Leases: the placed leases' rows (revenue less power and transport); APIs: the
     totals of :func:`api_totals` (revenue less power, transport and replica starts);
-    internal work earns nothing (its revenue and net value are NaN). MW are facility
+    internal work earns nothing: its net value is minus the power and transport of the
+    internal workloads the plan places (reservations cost nothing in a plan), so the
+    three net values add up to the plan's net value (less a re-plan's move penalties). MW are facility
     MW (GPUs x server kW x PUE), summed over the campuses per week: ``mw_mean`` over
     the horizon's weeks, ``mw_peak`` the busiest week. A MW-year is a MW for 8,760 h.
 
@@ -187,9 +189,11 @@ def use_split(sc: Scenario, plan: Plan) -> pd.DataFrame:
     gpu_hours = {"leases": float((leases["gpus"] * lease_weeks).sum()) * hours,
                  "apis": api["gpu_hours"],
                  "internal": float(plan.pod_use["internal_gpus"].sum()) * hours}
-    revenue = {"leases": float(leases["revenue_usd"].sum()), "apis": api["revenue_usd"], "internal": math.nan}
+    own = pl[internal]  # internal workloads the plan places: their power and transport count in its net value
+    revenue = {"leases": float(leases["revenue_usd"].sum()), "apis": api["revenue_usd"], "internal": 0.0}
     net = {"leases": float((leases["revenue_usd"] - leases["power_cost_usd"] - leases["transport_cost_usd"]).sum()),
-           "apis": api["net_usd"], "internal": math.nan}
+           "apis": api["net_usd"],
+           "internal": -float((own["power_cost_usd"] + own["transport_cost_usd"]).sum())}
     rows: list[dict[str, Any]] = []
     for use in USES:
         mw_years = float(mw[use].sum()) * hours / HOURS_PER_YEAR

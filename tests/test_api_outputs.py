@@ -171,7 +171,7 @@ def test_api_totals_and_the_split_of_uses_are_the_hand_figures(sc: Scenario, pla
     assert leases["gpu_hours"] == pytest.approx(230 * 400)
     assert leases["mw_peak"] == pytest.approx(0.230)
     assert leases["usd_per_gpu_hour"] == pytest.approx((80 * 3.0 + 150 * 2.0) / 230)
-    assert np.isnan(split.loc["internal", "revenue_usd"])
+    assert split.loc["internal", "revenue_usd"] == 0 and np.isnan(split.loc["internal", "usd_per_gpu_hour"])
     assert split["gpu_hours_share"].sum() == pytest.approx(1.0)
 
 
@@ -214,7 +214,7 @@ def test_results_folder_has_the_api_files_and_reads_them_back(tmp_path: Path, sc
     split = {r["use"]: r for r in doc["use_split"]}
     assert set(split) == {"leases", "apis", "internal"}
     assert split["apis"]["gpu_hours"] == pytest.approx(6400)
-    assert split["internal"]["revenue_usd"] is None  # internal work earns nothing: null, not NaN
+    assert split["internal"]["usd_per_mw_year"] is None  # no internal MW in the tiny scenario: null, not NaN
     assert len(doc["api_use"]) == 6 and len(doc["api_replicas"]) == 6 and len(doc["api_routes"]) == 6
 
     back = read_results(out, sc.path).plan
@@ -503,6 +503,7 @@ def test_a_real_solve_with_apis_writes_reads_back_and_reports(tmp_path: Path) ->
     assert 'id="apis"' in page and 'id="api-gpus-chart"' in page
     split = use_split(sc, plan)
     assert split.loc["apis", "gpu_hours"] == pytest.approx(plan.meta["api"]["gpu_hours"])
+    assert split["net_usd"].sum() == pytest.approx(plan.objective_usd)  # the uses' net values add up to the plan's
 
 
 def test_sweep_api_gpus_do_not_grow_as_the_token_price_falls(tmp_path: Path) -> None:

@@ -255,7 +255,8 @@ def apis_section(sc: Scenario, plan: Plan) -> str:
             'data-count="api-unserved-count"></div>')
     lede = ("The surplus is sold two ways: raw GPU leases and hosted-model APIs (tokens). Side by side, what each "
             "earns for the GPUs and the facility power it takes — the comparison that decides how surplus is sold. "
-            "Internal work earns nothing here; it is shown for the GPU-hours and MW it holds.")
+            "Internal work earns nothing; it is shown for the GPU-hours and MW it holds, and its net value is the "
+            "power and transport of the internal workloads the plan places.")
     runs = f"{fmt_int(n_runs)} run{'' if n_runs == 1 else 's'} of weeks"
     unserved_part = (f'<h3>Unserved API demand ({runs}, the most revenue lost first)</h3>{filt}'
                      f'<div class="scroll">{unserved}</div>' if n_runs else
