@@ -449,6 +449,8 @@ def sweep_chart(table: pd.DataFrame, path: str | Path, *, formats: Sequence[str]
         ax.grid(alpha=0.3)
         if x.startswith("api_") and x.endswith("_factor") and len(ok):
             ax.set_xscale("log", base=2)  # factors from 1/4 to 4 sit evenly either side of 1
+            ax.set_xticks(sorted(ok[x].unique()), [f"{v:g}" for v in sorted(ok[x].unique())])
+            ax.minorticks_off()
     if others and len(ok):
         axes[0][1].legend(fontsize="small", title=" / ".join(others), title_fontsize="small")
     if not len(ok):
