@@ -71,6 +71,8 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
     up_use: dict[tuple[str, int], float] = defaultdict(float)
     link: dict[tuple[str, int], float] = defaultdict(float)
     agg: dict[tuple[str, int], float] = defaultdict(float)
+    pod_site, pod_sku = sc.pods["site"].to_dict(), sc.pods["sku"].to_dict()
+    pod_hall = {p: str(h) for p, h in sc.pods["hall"].items()}
     for lid, rows in pl.groupby("lease"):
         if lid not in wl.index:
             continue
@@ -90,8 +92,7 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
                 v.append(f"{tag}: a pod listed twice")
             if w["span"] == "pod" and len(rr) != 1:
                 v.append(f"{tag}: span=pod but spread over {len(rr)} pods")
-            known = [p for p in rr["pod"] if p in sc.pods.index]
-            halls_of = sorted({str(sc.pods.at[p, "hall"]) for p in known})
+            halls_of = sorted({pod_hall[p] for p in rr["pod"] if p in pod_hall})
             if w["span"] == "hall" and len(halls_of) > 1:
                 v.append(f"{tag}: span=hall but spread over halls {halls_of}")
             sites = set(rr["site"])
@@ -99,15 +100,15 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
                 v.append(f"{tag}: spread over sites {sorted(sites)}")
             site = rr["site"].iat[0]
             rep_sites.append(site)
-            for _, row in rr.iterrows():
-                pod = row["pod"]
-                if pod not in sc.pods.index:
+            parts = list(zip(rr["pod"].tolist(), rr["site"].tolist(), rr["gpus"].astype(float).tolist(), strict=True))
+            for pod, at, _ in parts:
+                if pod not in pod_site:
                     v.append(f"{tag}: unknown pod {pod}")
                     continue
-                if sc.pods.at[pod, "site"] != row["site"]:
-                    v.append(f"{tag}: pod {pod} is not at site {row['site']}")
-                if sc.pods.at[pod, "sku"] != w["sku"]:
-                    v.append(f"{tag}: pod {pod} has {sc.pods.at[pod, 'sku']}, lease needs {w['sku']}")
+                if pod_site[pod] != at:
+                    v.append(f"{tag}: pod {pod} is not at site {at}")
+                if pod_sku[pod] != w["sku"]:
+                    v.append(f"{tag}: pod {pod} has {pod_sku[pod]}, lease needs {w['sku']}")
             if w["allowed_sites"] and site not in w["allowed_sites"]:
                 v.append(f"{tag}: site {site} not in allowed sites {list(w['allowed_sites'])}")
             if w["residency"] and site in sc.sites.index and not set(w["residency"]) <= set(
@@ -135,12 +136,12 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
                 v.append(f"{tag}: egress {rr['egress_gbps'].sum():.3f} Gbps, lease has {egress:g}")
             split = len(rr) > 1
             for wk in range(start, end + 1):
-                for _, row in rr.iterrows():
-                    gpu_use[(row["pod"], wk)] += float(row["gpus"])
-                    extra = sc.settings.interpod_gbps_per_gpu * float(row["gpus"]) if split else 0.0
-                    up_use[(row["pod"], wk)] += egress * float(row["gpus"]) / float(w["gpus"]) + extra
-                    if split and row["pod"] in sc.pods.index:  # inter-pod traffic crosses its hall's aggregation
-                        agg[(str(sc.pods.at[row["pod"], "hall"]), wk)] += extra
+                for pod, _, gpus in parts:
+                    gpu_use[(pod, wk)] += gpus
+                    extra = sc.settings.interpod_gbps_per_gpu * gpus if split else 0.0
+                    up_use[(pod, wk)] += egress * gpus / float(w["gpus"]) + extra
+                    if split and pod in pod_hall:  # inter-pod traffic crosses its hall's aggregation
+                        agg[(pod_hall[pod], wk)] += extra
                 if egress > 0:
                     for e in spans:
                         link[(e, wk)] += egress
@@ -162,8 +163,9 @@ def check_plan(plan: Plan, sc: Scenario) -> list[str]:  # noqa: C901 - one check
     site_kw: dict[tuple[str, int], float] = defaultdict(float)
     for pod, p in sc.pods.iterrows():
         kw = float(sc.skus.at[p["sku"], "server_kw_per_gpu"]) * float(sc.sites.at[p["site"], "pue"])
+        held = sc.reserved_gpus.loc[pod].astype(float).to_dict()
         for wk in weeks:
-            reserved = float(sc.reserved_gpus.at[pod, wk])
+            reserved = held[wk]
             used = reserved + gpu_use.get((pod, wk), 0.0) + api_gpus.get((pod, wk), 0.0)
             if used > p["gpus"] + TOL:
                 v.append(f"pod {pod} week {wk}: {used:,.0f} GPUs in use (internal {reserved:,.0f}, APIs "
@@ -239,10 +241,11 @@ def _spot_refunds(sc: Scenario, w: pd.Series, rows: pd.DataFrame, start: int, en
         return 0.0, 0.0
     week_usd = float(w["price_usd_per_gpu_hour"]) * sc.horizon.hours_per_period * sc.settings.spot_refund_factor
     expected = worst = 0.0
-    for _, row in rows.iterrows():
+    for row in rows.to_dict("records"):
         if row["pod"] not in sc.upside_chance.index:
             continue
-        chances = [float(sc.upside_chance.at[row["pod"], wk]) for wk in range(start, end + 1)]
+        chance = sc.upside_chance.loc[row["pod"]].astype(float).to_dict()
+        chances = [chance[wk] for wk in range(start, end + 1)]
         expected += week_usd * float(row["gpus"]) * sum(chances)
         worst += week_usd * float(row["gpus"]) * sum(1 for c in chances if c > 0)
         said = row.get("expected_weeks_preempted")
@@ -262,19 +265,20 @@ def _check_worst_case(plan: Plan, sc: Scenario, v: list[str], api_gpus: dict[tup
         return
     pl = plan.placements
     firm: dict[tuple[str, int], float] = defaultdict(float, api_gpus)
-    for _, row in pl.iterrows():
+    priority = sc.workloads["priority"].to_dict()
+    for row in pl[["lease", "pod", "gpus", "start_week", "end_week"]].to_dict("records"):
         lid = row["lease"]
-        if lid not in sc.workloads.index or sc.workloads.at[lid, "priority"] == "spot":
+        if lid not in priority or priority[lid] == "spot":
             continue
         for wk in range(int(row["start_week"]), int(row["end_week"]) + 1):
             firm[(row["pod"], wk)] += float(row["gpus"])
     site_kw: dict[tuple[str, int], float] = defaultdict(float)
     for pod, p in sc.pods.iterrows():
         kw = float(sc.skus.at[p["sku"], "server_kw_per_gpu"]) * float(sc.sites.at[p["site"], "pue"])
+        held = sc.reserved_gpus.loc[pod].astype(float).to_dict()
+        upside = sc.upside_gpus.loc[pod].astype(float).to_dict() if pod in sc.upside_gpus.index else {}
         for wk in sc.weeks:
-            internal = float(sc.reserved_gpus.at[pod, wk])
-            if pod in sc.upside_gpus.index:
-                internal += float(sc.upside_gpus.at[pod, wk])
+            internal = held[wk] + upside.get(wk, 0.0)
             used = internal + firm.get((pod, wk), 0.0)
             if firm.get((pod, wk), 0.0) > 0 and used > p["gpus"] + TOL:
                 v.append(f"pod {pod} week {wk}: committed leases hold {firm[(pod, wk)]:,.0f} GPUs but internal work "

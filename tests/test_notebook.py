@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.reference_cut import write_cut_reference
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb"
 KERNEL = "python3"
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
@@ -66,6 +68,9 @@ def test_quickstart_runs_and_shows_the_tables(tmp_path: Path) -> None:
     # jupyter_client starts kernels whose argv[0] is "python" with this interpreter
     assert spec.argv[0] in ("python", "python3", sys.executable), spec.argv
 
+    # the kernel's planner.load_scenario() reads scenarios/reference.yaml in its working directory: the reference
+    # with every 10th lease (tests/reference_cut.py), so that the notebook's CP-SAT solve takes seconds, not minutes
+    write_cut_reference(tmp_path, 10)
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=900, kernel_name=KERNEL, allow_errors=False,
                             resources={"metadata": {"path": str(tmp_path)}})  # the kernel's working directory

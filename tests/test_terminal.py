@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 
 from planner.cli import app
 from planner.cli.console import EXAMPLE_WIDTH, fit_table
+from tests.reference_cut import write_cut_leases
 
 NO_FORCED_COLOUR: dict[str, str | None] = {"FORCE_COLOR": None, "TTY_COMPATIBLE": None, "TTY_INTERACTIVE": None}
 REFERENCE = Path(__file__).resolve().parents[1] / "scenarios" / "reference.yaml"
@@ -210,12 +211,17 @@ PROJECT_INPUTS = ("scenarios", "sites", "topologies", "leases", "examples")
 @pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_help_example_runs_as_shown(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each command's help examples, in order, from a fresh copy of the project's inputs: exit 0, 80 columns."""
+    """Each command's help examples, in order, from a fresh copy of the project's inputs: exit 0, 80 columns.
+
+    The copy's reference lease book is cut to every 10th lease (:mod:`tests.reference_cut`): the examples run as
+    shown, on the reference's campuses, pods, spans and internal work, without solving its 400 leases each time.
+    """
     import shlex
     import shutil
 
     for name in PROJECT_INPUTS:
         shutil.copytree(PROJECT / name, tmp_path / name, ignore=shutil.ignore_patterns("generated", "*.ipynb"))
+    write_cut_leases(tmp_path, 10)
     monkeypatch.chdir(tmp_path)
     for example in help_examples(command):
         args = shlex.split(example, comments=True)

@@ -50,10 +50,11 @@ def applied(sc: Scenario, plan: Plan, placements: pd.DataFrame, taken: list[tupl
     } for lid in dropped], columns=UNPLACED_COLUMNS)
     unplaced = pd.concat([plan.unplaced, gone], ignore_index=True) if len(gone) else plan.unplaced.copy()
     net = float((pl["revenue_usd"] - pl["power_cost_usd"] - pl["transport_cost_usd"]).sum())
+    net += float(plan.meta.get("api", {}).get("net_usd", 0.0))  # the plan's API service, kept as it stands
     meta = {"quote": {"requests": [a.request.id for a, _, _ in taken], "dropped": dropped,
                       "moved": sorted({c.lease for a, _, _ in taken for c in a.moved})}}
     return sc2, make_plan(sc2, pl, unplaced, status=Status.FEASIBLE, objective_usd=net, bound_usd=float("nan"),
-                          wall_s=0.0, method=note, meta=meta)
+                          wall_s=0.0, method=note, meta=meta, api=(plan.api_use, plan.api_routes, plan.api_replicas))
 
 
 def apply_answers(sc: Scenario, plan: Plan, answer: Answer, *, price: float | None = None) -> tuple[Scenario, Plan]:

@@ -20,6 +20,7 @@ neighbourhood search (:mod:`planner.optimise.search.lns`) does:
    costs its revenue times ``1 + drop_penalty_factor``, relocating one the quote's move
    penalty), hinted with the start, on CP-SAT's deterministic time only.
 
+The plan's hosted-model API service is held where it is (:func:`~planner.quote.standing.holding_apis`).
 The answer is the fewest moves *within the neighbourhood*: a plan that moves leases
 elsewhere is not searched (the whole re-plan, :func:`~planner.quote.replan.replan_with`,
 is used when no start exists). Because the start is a solution of the sub-model, the
@@ -45,7 +46,7 @@ from planner.optimise.search.lns import Neighbourhood, sub_instance
 from planner.plan import PLACEMENT_COLUMNS
 from planner.quote.replan import keep_routes, replan_settings
 from planner.quote.room import make_room
-from planner.quote.standing import Standing, with_workloads
+from planner.quote.standing import Standing, holding_apis, with_workloads
 
 __all__ = ["NEAR_PODS", "Near", "near_replan"]
 
@@ -148,7 +149,7 @@ def near_replan(st: Standing, row: dict[str, object], *, work_limit_s: float, se
     lid = str(row["lease"])
     placed = list(dict.fromkeys(map(str, st.plan.placements["lease"])))
     sc = dataclasses.replace(with_workloads(st.sc, [row], keep=placed), settings=replan_settings(st))
-    inst = build_instance(sc, graph=st.graph, paths=st.paths)
+    inst = holding_apis(build_instance(sc, graph=st.graph, paths=st.paths), st.plan)
     previous = {k: v for k, v in fits_from_placements(inst, st.plan.placements).items() if v is not None}
     start = make_room(inst, previous, lid)
     if start is None:

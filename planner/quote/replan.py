@@ -29,7 +29,7 @@ from planner.optimise.optimiser import Optimiser
 from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.plan import PLACEMENT_COLUMNS, Plan
 from planner.quote.room import make_room
-from planner.quote.standing import Standing, with_workloads
+from planner.quote.standing import Standing, holding_apis, with_workloads
 from planner.scenario import Scenario
 from planner.schema import Settings
 from planner.whatif.compare import holdings
@@ -228,7 +228,7 @@ def replan_with(st: Standing, rows: list[dict[str, object]], *, work_limit_s: fl
     placed = list(dict.fromkeys(map(str, st.plan.placements["lease"])))
     sc = dataclasses.replace(with_workloads(st.sc, rows, keep=placed),
                              settings=replan_settings(st, drop_penalty_factor))
-    inst = build_instance(sc, graph=st.graph, paths=st.paths)
+    inst = holding_apis(build_instance(sc, graph=st.graph, paths=st.paths), st.plan)
     log.info("re-planning %d leases with %d request(s), %.0f s of work", len(placed), len(rows), work_limit_s)
     opt = Optimiser(sc, time_limit_s=work_limit_s, seed=seed, workers=workers, previous_plan=st.plan,
                     deterministic=True, explain=False, instance=inst, relative_gap_limit=0.0)

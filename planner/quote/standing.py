@@ -15,17 +15,19 @@ import dataclasses
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
+from planner.api_plan import api_loads
 from planner.network import build_network
-from planner.optimise.instance import Instance, LeaseOptions, build_instance
+from planner.optimise.instance import KBPS, MBPS, Instance, LeaseOptions, build_instance
 from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.plan import Plan
 from planner.quote.requests import Request
 from planner.routing import candidate_paths
 from planner.scenario import Scenario
 
-__all__ = ["Standing", "at_start", "probe_id", "standing", "with_workloads"]
+__all__ = ["Standing", "at_start", "holding_apis", "probe_id", "standing", "with_workloads"]
 
 PROBE_SEP = "~"
 """Separates a request's id from the SKU of a probe of it (never in an input id, so never a lease's)."""
@@ -45,6 +47,30 @@ def with_workloads(sc: Scenario, rows: list[dict[str, object]], *, keep: list[st
     return dataclasses.replace(sc, workloads=wl)
 
 
+def holding_apis(inst: Instance, plan: Plan) -> Instance:
+    """``inst`` with the plan's API service held: its capacities less what the service uses, and no API to plan.
+
+    A quote keeps the plan's hosted-model APIs as they stand: like internal work, they are
+    never moved to make room for a request. API replicas are never pre-empted, so they
+    hold the worst case of internal demand too. Every residual, re-fit and re-plan of the
+    quote starts from the instance this returns.
+    """
+    if plan.api_replicas.empty and plan.api_routes.empty:
+        return dataclasses.replace(inst, api=None)
+    gpus, uplink_gbps, span_gbps = api_loads(inst.sc, plan.api_replicas, plan.api_routes)
+    held = np.ceil(gpus - 1e-9).astype(np.int64)
+    res = Residual(inst)
+    site_w = np.zeros_like(res.power)
+    np.add.at(site_w, inst.pod_site, held * inst.pod_w_per_gpu[:, None])
+    worst = inst.pod_free_worst.size > 0
+    return dataclasses.replace(
+        inst, api=None, pod_free=res.gpu - held, site_power_w=res.power - site_w,
+        pod_uplink_kbps=res.uplink - np.ceil(uplink_gbps * KBPS - 1e-6).astype(np.int64),
+        span_limit_mbps=res.link - np.ceil(span_gbps * MBPS - 1e-6).astype(np.int64),
+        pod_free_worst=res.gpu_worst - held if worst else inst.pod_free_worst,
+        site_power_w_worst=res.power_worst - site_w if worst else inst.site_power_w_worst)
+
+
 def at_start(lo: LeaseOptions, start: int, weeks: int, price: float, hours: float) -> LeaseOptions:
     """A copy of ``lo`` running ``weeks`` weeks from week ``start`` at ``price`` per GPU-hour."""
     revenue = price * lo.gpus * lo.replicas * weeks * hours
@@ -62,7 +88,8 @@ class Standing:
     plan
         The standing plan.
     inst
-        The scenario's instance with the probes added.
+        The scenario's instance with the probes added, holding the plan's API service
+        (:func:`holding_apis`).
     res
         What the plan leaves (its placements applied).
     base
@@ -104,7 +131,7 @@ def standing(sc: Scenario, plan: Plan, requests: list[Request], *, graph: nx.Gra
         rows += [q.workload(q.row.earliest_start, 0.0, hours, lease_id=probe_id(q.id, s), sku=s)
                  for s in skus if s != q.row.sku]
     probed = with_workloads(sc, rows)
-    inst = build_instance(probed, graph=g, paths=cand)
+    inst = holding_apis(build_instance(probed, graph=g, paths=cand), plan)
     every = {lid: f for lid, f in fits_from_placements(inst, plan.placements).items() if f is not None}
     internal = {lo.lease for lo in inst.leases if lo.internal}
     by_id = {lo.lease: lo for lo in inst.leases}
