@@ -16,16 +16,26 @@ scenario (:meth:`~planner.plan.Plan.check`). Anything else is a
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from planner.api_plan import API_REPLICA_COLUMNS, API_ROUTE_COLUMNS, API_USE_COLUMNS
 from planner.errors import Problem, ScenarioError
 from planner.plan import Plan
 from planner.provenance import check_source, recorded_scenario
 from planner.scenario import Scenario, default_scenario_path, load_scenario
 
-__all__ = ["Results", "plan_file", "read_results"]
+__all__ = ["API_TABLES", "Results", "api_table", "plan_document", "plan_file", "read_results"]
+
+API_TABLES: dict[str, list[str]] = {"api_use": API_USE_COLUMNS,
+                                    "api_routes": [c for c in API_ROUTE_COLUMNS if c != "spans"],
+                                    "api_replicas": API_REPLICA_COLUMNS}
+"""The plan's API tables, as ``plan.json`` keys and results-folder CSVs (``<name>.csv``), with the contract's
+columns (the optimiser adds each route's ``spans`` after them)."""
 
 _PLAN_FIX = "give a results folder (or its plan.json) written by `planner plan`"
 
@@ -50,6 +60,77 @@ class Results:
     scenario: Scenario
     plan: Plan
     source: dict[str, Any] | None
+
+
+def _finite(v: Any) -> Any:
+    """JSON has no NaN or inf: such a number is written as ``null``."""
+    return None if isinstance(v, float) and not math.isfinite(v) else v
+
+
+def plan_document(sc: Scenario, plan: Plan, source: dict[str, Any] | None = None) -> str:
+    """``plan.json``'s text: :meth:`Plan.to_json`, with the API serving and the split of uses.
+
+    Beside the plan's own keys it holds ``meta.api`` (the horizon's API totals; zeros
+    without APIs), ``api`` (those totals with ``tokens_demanded`` and
+    ``served_share``), ``use_split`` (one record per use -- leases, apis, internal --
+    see :func:`planner.usesplit.use_split`) and the three API tables as records
+    (:meth:`Plan.from_json` reads them back).
+    """
+    from planner.usesplit import API_TOTAL_KEYS, api_totals, use_split
+
+    doc = json.loads(plan.to_json(source=source))
+    totals = api_totals(sc, plan)
+    doc["meta"]["api"] = {k: totals[k] for k in API_TOTAL_KEYS}
+    doc["api"] = {k: _finite(v) for k, v in totals.items()}
+    split = use_split(sc, plan).reset_index()
+    doc["use_split"] = [{k: _finite(v) for k, v in row.items()} for row in split.to_dict("records")]
+    for name in API_TABLES:
+        doc[name] = json.loads(api_table(plan, name).to_json(orient="records"))
+    return json.dumps(doc, indent=1, allow_nan=False, default=str)
+
+
+def api_table(plan: Plan, name: str) -> pd.DataFrame:
+    """One of the plan's API tables (``api_use``, ``api_routes``, ``api_replicas``) as written out.
+
+    The contract's columns first, in its order, then any the optimiser adds (the
+    route's ``spans``).
+    """
+    table = getattr(plan, name)
+    columns = API_TABLES[name]
+    return table.reindex(columns=[*columns, *(c for c in table.columns if c not in columns)])
+
+
+_INT_COLUMNS = frozenset({"week", "replicas", "gpus", "started"})
+_TEXT_COLUMNS = frozenset({"stream", "model", "region", "reason", "site", "path_id", "path", "sku", "hall", "pod"})
+
+
+def _api_record_problems(doc: dict[str, Any], file: Path) -> list[Problem]:
+    """Every malformed cell of the API tables a ``plan.json`` holds (weeks and counts whole, amounts numbers)."""
+    problems = []
+    fix = "re-run `planner plan` (plan.json's API tables are written by the planner)"
+    for name, columns in API_TABLES.items():
+        rows = doc.get(name, [])
+        if not isinstance(rows, list):
+            problems.append(Problem(str(file), "", name, type(rows).__name__, "not a list of rows", fix))
+            continue
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict):
+                problems.append(Problem(str(file), f"{name} row {i + 1}", "", repr(row)[:40], "not an object", fix))
+                continue
+            for c in columns:
+                v = row.get(c)
+                if c in _TEXT_COLUMNS:
+                    ok = v is None or isinstance(v, str)
+                    kind = "text"
+                elif c in _INT_COLUMNS:
+                    ok = isinstance(v, int) and not isinstance(v, bool)
+                    kind = "a whole number"
+                else:
+                    ok = isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                    kind = "a number"
+                if not ok:
+                    problems.append(Problem(str(file), f"{name} row {i + 1}", c, repr(v)[:40], f"not {kind}", fix))
+    return problems
 
 
 def plan_file(path: str | Path) -> Path:
@@ -139,6 +220,9 @@ def read_results(path: str | Path, scenario: str | Path | None = None) -> Result
             fix += " (this plan.json records no scenario file: it was written before plans recorded theirs)"
         raise _fail(file, f"this is a plan for scenario {doc.get('scenario')!r}, not {sc.name!r} ({sc_path})",
                     fix, field="scenario")
+    malformed = _api_record_problems(doc, file)
+    if malformed:
+        raise ScenarioError(malformed)
     try:
         plan = Plan.from_json(json.dumps(doc), sc)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

@@ -78,7 +78,8 @@ STAGES: dict[str, str] = {
 """The stages of a run, in order, with the words shown for them."""
 
 RESULT_FILES: dict[str, str] = {
-    "plan.json": "the plan: status, objective, bound, gap, placements, leases left out (versioned schema)",
+    "plan.json": "the plan: status, objective, bound, gap, placements, leases left out, API totals and tables, "
+                 "the split between leases, APIs and internal work (versioned schema)",
     "placements.csv": "one row per lease, replica and pod: GPUs, site, route, latency, revenue and costs",
     "unplaced.csv": "leases left out: the binding constraint family, the reason with numbers, a fix",
     "site_use.csv": "per campus and week: power against what is available, GPUs internal/leased/free by SKU",
@@ -90,6 +91,11 @@ RESULT_FILES: dict[str, str] = {
                    "(GPUs it runs) and the usable Gbps left to each PoP",
     "surplus_runs.csv": "the inventory per campus and SKU, consecutive weeks with the same free and sellable "
                         "GPUs as one row (sellable = min(free, power allows)), with the least Gbps to each PoP",
+    "api_use.csv": "hosted-model API demand per stream and week: tokens/s asked, served and unserved, revenue, "
+                   "and why demand is left unserved",
+    "api_routes.csv": "API tokens served per stream, week, campus and route: latency, km, Gbps, transport cost",
+    "api_replicas.csv": "API replicas per model, pod and week: GPUs, token capacity, replicas started and their "
+                        "cost, MW and power cost",
     "progress.csv": "each better plan or tighter bound the solver found; the last row is the plan written",
     "network.graphml": "the network graph with typed attributes and peak use (Gephi, yEd, networkx)",
     "topology.geojson": "sites, PoPs, spans, amplifiers and lease routes: one RFC 7946 FeatureCollection",
@@ -315,12 +321,15 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
                  report_sections: Sequence[ExtraSection] = (), extra_files: Mapping[str, str] | None = None) -> None:
     """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``)."""
     from planner import gis, report
+    from planner.results import API_TABLES, api_table, plan_document
     from planner.surplus import surplus, surplus_runs
 
     for name, table in (("placements", plan.placements), ("unplaced", plan.unplaced), ("site_use", plan.site_use),
                         ("pod_use", plan.pod_use), ("link_use", plan.link_use), ("hall_use", plan.hall_use),
                         ("progress", plan.progress)):
         _csv(table, folder / f"{name}.csv")
+    for name in API_TABLES:
+        _csv(api_table(plan, name), folder / f"{name}.csv")
     inventory = surplus(sc, plan)
     _csv(inventory, folder / "surplus.csv")
     _csv(surplus_runs(sc, plan, inventory=inventory), folder / "surplus_runs.csv")
@@ -333,7 +342,7 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
     solver_log = "\n".join(plan.log) if plan.log else f"no solver log: the plan was made by {plan.method}"
     (folder / "solver.log").write_text(solver_log + "\n", encoding="utf-8")
     (folder / "README.txt").write_text(_readme(sc, plan, extra_files or {}), encoding="utf-8")
-    (folder / _LAST).write_text(plan.to_json(source=source), encoding="utf-8")
+    (folder / _LAST).write_text(plan_document(sc, plan, source), encoding="utf-8")
 
 
 def _swap_in(tmp: Path, target: Path, *, force: bool, marker: str = _LAST) -> None:

@@ -11,9 +11,10 @@ layer  name            modules
                        weeks, version
 1      inputs          readers, plausibility, corridors (route-geometry checks), validate, scenario, provenance
 2      network         network, routing
-3      plan model      plan, check, results -- the Plan data type, its independent checker and the
-                       results-folder reader. The optimiser produces plans, so the type sits below it;
-                       the checker never imports the optimiser, so a plan is checked without trusting it.
+3      plan model      plan, check, results, usesplit -- the Plan data type, its independent checker, the
+                       results-folder reader and the split of a plan's uses (leases, APIs, internal work).
+                       The optimiser produces plans, so the type sits below it; the checker never
+                       imports the optimiser, so a plan is checked without trusting it.
 4      optimise        planner.optimise.* (instance, families, residual, model, cpsat, budget, incumbent,
                        heuristics, bounds, search, methods, optimiser), plus feasibility and reasons:
                        the optimiser attaches the reason of every lease it leaves out, and both read
@@ -54,7 +55,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("errors", "physics", "geo", "schema", "ids", "weeks", "version")),
     ("inputs", ("readers", "plausibility", "corridors", "validate", "scenario", "provenance")),
     ("network", ("network", "routing")),
-    ("plan model", ("plan", "check", "results")),
+    ("plan model", ("plan", "check", "results", "usesplit")),
     ("optimise", ("optimise", "feasibility", "reasons")),
     ("outputs", ("gis", "report", "run", "whatif", "importers", "generate", "surplus", "scheduler", "quote")),
     ("cli", ("cli", "")),  # "": the package root, planner/__init__.py

@@ -76,6 +76,7 @@ from planner.run import (
     export_topology,
     plan_scenario,
 )
+from planner.scenario import Scenario
 from planner.schema import FILE_MODELS, json_schema
 from planner.version import __version__
 
@@ -328,7 +329,7 @@ def plan(
                         "written") from None
         raise _fail(EXIT_NO_PLAN, str(exc), "raise --time-limit, or plan with --greedy") from None
     assert run.plan is not None
-    _print_result(run.plan, run.out_dir, total_s=time.perf_counter() - t0)
+    _print_result(run.plan, run.out_dir, total_s=time.perf_counter() - t0, sc=run.scenario)
     stops = run.plan.facts.safety_stops if run.plan.facts is not None else []
     if stops:
         err.print(f"Safety stop: the wall clock cut short {', '.join(str(s['step']) for s in stops)}; this plan may "
@@ -339,7 +340,7 @@ def plan(
         raise typer.Exit(EXIT_INTERRUPTED)
 
 
-def _print_result(result: Plan, out_dir: Path | None, *, total_s: float) -> None:
+def _print_result(result: Plan, out_dir: Path | None, *, total_s: float, sc: Scenario | None = None) -> None:
     """The leases left out (the most revenue first), then the run's figures last, where they stay in view."""
     out = make_console()
     narrow = out.width < WIDE_CONSOLE
@@ -350,7 +351,7 @@ def _print_result(result: Plan, out_dir: Path | None, *, total_s: float) -> None
     if n > shown:
         out.print(f"... and {n - shown} more; {out_dir}{os.sep}unplaced.csv lists every one with its fix.",
                   highlight=False)
-    out.print(plan_summary(result, out_dir=out_dir, total_s=total_s))
+    out.print(plan_summary(result, out_dir=out_dir, total_s=total_s, sc=sc))
 
 
 # --------------------------------------------------------------------------- export

@@ -50,6 +50,7 @@ __all__ = [
     "HelpGroup",
     "PlanProgress",
     "ScenarioArg",
+    "api_line",
     "count",
     "examples",
     "fit_table",
@@ -717,8 +718,29 @@ def _secs(s: float) -> str:
     return f"{s:.1f} s"
 
 
-def plan_summary(plan: Plan, *, out_dir: Path | None, total_s: float) -> Table:
-    """The run's result: status, revenue, net value, GPUs leased, bound and gap, time and the folder."""
+def api_line(sc: Scenario, plan: Plan) -> str | None:
+    """The API serving in one line, ``None`` when the plan had no API demand.
+
+    "$X net from N B tokens served (S % of demand)": the APIs' net value (revenue
+    less power, transport and replica starts), billions of tokens served over the
+    horizon and their share of the tokens asked (see :func:`planner.usesplit.api_totals`).
+    """
+    from planner.usesplit import api_totals, has_apis
+
+    if not has_apis(plan):
+        return None
+    t = api_totals(sc, plan)
+    share = "-" if not math.isfinite(t["served_share"]) else f"{100 * t['served_share']:.1f} %"
+    billions = t["tokens_served"] / 1e9
+    tokens = f"{billions:,.0f}" if billions >= 100 else f"{billions:,.1f}"
+    return f"{usd(t['net_usd'])} net from {tokens} B tokens served ({share} of demand)"
+
+
+def plan_summary(plan: Plan, *, out_dir: Path | None, total_s: float, sc: Scenario | None = None) -> Table:
+    """The run's result: status, revenue, net value, GPUs leased, APIs, bound and gap, time and the folder.
+
+    With the scenario ``sc``, a plan with API demand gets an ``APIs`` row (:func:`api_line`).
+    """
     h = plan.headline()
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
@@ -728,11 +750,16 @@ def plan_summary(plan: Plan, *, out_dir: Path | None, total_s: float) -> Table:
     worst = plan.worst_case_revenue_usd  # spot leases internal work may take back: expected and worst case apart
     spot = "" if abs(worst - plan.revenue_usd) < 0.5 else f" expected (worst case {usd(worst)})"
     table.add_row("revenue", Text(f"{usd(plan.revenue_usd)}{spot} over {plan.site_use['week'].nunique()} weeks"))
+    api_net = plan.meta.get("api", {}).get("net_usd", 0.0) if isinstance(plan.meta.get("api"), dict) else 0.0
+    apis_net = f" + APIs net {usd(api_net)}" if len(plan.api_use) else ""
     table.add_row("net value", Text(f"{usd(plan.objective_usd)} (revenue - power {usd(plan.power_cost_usd)} "
-                                    f"- transport {usd(plan.transport_cost_usd)})"))
+                                    f"- transport {usd(plan.transport_cost_usd)}{apis_net})"))
     leased = plan.leased_gpus()
     table.add_row("GPUs leased", Text(", ".join(f"{sku} {n:,}" for sku, n in leased.items()) + " (peak week)"
                                       if len(leased) else "none"))
+    apis = api_line(sc, plan) if sc is not None else None
+    if apis is not None:
+        table.add_row("APIs", Text(apis))
     if math.isfinite(plan.bound_usd):
         table.add_row("bound", Text(f"{usd(plan.bound_usd)}; gap {_pct(plan.gap)} (no plan is worth more than "
                                     "the bound)"))

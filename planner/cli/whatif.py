@@ -401,7 +401,8 @@ def sweep(
     """Solve every combination of a grid of scenario variations and tabulate and chart the results.
 
     Parameters: demand_growth, price_factor, slo_factor, span_capacity_factor,
-    extra_pods, time_limit_s (at most 1,000 points). Points run as tasks on a local
+    extra_pods, api_price_factor, api_demand_factor, time_limit_s (at most 1,000
+    points). Points run as tasks on a local
     Dask cluster (or --scheduler, or --serial). Writes sweep.csv, sweep.png and
     sweep.svg into a new folder (whole or not at all).
 
@@ -433,12 +434,17 @@ def sweep(
         paths = write_sweep(table, out_dir, force=force)
     t = Table(title="Sweep", title_justify="left")
     params = list(g.parameters)
-    for name in [*params, "status", "revenue", "net value", "GPUs leased (peak)", "GPU util (mean)", "gap"]:
+    apis = bool(table["api_revenue_usd"].fillna(0).gt(0).any())  # leases against APIs, when some point serves them
+    api_names = ["lease revenue", "API revenue", "API GPUs (peak)"] if apis else []
+    for name in [*params, "status", "revenue", "net value", *api_names, "GPUs leased (peak)", "GPU util (mean)",
+                 "gap"]:
         t.add_column(name.replace("_", " "), justify="left" if name == "status" else "right")
     for r in table.to_dict("records"):
+        api_cells = ([_money(r["lease_revenue_usd"]), _money(r["api_revenue_usd"]), _num(r["api_gpus_peak"])]
+                     if apis else [])
         t.add_row(*[_num(r[p], "g") for p in params], Text(str(r["status"])), _money(r["revenue_usd"]),
-                  _money(r["net_value_usd"]), _num(r["gpus_leased_peak"]), _num(r["gpu_utilisation_mean"], ".1%"),
-                  _num(r["gap"], ".1%"))
+                  _money(r["net_value_usd"]), *api_cells, _num(r["gpus_leased_peak"]),
+                  _num(r["gpu_utilisation_mean"], ".1%"), _num(r["gap"], ".1%"))
     out_con.print(fit_table(t, out_con))
     out_con.print(Text(f"Wrote {', '.join(map(str, paths.values()))}"))
     failed = failed_points(table)

@@ -47,6 +47,7 @@ SPAN_COLOURS = {**{c.name: c.colour for c in LIMIT_CLASSES}, "grey": NO_PLAN_COL
 #: KML Schema types of table dtypes (by kind: integer, float, bool); everything else is ``string``.
 SCHEMA_TYPES = {"i": "int", "u": "int", "f": "double", "b": "bool"}
 ROUTE_COLOUR = "#1f77b4"
+API_ROUTE_COLOUR = "#d97706"
 FOOTPRINT_COLOUR = "#d62728"
 MIN_WIDTH, MAX_WIDTH = 2, 7
 
@@ -110,6 +111,7 @@ def _styles(doc: ET.Element, span_styles: set[str]) -> None:
         _, cls, w = sid.split("-")
         _line_style(doc, sid, kml_colour(SPAN_COLOURS[cls]), int(w[1:]))
     _line_style(doc, "routes", kml_colour(ROUTE_COLOUR, 0xB0), 3)
+    _line_style(doc, "api_routes", kml_colour(API_ROUTE_COLOUR, 0xB0), 3)
     _line_style(doc, "footprints", kml_colour(FOOTPRINT_COLOUR), 2, fill=kml_colour(FOOTPRINT_COLOUR, 0x40))
 
 
@@ -222,7 +224,7 @@ def _folder(doc: ET.Element, layer: str, gdf: gpd.GeoDataFrame, max_gbps: float,
             style = _span_style_id(row, max_gbps)
             span_styles.add(style)
         else:
-            style = layer if layer in POINT_STYLES or layer in ("routes", "footprints") else "routes"
+            style = layer if layer in POINT_STYLES or layer in ("routes", "api_routes", "footprints") else "routes"
         _placemark(folder, layer, str(fid), row, geom=geom, style=style)
 
 

@@ -26,7 +26,8 @@ CRS = "EPSG:4326"
 
 #: The geometry type of each layer, in drawing order (areas, lines, points).
 LAYER_GEOMETRY: dict[str, str] = {
-    "footprints": "Polygon", "spans": "LineString", "routes": "LineString", "amplifiers": "Point",
+    "footprints": "Polygon", "spans": "LineString", "routes": "LineString", "api_routes": "LineString",
+    "amplifiers": "Point",
     "junctions": "Point", "pops": "Point", "halls": "Point", "sites": "Point",
 }
 
@@ -233,6 +234,50 @@ def _routes(sc: Scenario, plan: Plan) -> gpd.GeoDataFrame:
     return routes
 
 
+API_ROUTE_SCHEMA = {"stream": "str", "model": "str", "site": "str", "region": "str", "path_id": "str",
+                    "path": "str", "spans": "str", "n_spans": "int64", "length_km": "float64",
+                    "latency_ms": "float64", "start_week": "int64", "end_week": "int64", "weeks_served": "int64",
+                    "peak_tokens_per_s": "float64", "mean_tokens_per_s": "float64", "peak_gbps": "float64",
+                    "transport_usd": "float64"}
+
+
+def _api_route_spans(sc: Scenario, routes: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """The DCI spans of each API route's path: the route's own ``spans`` when it has them, else the candidate path's."""
+    if "spans" in routes:
+        return {str(pid): _span_ids(v) for pid, v in zip(routes["path_id"], routes["spans"], strict=True)}
+    from planner.network import build_network
+    from planner.routing import candidate_paths
+
+    paths = candidate_paths(sc, build_network(sc))
+    return {str(pid): tuple(paths.at[pid, "spans"]) for pid in routes["path_id"].unique() if pid in paths.index}
+
+
+def _api_routes(sc: Scenario, plan: Plan) -> gpd.GeoDataFrame:
+    """One LineString per (API stream, campus, path) that serves tokens in some week, campus to PoP."""
+    rt = plan.api_routes
+    rows: list[dict[str, Any]] = []
+    if len(rt):
+        spans_of = _api_route_spans(sc, rt)
+        g = rt.groupby(["stream", "site", "path_id"], sort=True)
+        for (stream, site, pid), df in g:
+            spans = spans_of.get(str(pid), ())
+            if not spans:
+                continue
+            line, _ = route_line(sc, str(site), spans)
+            weeks = df["week"].astype(int)
+            first = df.iloc[0]
+            rows.append({"id": f"{stream}@{pid}", "stream": stream, "model": first["model"], "site": site,
+                         "region": first["region"], "path_id": pid, "path": first["path"], "spans": joined(spans),
+                         "n_spans": len(spans), "length_km": float(first["length_km"]),
+                         "latency_ms": float(first["latency_ms"]), "start_week": int(weeks.min()),
+                         "end_week": int(weeks.max()), "weeks_served": int(weeks.nunique()),
+                         "peak_tokens_per_s": float(df["served_tokens_per_s"].max()),
+                         "mean_tokens_per_s": float(df["served_tokens_per_s"].sum()) / int(weeks.nunique()),
+                         "peak_gbps": float(df["gbps"].max()), "transport_usd": float(df["transport_usd"].sum()),
+                         "geometry": densify_geodesic(line, DENSIFY_KM)})
+    return _frame(rows, API_ROUTE_SCHEMA)
+
+
 def _pop_plan_columns(sc: Scenario, routes: gpd.GeoDataFrame) -> pd.DataFrame:
     """Per PoP: how many replica routes end there and their peak weekly egress."""
     weeks = sc.weeks.to_numpy()
@@ -260,7 +305,7 @@ def topology_layers(sc: Scenario, plan: Plan | None = None) -> Layers:
     -------
     dict of str to GeoDataFrame
         In EPSG:4326, indexed by ``id``: ``footprints`` (polygons, only when a site
-        has one), ``spans`` (LineStrings), ``routes`` (LineStrings, only with a plan),
+        has one), ``spans`` (LineStrings), ``routes`` and ``api_routes`` (LineStrings, only with a plan),
         ``amplifiers``, ``junctions``, ``pops``, ``halls`` and ``sites`` (points), in that order.
 
         - ``sites``: name, region, residency, power, pods, ``gpus`` and ``gpus_<SKU>``;
@@ -280,6 +325,12 @@ def topology_layers(sc: Scenario, plan: Plan | None = None) -> Layers:
           revenue_usd; the line runs from the site to the PoP. When the horizon has a
           ``start_date``, also ``start_date`` (start of ``start_week``) and ``end_date``
           (end of ``end_week``, exclusive), for time-aware tools.
+        - ``api_routes`` (only with a plan that serves API demand): one per (stream,
+          campus, path) that serves tokens in some week (id ``<stream>@<path_id>``):
+          model, site, region, path, spans, length_km, latency_ms, the weeks served
+          (``start_week``..``end_week``, ``weeks_served``), ``peak_tokens_per_s`` and
+          ``mean_tokens_per_s`` (over the weeks served), ``peak_gbps``, ``transport_usd``;
+          the line runs from the campus to the PoP.
         - ``pops``: with a plan ``routes`` ending there and ``peak_egress_gbps``.
         - ``halls``: one point per hall (aggregation domain), laid out inside its
           campus footprint or around the campus point (:mod:`planner.gis.halls`):
@@ -303,6 +354,8 @@ def topology_layers(sc: Scenario, plan: Plan | None = None) -> Layers:
     layers["spans"] = _spans(sc, plan)
     if routes is not None:
         layers["routes"] = routes
+    if plan is not None and len(plan.api_routes):
+        layers["api_routes"] = _api_routes(sc, plan)
     layers["amplifiers"] = _amplifiers(sc)
     layers["junctions"] = _points(sc.junctions)
     layers["pops"] = _points(sc.pops, None if routes is None else _pop_plan_columns(sc, routes))

@@ -50,6 +50,8 @@ LAYER_DESCRIPTIONS = {
              "capacity (peak_utilisation) and as % of the usable limit (peak_pct_of_limit: 100 = at the limit).",
     "routes": "One line per placed lease replica, from its campus over its DCI path to its users' PoP, with its "
               "traffic, latency and term (start_week, end_week).",
+    "api_routes": "One line per hosted-model API stream, campus and path serving its tokens, from the campus to the "
+                  "stream's PoP: model, latency, the weeks served, peak and mean tokens/s, peak Gbps, transport cost.",
     "amplifiers": "In-line amplifier huts along each span, numbered from end a.",
     "junctions": "Fibre junctions and regeneration sites.",
     "pops": "Metro PoPs where users' traffic enters; with a plan, the routes ending there and their peak egress.",
@@ -153,6 +155,7 @@ def _sites_qml(root: ET.Element, gdf: gpd.GeoDataFrame) -> None:
 
 _SIMPLE = {
     "routes": ("line", _line("#1f77b4", 0.4)),
+    "api_routes": ("line", _line("#d97706", 0.5)),
     "pops": ("marker", _marker("#1f77b4", 3.0)),
     "halls": ("marker", _marker("#7c3aed", 2.2)),
     "junctions": ("marker", _marker("#ffffff", 1.6)),

@@ -93,7 +93,9 @@ def _week_axis(ax: Axes, weeks: np.ndarray) -> None:
 
 @styled
 def site_figure(sc: Scenario, plan: Plan, site: str) -> Figure:
-    """GPUs (internal / leased / free, stacked) and facility power (used vs available) of one site, per week.
+    """GPUs (internal / leased / API / free, stacked) and facility power (used vs available) of one site, per week.
+
+    The API layer is drawn when the scenario has API demand (or ``site_use`` counts API GPUs).
 
     Parameters
     ----------
@@ -114,17 +116,19 @@ def site_figure(sc: Scenario, plan: Plan, site: str) -> Figure:
     weeks = su["week"].to_numpy(float)
     fig = new_figure(12.0, 3.1)
     ax_g, ax_p = fig.subplots(1, 2, width_ratios=[1.1, 1])
-    xs, *stack = _steps(weeks, *(su[f"{k}_gpus"].to_numpy(float) for k in ("internal", "leased", "free")))
+    apis = "api_gpus" in su and (len(sc.api_demand) > 0 or bool(su["api_gpus"].any()))
+    uses = ("internal", "leased", "api", "free") if apis else ("internal", "leased", "free")
+    xs, *stack = _steps(weeks, *(su[f"{k}_gpus"].to_numpy(float) for k in uses))
     base = np.zeros_like(xs)
-    for key, values in zip(("internal", "leased", "free"), stack, strict=True):
+    for key, values in zip(uses, stack, strict=True):
         edge = COLOURS["free_edge"] if key == "free" else "white"
         ax_g.fill_between(xs, base, base + values, facecolor=COLOURS[key], edgecolor=edge, linewidth=0.4,
-                          label=key, zorder=2)
+                          label={"api": "API"}.get(key, key), zorder=2)
         base = base + values
     ax_g.set_ylim(0, max(float(base.max()), 1.0) * 1.02)
     ax_g.yaxis.set_major_formatter(FuncFormatter(_compact))
     ax_g.set_title("GPUs by use")
-    ax_g.legend(loc="lower right", bbox_to_anchor=(1, 1.0), ncols=3, borderaxespad=0.3, handlelength=1.2,
+    ax_g.legend(loc="lower right", bbox_to_anchor=(1, 1.0), ncols=len(uses), borderaxespad=0.3, handlelength=1.2,
                 columnspacing=1.2)
     _week_axis(ax_g, weeks)
 

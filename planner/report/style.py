@@ -30,6 +30,7 @@ __all__ = [
 COLOURS: dict[str, str] = {
     "internal": "#8392a8",   # slate: the operator's own training
     "leased": "#2f6fdf",     # blue: capacity sold
+    "api": "#d97706",        # amber: GPUs serving hosted-model APIs
     "free": "#bfe5c8",       # pale green: surplus still unsold
     "free_edge": "#5aa36c",
     "power": "#e4641c",      # orange: facility power drawn

@@ -323,7 +323,9 @@ def _write_failure_files(sc: Scenario, report: FailureReport, folder: Path, plan
         write_report(sc, plan, folder / FAILURE_FILES["report"], failures=report.cases)
         kinds.append("report")
         if with_plan:
-            plan.to_json(folder / FAILURE_FILES["plan"], source=source)
+            from planner.results import plan_document
+
+            (folder / FAILURE_FILES["plan"]).write_text(plan_document(sc, plan, source), encoding="utf-8")
             kinds.append("plan")
     return kinds
 

@@ -10,6 +10,8 @@ one CP-SAT worker, fixed seed, deterministic)::
       slo_factor: [1.0, 0.8]
       span_capacity_factor: [1.0]
       extra_pods: [0]
+      api_price_factor: [0.25, 1, 4]   # every API stream's price per million tokens x this
+      api_demand_factor: [1.0]         # every API stream's tokens/s (peak and average) x this
       time_limit_s: [10]               # may be swept too
     extra_pods_group: LA-B200-A        # which pod group extra_pods copies
     time_limit_s: 10                   # default for points that do not set it
@@ -32,6 +34,7 @@ from planner.errors import InfeasibleError, Problem
 from planner.optimise.optimiser import optimise
 from planner.plan import Plan
 from planner.scenario import Scenario
+from planner.usesplit import api_gpus_by_pod, api_totals
 from planner.whatif.distributed import ProgressCallback, run_tasks
 from planner.whatif.variants import pod_groups, vary
 
@@ -44,6 +47,8 @@ PARAMETERS: dict[str, tuple[type, float]] = {
     "slo_factor": (float, 1.0),
     "span_capacity_factor": (float, 1.0),
     "extra_pods": (int, 0),
+    "api_price_factor": (float, 1.0),
+    "api_demand_factor": (float, 1.0),
     "time_limit_s": (float, 10.0),
 }
 """Sweepable parameters: type and default."""
@@ -54,6 +59,8 @@ LIMITS: dict[str, tuple[float, float, bool, str]] = {
     "slo_factor": (0.0, 100.0, False, "numbers above 0, up to 100"),
     "span_capacity_factor": (0.0, 100.0, False, "numbers above 0, up to 100"),
     "extra_pods": (0.0, 1000.0, True, "whole numbers from 0 to 1,000"),
+    "api_price_factor": (0.0, 100.0, False, "numbers above 0, up to 100"),
+    "api_demand_factor": (0.0, 100.0, False, "numbers above 0, up to 100"),
     "time_limit_s": (0.0, 3600.0, False, "seconds above 0, up to 3,600"),
 }
 """Each parameter's allowed range: lowest, highest, whether the lowest is allowed, and the range in words."""
@@ -70,9 +77,14 @@ MAX_SEED = 2**31 - 1
 OPTIONS = ("parameters", "extra_pods_group", "time_limit_s", "seed")
 
 METRIC_COLUMNS = ["status", "error", "revenue_usd", "net_value_usd", "objective_usd", "bound_usd", "gap",
-                  "leases_placed", "leases_unplaced", "gpus_leased_peak", "gpus_leased_mean", "gpu_utilisation_mean",
-                  "gpu_utilisation_peak", "span_utilisation_peak", "wall_s"]
-"""Result columns of :func:`sweep` (after the parameter columns)."""
+                  "lease_revenue_usd", "api_revenue_usd", "api_net_usd", "api_served_share", "leases_placed",
+                  "leases_unplaced", "gpus_leased_peak", "gpus_leased_mean", "api_gpus_peak", "api_gpus_mean",
+                  "gpu_utilisation_mean", "gpu_utilisation_peak", "span_utilisation_peak", "wall_s"]
+"""Result columns of :func:`sweep` (after the parameter columns).
+
+``revenue_usd`` and ``net_value_usd`` are the leases' and the APIs' together;
+``lease_revenue_usd`` and ``api_revenue_usd`` apart; ``api_gpus_*`` count the GPUs of
+API replicas (``gpus_leased_*`` leased GPUs), peak and mean over the weeks."""
 
 PLANNED = ("OPTIMAL", "FEASIBLE")
 """Statuses of a point that has a plan; any other (``INFEASIBLE``, ``UNKNOWN``, ``failed``) is a failed point."""
@@ -289,17 +301,36 @@ def read_grid(source: str | Path | Mapping[str, Any], sc: Scenario | None = None
 
 # --------------------------------------------------------------------------- one point
 def plan_metrics(sc: Scenario, plan: Plan) -> dict[str, Any]:
-    """The numbers a sweep compares: revenue, net value, GPUs leased, utilisation, gap."""
+    """The numbers a sweep compares: revenue (leases, APIs), net value, GPUs leased and serving APIs, utilisation, gap.
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> from planner.optimise.heuristics.greedy import greedy
+    >>> sc = load_scenario()
+    >>> m = plan_metrics(sc, greedy(sc, explain=False))
+    >>> m["revenue_usd"] == m["lease_revenue_usd"] + m["api_revenue_usd"], m["api_gpus_peak"] > 0
+    (True, True)
+    """
     gpus = float(sc.pods["gpus"].sum())
+    api_gpus = api_gpus_by_pod(plan).groupby(level="week").sum()
     weekly = plan.pod_use.groupby("week")[["leased_gpus", "internal_gpus"]].sum()
-    busy = (weekly["leased_gpus"] + weekly["internal_gpus"]) / gpus if gpus else weekly["leased_gpus"] * 0.0
+    weekly["api_gpus"] = api_gpus.reindex(weekly.index, fill_value=0.0)
+    busy = ((weekly["leased_gpus"] + weekly["internal_gpus"] + weekly["api_gpus"]) / gpus if gpus
+            else weekly["leased_gpus"] * 0.0)
+    api = api_totals(sc, plan)
+    lease_net = plan.revenue_usd - plan.power_cost_usd - plan.transport_cost_usd
     return {
-        "status": plan.status, "error": "", "revenue_usd": plan.revenue_usd,
-        "net_value_usd": plan.revenue_usd - plan.power_cost_usd - plan.transport_cost_usd,
+        "status": plan.status, "error": "", "revenue_usd": plan.revenue_usd + api["revenue_usd"],
+        "net_value_usd": lease_net + api["net_usd"],
         "objective_usd": plan.objective_usd, "bound_usd": plan.bound_usd, "gap": plan.gap,
+        "lease_revenue_usd": plan.revenue_usd, "api_revenue_usd": api["revenue_usd"], "api_net_usd": api["net_usd"],
+        "api_served_share": api["served_share"],
         "leases_placed": int(plan.placements["lease"].nunique()), "leases_unplaced": len(plan.unplaced),
         "gpus_leased_peak": int(weekly["leased_gpus"].max()) if len(weekly) else 0,
         "gpus_leased_mean": float(weekly["leased_gpus"].mean()) if len(weekly) else 0.0,
+        "api_gpus_peak": round(float(weekly["api_gpus"].max())) if len(weekly) else 0,
+        "api_gpus_mean": float(weekly["api_gpus"].mean()) if len(weekly) else 0.0,
         "gpu_utilisation_mean": float(busy.mean()) if len(busy) else 0.0,
         "gpu_utilisation_peak": float(busy.max()) if len(busy) else 0.0,
         "span_utilisation_peak": float(plan.link_use["utilisation"].max()) if len(plan.link_use) else 0.0,
@@ -375,7 +406,10 @@ def sweep(sc: Scenario, grid: Grid | Mapping[str, Any] | str | Path, *, schedule
 def sweep_chart(table: pd.DataFrame, path: str | Path, *, formats: Sequence[str] = ("png", "svg")) -> list[Path]:
     """Chart a sweep: revenue and GPU utilisation against the first swept parameter.
 
-    One line per combination of the other parameters that vary. Written as
+    One line per combination of the other parameters that vary. When some point
+    serves API demand, a second row sets leases against APIs: lease revenue (solid)
+    and API revenue (dashed), and peak GPUs leased (solid) and serving APIs (dashed)
+    -- where the lines cross, one use overtakes the other. Written as
     ``<path>.png`` and ``<path>.svg`` (``path`` without suffix, e.g. ``out/sweep``).
 
     Returns
@@ -390,24 +424,37 @@ def sweep_chart(table: pd.DataFrame, path: str | Path, *, formats: Sequence[str]
     x = varying[0] if varying else "point"
     others = varying[1:]
     ok = table[table["status"].isin(["OPTIMAL", "FEASIBLE"])]
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
-    axes = fig.subplots(1, 2)
-    panels = (("revenue_usd", "Revenue (USD million)", 1e-6), ("gpu_utilisation_mean", "Mean GPU utilisation (%)",
-                                                               100.0))
-    groups = ok.groupby(others, sort=True) if others else [((), ok)]
-    for ax, (col, label, scale) in zip(axes, panels, strict=True):
-        for key, df in groups:
+    apis = "api_revenue_usd" in ok and bool((ok["api_revenue_usd"].fillna(0) > 0).any())
+    fig = Figure(figsize=(10, 7.6 if apis else 4.2), layout="constrained")
+    axes = fig.subplots(2 if apis else 1, 2, squeeze=False)
+    panels: list[tuple[Any, list[tuple[str, str]], str, float]] = [
+        (axes[0][0], [("revenue_usd", "-")], "Revenue (USD million)", 1e-6),
+        (axes[0][1], [("gpu_utilisation_mean", "-")], "Mean GPU utilisation (%)", 100.0)]
+    if apis:
+        panels += [(axes[1][0], [("lease_revenue_usd", "-"), ("api_revenue_usd", "--")],
+                    "Revenue, leases (solid) and APIs (dashed), USD million", 1e-6),
+                   (axes[1][1], [("gpus_leased_peak", "-"), ("api_gpus_peak", "--")],
+                    "Peak GPUs leased (solid) and serving APIs (dashed)", 1.0)]
+    groups = list(ok.groupby(others, sort=True)) if others else [((), ok)]
+    for ax, columns, label, scale in panels:
+        for i, (key, df) in enumerate(groups):
             values = key if isinstance(key, tuple) else (key,)
             name = ", ".join(f"{k}={v:g}" for k, v in zip(others, values, strict=True)) or None
             line = df.sort_values(x)
-            ax.plot(line[x], line[col] * scale, marker="o", label=name)
+            for col, style in columns:
+                ax.plot(line[x], line[col] * scale, marker="o", linestyle=style, color=f"C{i % 10}",
+                        label=name if style == "-" else None)
         ax.set_xlabel(x.replace("_", " "))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
+        if x.startswith("api_") and x.endswith("_factor") and len(ok):
+            ax.set_xscale("log", base=2)  # factors from 1/4 to 4 sit evenly either side of 1
+            ax.set_xticks(sorted(ok[x].unique()), [f"{v:g}" for v in sorted(ok[x].unique())])
+            ax.minorticks_off()
     if others and len(ok):
-        axes[1].legend(fontsize="small", title=" / ".join(others), title_fontsize="small")
+        axes[0][1].legend(fontsize="small", title=" / ".join(others), title_fontsize="small")
     if not len(ok):
-        for ax in axes:
+        for ax in axes.ravel():
             ax.text(0.5, 0.5, "no point has a plan", ha="center", va="center", transform=ax.transAxes)
     failed = int((~table["status"].isin(["OPTIMAL", "FEASIBLE"])).sum())
     fig.suptitle(f"Sweep: {len(table)} points" + (f" ({failed} without a plan)" if failed else ""))

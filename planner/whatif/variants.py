@@ -1,4 +1,4 @@
-"""Variants of a scenario: more demand, other prices, tighter SLOs, more fibre, more pods.
+"""Variants of a scenario: more demand, other prices, tighter SLOs, more fibre, more pods, other API markets.
 
 Each knob returns a new :class:`~planner.scenario.Scenario` (``dataclasses.replace``
 with copied tables); the original is never changed. Internal workloads are left
@@ -16,7 +16,7 @@ import pandas as pd
 
 from planner.scenario import Scenario
 
-__all__ = ["pod_groups", "vary"]
+__all__ = ["pod_groups", "vary", "vary_api_demand"]
 
 _SUFFIX = re.compile(r"-\d{2,}$")
 
@@ -76,8 +76,30 @@ def _add_pods(sc: Scenario, pods: pd.DataFrame, reserved: pd.DataFrame, group: s
     return pd.concat([pods, extra]), pd.concat([reserved, extra_res])
 
 
+def vary_api_demand(demand: pd.DataFrame, *, price_factor: float = 1.0, demand_factor: float = 1.0) -> pd.DataFrame:
+    """API demand streams with every price and every rate of tokens scaled (a copy).
+
+    ``price_usd_per_mtok`` x ``price_factor``; ``peak_tokens_per_s`` and
+    ``avg_tokens_per_s`` x ``demand_factor`` (so the average stays within the peak).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"peak_tokens_per_s": [100.0], "avg_tokens_per_s": [50.0], "price_usd_per_mtok": [2.0]},
+    ...                  index=pd.Index(["S1"], name="stream"))
+    >>> vary_api_demand(d, price_factor=0.5, demand_factor=3).loc["S1"].tolist()
+    [300.0, 150.0, 1.0]
+    """
+    out = demand.copy()
+    if len(out):
+        out["price_usd_per_mtok"] = out["price_usd_per_mtok"].astype(float) * price_factor
+        for c in ("peak_tokens_per_s", "avg_tokens_per_s"):
+            out[c] = out[c].astype(float) * demand_factor
+    return out
+
+
 def vary(sc: Scenario, *, demand_growth: float = 1.0, price_factor: float = 1.0, slo_factor: float = 1.0,
-         span_capacity_factor: float = 1.0, extra_pods: int = 0, extra_pods_group: str | None = None) -> Scenario:
+         span_capacity_factor: float = 1.0, extra_pods: int = 0, extra_pods_group: str | None = None,
+         api_price_factor: float = 1.0, api_demand_factor: float = 1.0) -> Scenario:
     """A variant of ``sc``.
 
     Parameters
@@ -97,6 +119,10 @@ def vary(sc: Scenario, *, demand_growth: float = 1.0, price_factor: float = 1.0,
     extra_pods_group
         The pod group (a pod id without its ``-NN`` suffix) extra pods copy; the
         group with the most GPUs when omitted.
+    api_price_factor
+        Every API stream's price per million tokens x this (see :func:`vary_api_demand`).
+    api_demand_factor
+        Every API stream's peak and average tokens/s x this.
 
     Raises
     ------
@@ -113,7 +139,8 @@ def vary(sc: Scenario, *, demand_growth: float = 1.0, price_factor: float = 1.0,
     True
     """
     for name, f in (("demand_growth", demand_growth), ("price_factor", price_factor), ("slo_factor", slo_factor),
-                    ("span_capacity_factor", span_capacity_factor)):
+                    ("span_capacity_factor", span_capacity_factor), ("api_price_factor", api_price_factor),
+                    ("api_demand_factor", api_demand_factor)):
         if not (math.isfinite(f) and f > 0):
             msg = f"{name} must be a positive number, not {f!r}"
             raise ValueError(msg)
@@ -145,4 +172,6 @@ def vary(sc: Scenario, *, demand_growth: float = 1.0, price_factor: float = 1.0,
         halls["pods"] = by_hall.size().reindex(halls.index).astype(int)
         halls["gpus"] = by_hall["gpus"].sum().reindex(halls.index).astype(int)
         halls["uplink_gbps"] = by_hall["uplink_gbps"].sum().reindex(halls.index)
-    return replace(sc, workloads=wl, spans=spans, pods=pods, halls=halls, reserved_gpus=reserved)
+    api_demand = vary_api_demand(sc.api_demand, price_factor=api_price_factor, demand_factor=api_demand_factor)
+    return replace(sc, workloads=wl, spans=spans, pods=pods, halls=halls, reserved_gpus=reserved,
+                   api_demand=api_demand)
