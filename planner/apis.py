@@ -4,14 +4,15 @@ An operator sells surplus GPUs as raw leases and as hosted-model APIs: customers
 tokens, the operator runs replicas of a model on some SKU and serves each region's
 demand from sites within its network budget. This module turns the two input files
 (``files.models``, ``files.api_demand``; formats in :mod:`planner.schema`) into the
-scenario's tables and states the facts that keep a demand stream from ever paying:
+scenario's tables:
 
 - :func:`api_tables`: ``Scenario.api_models`` (one row per model and SKU) and
   ``Scenario.api_demand`` (one row per stream), empty with their columns when the
   scenario has no APIs;
-- :func:`api_warnings`: a stream no site that can run its model reaches within its
-  network budget, and a stream whose price cannot pay for the power of the GPUs that
-  would serve it, each with its numbers.
+- :func:`serving_cost`: what a million tokens cost in power per model, SKU and site.
+
+The facts that keep a stream from ever being served or paying (they need the network's
+routes) are :func:`planner.api_feasibility.api_warnings`, which ``planner validate`` lists.
 
 Cross-file errors (unknown model, SKU or PoP, weeks, duplicate ids, replicas larger
 than any pod) are checked in :mod:`planner.validate` with the other inputs.
@@ -19,19 +20,16 @@ than any pod) are checked in :mod:`planner.validate` with the other inputs.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from planner.errors import Problem
 from planner.schema import ApiDemandRow, ModelsFile
 
 if TYPE_CHECKING:
     from planner.scenario import Scenario
 
-__all__ = ["API_DEMAND_COLUMNS", "API_MODEL_COLUMNS", "api_tables", "api_warnings", "serving_cost"]
+__all__ = ["API_DEMAND_COLUMNS", "API_MODEL_COLUMNS", "api_tables", "serving_cost"]
 
 API_MODEL_COLUMNS: dict[str, str] = {"name": "object", "gpus_per_replica": "int64", "tokens_per_s": "float64",
                                      "replica_start_usd": "float64", "source": "object"}
@@ -43,7 +41,6 @@ API_DEMAND_COLUMNS: dict[str, str] = {
     "network_budget_ms": "float64", "bytes_in_per_token": "float64", "bytes_out_per_token": "float64"}
 """``Scenario.api_demand``'s columns and their dtypes (indexed by ``stream``)."""
 
-_TOLERANCE_MS = 1e-9
 """A path meets a budget when its latency is at most the budget plus this (as a lease's SLO is met)."""
 
 
@@ -110,80 +107,3 @@ def serving_cost(sc: Scenario) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def _ms_text(ms: float, *, above: float) -> str:
-    """``ms`` with two decimals, or more if needed to show that it is above ``above``."""
-    for digits in (2, 3, 4):
-        text = f"{ms:.{digits}f}"
-        if float(text) > above:
-            return text
-    return f"{ms:.6f}"
-
-
-def api_warnings(sc: Scenario, sources: Mapping[str, tuple[str, str]] | None = None) -> list[Problem]:
-    """Warnings for the API demand streams of ``sc`` that can never be served, or never pay for their power.
-
-    - latency: no site with a pod that holds a replica of the stream's model reaches
-      its region within ``network_budget_ms`` over any path (the fastest path is the
-      first candidate path, so no candidate path does);
-    - price: at every site that can serve the stream, a million tokens sold cost more
-      in power than ``price_usd_per_mtok`` (the replica's facility power at the site's
-      price, over its tokens per hour x average / peak: replicas are sized to the peak
-      while revenue counts the average).
-
-    Parameters
-    ----------
-    sc
-        The scenario.
-    sources
-        Where each stream was read, ``stream -> (file, place)``; ``("", "stream <id>")`` when missing.
-
-    Returns
-    -------
-    list of Problem
-        Severity ``"warning"``, one per stream and fact.
-    """
-    if sc.api_demand.empty:
-        return []
-    from planner.network import build_network
-    from planner.routing import latency_matrix
-
-    latency = latency_matrix(sc, build_network(sc))
-    cost = serving_cost(sc)
-    out: list[Problem] = []
-    for stream, d in sc.api_demand.iterrows():
-        file, where = (sources or {}).get(str(stream), ("", f"stream {stream}"))
-        able = cost[cost["model"] == d["model"]]
-        sites = sorted(set(able["site"]))
-        ms = latency.loc[sites, d["region"]].dropna() if d["region"] in latency.columns else pd.Series(dtype=float)
-        budget = float(d["network_budget_ms"])
-        if ms.empty:
-            out.append(Problem(file, where, "region", str(d["region"]),
-                               f"stream {stream} can never be served: no route from any site that can run "
-                               f"{d['model']} to {d['region']}", f"connect a site with {d['model']}'s SKUs to "
-                               f"{d['region']}", severity="warning"))
-            continue
-        fastest_site, fastest = str(ms.idxmin()), float(ms.min())
-        if fastest > budget + _TOLERANCE_MS:
-            out.append(Problem(file, where, "network_budget_ms", f"{budget:g}",
-                               f"stream {stream} can never be served: its network budget {budget:g} ms to "
-                               f"{d['region']} is below the fibre latency from every site that can run "
-                               f"{d['model']} (fastest: {fastest_site}→{d['region']} "
-                               f"{_ms_text(fastest, above=budget)} ms)",
-                               f"a network budget of at least {math.ceil(fastest * 100) / 100:.2f} ms",
-                               severity="warning"))
-            continue
-        reach = set(ms[ms <= budget + _TOLERANCE_MS].index)
-        options = able[able["site"].isin(reach)]
-        share = float(d["avg_tokens_per_s"]) / float(d["peak_tokens_per_s"])
-        best = options.loc[options["usd_per_mtok"].idxmin()]
-        sold = float(best["usd_per_mtok"]) / share
-        price = float(d["price_usd_per_mtok"])
-        if sold > price:
-            out.append(Problem(file, where, "price_usd_per_mtok", f"{price:g}",
-                               f"stream {stream} cannot pay for its power: a million tokens sold cost "
-                               f"${sold:.2f} in power where it is cheapest ({best['site']} on {best['sku']}: "
-                               f"${float(best['usd_per_mtok']):.3f} at full load, average/peak {share:.2f}), "
-                               f"above its price of ${price:g}",
-                               f"a price of at least ${math.ceil(sold * 100) / 100:.2f} per million tokens, or "
-                               f"leave the stream to go unserved", severity="warning"))
-    return out

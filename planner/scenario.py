@@ -20,7 +20,7 @@ import shapely.errors
 from shapely.geometry import LineString, Polygon, shape
 
 from planner import physics
-from planner.apis import api_tables, api_warnings
+from planner.apis import api_tables
 from planner.errors import Problem, ScenarioError
 from planner.geo import geodesic_length_km, great_circle_km
 from planner.ids import pod_ids
@@ -118,6 +118,8 @@ class Scenario:
     api_demand: pd.DataFrame = field(default_factory=lambda: api_tables(None, [])[1])
     """The API demand streams (weeks 1-based, inclusive; ``avg_tokens_per_s`` the peak where the book leaves it
     empty); dtypes in :data:`planner.apis.API_DEMAND_COLUMNS`."""
+    api_sources: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Where each API demand stream was read: ``stream -> (file, "line N (stream S)")``."""
 
     @property
     def weeks(self) -> pd.Index:
@@ -335,8 +337,8 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         raise ScenarioError(capped(problems))
     sc = _assemble(inp)
     sc.path = path
-    streams = {r.id: (f, f"line {n} (stream {r.id})") for f, n, r in inp.api_demand}
-    sc.warnings = [p for p in problems if p.severity == "warning"] + api_warnings(sc, streams)
+    sc.api_sources = {r.id: (f, f"line {n} (stream {r.id})") for f, n, r in inp.api_demand}
+    sc.warnings = [p for p in problems if p.severity == "warning"]
     sc.input_files = _input_files(path, inp.scenario)
     return sc
 

@@ -21,6 +21,7 @@ import yaml
 from typer.testing import CliRunner
 
 from planner import load_scenario
+from planner.api_feasibility import api_warnings
 from planner.cli import app
 from planner.errors import Problem, ScenarioError
 from planner.provenance import input_files
@@ -274,7 +275,8 @@ def test_every_problem_at_once(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- warnings
 def test_a_stream_beyond_its_network_budget_is_a_warning(tmp_path: Path) -> None:
     sc = load_scenario(scenario(tmp_path, [model()], [stream(network_budget_ms=0.5)]))
-    (w,) = sc.warnings
+    assert sc.warnings == []  # loading builds no network: validate lists these
+    (w,) = api_warnings(sc)
     assert w.severity == "warning" and Path(w.file).name == "api_1.csv" and w.where == "line 2 (stream S1)"
     assert (w.field, w.value) == ("network_budget_ms", "0.5")
     assert re.fullmatch(r"stream S1 can never be served: its network budget 0\.5 ms to P1 is below the fibre "
@@ -286,9 +288,9 @@ def test_the_budget_counts_only_sites_that_can_run_the_model(tmp_path: Path) -> 
     """A 150-GPU replica fits only SB's 200-GPU pod; SB reaches P1 in 1.46 ms, SA (0.54 ms) cannot run it."""
     m = model(deployments=[{"sku": "T1", "gpus_per_replica": 150, "tokens_per_s": 1000}])
     sc = load_scenario(scenario(tmp_path, [m], [stream(network_budget_ms=1.0)]))
-    (w,) = sc.warnings
+    (w,) = api_warnings(sc)
     assert "fastest: SB→P1 1.46 ms" in w.message
-    assert load_scenario(scenario(tmp_path / "ok", [m], [stream(network_budget_ms=1.5)])).warnings == []
+    assert api_warnings(load_scenario(scenario(tmp_path / "ok", [m], [stream(network_budget_ms=1.5)]))) == []
 
 
 def test_a_stream_priced_below_its_power_is_a_warning(tmp_path: Path) -> None:
@@ -300,7 +302,7 @@ def test_a_stream_priced_below_its_power_is_a_warning(tmp_path: Path) -> None:
     data["sites"]["sites"][1]["power_price_usd_per_mwh"] = 50.0  # SB is cheaper but out of the 1 ms budget
     sc = load_scenario(scenario(tmp_path, [model()], [stream(price_usd_per_mtok=0.5, avg_tokens_per_s=250,
                                                              network_budget_ms=1)], data=data))
-    (w,) = sc.warnings
+    (w,) = api_warnings(sc)
     assert (w.field, w.value, w.where) == ("price_usd_per_mtok", "0.5", "line 2 (stream S1)")
     assert w.message == ("stream S1 cannot pay for its power: a million tokens sold cost $0.56 in power where it "
                          "is cheapest (SA on T1: $0.278 at full load, average/peak 0.50), above its price of $0.5")
@@ -308,21 +310,21 @@ def test_a_stream_priced_below_its_power_is_a_warning(tmp_path: Path) -> None:
     data["sites"]["sites"][0]["power_price_usd_per_mwh"] = 50.0
     ok = scenario(tmp_path / "ok", [model()], [stream(price_usd_per_mtok=0.5, avg_tokens_per_s=250,
                                                       network_budget_ms=1)], data=data)
-    assert load_scenario(ok).warnings == []  # 0.278 per million sold at 50 USD/MWh
+    assert api_warnings(load_scenario(ok)) == []  # 0.278 per million sold at 50 USD/MWh
 
 
 def test_a_free_stream_is_a_warning_when_power_costs(tmp_path: Path) -> None:
     data = tiny.base()
     data["sites"]["sites"][0]["power_price_usd_per_mwh"] = 1.0
     sc = load_scenario(scenario(tmp_path, [model()], [stream(price_usd_per_mtok=0, network_budget_ms=1)], data=data))
-    assert [w.field for w in sc.warnings] == ["price_usd_per_mtok"]
+    assert [w.field for w in api_warnings(sc)] == ["price_usd_per_mtok"]
 
 
 def test_a_region_no_site_reaches_is_a_warning(tmp_path: Path) -> None:
     data = tiny.base()
     data["topology"]["spans"] = [s for s in data["topology"]["spans"] if s["id"] not in {"SB-P2", "J-P2"}]
     sc = load_scenario(scenario(tmp_path, [model()], [stream(region="P2")], data=data))
-    (w,) = sc.warnings
+    (w,) = api_warnings(sc)
     assert (w.field, w.value) == ("region", "P2")
     assert w.message == "stream S1 can never be served: no route from any site that can run m70 to P2"
 
@@ -415,7 +417,7 @@ def test_reference_streams_use_its_pops_and_models(reference: Any) -> None:
 
 
 def test_reference_api_warnings_are_the_two_by_construction(reference: Any) -> None:
-    api = [w for w in reference.warnings if Path(w.file).name == "api_demand.csv"]
+    api = [w for w in api_warnings(reference) if Path(w.file).name == "api_demand.csv"]
     assert [(w.where, w.field) for w in api] == [("line 30 (stream NYC-70B-VOICE)", "network_budget_ms"),
                                                  ("line 31 (stream CHI-405B-PROMO)", "price_usd_per_mtok")]
 

@@ -9,14 +9,17 @@ layer  name            modules
 =====  ==============  ====================================================================================
 0      foundations     errors, physics, geo (geodesy on WGS84; validation measures with it), schema, ids,
                        weeks, version
-1      inputs          readers, plausibility, corridors (route-geometry checks), validate, scenario, provenance
+1      inputs          readers, plausibility, corridors (route-geometry checks), validate, scenario, provenance,
+                       apis (the model catalogue and API demand as tables)
 2      network         network, routing
-3      plan model      plan, check, results, usesplit -- the Plan data type, its independent checker, the
-                       results-folder reader and the split of a plan's uses (leases, APIs, internal work).
+3      plan model      plan, check, results, usesplit, api_plan -- the Plan data type and its API tables, its
+                       independent checker, the results-folder reader and the split of a plan's uses
+                       (leases, APIs, internal work).
                        The optimiser produces plans, so the type sits below it; the checker never
                        imports the optimiser, so a plan is checked without trusting it.
 4      optimise        planner.optimise.* (instance, families, residual, model, cpsat, budget, incumbent,
-                       heuristics, bounds, search, methods, optimiser), plus feasibility and reasons:
+                       heuristics, bounds, search, methods, optimiser), plus feasibility, api_feasibility,
+                       reasons and api_reasons:
                        the optimiser attaches the reason of every lease it leaves out, and both read
                        the optimiser's instance.
 5      outputs         gis, report, run, whatif, importers, generate, surplus, scheduler, quote
@@ -53,10 +56,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundations", ("errors", "physics", "geo", "schema", "ids", "weeks", "version")),
-    ("inputs", ("readers", "plausibility", "corridors", "validate", "scenario", "provenance")),
+    ("inputs", ("readers", "plausibility", "corridors", "validate", "scenario", "provenance", "apis")),
     ("network", ("network", "routing")),
-    ("plan model", ("plan", "check", "results", "usesplit")),
-    ("optimise", ("optimise", "feasibility", "reasons")),
+    ("plan model", ("plan", "check", "results", "usesplit", "api_plan")),
+    ("optimise", ("optimise", "feasibility", "reasons", "api_feasibility", "api_reasons")),
     ("outputs", ("gis", "report", "run", "whatif", "importers", "generate", "surplus", "scheduler", "quote")),
     ("cli", ("cli", "")),  # "": the package root, planner/__init__.py
 ]

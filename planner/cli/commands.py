@@ -34,6 +34,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from planner.api_feasibility import api_warnings
 from planner.cli import generate as generate_commands
 from planner.cli import imports as import_commands
 from planner.cli import quote as quote_commands
@@ -124,7 +125,7 @@ def validate(scenario: ScenarioArg = None) -> None:
     """
     out = make_console()
     sc = load_or_exit(scenario, console=out, show_warnings=False)
-    sc.warnings = [*sc.warnings, *never_fit_problems(sc)]
+    sc.warnings = [*sc.warnings, *never_fit_problems(sc), *api_warnings(sc)]
     internal = int((sc.workloads["priority"] == "internal").sum())
     leases = len(sc.workloads) - internal
     gpus = int(sc.pods["gpus"].sum())
