@@ -44,6 +44,7 @@ from planner.optimise.bounds.site_lp import site_relaxation
 from planner.optimise.cpsat import new_solver
 from planner.optimise.heuristics.api_fill import fill_apis, greedy_with_apis
 from planner.optimise.heuristics.greedy import plan_value, price_order
+from planner.optimise.incumbent import Progress
 from planner.optimise.instance import Instance, usable_pods
 from planner.optimise.model import build_model
 from planner.optimise.residual import ReplicaFit, Residual
@@ -137,10 +138,16 @@ def _steps(opt: Optimiser) -> ApartResult:
     lease_inst = reserved(inst, reserve, keep_leases=True)
     from planner.optimise.optimiser import Optimiser
 
+    reserve_net = api_value(inst.api, reserve).net_usd
+
+    def progress(p: Progress) -> None:
+        """The leases' plans with the reserved API service are plans of the whole; the search's bounds are not."""
+        opt.incumbent.offer(p.objective_usd + reserve_net)
+
     child = Optimiser(inst.sc, time_limit_s=LEASE_SHARE * opt.time_limit_s, seed=opt.seed, workers=opt.workers,
                       hint=opt.hint, deterministic=opt.deterministic, explain=False,
                       relative_gap_limit=opt.relative_gap_limit, use_lp=opt.use_lp, method=opt.method,
-                      instance=lease_inst, cp_sat_parameters=opt.cp_sat.parameters)
+                      instance=lease_inst, cp_sat_parameters=opt.cp_sat.parameters, on_progress=progress)
     child.stop_event = opt.stop_event
     child.solve()
     opt.budget.safety_stops += child.budget.safety_stops
@@ -153,7 +160,7 @@ def _steps(opt: Optimiser) -> ApartResult:
     options = [("cp-sat", solved), ("filler", filler), ("reserve", reserve)]
     source, api = max(options, key=lambda o: api_value(inst.api, o[1]).net_usd)  # ties: the first
     api_net = api_value(inst.api, api).net_usd
-    return ApartResult(fits, api, lease_usd + api_net, api_value(inst.api, reserve).net_usd, lease_usd, api_net,
+    return ApartResult(fits, api, lease_usd + api_net, reserve_net, lease_usd, api_net,
                        source, status)
 
 
