@@ -19,8 +19,10 @@ each block is planned with the other held fixed:
 4. the plan: step 3's leases and APIs, or the whole-campus warm start if it is worth
    more (its candidates are the leases planned greedily as without APIs with the filler
    in what they leave, and the leases of the joint greedy start with the filler);
-5. the bound: the site-level LP relaxation of the whole campus, which adds the APIs' own
-   LP optimum on every capacity to the leases' LP bound on every capacity
+5. the bound: the site-level relaxation of the whole campus (its LP, or its MIP with
+   span=hall and span=site leases whole where that is tighter:
+   :func:`~planner.optimise.heuristics.warmstart.whole_span_bound`), which adds the APIs'
+   own LP optimum on every capacity to the leases' bound on every capacity
    (:mod:`planner.optimise.bounds.site_lp`): a true bound of the joint problem. The
    bound of step 2's search is not one (its capacities are reduced by the API service)
    and is not used.
@@ -44,6 +46,7 @@ from planner.optimise.bounds.site_lp import site_relaxation
 from planner.optimise.cpsat import new_solver
 from planner.optimise.heuristics.api_fill import fill_apis, greedy_with_apis
 from planner.optimise.heuristics.greedy import plan_value, price_order
+from planner.optimise.heuristics.warmstart import whole_span_bound
 from planner.optimise.incumbent import Progress
 from planner.optimise.instance import Instance, usable_pods
 from planner.optimise.model import build_model
@@ -180,6 +183,9 @@ def solve_apart(opt: Optimiser) -> Plan:
     rel = site_relaxation(inst, time_limit_s=opt.budget.lp("site lp relaxation").wall_s, where=where)
     if rel.status == Status.OPTIMAL:
         bound, source = rel.bound_usd, "site lp relaxation (leases and APIs on every capacity)"
+        whole = whole_span_bound(inst, rel, opt.budget, where)
+        if whole is not None and whole.bound_usd < bound:
+            bound, source = whole.bound_usd, "site relaxation, whole span=hall/site leases (and APIs' own LP)"
     else:
         bound, source = opt.revenue_bound(), "sum of revenues"
     wall = time.perf_counter() - t0
