@@ -36,7 +36,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ortools.sat.python import cp_model
 
@@ -56,7 +56,7 @@ from planner.plan import Plan, Status, relative_gap
 if TYPE_CHECKING:
     from planner.optimise.optimiser import Optimiser
 
-__all__ = ["API_SHARE", "LEASE_SHARE", "ApartResult", "api_only", "reserved", "solve_apart"]
+__all__ = ["API_SHARE", "LEASE_SHARE", "RESERVE", "ApartResult", "api_only", "reserved", "solve_apart"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,9 @@ LEASE_SHARE = 0.9
 """Share of the time limit for the leases' search (step 2)."""
 API_SHARE = 0.05
 """Share of the time limit (deterministic seconds) for the API-only CP-SAT model (step 3)."""
+
+RESERVE: Literal["greedy with apis", "filler"] = "greedy with apis"
+"""The step-1 API service: the API part of the joint greedy start, or the filler on what internal work leaves."""
 
 Fits = dict[str, list[ReplicaFit]]
 
@@ -137,7 +140,10 @@ def _steps(opt: Optimiser) -> ApartResult:
     """Steps 1-3 of the module's recipe."""
     inst = opt.instance
     assert inst is not None
-    _, _, _, reserve = greedy_with_apis(inst, price_order(inst))
+    if RESERVE == "filler":
+        reserve = fill_apis(inst, Residual(inst))
+    else:
+        _, _, _, reserve = greedy_with_apis(inst, price_order(inst))
     lease_inst = reserved(inst, reserve, keep_leases=True)
     from planner.optimise.optimiser import Optimiser
 
