@@ -87,6 +87,8 @@ class ApartResult:
     api_source: str
     """Which step-3 service was kept: ``"cp-sat"`` (optimal or not), ``"filler"`` or ``"reserve"``."""
     api_status: str
+    lease_meta: dict[str, object]
+    """The leases' search facts (model size, CP-SAT's status, the focused or neighbourhood search)."""
 
 
 def reserved(inst: Instance, sol: ApiSolution, *, keep_leases: bool) -> Instance:
@@ -158,9 +160,9 @@ def _steps(opt: Optimiser) -> ApartResult:
                       relative_gap_limit=opt.relative_gap_limit, use_lp=opt.use_lp, method=opt.method,
                       instance=lease_inst, cp_sat_parameters=opt.cp_sat.parameters, on_progress=progress)
     child.stop_event = opt.stop_event
-    child.solve()
+    lease_plan = child.solve()
     opt.budget.safety_stops += child.budget.safety_stops
-    opt.lease_method = child.method_used
+    opt.lease_method = opt.method_used = child.method_used
     fits = child.fits
     lease_usd = plan_value(lease_inst, fits)
     res = Residual.after(inst, fits)
@@ -169,8 +171,10 @@ def _steps(opt: Optimiser) -> ApartResult:
     options = [("cp-sat", solved), ("filler", filler), ("reserve", reserve)]
     source, api = max(options, key=lambda o: api_value(inst.api, o[1]).net_usd)  # ties: the first
     api_net = api_value(inst.api, api).net_usd
-    return ApartResult(fits, api, lease_usd + api_net, reserve_net, lease_usd, api_net,
-                       source, status)
+    keys = ("variables", "constraints", "constraints_by_family", "solver_status", "solver_objective_usd", "focus",
+            "lns")
+    return ApartResult(fits, api, lease_usd + api_net, reserve_net, lease_usd, api_net, source, status,
+                       {k: lease_plan.meta[k] for k in keys if k in lease_plan.meta})
 
 
 def solve_apart(opt: Optimiser) -> Plan:
@@ -202,7 +206,7 @@ def solve_apart(opt: Optimiser) -> Plan:
         f"{found.api_status})",
         f"plan: {method} ${value:,.0f}; bound: {source} ${bound:,.0f}, gap {relative_gap(value, bound):.2%}"]
     status = Status.OPTIMAL if relative_gap(value, bound) <= opt.cp_sat.relative_gap_limit else Status.FEASIBLE
-    info = {"variables": None, "constraints": None, "solver_status": "APART",
+    info = {"variables": None, "constraints": None, **found.lease_meta,
             "apart": {"reserve_net_usd": found.reserve_net_usd, "lease_usd": found.lease_usd,
                       "api_net_usd": found.api_net_usd, "api_source": found.api_source,
                       "api_model_status": found.api_status, "lease_method": opt.lease_method}}
