@@ -167,7 +167,7 @@ def _steps(opt: Optimiser) -> ApartResult:
     lease_usd = plan_value(lease_inst, fits)
     res = Residual.after(inst, fits)
     filler = fill_apis(inst, res)
-    solved, status = api_only(inst, fits, reserve, opt)
+    solved, status = api_only(inst, fits, reserve, opt) if not opt.stopping else (ApiSolution(), "stopped")
     options = [("cp-sat", solved), ("filler", filler), ("reserve", reserve)]
     source, api = max(options, key=lambda o: api_value(inst.api, o[1]).net_usd)  # ties: the first
     api_net = api_value(inst.api, api).net_usd
@@ -193,7 +193,7 @@ def solve_apart(opt: Optimiser) -> Plan:
     rel = site_relaxation(inst, time_limit_s=opt.budget.lp("site lp relaxation").wall_s, where=where)
     if rel.status == Status.OPTIMAL:
         bound, source = rel.bound_usd, "site lp relaxation (leases and APIs on every capacity)"
-        whole = whole_span_bound(inst, rel, opt.budget, where)
+        whole = whole_span_bound(inst, rel, opt.budget, where) if not opt.stopping else None
         if whole is not None and whole.bound_usd < bound:
             bound, source = whole.bound_usd, "site relaxation, whole span=hall/site leases (and APIs' own LP)"
     else:
