@@ -128,6 +128,8 @@ class SolverFacts:
     solver_objective_usd: float | None = None
     focus: dict[str, Any] | None = None
     lns: dict[str, Any] | None = None
+    apart: dict[str, Any] | None = None
+    """Leases and APIs planned apart (:mod:`planner.optimise.methods.apart`): each step's figures."""
 
     _HEAD: ClassVar[tuple[str, ...]] = ("seed", "workers", "time_limit_s", "deterministic", "build_s",
                                         "warm_start_s", "method", "replica_pod_pairs")
@@ -141,7 +143,10 @@ class SolverFacts:
     def to_meta(self) -> dict[str, Any]:
         """The facts as ``plan.json``'s ``meta`` keys, in its order (each method has its own keys)."""
         keys = (*self._HEAD, *self._BY_METHOD[self.method], *self._TAIL)
-        return {k: getattr(self, k) for k in keys}
+        out = {k: getattr(self, k) for k in keys}
+        if self.apart is not None:
+            out["apart"] = self.apart
+        return out
 
     @classmethod
     def from_meta(cls, meta: dict[str, Any]) -> SolverFacts | None:

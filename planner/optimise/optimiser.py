@@ -35,6 +35,7 @@ from planner.optimise.heuristics.polish import polish as eviction_polish
 from planner.optimise.heuristics.warmstart import LpKind, WarmStart, warm_start
 from planner.optimise.incumbent import Incumbent, Progress
 from planner.optimise.instance import Instance, build_instance, lease_groups, usable_pods
+from planner.optimise.methods.apart import solve_apart
 from planner.optimise.methods.pods import solve_pods
 from planner.optimise.methods.sites import solve_sites
 from planner.optimise.model import PlacementModel, add_hint, build_model
@@ -45,7 +46,8 @@ from planner.plan import PLACEMENT_COLUMNS, Plan, SolverFacts, Status, make_plan
 from planner.reasons import explain_unplaced, internal_failure_reasons
 from planner.scenario import Scenario
 
-__all__ = ["POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "Method", "Optimiser", "Progress", "optimise"]
+__all__ = ["API_JOINT_MAX_PAIRS", "POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "Method", "Optimiser", "Progress",
+           "optimise"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,9 @@ POD_MODEL_MAX_PAIRS = 25_000
 """(replica, pod) pairs above which ``method="auto"`` leaves the pod-level CP-SAT model for the site-level method."""
 POD_LP_MAX_PAIRS = 20_000
 """(replica, pod) pairs above which the warm start is guided by the site-level LP instead of the model's own."""
+API_JOINT_MAX_PAIRS = 5_000
+"""With API demand: (replica, pod) pairs above which leases and APIs are planned apart
+(:mod:`planner.optimise.methods.apart`) instead of in one joint model; the 2028 reference has 21,995."""
 class Optimiser:
     """Build, then solve, the placement model of a scenario.
 
@@ -106,6 +111,10 @@ class Optimiser:
         the bound never rises, and the plan returned is worth at least the last value).
     instance
         A prebuilt instance (built from ``sc`` when omitted).
+    api_joint_max_pairs
+        With API demand and no earlier plan, the (replica, pod) pairs above which leases
+        and APIs are planned apart, each block with the other held fixed
+        (:mod:`planner.optimise.methods.apart`), instead of in one joint model.
     cp_sat_parameters
         CP-SAT parameters of the caller's own, as a text proto (``"linearization_level: 2"``)
         or a mapping (``{"linearization_level": 2}``), applied last to every CP-SAT solve
@@ -118,7 +127,8 @@ class Optimiser:
                  deterministic: bool = True, explain: bool = True, relative_gap_limit: float = 1e-4,
                  use_lp: bool = True, method: Method = "auto",
                  on_progress: Callable[[Progress], None] | None = None, instance: Instance | None = None,
-                 cp_sat_parameters: str | Mapping[str, Any] | None = None) -> None:
+                 cp_sat_parameters: str | Mapping[str, Any] | None = None,
+                 api_joint_max_pairs: int = API_JOINT_MAX_PAIRS) -> None:
         self.sc = sc
         self.cp_sat = CpSatSettings(workers=workers, seed=seed, relative_gap_limit=relative_gap_limit,
                                     parameters=cp_sat_parameters)
@@ -130,6 +140,13 @@ class Optimiser:
         self.use_lp = use_lp
         self.method: Method = method
         self.method_used: Literal["pods", "sites"] | None = None
+        self.api_joint_max_pairs = api_joint_max_pairs
+        self.apart = False
+        """Whether leases and APIs are planned apart (set by :meth:`build`)."""
+        self.lease_method: Literal["pods", "sites"] | None = None
+        """The method that planned the leases when planned apart from the APIs."""
+        self.fits: dict[str, list[ReplicaFit]] = {}
+        """The plan's replica fits, once :meth:`finish` has made it."""
         self.pairs = 0
         self.lns: LnsStats | None = None
         self.warm: WarmStart | None = None
@@ -176,6 +193,15 @@ class Optimiser:
             previous |= {k: fs for k, fs in rebuilt.items() if k not in previous}  # windowed: by option id
         keep = {k: v for k, v in (previous or {}).items() if v is not None}
         lp: LpKind = "none" if not self.use_lp else "pods" if self.pairs <= POD_LP_MAX_PAIRS else "sites"
+        self.apart = (inst.api is not None and not inst.api.empty and self.previous_plan is None
+                      and self.pairs > self.api_joint_max_pairs)
+        if self.apart:  # the whole-campus greedy start; the blocks' searches come in solve_apart
+            self.warm = warm_start(inst, lp="none", budget=self.budget, on_plan=self._first_plans,
+                                   stop=self.stop_event, where=where)
+            self._offer_warm_start()
+            self.build_s = 0.0
+            self.warm_s = time.perf_counter() - t
+            return None
         if method == "sites":
             instance_s = time.perf_counter() - t
             self.warm = warm_start(inst, lp="sites" if self.use_lp else "none", keep=keep, budget=self.budget,
@@ -272,7 +298,9 @@ class Optimiser:
         A ``KeyboardInterrupt`` during the search stops it and returns the best plan
         so far with ``interrupted=True``.
         """
-        m = self.model or self.build()
+        m = self.model if self.model is not None or self.apart else self.build()  # apart: built, no model
+        if self.apart:
+            return solve_apart(self)
         if self.method_used == "sites":
             return solve_sites(self)
         assert m is not None
@@ -318,6 +346,7 @@ class Optimiser:
         if api is None:
             api = fill_apis(inst, res)
             take(inst.api, api, res)
+        self.fits = fits
         rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
         placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
         unplaced = explain_unplaced(inst, placements, res, explain=self.explain)
