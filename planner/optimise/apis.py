@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from planner.optimise.instance import KBPS, PathOption
+from planner.optimise.units import KBPS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from planner.optimise.instance import Instance
+    from planner.optimise.instance import Instance, PathOption
     from planner.optimise.residual import Residual
     from planner.scenario import Scenario
 

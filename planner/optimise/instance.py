@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from planner.network import build_network
+from planner.optimise.units import KBPS, MBPS, UNLIMITED, W_PER_KW
 from planner.routing import candidate_paths
 from planner.scenario import Scenario
 
@@ -27,14 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["KBPS", "MBPS", "UNLIMITED", "W_PER_KW", "Instance", "LeaseOptions", "PathOption", "build_instance",
            "lease_groups", "option_id", "pod_groups", "start_options", "usable_pods"]
 
-# Capacities are checked in integers: loads rounded up, capacities rounded down, so a plan that
-# fits in these units fits in the exact ones too. The greedy, the reason finder and the CP-SAT
-# model all use these same units.
-W_PER_KW = 1000  # power in W
-MBPS = 1000  # DCI traffic in Mbps
-KBPS = 1_000_000  # pod uplink and hall aggregation traffic in kbps
-UNLIMITED = np.iinfo(np.int64).max // 4
-"""The capacity of an aggregation layer the scenario does not model: no load reaches it, no sum overflows."""
 
 
 @dataclass(frozen=True)

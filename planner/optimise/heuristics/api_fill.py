@@ -17,6 +17,7 @@ import math
 from collections import defaultdict
 
 from planner.optimise.apis import ApiInstance, ApiSolution, ApiStream, api_value, take
+from planner.optimise.heuristics.first_fit import fill
 from planner.optimise.instance import Instance, LeaseOptions
 from planner.optimise.residual import ReplicaFit, Residual
 
@@ -159,8 +160,6 @@ def greedy_with_apis(inst: Instance, order: list[LeaseOptions]
     the leases' fits, the residual (leases and APIs taken), failed internal ids and the
     API service.
     """
-    from planner.optimise.heuristics.greedy import fill
-
     api = inst.api
     state = _State(api, Residual(inst)) if api is not None else None
     streams = stream_order(api) if api is not None else []

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Collection
 
 import pandas as pd
 
 from planner.errors import InfeasibleError
 from planner.optimise.apis import ApiSolution, api_value, solution_rows, take
 from planner.optimise.heuristics.api_fill import fill_apis, greedy_with_apis
+from planner.optimise.heuristics.first_fit import fill
 from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions, build_instance
 from planner.optimise.residual import Guide, ReplicaFit, Residual
@@ -104,32 +104,6 @@ def greedy_pass(inst: Instance, order: list[LeaseOptions], guide: Guide | None =
                 ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
     """First fit in ``order``; leases that lose money are skipped. Returns fits, residual, failed internal ids."""
     return fill(inst, order, Residual(inst, guide))
-
-
-def fill(inst: Instance, order: list[LeaseOptions], res: Residual, held: Collection[str] = ()
-         ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
-    """First fit in ``order`` into ``res`` (changed in place); returns fits, residual, failed internal ids.
-
-    ``held`` names the leases (options) ``res`` already holds: another start of a lease
-    with a start window is not tried once one of its options is placed.
-    """
-    fits: dict[str, list[ReplicaFit]] = {}
-    failed: list[str] = []
-    taken = {lo.group for lo in inst.leases if lo.lease in held}
-    for lo in order:
-        if lo.group in taken:
-            continue
-        got = res.fit(lo)
-        if got is None:
-            if lo.internal:
-                failed.append(lo.lease)
-            continue
-        if not lo.internal and net_value(inst, lo, got) <= 0:
-            continue
-        res.apply(lo, got)
-        fits[lo.lease] = got
-        taken.add(lo.group)
-    return fits, res, failed
 
 
 CARRIED_SHARE = 0.25

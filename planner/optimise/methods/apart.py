@@ -147,7 +147,6 @@ def _steps(opt: Optimiser) -> ApartResult:
     else:
         _, _, _, reserve = greedy_with_apis(inst, price_order(inst))
     lease_inst = reserved(inst, reserve, keep_leases=True)
-    from planner.optimise.optimiser import Optimiser
 
     reserve_net = api_value(inst.api, reserve).net_usd
 
@@ -155,7 +154,8 @@ def _steps(opt: Optimiser) -> ApartResult:
         """The leases' plans with the reserved API service are plans of the whole; the search's bounds are not."""
         opt.incumbent.offer(p.objective_usd + reserve_net)
 
-    child = Optimiser(inst.sc, time_limit_s=LEASE_SHARE * opt.time_limit_s, seed=opt.seed, workers=opt.workers,
+    child = type(opt)(inst.sc,  # an Optimiser like ``opt`` (its class, not imported: it imports this module)
+                       time_limit_s=LEASE_SHARE * opt.time_limit_s, seed=opt.seed, workers=opt.workers,
                       hint=opt.hint, deterministic=opt.deterministic, explain=False,
                       relative_gap_limit=opt.relative_gap_limit, use_lp=opt.use_lp, method=opt.method,
                       instance=lease_inst, cp_sat_parameters=opt.cp_sat.parameters, on_progress=progress)
