@@ -18,6 +18,7 @@ import pandas as pd
 
 from planner.apis import serving_cost
 from planner.errors import Problem
+from planner.feasibility import ms_text
 from planner.network import build_network
 from planner.routing import latency_matrix
 from planner.scenario import Scenario
@@ -25,15 +26,6 @@ from planner.scenario import Scenario
 __all__ = ["api_warnings"]
 
 _TOLERANCE_MS = 1e-9
-
-
-def _ms_text(ms: float, *, above: float) -> str:
-    """``ms`` with two decimals, or more if needed to show that it is above ``above``."""
-    for digits in (2, 3, 4):
-        text = f"{ms:.{digits}f}"
-        if float(text) > above:
-            return text
-    return f"{ms:.6f}"
 
 
 def api_warnings(sc: Scenario, sources: Mapping[str, tuple[str, str]] | None = None) -> list[Problem]:
@@ -83,7 +75,7 @@ def api_warnings(sc: Scenario, sources: Mapping[str, tuple[str, str]] | None = N
                                f"stream {stream} can never be served: its network budget {budget:g} ms to "
                                f"{d['region']} is below the fibre latency from every site that can run "
                                f"{d['model']} (fastest: {fastest_site}→{d['region']} "
-                               f"{_ms_text(fastest, above=budget)} ms)",
+                               f"{ms_text(fastest, above=budget)} ms)",
                                f"a network budget of at least {math.ceil(fastest * 100) / 100:.2f} ms",
                                severity="warning"))
             continue

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from planner.plan import Plan
-from planner.report.style import COLOURS, fmt_int, fmt_mw, fmt_pct, fmt_usd, fmt_usd_full, mpl_text
+from planner.report.style import COLOURS, compact, fmt_int, fmt_mw, fmt_pct, fmt_usd, fmt_usd_full, mpl_text
 from planner.report.svg import new_figure, styled, svg_element
 from planner.report.tables import Column, html_table
 from planner.scenario import Scenario
@@ -38,15 +38,6 @@ MAX_UNSERVED_ROWS = 300
 """Rows of the unserved-demand table: the most revenue lost first (``api_use.csv`` has every week)."""
 
 e = html.escape
-
-
-def _compact(x: float, _pos: object = None) -> str:
-    a = abs(x)
-    if a >= 1e6:
-        return f"{x / 1e6:,.1f}".rstrip("0").rstrip(".") + "M"
-    if a >= 1e3:
-        return f"{x / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
-    return f"{x:,.0f}"
 
 
 def _steps(weeks: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +94,7 @@ def gpus_by_use_figure(sc: Scenario, plan: Plan) -> Figure:
         ax.set_ylim(0, max(float(base.max()), 1.0) * 1.02)
         ax.set_xlim(weeks.min() - 0.5, weeks.max() + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True, min_n_ticks=2))
-        ax.yaxis.set_major_formatter(FuncFormatter(_compact))
+        ax.yaxis.set_major_formatter(FuncFormatter(compact))
         ax.set_title(mpl_text(f"{sc.sites.loc[site, 'name']} ({site}): GPUs by use"))
         ax.set_xlabel("week")
     for ax in axes[len(sites):]:
@@ -144,7 +135,7 @@ def demand_figure(sc: Scenario, plan: Plan) -> Figure:
         ax.set_ylim(0, max(float((served + unserved).max()), 1.0) * 1.1)
         ax.set_xlim(weeks.min() - 0.5, weeks.max() + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True, min_n_ticks=2))
-        ax.yaxis.set_major_formatter(FuncFormatter(_compact))
+        ax.yaxis.set_major_formatter(FuncFormatter(compact))
         ax.set_ylabel("tokens/s")
     for ax in axes[len(panels):]:
         ax.set_visible(False)

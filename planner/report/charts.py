@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator, PercentFormatter
 
 from planner.plan import Plan
-from planner.report.style import COLOURS, FAMILY_COLOURS, fmt_usd, mpl_text, utilisation_cmap
+from planner.report.style import COLOURS, FAMILY_COLOURS, compact, fmt_usd, mpl_text, utilisation_cmap
 from planner.report.svg import new_figure, styled
 from planner.scenario import Scenario
 
@@ -25,22 +25,6 @@ __all__ = ["UsdFormatter", "failures_figure", "family_figure", "progress_figure"
 MAX_HEATMAP_SPANS = 40
 AT_LIMIT = 0.99
 """A span is "at the limit" in a week when it carries at least this share of its limit."""
-
-
-def _compact(x: float, _pos: object = None) -> str:
-    """Axis numbers: ``1.2M``, ``400k``, ``1.5k``, ``250``.
-
-    Examples
-    --------
-    >>> [_compact(x) for x in (1_250_000, 400_000, 1500, 250, 0.5)]
-    ['1.25M', '400k', '1.5k', '250', '0.5']
-    """
-    a = abs(x)
-    if a >= 1e6:
-        return f"{x / 1e6:,.2f}".rstrip("0").rstrip(".") + "M"
-    if a >= 1e3:
-        return f"{x / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
-    return f"{x:,.0f}" if a >= 10 or x == 0 else f"{x:,.2g}"
 
 
 class UsdFormatter(Formatter):
@@ -126,7 +110,7 @@ def site_figure(sc: Scenario, plan: Plan, site: str) -> Figure:
                           label={"api": "API"}.get(key, key), zorder=2)
         base = base + values
     ax_g.set_ylim(0, max(float(base.max()), 1.0) * 1.02)
-    ax_g.yaxis.set_major_formatter(FuncFormatter(_compact))
+    ax_g.yaxis.set_major_formatter(FuncFormatter(compact))
     ax_g.set_title("GPUs by use")
     ax_g.legend(loc="lower right", bbox_to_anchor=(1, 1.0), ncols=len(uses), borderaxespad=0.3, handlelength=1.2,
                 columnspacing=1.2)
@@ -142,7 +126,7 @@ def site_figure(sc: Scenario, plan: Plan, site: str) -> Figure:
         ax_p.scatter(weeks[over], su["power_mw"].to_numpy(float)[over], color="#b91c1c", s=14, zorder=4,
                      label="over the limit")
     ax_p.set_ylim(0, max(float(avail.max()), float(used.max()), 1e-3) * 1.12)
-    ax_p.yaxis.set_major_formatter(FuncFormatter(_compact))
+    ax_p.yaxis.set_major_formatter(FuncFormatter(compact))
     ax_p.set_title("Facility power, MW")
     ax_p.legend(loc="lower right", bbox_to_anchor=(1, 1.0), ncols=3, borderaxespad=0.3, handlelength=1.8,
                 columnspacing=1.2)

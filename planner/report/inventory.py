@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from planner.plan import Plan
-from planner.report.style import COLOURS, fmt_gbps, fmt_int
+from planner.report.style import COLOURS, compact, fmt_gbps, fmt_int
 from planner.report.svg import new_figure, styled, svg_element
 from planner.report.tables import Column, html_table
 from planner.scenario import Scenario
@@ -32,15 +32,6 @@ MAX_HEAT_ROWS = 30
 
 _SELLABLE = LinearSegmentedColormap.from_list("planner_sellable", ["#f3f6f4", COLOURS["free"], "#3f8f55", "#14532d"])
 _FIBRE = LinearSegmentedColormap.from_list("planner_fibre", ["#b91c1c", "#f2c14e", "#d5e6f3", "#2f6fdf"])
-
-
-def _compact(x: float, _pos: object = None) -> str:
-    a = abs(x)
-    if a >= 1e6:
-        return f"{x / 1e6:,.1f}".rstrip("0").rstrip(".") + "M"
-    if a >= 1e3:
-        return f"{x / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
-    return f"{x:,.0f}"
 
 
 def _weekly(runs: pd.DataFrame, weeks: pd.Index, value: str) -> pd.DataFrame:
@@ -96,7 +87,7 @@ def sellable_heatmap_figure(sc: Scenario, runs: pd.DataFrame) -> Figure:
     ax.set_xlabel("week")
     more = f" (top {len(sell)} by GPUs to sell)" if len(sell) == MAX_HEAT_ROWS else ""
     ax.set_title(f"Sellable GPUs: min(free GPUs, GPUs the power headroom runs){more}")
-    bar = fig.colorbar(mesh, ax=ax, fraction=0.03, pad=0.01, format=FuncFormatter(_compact))
+    bar = fig.colorbar(mesh, ax=ax, fraction=0.03, pad=0.01, format=FuncFormatter(compact))
     bar.set_label("GPUs")
     bar.outline.set_visible(False)
     return fig

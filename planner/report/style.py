@@ -16,7 +16,8 @@ __all__ = [
     "COLOURS",
     "FAMILY_COLOURS",
     "RC",
-        "fmt_gbps",
+    "compact",
+    "fmt_gbps",
     "fmt_int",
     "fmt_mw",
     "fmt_pct",
@@ -228,3 +229,19 @@ def mpl_text(s: object) -> str:
     '\\$1.2 M'
     """
     return str(s).replace("$", r"\$")
+
+
+def compact(x: float, _pos: object = None) -> str:
+    """Axis numbers: ``1.2M``, ``400k``, ``1.5k``, ``250``.
+
+    Examples
+    --------
+    >>> [compact(x) for x in (1_250_000, 400_000, 1500, 250, 0.5)]
+    ['1.25M', '400k', '1.5k', '250', '0.5']
+    """
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x / 1e6:,.2f}".rstrip("0").rstrip(".") + "M"
+    if a >= 1e3:
+        return f"{x / 1e3:,.1f}".rstrip("0").rstrip(".") + "k"
+    return f"{x:,.0f}" if a >= 10 or x == 0 else f"{x:,.2g}"
