@@ -63,8 +63,11 @@ def test_runs_by_hand(hand: tuple[Scenario, Plan]) -> None:
 
 # --------------------------------------------------------------------------- an independent recomputation
 def _recompute(sc: Scenario, plan: Plan) -> pd.DataFrame:
-    """The inventory from the placements and the raw inputs alone, by loops, over every simple path."""
+    """The inventory from the placements, the API tables and the raw inputs alone, by loops, over every simple path."""
     pl = plan.placements
+    api_gpus: dict[tuple[str, int], float] = {}
+    for r in plan.api_replicas.itertuples():  # API replicas hold their GPUs (and draw their power) like leases
+        api_gpus[(str(r.pod), int(r.week))] = api_gpus.get((str(r.pod), int(r.week)), 0.0) + float(r.gpus)
     rows = []
     fibre = nx.MultiGraph()
     for span, s in sc.spans.iterrows():
@@ -75,6 +78,9 @@ def _recompute(sc: Scenario, plan: Plan) -> pd.DataFrame:
         for w in range(int(first["start_week"]), int(first["end_week"]) + 1):
             for span in first["spans"]:
                 traffic[(span, w)] += float(rep["egress_gbps"].sum())
+    for r in plan.api_routes.itertuples():  # served tokens' traffic on every span of their route
+        for span in r.spans:
+            traffic[(str(span), int(r.week))] += float(r.gbps)
     paths = {}
     for site in sc.sites.index:
         for pop in sc.pops.index:
@@ -87,6 +93,7 @@ def _recompute(sc: Scenario, plan: Plan) -> pd.DataFrame:
             for pod, p in sc.pods[sc.pods["site"] == site].iterrows():
                 held = float(sc.reserved_gpus.loc[pod, w])
                 held += sum(int(r.gpus) for r in pl.itertuples() if r.pod == pod and r.start_week <= w <= r.end_week)
+                held += api_gpus.get((str(pod), int(w)), 0.0)
                 used_kw += held * float(sc.skus.loc[p["sku"], "server_kw_per_gpu"]) * pue
                 free_by_pod[pod] = round(p["gpus"] - held)
             room_mw = float(sc.site_power_mw.loc[site, w]) - used_kw / 1000.0
