@@ -88,9 +88,9 @@ def api_warnings(sc: Scenario, sources: Mapping[str, tuple[str, str]] | None = N
         if sold > price:
             out.append(Problem(file, where, "price_usd_per_mtok", f"{price:g}",
                                f"stream {stream} cannot pay for its power: a million tokens sold cost "
-                               f"${sold:.2f} in power where it is cheapest ({best['site']} on {best['sku']}: "
-                               f"${float(best['usd_per_mtok']):.3f} at full load, average/peak {share:.2f}), "
-                               f"above its price of ${price:g}",
-                               f"a price of at least ${math.ceil(sold * 100) / 100:.2f} per million tokens, or "
+                               f"{sold:.2f} USD in power where it is cheapest ({best['site']} on {best['sku']}: "
+                               f"{float(best['usd_per_mtok']):.3f} USD at full load, average/peak {share:.2f}), "
+                               f"above its price of {price:g} USD",
+                               f"a price of at least {math.ceil(sold * 100) / 100:.2f} USD per million tokens, or "
                                f"leave the stream to go unserved", severity="warning"))
     return out

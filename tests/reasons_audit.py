@@ -23,6 +23,7 @@ import pandas as pd
 import planner
 from planner.optimise.instance import KBPS, MBPS, Instance, LeaseOptions, build_instance
 from planner.optimise.residual import Residual, fits_from_placements
+from planner.quote.standing import holding_apis
 
 WEEKS = r"weeks? \d+(?:-\d+)?(?:, \d+(?:-\d+)?)*"
 NUM = r"-?[\d,]*\.?\d+"
@@ -119,7 +120,7 @@ class Auditor:
         internal = {lo.lease for lo in self.inst.leases if lo.internal}
         pl = plan.placements
         self.fits = {k: v for k, v in fits_from_placements(self.inst, pl).items() if v is not None}
-        self.res = Residual.after(self.inst, self.fits)
+        self.res = Residual.after(holding_apis(self.inst, plan), self.fits)  # beside the leases and the APIs
         self.held = {self.by_id[k].group: k for k in self.fits}  # a lease's id -> its option placed (windows)
         self.base = Residual.after(self.inst, {k: v for k, v in self.fits.items() if k in internal})
         self.site_pos = {s: i for i, s in enumerate(self.inst.site_ids)}

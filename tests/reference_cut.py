@@ -3,9 +3,9 @@
 Tests that need the reference's sites, pods, halls, DCI spans, internal waves and
 power ramps, but not its 400 leases, plan this cut instead: a CP-SAT solve of the
 whole reference takes minutes on a 2-core machine, the cut's a few seconds. Only
-``leases/reference.csv`` differs from the project's, and it is cut from the bundled
-book itself by rule, so the cut follows the book when ``leases/make_reference.py``
-regenerates it.
+``leases/reference.csv`` differs from the project's (the API demand and catalogue are the
+reference's), and it is cut from the bundled book itself by rule, so the cut follows the
+book when ``leases/make_reference.py`` regenerates it.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def write_cut_reference(root: Path, every: int) -> Path:
 
     Returns the path of ``root/scenarios/reference.yaml``.
     """
-    for name in ("scenarios", "sites", "topologies"):
+    for name in ("scenarios", "sites", "topologies", "leases"):  # leases/: the API demand book too
         shutil.copytree(PROJECT / name, root / name, ignore=shutil.ignore_patterns("generated"), dirs_exist_ok=True)
     write_cut_leases(root, every)
     return root / "scenarios" / "reference.yaml"

@@ -304,9 +304,10 @@ def test_a_stream_priced_below_its_power_is_a_warning(tmp_path: Path) -> None:
                                                              network_budget_ms=1)], data=data))
     (w,) = api_warnings(sc)
     assert (w.field, w.value, w.where) == ("price_usd_per_mtok", "0.5", "line 2 (stream S1)")
-    assert w.message == ("stream S1 cannot pay for its power: a million tokens sold cost $0.56 in power where it "
-                         "is cheapest (SA on T1: $0.278 at full load, average/peak 0.50), above its price of $0.5")
-    assert w.fix == "a price of at least $0.56 per million tokens, or leave the stream to go unserved"
+    assert w.message == ("stream S1 cannot pay for its power: a million tokens sold cost 0.56 USD in power where "
+                         "it is cheapest (SA on T1: 0.278 USD at full load, average/peak 0.50), above its price of "
+                         "0.5 USD")
+    assert w.fix == "a price of at least 0.56 USD per million tokens, or leave the stream to go unserved"
     data["sites"]["sites"][0]["power_price_usd_per_mwh"] = 50.0
     ok = scenario(tmp_path / "ok", [model()], [stream(price_usd_per_mtok=0.5, avg_tokens_per_s=250,
                                                       network_budget_ms=1)], data=data)
