@@ -161,7 +161,6 @@ def near_replan(st: Standing, row: dict[str, object], *, work_limit_s: float, se
     overlaps = {k for k in previous if by_id[k].t0 <= lo.t1 and lo.t0 <= by_id[k].t1}  # others never compete
     freed = [lid] + [k for k, fs in previous.items() if not by_id[k].internal
                      and ((k in overlaps and _parts(fs) <= inside) or start.get(k) != fs)]
-    freed += [k for k in start if k not in freed and k not in previous]  # none expected; kept for safety
     rest = Residual.after(inst, {k: v for k, v in previous.items() if k not in freed})
     nb = Neighbourhood(tuple(sorted(inside | {p for k in freed for p in _parts(start.get(k, []))})),
                        f"around {lid}", "room")
