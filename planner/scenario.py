@@ -12,11 +12,13 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 import shapely
 import shapely.errors
+from pydantic import BaseModel
 from shapely.geometry import LineString, Polygon, shape
 
 from planner import physics
@@ -193,6 +195,17 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+Row = TypeVar("Row", bound=BaseModel)
+
+
+def _book_rows(path: Path, model: type[Row], kind: str, problems: list[Problem]) -> list[tuple[str, int, Row]]:
+    """One CSV book's rows as (file as shown, line, row); its problems are added to ``problems``."""
+    shown = _display(path)
+    rows, pr = read_csv_rows(path, model, kind, shown)
+    problems += pr
+    return [(shown, n, r) for n, r in rows]
+
+
 def _read_routes(path: Path, display: str) -> tuple[dict[str, tuple[LineString, str]], list[Problem]]:
     """Read span routes drawn in a GIS tool: a GeoJSON FeatureCollection of LineStrings."""
     text, problems = read_text(path, display)
@@ -281,10 +294,7 @@ def _read_inputs(path: Path) -> tuple[Inputs | None, list[Problem]]:
         problems += pr
     leases: list[tuple[str, int, LeaseRow]] = []
     for rel in sc.files.leases:
-        lf = _display(p(rel))
-        rows, pr = read_csv_rows(p(rel), LeaseRow, "lease-row", lf)
-        problems += pr
-        leases += [(lf, n, r) for n, r in rows]
+        leases += _book_rows(p(rel), LeaseRow, "lease-row", problems)
     models: ModelsFile | None = None
     models_pos = None
     if sc.files.models is not None:
@@ -293,10 +303,7 @@ def _read_inputs(path: Path) -> tuple[Inputs | None, list[Problem]]:
         problems += pr
     api_demand: list[tuple[str, int, ApiDemandRow]] = []
     for rel in sc.files.api_demand:
-        af = _display(p(rel))
-        api_rows, pr = read_csv_rows(p(rel), ApiDemandRow, "api-demand-row", af)
-        problems += pr
-        api_demand += [(af, n, r) for n, r in api_rows]
+        api_demand += _book_rows(p(rel), ApiDemandRow, "api-demand-row", problems)
     if skus is None or sites is None or pods is None or topo is None or (sc.files.models and models is None):
         return None, problems
     return Inputs(sc, sc_pos, skus, skus_pos, sites, sites_pos, pods, pods_pos, topo, topo_pos, routes,
