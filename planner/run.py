@@ -35,6 +35,7 @@ import pandas as pd
 from planner.network import build_network
 from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.instance import Instance, build_instance
+from planner.optimise.search import BATCH
 from planner.plan import Plan
 from planner.provenance import source_record
 from planner.routing import candidate_paths
@@ -627,6 +628,8 @@ def plan_scenario(
     on_stage: StageCallback | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     model: Literal["auto", "pods", "sites"] = "auto",
+    scheduler: str | None = None,
+    lns_batch: int = BATCH,
 ) -> PlanRun:
     """Run every stage: load and validate, network, routing, model build, solve, write.
 
@@ -654,6 +657,9 @@ def plan_scenario(
     model
         The optimiser's method: ``"pods"``, ``"sites"`` or ``"auto"`` (see
         :class:`~planner.optimise.optimiser.Optimiser`).
+    scheduler, lns_batch
+        A Dask scheduler address for the site-level neighbourhood search, and its batch
+        (see :class:`~planner.optimise.optimiser.Optimiser`; ``scheduler=None``: in this process).
 
     Returns
     -------
@@ -706,7 +712,8 @@ def plan_scenario(
             from planner.optimise.optimiser import Optimiser
 
             run.optimiser = Optimiser(_sc(run), time_limit_s=time_limit_s, seed=seed, workers=workers,
-                                      instance=run.instance, on_progress=on_progress, method=model)
+                                      instance=run.instance, on_progress=on_progress, method=model,
+                                      scheduler=scheduler, lns_batch=lns_batch)
             run.optimiser.build()
 
     def solve() -> None:

@@ -66,6 +66,7 @@ from planner.cli.network import NetworkFormat, NetworkTable, network_data
 from planner.errors import InfeasibleError, NoPlanError
 from planner.feasibility import never_fit_problems
 from planner.network import build_network
+from planner.optimise.search import BATCH
 from planner.plan import Plan
 from planner.routing import latency_matrix, site_pairs
 from planner.run import (
@@ -78,6 +79,7 @@ from planner.run import (
     plan_scenario,
 )
 from planner.scenario import Scenario
+from planner.scheduler import check_scheduler
 from planner.schema import FILE_MODELS, json_schema
 from planner.version import __version__
 
@@ -248,6 +250,10 @@ def _ctrl_c_handled(progress: PlanProgress) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+_SCHEDULER_FIX = ("check the address (start a cluster with `dask scheduler` and `dask worker tcp://HOST:PORT`), "
+                  "or plan without --scheduler")
+
+
 def _fail(code: int, problem: str, fix: str = "", details: list[str] | None = None) -> typer.Exit:
     """Print an error (what, the details, the fix) on stderr and return the exit to raise."""
     err = make_console(stderr=True)
@@ -292,6 +298,14 @@ def plan(
         "--model",
         help="pods: CP-SAT on the pod-level model; sites: site-level LP bound, then neighbourhood search "
              "(for instances too big for the pod-level model); auto: by size.")] = ModelChoice.auto,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", metavar="<url>", show_default=False,
+        help="Dask scheduler, e.g. tcp://127.0.0.1:8786: the site-level neighbourhood search solves its "
+             "neighbourhoods as tasks there (same plan, less wall time). \\[default: in this process]")] = None,
+    batch: Annotated[int, typer.Option(
+        "--batch", min=1, metavar="<int>",
+        help="Neighbourhoods the site-level search re-packs at a time (at most this many tasks run at once on "
+             "--scheduler; the plan depends on it, not on the cluster).")] = BATCH,
 ) -> None:
     """Plan a scenario and write its results folder: tables, plan.json, GIS layers, report.html.
 
@@ -305,15 +319,26 @@ def plan(
     internal workloads cannot be placed, 130 after Ctrl-C.
     """
     err = make_console(stderr=True)
+    if scheduler is not None:  # a wrong address fails in a moment, before any work
+        try:
+            check_scheduler(scheduler)
+        except ConnectionError as exc:
+            raise _fail(EXIT_INPUT_ERROR, str(exc), _SCHEDULER_FIX) from None
     progress = PlanProgress(err, time_limit_s=time_limit)
     t0 = time.perf_counter()
     try:
         with input_errors_exit(err), progress, _ctrl_c_handled(progress):
             run = plan_scenario(scenario, out_dir=out, force=force, time_limit_s=time_limit, seed=seed,
                                 workers=workers, method="greedy" if greedy else "cp-sat", on_stage=progress.stage,
-                                on_progress=progress.incumbent, model=model.value)
+                                on_progress=progress.incumbent, model=model.value, scheduler=scheduler,
+                                lns_batch=batch)
     except OutputError as exc:  # the folder exists, cannot be made, or the disk refused the write
         raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
+    except (OSError, TimeoutError) as exc:  # the cluster went away during the search (the write is OutputError)
+        if scheduler is None:
+            raise
+        raise _fail(EXIT_INPUT_ERROR, f"lost the Dask scheduler at {scheduler} during the {progress.current or 'run'}"
+                    f": {exc}; nothing was written", _SCHEDULER_FIX) from None
     except InfeasibleError as exc:
         raise _fail(EXIT_INFEASIBLE, "internal workloads cannot all be placed, so there is no plan "
                     "(internal training is never bumped for leases):", "give them room -- more pods, power or "

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from ortools.sat.python import cp_model
@@ -41,10 +41,13 @@ from planner.optimise.methods.sites import solve_sites
 from planner.optimise.model import PlacementModel, add_hint, build_model
 from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
 from planner.optimise.search.focus import FocusRound
-from planner.optimise.search.lns import LnsStats
+from planner.optimise.search.lns import BATCH, LnsStats
 from planner.plan import PLACEMENT_COLUMNS, Plan, SolverFacts, Status, make_plan
 from planner.reasons import explain_unplaced, internal_failure_reasons
 from planner.scenario import Scenario
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["API_JOINT_MAX_PAIRS", "POD_LP_MAX_PAIRS", "POD_MODEL_MAX_PAIRS", "Method", "Optimiser", "Progress",
            "optimise"]
@@ -111,6 +114,16 @@ class Optimiser:
         the bound never rises, and the plan returned is worth at least the last value).
     instance
         A prebuilt instance (built from ``sc`` when omitted).
+    scheduler
+        A Dask scheduler address (``"tcp://HOST:PORT"``) or a ``distributed.Client``: the
+        site-level method's neighbourhood sub-solves (model build and CP-SAT) run as tasks
+        on that cluster, a batch at a time. The plan is the same as without it (for a
+        deterministic run): only the wall time changes. The pod-level method solves one
+        model and does not use it.
+    lns_batch
+        Neighbourhoods the site-level method re-packs at a time from the same plan (see
+        :func:`~planner.optimise.search.lns.pool_lns`): up to this many sub-solves run at
+        once on a cluster. The plan depends on it, not on the cluster's size.
     api_joint_max_pairs
         With API demand and no earlier plan, the (replica, pod) pairs above which leases
         and APIs are planned apart, each block with the other held fixed
@@ -128,7 +141,8 @@ class Optimiser:
                  use_lp: bool = True, method: Method = "auto",
                  on_progress: Callable[[Progress], None] | None = None, instance: Instance | None = None,
                  cp_sat_parameters: str | Mapping[str, Any] | None = None,
-                 api_joint_max_pairs: int = API_JOINT_MAX_PAIRS) -> None:
+                 api_joint_max_pairs: int = API_JOINT_MAX_PAIRS, scheduler: str | Client | None = None,
+                 lns_batch: int = BATCH) -> None:
         self.sc = sc
         self.cp_sat = CpSatSettings(workers=workers, seed=seed, relative_gap_limit=relative_gap_limit,
                                     parameters=cp_sat_parameters)
@@ -141,6 +155,12 @@ class Optimiser:
         self.method: Method = method
         self.method_used: Literal["pods", "sites"] | None = None
         self.api_joint_max_pairs = api_joint_max_pairs
+        self.scheduler = scheduler
+        """Where the neighbourhood search's sub-solves run: a Dask scheduler address or client (``None``: here)."""
+        if lns_batch < 1:
+            msg = f"lns_batch must be at least 1, not {lns_batch}"
+            raise ValueError(msg)
+        self.lns_batch = lns_batch
         self.apart = False
         """Whether leases and APIs are planned apart (set by :meth:`build`)."""
         self.lease_method: Literal["pods", "sites"] | None = None
@@ -389,7 +409,8 @@ def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers
              previous_plan: Plan | None = None, hint: Literal["greedy", "none"] = "greedy",
              deterministic: bool = True, explain: bool = True, method: Method = "auto",
              on_progress: Callable[[Progress], None] | None = None,
-             cp_sat_parameters: str | Mapping[str, Any] | None = None) -> Plan:
+             cp_sat_parameters: str | Mapping[str, Any] | None = None, scheduler: str | Client | None = None,
+             lns_batch: int = BATCH) -> Plan:
     """Place leases with CP-SAT: the most valuable plan that keeps every limit, every week.
 
     Parameters
@@ -405,7 +426,7 @@ def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers
         Re-plan against this plan, moving as few of its leases as possible.
     hint
         Warm start: ``"greedy"`` (default) or ``"none"``.
-    deterministic, explain, method, on_progress, cp_sat_parameters
+    deterministic, explain, method, on_progress, cp_sat_parameters, scheduler, lns_batch
         See :class:`Optimiser`.
 
     Returns
@@ -428,4 +449,5 @@ def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers
     """
     return Optimiser(sc, time_limit_s=time_limit_s, seed=seed, workers=workers, previous_plan=previous_plan,
                      hint=hint, deterministic=deterministic, explain=explain, method=method,
-                     on_progress=on_progress, cp_sat_parameters=cp_sat_parameters).solve()
+                     on_progress=on_progress, cp_sat_parameters=cp_sat_parameters, scheduler=scheduler,
+                     lns_batch=lns_batch).solve()

@@ -158,7 +158,8 @@ def _steps(opt: Optimiser) -> ApartResult:
                        time_limit_s=LEASE_SHARE * opt.time_limit_s, seed=opt.seed, workers=opt.workers,
                       hint=opt.hint, deterministic=opt.deterministic, explain=False,
                       relative_gap_limit=opt.relative_gap_limit, use_lp=opt.use_lp, method=opt.method,
-                      instance=lease_inst, cp_sat_parameters=opt.cp_sat.parameters, on_progress=progress)
+                      instance=lease_inst, cp_sat_parameters=opt.cp_sat.parameters, on_progress=progress,
+                      scheduler=opt.scheduler, lns_batch=opt.lns_batch)
     child.stop_event = opt.stop_event
     lease_plan = child.solve()
     opt.budget.safety_stops += child.budget.safety_stops

@@ -22,6 +22,7 @@ from planner.optimise.cpsat import in_worker
 from planner.optimise.heuristics.greedy import plan_value
 from planner.optimise.residual import ReplicaFit, Residual
 from planner.optimise.search.lns import LnsStats, pool_lns
+from planner.optimise.search.tasks import Mapper, cluster_map
 from planner.plan import Plan, Status, relative_gap
 
 if TYPE_CHECKING:
@@ -75,15 +76,16 @@ def _neighbourhood_search(opt: Optimiser, fits: Fits, res: Residual, rel: SiteRe
     def improved(_fits: Fits, value: float) -> None:
         opt.incumbent.offer(value)  # the search only ever improves its plan: the last one is the best
 
-    def search() -> tuple[Fits, Residual, LnsStats]:
+    def search(map_fn: Mapper | None) -> tuple[Fits, Residual, LnsStats]:
         return pool_lns(inst, fits, res, budget_s=limit.seconds or 0.0, seed=opt.cp_sat.seed,
                         workers=opt.cp_sat.workers, deterministic=opt.deterministic, stop=opt.stop_event,
                         on_improve=improved, target_usd=bound * (1 - opt.cp_sat.relative_gap_limit),
                         guide=rel.guide if rel is not None else None,
                         placed=rel.placed if rel is not None else None, safety_s=limit.wall_s,
-                        parameters=opt.cp_sat.parameters)
+                        parameters=opt.cp_sat.parameters, batch=opt.lns_batch, map_fn=map_fn)
 
-    fits, res, opt.lns = in_worker(search, stop=opt.stop_event, name="lns")
+    with cluster_map(opt.scheduler) as map_fn:  # the client is opened here, not in the search's thread
+        fits, res, opt.lns = in_worker(lambda: search(map_fn), stop=opt.stop_event, name="lns")
     if opt.lns.safety_stop:
         opt.budget.stop_at(limit.step)
     opt.incumbent.offer(plan_value(inst, fits), fits)

@@ -32,17 +32,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from ortools.sat.python import cp_model
 
-from planner.optimise.budget import Clock, StepLimit
-from planner.optimise.cpsat import CpSatSettings, new_solver
 from planner.optimise.families import CAPACITIES
 from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions, pod_groups
-from planner.optimise.model import add_hint, build_model, read_fits
 from planner.optimise.residual import Guide, ReplicaFit, Residual
+from planner.optimise.search import BATCH
+from planner.optimise.search.tasks import Mapper, SubResult, SubTask, local_map, solve_sub
 
-__all__ = ["LnsStats", "Neighbourhood", "pool_lns"]
+__all__ = ["BATCH", "LnsStats", "Neighbourhood", "pool_lns"]
 
 Fits = dict[str, list[ReplicaFit]]
 
@@ -96,6 +94,16 @@ class LnsStats:
     deterministic_s: float = 0.0
     safety_stop: bool = False
     """A deterministic search was cut short by its wall-clock safety stop."""
+    batches: int = 0
+    """Batches of neighbourhoods solved (see ``batch`` in :func:`pool_lns`)."""
+    conflicts: int = 0
+    """Better packings dropped because an earlier one of their batch took the shared capacity they counted on."""
+    build_s: float = 0.0
+    """Wall seconds spent building the sub-models (wherever they ran)."""
+    task_s: float = 0.0
+    """Wall seconds the sub-solves took, model build included (wherever they ran): the part of
+    the search that runs in parallel on a cluster; the rest (choosing and cutting out
+    neighbourhoods, merging their plans) runs in the calling process."""
 
 
 def neighbourhoods(inst: Instance, fits: Fits, res: Residual, rng: np.random.Generator,
@@ -191,8 +199,13 @@ def _chunks(pods: list[int], label: str, rng: np.random.Generator, size: int, ki
 
 
 def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: dict[str, LeaseOptions],
-           placed: dict[str, float] | None = None) -> tuple[list[LeaseOptions], Residual]:
-    """Leases wholly on the neighbourhood's pods, plus left-out ones that could fit there; the residual without them."""
+           placed: dict[str, float] | None = None, offered: set[str] | None = None
+           ) -> tuple[list[LeaseOptions], Residual]:
+    """Leases wholly on the neighbourhood's pods, plus left-out ones that could fit there; the residual without them.
+
+    Leases of ``offered`` (ids of leases offered elsewhere, a windowed lease's by its
+    group) are not offered again.
+    """
     pods = {"site": set(nb.pods), "hall": set(nb.pods), "pod": nb.pod_leases_on()}
     freed = [by_id[lid] for lid, fs in fits.items()
              if all(p in pods[by_id[lid].span] for f in fs for p, _ in f.parts)]
@@ -205,6 +218,8 @@ def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: 
     for lo in inst.leases:
         if lo.lease in fits or lo.internal or lo.group in held:  # held: placed at another start, not freed
             continue
+        if offered is not None and lo.group in offered:
+            continue
         where = _restrict(lo, pods[lo.span])
         if not where:
             continue
@@ -216,6 +231,63 @@ def _freed(inst: Instance, fits: Fits, res: Residual, nb: Neighbourhood, by_id: 
     cands.sort(key=lambda lo: (-round(lean.get(lo.lease, 0.0), 2), -lo.revenue_usd / max(lo.gpus * lo.replicas
                                                                                           * lo.weeks, 1)))
     return freed + cands[: _limits(inst)[1]], rest
+
+
+def _assemble(inst: Instance, fits: Fits, res: Residual, pick: _Picker, fresh_round: Callable[[], list[Neighbourhood]],
+              by_id: dict[str, LeaseOptions], placed: dict[str, float] | None, batch: int
+              ) -> tuple[list[tuple[Neighbourhood, list[LeaseOptions], Residual]], int, bool]:
+    """Up to ``batch`` neighbourhoods on disjoint pods, each with its freed and offered leases and residual.
+
+    No lease (nor another start of a windowed one) is offered to two of them. A
+    neighbourhood overlapping one already taken goes back to its queue, to come first in
+    the next batch. Returns the batch, how many neighbourhoods were looked at, and
+    whether the queues ran dry (a fresh round gave nothing).
+    """
+    chosen: list[tuple[Neighbourhood, list[LeaseOptions], Residual]] = []
+    used: set[int] = set()
+    offered: set[str] = set()
+    deferred: list[Neighbourhood] = []
+    tried, exhausted = 0, False
+    while len(chosen) < batch and len(deferred) < 2 * batch:
+        nb = pick.next()
+        if nb is None:
+            pick.refill(fresh_round())
+            nb = pick.next(any_queued=True)
+            if nb is None:
+                exhausted = True
+                break
+        if used.intersection(nb.pods):
+            deferred.append(nb)
+            continue
+        tried += 1
+        leases, rest = _freed(inst, fits, res, nb, by_id, placed, offered)
+        if not leases:
+            continue
+        used.update(nb.pods)
+        offered.update(lo.group for lo in leases)
+        chosen.append((nb, leases, rest))
+    for nb in reversed(deferred):
+        pick.queues.setdefault(nb.kind, []).append(nb)
+    return chosen, tried, exhausted
+
+
+def _merged(res: Residual, old: Fits, new: Fits, by_id: dict[str, LeaseOptions], *, check: bool) -> Residual | None:
+    """``res`` with ``old`` given back and ``new`` taken; with ``check``, ``None`` if that overloads a capacity.
+
+    A capacity is overloaded where the swap leaves it below zero and lower than it was
+    (a week already short, e.g. by internal demand's worst case, is not the swap's doing).
+    """
+    out = res.copy()
+    for lid, f in old.items():
+        out.apply(by_id[lid], f, sign=+1)
+    for lid, f in new.items():
+        out.apply(by_id[lid], f)
+    if check:
+        for c in (*(c.ledger for c in CAPACITIES), "gpu_worst", "power_worst"):
+            was, now = getattr(res, c), getattr(out, c)
+            if ((now < -1e-6) & (now < was - 1e-6)).any():
+                return None
+    return out
 
 
 def _held_groups(inst: Instance, fits: Fits) -> set[str]:
@@ -289,7 +361,8 @@ class _Picker:
             return self.queues[untried[0]].pop()
         if not kinds:
             return None
-        best = max(kinds, key=lambda k: (self.gain[k] / self.cost[k], -KINDS.index(k)))
+        # a kind handed out in this batch but not yet recorded counts as paying nothing so far
+        best = max(kinds, key=lambda k: (self.gain.get(k, 0.0) / self.cost.get(k, 1.0), -KINDS.index(k)))
         return self.queues[best].pop() if self.queues[best] else None
 
 
@@ -297,8 +370,8 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
              sub_time_s: float | None = None, deterministic: bool = True, stop: threading.Event | None = None,
              target_usd: float = float("inf"), idle_rounds: int = 2, guide: Guide | None = None,
              placed: dict[str, float] | None = None, on_improve: Callable[[Fits, float], None] | None = None,
-             safety_s: float = float("inf"), parameters: str | Mapping[str, Any] | None = None
-             ) -> tuple[Fits, Residual, LnsStats]:
+             safety_s: float = float("inf"), parameters: str | Mapping[str, Any] | None = None,
+             batch: int = BATCH, map_fn: Mapper | None = None) -> tuple[Fits, Residual, LnsStats]:
     """Improve ``fits`` by re-packing neighbourhoods with CP-SAT until ``budget_s`` is spent.
 
     Parameters
@@ -331,6 +404,16 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
     parameters
         The caller's own CP-SAT parameters, applied to every sub-solve
         (see :class:`~planner.optimise.cpsat.CpSatSettings`).
+    batch
+        Neighbourhoods re-packed at a time, each cut out of the same incumbent (pods
+        disjoint, no lease offered to two): the plan depends on ``batch``, never on where
+        or in what order the sub-solves run. A result that would overload a capacity the
+        batch's earlier results took (a site's power, a DCI span, a hall's aggregation) is
+        dropped and counted in :attr:`LnsStats.conflicts`.
+    map_fn
+        Runs a batch's sub-solves: ``map_fn(solve_sub, tasks)`` (see
+        :mod:`planner.optimise.search.tasks`); the default runs them here one after
+        another, :func:`~planner.optimise.search.tasks.dask_map` on a Dask cluster.
 
     Returns
     -------
@@ -338,7 +421,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         The improved fits, their residual, and :class:`LnsStats`.
     """
     t0 = time.perf_counter()
-    settings = CpSatSettings(workers=workers, seed=seed, parameters=parameters)
+    run = map_fn if map_fn is not None else local_map
     wall_cap = safety_s if deterministic else budget_s
     by_id = {lo.lease: lo for lo in inst.leases}
     rng = np.random.default_rng(seed)
@@ -347,6 +430,13 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
     pick = _Picker()
     value = sum(net_value(inst, by_id[k], f) for k, f in fits.items())
     idle, round_len = 0, 0
+
+    def fresh_round() -> list[Neighbourhood]:
+        nonlocal round_len
+        fresh = neighbourhoods(inst, fits, res, rng, guide)
+        round_len = max(round_len, len(fresh))
+        return fresh
+
     while value < target_usd:
         spent = stats.deterministic_s if deterministic else time.perf_counter() - t0
         left = budget_s - spent
@@ -357,55 +447,51 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
             break
         if round_len and idle >= idle_rounds * round_len:
             break
-        nb = pick.next()
-        if nb is None:
-            fresh = neighbourhoods(inst, fits, res, rng, guide)
-            round_len = max(round_len, len(fresh))
-            pick.refill(fresh)
-            nb = pick.next(any_queued=True)
-            if nb is None:
+        chosen, tried, exhausted = _assemble(inst, fits, res, pick, fresh_round, by_id, placed, max(1, batch))
+        idle += tried
+        if not chosen:
+            if exhausted:
                 break
-        idle += 1
-        leases, rest = _freed(inst, fits, res, nb, by_id, placed)
-        if not leases:
             continue
-        sub = sub_instance(inst, leases, rest, nb)
-        m = build_model(sub)
-        current = {lo.lease: fits[lo.lease] for lo in leases if lo.lease in fits}
-        add_hint(m, current, None)
-        limit = min(SUB_TIME_S if sub_time_s is None else sub_time_s, left)
-        wall_left = max(0.1, wall_cap - (time.perf_counter() - t0))
-        step = StepLimit("neighbourhood search", Clock.WORK if deterministic else Clock.WALL, limit, None,
-                         wall_left if deterministic else limit)
-        solver = new_solver(settings, step, tuned=False, seed_offset=stats.tried)
-        t_sub = time.perf_counter()  # a kind's cost: its sub-solves' time (wall or deterministic)
-        status = solver.solve(m.cp)
-        if deterministic and solver.wall_time >= 0.99 * wall_left and solver.deterministic_time < 0.99 * limit \
-                and status != cp_model.OPTIMAL:
-            stats.safety_stop = True  # the wall clock cut this sub-solve short: its result depends on the load
-        stats.tried += 1
-        stats.deterministic_s += solver.deterministic_time
-        cost = solver.deterministic_time if deterministic else time.perf_counter() - t_sub
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            pick.record(nb.kind, 0.0, cost)
-            continue
-        new = read_fits(m, solver)
-        before = sum(net_value(inst, by_id[k], f) for k, f in current.items())
-        after = sum(net_value(inst, by_id[k], f) for k, f in new.items())
-        pick.record(nb.kind, max(after - before, 0.0), cost)
-        if after <= before + 1.0:
-            continue
-        idle = 0
-        for lid in current:
-            fits.pop(lid)
-        fits.update(new)
-        res = rest
-        for lid, f in new.items():
-            res.apply(by_id[lid], f)
-        value += after - before
-        stats.improved += 1
-        stats.gain_usd += after - before
-        if on_improve is not None:
-            on_improve(fits, value)
+        # the batch shares what is left of the budget: it never runs over it
+        limit = min(SUB_TIME_S if sub_time_s is None else sub_time_s, left / len(chosen))
+        deadline = time.time() + max(0.1, wall_cap - (time.perf_counter() - t0))
+        tasks = [SubTask(sub_instance(inst, leases, rest, nb),
+                         {lo.lease: fits[lo.lease] for lo in leases if lo.lease in fits},
+                         workers, seed + stats.tried + k, parameters, deterministic, limit, deadline)
+                 for k, (nb, leases, rest) in enumerate(chosen)]
+        results: list[SubResult] = run(solve_sub, tasks)
+        stats.batches += 1
+        merged_any = False
+        for (nb, _, _), task, r in zip(chosen, tasks, results, strict=True):
+            stats.tried += 1
+            stats.deterministic_s += r.deterministic_s
+            stats.build_s += r.build_s
+            stats.task_s += r.build_s + r.wall_s
+            stats.safety_stop |= r.cut_short
+            cost = r.deterministic_s if deterministic else r.wall_s
+            if r.fits is None:
+                pick.record(nb.kind, 0.0, cost)
+                continue
+            before = sum(net_value(inst, by_id[k], f) for k, f in task.hint.items())
+            after = sum(net_value(inst, by_id[k], f) for k, f in r.fits.items())
+            pick.record(nb.kind, max(after - before, 0.0), cost)
+            if after <= before + 1.0:
+                continue
+            new_res = _merged(res, task.hint, r.fits, by_id, check=merged_any)
+            if new_res is None:  # an earlier neighbourhood of the batch took the shared capacity it counted on
+                stats.conflicts += 1
+                continue
+            merged_any = True
+            idle = 0
+            for lid in task.hint:
+                fits.pop(lid)
+            fits.update(r.fits)
+            res = new_res
+            value += after - before
+            stats.improved += 1
+            stats.gain_usd += after - before
+            if on_improve is not None:
+                on_improve(fits, value)
     stats.wall_s = time.perf_counter() - t0
     return fits, res, stats
