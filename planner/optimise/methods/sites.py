@@ -55,7 +55,9 @@ def solve_sites(opt: Optimiser) -> Plan:
         f"warm start: {warm.method} ${warm.value_usd:,.0f} in {warm.wall_s:.1f} s",
         *([] if opt.lns is None else [
             f"neighbourhood search: {opt.lns.improved} of {opt.lns.tried} neighbourhoods improved, "
-            f"+${opt.lns.gain_usd:,.0f} in {opt.lns.wall_s:.1f} s"]),
+            f"+${opt.lns.gain_usd:,.0f} in {opt.lns.wall_s:.1f} s ({opt.lns.batches} batches of up to "
+            f"{opt.lns_batch}, {opt.lns.conflicts} better packings dropped for a batch-mate's capacity; sub-solves "
+            f"{opt.lns.task_s:.1f} s {'on ' + _where(opt.scheduler) if opt.scheduler is not None else 'here'})"]),
         f"plan: ${value:,.0f}, gap {relative_gap(value, bound):.2%}"]
     status = Status.OPTIMAL if relative_gap(value, bound) <= opt.cp_sat.relative_gap_limit else Status.FEASIBLE
     info = {"variables": None, "constraints": None, "solver_status": "SITE_SEARCH",
@@ -64,6 +66,14 @@ def solve_sites(opt: Optimiser) -> Plan:
                       info=info, polish_after=False)
     plan.log = list(opt.log_lines)
     return plan
+
+
+def _where(scheduler: object) -> str:
+    """A scheduler address as given, or a client's."""
+    if isinstance(scheduler, str):
+        return scheduler
+    address = getattr(getattr(scheduler, "scheduler", None), "address", None)
+    return str(address) if address else "a Dask cluster"
 
 
 def _neighbourhood_search(opt: Optimiser, fits: Fits, res: Residual, rel: SiteRelaxation | None, bound: float
