@@ -8,8 +8,10 @@ it and reads the plan back, returning a :class:`SubResult`. Both are plain pickl
 objects and :func:`solve_sub` is a top-level function, so a batch runs through any
 ``map``: the builtin one (:func:`local_map`, in this process, one after another) or a
 Dask cluster's (:func:`dask_map`), where model building and solving run in parallel.
-A sub-solve stops on CP-SAT's deterministic time, so its result is the same wherever
-it runs; the wall clock is only its safety stop, given as an absolute deadline.
+In a deterministic run a sub-solve stops on CP-SAT's deterministic time, so its result
+is the same wherever it runs; the wall clock is then only its safety stop, given as an
+absolute deadline (:func:`time.time`, so that it means the same on another machine
+whose clock is set right).
 """
 
 from __future__ import annotations
