@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
+from ortools.linear_solver.python import model_builder_helper as mbh
 from ortools.sat.python import cp_model
 
 from planner.optimise.bounds.api_lp import api_lp_bound
@@ -49,7 +50,7 @@ from planner.optimise.instance import Instance, LeaseOptions, lease_groups, usab
 from planner.optimise.model import segments
 from planner.optimise.residual import ReplicaFit
 
-__all__ = ["PatternBound", "pattern_bound"]
+__all__ = ["PatternBound", "PricingTask", "pattern_bound", "price_pattern"]
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,7 @@ class _Builder:
         self.items: dict[int, dict[str, _PodItem]] = defaultdict(dict)  # pod -> lease -> pricing item
         self.pattern_col: list[int] = []
         self.seen: set[tuple[int, tuple[tuple[str, int], ...]]] = set()
+        self._ord: tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def active(self, lo: LeaseOptions) -> list[int]:
         """Segments within the lease's term."""
@@ -261,22 +263,27 @@ class _Builder:
             lp.col(0.0, float(most), 0.0, y_terms)
 
     # -- patterns ---------------------------------------------------------------------------------------------
+    def pattern_terms(self, p: int, counts: Iterable[tuple[str, int]]) -> tuple[dict[int, float], float]:
+        """Pod ``p``'s pattern holding ``counts`` replicas per lease: its column (row -> coefficient) and value (M$)."""
+        items = self.items[p]
+        terms: dict[int, float] = defaultdict(float)
+        terms[self.conv[p]] += 1.0
+        obj = 0.0
+        for lid, n in counts:
+            it = items[lid]
+            terms[self.link[(lid, it.site)]] += n
+            for i, a in it.power_rows + it.cap_rows:
+                terms[i] += n * a
+            obj -= n * it.cost
+        return terms, obj
+
     def add_pattern(self, p: int, counts: dict[str, int]) -> bool:
         """Add pod ``p``'s pattern holding ``counts`` replicas per lease; False if it is already there."""
         key = (p, tuple(sorted((k, v) for k, v in counts.items() if v > 0)))
         if key in self.seen or not key[1]:
             return False
         self.seen.add(key)
-        items = self.items[p]
-        terms: dict[int, float] = defaultdict(float)
-        terms[self.conv[p]] += 1.0
-        obj = 0.0
-        for lid, n in key[1]:
-            it = items[lid]
-            terms[self.link[(lid, it.site)]] += n
-            for i, a in it.power_rows + it.cap_rows:
-                terms[i] += n * a
-            obj -= n * it.cost
+        terms, obj = self.pattern_terms(p, key[1])
         j = self.lp.col(0.0, math.inf, obj, terms.items(), ordinary=False)
         self.pattern_col.append(j)
         return True
@@ -296,11 +303,17 @@ class _Builder:
 
     def duals(self) -> np.ndarray:
         """The master's duals, signs cleaned for each row's sense (a row with no finite side has none)."""
-        u = np.array([r.dual_value() for r in self.lp.rows])
-        lb, ub = np.array(self.lp.row_lb), np.array(self.lp.row_ub)
-        u[(u > 0) & ~np.isfinite(ub)] = 0.0
-        u[(u < 0) & ~np.isfinite(lb)] = 0.0
-        return u
+        return self.clean(np.array([r.dual_value() for r in self.lp.rows]))
+
+    def _ordinary(self) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray]:
+        """The ordinary columns (all made by :meth:`build`, before any pattern): matrix, objective and bounds."""
+        if self._ord is None:
+            lp = self.lp
+            n = len(lp.cols) if not self.pattern_col else self.pattern_col[0]
+            ri, cj, a = (np.array(x) for x in zip(*lp.entries, strict=True)) if lp.entries else ([], [], [])
+            mat = sp.csc_matrix((a, (ri, cj)), shape=(len(lp.rows), n))
+            self._ord = (mat, np.array(lp.col_obj[:n]), np.array(lp.col_lb[:n]), np.array(lp.col_ub[:n]))
+        return self._ord
 
     def ordinary_bound(self, u: np.ndarray) -> float:
         """The Lagrangian bound's rows-and-ordinary-variables part at duals ``u`` (M$)."""
@@ -308,66 +321,253 @@ class _Builder:
         lb, ub = np.array(lp.row_lb), np.array(lp.row_ub)
         rows = float(np.where(u > 0, u * np.where(np.isfinite(ub), ub, 0.0),
                               u * np.where(np.isfinite(lb), lb, 0.0)).sum())
-        n = len(lp.cols)
-        ri, cj, a = (np.array(x) for x in zip(*lp.entries, strict=True)) if lp.entries else ([], [], [])
-        mat = sp.csc_matrix((a, (ri, cj)), shape=(len(lp.rows), n))
-        rc = np.array(lp.col_obj) - mat.T @ u
-        ordinary = np.ones(n, dtype=bool)
-        ordinary[self.pattern_col] = False
-        clb, cub = np.array(lp.col_lb), np.array(lp.col_ub)
+        mat, obj, clb, cub = self._ordinary()
+        rc = obj - mat.T @ u
         finite = np.isfinite(cub)
         upper = np.where(finite, np.where(finite, cub, 0.0) * rc, np.where(rc > 0, math.inf, 0.0))
-        part = np.maximum(clb * rc, upper)
-        return rows + float(part[ordinary].sum())
+        return rows + float(np.maximum(clb * rc, upper).sum())
 
-    def price(self, p: int, u: np.ndarray, *, time_limit_s: float) -> tuple[float, dict[str, int] | None]:
-        """Pod ``p``'s best pattern at duals ``u``: an upper bound on its value (M$) and the pattern found."""
-        inst = self.inst
-        good = []
+    def subgradient(self, u: np.ndarray, chosen: list[tuple[int, dict[str, int]]]) -> np.ndarray:
+        """A subgradient of the Lagrangian bound at ``u``: each row's side less its load at the maximiser.
+
+        ``chosen`` is the pattern each pod takes there (pods left out take none).
+        """
+        mat, obj, clb, cub = self._ordinary()
+        rc = obj - mat.T @ u
+        load = mat @ np.where(rc > 0, cub, clb)
+        for p, counts in chosen:
+            terms, _ = self.pattern_terms(p, counts.items())
+            for i, a in terms.items():
+                load[i] += a
+        lb, ub = np.array(self.lp.row_lb), np.array(self.lp.row_ub)
+        side = np.where(u < 0, lb, np.where(np.isfinite(ub), ub, lb))
+        return np.where(np.isfinite(side), side - load, 0.0)
+
+    def values(self, p: int, u: np.ndarray) -> list[tuple[_PodItem, float]]:
+        """Pod ``p``'s items and the reduced value (M$) of one replica of each at duals ``u``."""
+        out = []
         for it in self.items[p].values():
             v = -it.cost - u[self.link[(it.lo.lease, it.site)]]
             v -= sum(u[i] * a for i, a in it.power_rows + it.cap_rows)
-            if v > 1e-9:
-                good.append((it, v))
-        if not good:
-            return 0.0, None
+            out.append((it, float(v)))
+        return out
+
+    def reduced_value(self, p: int, counts: dict[str, int], u: np.ndarray) -> float:
+        """A pattern's reduced value (M$) at duals ``u``: its items' values less the pod's convexity dual."""
+        value = dict((it.lo.lease, v) for it, v in self.values(p, u))
+        return sum(n * value[lid] for lid, n in counts.items()) - float(u[self.conv[p]])
+
+    def task(self, p: int, u: np.ndarray, work: float) -> PricingTask:
+        """Pod ``p``'s pricing problem at duals ``u``: the items of positive reduced value and the pod's rows."""
+        inst = self.inst
+        good = [(it, v) for it, v in self.values(p, u) if v > 1e-9 and it.most > 0]
         ks = sorted({k for it, _ in good for k in self.active(it.lo)})
         rows = []
+        uplink = int(np.min(np.atleast_1d(inst.pod_uplink_kbps[p])))
         for k in ks:
             a, b = self.segs[k]
-            cap = int(self.free_low[p, k])
-            gpu = [(j, it.lo.gpus) for j, (it, _) in enumerate(good) if it.lo.t0 < b and it.lo.t1 >= a]
-            up = [(j, it.lo.egress_kbps) for j, (it, _) in enumerate(good)
-                  if it.lo.t0 < b and it.lo.t1 >= a and it.lo.egress_kbps > 0]
-            rows.append((gpu, cap))
-            rows.append((up, int(np.min(np.atleast_1d(inst.pod_uplink_kbps[p])))))
-        most = [it.most for it, _ in good]
-        if all(sum(c * most[j] for j, c in terms) <= cap for terms, cap in rows):  # everything fits: take all
-            counts = {it.lo.lease: most[j] for j, (it, _) in enumerate(good) if most[j] > 0}
-            return sum(v * most[j] for j, (_, v) in enumerate(good)), counts
-        cp = cp_model.CpModel()
-        n = [cp.new_int_var(0, most[j], "") for j in range(len(good))]
-        for terms, cap in rows:
-            if sum(c * most[j] for j, c in terms) > cap:
-                cp.add(cp_model.LinearExpr.weighted_sum([n[j] for j, _ in terms], [c for _, c in terms]) <= cap)
-        scale = 1 / M  # USD: profits rounded up, so the solver's bound stays a bound
-        coefs = [math.ceil(v * scale) for _, v in good]
-        cp.maximize(cp_model.LinearExpr.weighted_sum(n, coefs))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        solver.parameters.max_time_in_seconds = time_limit_s
-        solver.parameters.relative_gap_limit = 1e-6
-        status = solver.solve(cp)
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return sum(c * most[j] for j, c in enumerate(coefs)) / scale, None
-        counts = {it.lo.lease: int(solver.value(n[j])) for j, (it, _) in enumerate(good) if solver.value(n[j])}
-        return solver.best_objective_bound / scale, counts
+            on = [j for j, (it, _) in enumerate(good) if it.lo.t0 < b and it.lo.t1 >= a]
+            rows.append((tuple((j, good[j][0].lo.gpus) for j in on), int(self.free_low[p, k])))
+            up = tuple((j, good[j][0].lo.egress_kbps) for j in on if good[j][0].lo.egress_kbps > 0)
+            if up:
+                rows.append((up, uplink))
+        return PricingTask(p, tuple(it.lo.lease for it, _ in good), tuple(math.ceil(v / M) for _, v in good),
+                           tuple(it.most for it, _ in good), tuple(rows), work)
+
+    def lp_duals(self) -> np.ndarray:
+        """Duals of the master's rows at the optimum of its LP relaxation (patterns replaced by fractional replicas).
+
+        Each pod's patterns are replaced by continuous replica counts ``x[p, l]`` bounded by the
+        pod's GPU and uplink rows per segment (looser than the pod-level model's LP, which
+        keeps rows the master leaves to the patterns). At its duals the Lagrangian bound with
+        exact pricing is at most the LP's optimum (an integer knapsack is worth no more than
+        its LP), so they are a sound first centre of the smoothing. Solved by GLOP from arrays.
+        """
+        lp = self.lp
+        n_rows, n_cols = len(lp.rows), len(lp.cols)
+        ordinary = np.ones(n_cols, dtype=bool)
+        ordinary[self.pattern_col] = False
+        keep = np.flatnonzero(ordinary)
+        new_of = np.full(n_cols, -1)
+        new_of[keep] = np.arange(keep.size)
+        ri, cj, a = (list(x) for x in zip(*lp.entries, strict=True)) if lp.entries else ([], [], [])
+        cj = [int(new_of[j]) for j in cj]
+        lb, ub = [lp.col_lb[j] for j in keep], [lp.col_ub[j] for j in keep]
+        obj = [lp.col_obj[j] for j in keep]
+        row_lb, row_ub = list(lp.row_lb), list(lp.row_ub)
+        inst = self.inst
+        for p in sorted(self.items):
+            items = [it for it in self.items[p].values() if it.most > 0]
+            if not items:
+                continue
+            local: dict[tuple[str, int], int] = {}
+            uplink = float(np.min(np.atleast_1d(inst.pod_uplink_kbps[p])))
+            for it in items:
+                j = len(lb)
+                lb.append(0.0)
+                ub.append(float(it.most))
+                obj.append(-it.cost)
+                terms = [(self.link[(it.lo.lease, it.site)], 1.0), *it.power_rows, *it.cap_rows]
+                for k in self.active(it.lo):
+                    if (p, k) not in self.pod_cap:
+                        if ("gpu", k) not in local:
+                            local[("gpu", k)] = len(row_lb)
+                            row_lb.append(-math.inf)
+                            row_ub.append(float(self.free_low[p, k]))
+                        terms.append((local[("gpu", k)], float(it.lo.gpus)))
+                    if it.lo.egress_kbps > 0:
+                        if ("up", k) not in local:
+                            local[("up", k)] = len(row_lb)
+                            row_lb.append(-math.inf)
+                            row_ub.append(uplink)
+                        terms.append((local[("up", k)], float(it.lo.egress_kbps)))
+                for i, c in terms:
+                    ri.append(i)
+                    cj.append(j)
+                    a.append(c)
+        mat = sp.csr_matrix((a, (ri, cj)), shape=(len(row_lb), len(lb)))
+        model = mbh.ModelBuilderHelper()
+        model.fill_model_from_sparse_data(np.asarray(lb), np.asarray(ub), np.asarray(obj),  # type: ignore[arg-type]
+                                          np.asarray(row_lb), np.asarray(row_ub), mat)  # type: ignore[arg-type]
+        model.set_maximize(True)
+        solver = mbh.ModelSolverHelper("glop")  # its duals (HiGHS through this helper returns row activities)
+        with quiet_stdout():
+            solver.solve(model)
+        status = str(solver.status()).rsplit(".", 1)[-1]
+        if status != "OPTIMAL":
+            msg = f"the pattern master's LP relaxation was not solved (status {status})"
+            raise RuntimeError(msg)
+        log.info("pattern master's LP relaxation: %.1f M$", solver.objective_value())
+        return self.clean(np.asarray(solver.dual_values())[:n_rows])
+
+    def clean(self, u: np.ndarray) -> np.ndarray:
+        """Duals with signs cleaned for each row's sense (a row with no finite side has none)."""
+        u = np.array(u, dtype=float)
+        lb, ub = np.array(self.lp.row_lb), np.array(self.lp.row_ub)
+        u[(u > 0) & ~np.isfinite(ub)] = 0.0
+        u[(u < 0) & ~np.isfinite(lb)] = 0.0
+        return u
+
+
+@dataclass(frozen=True)
+class PricingTask:
+    """One pod's pricing problem: a multi-week knapsack over the replicas of positive reduced value.
+
+    Plain data, so that it pickles to another process.
+
+    Attributes
+    ----------
+    pod
+        The pod's index.
+    leases
+        The items' lease ids.
+    values
+        Each item's reduced value per replica, US dollars rounded up (so the knapsack's bound stays a bound).
+    most
+        Replicas of each item the pod may hold.
+    rows
+        ``((item, coefficient), ...), capacity`` per GPU and uplink row of a time segment.
+    work
+        CP-SAT's deterministic time limit (counted work, not the clock).
+    """
+
+    pod: int
+    leases: tuple[str, ...]
+    values: tuple[int, ...]
+    most: tuple[int, ...]
+    rows: tuple[tuple[tuple[tuple[int, int], ...], int], ...]
+    work: float
+
+
+def price_pattern(task: PricingTask) -> tuple[float, dict[str, int] | None]:
+    """Solve one pod's pricing problem.
+
+    Parameters
+    ----------
+    task
+        The problem.
+
+    Returns
+    -------
+    tuple
+        An upper bound on the best pattern's reduced value (M$), and the best pattern found
+        (replicas per lease; ``None`` if none has positive value). The result depends on the
+        task alone: CP-SAT runs on one worker, with a fixed seed and a deterministic time limit.
+
+    Examples
+    --------
+    >>> task = PricingTask(0, ("A", "B"), (3_000_000, 2_000_000), (1, 2), ((((0, 60), (1, 45)), 100),), 1.0)
+    >>> price_pattern(task)
+    (4.0, {'B': 2})
+    """
+    if not task.leases:
+        return 0.0, None
+    most = task.most
+    rows = [(terms, cap) for terms, cap in task.rows if sum(c * most[j] for j, c in terms) > cap]
+    if not rows:  # everything fits: take all
+        return sum(v * n for v, n in zip(task.values, most, strict=True)) * M, dict(zip(task.leases, most,
+                                                                                         strict=True))
+    cp = cp_model.CpModel()
+    n = [cp.new_int_var(0, most[j], "") for j in range(len(most))]
+    for terms, cap in rows:
+        cp.add(cp_model.LinearExpr.weighted_sum([n[j] for j, _ in terms], [c for _, c in terms]) <= cap)
+    cp.maximize(cp_model.LinearExpr.weighted_sum(n, list(task.values)))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    solver.parameters.max_deterministic_time = task.work
+    solver.parameters.relative_gap_limit = 1e-6
+    status = solver.solve(cp)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return sum(v * m for v, m in zip(task.values, most, strict=True)) * M, None
+    counts = {lid: int(solver.value(x)) for lid, x in zip(task.leases, n, strict=True) if solver.value(x)}
+    return solver.best_objective_bound * M, counts or None
+
+
+def _sequential(f: Callable[[PricingTask], _Priced], xs: list[PricingTask]) -> list[_Priced]:
+    return list(map(f, xs))
+
+
+_Priced = tuple[float, dict[str, int] | None]
+MapFn = Callable[[Callable[[PricingTask], _Priced], list[PricingTask]], list[_Priced]]
+"""How the per-pod pricing problems are mapped: the builtin ``map``, or a pool's or a Dask client's."""
+
+
+@dataclass
+class _Pass:
+    """One pricing pass: the duals priced, the Lagrangian bound there (M$) and the patterns found."""
+
+    u: np.ndarray
+    bound: float
+    found: list[tuple[int, dict[str, int]]]
+
+
+def _price_all(b: _Builder, u: np.ndarray, work: float, map_fn: MapFn) -> _Pass:
+    """Price every pod at duals ``u``; the Lagrangian bound at ``u`` and each pod's best pattern."""
+    tasks = [b.task(p, u, work) for p in range(len(b.inst.pod_ids))]
+    results = map_fn(price_pattern, tasks)
+    value = b.ordinary_bound(u)
+    found = []
+    for task, (upper, counts) in zip(tasks, results, strict=True):
+        mu = float(u[b.conv[task.pod]])
+        value += max(0.0, upper - mu)  # the convexity dual, raised to cover every pattern of the pod
+        if counts is not None and upper > mu + 1e-9:
+            found.append((task.pod, counts))
+    return _Pass(u, value, found)
 
 
 def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[dict[str, list[ReplicaFit]]] = (),
-                  pricing_time_s: float = 1.0, tolerance: float = 1e-5,
+                  max_rounds: int | None = None, pricing_work: float = 1.0, smoothing: float = 0.5,
+                  adaptive: bool = True, lp_centre: bool = True, map_fn: MapFn | None = None, tolerance: float = 1e-5,
                   on_round: Callable[[dict[str, float]], None] | None = None) -> PatternBound:
-    """Solve the pattern relaxation by column generation and return its bound.
+    """Solve the pattern relaxation by stabilised column generation and return its bound.
+
+    Each round solves the restricted master and prices every pod at the smoothed duals
+    ``u = smoothing * centre + (1 - smoothing) * duals`` (Wentges), where the centre is
+    the duals of the best Lagrangian bound so far. The bound is worked out at the duals
+    actually priced, so it is true after every round. When no pattern found at ``u``
+    improves the master at its own duals (a mis-price), the round prices again at the
+    master's duals; when none is found there either, the relaxation is solved.
 
     The patterns hold leases only; hosted-model APIs add their own LP optimum
     (:func:`~planner.optimise.bounds.api_lp.api_lp_bound`, every capacity theirs) as a
@@ -378,16 +578,40 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
     inst
         The instance.
     time_limit_s
-        Wall-clock budget; the best bound so far is returned when it runs out.
+        Wall-clock safety stop (status ``"TIME_LIMIT"``); ``max_rounds`` is the counted stop.
     fits
-        Plans (replica fits per lease) whose pod contents seed the master; the greedy
-        plan's are always added, so the first master is feasible.
-    pricing_time_s
-        Time limit of one pod's pricing problem (its proven bound is used if it stops early).
+        Plans (replica fits per lease), e.g. an incumbent's, whose pods' sets of span=pod
+        replicas seed the master; the greedy plan's are always added, so the first master is feasible.
+    max_rounds
+        Stop after this many rounds (status ``"ROUND_LIMIT"``); ``None``: until converged or out of time.
+    pricing_work
+        CP-SAT's deterministic time limit for one pod's pricing problem (its proven bound is
+        used if it stops early): counted work, so the bound does not depend on the load.
+    smoothing
+        The weight of the centre in the priced duals, at the start (0: plain column generation).
+    adaptive
+        Adjust the weight each round (Pessoa et al., 2018): less when the subgradient at the
+        priced duals says the bound falls towards the master's duals, more otherwise.
+    lp_centre
+        Start from the duals of the master's LP relaxation (each pod's patterns replaced by
+        fractional replicas within its GPU and uplink rows), priced before the first round:
+        the first bound is then no looser than that LP's optimum. (The site-level LP keeps
+        no duals, and its rows pooled per hall or site have no counterpart in the master's
+        per-pod rows.)
+    map_fn
+        Maps :func:`price_pattern` over the pods' :class:`PricingTask` objects (default: the
+        builtin, sequentially), e.g. ``lambda f, xs: client.gather(client.map(f, xs, pure=False))``
+        for a Dask client. The result does not depend on it.
     tolerance
         Stop when the bound is within this share of the master's optimum.
     on_round
-        Called after each round with ``round``, ``wall_s``, ``master_usd``, ``bound_usd``, ``columns``.
+        Called after each round with ``round``, ``wall_s``, ``master_usd``, ``bound_usd``,
+        ``columns``, ``pricings``.
+
+    Returns
+    -------
+    PatternBound
+        The best bound, the last master, and one row per round.
 
     Examples
     --------
@@ -403,6 +627,10 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
     """
     from planner.optimise.heuristics.greedy import greedy_pass, price_order
 
+    if not 0.0 <= smoothing < 1.0:
+        msg = f"smoothing must be in [0, 1), not {smoothing}"
+        raise ValueError(msg)
+    mapper: MapFn = map_fn if map_fn is not None else _sequential
     t = time.perf_counter()
     b = _Builder(inst)
     b.build()
@@ -410,7 +638,16 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
     b.add_fits(start)
     for f in fits:
         b.add_fits(f)
-    best = math.inf
+    best, centre = math.inf, None
+    pricings = 0
+    alpha = smoothing
+    adaptive = adaptive and smoothing > 0
+    if lp_centre and smoothing > 0:
+        first = _price_all(b, b.lp_duals(), pricing_work, mapper)
+        pricings += 1
+        best, centre = first.bound, first.u
+        for p, counts in first.found:
+            b.add_pattern(p, counts)
     history = []
     status = "TIME_LIMIT"
     master = math.nan
@@ -422,29 +659,36 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
             msg = f"pattern master not solved (status {res})"
             raise RuntimeError(msg)
         master = b.lp.solver.Objective().Value()
-        u = b.duals()
-        value = b.ordinary_bound(u)
-        added = 0
-        for p in range(len(inst.pod_ids)):
-            mu = u[b.conv[p]]
-            upper, counts = b.price(p, u, time_limit_s=pricing_time_s)
-            value += max(0.0, upper - mu)  # the convexity dual, raised to cover every pattern of the pod
-            if counts is not None and upper > mu + 1e-9 and b.add_pattern(p, counts):
-                added += 1
+        pi = b.duals()
+        u = pi if centre is None or alpha == 0 else alpha * centre + (1 - alpha) * pi
+        passes = [_price_all(b, u, pricing_work, mapper)]
+        if adaptive and centre is not None:  # towards the master's duals while the bound falls that way
+            down = float(b.subgradient(u, passes[0].found) @ (pi - centre)) < 0
+            alpha = max(0.0, alpha - 0.1) if down else min(0.99, alpha + (1 - alpha) * 0.1)
+        if u is not pi and not any(b.reduced_value(p, c, pi) > 1e-9 for p, c in passes[0].found):
+            passes.append(_price_all(b, pi, pricing_work, mapper))  # mis-price: price at the master's duals
+        pricings += len(passes)
+        added = sum(b.add_pattern(p, c) for one in passes for p, c in one.found)
+        for one in passes:
+            if one.bound < best:
+                best, centre = one.bound, one.u
         rounds += 1
-        best = min(best, value)
         wall = time.perf_counter() - t
         row = {"round": rounds, "wall_s": wall, "master_usd": master / M, "bound_usd": best / M,
-               "columns": len(b.pattern_col)}
+               "columns": len(b.pattern_col), "pricings": pricings, "smoothing": alpha}
         history.append(row)
         log.info("pattern round %d: master %.1f M$, bound %.1f M$, %d patterns, %.1f s", rounds, master, best,
                  len(b.pattern_col), wall)
         if on_round is not None:
             on_round(row)
-        if added == 0 or best - master <= tolerance * abs(best):
+        if best - master <= tolerance * abs(best) or (added == 0 and passes[-1].u is pi):
             status = "CONVERGED"
             break
+        if max_rounds is not None and rounds >= max_rounds:
+            status = "ROUND_LIMIT"
+            break
         if wall >= time_limit_s:
+            log.warning("pattern bound: stopped by the wall clock after %d rounds (%.1f s)", rounds, wall)
             break
     best += api_lp_bound(inst) * M  # the APIs alone, as a separate term: true, looser than shared rows
     return PatternBound(status, best / M, master / M, rounds, len(b.pattern_col), time.perf_counter() - t,
