@@ -66,7 +66,8 @@ class PatternBound:
     ----------
     status
         ``"CONVERGED"`` (no pattern of positive reduced value is left: the bound is
-        the pattern relaxation's optimum), ``"TIME_LIMIT"`` or ``"STOPPED"``.
+        the pattern relaxation's optimum), ``"ROUND_LIMIT"`` (``max_rounds`` done) or
+        ``"TIME_LIMIT"`` (the wall-clock safety stop fired).
     bound_usd
         A true upper bound on any plan's net value (the best Lagrangian bound seen).
     master_usd
@@ -76,7 +77,8 @@ class PatternBound:
     wall_s
         Seconds spent.
     history
-        One row per round: ``round``, ``wall_s``, ``master_usd``, ``bound_usd``, ``columns``.
+        One row per round: ``round``, ``wall_s``, ``master_usd``, ``bound_usd`` (the best so
+        far), ``columns``, ``pricings`` (pricing passes so far) and ``smoothing`` (the weight next used).
     """
 
     status: str
@@ -605,8 +607,7 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
     tolerance
         Stop when the bound is within this share of the master's optimum.
     on_round
-        Called after each round with ``round``, ``wall_s``, ``master_usd``, ``bound_usd``,
-        ``columns``, ``pricings``.
+        Called after each round with its row of ``history``.
 
     Returns
     -------
