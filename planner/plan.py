@@ -102,6 +102,9 @@ class SolverFacts:
         Pod-level method only: model rows per family, CP-SAT's objective, the focused search in short.
     lns
         Site-level method only: the neighbourhood search's counts.
+    pattern_bound
+        Site-level method with ``pattern_rounds``: the pattern relaxation's status, bound,
+        last master, rounds, patterns and wall seconds (``None`` without it).
     """
 
     seed: int
@@ -128,6 +131,7 @@ class SolverFacts:
     solver_objective_usd: float | None = None
     focus: dict[str, Any] | None = None
     lns: dict[str, Any] | None = None
+    pattern_bound: dict[str, Any] | None = None
     apart: dict[str, Any] | None = None
     """Leases and APIs planned apart (:mod:`planner.optimise.methods.apart`): each step's figures."""
 
@@ -136,7 +140,7 @@ class SolverFacts:
     _BY_METHOD: ClassVar[dict[str, tuple[str, ...]]] = {
         "pods": ("variables", "constraints", "constraints_by_family", "solver_status", "solver_objective_usd",
                  "focus"),
-        "sites": ("variables", "constraints", "solver_status", "lns")}
+        "sites": ("variables", "constraints", "solver_status", "lns", "pattern_bound")}
     _TAIL: ClassVar[tuple[str, ...]] = ("moved_leases", "dropped_leases", "relocated_by_choice", "bound_source",
                                         "polished", "warm_start", "safety_stop", "safety_stops", "safety_limit_s")
 

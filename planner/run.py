@@ -630,6 +630,7 @@ def plan_scenario(
     model: Literal["auto", "pods", "sites"] = "auto",
     scheduler: str | None = None,
     lns_batch: int = BATCH,
+    pattern_rounds: int = 0,
 ) -> PlanRun:
     """Run every stage: load and validate, network, routing, model build, solve, write.
 
@@ -657,8 +658,9 @@ def plan_scenario(
     model
         The optimiser's method: ``"pods"``, ``"sites"`` or ``"auto"`` (see
         :class:`~planner.optimise.optimiser.Optimiser`).
-    scheduler, lns_batch
-        A Dask scheduler address for the site-level neighbourhood search, and its batch
+    scheduler, lns_batch, pattern_rounds
+        A Dask scheduler address for the site-level neighbourhood search, its batch, and
+        rounds of the pattern bound after it
         (see :class:`~planner.optimise.optimiser.Optimiser`; ``scheduler=None``: in this process).
 
     Returns
@@ -713,7 +715,8 @@ def plan_scenario(
 
             run.optimiser = Optimiser(_sc(run), time_limit_s=time_limit_s, seed=seed, workers=workers,
                                       instance=run.instance, on_progress=on_progress, method=model,
-                                      scheduler=scheduler, lns_batch=lns_batch)
+                                      scheduler=scheduler, lns_batch=lns_batch,
+                                      pattern_rounds=pattern_rounds)
             run.optimiser.build()
 
     def solve() -> None:

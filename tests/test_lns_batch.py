@@ -118,3 +118,20 @@ def test_plan_cli_on_a_cluster_writes_the_in_process_plan(small: planner.Scenari
     here = pd.read_csv(tmp_path / "here" / "placements.csv")
     there = pd.read_csv(tmp_path / "there" / "placements.csv")
     pd.testing.assert_frame_equal(there, here)
+
+
+def test_pattern_rounds_tighten_the_site_method_bound_and_stay_true(small: planner.Scenario, cluster: Any) -> None:
+    exact = optimise(small, time_limit_s=20, method="pods", explain=False)
+    assert exact.status == "OPTIMAL"
+    plain = optimise(small, time_limit_s=2, method="sites", explain=False)
+    tight = optimise(small, time_limit_s=2, method="sites", explain=False, pattern_rounds=2)
+    there = optimise(small, time_limit_s=2, method="sites", explain=False, pattern_rounds=2,
+                     scheduler=cluster.scheduler_address)
+    pb = tight.meta["pattern_bound"]
+    assert plain.meta["pattern_bound"] is None and pb["rounds"] == 2
+    assert tight.bound_usd == min(plain.bound_usd, pb["bound_usd"])
+    assert tight.bound_usd >= exact.objective_usd - 1e-6  # a true bound: no plan is worth more
+    assert tight.objective_usd == plain.objective_usd and tight.check(small) == []
+    assert there.meta["pattern_bound"] == {**pb, "wall_s": there.meta["pattern_bound"]["wall_s"]}
+    # here the site relaxation with the span=site leases whole is tighter (the patterns keep them continuous)
+    assert pb["bound_usd"] > plain.bound_usd and tight.meta["bound_source"] == plain.meta["bound_source"]

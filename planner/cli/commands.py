@@ -306,6 +306,11 @@ def plan(
         "--batch", min=1, metavar="<int>",
         help="Neighbourhoods the site-level search re-packs at a time (at most this many tasks run at once on "
              "--scheduler; the plan depends on it, not on the cluster).")] = BATCH,
+    pattern_rounds: Annotated[int, typer.Option(
+        "--pattern-rounds", min=0, metavar="<int>",
+        help="Site-level method: rounds of column generation on the pattern relaxation after the search (one "
+             "knapsack per pod, priced on --scheduler if given); its bound is reported when tighter. Adds time "
+             "beyond --time-limit (about 20 s a round for 200 pods).")] = 0,
 ) -> None:
     """Plan a scenario and write its results folder: tables, plan.json, GIS layers, report.html.
 
@@ -331,7 +336,7 @@ def plan(
             run = plan_scenario(scenario, out_dir=out, force=force, time_limit_s=time_limit, seed=seed,
                                 workers=workers, method="greedy" if greedy else "cp-sat", on_stage=progress.stage,
                                 on_progress=progress.incumbent, model=model.value, scheduler=scheduler,
-                                lns_batch=batch)
+                                lns_batch=batch, pattern_rounds=pattern_rounds)
     except OutputError as exc:  # the folder exists, cannot be made, or the disk refused the write
         raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
     except (OSError, TimeoutError) as exc:  # the cluster went away during the search (the write is OutputError)

@@ -124,6 +124,13 @@ class Optimiser:
         Neighbourhoods the site-level method re-packs at a time from the same plan (see
         :func:`~planner.optimise.search.lns.pool_lns`): up to this many sub-solves run at
         once on a cluster. The plan depends on it, not on the cluster's size.
+    pattern_rounds
+        The site-level method: after the search, this many rounds of column generation on
+        the pattern relaxation (:func:`~planner.optimise.bounds.patterns.pattern_bound`, one
+        multi-week knapsack per pod, priced on ``scheduler`` when given), whose bound is
+        reported when tighter than the site-level one. Counted work (rounds, CP-SAT's
+        deterministic time per pod), on top of the time limit: on the generated medium tier
+        one round takes about 20 s and gives nearly all of what more rounds do. ``0``: none.
     api_joint_max_pairs
         With API demand and no earlier plan, the (replica, pod) pairs above which leases
         and APIs are planned apart, each block with the other held fixed
@@ -142,7 +149,7 @@ class Optimiser:
                  on_progress: Callable[[Progress], None] | None = None, instance: Instance | None = None,
                  cp_sat_parameters: str | Mapping[str, Any] | None = None,
                  api_joint_max_pairs: int = API_JOINT_MAX_PAIRS, scheduler: str | Client | None = None,
-                 lns_batch: int = BATCH) -> None:
+                 lns_batch: int = BATCH, pattern_rounds: int = 0) -> None:
         self.sc = sc
         self.cp_sat = CpSatSettings(workers=workers, seed=seed, relative_gap_limit=relative_gap_limit,
                                     parameters=cp_sat_parameters)
@@ -161,6 +168,10 @@ class Optimiser:
             msg = f"lns_batch must be at least 1, not {lns_batch}"
             raise ValueError(msg)
         self.lns_batch = lns_batch
+        if pattern_rounds < 0:
+            msg = f"pattern_rounds must be 0 or more, not {pattern_rounds}"
+            raise ValueError(msg)
+        self.pattern_rounds = pattern_rounds
         self.apart = False
         """Whether leases and APIs are planned apart (set by :meth:`build`)."""
         self.lease_method: Literal["pods", "sites"] | None = None
@@ -410,7 +421,7 @@ def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers
              deterministic: bool = True, explain: bool = True, method: Method = "auto",
              on_progress: Callable[[Progress], None] | None = None,
              cp_sat_parameters: str | Mapping[str, Any] | None = None, scheduler: str | Client | None = None,
-             lns_batch: int = BATCH) -> Plan:
+             lns_batch: int = BATCH, pattern_rounds: int = 0) -> Plan:
     """Place leases with CP-SAT: the most valuable plan that keeps every limit, every week.
 
     Parameters
@@ -426,7 +437,7 @@ def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers
         Re-plan against this plan, moving as few of its leases as possible.
     hint
         Warm start: ``"greedy"`` (default) or ``"none"``.
-    deterministic, explain, method, on_progress, cp_sat_parameters, scheduler, lns_batch
+    deterministic, explain, method, on_progress, cp_sat_parameters, scheduler, lns_batch, pattern_rounds
         See :class:`Optimiser`.
 
     Returns
@@ -450,4 +461,4 @@ def optimise(sc: Scenario, *, time_limit_s: float = 60.0, seed: int = 0, workers
     return Optimiser(sc, time_limit_s=time_limit_s, seed=seed, workers=workers, previous_plan=previous_plan,
                      hint=hint, deterministic=deterministic, explain=explain, method=method,
                      on_progress=on_progress, cp_sat_parameters=cp_sat_parameters, scheduler=scheduler,
-                     lns_batch=lns_batch).solve()
+                     lns_batch=lns_batch, pattern_rounds=pattern_rounds).solve()

@@ -17,6 +17,7 @@ import dataclasses
 import time
 from typing import TYPE_CHECKING
 
+from planner.optimise.bounds.patterns import PatternBound, pattern_bound
 from planner.optimise.bounds.site_lp import SiteRelaxation
 from planner.optimise.cpsat import in_worker
 from planner.optimise.heuristics.greedy import plan_value
@@ -44,6 +45,12 @@ def solve_sites(opt: Optimiser) -> Plan:
     if opt.previous_plan is None:  # re-plans keep the earlier placements where they still fit
         # the search stops at the LP's bound, not the site MIP's (which a wall-clock limit may cut short)
         fits, res = _neighbourhood_search(opt, fits, res, rel, rel.bound_usd if rel is not None else bound)
+    pattern = None
+    if opt.pattern_rounds and not opt.stopping:
+        pattern = _pattern_bound(opt, fits)
+        if pattern.bound_usd < bound:
+            bound, source = pattern.bound_usd, f"pattern bound ({pattern.iterations} rounds of column generation)"
+            opt.incumbent.tighten(bound)
     interrupted = opt.stopping
     wall = time.perf_counter() - t0
     value = plan_value(inst, fits)
@@ -58,10 +65,17 @@ def solve_sites(opt: Optimiser) -> Plan:
             f"+${opt.lns.gain_usd:,.0f} in {opt.lns.wall_s:.1f} s ({opt.lns.batches} batches of up to "
             f"{opt.lns_batch}, {opt.lns.conflicts} better packings dropped for a batch-mate's capacity; sub-solves "
             f"{opt.lns.task_s:.1f} s {'on ' + _where(opt.scheduler) if opt.scheduler is not None else 'here'})"]),
+        *([] if pattern is None else [
+            f"pattern bound: ${pattern.bound_usd:,.0f} after {pattern.iterations} rounds ({pattern.status}, "
+            f"{pattern.columns:,} patterns, {pattern.wall_s:.1f} s, pricing "
+            f"{'on ' + _where(opt.scheduler) if opt.scheduler is not None else 'here'})"]),
         f"plan: ${value:,.0f}, gap {relative_gap(value, bound):.2%}"]
     status = Status.OPTIMAL if relative_gap(value, bound) <= opt.cp_sat.relative_gap_limit else Status.FEASIBLE
     info = {"variables": None, "constraints": None, "solver_status": "SITE_SEARCH",
-            "lns": None if opt.lns is None else dataclasses.asdict(opt.lns)}
+            "lns": None if opt.lns is None else dataclasses.asdict(opt.lns),
+            "pattern_bound": None if pattern is None else {
+                "status": pattern.status, "bound_usd": pattern.bound_usd, "master_usd": pattern.master_usd,
+                "rounds": pattern.iterations, "columns": pattern.columns, "wall_s": pattern.wall_s}}
     plan = opt.finish(fits, status, wall, interrupted, bound, source, stayable=set(), stayed=set(),
                       info=info, polish_after=False)
     plan.log = list(opt.log_lines)
@@ -74,6 +88,22 @@ def _where(scheduler: object) -> str:
         return scheduler
     address = getattr(getattr(scheduler, "scheduler", None), "address", None)
     return str(address) if address else "a Dask cluster"
+
+
+def _pattern_bound(opt: Optimiser, fits: Fits) -> PatternBound:
+    """``opt.pattern_rounds`` rounds of the pattern relaxation from the plan's patterns, pricing where the search ran.
+
+    Rounds and each pod's pricing stop on counted work; the wall clock is only the
+    safety stop (recorded as one when it fires).
+    """
+    assert opt.instance is not None
+    limit = opt.budget.lp("pattern bound")
+    with cluster_map(opt.scheduler) as map_fn:
+        out = pattern_bound(opt.instance, time_limit_s=limit.wall_s, fits=[fits], max_rounds=opt.pattern_rounds,
+                            map_fn=map_fn)
+    if out.status == "TIME_LIMIT":
+        opt.budget.stop_at(limit.step)
+    return out
 
 
 def _neighbourhood_search(opt: Optimiser, fits: Fits, res: Residual, rel: SiteRelaxation | None, bound: float
