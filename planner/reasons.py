@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
-from planner.optimise.families import CAPACITIES, FAMILIES
+from planner.optimise.families import CAPACITIES, FAMILIES, Family, by_family
 from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups
 from planner.optimise.residual import Freed, Load, ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
@@ -240,16 +240,13 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
     if relaxed is None:
         return None
     inst, t = ref.inst, slice(lo.t0, lo.t1 + 1)
-    need = Residual(inst)  # what the relaxed fit takes, as a residual's negative
-    for c in CAPACITIES:
-        getattr(need, c.ledger)[:] = 0
-    need.apply(lo, relaxed, sign=+1)
-    room = ref.copy()
+    need = {k: sorted((int(x), int(a)) for x, a in zip(*v, strict=True) if a)  # what the relaxed fit takes, per thing
+            for k, v in Load.of(inst, lo, relaxed).rows.items()}
+    room = ref.copy(ledgers=[by_family(Family(f)).ledger for f in fams])  # only what is added to is copied
     parts = []
 
-    def add(arr: np.ndarray, load: np.ndarray, idx: int, scale: float, text: Callable[[float], str],
-            what: str) -> None:
-        short = np.clip(load[idx, t] - arr[idx, t], 0, None)
+    def add(arr: np.ndarray, load: int, idx: int, scale: float, text: Callable[[float], str], what: str) -> None:
+        short = np.clip(load - arr[idx, t], 0, None)
         if short.max() <= 0:
             return
         shown = text(float(short.max()))  # rounded up; the amount added is the amount shown
@@ -258,27 +255,24 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
 
     for f in fams:
         if f == "gpus":  # as a level to free up to, which a pod can reach only if it has that many GPUs
-            for p in np.flatnonzero(need.gpu[:, t].max(axis=1)):
-                want = int(need.gpu[p, t].max())
+            for p, want in need.get("gpu", []):
                 short = room.gpu[p, t] < want
                 if short.any():
                     parts.append(f"{want:,} free {lo.sku} GPUs in pod {inst.pod_ids[p]} in {_weeks(lo, short)} "
                                  f"(now {int(room.gpu[p, t][short].min()):,} at the least)")
                     room.gpu[p, t] = np.maximum(room.gpu[p, t], want)
         elif f == "uplink":
-            for p in np.flatnonzero(need.uplink[:, t].max(axis=1)):
-                add(room.uplink, need.uplink, int(p), KBPS, lambda x: _gbps(x / 1000, up=True),
-                    f"uplink on pod {inst.pod_ids[p]}")
+            for p, x in need.get("uplink", []):
+                add(room.uplink, x, p, KBPS, lambda v: _gbps(v / 1000, up=True), f"uplink on pod {inst.pod_ids[p]}")
         elif f == "power":
-            for s in np.flatnonzero(need.power[:, t].max(axis=1)):
-                add(room.power, need.power, int(s), 1e6, lambda x: _mw(x, up=True), f"at {inst.site_ids[s]}")
+            for s, x in need.get("power", []):
+                add(room.power, x, s, 1e6, lambda v: _mw(v, up=True), f"at {inst.site_ids[s]}")
         elif f == "aggregation":
-            for h in np.flatnonzero(need.agg[:, t].max(axis=1)):
-                add(room.agg, need.agg, int(h), KBPS, lambda x: _gbps(x / 1000, up=True),
-                    f"aggregation in hall {inst.hall_ids[h]}")
+            for h, x in need.get("agg", []):
+                add(room.agg, x, h, KBPS, lambda v: _gbps(v / 1000, up=True), f"aggregation in hall {inst.hall_ids[h]}")
         else:
-            for e in np.flatnonzero(need.link[:, t].max(axis=1)):
-                add(room.link, need.link, int(e), MBPS, lambda x: _gbps(x, up=True), f"on span {inst.span_ids[e]}")
+            for e, x in need.get("link", []):
+                add(room.link, x, e, MBPS, lambda v: _gbps(v, up=True), f"on span {inst.span_ids[e]}")
     if not parts or (room.gpu > inst.sc.pods["gpus"].to_numpy()[:, None]).any():  # no more free than it has
         return None
     fix = Fix(" and ".join(parts), lo, room)

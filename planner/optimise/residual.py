@@ -78,13 +78,17 @@ class Residual:
                 res.apply(lo, fits[lo.lease])
         return res
 
-    def copy(self) -> Residual:
-        """An independent copy."""
+    def copy(self, ledgers: Collection[str] | None = None) -> Residual:
+        """An independent copy; with ``ledgers``, only those arrays are copied and the others shared.
+
+        A copy that shares arrays may be fitted against and changed only in ``ledgers``
+        (e.g. capacity added to check a fix), never applied to.
+        """
         new = Residual.__new__(Residual)
         new.inst, new.guide, new._terms = self.inst, self.guide, None
-        for c in CAPACITIES:
-            setattr(new, c.ledger, getattr(self, c.ledger).copy())
-        new.gpu_worst, new.power_worst = self.gpu_worst.copy(), self.power_worst.copy()
+        for name in (*(c.ledger for c in CAPACITIES), "gpu_worst", "power_worst"):
+            arr = getattr(self, name)
+            setattr(new, name, arr.copy() if ledgers is None or name in ledgers else arr)
         return new
 
     # ------------------------------------------------------------------ loads
@@ -262,10 +266,10 @@ class Rooms:
     free: np.ndarray
     room: np.ndarray
     whole: np.ndarray
-    whole_upto: list[int]
+    whole_upto: np.ndarray
     up_cap: np.ndarray | None = None
     cap: np.ndarray | None = None
-    cap_upto: list[int] | None = None
+    cap_upto: np.ndarray | None = None
 
 
 class Term:
@@ -308,7 +312,7 @@ class Term:
         self.agg = res.agg[:, t].min(axis=1)
         self.hall = self.inst.pod_hall[self.rows]
         self._preempt: np.ndarray | None = None
-        self._local: dict[int, int] | None = None
+        self._local: np.ndarray | None = None
 
     def copy(self) -> Term:
         """An independent copy (the minima copied, the rest shared)."""
@@ -324,11 +328,13 @@ class Term:
 
     def local(self, pod: int) -> int:
         """The position of ``pod`` among the term's pods."""
-        return self._local_map()[pod]
+        return int(self.positions()[pod])
 
-    def _local_map(self) -> dict[int, int]:
+    def positions(self) -> np.ndarray:
+        """Per pod of the instance, its position among the term's pods (-1 if not one of them)."""
         if self._local is None:
-            self._local = {int(p): k for k, p in enumerate(self.rows.tolist())}
+            self._local = np.full(self.inst.pod_site.size, -1, dtype=np.int64)
+            self._local[self.rows] = np.arange(self.rows.size)
         return self._local
 
     def preempt(self, a: int, b: int, lo: LeaseOptions) -> np.ndarray:
@@ -390,13 +396,16 @@ class Term:
         free = np.full(n, _BIG) if ignore_gpus else self.gpus_left(lo, 0, n)
         room = np.full(n, _BIG) if "uplink" in relax else self.uplink
         whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
-        whole_upto = [0, *np.cumsum(whole).tolist()]
+        whole_upto = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(whole, out=whole_upto[1:])
         if lo.span == "pod":
             return Rooms(free, room, whole, whole_upto)
         per_gpu = self.inst.uplink_kbps(lo, 1, split=True)
         up_cap = room // per_gpu if per_gpu > 0 else np.full(n, _BIG)
         cap = np.minimum(np.clip(free, 0, None), up_cap)
-        return Rooms(free, room, whole, whole_upto, up_cap, cap, [0, *np.cumsum(np.clip(cap, 0, None)).tolist()])
+        cap_upto = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.clip(cap, 0, None), out=cap_upto[1:])
+        return Rooms(free, room, whole, whole_upto, up_cap, cap, cap_upto)
 
     def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = (), rooms: Rooms | None = None
                     ) -> ReplicaFit | None:
@@ -579,20 +588,21 @@ class Freed:
         self.base = term
         t0, t1 = term.t0, term.t1
         weeks = t1 - t0 + 1
-        local = term._local_map()
+        local = term.positions()
         place: dict[str, dict[int, int]] = {k: {} for k in _LEDGERS}  # ledger -> thing -> its row in the ledger's block
-        parts: list[list[tuple[str, list[int], np.ndarray, int, int]]] = []
+        parts: list[list[tuple[str, np.ndarray, np.ndarray, int, int]]] = []
         for ld in loads:
             mine = []
             if ld.t0 <= t1 and ld.t1 >= t0:
                 a, b = max(ld.t0, t0) - t0, min(ld.t1, t1) - t0 + 1
                 for ledger, (things, amounts) in ld.rows.items():
-                    rows = place[ledger]
-                    pods = ledger in _POD_LEDGERS
-                    keep = [k for k, x in enumerate(things.tolist()) if not pods or x in local]  # the term's own pods
-                    if keep:
-                        mine.append((ledger, [rows.setdefault(int(things[k]), len(rows)) for k in keep],
-                                     amounts[keep], a, b))
+                    if ledger in _POD_LEDGERS:  # only the term's own pods
+                        keep = local[things] >= 0
+                        things, amounts = things[keep], amounts[keep]  # noqa: PLW2901
+                    if things.size:
+                        rows = place[ledger]
+                        at = np.array([rows.setdefault(x, len(rows)) for x in things.tolist()], dtype=np.int64)
+                        mine.append((ledger, at, amounts, a, b))
             parts.append(mine)
         # one block for every ledger: its things' weeks through the term, one ledger after another
         self.spans: dict[str, tuple[int, int, np.ndarray]] = {}  # ledger -> (first row, end row, term positions)
@@ -601,33 +611,27 @@ class Freed:
         for ledger, rows in place.items():
             if rows:
                 things = np.fromiter(rows, dtype=np.int64, count=len(rows))
-                where = np.array([local[p] for p in rows], dtype=np.int64) if ledger in _POD_LEDGERS else things
-                self.spans[ledger] = (n, n + len(rows), where)
+                self.spans[ledger] = (n, n + len(rows), local[things] if ledger in _POD_LEDGERS else things)
                 blocks.append(getattr(res, ledger)[things, t0 : t1 + 1])
                 n += len(rows)
         self.block = np.concatenate(blocks) if blocks else np.zeros((0, weeks), dtype=np.int64)
-        self.flat = self.block.reshape(-1)  # a view: giving a load back is one addition at its cells
-        self.cells: list[tuple[np.ndarray, np.ndarray, tuple[str, ...]]] = []
+        self.cells: list[tuple[np.ndarray, np.ndarray, int, int, tuple[str, ...]]] = []  # rows, amounts, weeks a:b
         for mine in parts:
-            idx, amt = [], []
-            for ledger, rows_, amounts, a, b in mine:
-                first = self.spans[ledger][0]
-                for r, x in zip(rows_, amounts.tolist(), strict=True):
-                    start = (first + r) * weeks
-                    idx.append(np.arange(start + a, start + b))
-                    amt.append(np.full(b - a, x, dtype=np.int64))
-            self.cells.append((np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64),
-                               np.concatenate(amt) if amt else np.zeros(0, dtype=np.int64),
-                               tuple(dict.fromkeys(ledger for ledger, *_ in mine))))
+            rows_ = [self.spans[ledger][0] + at for ledger, at, *_ in mine]
+            amt = [amounts for _, _, amounts, _, _ in mine]
+            a, b = (mine[0][3], mine[0][4]) if mine else (0, 0)
+            self.cells.append((np.concatenate(rows_) if rows_ else np.zeros(0, dtype=np.int64),
+                               (np.concatenate(amt) if amt else np.zeros(0, dtype=np.int64))[:, None], a, b,
+                               tuple(ledger for ledger, *_ in mine)))
         self.held: dict[str, int] = dict.fromkeys(self.spans, 0)  # ledger -> loads given back that touch it
 
     def give(self, k: int, sign: int = +1) -> None:
         """Give load ``k``'s room back (``sign=+1``), or take it again (``sign=-1``)."""
-        idx, amt, ledgers = self.cells[k]
+        rows, amounts, a, b, ledgers = self.cells[k]
         if sign > 0:
-            self.flat[idx] += amt
+            self.block[rows, a:b] += amounts
         else:
-            self.flat[idx] -= amt
+            self.block[rows, a:b] -= amounts
         for ledger in ledgers:
             self.held[ledger] += sign
 
