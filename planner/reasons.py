@@ -125,6 +125,8 @@ class Fix:
     text: str
     lease: LeaseOptions
     room: Residual
+    checked: bool = False
+    """Whether :meth:`holds` was already found true (the lease and the room cannot change since)."""
 
     def holds(self) -> bool:
         """Whether the lease so changed fits the residual so changed."""
@@ -240,7 +242,7 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
     if relaxed is None:
         return None
     inst, t = ref.inst, slice(lo.t0, lo.t1 + 1)
-    need = {k: sorted((int(x), int(a)) for x, a in zip(*v, strict=True) if a)  # what the relaxed fit takes, per thing
+    need = {k: sorted((x, a) for x, a in v.items() if a)  # what the relaxed fit takes, per thing
             for k, v in Load.of(inst, lo, relaxed).rows.items()}
     room = ref.copy(ledgers=[by_family(Family(f)).ledger for f in fams])  # only what is added to is copied
     parts = []
@@ -276,7 +278,7 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
     if not parts or (room.gpu > inst.sc.pods["gpus"].to_numpy()[:, None]).any():  # no more free than it has
         return None
     fix = Fix(" and ".join(parts), lo, room)
-    return fix if fix.holds() else None
+    return dataclasses.replace(fix, checked=True) if fix.holds() else None
 
 
 def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None:
@@ -305,7 +307,7 @@ def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None
     more = _more_capacity(ref, variant, fams)
     if more is None:
         return None
-    return Fix("fits with " + " and ".join(texts) + " and " + more.text, variant, more.room)
+    return Fix("fits with " + " and ".join(texts) + " and " + more.text, variant, more.room, checked=True)  # as more
 
 
 def verified_fixes(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> list[Fix]:
@@ -333,7 +335,7 @@ def verified_fixes(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> li
                   *_allow(ref, lo)]
     out: list[Fix] = []
     for c in cands:
-        if c is not None and c.text not in {f.text for f in out} and c.holds():
+        if c is not None and c.text not in {f.text for f in out} and (c.checked or c.holds()):
             out.append(c)
     return out[:_MAX_FIXES]
 

@@ -221,8 +221,8 @@ class Load:
 
     t0: int
     t1: int
-    rows: dict[str, tuple[np.ndarray, np.ndarray]]
-    """Ledger name -> (things, amounts), things distinct; ledgers the lease does not load are absent."""
+    rows: dict[str, dict[int, int]]
+    """Ledger name -> thing -> amount; ledgers the lease does not load are absent."""
 
     @classmethod
     def of(cls, inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> Load:
@@ -231,7 +231,7 @@ class Load:
 
         def add(ledger: str, thing: int, amount: int) -> None:
             d = acc.setdefault(ledger, {})
-            d[thing] = d.get(thing, 0) + amount
+            d[thing] = d.get(thing, 0) + int(amount)
 
         for f in fits:
             split = len(f.parts) > 1
@@ -248,9 +248,7 @@ class Load:
             if f.path is not None and lo.egress_mbps > 0:
                 for e in dict.fromkeys(f.path.span_idx.tolist()):  # a span once per route, as fancy indexing adds
                     add("link", int(e), lo.egress_mbps)
-        rows = {k: (np.fromiter(d, dtype=np.int64, count=len(d)), np.fromiter(d.values(), dtype=np.int64, count=len(d)))
-                for k, d in acc.items()}
-        return cls(lo.t0, lo.t1, rows)
+        return cls(lo.t0, lo.t1, acc)
 
 
 @dataclass(frozen=True)
@@ -590,19 +588,21 @@ class Freed:
         weeks = t1 - t0 + 1
         local = term.positions()
         place: dict[str, dict[int, int]] = {k: {} for k in _LEDGERS}  # ledger -> thing -> its row in the ledger's block
-        parts: list[list[tuple[str, np.ndarray, np.ndarray, int, int]]] = []
+        parts: list[list[tuple[str, list[int], list[int], int, int]]] = []
         for ld in loads:
             mine = []
             if ld.t0 <= t1 and ld.t1 >= t0:
                 a, b = max(ld.t0, t0) - t0, min(ld.t1, t1) - t0 + 1
-                for ledger, (things, amounts) in ld.rows.items():
-                    if ledger in _POD_LEDGERS:  # only the term's own pods
-                        keep = local[things] >= 0
-                        things, amounts = things[keep], amounts[keep]  # noqa: PLW2901
-                    if things.size:
-                        rows = place[ledger]
-                        at = np.array([rows.setdefault(x, len(rows)) for x in things.tolist()], dtype=np.int64)
-                        mine.append((ledger, at, amounts, a, b))
+                for ledger, amounts in ld.rows.items():
+                    pods = ledger in _POD_LEDGERS
+                    rows = place[ledger]
+                    at, amt = [], []
+                    for x, v in amounts.items():
+                        if not pods or local[x] >= 0:  # only the term's own pods
+                            at.append(rows.setdefault(x, len(rows)))
+                            amt.append(v)
+                    if at:
+                        mine.append((ledger, at, amt, a, b))
             parts.append(mine)
         # one block for every ledger: its things' weeks through the term, one ledger after another
         self.spans: dict[str, tuple[int, int, np.ndarray]] = {}  # ledger -> (first row, end row, term positions)
@@ -617,11 +617,10 @@ class Freed:
         self.block = np.concatenate(blocks) if blocks else np.zeros((0, weeks), dtype=np.int64)
         self.cells: list[tuple[np.ndarray, np.ndarray, int, int, tuple[str, ...]]] = []  # rows, amounts, weeks a:b
         for mine in parts:
-            rows_ = [self.spans[ledger][0] + at for ledger, at, *_ in mine]
-            amt = [amounts for _, _, amounts, _, _ in mine]
+            rows_ = [self.spans[ledger][0] + r for ledger, at, *_ in mine for r in at]
+            amt = [v for _, _, vs, _, _ in mine for v in vs]
             a, b = (mine[0][3], mine[0][4]) if mine else (0, 0)
-            self.cells.append((np.concatenate(rows_) if rows_ else np.zeros(0, dtype=np.int64),
-                               (np.concatenate(amt) if amt else np.zeros(0, dtype=np.int64))[:, None], a, b,
+            self.cells.append((np.array(rows_, dtype=np.int64), np.array(amt, dtype=np.int64)[:, None], a, b,
                                tuple(ledger for ledger, *_ in mine)))
         self.held: dict[str, int] = dict.fromkeys(self.spans, 0)  # ledger -> loads given back that touch it
 
