@@ -203,7 +203,11 @@ class Residual:
 
     def fit(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[ReplicaFit] | None:
         """Fit every replica of a lease (all or none); the residual is left unchanged."""
-        return self.term(lo).fit(lo, relax, scratch=self._terms is None)
+        if self._terms is None:  # one fit: the pods of the sites it may use are enough
+            sites = _candidate_sites(lo, relax)
+            order = _site_order(self.inst, self.guide, lo, sites)
+            return Term(self, lo, sites).fit(lo, relax, scratch=True, sites=order)
+        return self.term(lo).fit(lo, relax)
 
 
 _BIG = np.iinfo(np.int64).max // 4
@@ -289,16 +293,21 @@ class Term:
     lo
         The lease whose term (``lo.t0`` to ``lo.t1``) and pods it covers; another lease
         with the same term and the same ``pods`` (e.g. a variant of it) may use it too.
+    sites
+        Only the pods of these sites (a term for one fit at the sites it may use);
+        every site's when omitted.
     """
 
-    def __init__(self, res: Residual, lo: LeaseOptions) -> None:
+    def __init__(self, res: Residual, lo: LeaseOptions, sites: Collection[int] | None = None) -> None:
         self.inst, self.guide = res.inst, res.guide
         self.t0, self.t1, self.pods = lo.t0, lo.t1, lo.pods
+        self.only = None if sites is None else frozenset(sites)
         self.seg: dict[int, tuple[int, int]] = {}
         rows: list[int] = []
         for s, ps in lo.pods.items():
-            self.seg[s] = (len(rows), len(rows) + len(ps))
-            rows += ps
+            if self.only is None or s in self.only:
+                self.seg[s] = (len(rows), len(rows) + len(ps))
+                rows += ps
         self.rows = np.array(rows, dtype=np.int64)
         t = slice(lo.t0, lo.t1 + 1)
         self.gpu = res.gpu[self.rows, t].min(axis=1)
@@ -527,8 +536,7 @@ class Term:
 
     def site_order(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
         """The sites a replica of ``lo`` is tried at, in order: preferred by the guide, then cheapest, then first."""
-        w = self.guide.site.get(lo.lease, {}) if self.guide is not None else {}
-        return sorted(_candidate_sites(lo, relax), key=lambda s: (-w.get(s, 0.0), _site_cost(self.inst, lo, s), s))
+        return _site_order(self.inst, self.guide, lo, _candidate_sites(lo, relax))
 
     def place(self, lo: LeaseOptions, relax: Collection[str] = (), *, scratch: bool = False,
               sites: list[int] | None = None) -> list[ReplicaFit]:
@@ -540,6 +548,7 @@ class Term:
         (for a caller that fits one lease many times).
         """
         order = sites if sites is not None else self.site_order(lo, relax)
+        assert self.only is None or self.only.issuperset(order), "a term of some sites fits only at those"
         work = self if scratch or lo.replicas == 1 else self.copy()
         fits: list[ReplicaFit] = []
         for _ in range(lo.replicas):
@@ -651,6 +660,12 @@ def _candidate_sites(lo: LeaseOptions, relax: Collection[str]) -> list[int]:
     if lo.needs_path and "latency" not in relax:
         sites = [s for s in sites if lo.paths.get(s)]
     return list(sites)
+
+
+def _site_order(inst: Instance, guide: Guide | None, lo: LeaseOptions, sites: list[int]) -> list[int]:
+    """``sites`` in the order a replica of ``lo`` tries them: preferred by the guide, then cheapest, then first."""
+    w = guide.site.get(lo.lease, {}) if guide is not None else {}
+    return sorted(sites, key=lambda s: (-w.get(s, 0.0), _site_cost(inst, lo, s), s))
 
 
 def _site_cost(inst: Instance, lo: LeaseOptions, site: int) -> float:
