@@ -537,9 +537,10 @@ def usage_tables(sc: Scenario, placements: pd.DataFrame, *, api_replicas: pd.Dat
         end_week=("end_week", "first")).reset_index()
     if len(per_replica):
         ract = _active(per_replica, weeks)
+        span_pos = {s: i for i, s in enumerate(span_idx)}  # a dict per route, not an index look-up per replica
         for i, (egress, route) in enumerate(zip(per_replica["egress_gbps"], per_replica["spans"], strict=True)):
             if egress > 0 and route:
-                traffic[span_idx.get_indexer(list(route))] += ract[i] * egress
+                traffic[[span_pos.get(s, -1) for s in route]] += ract[i] * egress
     cap = spans["capacity_gbps"].to_numpy()[:, None]
     link_use = pd.DataFrame({
         "span": np.repeat(spans.index.to_numpy(), len(weeks)),

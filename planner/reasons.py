@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
-from planner.optimise.families import CAPACITIES, FAMILIES
+from planner.optimise.families import CAPACITIES, FAMILIES, Family, by_family
 from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups
-from planner.optimise.residual import ReplicaFit, Residual, fits_from_placements
+from planner.optimise.residual import Freed, Load, ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.weeks import weeks_text
 
@@ -125,6 +125,8 @@ class Fix:
     text: str
     lease: LeaseOptions
     room: Residual
+    checked: bool = False
+    """Whether :meth:`holds` was already found true (the lease and the room cannot change since)."""
 
     def holds(self) -> bool:
         """Whether the lease so changed fits the residual so changed."""
@@ -223,11 +225,11 @@ def _fewer_replicas(ref: Residual, lo: LeaseOptions) -> list[Fix]:
         v = lease_variant(lo, anti_affinity=False)
         if ref.fit(v) is not None:
             out.append(Fix("fits without anti-affinity", v, ref))
-    for n in range(lo.replicas - 1, 0, -1):
-        v = lease_variant(lo, replicas=n)
-        if ref.fit(v) is not None:
-            out.append(Fix(f"fits with replicas <= {n}", v, ref))
-            break
+    # the first fit places replicas one after another, so the most that fit are those it places before one fails
+    n = min(len(ref.term(lo).place(lo)), lo.replicas - 1)
+    v = lease_variant(lo, replicas=n)
+    if n >= 1 and ref.fit(v) is not None:
+        out.append(Fix(f"fits with replicas <= {n}", v, ref))
     return out
 
 
@@ -240,16 +242,13 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
     if relaxed is None:
         return None
     inst, t = ref.inst, slice(lo.t0, lo.t1 + 1)
-    need = Residual(inst)  # what the relaxed fit takes, as a residual's negative
-    for c in CAPACITIES:
-        getattr(need, c.ledger)[:] = 0
-    need.apply(lo, relaxed, sign=+1)
-    room = ref.copy()
+    need = {k: sorted((x, a) for x, a in v.items() if a)  # what the relaxed fit takes, per thing
+            for k, v in Load.of(inst, lo, relaxed).rows.items()}
+    room = ref.copy(ledgers=[by_family(Family(f)).ledger for f in fams])  # only what is added to is copied
     parts = []
 
-    def add(arr: np.ndarray, load: np.ndarray, idx: int, scale: float, text: Callable[[float], str],
-            what: str) -> None:
-        short = np.clip(load[idx, t] - arr[idx, t], 0, None)
+    def add(arr: np.ndarray, load: int, idx: int, scale: float, text: Callable[[float], str], what: str) -> None:
+        short = np.clip(load - arr[idx, t], 0, None)
         if short.max() <= 0:
             return
         shown = text(float(short.max()))  # rounded up; the amount added is the amount shown
@@ -258,31 +257,28 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
 
     for f in fams:
         if f == "gpus":  # as a level to free up to, which a pod can reach only if it has that many GPUs
-            for p in np.flatnonzero(need.gpu[:, t].max(axis=1)):
-                want = int(need.gpu[p, t].max())
+            for p, want in need.get("gpu", []):
                 short = room.gpu[p, t] < want
                 if short.any():
                     parts.append(f"{want:,} free {lo.sku} GPUs in pod {inst.pod_ids[p]} in {_weeks(lo, short)} "
                                  f"(now {int(room.gpu[p, t][short].min()):,} at the least)")
                     room.gpu[p, t] = np.maximum(room.gpu[p, t], want)
         elif f == "uplink":
-            for p in np.flatnonzero(need.uplink[:, t].max(axis=1)):
-                add(room.uplink, need.uplink, int(p), KBPS, lambda x: _gbps(x / 1000, up=True),
-                    f"uplink on pod {inst.pod_ids[p]}")
+            for p, x in need.get("uplink", []):
+                add(room.uplink, x, p, KBPS, lambda v: _gbps(v / 1000, up=True), f"uplink on pod {inst.pod_ids[p]}")
         elif f == "power":
-            for s in np.flatnonzero(need.power[:, t].max(axis=1)):
-                add(room.power, need.power, int(s), 1e6, lambda x: _mw(x, up=True), f"at {inst.site_ids[s]}")
+            for s, x in need.get("power", []):
+                add(room.power, x, s, 1e6, lambda v: _mw(v, up=True), f"at {inst.site_ids[s]}")
         elif f == "aggregation":
-            for h in np.flatnonzero(need.agg[:, t].max(axis=1)):
-                add(room.agg, need.agg, int(h), KBPS, lambda x: _gbps(x / 1000, up=True),
-                    f"aggregation in hall {inst.hall_ids[h]}")
+            for h, x in need.get("agg", []):
+                add(room.agg, x, h, KBPS, lambda v: _gbps(v / 1000, up=True), f"aggregation in hall {inst.hall_ids[h]}")
         else:
-            for e in np.flatnonzero(need.link[:, t].max(axis=1)):
-                add(room.link, need.link, int(e), MBPS, lambda x: _gbps(x, up=True), f"on span {inst.span_ids[e]}")
+            for e, x in need.get("link", []):
+                add(room.link, x, e, MBPS, lambda v: _gbps(v, up=True), f"on span {inst.span_ids[e]}")
     if not parts or (room.gpu > inst.sc.pods["gpus"].to_numpy()[:, None]).any():  # no more free than it has
         return None
     fix = Fix(" and ".join(parts), lo, room)
-    return fix if fix.holds() else None
+    return dataclasses.replace(fix, checked=True) if fix.holds() else None
 
 
 def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None:
@@ -311,7 +307,7 @@ def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None
     more = _more_capacity(ref, variant, fams)
     if more is None:
         return None
-    return Fix("fits with " + " and ".join(texts) + " and " + more.text, variant, more.room)
+    return Fix("fits with " + " and ".join(texts) + " and " + more.text, variant, more.room, checked=True)  # as more
 
 
 def verified_fixes(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> list[Fix]:
@@ -339,7 +335,7 @@ def verified_fixes(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> li
                   *_allow(ref, lo)]
     out: list[Fix] = []
     for c in cands:
-        if c is not None and c.text not in {f.text for f in out} and c.holds():
+        if c is not None and c.text not in {f.text for f in out} and (c.checked or c.holds()):
             out.append(c)
     return out[:_MAX_FIXES]
 
@@ -612,6 +608,8 @@ class Holdings:
     """Leases x sites: GPUs each lease holds at each site."""
     uses: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
     """Leases x spans: replicas of each lease routed over each span."""
+    loads: dict[str, Load] = field(default_factory=dict)
+    """Each placed lease's :class:`~planner.optimise.residual.Load`, made when first asked for (:meth:`load`)."""
 
     @classmethod
     def of(cls, placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]) -> Holdings:
@@ -642,11 +640,17 @@ class Holdings:
                 out.uses[i, e] = n
         return out
 
-    def ranked(self, lo: LeaseOptions, sites: set[int], spans: set[int]) -> list[str]:
+    def load(self, inst: Instance, lid: str) -> Load:
+        """What placed lease ``lid`` takes from each capacity."""
+        if lid not in self.loads:
+            self.loads[lid] = Load.of(inst, *self.placed[lid])
+        return self.loads[lid]
+
+    def ranked(self, lo: LeaseOptions, sites: set[int], spans: set[int], limit: int | None = None) -> list[str]:
         """The leases holding GPUs at ``sites`` or traffic on ``spans`` in weeks of ``lo``'s term, most first.
 
         Each scores (its GPUs at those sites + its routed replicas on those spans x its egress in Gbps) x the
-        weeks it shares with ``lo``; ties go by lease id.
+        weeks it shares with ``lo``; ties go by lease id. ``limit`` keeps the first so many.
         """
         if not self.ids:
             return []
@@ -659,7 +663,7 @@ class Holdings:
         score = -(gpus + links * self.egress_gbps) * weeks
         idx = np.flatnonzero(keep)
         order = idx[np.lexsort((idx, score[idx]))]  # ids are sorted: position breaks ties as the id would
-        return [self.ids[i] for i in order]
+        return [self.ids[i] for i in order[:limit].tolist()]
 
 
 def crowders(res: Residual, base: Residual, lo: LeaseOptions,
@@ -684,43 +688,38 @@ def crowders(res: Residual, base: Residual, lo: LeaseOptions,
     hold = holdings if holdings is not None else Holdings.of(placed)
     sites_ = {f.site for f in target}
     spans = {int(e) for f in target if f.path is not None for e in f.path.span_idx}
-    order = hold.ranked(lo, sites_, spans)[:_MAX_TRIES]
+    order = hold.ranked(lo, sites_, spans, _MAX_TRIES)
+    term = res.term(lo)
+    freed, sites = Freed(term, res, [hold.load(res.inst, lid) for lid in order]), term.site_order(lo)
+    k_of = {lid: k for k, lid in enumerate(order)}
 
-    def fits_without(ids: Collection[str]) -> bool:
-        for lid in ids:
-            res.apply(*placed[lid], sign=+1)
-        try:
-            return res.fit(lo) is not None
-        finally:
-            for lid in ids:
-                res.apply(*placed[lid])
+    def fits_now() -> bool:  # a real re-fit, in what ``res`` leaves with the leases given back so far taken out
+        return freed.term().fit(lo, scratch=True, sites=sites) is not None
 
     alone: list[str] = []
     for lid in order:
-        if fits_without([lid]):
+        freed.give(k_of[lid])
+        if fits_now():
             alone.append(lid)
             if len(alone) == _MAX_CROWDERS:
                 break
+        freed.give(k_of[lid], sign=-1)
     if alone:
         return alone, True
-    chosen: list[str] = []  # taken out of ``res`` one by one until the lease fits, then pruned
-    try:
-        for lid in order:
-            res.apply(*placed[lid], sign=+1)
-            chosen.append(lid)
-            if res.fit(lo) is not None:
-                break
+    chosen: list[str] = []  # taken out one by one until the lease fits, then pruned
+    for lid in order:
+        freed.give(k_of[lid])
+        chosen.append(lid)
+        if fits_now():
+            break
+    else:
+        return [], False
+    for lid in list(chosen):  # deletion filter: put each back unless the lease then no longer fits
+        freed.give(k_of[lid], sign=-1)
+        if fits_now():
+            chosen.remove(lid)
         else:
-            return [], False
-        for lid in list(chosen):  # deletion filter: put each back unless the lease then no longer fits
-            res.apply(*placed[lid])
-            if res.fit(lo) is not None:
-                chosen.remove(lid)
-            else:
-                res.apply(*placed[lid], sign=+1)
-    finally:
-        for lid in chosen:
-            res.apply(*placed[lid])
+            freed.give(k_of[lid])
     return (chosen, False) if len(chosen) <= _MAX_SET else ([], False)
 
 
@@ -749,6 +748,13 @@ def explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residua
     holdings
         ``placed`` indexed by :meth:`Holdings.of` (built here when omitted).
     """
+    with res.reusing_terms(), base.reusing_terms():  # the many re-fits of one lease read each residual once
+        return _explain_lease(inst, lo, res, base, placed, holdings)
+
+
+def _explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residual,
+                   placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]],
+                   holdings: Holdings | None) -> dict[str, object]:
     row: dict[str, object] = {"lease": lo.group, "priority": "internal" if lo.internal else "lease", "sku": lo.sku,
                               "gpus": lo.gpus, "replicas": lo.replicas, "start_week": lo.t0 + 1,
                               "end_week": lo.t1 + 1, "revenue_usd": lo.revenue_usd, "crowded_out_by": ()}

@@ -7,7 +7,8 @@ family keeps a lease out.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +18,7 @@ import pandas as pd
 from planner.optimise.families import CAPACITIES
 from planner.optimise.instance import Instance, LeaseOptions, PathOption
 
-__all__ = ["Guide", "ReplicaFit", "Residual", "fits_from_placements"]
+__all__ = ["Freed", "Guide", "Load", "ReplicaFit", "Residual", "Rooms", "Term", "fits_from_placements"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Residual:
     def __init__(self, inst: Instance, guide: Guide | None = None) -> None:
         self.inst = inst
         self.guide = guide
+        self._terms: dict[tuple[int, int, int], Term] | None = None
         for c in CAPACITIES:
             setattr(self, c.ledger, c.weekly(inst))
         worst = inst.pod_free_worst.size > 0
@@ -76,18 +78,24 @@ class Residual:
                 res.apply(lo, fits[lo.lease])
         return res
 
-    def copy(self) -> Residual:
-        """An independent copy."""
+    def copy(self, ledgers: Collection[str] | None = None) -> Residual:
+        """An independent copy; with ``ledgers``, only those arrays are copied and the others shared.
+
+        A copy that shares arrays may be fitted against and changed only in ``ledgers``
+        (e.g. capacity added to check a fix), never applied to.
+        """
         new = Residual.__new__(Residual)
-        new.inst, new.guide = self.inst, self.guide
-        for c in CAPACITIES:
-            setattr(new, c.ledger, getattr(self, c.ledger).copy())
-        new.gpu_worst, new.power_worst = self.gpu_worst.copy(), self.power_worst.copy()
+        new.inst, new.guide, new._terms = self.inst, self.guide, None
+        for name in (*(c.ledger for c in CAPACITIES), "gpu_worst", "power_worst"):
+            arr = getattr(self, name)
+            setattr(new, name, arr.copy() if ledgers is None or name in ledgers else arr)
         return new
 
     # ------------------------------------------------------------------ loads
     def apply(self, lo: LeaseOptions, fits: list[ReplicaFit], sign: int = -1) -> None:
         """Take (``sign=-1``) or give back (``sign=+1``) the capacity ``fits`` use."""
+        if self._terms:
+            self._terms.clear()
         t = slice(lo.t0, lo.t1 + 1)
         for f in fits:
             split = len(f.parts) > 1
@@ -119,10 +127,47 @@ class Residual:
     # ------------------------------------------------------------------ fitting
     def candidate_sites(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
         """Sites a replica may use, before capacity checks."""
-        sites = lo.sku_sites if "residency" in relax else lo.placement_sites
-        if lo.needs_path and "latency" not in relax:
-            sites = [s for s in sites if lo.paths.get(s)]
-        return list(sites)
+        return _candidate_sites(lo, relax)
+
+    def term(self, lo: LeaseOptions) -> Term:
+        """What is left through ``lo``'s term, at its lowest, for every capacity ``lo`` may use (see :class:`Term`).
+
+        Inside :meth:`reusing_terms`, one term per lease term and pods, made once.
+        """
+        if self._terms is None:
+            return Term(self, lo)
+        key = (lo.t0, lo.t1, id(lo.pods))
+        term = self._terms.get(key)
+        if term is None or not term.covers(lo):
+            term = self._terms[key] = Term(self, lo)
+        return term
+
+    @contextmanager
+    def reusing_terms(self) -> Iterator[Residual]:
+        """A block in which fits reuse their :class:`Term` (one per lease term and pods) instead of making it anew.
+
+        Many fits of one lease (its variants, relaxations and fixes) then read the
+        residual once. Inside the block the residual may change only through
+        :meth:`apply` (which drops the terms); a copy does not reuse them.
+
+        Examples
+        --------
+        >>> from planner import load_scenario
+        >>> from planner.optimise.instance import build_instance
+        >>> inst = build_instance(load_scenario())
+        >>> res, lo = Residual(inst), inst.leases[0]
+        >>> with res.reusing_terms():
+        ...     res.fit(lo) == res.fit(lo) and res.term(lo) is res.term(lo)
+        True
+        """
+        outer = self._terms
+        if outer is None:
+            self._terms = {}
+        try:
+            yield self
+        finally:
+            if outer is None:
+                self._terms = None
 
     def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | Literal[False] | None:
         """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
@@ -138,47 +183,289 @@ class Residual:
         return cands[0] if cands else False
 
     def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> ReplicaFit | None:
+        """Fit one replica at ``site``, or ``None`` (see :meth:`Term.fit_replica`)."""
+        return self.term(lo).fit_replica(lo, site, relax)
+
+    def preempt_weeks(self, lo: LeaseOptions, pods: np.ndarray) -> np.ndarray:
+        """Per pod, the expected weeks of ``lo``'s term internal work takes it back (0 unless ``lo`` is spot)."""
+        if not lo.spot or self.inst.pod_preempt.size == 0:
+            return np.zeros(len(pods))
+        return self.inst.pod_preempt[pods, lo.t0 : lo.t1 + 1].sum(axis=1)
+
+    def gpus_left(self, lo: LeaseOptions, pods: np.ndarray | list[int], t: slice) -> np.ndarray:
+        """Per pod, the fewest GPUs ``lo`` finds free through ``t``: the base case, and the worst case unless spot."""
+        free = self.gpu[pods, t].min(axis=1)
+        return free if lo.spot else np.minimum(free, self.gpu_worst[pods, t].min(axis=1))
+
+    def site_cost(self, lo: LeaseOptions, site: int) -> float:
+        """Power and transport cost of one replica at ``site`` (for ordering sites)."""
+        return _site_cost(self.inst, lo, site)
+
+    def fit(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[ReplicaFit] | None:
+        """Fit every replica of a lease (all or none); the residual is left unchanged."""
+        if self._terms is None:  # one fit: the pods of the sites it may use are enough
+            sites = _candidate_sites(lo, relax)
+            order = _site_order(self.inst, self.guide, lo, sites)
+            return Term(self, lo, sites).fit(lo, relax, scratch=True, sites=order)
+        return self.term(lo).fit(lo, relax)
+
+
+_BIG = np.iinfo(np.int64).max // 4
+"""Room that never binds (a relaxed family)."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one placed lease takes from each capacity through its term: per ledger, the things and amounts.
+
+    The amounts are those :meth:`Residual.apply` takes, summed per thing (a thing once per
+    ledger), so a term can give a placed lease's room back without the residual being
+    changed (:meth:`Term.without`).
+    """
+
+    t0: int
+    t1: int
+    rows: dict[str, dict[int, int]]
+    """Ledger name -> thing -> amount; ledgers the lease does not load are absent."""
+
+    @classmethod
+    def of(cls, inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> Load:
+        """The load of ``fits`` of ``lo``."""
+        acc: dict[str, dict[int, int]] = {}
+
+        def add(ledger: str, thing: int, amount: int) -> None:
+            d = acc.setdefault(ledger, {})
+            d[thing] = d.get(thing, 0) + int(amount)
+
+        for f in fits:
+            split = len(f.parts) > 1
+            for pod, g in f.parts:
+                w = g * int(inst.pod_w_per_gpu[pod])
+                add("gpu", pod, g)
+                if not lo.spot:
+                    add("gpu_worst", pod, g)
+                    add("power_worst", f.site, w)
+                add("uplink", pod, inst.uplink_kbps(lo, g, split=split))
+                add("power", f.site, w)
+                if split:
+                    add("agg", int(inst.pod_hall[pod]), inst.agg_kbps(g, split=split))
+            if f.path is not None and lo.egress_mbps > 0:
+                for e in dict.fromkeys(f.path.span_idx.tolist()):  # a span once per route, as fancy indexing adds
+                    add("link", int(e), lo.egress_mbps)
+        return cls(lo.t0, lo.t1, acc)
+
+
+@dataclass(frozen=True)
+class Rooms:
+    """Per pod of a :class:`Term`, what one replica may use: free GPUs, uplink room, whether it fits whole.
+
+    For a replica that may split over pods, also the GPUs each pod can take of it
+    (``cap``, within its uplink: ``up_cap``); ``whole_upto`` and ``cap_upto`` count
+    the pods that fit it whole and the GPUs they can take, over the pods before each
+    position (so a site's pods ``a:b`` have ``whole_upto[b] - whole_upto[a]``).
+    """
+
+    free: np.ndarray
+    room: np.ndarray
+    whole: np.ndarray
+    whole_upto: np.ndarray
+    up_cap: np.ndarray | None = None
+    cap: np.ndarray | None = None
+    cap_upto: np.ndarray | None = None
+
+
+class Term:
+    """What a residual has left through one lease's term, at its lowest, per pod, site, span and hall.
+
+    A first fit reads nothing else: a replica fits a pod if the pod's fewest free GPUs
+    through the term are enough, a route if its spans' least room is, and so on. A
+    lease's own load is the same in every week of its term, so taking it from these
+    minima (:meth:`take`) gives the minima of what is left: the replicas of one lease
+    are fitted one after another without touching the residual.
+
+    The pods are ``lo.pods``' (every site's, in their order); sites, spans and halls are
+    all of the instance's. A term stays true only while its residual is not changed.
+
+    Parameters
+    ----------
+    res
+        The residual.
+    lo
+        The lease whose term (``lo.t0`` to ``lo.t1``) and pods it covers; another lease
+        with the same term and the same ``pods`` (e.g. a variant of it) may use it too.
+    sites
+        Only the pods of these sites (a term for one fit at the sites it may use);
+        every site's when omitted.
+    """
+
+    def __init__(self, res: Residual, lo: LeaseOptions, sites: Collection[int] | None = None) -> None:
+        self.inst, self.guide = res.inst, res.guide
+        self.t0, self.t1, self.pods = lo.t0, lo.t1, lo.pods
+        self.only = None if sites is None else frozenset(sites)
+        self.seg: dict[int, tuple[int, int]] = {}
+        rows: list[int] = []
+        for s, ps in lo.pods.items():
+            if self.only is None or s in self.only:
+                self.seg[s] = (len(rows), len(rows) + len(ps))
+                rows += ps
+        self.rows = np.array(rows, dtype=np.int64)
+        t = slice(lo.t0, lo.t1 + 1)
+        self.gpu = res.gpu[self.rows, t].min(axis=1)
+        self.gpu_worst = res.gpu_worst[self.rows, t].min(axis=1)
+        self.uplink = res.uplink[self.rows, t].min(axis=1)
+        self.power = res.power[:, t].min(axis=1)
+        self.power_worst = res.power_worst[:, t].min(axis=1)
+        self.link = res.link[:, t].min(axis=1)
+        self.agg = res.agg[:, t].min(axis=1)
+        self.hall = self.inst.pod_hall[self.rows]
+        self._preempt: np.ndarray | None = None
+        self._local: np.ndarray | None = None
+
+    def copy(self) -> Term:
+        """An independent copy (the minima copied, the rest shared)."""
+        new = Term.__new__(Term)
+        new.__dict__.update(self.__dict__)
+        for k in ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg"):
+            setattr(new, k, getattr(self, k).copy())
+        return new
+
+    def covers(self, lo: LeaseOptions) -> bool:
+        """Whether this term is ``lo``'s: the same weeks and the same pods."""
+        return (lo.t0, lo.t1) == (self.t0, self.t1) and lo.pods is self.pods
+
+    def local(self, pod: int) -> int:
+        """The position of ``pod`` among the term's pods."""
+        return int(self.positions()[pod])
+
+    def positions(self) -> np.ndarray:
+        """Per pod of the instance, its position among the term's pods (-1 if not one of them)."""
+        if self._local is None:
+            self._local = np.full(self.inst.pod_site.size, -1, dtype=np.int64)
+            self._local[self.rows] = np.arange(self.rows.size)
+        return self._local
+
+    def preempt(self, a: int, b: int, lo: LeaseOptions) -> np.ndarray:
+        """Expected weeks internal work takes back each of the pods ``a:b`` in the term (0 unless ``lo`` is spot)."""
+        if not lo.spot or self.inst.pod_preempt.size == 0:
+            return np.zeros(b - a)
+        if self._preempt is None:
+            self._preempt = self.inst.pod_preempt[self.rows, self.t0 : self.t1 + 1].sum(axis=1)
+        return self._preempt[a:b]
+
+    # ------------------------------------------------------------------ loads
+    def without(self, res: Residual, loads: Sequence[Load]) -> Term:
+        """A copy of this term (of ``res``) with the room ``loads`` hold given back; ``res`` is left as it is."""
+        freed = Freed(self, res, loads)
+        for k in range(len(loads)):
+            freed.give(k)
+        return freed.term()
+
+    def take(self, lo: LeaseOptions, fits: list[ReplicaFit], sign: int = -1) -> None:
+        """Take (``sign=-1``) or give back (``sign=+1``) what ``fits`` of ``lo`` use, as :meth:`Residual.apply` does."""
+        inst = self.inst
+        for f in fits:
+            split = len(f.parts) > 1
+            for pod, g in f.parts:
+                k = self.local(pod)
+                w = g * inst.pod_w_per_gpu[pod]
+                self.gpu[k] += sign * g
+                if not lo.spot:
+                    self.gpu_worst[k] += sign * g
+                    self.power_worst[f.site] += sign * w
+                self.uplink[k] += sign * inst.uplink_kbps(lo, g, split=split)
+                self.power[f.site] += sign * w
+                if split:
+                    self.agg[inst.pod_hall[pod]] += sign * inst.agg_kbps(g, split=split)
+            if f.path is not None and lo.egress_mbps > 0:
+                self.link[f.path.span_idx] += sign * lo.egress_mbps
+
+    # ------------------------------------------------------------------ fitting
+    def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | Literal[False] | None:
+        """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
+        if not lo.needs_path:
+            return None
+        cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
+        if self.guide is not None and cands:
+            w = self.guide.path.get(lo.lease, {})
+            cands = sorted(cands, key=lambda p: -w.get(p.path_id, 0.0))  # stable: fastest among equals
+        if lo.egress_mbps > 0 and "dci" not in relax:
+            return next((p for p in cands if self.link[p.span_idx].min() >= lo.egress_mbps), False)
+        return cands[0] if cands else False
+
+    def gpus_left(self, lo: LeaseOptions, a: int, b: int) -> np.ndarray:
+        """Per pod ``a:b``, the fewest GPUs ``lo`` finds free: the base case, and the worst case unless spot."""
+        return self.gpu[a:b] if lo.spot else np.minimum(self.gpu[a:b], self.gpu_worst[a:b])
+
+    def rooms(self, lo: LeaseOptions, relax: Collection[str] = ()) -> Rooms:
+        """Per pod of the term, the GPUs and uplink room one replica of ``lo`` may use, and whether it fits whole."""
+        n = self.rows.size
+        ignore_gpus = "gpus" in relax and lo.span == "pod"  # a replica that may split uses the real room first
+        free = np.full(n, _BIG) if ignore_gpus else self.gpus_left(lo, 0, n)
+        room = np.full(n, _BIG) if "uplink" in relax else self.uplink
+        whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
+        whole_upto = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(whole, out=whole_upto[1:])
+        if lo.span == "pod":
+            return Rooms(free, room, whole, whole_upto)
+        per_gpu = self.inst.uplink_kbps(lo, 1, split=True)
+        up_cap = room // per_gpu if per_gpu > 0 else np.full(n, _BIG)
+        cap = np.minimum(np.clip(free, 0, None), up_cap)
+        cap_upto = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.clip(cap, 0, None), out=cap_upto[1:])
+        return Rooms(free, room, whole, whole_upto, up_cap, cap, cap_upto)
+
+    def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = (), rooms: Rooms | None = None
+                    ) -> ReplicaFit | None:
         """Fit one replica at ``site``, or ``None``.
 
         Whole in one pod if one has room (no inter-pod traffic); else, for span=hall, split
         over the pods of the tightest hall that can hold it, and for span=site over the
-        roomiest pods, within what each hall's aggregation layer has left.
+        roomiest pods, within what each hall's aggregation layer has left. ``rooms`` is
+        :meth:`rooms` of this term as it stands (made here when omitted).
+
+        Each test is necessary, so the cheapest come first: the answer does not depend on the order.
         """
-        t = slice(lo.t0, lo.t1 + 1)
+        assert self.covers(lo), "a term fits only the lease (or a variant of it) it was made for"
+        a, b = self.seg.get(site, (0, 0))
+        if a == b:
+            return None
+        r = rooms if rooms is not None else self.rooms(lo, relax)
+        any_whole = r.whole_upto[b] > r.whole_upto[a]
+        if not any_whole and (lo.span == "pod" or (  # nor can it split: no hall, nor the site, has room for it
+                "gpus" not in relax and r.cap_upto is not None and r.cap_upto[b] - r.cap_upto[a] < lo.gpus)):
+            return None
+        inst = self.inst
+        pods = self.rows[a:b]
+        if "power" not in relax:
+            left = int(self.power[site]) if lo.spot else min(int(self.power[site]), int(self.power_worst[site]))
+            if left < lo.gpus * inst.pod_w_per_gpu[pods[0]]:
+                return None
         path = self.route(lo, site, relax)
         if path is False:
             return None
-        pods = np.array(lo.pods.get(site, []), dtype=np.int64)
-        if pods.size == 0:
-            return None
-        need_w = lo.gpus * self.inst.pod_w_per_gpu[pods[0]]
-        if "power" not in relax and self._power_left(lo, site, t) < need_w:
-            return None
-        big = np.iinfo(np.int64).max // 4
-        ignore_gpus = "gpus" in relax and lo.span == "pod"  # a replica that may split uses the real room first
-        free = np.full(pods.size, big) if ignore_gpus else self.gpus_left(lo, pods, t)
-        room = np.full(pods.size, big) if "uplink" in relax else self.uplink[pods, t].min(axis=1)
-        whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
-        if whole.any():
+        free, whole = r.free[a:b], r.whole[a:b]
+        if any_whole:
             if self.guide is not None and lo.lease in self.guide.pod:
                 w = self.guide.pod[lo.lease]
                 score = np.array([w.get(int(p), 0.0) for p in pods[whole]])
                 best = pods[whole][np.lexsort((free[whole], -score))[0]]  # preferred, then best fit
-            elif ignore_gpus:  # GPUs ignored: the pod that lacks fewest, so what it lacks is least
-                best = pods[whole][np.argmax(self.gpu[pods[whole], t].min(axis=1))]
+            elif "gpus" in relax and lo.span == "pod":  # GPUs ignored: the pod that lacks fewest, so it lacks least
+                best = pods[whole][np.argmax(self.gpu[a:b][whole])]
             else:
-                risk = self.preempt_weeks(lo, pods[whole])
+                risk = self.preempt(a, b, lo)[whole]
                 best = pods[whole][np.lexsort((free[whole], risk))[0]]  # spot: least exposed first; then best fit
             return ReplicaFit(site, ((int(best), lo.gpus),), path)
-        if lo.span == "pod":
-            return None
-        per_gpu = self.inst.uplink_kbps(lo, 1, split=True)
-        up_cap = room // per_gpu if per_gpu > 0 else np.full(pods.size, big)
-        cap = np.minimum(np.clip(free, 0, None), up_cap)
-        hall = self.inst.pod_hall[pods]
-        agg_gpus = self._agg_gpus(hall, t, relax)
+        assert r.up_cap is not None and r.cap is not None
+        return self._split(lo, site, a, b, relax, r.up_cap[a:b], r.cap[a:b], path)
+
+    def _split(self, lo: LeaseOptions, site: int, a: int, b: int, relax: Collection[str], up_cap: np.ndarray,
+               cap: np.ndarray, path: PathOption | None) -> ReplicaFit | None:
+        """A replica split over the pods ``a:b`` of ``site`` (span=hall: of one hall), or ``None``."""
+        pods = self.rows[a:b]
+        hall = self.hall[a:b]
+        agg_gpus = self._agg_gpus(hall, relax)
         if lo.span == "hall":
-            real = self._agg_gpus(hall, t, ()) if "aggregation" in relax else agg_gpus
+            real = self._agg_gpus(hall, ()) if "aggregation" in relax else agg_gpus
             got = self._pick_hall(lo, pods, hall, up_cap if "gpus" in relax else cap, agg_gpus, real)
             if got is None:
                 return None
@@ -188,7 +475,7 @@ class Residual:
         parts: dict[int, int] = {}
         hall_left = dict(agg_gpus)
         left = lo.gpus
-        for k in np.lexsort((-cap, self.preempt_weeks(lo, pods))):  # spot: least exposed first; then roomiest
+        for k in np.lexsort((-cap, self.preempt(a, b, lo))):  # spot: least exposed first; then roomiest
             if left == 0 or cap[k] < 1:
                 break
             g = int(min(cap[k], left, hall_left[int(hall[k])]))
@@ -208,30 +495,13 @@ class Residual:
             return None
         return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)
 
-    def preempt_weeks(self, lo: LeaseOptions, pods: np.ndarray) -> np.ndarray:
-        """Per pod, the expected weeks of ``lo``'s term internal work takes it back (0 unless ``lo`` is spot)."""
-        if not lo.spot or self.inst.pod_preempt.size == 0:
-            return np.zeros(len(pods))
-        return self.inst.pod_preempt[pods, lo.t0 : lo.t1 + 1].sum(axis=1)
-
-    def gpus_left(self, lo: LeaseOptions, pods: np.ndarray | list[int], t: slice) -> np.ndarray:
-        """Per pod, the fewest GPUs ``lo`` finds free through ``t``: the base case, and the worst case unless spot."""
-        free = self.gpu[pods, t].min(axis=1)
-        return free if lo.spot else np.minimum(free, self.gpu_worst[pods, t].min(axis=1))
-
-    def _power_left(self, lo: LeaseOptions, site: int, t: slice) -> int:
-        """The least power left at ``site`` through ``t`` for ``lo`` (the worst case too, unless spot)."""
-        left = int(self.power[site, t].min())
-        return left if lo.spot else min(left, int(self.power_worst[site, t].min()))
-
-    def _agg_gpus(self, hall: np.ndarray, t: slice, relax: Collection[str]) -> dict[int, int]:
-        """GPUs of a split replica each of these halls' aggregation layers has room for through ``t``."""
+    def _agg_gpus(self, hall: np.ndarray, relax: Collection[str]) -> dict[int, int]:
+        """GPUs of a split replica each of these halls' aggregation layers has room for through the term."""
         per_gpu = self.inst.interpod_kbps_per_gpu
-        big = np.iinfo(np.int64).max // 4
         out = {}
         for h in np.unique(hall).tolist():
-            left = int(self.agg[h, t].min())
-            out[int(h)] = big if "aggregation" in relax or per_gpu <= 0 else max(left // per_gpu, 0)
+            left = int(self.agg[h])
+            out[int(h)] = _BIG if "aggregation" in relax or per_gpu <= 0 else max(left // per_gpu, 0)
         return out
 
     def _pick_hall(self, lo: LeaseOptions, pods: np.ndarray, hall: np.ndarray, cap: np.ndarray,
@@ -254,39 +524,158 @@ class Residual:
                 best = key
         return None if best is None else best[3]
 
-    def site_cost(self, lo: LeaseOptions, site: int) -> float:
-        """Power and transport cost of one replica at ``site`` (for ordering sites)."""
-        pods = lo.pods.get(site)
-        if not pods:
-            return np.inf
-        cost = self.inst.power_cost_usd(lo, pods[0], lo.gpus)
-        paths = lo.paths.get(site) or lo.all_paths.get(site) or []
-        return cost + (self.inst.transport_cost_usd(lo, paths[0]) if paths else 0.0)
+    def fit(self, lo: LeaseOptions, relax: Collection[str] = (), *, scratch: bool = False,
+            sites: list[int] | None = None) -> list[ReplicaFit] | None:
+        """Fit every replica of a lease (all or none), as :meth:`Residual.fit` does.
 
-    def fit(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[ReplicaFit] | None:
-        """Fit every replica of a lease (all or none); the residual is left unchanged."""
-        w = self.guide.site.get(lo.lease, {}) if self.guide is not None else {}
-        sites = sorted(self.candidate_sites(lo, relax), key=lambda s: (-w.get(s, 0.0), self.site_cost(lo, s), s))
+        Later replicas see the earlier ones' load; the term is left as it was unless
+        ``scratch`` (it is then thrown away). ``sites`` is :meth:`site_order`, when known.
+        """
+        fits = self.place(lo, relax, scratch=scratch, sites=sites)
+        return fits if len(fits) == lo.replicas else None
+
+    def site_order(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
+        """The sites a replica of ``lo`` is tried at, in order: preferred by the guide, then cheapest, then first."""
+        return _site_order(self.inst, self.guide, lo, _candidate_sites(lo, relax))
+
+    def place(self, lo: LeaseOptions, relax: Collection[str] = (), *, scratch: bool = False,
+              sites: list[int] | None = None) -> list[ReplicaFit]:
+        """The replicas of ``lo`` the first fit places, one after another, up to the first that does not fit.
+
+        A replica's place depends only on the ones before it, so the first ``n`` of these
+        are what a fit of the lease with ``n`` replicas finds: it fits with ``n`` replicas
+        exactly when ``n`` is at most how many come back. ``sites`` is :meth:`site_order`
+        (for a caller that fits one lease many times).
+        """
+        order = sites if sites is not None else self.site_order(lo, relax)
+        assert self.only is None or self.only.issuperset(order), "a term of some sites fits only at those"
+        work = self if scratch or lo.replicas == 1 else self.copy()
         fits: list[ReplicaFit] = []
-        try:
-            for _ in range(lo.replicas):
-                used = {f.site for f in fits}
-                got = None
-                for s in sites:
-                    if lo.anti_affinity and "anti_affinity" not in relax and s in used:
-                        continue
-                    got = self.fit_replica(lo, s, relax)
-                    if got is not None:
-                        break
-                if got is None:
-                    return None
-                fits.append(got)
-                if lo.replicas > 1:  # later replicas see this one's load, taken back below
-                    self.apply(lo, [got])
-            return fits
-        finally:
-            if lo.replicas > 1:
-                self.apply(lo, fits, sign=+1)
+        for _ in range(lo.replicas):
+            used = {f.site for f in fits}
+            rooms = work.rooms(lo, relax)
+            got = None
+            for s in order:
+                if lo.anti_affinity and "anti_affinity" not in relax and s in used:
+                    continue
+                got = work.fit_replica(lo, s, relax, rooms)
+                if got is not None:
+                    break
+            if got is None:
+                break
+            fits.append(got)
+            if lo.replicas > 1:  # later replicas see this one's load
+                work.take(lo, [got])
+        return fits
+
+_LEDGERS = ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")
+_POD_LEDGERS = frozenset({"gpu", "gpu_worst", "uplink"})
+
+
+class Freed:
+    """A :class:`Term` of a residual with the room of some placed leases given back, changed one lease at a time.
+
+    Every week of the term of each thing the candidate ``loads`` touch is copied from the
+    residual once; giving a load back adds it to those weeks (where its own term
+    overlaps), taking it again subtracts it, and :meth:`term` takes the minima anew.
+    The result is the term of the residual after :meth:`Residual.apply` with
+    ``sign=+1`` of each load given back, while the residual itself is never changed.
+
+    Parameters
+    ----------
+    term
+        The term of ``res`` (of the lease being fitted).
+    res
+        The residual.
+    loads
+        The loads that may be given back, by position.
+    """
+
+    def __init__(self, term: Term, res: Residual, loads: Sequence[Load]) -> None:
+        self.base = term
+        t0, t1 = term.t0, term.t1
+        weeks = t1 - t0 + 1
+        local = term.positions()
+        place: dict[str, dict[int, int]] = {k: {} for k in _LEDGERS}  # ledger -> thing -> its row in the ledger's block
+        parts: list[list[tuple[str, list[int], list[int], int, int]]] = []
+        for ld in loads:
+            mine = []
+            if ld.t0 <= t1 and ld.t1 >= t0:
+                a, b = max(ld.t0, t0) - t0, min(ld.t1, t1) - t0 + 1
+                for ledger, amounts in ld.rows.items():
+                    pods = ledger in _POD_LEDGERS
+                    rows = place[ledger]
+                    at, amt = [], []
+                    for x, v in amounts.items():
+                        if not pods or local[x] >= 0:  # only the term's own pods
+                            at.append(rows.setdefault(x, len(rows)))
+                            amt.append(v)
+                    if at:
+                        mine.append((ledger, at, amt, a, b))
+            parts.append(mine)
+        # one block for every ledger: its things' weeks through the term, one ledger after another
+        self.spans: dict[str, tuple[int, int, np.ndarray]] = {}  # ledger -> (first row, end row, term positions)
+        blocks = []
+        n = 0
+        for ledger, rows in place.items():
+            if rows:
+                things = np.fromiter(rows, dtype=np.int64, count=len(rows))
+                self.spans[ledger] = (n, n + len(rows), local[things] if ledger in _POD_LEDGERS else things)
+                blocks.append(getattr(res, ledger)[things, t0 : t1 + 1])
+                n += len(rows)
+        self.block = np.concatenate(blocks) if blocks else np.zeros((0, weeks), dtype=np.int64)
+        self.cells: list[tuple[np.ndarray, np.ndarray, int, int, tuple[str, ...]]] = []  # rows, amounts, weeks a:b
+        for mine in parts:
+            rows_ = [self.spans[ledger][0] + r for ledger, at, *_ in mine for r in at]
+            amt = [v for _, _, vs, _, _ in mine for v in vs]
+            a, b = (mine[0][3], mine[0][4]) if mine else (0, 0)
+            self.cells.append((np.array(rows_, dtype=np.int64), np.array(amt, dtype=np.int64)[:, None], a, b,
+                               tuple(ledger for ledger, *_ in mine)))
+        self.held: dict[str, int] = dict.fromkeys(self.spans, 0)  # ledger -> loads given back that touch it
+
+    def give(self, k: int, sign: int = +1) -> None:
+        """Give load ``k``'s room back (``sign=+1``), or take it again (``sign=-1``)."""
+        rows, amounts, a, b, ledgers = self.cells[k]
+        if sign > 0:
+            self.block[rows, a:b] += amounts
+        else:
+            self.block[rows, a:b] -= amounts
+        for ledger in ledgers:
+            self.held[ledger] += sign
+
+    def term(self) -> Term:
+        """The term with the room of the loads now given back."""
+        new = self.base.copy()
+        if any(self.held.values()):
+            mins = self.block.min(axis=1)
+            for ledger, (a, b, where) in self.spans.items():
+                if self.held[ledger]:
+                    getattr(new, ledger)[where] = mins[a:b]
+        return new
+
+
+def _candidate_sites(lo: LeaseOptions, relax: Collection[str]) -> list[int]:
+    """Sites a replica of ``lo`` may use, before capacity checks."""
+    sites = lo.sku_sites if "residency" in relax else lo.placement_sites
+    if lo.needs_path and "latency" not in relax:
+        sites = [s for s in sites if lo.paths.get(s)]
+    return list(sites)
+
+
+def _site_order(inst: Instance, guide: Guide | None, lo: LeaseOptions, sites: list[int]) -> list[int]:
+    """``sites`` in the order a replica of ``lo`` tries them: preferred by the guide, then cheapest, then first."""
+    w = guide.site.get(lo.lease, {}) if guide is not None else {}
+    return sorted(sites, key=lambda s: (-w.get(s, 0.0), _site_cost(inst, lo, s), s))
+
+
+def _site_cost(inst: Instance, lo: LeaseOptions, site: int) -> float:
+    """Power and transport cost of one replica of ``lo`` at ``site`` (for ordering sites)."""
+    pods = lo.pods.get(site)
+    if not pods:
+        return np.inf
+    cost = inst.power_cost_usd(lo, pods[0], lo.gpus)
+    paths = lo.paths.get(site) or lo.all_paths.get(site) or []
+    return cost + (inst.transport_cost_usd(lo, paths[0]) if paths else 0.0)
 
 
 def fits_from_placements(inst: Instance, placements: pd.DataFrame) -> dict[str, list[ReplicaFit] | None]:

@@ -1,0 +1,269 @@
+"""The fast first fit and crowder search give exactly what the straightforward ones give.
+
+:class:`~planner.optimise.residual.Term` fits a lease against the least room left
+through its term, and :class:`~planner.optimise.residual.Freed` gives placed leases'
+room back without changing the residual. Here each is checked against the plain
+method it replaces, written out below as it read before: the first fit read week by
+week from the residual, applying each replica and taking it back; a crowder was
+taken out of the residual, the lease re-fitted, and the crowder put back.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection, Mapping
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import planner
+from planner.generate import generate
+from planner.optimise.families import FAMILIES
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.instance import Instance, LeaseOptions, build_instance, lease_groups
+from planner.optimise.residual import Load, ReplicaFit, Residual, fits_from_placements
+from planner.reasons import _MAX_CROWDERS, _MAX_SET, _MAX_TRIES, Holdings, crowders, lease_variant
+
+BIG = np.iinfo(np.int64).max // 4
+
+
+# --------------------------------------------------------------------------- the plain methods
+def plain_route(res: Residual, lo: LeaseOptions, site: int, relax: Collection[str]) -> object:
+    if not lo.needs_path:
+        return None
+    cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
+    if lo.egress_mbps > 0 and "dci" not in relax:
+        t = slice(lo.t0, lo.t1 + 1)
+        return next((p for p in cands if res.link[p.span_idx, t].min() >= lo.egress_mbps), False)
+    return cands[0] if cands else False
+
+
+def plain_agg_gpus(res: Residual, hall: np.ndarray, t: slice, relax: Collection[str]) -> dict[int, int]:
+    per_gpu = res.inst.interpod_kbps_per_gpu
+    return {int(h): BIG if "aggregation" in relax or per_gpu <= 0 else max(int(res.agg[h, t].min()) // per_gpu, 0)
+            for h in np.unique(hall).tolist()}
+
+
+def plain_pick_hall(lo: LeaseOptions, hall: np.ndarray, cap: np.ndarray, agg: dict[int, int],
+                    real: dict[int, int]) -> int | None:
+    best = None
+    for h in sorted(agg):
+        room = int(np.minimum(cap[hall == h], lo.gpus).sum())
+        if room < lo.gpus or agg[h] < lo.gpus:
+            continue
+        key = (0.0, max(lo.gpus - real[h], 0), room, h)
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[3]
+
+
+def plain_fit_replica(res: Residual, lo: LeaseOptions, site: int, relax: Collection[str]) -> ReplicaFit | None:
+    inst, t = res.inst, slice(lo.t0, lo.t1 + 1)
+    path = plain_route(res, lo, site, relax)
+    if path is False:
+        return None
+    pods = np.array(lo.pods.get(site, []), dtype=np.int64)
+    if pods.size == 0:
+        return None
+    power = int(res.power[site, t].min()) if lo.spot else min(int(res.power[site, t].min()),
+                                                             int(res.power_worst[site, t].min()))
+    if "power" not in relax and power < lo.gpus * inst.pod_w_per_gpu[pods[0]]:
+        return None
+    ignore = "gpus" in relax and lo.span == "pod"
+    free = res.gpu[pods, t].min(axis=1)
+    if not lo.spot:
+        free = np.minimum(free, res.gpu_worst[pods, t].min(axis=1))
+    free = np.full(pods.size, BIG) if ignore else free
+    room = np.full(pods.size, BIG) if "uplink" in relax else res.uplink[pods, t].min(axis=1)
+    whole = (free >= lo.gpus) & (room >= inst.uplink_kbps(lo, lo.gpus, split=False))
+    risk_all = res.preempt_weeks(lo, pods)
+    if whole.any():
+        if ignore:
+            best = pods[whole][np.argmax(res.gpu[pods[whole], t].min(axis=1))]
+        else:
+            best = pods[whole][np.lexsort((free[whole], res.preempt_weeks(lo, pods[whole])))[0]]
+        return ReplicaFit(site, ((int(best), lo.gpus),), path)  # type: ignore[arg-type]
+    if lo.span == "pod":
+        return None
+    per_gpu = inst.uplink_kbps(lo, 1, split=True)
+    up_cap = room // per_gpu if per_gpu > 0 else np.full(pods.size, BIG)
+    cap = np.minimum(np.clip(free, 0, None), up_cap)
+    hall = inst.pod_hall[pods]
+    agg = plain_agg_gpus(res, hall, t, relax)
+    if lo.span == "hall":
+        real = plain_agg_gpus(res, hall, t, ()) if "aggregation" in relax else agg
+        got = plain_pick_hall(lo, hall, up_cap if "gpus" in relax else cap, agg, real)
+        if got is None:
+            return None
+        cap, up_cap = np.where(hall == got, cap, 0), np.where(hall == got, up_cap, -1)
+    parts: dict[int, int] = {}
+    hall_left, left = dict(agg), lo.gpus
+    for k in np.lexsort((-cap, risk_all)):
+        if left == 0 or cap[k] < 1:
+            break
+        g = int(min(cap[k], left, hall_left[int(hall[k])]))
+        if g < 1:
+            continue
+        parts[int(k)] = g
+        hall_left[int(hall[k])] -= g
+        left -= g
+    if left > 0 and "gpus" in relax:
+        spare = np.minimum(up_cap - np.array([parts.get(k, 0) for k in range(pods.size)]),
+                           np.array([hall_left[int(h)] for h in hall]))
+        k = int(np.argmax(spare))
+        if spare[k] >= left:
+            parts[k] = parts.get(k, 0) + left
+            left = 0
+    if left > 0:
+        return None
+    return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)  # type: ignore[arg-type]
+
+
+def plain_fit(res: Residual, lo: LeaseOptions, relax: Collection[str] = ()) -> list[ReplicaFit] | None:
+    """The first fit as it read before: week by week from the residual, each replica applied and taken back."""
+    sites = sorted(res.candidate_sites(lo, relax), key=lambda s: (res.site_cost(lo, s), s))
+    fits: list[ReplicaFit] = []
+    try:
+        for _ in range(lo.replicas):
+            used = {f.site for f in fits}
+            got = None
+            for s in sites:
+                if lo.anti_affinity and "anti_affinity" not in relax and s in used:
+                    continue
+                got = plain_fit_replica(res, lo, s, relax)
+                if got is not None:
+                    break
+            if got is None:
+                return None
+            fits.append(got)
+            if lo.replicas > 1:
+                res.apply(lo, [got])
+        return fits
+    finally:
+        if lo.replicas > 1:
+            res.apply(lo, fits, sign=+1)
+
+
+def plain_crowders(res: Residual, lo: LeaseOptions, order: list[str],
+                   placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]]) -> tuple[list[str], bool]:
+    """The crowder search as it read before: each candidate taken out of the residual, the lease re-fitted."""
+    def fits_without(ids: Collection[str]) -> bool:
+        for lid in ids:
+            res.apply(*placed[lid], sign=+1)
+        try:
+            return plain_fit(res, lo) is not None
+        finally:
+            for lid in ids:
+                res.apply(*placed[lid])
+
+    alone = [lid for lid in order if fits_without([lid])][:_MAX_CROWDERS]
+    if alone:
+        return alone, True
+    chosen: list[str] = []
+    for lid in order:
+        chosen.append(lid)
+        if fits_without(chosen):
+            break
+    else:
+        return [], False
+    for lid in list(chosen):
+        if fits_without([x for x in chosen if x != lid]):
+            chosen.remove(lid)
+    return (chosen, False) if len(chosen) <= _MAX_SET else ([], False)
+
+
+# --------------------------------------------------------------------------- a book and its greedy plan
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> tuple[Instance, Residual, Residual, dict]:
+    """The generated medium tier (seed 5), its greedy plan's residual, internal work alone, the placed leases."""
+    path = generate("medium", seed=5, out_dir=tmp_path_factory.mktemp("medium") / "medium")
+    sc = planner.load_scenario(Path(path))
+    inst = build_instance(sc)
+    plan = greedy(sc, instance=inst, explain=False)
+    by_id = {lo.lease: lo for lo in inst.leases}
+    every = {k: (by_id[k], f) for k, f in fits_from_placements(inst, plan.placements).items() if f is not None}
+    res = Residual.after(inst, {k: f for k, (_, f) in every.items()})
+    base = Residual.after(inst, {k: f for k, (lo, f) in every.items() if lo.internal})
+    placed = {by_id[k].group: v for k, v in every.items() if not by_id[k].internal}
+    return inst, res, base, placed
+
+
+def _left_out(inst: Instance, placed: Mapping[str, object]) -> list[LeaseOptions]:
+    return [opts[0] for g, opts in lease_groups(inst.leases).items() if g not in placed and not opts[0].internal]
+
+
+def test_fit_equals_the_week_by_week_fit_for_every_lease_and_relaxation(book: tuple) -> None:
+    inst, res, base, _placed = book
+    rng = random.Random(7)
+    los = rng.sample(inst.leases, 300)
+    checked = placed_some = 0
+    for lo in los:
+        for relax in [(), *[(f,) for f in FAMILIES], tuple(FAMILIES)]:
+            for r in (res, base):
+                got = r.fit(lo, relax)
+                assert got == plain_fit(r, lo, relax), (lo.lease, relax)
+                checked += 1
+                placed_some += got is not None
+    assert checked == 300 * 10 * 2 and 0 < placed_some < checked  # both answers are exercised
+
+
+def test_variants_fit_alike_and_the_residual_is_left_as_it_was(book: tuple) -> None:
+    inst, res, _base, placed = book
+    before = {k: getattr(res, k).copy() for k in ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")}
+    for lo in _left_out(inst, placed)[:150]:
+        with res.reusing_terms():  # one term, many variants of the lease fitted against it
+            for v in (lo, lease_variant(lo, gpus=max(lo.gpus // 2, 1)), lease_variant(lo, replicas=1),
+                      lease_variant(lo, span="site"), lease_variant(lo, egress_gbps=lo.egress_gbps / 4)):
+                assert res.fit(v) == plain_fit(res, v)
+    for k, arr in before.items():
+        assert np.array_equal(getattr(res, k), arr), k
+
+
+def test_the_first_replicas_of_a_fit_are_what_fewer_replicas_find(book: tuple) -> None:
+    inst, res, _base, placed = book
+    many = [lo for lo in _left_out(inst, placed) if lo.replicas > 2][:60]
+    assert len(many) > 20
+    for lo in many:
+        n = len(res.term(lo).place(lo))
+        for k in range(1, lo.replicas + 1):  # a k-replica fit succeeds exactly up to n
+            assert (plain_fit(res, lease_variant(lo, replicas=k)) is not None) == (k <= n), (lo.lease, k, n)
+
+
+def test_giving_room_back_equals_applying_it_to_the_residual(book: tuple) -> None:
+    inst, res, _base, placed = book
+    rng = random.Random(3)
+    ids = sorted(placed)
+    for lo in rng.sample(_left_out(inst, placed), 40):
+        out = rng.sample(ids, rng.randint(1, 6))
+        freed = res.term(lo).without(res, [Load.of(inst, *placed[lid]) for lid in out])
+        trial = res.copy()
+        for lid in out:
+            trial.apply(*placed[lid], sign=+1)
+        direct = trial.term(lo)
+        for k in ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg"):
+            assert np.array_equal(getattr(freed, k), getattr(direct, k)), (lo.lease, out, k)
+
+
+def test_crowders_are_those_the_take_out_and_refit_search_finds(book: tuple) -> None:
+    inst, res, base, placed = book
+    hold = Holdings.of(placed)
+    crowded = [lo for lo in _left_out(inst, placed) if base.fit(lo) is not None and res.fit(lo) is None][:80]
+    kinds = set()
+    for lo in crowded:
+        target = base.fit(lo)
+        assert target is not None
+        order = hold.ranked(lo, {f.site for f in target},
+                            {int(e) for f in target if f.path is not None for e in f.path.span_idx}, _MAX_TRIES)
+        want = plain_crowders(res, lo, order, placed)
+        assert crowders(res, base, lo, placed, hold) == want, lo.lease
+        kinds.add("alone" if want[1] else "together" if want[0] else "none")
+    assert kinds == {"alone", "together", "none"}  # every outcome of the search is compared
+
+
+def test_a_copy_of_some_ledgers_shares_the_others(book: tuple) -> None:
+    _inst, res, _base, _placed = book
+    part = res.copy(ledgers=["power"])
+    assert part.power is not res.power and np.array_equal(part.power, res.power)
+    assert part.gpu is res.gpu and part.link is res.link
+    assert all(getattr(res.copy(), k) is not getattr(res, k) for k in ("gpu", "gpu_worst", "agg"))
