@@ -7,7 +7,7 @@ family keeps a lease out.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
@@ -171,16 +171,8 @@ class Residual:
 
     def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | Literal[False] | None:
         """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
-        if not lo.needs_path:
-            return None
-        cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
-        if self.guide is not None and cands:
-            w = self.guide.path.get(lo.lease, {})
-            cands = sorted(cands, key=lambda p: -w.get(p.path_id, 0.0))  # stable: fastest among equals
-        if lo.egress_mbps > 0 and "dci" not in relax:
-            t = slice(lo.t0, lo.t1 + 1)
-            return next((p for p in cands if self.link[p.span_idx, t].min() >= lo.egress_mbps), False)
-        return cands[0] if cands else False
+        t = slice(lo.t0, lo.t1 + 1)
+        return _route(lo, site, relax, self.guide, lambda p: self.link[p.span_idx, t].min())
 
     def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> ReplicaFit | None:
         """Fit one replica at ``site``, or ``None`` (see :meth:`Term.fit_replica`)."""
@@ -382,15 +374,7 @@ class Term:
     # ------------------------------------------------------------------ fitting
     def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | Literal[False] | None:
         """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
-        if not lo.needs_path:
-            return None
-        cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
-        if self.guide is not None and cands:
-            w = self.guide.path.get(lo.lease, {})
-            cands = sorted(cands, key=lambda p: -w.get(p.path_id, 0.0))  # stable: fastest among equals
-        if lo.egress_mbps > 0 and "dci" not in relax:
-            return next((p for p in cands if self.link[p.span_idx].min() >= lo.egress_mbps), False)
-        return cands[0] if cands else False
+        return _route(lo, site, relax, self.guide, lambda p: self.link[p.span_idx].min())
 
     def gpus_left(self, lo: LeaseOptions, a: int, b: int) -> np.ndarray:
         """Per pod ``a:b``, the fewest GPUs ``lo`` finds free: the base case, and the worst case unless spot."""
@@ -652,6 +636,23 @@ class Freed:
                 if self.held[ledger]:
                     getattr(new, ledger)[where] = mins[a:b]
         return new
+
+
+def _route(lo: LeaseOptions, site: int, relax: Collection[str], guide: Guide | None,
+           room: Callable[[PathOption], float]) -> PathOption | Literal[False] | None:
+    """The fastest of ``lo``'s routes from ``site`` (the guide's first) whose spans' least ``room`` holds its egress.
+
+    ``None`` when the lease needs no route, ``False`` when none has room.
+    """
+    if not lo.needs_path:
+        return None
+    cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
+    if guide is not None and cands:
+        w = guide.path.get(lo.lease, {})
+        cands = sorted(cands, key=lambda p: -w.get(p.path_id, 0.0))  # stable: fastest among equals
+    if lo.egress_mbps > 0 and "dci" not in relax:
+        return next((p for p in cands if room(p) >= lo.egress_mbps), False)
+    return cands[0] if cands else False
 
 
 def _candidate_sites(lo: LeaseOptions, relax: Collection[str]) -> list[int]:
