@@ -18,6 +18,12 @@ what has paid most per second of sub-solve lately.
 Because the sub-instance is cut out of the residual, a merged plan keeps every
 limit; because the incumbent's packing is a solution of the sub-model (and is
 given as its hint), a step never makes the plan worse.
+
+Neighbourhoods go in batches cut out of the same incumbent, on disjoint pods, so that
+their sub-solves (:mod:`planner.optimise.search.tasks`) can run at once on a Dask
+cluster. Their plans are merged in the batch's order; the capacities they share (a
+site's power, DCI spans, a hall's aggregation) are checked again at each merge, and a
+plan that no longer fits what its batch-mates took is dropped.
 """
 
 from __future__ import annotations
