@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ import planner
 from planner.generate import generate
 from planner.optimise.families import FAMILIES
 from planner.optimise.heuristics.greedy import greedy
-from planner.optimise.instance import Instance, LeaseOptions, build_instance, lease_groups
+from planner.optimise.instance import Instance, LeaseOptions, PathOption, build_instance, lease_groups
 from planner.optimise.residual import Load, ReplicaFit, Residual, fits_from_placements
 from planner.reasons import _MAX_CROWDERS, _MAX_SET, _MAX_TRIES, Holdings, crowders, lease_variant
 
@@ -29,7 +30,8 @@ BIG = np.iinfo(np.int64).max // 4
 
 
 # --------------------------------------------------------------------------- the plain methods
-def plain_route(res: Residual, lo: LeaseOptions, site: int, relax: Collection[str]) -> object:
+def plain_route(res: Residual, lo: LeaseOptions, site: int, relax: Collection[str]
+                ) -> PathOption | Literal[False] | None:
     if not lo.needs_path:
         return None
     cands = lo.all_paths.get(site, []) if "latency" in relax else lo.paths.get(site, [])
@@ -83,7 +85,7 @@ def plain_fit_replica(res: Residual, lo: LeaseOptions, site: int, relax: Collect
             best = pods[whole][np.argmax(res.gpu[pods[whole], t].min(axis=1))]
         else:
             best = pods[whole][np.lexsort((free[whole], res.preempt_weeks(lo, pods[whole])))[0]]
-        return ReplicaFit(site, ((int(best), lo.gpus),), path)  # type: ignore[arg-type]
+        return ReplicaFit(site, ((int(best), lo.gpus),), path)
     if lo.span == "pod":
         return None
     per_gpu = inst.uplink_kbps(lo, 1, split=True)
@@ -117,7 +119,7 @@ def plain_fit_replica(res: Residual, lo: LeaseOptions, site: int, relax: Collect
             left = 0
     if left > 0:
         return None
-    return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)  # type: ignore[arg-type]
+    return ReplicaFit(site, tuple((int(pods[k]), g) for k, g in parts.items()), path)
 
 
 def plain_fit(res: Residual, lo: LeaseOptions, relax: Collection[str] = ()) -> list[ReplicaFit] | None:
