@@ -132,7 +132,10 @@ def test_pattern_rounds_tighten_the_site_method_bound_and_stay_true(small: plann
     assert plain.meta["pattern_bound"] is None and pb["rounds"] == 2
     assert tight.bound_usd == min(plain.bound_usd, pb["bound_usd"])
     assert tight.bound_usd >= exact.objective_usd - 1e-6  # a true bound: no plan is worth more
-    assert tight.objective_usd == plain.objective_usd and tight.check(small) == []
+    assert tight.check(small) == [] and there.check(small) == []
+    mp = pb["master_plan"]  # a plan from the patterns' master, kept only when better than the search's
+    assert mp["used"] == (mp["value_usd"] > plain.objective_usd + 1e-6)
+    assert tight.objective_usd == pytest.approx(max(plain.objective_usd, mp["value_usd"]), abs=1e-3)
     assert there.meta["pattern_bound"] == {**pb, "wall_s": there.meta["pattern_bound"]["wall_s"]}
     # here the site relaxation with the span=site leases whole is tighter (the patterns keep them continuous)
     assert pb["bound_usd"] > plain.bound_usd and tight.meta["bound_source"] == plain.meta["bound_source"]

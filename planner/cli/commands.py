@@ -309,8 +309,9 @@ def plan(
     pattern_rounds: Annotated[int, typer.Option(
         "--pattern-rounds", min=0, metavar="<int>",
         help="Site-level method: rounds of column generation on the pattern relaxation after the search (one "
-             "knapsack per pod, priced on --scheduler if given); its bound is reported when tighter. Adds time "
-             "beyond --time-limit (about 20 s a round for 200 pods).")] = 0,
+             "knapsack per pod, priced on --scheduler if given); its bound is reported when tighter, and its "
+             "master, solved as a MIP, gives a plan kept when better. Adds time beyond --time-limit (10-30 s a "
+             "round for 200 pods, and half the limit for the MIP).")] = 0,
 ) -> None:
     """Plan a scenario and write its results folder: tables, plan.json, GIS layers, report.html.
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["FOCUS_SHARES", "LNS_SHARE", "LP_WALL_S", "POLISH_MOVES", "POLISH_WALL_S", "SAFETY_EXTRA_S",
+__all__ = ["FOCUS_SHARES", "LNS_SHARE", "LP_WALL_S", "MASTER_SHARE", "POLISH_MOVES", "POLISH_WALL_S", "SAFETY_EXTRA_S",
            "SAFETY_FACTOR", "SITES_POLISH_SHARE", "Budget", "Clock", "SafetyStop", "StepLimit"]
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ Deterministic (the CLI's run), seed 0: $5,698 M (whole model alone: $5,669 M).
 """
 LNS_SHARE = 0.6
 """Site-level method, deterministic: neighbourhood search budget (CP-SAT deterministic time) per second of limit."""
+MASTER_SHARE = 0.5
+"""Site-level method with pattern rounds: CP-SAT time for the pattern master's MIP (a plan from the patterns),
+per second of limit (deterministic seconds, or wall ones in a wall-clock run)."""
 SITES_POLISH_SHARE = 0.35
 """Site-level method, wall clock: share of the time limit for the local search of the warm start."""
 

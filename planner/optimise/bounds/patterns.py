@@ -28,7 +28,9 @@ it were span=site), the halls' aggregation rows and the model's symmetry-breakin
 Column generation here is for measuring a bound, not for a 60-second run: on the
 generated medium tier (200 pods) a round takes 10-70 s of CPU, more as the master
 grows; the first, priced at the LP relaxation's duals, gives most of what the bound
-gains over the site-level LP (``BENCHMARKS.md``, "The pattern bound").
+gains over the site-level LP (``BENCHMARKS.md``, "The pattern bound"). The master it
+leaves (:attr:`PatternBound.master`) also makes plans: solved with every column integer
+(:mod:`planner.optimise.search.master_mip`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,9 @@ class PatternBound:
     history
         One row per round: ``round``, ``wall_s``, ``master_usd``, ``bound_usd`` (the best so
         far), ``columns``, ``pricings`` (pricing passes so far) and ``smoothing`` (the weight next used).
+    master
+        The restricted master as the last round left it (its columns make plans:
+        :func:`~planner.optimise.search.master_mip.master_plan`).
     """
 
     status: str
@@ -91,6 +96,7 @@ class PatternBound:
     columns: int
     wall_s: float
     history: pd.DataFrame = field(repr=False)
+    master: PatternMaster | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -141,8 +147,15 @@ class _PodItem:
     cap_rows: list[tuple[int, float]]  # (row, coef) per replica: the pod's GPU rows shared with span=site leases
 
 
-class _Builder:
-    """Builds the master from an instance and prices patterns against its duals."""
+class PatternMaster:
+    """The restricted master of the pattern relaxation: built from an instance, priced against its duals.
+
+    Besides the GLOP model it keeps what a plan is read back from: ``cols`` (the
+    ordinary columns by kind: ``("placed", lease)``, ``("y", lease, site)`` replicas at a
+    site, ``("f", lease, site, path)`` replicas on a route, ``("z", lease, pod)`` GPUs of a
+    span=site/hall lease in a pod) and ``patterns`` (each pattern column's pod and
+    replicas per lease, in the order of ``pattern_col``).
+    """
 
     def __init__(self, inst: Instance) -> None:
         self.inst = inst
@@ -167,6 +180,8 @@ class _Builder:
         self.one_start: dict[str, int] = {}  # a lease with a start window -> its row: one start placed at most
         self.items: dict[int, dict[str, _PodItem]] = defaultdict(dict)  # pod -> lease -> pricing item
         self.pattern_col: list[int] = []
+        self.patterns: list[tuple[int, tuple[tuple[str, int], ...]]] = []
+        self.cols: dict[tuple[object, ...], int] = {}
         self.seen: set[tuple[int, tuple[tuple[str, int], ...]]] = set()
         self._ord: tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray] | None = None
 
@@ -226,7 +241,8 @@ class _Builder:
         ks = self.active(lo)
         placed_row = lp.row(0.0, 0.0)  # sum_s y[l, s] - R placed[l] = 0
         one = [(self.one_start[lo.group], 1.0)] if lo.group in self.one_start else []
-        lp.col(1.0 if lo.internal else 0.0, 1.0, math.ceil(lo.revenue_usd) * M, [(placed_row, -lo.replicas), *one])
+        self.cols[("placed", lo.lease)] = lp.col(1.0 if lo.internal else 0.0, 1.0, math.ceil(lo.revenue_usd) * M,
+                                                 [(placed_row, -lo.replicas), *one])
         most = 1 if lo.anti_affinity else lo.replicas
         for s, ps in self.where[lo.lease].items():
             y_terms = [(placed_row, 1.0)]
@@ -238,7 +254,8 @@ class _Builder:
                     if lo.egress_mbps > 0:
                         f_terms += [(span_rows[(int(e), k)], lo.egress_mbps * 1e-3) for e in path.span_idx
                                     for k in ks if (int(e), k) in span_rows]
-                    lp.col(0.0, most, -math.floor(inst.transport_cost_usd(lo, path)) * M, f_terms)
+                    self.cols[("f", lo.lease, s, path.path_id)] = lp.col(
+                        0.0, most, -math.floor(inst.transport_cost_usd(lo, path)) * M, f_terms)
             if lo.span == "pod":
                 link = lp.row(0.0, 0.0)  # sum_p,c n[l, c] lambda[p, c] - y[l, s] = 0
                 self.link[(lo.lease, s)] = link
@@ -264,8 +281,9 @@ class _Builder:
                         cap_row = lp.row(-math.inf, 0.0)
                         z_terms.append((cap_row, 1.0))
                         y_terms.append((cap_row, -each))
-                    lp.col(0.0, each * most, -math.floor(inst.power_cost_usd(lo, p, 1)) * M, z_terms)
-            lp.col(0.0, float(most), 0.0, y_terms)
+                    self.cols[("z", lo.lease, p)] = lp.col(
+                        0.0, each * most, -math.floor(inst.power_cost_usd(lo, p, 1)) * M, z_terms)
+            self.cols[("y", lo.lease, s)] = lp.col(0.0, float(most), 0.0, y_terms)
 
     # -- patterns ---------------------------------------------------------------------------------------------
     def pattern_terms(self, p: int, counts: Iterable[tuple[str, int]]) -> tuple[dict[int, float], float]:
@@ -291,6 +309,7 @@ class _Builder:
         terms, obj = self.pattern_terms(p, key[1])
         j = self.lp.col(0.0, math.inf, obj, terms.items(), ordinary=False)
         self.pattern_col.append(j)
+        self.patterns.append(key)
         return True
 
     def add_fits(self, fits: dict[str, list[ReplicaFit]]) -> None:
@@ -547,7 +566,7 @@ class _Pass:
     found: list[tuple[int, dict[str, int]]]
 
 
-def _price_all(b: _Builder, u: np.ndarray, work: float, map_fn: MapFn) -> _Pass:
+def _price_all(b: PatternMaster, u: np.ndarray, work: float, map_fn: MapFn) -> _Pass:
     """Price every pod at duals ``u``; the Lagrangian bound at ``u`` and each pod's best pattern."""
     tasks = [b.task(p, u, work) for p in range(len(b.inst.pod_ids))]
     results = map_fn(price_pattern, tasks)
@@ -636,7 +655,7 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
         raise ValueError(msg)
     mapper: MapFn = map_fn if map_fn is not None else _sequential
     t = time.perf_counter()
-    b = _Builder(inst)
+    b = PatternMaster(inst)
     b.build()
     start, _, _ = greedy_pass(inst, price_order(inst))
     b.add_fits(start)
@@ -696,4 +715,4 @@ def pattern_bound(inst: Instance, *, time_limit_s: float = 60.0, fits: Iterable[
             break
     best += api_lp_bound(inst) * M  # the APIs alone, as a separate term: true, looser than shared rows
     return PatternBound(status, best / M, master / M, rounds, len(b.pattern_col), time.perf_counter() - t,
-                        pd.DataFrame(history))
+                        pd.DataFrame(history), b)

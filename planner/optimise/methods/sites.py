@@ -7,8 +7,13 @@ search for the first plan):
 1. large-neighbourhood search re-packing a few pods at a time with CP-SAT
    (:func:`~planner.optimise.search.lns.pool_lns`), skipped when re-planning (an
    earlier plan's placements are kept where they still fit);
-2. the log lines and the plan (:meth:`~planner.optimise.optimiser.Optimiser.finish`,
-   without a final polish: the neighbourhood search only ever improves its plan).
+2. with ``pattern_rounds``, that many rounds of column generation on the pattern
+   relaxation from the plan's pods (:mod:`planner.optimise.bounds.patterns`; its bound
+   replaces the LP's when tighter), then its restricted master solved as a MIP from the
+   plan (:mod:`planner.optimise.search.master_mip`, for :data:`~planner.optimise.budget.MASTER_SHARE`
+   of the limit): the plan it gives is kept when worth more;
+3. the log lines and the plan (:meth:`~planner.optimise.optimiser.Optimiser.finish`,
+   without a final polish: each step only ever improves its plan).
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from typing import TYPE_CHECKING
 
 from planner.optimise.bounds.patterns import PatternBound, pattern_bound
 from planner.optimise.bounds.site_lp import SiteRelaxation
-from planner.optimise.cpsat import in_worker
+from planner.optimise.budget import MASTER_SHARE
+from planner.optimise.cpsat import in_worker, new_solver
 from planner.optimise.heuristics.greedy import plan_value
 from planner.optimise.residual import ReplicaFit, Residual
 from planner.optimise.search.lns import LnsStats, pool_lns
+from planner.optimise.search.master_mip import MasterPlan, master_plan
 from planner.optimise.search.tasks import Mapper, cluster_map
 from planner.plan import Plan, Status, relative_gap
 
@@ -45,12 +52,18 @@ def solve_sites(opt: Optimiser) -> Plan:
     if opt.previous_plan is None:  # re-plans keep the earlier placements where they still fit
         # the search stops at the LP's bound, not the site MIP's (which a wall-clock limit may cut short)
         fits, res = _neighbourhood_search(opt, fits, res, rel, rel.bound_usd if rel is not None else bound)
-    pattern = None
+    pattern: PatternBound | None = None
+    from_master: MasterPlan | None = None
     if opt.pattern_rounds and not opt.stopping:
         pattern = _pattern_bound(opt, fits)
         if pattern.bound_usd < bound:
             bound, source = pattern.bound_usd, f"pattern bound ({pattern.iterations} rounds of column generation)"
             opt.incumbent.tighten(bound)
+        if pattern.master is not None and not opt.stopping:
+            from_master = _master_plan(opt, pattern, fits)
+            if from_master.value_usd > plan_value(inst, fits) + 1e-6:
+                fits, res = from_master.fits, from_master.residual
+                opt.incumbent.offer(from_master.value_usd, fits)
     interrupted = opt.stopping
     wall = time.perf_counter() - t0
     value = plan_value(inst, fits)
@@ -69,13 +82,22 @@ def solve_sites(opt: Optimiser) -> Plan:
             f"pattern bound: ${pattern.bound_usd:,.0f} after {pattern.iterations} rounds ({pattern.status}, "
             f"{pattern.columns:,} patterns, {pattern.wall_s:.1f} s, pricing "
             f"{'on ' + _where(opt.scheduler) if opt.scheduler is not None else 'here'})"]),
+        *([] if from_master is None else [
+            f"plan from the patterns: the master's MIP ({from_master.status}, {from_master.work_s:.1f} "
+            f"deterministic s) ${from_master.master_usd:,.0f}; {from_master.kept:,} of its leases hold, "
+            f"{from_master.dropped:,} do not; filled up ${from_master.value_usd:,.0f} "
+            f"({'kept' if fits is from_master.fits else 'not better than the search'})"]),
         f"plan: ${value:,.0f}, gap {relative_gap(value, bound):.2%}"]
     status = Status.OPTIMAL if relative_gap(value, bound) <= opt.cp_sat.relative_gap_limit else Status.FEASIBLE
     info = {"variables": None, "constraints": None, "solver_status": "SITE_SEARCH",
             "lns": None if opt.lns is None else dataclasses.asdict(opt.lns),
             "pattern_bound": None if pattern is None else {
                 "status": pattern.status, "bound_usd": pattern.bound_usd, "master_usd": pattern.master_usd,
-                "rounds": pattern.iterations, "columns": pattern.columns, "wall_s": pattern.wall_s}}
+                "rounds": pattern.iterations, "columns": pattern.columns, "wall_s": pattern.wall_s,
+                "master_plan": None if from_master is None else {
+                    "status": from_master.status, "master_usd": from_master.master_usd,
+                    "value_usd": from_master.value_usd, "kept": from_master.kept, "dropped": from_master.dropped,
+                    "work_s": from_master.work_s, "used": fits is from_master.fits}}}
     plan = opt.finish(fits, status, wall, interrupted, bound, source, stayable=set(), stayed=set(),
                       info=info, polish_after=False)
     plan.log = list(opt.log_lines)
@@ -103,6 +125,16 @@ def _pattern_bound(opt: Optimiser, fits: Fits) -> PatternBound:
                             map_fn=map_fn)
     if out.status == "TIME_LIMIT":
         opt.budget.stop_at(limit.step)
+    return out
+
+
+def _master_plan(opt: Optimiser, pattern: PatternBound, fits: Fits) -> MasterPlan:
+    """A plan from the pattern master's MIP, started from ``fits``, for the budget's ``MASTER_SHARE``."""
+    assert opt.instance is not None and pattern.master is not None
+    limit = opt.budget.cp_sat("pattern master MIP", MASTER_SHARE)
+    solver = new_solver(opt.cp_sat, limit, tuned=False)
+    out = master_plan(opt.instance, pattern.master, solver=solver, hint=fits)
+    opt.budget.ended(limit, wall_s=solver.wall_time, work_s=solver.deterministic_time)
     return out
 
 
