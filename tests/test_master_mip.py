@@ -14,7 +14,7 @@ from planner.optimise.instance import build_instance
 from planner.optimise.search.master_mip import master_plan
 from planner.plan import PLACEMENT_COLUMNS, UNPLACED_COLUMNS, Status, make_plan
 from tests import exact
-from tests.tiny import base, lease, random_halls, random_tiny, write
+from tests.tiny import base, halls, lease, random_halls, random_tiny, write
 
 
 def _checked(sc: planner.Scenario, fits: dict) -> float:
@@ -83,3 +83,21 @@ def test_master_plans_hold_where_the_master_relaxes_halls(tmp_path: Path, seed: 
     assert _checked(sc, mp.fits) == pytest.approx(mp.value_usd)
     assert mp.value_usd <= exact.exact_split_milp(sc) + 1e-6
     assert mp.kept + mp.dropped > 0
+
+
+def test_a_span_hall_replica_stays_in_one_hall(tmp_path: Path) -> None:
+    """Two halls of 6,144 GPUs; three span=hall leases of 4,000 GPUs at one price: two fit, one per hall.
+
+    The pattern master lets a span=hall replica spread over its site (12,000 of 12,288
+    GPUs: all three); the MIP keeps each replica's GPUs whole in one hall, so what it
+    chooses holds and nothing is dropped.
+    """
+    d = halls(zones=2, interpod_gbps_per_gpu=0.0)
+    d["leases"] = [lease(f"L{i}", 4000, price=1.0, span="hall", allowed_sites="SA") for i in range(3)]
+    sc = planner.load_scenario(write(tmp_path, d))
+    inst = build_instance(sc)
+    pb = pattern_bound(inst, time_limit_s=30)
+    assert pb.master is not None
+    mp = master_plan(inst, pb.master, work_s=5)
+    assert (mp.kept, mp.dropped, len(mp.fits)) == (2, 0, 2)
+    assert _checked(sc, mp.fits) == pytest.approx(mp.value_usd) == pytest.approx(exact.exact_split_milp(sc))

@@ -59,7 +59,8 @@ class MasterPlan:
     status
         CP-SAT's status name.
     kept, dropped
-        Leases of the master's answer that hold in the real model, and those that do not.
+        Leases the master's answer places that hold where it puts them in the real model,
+        and those that do not (offered to the fill with the rest).
     work_s
         CP-SAT's deterministic time spent.
     """
@@ -131,6 +132,30 @@ def _hint(master: PatternMaster, fits: Fits) -> dict[int, int]:
     return hint
 
 
+def _whole_halls(master: PatternMaster, cp: cp_model.CpModel, xs: list[cp_model.IntVar]) -> None:
+    """Each span=hall replica in one hall: its lease's GPUs in a hall are whole replicas (rows the master relaxes).
+
+    For a span=hall lease at a site, ``w[h]`` replicas in each hall ``h`` with
+    ``sum_h w[h] = y`` and the lease's GPUs in the hall's pods ``= gpus * w[h]``.
+    """
+    by_id = {lo.lease: lo for lo in master.leases}
+    halls: dict[tuple[str, int], dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for key, j in master.cols.items():
+        if key[0] == "z" and by_id[str(key[1])].span == "hall":
+            lid, p = str(key[1]), int(key[2])  # type: ignore[call-overload]
+            site = next(s for s, ps in master.where[lid].items() if p in ps)
+            halls[(lid, site)][int(master.inst.pod_hall[p])].append(j)
+    for (lid, site), per_hall in halls.items():
+        lo = by_id[lid]
+        y = xs[master.cols[("y", lid, site)]]
+        ws = []
+        for cols in per_hall.values():
+            w = cp.new_int_var(0, lo.replicas, "")
+            cp.add(sum(xs[j] for j in cols) == lo.gpus * w)
+            ws.append(w)
+        cp.add(sum(ws) == y)
+
+
 def solve_master_mip(master: PatternMaster, solver: cp_model.CpSolver, *,
                      hint: Fits | None = None) -> tuple[str, float, dict[int, int], float]:
     """The restricted master with every column integer, by ``solver`` (CP-SAT, its limits set by the caller).
@@ -157,6 +182,7 @@ def solve_master_mip(master: PatternMaster, solver: cp_model.CpSolver, *,
             cp.add(expr >= math.ceil(lb - 1e-9))
         if math.isfinite(ub):
             cp.add(expr <= math.floor(ub + 1e-9))
+    _whole_halls(master, cp, xs)
     obj = [round(c * SCALE) for c in lp.col_obj]
     cp.maximize(cp_model.LinearExpr.weighted_sum(xs, obj))
     for j, v in hinted.items():
@@ -279,13 +305,16 @@ def master_plan(inst: Instance, master: PatternMaster, *, work_s: float = 10.0, 
         prm.max_deterministic_time = work_s
         prm.interleave_search = True  # racing workers would make the answer depend on timing
     status, objective, values, work = solve_master_mip(master, solver, hint=hint)
+    chosen = {str(key[1]) for key, j in master.cols.items() if key[0] == "placed" and values.get(j, 0) > 0}
     wanted = master_fits(master, values) if values else {}
-    fits, res = kept_in_place(inst, wanted)
-    rest = [lo for lo in price_order(inst) if lo.lease not in fits]
-    more, res, _ = fill(inst, rest, res, held=fits)
+    kept, res = kept_in_place(inst, wanted)
+    fits = dict(kept)
+    order = [lo for lo in price_order(inst) if lo.lease not in fits]
+    rest = [lo for lo in order if lo.lease in chosen] + [lo for lo in order if lo.lease not in chosen]
+    more, res, _ = fill(inst, rest, res, held=fits)  # what the master chose and did not hold, first
     fits |= more
     value = plan_value(inst, fits)
+    held = chosen & set(wanted) & set(kept)
     log.info("pattern master MIP: %s, $%.1f M in the master; %d of its %d leases hold, plan $%.1f M",
-             status, objective / 1e6, len(set(wanted) & set(fits)), len(wanted), value / 1e6)
-    return MasterPlan(fits, res, value, objective, status, len(set(wanted) & set(fits)),
-                      len(set(wanted) - set(fits)), work)
+             status, objective / 1e6, len(held), len(chosen), value / 1e6)
+    return MasterPlan(fits, res, value, objective, status, len(held), len(chosen - held), work)
