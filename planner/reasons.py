@@ -32,7 +32,7 @@ import pandas as pd
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
 from planner.optimise.families import CAPACITIES, FAMILIES, Family, by_family
 from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups
-from planner.optimise.residual import Freed, Load, ReplicaFit, Residual, fits_from_placements
+from planner.optimise.residual import Freed, Load, ReplicaBound, ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.weeks import weeks_text
 
@@ -668,7 +668,7 @@ class Holdings:
 
 def crowders(res: Residual, base: Residual, lo: LeaseOptions,
              placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]],
-             holdings: Holdings | None = None) -> tuple[list[str], bool]:
+             holdings: Holdings | None = None, target: list[ReplicaFit] | None = None) -> tuple[list[str], bool]:
     """Placed leases whose removal lets ``lo`` fit ``res``, checked by re-fitting.
 
     The candidates hold, in weeks of ``lo``'s term, GPUs at the sites or traffic on
@@ -681,8 +681,10 @@ def crowders(res: Residual, base: Residual, lo: LeaseOptions,
         With ``each`` true, removing any one of ``names`` alone frees the room;
         otherwise removing all of them together does. ``([], False)`` when no few
         leases do.
+
+    ``target`` is ``base.fit(lo)`` when the caller has it.
     """
-    target = base.fit(lo)
+    target = target if target is not None else base.fit(lo)
     if target is None:
         return [], False
     hold = holdings if holdings is not None else Holdings.of(placed)
@@ -691,35 +693,47 @@ def crowders(res: Residual, base: Residual, lo: LeaseOptions,
     order = hold.ranked(lo, sites_, spans, _MAX_TRIES)
     term = res.term(lo)
     freed, sites = Freed(term, res, [hold.load(res.inst, lid) for lid in order]), term.site_order(lo)
+    bound = ReplicaBound(freed.cur, lo, sites)
     k_of = {lid: k for k, lid in enumerate(order)}
 
-    def fits_now() -> bool:  # a real re-fit, in what ``res`` leaves with the leases given back so far taken out
-        return freed.term().fit(lo, scratch=True, sites=sites) is not None
+    def give(lid: str, sign: int = +1) -> bool:  # whether the term changed
+        if not freed.give(k_of[lid], sign):
+            return False
+        bound.update(*freed.changes())
+        return True
 
+    def fits_now() -> bool:  # a real re-fit, in what ``res`` leaves with the leases given back so far taken out
+        if bound.most() < lo.replicas:  # the first fit never places more replicas than this bound
+            return False
+        return len(freed.term().place(lo, scratch=True, sites=sites)) == lo.replicas
+
+    # A fit reads nothing but the term: where giving a lease back (or taking it again) moves no least room
+    # (``give`` returns False), the term is the one last fitted and so is the answer; only changed terms are re-fitted.
     alone: list[str] = []
-    for lid in order:
-        freed.give(k_of[lid])
-        if fits_now():
-            alone.append(lid)
-            if len(alone) == _MAX_CROWDERS:
-                break
-        freed.give(k_of[lid], sign=-1)
+    for lid, change in zip(order, freed.alone(), strict=True):  # each given back alone, read all at once
+        if freed.show(change):  # unchanged: the term of ``res``, where the lease does not fit
+            bound.update(*freed.changes())
+            ok = fits_now()
+            freed.hide(change)
+            bound.update(*freed.changes())
+            if ok:
+                alone.append(lid)
+                if len(alone) == _MAX_CROWDERS:
+                    break
     if alone:
         return alone, True
     chosen: list[str] = []  # taken out one by one until the lease fits, then pruned
     for lid in order:
-        freed.give(k_of[lid])
         chosen.append(lid)
-        if fits_now():
+        if give(lid) and fits_now():  # unchanged: the term last fitted, which did not fit
             break
     else:
         return [], False
     for lid in list(chosen):  # deletion filter: put each back unless the lease then no longer fits
-        freed.give(k_of[lid], sign=-1)
-        if fits_now():
+        if not give(lid, sign=-1) or fits_now():  # unchanged: the term last fitted, which fits
             chosen.remove(lid)
         else:
-            freed.give(k_of[lid])
+            give(lid)
     return (chosen, False) if len(chosen) <= _MAX_SET else ([], False)
 
 
@@ -764,14 +778,15 @@ def _explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residu
         row |= {"family": never[0].family, "reason": f"can never fit: {'; '.join(n.fact for n in never)}",
                 "fix": _fix_text(fixes) + " (with internal work alone)"}
         return row
-    if base.fit(lo) is None:
+    target = base.fit(lo)
+    if target is None:
         label, reason, fixes = _describe(base, lo)
         row |= {"family": label, "reason": f"{reason} (with internal work alone)",
                 "fix": _fix_text(fixes) + " (with internal work alone)"}
         return row
     if res.fit(lo) is None:
         label, reason, fixes = _describe(res, lo)
-        who, each = crowders(res, base, lo, placed, holdings)
+        who, each = crowders(res, base, lo, placed, holdings, target)
         if who and each:
             by = f"; room freed by removing {'any one of ' if len(who) > 1 else ''}{', '.join(who)}"
         elif who:

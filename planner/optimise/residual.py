@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 from planner.optimise.families import CAPACITIES
 from planner.optimise.instance import Instance, LeaseOptions, PathOption
 
-__all__ = ["Freed", "Guide", "Load", "ReplicaFit", "Residual", "Rooms", "Term", "fits_from_placements"]
+__all__ = ["Freed", "Guide", "Load", "ReplicaBound", "ReplicaFit", "Residual", "Rooms", "Term", "fits_from_placements"]
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,17 @@ class Load:
                     add("link", int(e), lo.egress_mbps)
         return cls(lo.t0, lo.t1, acc)
 
+    @cached_property
+    def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        codes = [_LEDGERS.index(ledger) for ledger, d in self.rows.items() for _ in d]
+        things = [x for d in self.rows.values() for x in d]
+        amounts = [v for d in self.rows.values() for v in d.values()]
+        return (np.array(codes, dtype=np.int64), np.array(things, dtype=np.int64), np.array(amounts, dtype=np.int64))
+
+    def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows as arrays: each entry's ledger (position in the ledgers' list), thing and amount."""
+        return self._flat
+
 
 @dataclass(frozen=True)
 class Rooms:
@@ -312,6 +324,7 @@ class Term:
         self.hall = self.inst.pod_hall[self.rows]
         self._preempt: np.ndarray | None = None
         self._local: np.ndarray | None = None
+        self._site_rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, int]] | None = None
 
     def copy(self) -> Term:
         """An independent copy (the minima copied, the rest shared)."""
@@ -515,8 +528,67 @@ class Term:
         Later replicas see the earlier ones' load; the term is left as it was unless
         ``scratch`` (it is then thrown away). ``sites`` is :meth:`site_order`, when known.
         """
+        if lo.replicas > 1 and self.most_replicas(lo, relax, sites) < lo.replicas:  # the first fit cannot beat it
+            return None
         fits = self.place(lo, relax, scratch=scratch, sites=sites)
         return fits if len(fits) == lo.replicas else None
+
+    def most_replicas(self, lo: LeaseOptions, relax: Collection[str] = (), sites: Collection[int] | None = None
+                      ) -> int:
+        """An upper bound on the replicas of ``lo`` that fit this term at once (:meth:`place` never places more).
+
+        Per site a replica may use: the GPUs (and uplink) its pods have for whole
+        replicas (span=pod) or for a replica's GPUs (a replica that may split), the site's
+        power headroom over one replica's draw, none without a route with room, and at most
+        one with anti-affinity; summed over the sites. Each holds because every replica
+        placed takes at least that much of what is counted, and a constraint relaxed in
+        ``relax`` is not counted.
+        """
+        order = sites if sites is not None else _candidate_sites(lo, relax)
+        g = lo.gpus
+        site_ids, a, b, draw_w, at = self._sites()
+        if "gpus" in relax:
+            most = np.full(site_ids.size, lo.replicas, dtype=np.int64)
+        else:
+            per_pod = np.maximum(self.gpu if lo.spot else np.minimum(self.gpu, self.gpu_worst), 0)
+            if lo.span == "pod":  # whole replicas: GPUs and the uplink each takes
+                per_pod //= g
+            kbps = lo.egress_kbps if lo.span == "pod" else lo.egress_kbps_per_gpu
+            if "uplink" not in relax and kbps > 0:  # per replica whole, or per GPU of a replica that may split
+                per_pod = np.minimum(per_pod, np.maximum(self.uplink, 0) // kbps)
+            upto = np.concatenate(([0], np.cumsum(per_pod)))
+            most = upto[b] - upto[a]
+            if lo.span != "pod":
+                most //= g
+        if "power" not in relax:
+            left = self.power[site_ids] if lo.spot else np.minimum(self.power[site_ids], self.power_worst[site_ids])
+            most = np.where(draw_w > 0, np.minimum(most, np.maximum(left, 0) // np.maximum(g * draw_w, 1)), most)
+        if lo.anti_affinity and "anti_affinity" not in relax:
+            most = np.minimum(most, 1)
+        cand = [(s, int(most[at[s]])) for s in order if s in at]
+        if sum(m for _, m in cand) < lo.replicas:
+            return sum(m for _, m in cand)
+        total = 0
+        for s, m in cand:  # then only sites with a route with room count
+            if m > 0 and self.route(lo, s, relax) is not False:
+                total += m
+                if total >= lo.replicas:
+                    break
+        return total
+
+    def _sites(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, int]]:
+        """The term's sites, where their pods start and end among its pods, their least draw per GPU (W), and
+        each site with pods by its position among them."""
+        if self._site_rows is None:
+            ids = np.fromiter(self.seg, dtype=np.int64, count=len(self.seg))
+            a = np.array([self.seg[s][0] for s in self.seg], dtype=np.int64)
+            b = np.array([self.seg[s][1] for s in self.seg], dtype=np.int64)
+            w = np.array([int(self.inst.pod_w_per_gpu[self.rows[x:y]].min()) if y > x else 0
+                          for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=np.int64)
+            at = {s: k for k, s in enumerate(self.seg) if self.seg[s][1] > self.seg[s][0]}
+            self._site_rows = (ids, a, b, w, at)
+        return self._site_rows
+
 
     def site_order(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
         """The sites a replica of ``lo`` is tried at, in order: preferred by the guide, then cheapest, then first."""
@@ -554,6 +626,7 @@ class Term:
 
 _LEDGERS = ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")
 _POD_LEDGERS = frozenset({"gpu", "gpu_worst", "uplink"})
+_POD_CODES = np.array([_LEDGERS.index(x) for x in sorted(_POD_LEDGERS)], dtype=np.int64)
 
 
 class Freed:
@@ -580,62 +653,208 @@ class Freed:
         t0, t1 = term.t0, term.t1
         weeks = t1 - t0 + 1
         local = term.positions()
-        place: dict[str, dict[int, int]] = {k: {} for k in _LEDGERS}  # ledger -> thing -> its row in the ledger's block
-        parts: list[list[tuple[str, list[int], list[int], int, int]]] = []
-        for ld in loads:
-            mine = []
-            if ld.t0 <= t1 and ld.t1 >= t0:
-                a, b = max(ld.t0, t0) - t0, min(ld.t1, t1) - t0 + 1
-                for ledger, amounts in ld.rows.items():
-                    pods = ledger in _POD_LEDGERS
-                    rows = place[ledger]
-                    at, amt = [], []
-                    for x, v in amounts.items():
-                        if not pods or local[x] >= 0:  # only the term's own pods
-                            at.append(rows.setdefault(x, len(rows)))
-                            amt.append(v)
-                    if at:
-                        mine.append((ledger, at, amt, a, b))
-            parts.append(mine)
-        # one block for every ledger: its things' weeks through the term, one ledger after another
-        self.spans: dict[str, tuple[int, int, np.ndarray]] = {}  # ledger -> (first row, end row, term positions)
-        blocks = []
-        n = 0
-        for ledger, rows in place.items():
-            if rows:
-                things = np.fromiter(rows, dtype=np.int64, count=len(rows))
-                self.spans[ledger] = (n, n + len(rows), local[things] if ledger in _POD_LEDGERS else things)
-                blocks.append(getattr(res, ledger)[things, t0 : t1 + 1])
-                n += len(rows)
-        self.block = np.concatenate(blocks) if blocks else np.zeros((0, weeks), dtype=np.int64)
-        self.cells: list[tuple[np.ndarray, np.ndarray, int, int, tuple[str, ...]]] = []  # rows, amounts, weeks a:b
-        for mine in parts:
-            rows_ = [self.spans[ledger][0] + r for ledger, at, *_ in mine for r in at]
-            amt = [v for _, _, vs, _, _ in mine for v in vs]
-            a, b = (mine[0][3], mine[0][4]) if mine else (0, 0)
-            self.cells.append((np.array(rows_, dtype=np.int64), np.array(amt, dtype=np.int64)[:, None], a, b,
-                               tuple(ledger for ledger, *_ in mine)))
-        self.held: dict[str, int] = dict.fromkeys(self.spans, 0)  # ledger -> loads given back that touch it
+        mine = [k for k, ld in enumerate(loads) if ld.t0 <= t1 and ld.t1 >= t0]
+        flat = [loads[k].flat() for k in mine]
+        codes = np.concatenate([f[0] for f in flat]) if flat else np.zeros(0, dtype=np.int64)
+        things = np.concatenate([f[1] for f in flat]) if flat else np.zeros(0, dtype=np.int64)
+        amounts = np.concatenate([f[2] for f in flat]) if flat else np.zeros(0, dtype=np.int64)
+        owner = np.repeat(np.arange(len(mine)), [f[0].size for f in flat]) if flat else codes
+        pod = np.isin(codes, _POD_CODES)
+        keep = ~pod | (local[np.where(pod, things, 0)] >= 0)  # only the term's own pods
+        codes, things, amounts, owner = codes[keep], things[keep], amounts[keep], owner[keep]
+        # one block row per (ledger, thing) the loads touch: its weeks through the term
+        key, row = np.unique(codes * (1 << 40) + things, return_inverse=True)
+        n = key.size
+        self._ledger = key >> 40  # per row: its ledger (position in _LEDGERS) and its thing (term position for pods)
+        thing = key & ((1 << 40) - 1)
+        self._where = np.where(np.isin(self._ledger, _POD_CODES), local[np.where(np.isin(self._ledger, _POD_CODES),
+                                                                                  thing, 0)], thing)
+        self.block = np.zeros((n, weeks), dtype=np.int64)
+        for c in np.unique(self._ledger).tolist():
+            at = np.flatnonzero(self._ledger == c)
+            self.block[at] = getattr(res, _LEDGERS[c])[thing[at], t0 : t1 + 1]
+        self.cells: list[tuple[np.ndarray, np.ndarray, int, int]] = [  # per load: rows, amounts, weeks a:b
+            (np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.int64), 0, 0) for _ in loads]
+        order = np.argsort(owner, kind="stable")
+        ends = np.searchsorted(owner[order], np.arange(len(mine) + 1))
+        for j, k in enumerate(mine):
+            ld, sel = loads[k], order[ends[j] : ends[j + 1]]
+            self.cells[k] = (row[sel], amounts[sel][:, None], max(ld.t0, t0) - t0, min(ld.t1, t1) - t0 + 1)
+        self.mins = self.block.min(axis=1) if weeks > 0 else np.zeros(0, dtype=np.int64)
+        """Per row of the block, its least room through the term as the block stands: the term's own value."""
+        self.cur = term.copy()
+        """The term with the room of the loads now given back (kept up to date by :meth:`give`)."""
+        self.changed = np.zeros(0, dtype=np.int64)
+        """The rows whose least room the last :meth:`give` moved."""
 
-    def give(self, k: int, sign: int = +1) -> None:
-        """Give load ``k``'s room back (``sign=+1``), or take it again (``sign=-1``)."""
-        rows, amounts, a, b, ledgers = self.cells[k]
+    def give(self, k: int, sign: int = +1) -> bool:
+        """Give load ``k``'s room back (``sign=+1``), or take it again (``sign=-1``).
+
+        Returns whether :meth:`term` changes by it: ``False`` when no least room through the
+        term moves (the load's weeks miss every week where its things are at their lowest),
+        so a fit against :meth:`term` finds what it found before.
+        """
+        rows, amounts, a, b = self.cells[k]
         if sign > 0:
             self.block[rows, a:b] += amounts
         else:
             self.block[rows, a:b] -= amounts
-        for ledger in ledgers:
-            self.held[ledger] += sign
+        if rows.size == 0 or a == b:
+            self.changed = rows[:0]
+            return False
+        now = self.block[rows].min(axis=1)
+        moved = now != self.mins[rows]
+        self._write(rows[moved], now[moved])
+        return bool(self.changed.size)
+
+    def _write(self, rows: np.ndarray, values: np.ndarray) -> None:
+        """Set the least room of ``rows`` (in :attr:`mins` and :attr:`cur`); they are :attr:`changed`."""
+        self.changed = rows
+        if rows.size:
+            self.mins[rows] = values
+            for r, v in zip(rows.tolist(), values.tolist(), strict=True):
+                getattr(self.cur, _LEDGERS[self._ledger[r]])[self._where[r]] = v
+
+    def alone(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per load, what giving it back alone changes: the rows, their least room then, and now.
+
+        All at once, without changing the block: :meth:`show` and :meth:`hide` put one of
+        them in :attr:`cur` and take it out again.
+        """
+        if not self.cells:
+            return []
+        weeks = np.arange(self.block.shape[1])
+        rows = np.concatenate([c[0] for c in self.cells])
+        amounts = np.concatenate([c[1][:, 0] for c in self.cells]) if rows.size else np.zeros(0, dtype=np.int64)
+        sizes = [c[0].size for c in self.cells]
+        a = np.repeat([c[2] for c in self.cells], sizes)
+        b = np.repeat([c[3] for c in self.cells], sizes)
+        inside = (weeks >= a[:, None]) & (weeks < b[:, None])
+        new = (self.block[rows] + np.where(inside, amounts[:, None], 0)).min(axis=1) if rows.size else rows
+        moved = new != self.mins[rows]
+        out = []
+        for k0, k1 in zip(np.cumsum([0, *sizes[:-1]]).tolist(), np.cumsum(sizes).tolist(), strict=True):
+            m = moved[k0:k1]
+            out.append((rows[k0:k1][m], new[k0:k1][m], self.mins[rows[k0:k1][m]]))
+        return out
+
+    def show(self, change: tuple[np.ndarray, np.ndarray, np.ndarray]) -> bool:
+        """Put one of :meth:`alone`'s changes in :attr:`cur` (the block stays as it is); whether it changes any."""
+        self._write(change[0], change[1])
+        return bool(change[0].size)
+
+    def hide(self, change: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Take a change :meth:`show` put in out again (its rows are :attr:`changed`)."""
+        self._write(change[0], change[2])
+
+    def changes(self) -> tuple[list[int], list[int], bool]:
+        """What the last :meth:`give` changed in :attr:`cur`: pods (term positions), sites, and whether a span."""
+        pods, sites, link = [], [], False
+        for r in self.changed.tolist():
+            ledger = _LEDGERS[self._ledger[r]]
+            if ledger in _POD_LEDGERS:
+                pods.append(int(self._where[r]))
+            elif ledger in ("power", "power_worst"):
+                sites.append(int(self._where[r]))
+            elif ledger == "link":
+                link = True
+        return pods, sites, link
 
     def term(self) -> Term:
-        """The term with the room of the loads now given back."""
-        new = self.base.copy()
-        if any(self.held.values()):
-            mins = self.block.min(axis=1)
-            for ledger, (a, b, where) in self.spans.items():
-                if self.held[ledger]:
-                    getattr(new, ledger)[where] = mins[a:b]
-        return new
+        """The term with the room of the loads now given back (a copy, to fit against)."""
+        return self.cur.copy()
+
+
+class ReplicaBound:
+    """:meth:`Term.most_replicas` of a term (nothing relaxed), kept up to date as a few of its things change.
+
+    Per pod the replicas (span=pod) or GPUs it can take, per site their sum, the
+    replicas its power allows and whether it has a route with room; :meth:`most` sums
+    the sites as :meth:`Term.most_replicas` does. After the term changes, :meth:`update`
+    recomputes only what changed.
+
+    Parameters
+    ----------
+    term
+        The term, which the bound follows (read again at each :meth:`update`).
+    lo
+        The lease.
+    order
+        The sites its replicas may use (:meth:`Term.site_order`).
+    """
+
+    def __init__(self, term: Term, lo: LeaseOptions, order: list[int]) -> None:
+        self.term, self.lo = term, lo
+        ids, a, b, self.draw_w, self.at = term._sites()
+        self.order = [(s, self.at[s]) for s in order if s in self.at]
+        self.site_of: list[int] = np.repeat(np.arange(ids.size), b - a).tolist()  # per pod of the term: its site
+        self.ids = ids
+        per_pod = self._pods(np.arange(term.rows.size))
+        upto = np.concatenate(([0], np.cumsum(per_pod)))
+        self.per_pod: list[int] = per_pod.tolist()
+        self.gpus: list[int] = (upto[b] - upto[a]).tolist()
+        self.power: list[int] = self._power(np.arange(ids.size)).tolist()
+        self.routed: dict[int, bool] = {}
+
+    def _pods(self, k: np.ndarray) -> np.ndarray:
+        t, lo = self.term, self.lo
+        free = t.gpu[k] if lo.spot else np.minimum(t.gpu[k], t.gpu_worst[k])
+        out = np.maximum(free, 0)
+        if lo.span == "pod":
+            out //= lo.gpus
+        kbps = lo.egress_kbps if lo.span == "pod" else lo.egress_kbps_per_gpu
+        if kbps > 0:
+            out = np.minimum(out, np.maximum(t.uplink[k], 0) // kbps)
+        return out
+
+    def _power(self, sp: np.ndarray) -> np.ndarray:
+        t, lo = self.term, self.lo
+        sites = self.ids[sp]
+        left = t.power[sites] if lo.spot else np.minimum(t.power[sites], t.power_worst[sites])
+        w = self.draw_w[sp]
+        return np.where(w > 0, np.maximum(left, 0) // np.maximum(lo.gpus * w, 1), _BIG)
+
+    def update(self, pods: list[int], sites: list[int], link: bool) -> None:
+        """Read again the pods (term positions) and sites that changed, and every route if a span did."""
+        t, lo, g = self.term, self.lo, self.lo.gpus
+        kbps = lo.egress_kbps if lo.span == "pod" else lo.egress_kbps_per_gpu
+        for k in set(pods):  # a few at a time: one by one, as the arrays do it
+            free = int(t.gpu[k]) if lo.spot else min(int(t.gpu[k]), int(t.gpu_worst[k]))
+            new = max(free, 0) // g if lo.span == "pod" else max(free, 0)
+            if kbps > 0:
+                new = min(new, max(int(t.uplink[k]), 0) // kbps)
+            self.gpus[self.site_of[k]] += new - self.per_pod[k]
+            self.per_pod[k] = new
+        for s in set(sites):
+            j = self.at.get(s)
+            if j is not None and self.draw_w[j] > 0:
+                left = int(t.power[s]) if lo.spot else min(int(t.power[s]), int(t.power_worst[s]))
+                self.power[j] = max(left, 0) // max(g * int(self.draw_w[j]), 1)
+        if link:
+            self.routed.clear()
+
+    def most(self) -> int:
+        """The bound, as :meth:`Term.most_replicas` of the term as it stands now."""
+        lo = self.lo
+        div = 1 if lo.span == "pod" else lo.gpus
+        one = lo.anti_affinity
+        cand = []
+        for s, k in self.order:
+            m = min(int(self.gpus[k]) // div, int(self.power[k]))
+            cand.append((s, min(m, 1) if one else m))
+        if sum(m for _, m in cand) < lo.replicas:
+            return sum(m for _, m in cand)
+        total = 0
+        for s, m in cand:
+            if m > 0:
+                ok = self.routed.get(s)
+                if ok is None:
+                    ok = self.routed[s] = self.term.route(lo, s) is not False
+                if ok:
+                    total += m
+                    if total >= lo.replicas:
+                        break
+        return total
 
 
 def _route(lo: LeaseOptions, site: int, relax: Collection[str], guide: Guide | None,
