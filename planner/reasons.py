@@ -149,7 +149,8 @@ def _largest(ok: Callable[[int], bool], hi: int) -> int:
 
 def _fewer_gpus(ref: Residual, lo: LeaseOptions) -> Fix | None:
     n = _largest(lambda k: ref.fit(lease_variant(lo, gpus=k)) is not None, lo.gpus - 1)
-    return Fix(f"fits with <= {n:,} GPUs per replica", lease_variant(lo, gpus=n), ref) if n else None
+    # the bisection's last yes was this very change, fitted against ``ref``: verified
+    return Fix(f"fits with <= {n:,} GPUs per replica", lease_variant(lo, gpus=n), ref, checked=True) if n else None
 
 
 WIDER: dict[str, tuple[str, ...]] = {"pod": ("hall", "site"), "hall": ("site",), "site": ()}
@@ -161,7 +162,7 @@ def _wider_span(ref: Residual, lo: LeaseOptions) -> list[Fix]:
     for span in WIDER[lo.span]:
         v = lease_variant(lo, span=span)
         if ref.fit(v) is not None:
-            return [Fix(f"fits with span={span}", v, ref)]
+            return [Fix(f"fits with span={span}", v, ref, checked=True)]
     return []
 
 
@@ -170,7 +171,7 @@ def _span_pod(ref: Residual, lo: LeaseOptions) -> Fix | None:
     if lo.span == "pod":
         return None
     v = lease_variant(lo, span="pod")
-    return Fix("fits with span=pod", v, ref) if ref.fit(v) is not None else None
+    return Fix("fits with span=pod", v, ref, checked=True) if ref.fit(v) is not None else None
 
 
 def _less_egress(ref: Residual, lo: LeaseOptions) -> Fix | None:
@@ -183,7 +184,7 @@ def _less_egress(ref: Residual, lo: LeaseOptions) -> Fix | None:
         return None
     e = round(k * step, 3)
     return Fix(f"fits with egress <= {e:,.{0 if step == 1 else 1 if step == 0.1 else 3}f} Gbps",
-               lease_variant(lo, egress_gbps=e), ref)
+               lease_variant(lo, egress_gbps=e), ref, checked=k * step == e)  # verified by the bisection's last yes
 
 
 def _as_spot(ref: Residual, lo: LeaseOptions) -> Fix | None:
@@ -203,7 +204,7 @@ def _looser_slo(ref: Residual, lo: LeaseOptions) -> Fix | None:
         if x > slo:
             v = lease_variant(lo, slo_ms=x)
             if ref.fit(v) is not None:
-                return Fix(f"fits with SLO >= {x:.1f} ms", v, ref)
+                return Fix(f"fits with SLO >= {x:.1f} ms", v, ref, checked=True)
     return None
 
 
@@ -213,7 +214,7 @@ def _allow(ref: Residual, lo: LeaseOptions) -> list[Fix]:
         if s not in lo.placement_sites:
             v = lease_variant(lo, allow=s)
             if ref.fit(v) is not None:
-                out.append(Fix(f"allow {ref.inst.site_ids[s]}", v, ref))
+                out.append(Fix(f"allow {ref.inst.site_ids[s]}", v, ref, checked=True))
     return out
 
 
@@ -224,12 +225,12 @@ def _fewer_replicas(ref: Residual, lo: LeaseOptions) -> list[Fix]:
     if lo.anti_affinity:
         v = lease_variant(lo, anti_affinity=False)
         if ref.fit(v) is not None:
-            out.append(Fix("fits without anti-affinity", v, ref))
+            out.append(Fix("fits without anti-affinity", v, ref, checked=True))
     # the first fit places replicas one after another, so the most that fit are those it places before one fails
     n = min(len(ref.term(lo).place(lo)), lo.replicas - 1)
     v = lease_variant(lo, replicas=n)
     if n >= 1 and ref.fit(v) is not None:
-        out.append(Fix(f"fits with replicas <= {n}", v, ref))
+        out.append(Fix(f"fits with replicas <= {n}", v, ref, checked=True))
     return out
 
 
@@ -255,6 +256,7 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
         arr[idx, t] += np.where(short > 0, math.ceil(float(shown.split()[0].replace(",", "")) * scale - 1e-6), 0)
         parts.append(f"+{shown} {what} in {_weeks(lo, short > 0)}")
 
+    raised: list[int] = []  # pods whose free GPUs are raised
     for f in fams:
         if f == "gpus":  # as a level to free up to, which a pod can reach only if it has that many GPUs
             for p, want in need.get("gpu", []):
@@ -263,6 +265,7 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
                     parts.append(f"{want:,} free {lo.sku} GPUs in pod {inst.pod_ids[p]} in {_weeks(lo, short)} "
                                  f"(now {int(room.gpu[p, t][short].min()):,} at the least)")
                     room.gpu[p, t] = np.maximum(room.gpu[p, t], want)
+                    raised.append(p)
         elif f == "uplink":
             for p, x in need.get("uplink", []):
                 add(room.uplink, x, p, KBPS, lambda v: _gbps(v / 1000, up=True), f"uplink on pod {inst.pod_ids[p]}")
@@ -275,7 +278,8 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
         else:
             for e, x in need.get("link", []):
                 add(room.link, x, e, MBPS, lambda v: _gbps(v, up=True), f"on span {inst.span_ids[e]}")
-    if not parts or (room.gpu > inst.sc.pods["gpus"].to_numpy()[:, None]).any():  # no more free than it has
+    has = inst.sc.pods["gpus"].to_numpy()[raised] if raised else None
+    if not parts or (has is not None and (room.gpu[raised] > has[:, None]).any()):  # no more free than it has
         return None
     fix = Fix(" and ".join(parts), lo, room)
     return dataclasses.replace(fix, checked=True) if fix.holds() else None
@@ -303,7 +307,7 @@ def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None
     if variant is lo:
         return None
     if ref.fit(variant) is not None:
-        return Fix("fits with " + " and ".join(texts), variant, ref)
+        return Fix("fits with " + " and ".join(texts), variant, ref, checked=True)
     more = _more_capacity(ref, variant, fams)
     if more is None:
         return None

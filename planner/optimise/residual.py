@@ -64,6 +64,7 @@ class Residual:
         self.inst = inst
         self.guide = guide
         self._terms: dict[tuple[int, int, int], Term] | None = None
+        self._fits: dict[tuple[int, frozenset[str]], tuple[LeaseOptions, list[ReplicaFit] | None]] = {}
         for c in CAPACITIES:
             setattr(self, c.ledger, c.weekly(inst))
         worst = inst.pod_free_worst.size > 0
@@ -86,7 +87,7 @@ class Residual:
         (e.g. capacity added to check a fix), never applied to.
         """
         new = Residual.__new__(Residual)
-        new.inst, new.guide, new._terms = self.inst, self.guide, None
+        new.inst, new.guide, new._terms, new._fits = self.inst, self.guide, None, {}
         for name in (*(c.ledger for c in CAPACITIES), "gpu_worst", "power_worst"):
             arr = getattr(self, name)
             setattr(new, name, arr.copy() if ledgers is None or name in ledgers else arr)
@@ -97,6 +98,7 @@ class Residual:
         """Take (``sign=-1``) or give back (``sign=+1``) the capacity ``fits`` use."""
         if self._terms:
             self._terms.clear()
+        self._fits.clear()
         t = slice(lo.t0, lo.t1 + 1)
         for f in fits:
             split = len(f.parts) > 1
@@ -148,8 +150,10 @@ class Residual:
         """A block in which fits reuse their :class:`Term` (one per lease term and pods) instead of making it anew.
 
         Many fits of one lease (its variants, relaxations and fixes) then read the
-        residual once. Inside the block the residual may change only through
-        :meth:`apply` (which drops the terms); a copy does not reuse them.
+        residual once, and a lease (the same object, which must not change meanwhile)
+        fitted again with the same relaxations gets the answer it had. Inside the block
+        the residual may change only through :meth:`apply` (which drops the terms and the
+        answers); a copy does not reuse them.
 
         Examples
         --------
@@ -169,6 +173,7 @@ class Residual:
         finally:
             if outer is None:
                 self._terms = None
+                self._fits.clear()
 
     def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | Literal[False] | None:
         """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
@@ -200,7 +205,13 @@ class Residual:
             sites = _candidate_sites(lo, relax)
             order = _site_order(self.inst, self.guide, lo, sites)
             return Term(self, lo, sites).fit(lo, relax, scratch=True, sites=order)
-        return self.term(lo).fit(lo, relax)
+        key = (id(lo), frozenset(relax))  # the same lease (object) fitted again: the answer it had
+        seen = self._fits.get(key)
+        if seen is not None and seen[0] is lo:
+            return None if seen[1] is None else list(seen[1])
+        got = self.term(lo).fit(lo, relax)
+        self._fits[key] = (lo, got)
+        return None if got is None else list(got)
 
 
 _BIG = np.iinfo(np.int64).max // 4
@@ -411,6 +422,25 @@ class Term:
         np.cumsum(np.clip(cap, 0, None), out=cap_upto[1:])
         return Rooms(free, room, whole, whole_upto, up_cap, cap, cap_upto)
 
+    def _rooms_after(self, lo: LeaseOptions, relax: Collection[str], rooms: Rooms, took: ReplicaFit) -> Rooms:
+        """:meth:`rooms` once ``took`` was taken (:meth:`take`) from the term ``rooms`` was made of.
+
+        A replica whole in one pod of a span=pod lease changes that pod's entries only;
+        anything else is made anew.
+        """
+        if lo.span != "pod" or len(took.parts) != 1:
+            return self.rooms(lo, relax)
+        k = self.local(took.parts[0][0])
+        if "gpus" not in relax:
+            rooms.free[k] = self.gpu[k] if lo.spot else min(self.gpu[k], self.gpu_worst[k])
+        if "uplink" not in relax:
+            rooms.room[k] = self.uplink[k]
+        if rooms.whole[k] and not (rooms.free[k] >= lo.gpus and rooms.room[k] >= self.inst.uplink_kbps(
+                lo, lo.gpus, split=False)):
+            rooms.whole[k] = False
+            rooms.whole_upto[k + 1 :] -= 1
+        return rooms
+
     def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = (), rooms: Rooms | None = None
                     ) -> ReplicaFit | None:
         """Fit one replica at ``site``, or ``None``.
@@ -607,9 +637,11 @@ class Term:
         assert self.only is None or self.only.issuperset(order), "a term of some sites fits only at those"
         work = self if scratch or lo.replicas == 1 else self.copy()
         fits: list[ReplicaFit] = []
+        rooms = work.rooms(lo, relax)
         for _ in range(lo.replicas):
             used = {f.site for f in fits}
-            rooms = work.rooms(lo, relax)
+            if fits:  # what the last replica took: whole in one pod, only that pod's room changes
+                rooms = work._rooms_after(lo, relax, rooms, fits[-1])
             got = None
             for s in order:
                 if lo.anti_affinity and "anti_affinity" not in relax and s in used:
