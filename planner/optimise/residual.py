@@ -638,23 +638,52 @@ class Term:
         work = self if scratch or lo.replicas == 1 else self.copy()
         fits: list[ReplicaFit] = []
         rooms = work.rooms(lo, relax)
-        for _ in range(lo.replicas):
+        one = lo.anti_affinity and "anti_affinity" not in relax
+        while len(fits) < lo.replicas:
             used = {f.site for f in fits}
             if fits:  # what the last replica took: whole in one pod, only that pod's room changes
                 rooms = work._rooms_after(lo, relax, rooms, fits[-1])
             got = None
             for s in order:
-                if lo.anti_affinity and "anti_affinity" not in relax and s in used:
+                if one and s in used:
                     continue
                 got = work.fit_replica(lo, s, relax, rooms)
                 if got is not None:
                     break
             if got is None:
                 break
-            fits.append(got)
-            if lo.replicas > 1:  # later replicas see this one's load
-                work.take(lo, [got])
+            if lo.replicas == 1:
+                return [got]
+            same = 1 if one else work._repeats(lo, relax, rooms, got, lo.replicas - len(fits))
+            fits += [got] * same
+            work.take(lo, [got] * same)  # later replicas see these ones' load
         return fits
+
+    def _repeats(self, lo: LeaseOptions, relax: Collection[str], rooms: Rooms, got: ReplicaFit, most: int) -> int:
+        """How many replicas in a row, up to ``most``, the first fit places just as ``got`` (``got`` itself counted).
+
+        Only for a whole replica of a span=pod lease, which the first fit keeps putting in
+        the same pod over the same route while they have room: a site tried before ``got``'s
+        had no room and has no more after it, the pod stays the one chosen (its free GPUs
+        only fall), and the route the fastest with room while it has room. Otherwise 1.
+        """
+        if lo.span != "pod" or len(got.parts) != 1 or "gpus" in relax or most <= 1:
+            return 1 if most >= 1 else 0
+        pod, g = got.parts[0]
+        k = self.local(pod)
+        n = int(rooms.free[k]) // g
+        need = self.inst.uplink_kbps(lo, g, split=False)
+        if "uplink" not in relax and need > 0:
+            n = min(n, int(rooms.room[k]) // need)
+        if "power" not in relax:
+            left = int(self.power[got.site]) if lo.spot else min(int(self.power[got.site]),
+                                                                 int(self.power_worst[got.site]))
+            first = self.rows[self.seg[got.site][0]]  # the check reads the site's first pod's draw
+            step, check = g * int(self.inst.pod_w_per_gpu[pod]), g * int(self.inst.pod_w_per_gpu[first])
+            n = min(n, (left - check) // step + 1 if step > 0 else n)
+        if got.path is not None and lo.egress_mbps > 0 and "dci" not in relax:
+            n = min(n, int(self.link[got.path.span_idx].min()) // lo.egress_mbps)
+        return max(1, min(n, most))
 
 _LEDGERS = ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")
 _POD_LEDGERS = frozenset({"gpu", "gpu_worst", "uplink"})
