@@ -666,6 +666,8 @@ class Holdings:
         keep = (weeks > 0) & ((gpus > 0) | ((links > 0) & self.routed))
         score = -(gpus + links * self.egress_gbps) * weeks
         idx = np.flatnonzero(keep)
+        if limit is not None and idx.size > limit:  # only those scoring at most the limit-th score can come first
+            idx = idx[score[idx] <= np.partition(score[idx], limit - 1)[limit - 1]]
         order = idx[np.lexsort((idx, score[idx]))]  # ids are sorted: position breaks ties as the id would
         return [self.ids[i] for i in order[:limit].tolist()]
 
@@ -880,20 +882,26 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
         base = Residual.after(inst, {lid: fits for lid, (_, fits) in every.items() if lid in internal})
     placed = {by_id[lid].group: v for lid, v in every.items() if lid not in internal}  # a lease's own id names it
     holdings = Holdings.of(placed)
-    work = res.copy()  # crowders take leases out and put them back; the caller's residual stays as it is
+    work = res.copy()  # the caller's residual stays as it is
     rows = []
-    for opts in missing:
-        lo = opts[0]
-        if explain and len(opts) > 1:
-            rows.append(explain_window(inst, opts, work, base, placed, holdings))
-        elif explain:
-            rows.append(explain_lease(inst, lo, work, base, placed, holdings))
-        else:
-            rows.append({"lease": lo.group, "priority": "lease", "sku": lo.sku, "gpus": lo.gpus,
-                         "replicas": lo.replicas, "start_week": lo.t0 + 1, "end_week": lo.t1 + 1,
-                         "revenue_usd": lo.revenue_usd, "family": "", "reason": "not explained (explain=False)",
-                         "fix": "", "crowded_out_by": ()})
+    with work.fixed(), base.fixed():  # neither changes while the leases are explained: terms read a table
+        for opts in missing:
+            rows.append(_row(inst, opts, work, base, placed, holdings, explain=explain))
     return pd.DataFrame(rows, columns=UNPLACED_COLUMNS)
+
+
+def _row(inst: Instance, opts: list[LeaseOptions], work: Residual, base: Residual,
+         placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]], holdings: Holdings, *, explain: bool
+         ) -> dict[str, object]:
+    """The ``unplaced`` row of one left-out lease (its options)."""
+    lo = opts[0]
+    if explain and len(opts) > 1:
+        return explain_window(inst, opts, work, base, placed, holdings)
+    if explain:
+        return explain_lease(inst, lo, work, base, placed, holdings)
+    return {"lease": lo.group, "priority": "lease", "sku": lo.sku, "gpus": lo.gpus, "replicas": lo.replicas,
+            "start_week": lo.t0 + 1, "end_week": lo.t1 + 1, "revenue_usd": lo.revenue_usd, "family": "",
+            "reason": "not explained (explain=False)", "fix": "", "crowded_out_by": ()}
 
 
 def internal_failure_reasons(inst: Instance, leases: list[str]) -> list[str]:

@@ -23,7 +23,15 @@ from planner.generate import generate
 from planner.optimise.families import FAMILIES
 from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.instance import Instance, LeaseOptions, PathOption, build_instance, lease_groups
-from planner.optimise.residual import Freed, Load, ReplicaBound, ReplicaFit, Residual, fits_from_placements
+from planner.optimise.residual import (
+    Freed,
+    Load,
+    RangeMin,
+    ReplicaBound,
+    ReplicaFit,
+    Residual,
+    fits_from_placements,
+)
 from planner.reasons import _MAX_CROWDERS, _MAX_SET, _MAX_TRIES, Holdings, crowders, lease_variant
 
 BIG = np.iinfo(np.int64).max // 4
@@ -363,3 +371,23 @@ def test_a_lease_fitted_again_after_the_residual_changed_is_fitted_anew(book: tu
                 trial.apply(*placed[lid])
             assert trial.fit(lo) is None
     assert changed > 0
+
+
+def test_a_fixed_residual_reads_each_least_room_from_its_table(book: tuple) -> None:
+    """Terms made inside ``fixed`` (range-minimum tables) equal terms read week by week, for any weeks."""
+    inst, res, base, placed = book
+    rng = random.Random(9)
+    weeks = res.gpu.shape[1]
+    table = RangeMin(res)
+    for _ in range(200):
+        t0 = rng.randrange(weeks)
+        t1 = rng.randrange(t0, weeks)
+        for k in _LEDGERS:
+            assert np.array_equal(table.mins(k, t0, t1), getattr(res, k)[:, t0 : t1 + 1].min(axis=1)), (k, t0, t1)
+    los = _left_out(inst, placed)[:100]
+    plain = [{k: getattr(r.term(lo), k) for k in _LEDGERS} for lo in los for r in (res, base)]
+    with res.fixed(), base.fixed():
+        fixed = [{k: getattr(r.term(lo), k) for k in _LEDGERS} for lo in los for r in (res, base)]
+    for a, b in zip(plain, fixed, strict=True):
+        assert all(np.array_equal(a[k], b[k]) for k in _LEDGERS)
+    assert res._table is None and base._table is None  # the tables go with the block

@@ -19,7 +19,8 @@ import pandas as pd
 from planner.optimise.families import CAPACITIES
 from planner.optimise.instance import Instance, LeaseOptions, PathOption
 
-__all__ = ["Freed", "Guide", "Load", "ReplicaBound", "ReplicaFit", "Residual", "Rooms", "Term", "fits_from_placements"]
+__all__ = ["Freed", "Guide", "Load", "RangeMin", "ReplicaBound", "ReplicaFit", "Residual", "Rooms", "Term",
+           "fits_from_placements"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Residual:
         self.guide = guide
         self._terms: dict[tuple[int, int, int], Term] | None = None
         self._fits: dict[tuple[int, frozenset[str]], tuple[LeaseOptions, list[ReplicaFit] | None]] = {}
+        self._table: RangeMin | None = None
         for c in CAPACITIES:
             setattr(self, c.ledger, c.weekly(inst))
         worst = inst.pod_free_worst.size > 0
@@ -87,7 +89,7 @@ class Residual:
         (e.g. capacity added to check a fix), never applied to.
         """
         new = Residual.__new__(Residual)
-        new.inst, new.guide, new._terms, new._fits = self.inst, self.guide, None, {}
+        new.inst, new.guide, new._terms, new._fits, new._table = self.inst, self.guide, None, {}, None
         for name in (*(c.ledger for c in CAPACITIES), "gpu_worst", "power_worst"):
             arr = getattr(self, name)
             setattr(new, name, arr.copy() if ledgers is None or name in ledgers else arr)
@@ -99,6 +101,7 @@ class Residual:
         if self._terms:
             self._terms.clear()
         self._fits.clear()
+        self._table = None
         t = slice(lo.t0, lo.t1 + 1)
         for f in fits:
             split = len(f.parts) > 1
@@ -175,6 +178,20 @@ class Residual:
                 self._terms = None
                 self._fits.clear()
 
+    @contextmanager
+    def fixed(self) -> Iterator[Residual]:
+        """A block in which the residual does not change: terms read each thing's least room over their weeks
+        from a table made once per ledger (:class:`RangeMin`) instead of from every week.
+
+        For many terms of one residual (the reasons of every left-out lease). :meth:`apply`
+        drops the table; nothing else may change the residual inside the block.
+        """
+        self._table = RangeMin(self)
+        try:
+            yield self
+        finally:
+            self._table = None
+
     def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | Literal[False] | None:
         """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
         t = slice(lo.t0, lo.t1 + 1)
@@ -212,6 +229,35 @@ class Residual:
         got = self.term(lo).fit(lo, relax)
         self._fits[key] = (lo, got)
         return None if got is None else list(got)
+
+
+class RangeMin:
+    """The least room of every thing of a residual over any run of weeks, from a sparse table per ledger.
+
+    Level ``k`` of a ledger holds, per thing and week, the least room of the ``2**k`` weeks
+    from that week; the least over weeks ``t0..t1`` is the lesser of two entries of the
+    level whose run fits in them. Made per ledger when first read; the residual must not
+    change meanwhile (:meth:`Residual.fixed`).
+    """
+
+    def __init__(self, res: Residual) -> None:
+        self.res = res
+        self.levels: dict[str, list[np.ndarray]] = {}
+
+    def mins(self, ledger: str, t0: int, t1: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Per thing (``rows`` of the ledger, or all), its least room in weeks ``t0`` to ``t1`` (inclusive)."""
+        levels = self.levels.get(ledger)
+        if levels is None:
+            levels = self.levels[ledger] = [getattr(self.res, ledger)]
+        k = (t1 - t0 + 1).bit_length() - 1
+        while len(levels) <= k:
+            last, h = levels[-1], 1 << (len(levels) - 1)
+            levels.append(np.minimum(last[:, :-h], last[:, h:]))
+        lv = levels[k]
+        b = t1 - (1 << k) + 1
+        if rows is None:
+            return np.minimum(lv[:, t0], lv[:, b])
+        return np.minimum(lv[rows, t0], lv[rows, b])
 
 
 _BIG = np.iinfo(np.int64).max // 4
@@ -325,13 +371,23 @@ class Term:
                 rows += ps
         self.rows = np.array(rows, dtype=np.int64)
         t = slice(lo.t0, lo.t1 + 1)
-        self.gpu = res.gpu[self.rows, t].min(axis=1)
-        self.gpu_worst = res.gpu_worst[self.rows, t].min(axis=1)
-        self.uplink = res.uplink[self.rows, t].min(axis=1)
-        self.power = res.power[:, t].min(axis=1)
-        self.power_worst = res.power_worst[:, t].min(axis=1)
-        self.link = res.link[:, t].min(axis=1)
-        self.agg = res.agg[:, t].min(axis=1)
+        table = res._table
+        if table is not None:  # the residual is fixed: two reads of a range-minimum table per thing
+            self.gpu = table.mins("gpu", lo.t0, lo.t1, self.rows)
+            self.gpu_worst = table.mins("gpu_worst", lo.t0, lo.t1, self.rows)
+            self.uplink = table.mins("uplink", lo.t0, lo.t1, self.rows)
+            self.power = table.mins("power", lo.t0, lo.t1)
+            self.power_worst = table.mins("power_worst", lo.t0, lo.t1)
+            self.link = table.mins("link", lo.t0, lo.t1)
+            self.agg = table.mins("agg", lo.t0, lo.t1)
+        else:
+            self.gpu = res.gpu[self.rows, t].min(axis=1)
+            self.gpu_worst = res.gpu_worst[self.rows, t].min(axis=1)
+            self.uplink = res.uplink[self.rows, t].min(axis=1)
+            self.power = res.power[:, t].min(axis=1)
+            self.power_worst = res.power_worst[:, t].min(axis=1)
+            self.link = res.link[:, t].min(axis=1)
+            self.agg = res.agg[:, t].min(axis=1)
         self.hall = self.inst.pod_hall[self.rows]
         self._preempt: np.ndarray | None = None
         self._local: np.ndarray | None = None
