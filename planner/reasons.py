@@ -247,14 +247,17 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
             for k, v in Load.of(inst, lo, relaxed).rows.items()}
     room = ref.copy(ledgers=[by_family(Family(f)).ledger for f in fams])  # only what is added to is copied
     parts = []
+    added: list[tuple[str, int]] = []  # (ledger, thing) of every row added to
 
-    def add(arr: np.ndarray, load: int, idx: int, scale: float, text: Callable[[float], str], what: str) -> None:
+    def add(ledger: str, load: int, idx: int, scale: float, text: Callable[[float], str], what: str) -> None:
+        arr = getattr(room, ledger)
         short = np.clip(load - arr[idx, t], 0, None)
         if short.max() <= 0:
             return
         shown = text(float(short.max()))  # rounded up; the amount added is the amount shown
         arr[idx, t] += np.where(short > 0, math.ceil(float(shown.split()[0].replace(",", "")) * scale - 1e-6), 0)
         parts.append(f"+{shown} {what} in {_weeks(lo, short > 0)}")
+        added.append((ledger, idx))
 
     raised: list[int] = []  # pods whose free GPUs are raised
     for f in fams:
@@ -266,23 +269,33 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
                                  f"(now {int(room.gpu[p, t][short].min()):,} at the least)")
                     room.gpu[p, t] = np.maximum(room.gpu[p, t], want)
                     raised.append(p)
+                    added.append(("gpu", p))
         elif f == "uplink":
             for p, x in need.get("uplink", []):
-                add(room.uplink, x, p, KBPS, lambda v: _gbps(v / 1000, up=True), f"uplink on pod {inst.pod_ids[p]}")
+                add("uplink", x, p, KBPS, lambda v: _gbps(v / 1000, up=True), f"uplink on pod {inst.pod_ids[p]}")
         elif f == "power":
             for s, x in need.get("power", []):
-                add(room.power, x, s, 1e6, lambda v: _mw(v, up=True), f"at {inst.site_ids[s]}")
+                add("power", x, s, 1e6, lambda v: _mw(v, up=True), f"at {inst.site_ids[s]}")
         elif f == "aggregation":
             for h, x in need.get("agg", []):
-                add(room.agg, x, h, KBPS, lambda v: _gbps(v / 1000, up=True), f"aggregation in hall {inst.hall_ids[h]}")
+                add("agg", x, h, KBPS, lambda v: _gbps(v / 1000, up=True), f"aggregation in hall {inst.hall_ids[h]}")
         else:
             for e, x in need.get("link", []):
-                add(room.link, x, e, MBPS, lambda v: _gbps(v, up=True), f"on span {inst.span_ids[e]}")
+                add("link", x, e, MBPS, lambda v: _gbps(v, up=True), f"on span {inst.span_ids[e]}")
     has = inst.sc.pods["gpus"].to_numpy()[raised] if raised else None
     if not parts or (has is not None and (room.gpu[raised] > has[:, None]).any()):  # no more free than it has
         return None
-    fix = Fix(" and ".join(parts), lo, room)
-    return dataclasses.replace(fix, checked=True) if fix.holds() else None
+    # the re-fit against ``room``: its term is ``ref``'s with the rows added to read again
+    term = ref.term(lo).copy()
+    local = term.positions()
+    for ledger, x in added:
+        least = getattr(room, ledger)[x, t].min()
+        if ledger in ("gpu", "uplink"):  # per pod: its position among the term's pods, if one of them
+            if local[x] >= 0:
+                getattr(term, ledger)[local[x]] = least
+        else:
+            getattr(term, ledger)[x] = least
+    return Fix(" and ".join(parts), lo, room, checked=True) if term.fit(lo, scratch=True) is not None else None
 
 
 def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None:

@@ -32,7 +32,16 @@ from planner.optimise.residual import (
     Residual,
     fits_from_placements,
 )
-from planner.reasons import _MAX_CROWDERS, _MAX_SET, _MAX_TRIES, Holdings, crowders, lease_variant
+from planner.reasons import (
+    _MAX_CROWDERS,
+    _MAX_SET,
+    _MAX_TRIES,
+    Holdings,
+    _blocking,
+    crowders,
+    lease_variant,
+    verified_fixes,
+)
 
 BIG = np.iinfo(np.int64).max // 4
 
@@ -391,3 +400,21 @@ def test_a_fixed_residual_reads_each_least_room_from_its_table(book: tuple) -> N
     for a, b in zip(plain, fixed, strict=True):
         assert all(np.array_equal(a[k], b[k]) for k in _LEDGERS)
     assert res._table is None and base._table is None  # the tables go with the block
+
+
+def test_every_fix_offered_holds_when_fitted_again_against_its_own_room(book: tuple) -> None:
+    """Fixes are marked checked where they were fitted while found (the capacity fix against a term of its room):
+    each must fit when fitted afresh, the plain way, against the residual it names."""
+    inst, res, base, placed = book
+    seen = capacity = 0
+    for lo in _left_out(inst, placed)[:120]:
+        for r in (res, base):
+            if r.fit(lo) is not None:
+                continue
+            with r.reusing_terms(), r.fixed():
+                fixes = verified_fixes(r, lo, _blocking(r, lo)[0])
+            for fix in fixes:
+                assert plain_fit(fix.room, fix.lease) is not None, (lo.lease, fix.text)
+                seen += 1
+                capacity += fix.room is not r
+    assert seen > 100 and capacity > 20
