@@ -743,7 +743,8 @@ class Term:
 
 _LEDGERS = ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")
 _POD_LEDGERS = frozenset({"gpu", "gpu_worst", "uplink"})
-_POD_CODES = np.array([_LEDGERS.index(x) for x in sorted(_POD_LEDGERS)], dtype=np.int64)
+_N_POD_LEDGERS = len(_POD_LEDGERS)
+assert set(_LEDGERS[:_N_POD_LEDGERS]) == _POD_LEDGERS, "the pod ledgers come first"
 
 
 class Freed:
@@ -776,7 +777,7 @@ class Freed:
         things = np.concatenate([f[1] for f in flat]) if flat else np.zeros(0, dtype=np.int64)
         amounts = np.concatenate([f[2] for f in flat]) if flat else np.zeros(0, dtype=np.int64)
         owner = np.repeat(np.arange(len(mine)), [f[0].size for f in flat]) if flat else codes
-        pod = np.isin(codes, _POD_CODES)
+        pod = codes < _N_POD_LEDGERS  # the pod ledgers come first in _LEDGERS
         keep = ~pod | (local[np.where(pod, things, 0)] >= 0)  # only the term's own pods
         codes, things, amounts, owner = codes[keep], things[keep], amounts[keep], owner[keep]
         # one block row per (ledger, thing) the loads touch: its weeks through the term
@@ -784,19 +785,19 @@ class Freed:
         n = key.size
         self._ledger = key >> 40  # per row: its ledger (position in _LEDGERS) and its thing (term position for pods)
         thing = key & ((1 << 40) - 1)
-        self._where = np.where(np.isin(self._ledger, _POD_CODES), local[np.where(np.isin(self._ledger, _POD_CODES),
-                                                                                  thing, 0)], thing)
+        per_pod = self._ledger < _N_POD_LEDGERS
+        self._where = np.where(per_pod, local[np.where(per_pod, thing, 0)], thing)
         self.block = np.zeros((n, weeks), dtype=np.int64)
         for c in np.unique(self._ledger).tolist():
             at = np.flatnonzero(self._ledger == c)
             self.block[at] = getattr(res, _LEDGERS[c])[thing[at], t0 : t1 + 1]
         self.cells: list[tuple[np.ndarray, np.ndarray, int, int]] = [  # per load: rows, amounts, weeks a:b
             (np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.int64), 0, 0) for _ in loads]
-        order = np.argsort(owner, kind="stable")
-        ends = np.searchsorted(owner[order], np.arange(len(mine) + 1))
+        ends = np.searchsorted(owner, np.arange(len(mine) + 1)).tolist()  # owners come in order
+        rows_of, amounts_of = row.astype(np.int64), amounts[:, None]
         for j, k in enumerate(mine):
-            ld, sel = loads[k], order[ends[j] : ends[j + 1]]
-            self.cells[k] = (row[sel], amounts[sel][:, None], max(ld.t0, t0) - t0, min(ld.t1, t1) - t0 + 1)
+            ld, e0, e1 = loads[k], ends[j], ends[j + 1]
+            self.cells[k] = (rows_of[e0:e1], amounts_of[e0:e1], max(ld.t0, t0) - t0, min(ld.t1, t1) - t0 + 1)
         self.mins = self.block.min(axis=1) if weeks > 0 else np.zeros(0, dtype=np.int64)
         """Per row of the block, its least room through the term as the block stands: the term's own value."""
         self.cur = term.copy()
