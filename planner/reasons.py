@@ -21,6 +21,7 @@ capacity additions joined by ``" and "``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable, Collection, Mapping
@@ -96,7 +97,7 @@ def lease_variant(lo: LeaseOptions, *, gpus: int | None = None, egress_gbps: flo
     LeaseOptions
         Fitting it with :meth:`planner.optimise.residual.Residual.fit` tests the lease so changed.
     """
-    new = dataclasses.replace(lo)
+    new = copy.copy(lo)  # shallow, as dataclasses.replace(lo) is: the pods and paths are shared
     if gpus is not None:
         new.gpus = gpus
     if egress_gbps is not None:
