@@ -752,9 +752,11 @@ class Freed:
 
     Every week of the term of each thing the candidate ``loads`` touch is copied from the
     residual once; giving a load back adds it to those weeks (where its own term
-    overlaps), taking it again subtracts it, and :meth:`term` takes the minima anew.
-    The result is the term of the residual after :meth:`Residual.apply` with
+    overlaps), taking it again subtracts it, and the least room of the things it touches
+    is read again into :attr:`cur` (:meth:`give` says whether any moved, :meth:`changes`
+    which). :meth:`term` is then the term of the residual after :meth:`Residual.apply` with
     ``sign=+1`` of each load given back, while the residual itself is never changed.
+    :meth:`alone` reads what each load given back alone would change, all at once.
 
     Parameters
     ----------
