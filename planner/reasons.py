@@ -32,8 +32,9 @@ import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
 from planner.optimise.families import CAPACITIES, FAMILIES, Family, by_family
+from planner.optimise.freed import Freed, ReplicaBound
 from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups
-from planner.optimise.residual import Freed, Load, ReplicaBound, ReplicaFit, Residual, fits_from_placements
+from planner.optimise.residual import Load, ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.weeks import weeks_text
 

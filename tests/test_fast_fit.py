@@ -1,7 +1,7 @@
 """The fast first fit and crowder search give exactly what the straightforward ones give.
 
 :class:`~planner.optimise.residual.Term` fits a lease against the least room left
-through its term, and :class:`~planner.optimise.residual.Freed` gives placed leases'
+through its term, and :class:`~planner.optimise.freed.Freed` gives placed leases'
 room back without changing the residual. Here each is checked against the plain
 method it replaces, written out below as it read before: the first fit read week by
 week from the residual, applying each replica and taking it back; a crowder was
@@ -21,17 +21,10 @@ import pytest
 import planner
 from planner.generate import generate
 from planner.optimise.families import FAMILIES
+from planner.optimise.freed import Freed, ReplicaBound
 from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.instance import Instance, LeaseOptions, PathOption, build_instance, lease_groups
-from planner.optimise.residual import (
-    Freed,
-    Load,
-    RangeMin,
-    ReplicaBound,
-    ReplicaFit,
-    Residual,
-    fits_from_placements,
-)
+from planner.optimise.residual import Load, RangeMin, ReplicaFit, Residual, fits_from_placements
 from planner.reasons import (
     _MAX_CROWDERS,
     _MAX_SET,
