@@ -21,6 +21,7 @@ capacity additions joined by ``" and "``).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Callable, Collection, Mapping
@@ -31,8 +32,9 @@ import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
 from planner.optimise.families import CAPACITIES, FAMILIES, Family, by_family
+from planner.optimise.freed import Freed, ReplicaBound
 from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups
-from planner.optimise.residual import Freed, Load, ReplicaFit, Residual, fits_from_placements
+from planner.optimise.residual import Load, ReplicaFit, Residual, fits_from_placements
 from planner.plan import UNPLACED_COLUMNS
 from planner.weeks import weeks_text
 
@@ -96,7 +98,7 @@ def lease_variant(lo: LeaseOptions, *, gpus: int | None = None, egress_gbps: flo
     LeaseOptions
         Fitting it with :meth:`planner.optimise.residual.Residual.fit` tests the lease so changed.
     """
-    new = dataclasses.replace(lo)
+    new = copy.copy(lo)  # shallow, as dataclasses.replace(lo) is: the pods and paths are shared
     if gpus is not None:
         new.gpus = gpus
     if egress_gbps is not None:
@@ -149,7 +151,8 @@ def _largest(ok: Callable[[int], bool], hi: int) -> int:
 
 def _fewer_gpus(ref: Residual, lo: LeaseOptions) -> Fix | None:
     n = _largest(lambda k: ref.fit(lease_variant(lo, gpus=k)) is not None, lo.gpus - 1)
-    return Fix(f"fits with <= {n:,} GPUs per replica", lease_variant(lo, gpus=n), ref) if n else None
+    # the bisection's last yes was this very change, fitted against ``ref``: verified
+    return Fix(f"fits with <= {n:,} GPUs per replica", lease_variant(lo, gpus=n), ref, checked=True) if n else None
 
 
 WIDER: dict[str, tuple[str, ...]] = {"pod": ("hall", "site"), "hall": ("site",), "site": ()}
@@ -161,7 +164,7 @@ def _wider_span(ref: Residual, lo: LeaseOptions) -> list[Fix]:
     for span in WIDER[lo.span]:
         v = lease_variant(lo, span=span)
         if ref.fit(v) is not None:
-            return [Fix(f"fits with span={span}", v, ref)]
+            return [Fix(f"fits with span={span}", v, ref, checked=True)]
     return []
 
 
@@ -170,7 +173,7 @@ def _span_pod(ref: Residual, lo: LeaseOptions) -> Fix | None:
     if lo.span == "pod":
         return None
     v = lease_variant(lo, span="pod")
-    return Fix("fits with span=pod", v, ref) if ref.fit(v) is not None else None
+    return Fix("fits with span=pod", v, ref, checked=True) if ref.fit(v) is not None else None
 
 
 def _less_egress(ref: Residual, lo: LeaseOptions) -> Fix | None:
@@ -183,7 +186,7 @@ def _less_egress(ref: Residual, lo: LeaseOptions) -> Fix | None:
         return None
     e = round(k * step, 3)
     return Fix(f"fits with egress <= {e:,.{0 if step == 1 else 1 if step == 0.1 else 3}f} Gbps",
-               lease_variant(lo, egress_gbps=e), ref)
+               lease_variant(lo, egress_gbps=e), ref, checked=k * step == e)  # verified by the bisection's last yes
 
 
 def _as_spot(ref: Residual, lo: LeaseOptions) -> Fix | None:
@@ -203,7 +206,7 @@ def _looser_slo(ref: Residual, lo: LeaseOptions) -> Fix | None:
         if x > slo:
             v = lease_variant(lo, slo_ms=x)
             if ref.fit(v) is not None:
-                return Fix(f"fits with SLO >= {x:.1f} ms", v, ref)
+                return Fix(f"fits with SLO >= {x:.1f} ms", v, ref, checked=True)
     return None
 
 
@@ -213,7 +216,7 @@ def _allow(ref: Residual, lo: LeaseOptions) -> list[Fix]:
         if s not in lo.placement_sites:
             v = lease_variant(lo, allow=s)
             if ref.fit(v) is not None:
-                out.append(Fix(f"allow {ref.inst.site_ids[s]}", v, ref))
+                out.append(Fix(f"allow {ref.inst.site_ids[s]}", v, ref, checked=True))
     return out
 
 
@@ -224,12 +227,12 @@ def _fewer_replicas(ref: Residual, lo: LeaseOptions) -> list[Fix]:
     if lo.anti_affinity:
         v = lease_variant(lo, anti_affinity=False)
         if ref.fit(v) is not None:
-            out.append(Fix("fits without anti-affinity", v, ref))
+            out.append(Fix("fits without anti-affinity", v, ref, checked=True))
     # the first fit places replicas one after another, so the most that fit are those it places before one fails
     n = min(len(ref.term(lo).place(lo)), lo.replicas - 1)
     v = lease_variant(lo, replicas=n)
     if n >= 1 and ref.fit(v) is not None:
-        out.append(Fix(f"fits with replicas <= {n}", v, ref))
+        out.append(Fix(f"fits with replicas <= {n}", v, ref, checked=True))
     return out
 
 
@@ -246,15 +249,19 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
             for k, v in Load.of(inst, lo, relaxed).rows.items()}
     room = ref.copy(ledgers=[by_family(Family(f)).ledger for f in fams])  # only what is added to is copied
     parts = []
+    added: list[tuple[str, int]] = []  # (ledger, thing) of every row added to
 
-    def add(arr: np.ndarray, load: int, idx: int, scale: float, text: Callable[[float], str], what: str) -> None:
+    def add(ledger: str, load: int, idx: int, scale: float, text: Callable[[float], str], what: str) -> None:
+        arr = getattr(room, ledger)
         short = np.clip(load - arr[idx, t], 0, None)
         if short.max() <= 0:
             return
         shown = text(float(short.max()))  # rounded up; the amount added is the amount shown
         arr[idx, t] += np.where(short > 0, math.ceil(float(shown.split()[0].replace(",", "")) * scale - 1e-6), 0)
         parts.append(f"+{shown} {what} in {_weeks(lo, short > 0)}")
+        added.append((ledger, idx))
 
+    raised: list[int] = []  # pods whose free GPUs are raised
     for f in fams:
         if f == "gpus":  # as a level to free up to, which a pod can reach only if it has that many GPUs
             for p, want in need.get("gpu", []):
@@ -263,22 +270,34 @@ def _more_capacity(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fi
                     parts.append(f"{want:,} free {lo.sku} GPUs in pod {inst.pod_ids[p]} in {_weeks(lo, short)} "
                                  f"(now {int(room.gpu[p, t][short].min()):,} at the least)")
                     room.gpu[p, t] = np.maximum(room.gpu[p, t], want)
+                    raised.append(p)
+                    added.append(("gpu", p))
         elif f == "uplink":
             for p, x in need.get("uplink", []):
-                add(room.uplink, x, p, KBPS, lambda v: _gbps(v / 1000, up=True), f"uplink on pod {inst.pod_ids[p]}")
+                add("uplink", x, p, KBPS, lambda v: _gbps(v / 1000, up=True), f"uplink on pod {inst.pod_ids[p]}")
         elif f == "power":
             for s, x in need.get("power", []):
-                add(room.power, x, s, 1e6, lambda v: _mw(v, up=True), f"at {inst.site_ids[s]}")
+                add("power", x, s, 1e6, lambda v: _mw(v, up=True), f"at {inst.site_ids[s]}")
         elif f == "aggregation":
             for h, x in need.get("agg", []):
-                add(room.agg, x, h, KBPS, lambda v: _gbps(v / 1000, up=True), f"aggregation in hall {inst.hall_ids[h]}")
+                add("agg", x, h, KBPS, lambda v: _gbps(v / 1000, up=True), f"aggregation in hall {inst.hall_ids[h]}")
         else:
             for e, x in need.get("link", []):
-                add(room.link, x, e, MBPS, lambda v: _gbps(v, up=True), f"on span {inst.span_ids[e]}")
-    if not parts or (room.gpu > inst.sc.pods["gpus"].to_numpy()[:, None]).any():  # no more free than it has
+                add("link", x, e, MBPS, lambda v: _gbps(v, up=True), f"on span {inst.span_ids[e]}")
+    has = inst.sc.pods["gpus"].to_numpy()[raised] if raised else None
+    if not parts or (has is not None and (room.gpu[raised] > has[:, None]).any()):  # no more free than it has
         return None
-    fix = Fix(" and ".join(parts), lo, room)
-    return dataclasses.replace(fix, checked=True) if fix.holds() else None
+    # the re-fit against ``room``: its term is ``ref``'s with the rows added to read again
+    term = ref.term(lo).copy()
+    local = term.positions()
+    for ledger, x in added:
+        least = getattr(room, ledger)[x, t].min()
+        if ledger in ("gpu", "uplink"):  # per pod: its position among the term's pods, if one of them
+            if local[x] >= 0:
+                getattr(term, ledger)[local[x]] = least
+        else:
+            getattr(term, ledger)[x] = least
+    return Fix(" and ".join(parts), lo, room, checked=True) if term.fit(lo, scratch=True) is not None else None
 
 
 def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None:
@@ -303,7 +322,7 @@ def _joint(ref: Residual, lo: LeaseOptions, fams: Collection[str]) -> Fix | None
     if variant is lo:
         return None
     if ref.fit(variant) is not None:
-        return Fix("fits with " + " and ".join(texts), variant, ref)
+        return Fix("fits with " + " and ".join(texts), variant, ref, checked=True)
     more = _more_capacity(ref, variant, fams)
     if more is None:
         return None
@@ -662,13 +681,15 @@ class Holdings:
         keep = (weeks > 0) & ((gpus > 0) | ((links > 0) & self.routed))
         score = -(gpus + links * self.egress_gbps) * weeks
         idx = np.flatnonzero(keep)
+        if limit is not None and idx.size > limit:  # only those scoring at most the limit-th score can come first
+            idx = idx[score[idx] <= np.partition(score[idx], limit - 1)[limit - 1]]
         order = idx[np.lexsort((idx, score[idx]))]  # ids are sorted: position breaks ties as the id would
         return [self.ids[i] for i in order[:limit].tolist()]
 
 
 def crowders(res: Residual, base: Residual, lo: LeaseOptions,
              placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]],
-             holdings: Holdings | None = None) -> tuple[list[str], bool]:
+             holdings: Holdings | None = None, target: list[ReplicaFit] | None = None) -> tuple[list[str], bool]:
     """Placed leases whose removal lets ``lo`` fit ``res``, checked by re-fitting.
 
     The candidates hold, in weeks of ``lo``'s term, GPUs at the sites or traffic on
@@ -681,8 +702,10 @@ def crowders(res: Residual, base: Residual, lo: LeaseOptions,
         With ``each`` true, removing any one of ``names`` alone frees the room;
         otherwise removing all of them together does. ``([], False)`` when no few
         leases do.
+
+    ``target`` is ``base.fit(lo)`` when the caller has it.
     """
-    target = base.fit(lo)
+    target = target if target is not None else base.fit(lo)
     if target is None:
         return [], False
     hold = holdings if holdings is not None else Holdings.of(placed)
@@ -691,35 +714,47 @@ def crowders(res: Residual, base: Residual, lo: LeaseOptions,
     order = hold.ranked(lo, sites_, spans, _MAX_TRIES)
     term = res.term(lo)
     freed, sites = Freed(term, res, [hold.load(res.inst, lid) for lid in order]), term.site_order(lo)
+    bound = ReplicaBound(freed.cur, lo, sites)
     k_of = {lid: k for k, lid in enumerate(order)}
 
-    def fits_now() -> bool:  # a real re-fit, in what ``res`` leaves with the leases given back so far taken out
-        return freed.term().fit(lo, scratch=True, sites=sites) is not None
+    def give(lid: str, sign: int = +1) -> bool:  # whether the term changed
+        if not freed.give(k_of[lid], sign):
+            return False
+        bound.update(*freed.changes())
+        return True
 
+    def fits_now() -> bool:  # a real re-fit, in what ``res`` leaves with the leases given back so far taken out
+        if bound.most() < lo.replicas:  # the first fit never places more replicas than this bound
+            return False
+        return len(freed.term().place(lo, scratch=True, sites=sites)) == lo.replicas
+
+    # A fit reads nothing but the term: where giving a lease back (or taking it again) moves no least room
+    # (``give`` returns False), the term is the one last fitted and so is the answer; only changed terms are re-fitted.
     alone: list[str] = []
-    for lid in order:
-        freed.give(k_of[lid])
-        if fits_now():
-            alone.append(lid)
-            if len(alone) == _MAX_CROWDERS:
-                break
-        freed.give(k_of[lid], sign=-1)
+    for lid, change in zip(order, freed.alone(), strict=True):  # each given back alone, read all at once
+        if freed.show(change):  # unchanged: the term of ``res``, where the lease does not fit
+            bound.update(*freed.changes())
+            ok = fits_now()
+            freed.hide(change)
+            bound.update(*freed.changes())
+            if ok:
+                alone.append(lid)
+                if len(alone) == _MAX_CROWDERS:
+                    break
     if alone:
         return alone, True
     chosen: list[str] = []  # taken out one by one until the lease fits, then pruned
     for lid in order:
-        freed.give(k_of[lid])
         chosen.append(lid)
-        if fits_now():
+        if give(lid) and fits_now():  # unchanged: the term last fitted, which did not fit
             break
     else:
         return [], False
     for lid in list(chosen):  # deletion filter: put each back unless the lease then no longer fits
-        freed.give(k_of[lid], sign=-1)
-        if fits_now():
+        if not give(lid, sign=-1) or fits_now():  # unchanged: the term last fitted, which fits
             chosen.remove(lid)
         else:
-            freed.give(k_of[lid])
+            give(lid)
     return (chosen, False) if len(chosen) <= _MAX_SET else ([], False)
 
 
@@ -764,14 +799,15 @@ def _explain_lease(inst: Instance, lo: LeaseOptions, res: Residual, base: Residu
         row |= {"family": never[0].family, "reason": f"can never fit: {'; '.join(n.fact for n in never)}",
                 "fix": _fix_text(fixes) + " (with internal work alone)"}
         return row
-    if base.fit(lo) is None:
+    target = base.fit(lo)
+    if target is None:
         label, reason, fixes = _describe(base, lo)
         row |= {"family": label, "reason": f"{reason} (with internal work alone)",
                 "fix": _fix_text(fixes) + " (with internal work alone)"}
         return row
     if res.fit(lo) is None:
         label, reason, fixes = _describe(res, lo)
-        who, each = crowders(res, base, lo, placed, holdings)
+        who, each = crowders(res, base, lo, placed, holdings, target)
         if who and each:
             by = f"; room freed by removing {'any one of ' if len(who) > 1 else ''}{', '.join(who)}"
         elif who:
@@ -861,20 +897,26 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
         base = Residual.after(inst, {lid: fits for lid, (_, fits) in every.items() if lid in internal})
     placed = {by_id[lid].group: v for lid, v in every.items() if lid not in internal}  # a lease's own id names it
     holdings = Holdings.of(placed)
-    work = res.copy()  # crowders take leases out and put them back; the caller's residual stays as it is
+    work = res.copy()  # the caller's residual stays as it is
     rows = []
-    for opts in missing:
-        lo = opts[0]
-        if explain and len(opts) > 1:
-            rows.append(explain_window(inst, opts, work, base, placed, holdings))
-        elif explain:
-            rows.append(explain_lease(inst, lo, work, base, placed, holdings))
-        else:
-            rows.append({"lease": lo.group, "priority": "lease", "sku": lo.sku, "gpus": lo.gpus,
-                         "replicas": lo.replicas, "start_week": lo.t0 + 1, "end_week": lo.t1 + 1,
-                         "revenue_usd": lo.revenue_usd, "family": "", "reason": "not explained (explain=False)",
-                         "fix": "", "crowded_out_by": ()})
+    with work.fixed(), base.fixed():  # neither changes while the leases are explained: terms read a table
+        for opts in missing:
+            rows.append(_row(inst, opts, work, base, placed, holdings, explain=explain))
     return pd.DataFrame(rows, columns=UNPLACED_COLUMNS)
+
+
+def _row(inst: Instance, opts: list[LeaseOptions], work: Residual, base: Residual,
+         placed: Mapping[str, tuple[LeaseOptions, list[ReplicaFit]]], holdings: Holdings, *, explain: bool
+         ) -> dict[str, object]:
+    """The ``unplaced`` row of one left-out lease (its options)."""
+    lo = opts[0]
+    if explain and len(opts) > 1:
+        return explain_window(inst, opts, work, base, placed, holdings)
+    if explain:
+        return explain_lease(inst, lo, work, base, placed, holdings)
+    return {"lease": lo.group, "priority": "lease", "sku": lo.sku, "gpus": lo.gpus, "replicas": lo.replicas,
+            "start_week": lo.t0 + 1, "end_week": lo.t1 + 1, "revenue_usd": lo.revenue_usd, "family": "",
+            "reason": "not explained (explain=False)", "fix": "", "crowded_out_by": ()}
 
 
 def internal_failure_reasons(inst: Instance, leases: list[str]) -> list[str]:

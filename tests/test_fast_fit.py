@@ -1,7 +1,7 @@
 """The fast first fit and crowder search give exactly what the straightforward ones give.
 
 :class:`~planner.optimise.residual.Term` fits a lease against the least room left
-through its term, and :class:`~planner.optimise.residual.Freed` gives placed leases'
+through its term, and :class:`~planner.optimise.freed.Freed` gives placed leases'
 room back without changing the residual. Here each is checked against the plain
 method it replaces, written out below as it read before: the first fit read week by
 week from the residual, applying each replica and taking it back; a crowder was
@@ -21,10 +21,20 @@ import pytest
 import planner
 from planner.generate import generate
 from planner.optimise.families import FAMILIES
+from planner.optimise.freed import Freed, ReplicaBound
 from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.instance import Instance, LeaseOptions, PathOption, build_instance, lease_groups
-from planner.optimise.residual import Load, ReplicaFit, Residual, fits_from_placements
-from planner.reasons import _MAX_CROWDERS, _MAX_SET, _MAX_TRIES, Holdings, crowders, lease_variant
+from planner.optimise.residual import Load, RangeMin, ReplicaFit, Residual, fits_from_placements
+from planner.reasons import (
+    _MAX_CROWDERS,
+    _MAX_SET,
+    _MAX_TRIES,
+    Holdings,
+    _blocking,
+    crowders,
+    lease_variant,
+    verified_fixes,
+)
 
 BIG = np.iinfo(np.int64).max // 4
 
@@ -269,3 +279,135 @@ def test_a_copy_of_some_ledgers_shares_the_others(book: tuple) -> None:
     assert part.power is not res.power and np.array_equal(part.power, res.power)
     assert part.gpu is res.gpu and part.link is res.link
     assert all(getattr(res.copy(), k) is not getattr(res, k) for k in ("gpu", "gpu_worst", "agg"))
+
+
+_LEDGERS = ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")
+
+
+def test_the_replica_bound_is_never_below_what_the_first_fit_places(book: tuple) -> None:
+    """A fit is skipped when the bound is short: the bound must hold for every lease, variant and relaxation."""
+    inst, res, base, placed = book
+    rng = random.Random(11)
+    los = rng.sample(inst.leases, 200) + _left_out(inst, placed)[:100]
+    short = tight = 0
+    for lo in los:
+        for v in (lo, lease_variant(lo, gpus=max(lo.gpus // 3, 1)), lease_variant(lo, span="site")):
+            for relax in [(), *[(f,) for f in FAMILIES]]:
+                for r in (res, base):
+                    term = r.term(v)
+                    most, placed_n = term.most_replicas(v, relax), len(term.place(v, relax))
+                    assert most >= placed_n, (v.lease, relax, most, placed_n)
+                    short += most < v.replicas
+                    if not relax and v.replicas == 1 and v.span == "pod":  # one whole replica: the bound is exact
+                        assert (most >= 1) == (placed_n == 1), v.lease
+                        tight += 1
+    assert short > 100 and tight > 100  # the bound does cut fits short, and the exact case is exercised
+
+
+def test_the_freed_term_and_its_bound_follow_every_give_and_each_candidate_alone(book: tuple) -> None:
+    inst, res, base, placed = book
+    hold = Holdings.of(placed)
+    crowded = [lo for lo in _left_out(inst, placed) if base.fit(lo) is not None and res.fit(lo) is None][:40]
+    rng = random.Random(5)
+    moved = 0
+    for lo in crowded:
+        target = base.fit(lo)
+        assert target is not None
+        order = hold.ranked(lo, {f.site for f in target},
+                            {int(e) for f in target if f.path is not None for e in f.path.span_idx}, _MAX_TRIES)
+        term = res.term(lo)
+        sites = term.site_order(lo)
+        freed = Freed(term, res, [hold.load(inst, lid) for lid in order])
+        bound = ReplicaBound(freed.cur, lo, sites)
+
+        def same_as(out: list[str], lo: LeaseOptions = lo, freed: Freed = freed, bound: ReplicaBound = bound,
+                    sites: list[int] = sites) -> None:  # the freed term and its bound: ``res`` with ``out`` given back
+            trial = res.copy()
+            for lid in out:
+                trial.apply(*placed[lid], sign=+1)
+            direct = trial.term(lo)
+            for k in _LEDGERS:
+                assert np.array_equal(getattr(freed.term(), k), getattr(direct, k)), (lo.lease, out, k)
+            assert bound.most() == direct.most_replicas(lo, (), sites), (lo.lease, out)
+
+        for lid, change in zip(order, freed.alone(), strict=True):
+            if freed.show(change):
+                bound.update(*freed.changes())
+                moved += 1
+            same_as([lid])
+            freed.hide(change)
+            bound.update(*freed.changes())
+        out: list[str] = []
+        for lid in rng.sample(order, min(len(order), 8)):
+            if freed.give(order.index(lid)):
+                bound.update(*freed.changes())
+            out.append(lid)
+            same_as(out)
+        for lid in list(out)[::2]:
+            if freed.give(order.index(lid), sign=-1):
+                bound.update(*freed.changes())
+            out.remove(lid)
+            same_as(out)
+    assert moved > 50
+
+
+def test_a_lease_fitted_again_after_the_residual_changed_is_fitted_anew(book: tuple) -> None:
+    """Inside ``reusing_terms`` a lease fitted again gets its earlier answer, but not once ``apply`` changed things."""
+    inst, res, base, placed = book
+    trial = res.copy()
+    crowded = [lo for lo in _left_out(inst, placed) if base.fit(lo) is not None and res.fit(lo) is None][:30]
+    hold = Holdings.of(placed)
+    changed = 0
+    with trial.reusing_terms():
+        for lo in crowded:
+            assert trial.fit(lo) is None and trial.fit(lo) is None
+            target = base.fit(lo)
+            assert target is not None
+            out = hold.ranked(lo, {f.site for f in target}, set(), 5)
+            for lid in out:
+                trial.apply(*placed[lid], sign=+1)
+            got = trial.fit(lo)
+            assert got == plain_fit(trial, lo)
+            changed += got is not None
+            for lid in out:
+                trial.apply(*placed[lid])
+            assert trial.fit(lo) is None
+    assert changed > 0
+
+
+def test_a_fixed_residual_reads_each_least_room_from_its_table(book: tuple) -> None:
+    """Terms made inside ``fixed`` (range-minimum tables) equal terms read week by week, for any weeks."""
+    inst, res, base, placed = book
+    rng = random.Random(9)
+    weeks = res.gpu.shape[1]
+    table = RangeMin(res)
+    for _ in range(200):
+        t0 = rng.randrange(weeks)
+        t1 = rng.randrange(t0, weeks)
+        for k in _LEDGERS:
+            assert np.array_equal(table.mins(k, t0, t1), getattr(res, k)[:, t0 : t1 + 1].min(axis=1)), (k, t0, t1)
+    los = _left_out(inst, placed)[:100]
+    plain = [{k: getattr(r.term(lo), k) for k in _LEDGERS} for lo in los for r in (res, base)]
+    with res.fixed(), base.fixed():
+        fixed = [{k: getattr(r.term(lo), k) for k in _LEDGERS} for lo in los for r in (res, base)]
+    for a, b in zip(plain, fixed, strict=True):
+        assert all(np.array_equal(a[k], b[k]) for k in _LEDGERS)
+    assert res._table is None and base._table is None  # the tables go with the block
+
+
+def test_every_fix_offered_holds_when_fitted_again_against_its_own_room(book: tuple) -> None:
+    """Fixes are marked checked where they were fitted while found (the capacity fix against a term of its room):
+    each must fit when fitted afresh, the plain way, against the residual it names."""
+    inst, res, base, placed = book
+    seen = capacity = 0
+    for lo in _left_out(inst, placed)[:120]:
+        for r in (res, base):
+            if r.fit(lo) is not None:
+                continue
+            with r.reusing_terms(), r.fixed():
+                fixes = verified_fixes(r, lo, _blocking(r, lo)[0])
+            for fix in fixes:
+                assert plain_fit(fix.room, fix.lease) is not None, (lo.lease, fix.text)
+                seen += 1
+                capacity += fix.room is not r
+    assert seen > 100 and capacity > 20

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -18,7 +19,7 @@ import pandas as pd
 from planner.optimise.families import CAPACITIES
 from planner.optimise.instance import Instance, LeaseOptions, PathOption
 
-__all__ = ["Freed", "Guide", "Load", "ReplicaFit", "Residual", "Rooms", "Term", "fits_from_placements"]
+__all__ = ["Guide", "Load", "RangeMin", "ReplicaFit", "Residual", "Rooms", "Term", "fits_from_placements"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Residual:
         self.inst = inst
         self.guide = guide
         self._terms: dict[tuple[int, int, int], Term] | None = None
+        self._fits: dict[tuple[int, frozenset[str]], tuple[LeaseOptions, list[ReplicaFit] | None]] = {}
+        self._table: RangeMin | None = None
         for c in CAPACITIES:
             setattr(self, c.ledger, c.weekly(inst))
         worst = inst.pod_free_worst.size > 0
@@ -85,7 +88,7 @@ class Residual:
         (e.g. capacity added to check a fix), never applied to.
         """
         new = Residual.__new__(Residual)
-        new.inst, new.guide, new._terms = self.inst, self.guide, None
+        new.inst, new.guide, new._terms, new._fits, new._table = self.inst, self.guide, None, {}, None
         for name in (*(c.ledger for c in CAPACITIES), "gpu_worst", "power_worst"):
             arr = getattr(self, name)
             setattr(new, name, arr.copy() if ledgers is None or name in ledgers else arr)
@@ -96,6 +99,8 @@ class Residual:
         """Take (``sign=-1``) or give back (``sign=+1``) the capacity ``fits`` use."""
         if self._terms:
             self._terms.clear()
+        self._fits.clear()
+        self._table = None
         t = slice(lo.t0, lo.t1 + 1)
         for f in fits:
             split = len(f.parts) > 1
@@ -147,8 +152,10 @@ class Residual:
         """A block in which fits reuse their :class:`Term` (one per lease term and pods) instead of making it anew.
 
         Many fits of one lease (its variants, relaxations and fixes) then read the
-        residual once. Inside the block the residual may change only through
-        :meth:`apply` (which drops the terms); a copy does not reuse them.
+        residual once, and a lease (the same object, which must not change meanwhile)
+        fitted again with the same relaxations gets the answer it had. Inside the block
+        the residual may change only through :meth:`apply` (which drops the terms and the
+        answers); a copy does not reuse them.
 
         Examples
         --------
@@ -168,6 +175,21 @@ class Residual:
         finally:
             if outer is None:
                 self._terms = None
+                self._fits.clear()
+
+    @contextmanager
+    def fixed(self) -> Iterator[Residual]:
+        """A block in which the residual does not change: terms read each thing's least room over their weeks
+        from a table made once per ledger (:class:`RangeMin`) instead of from every week.
+
+        For many terms of one residual (the reasons of every left-out lease). :meth:`apply`
+        drops the table; nothing else may change the residual inside the block.
+        """
+        self._table = RangeMin(self)
+        try:
+            yield self
+        finally:
+            self._table = None
 
     def route(self, lo: LeaseOptions, site: int, relax: Collection[str] = ()) -> PathOption | Literal[False] | None:
         """The fastest route with room for the replica's egress; ``None`` if none needed, ``False`` if none fits."""
@@ -199,7 +221,42 @@ class Residual:
             sites = _candidate_sites(lo, relax)
             order = _site_order(self.inst, self.guide, lo, sites)
             return Term(self, lo, sites).fit(lo, relax, scratch=True, sites=order)
-        return self.term(lo).fit(lo, relax)
+        key = (id(lo), frozenset(relax))  # the same lease (object) fitted again: the answer it had
+        seen = self._fits.get(key)
+        if seen is not None and seen[0] is lo:
+            return None if seen[1] is None else list(seen[1])
+        got = self.term(lo).fit(lo, relax)
+        self._fits[key] = (lo, got)
+        return None if got is None else list(got)
+
+
+class RangeMin:
+    """The least room of every thing of a residual over any run of weeks, from a sparse table per ledger.
+
+    Level ``k`` of a ledger holds, per thing and week, the least room of the ``2**k`` weeks
+    from that week; the least over weeks ``t0..t1`` is the lesser of two entries of the
+    level whose run fits in them. Made per ledger when first read; the residual must not
+    change meanwhile (:meth:`Residual.fixed`).
+    """
+
+    def __init__(self, res: Residual) -> None:
+        self.res = res
+        self.levels: dict[str, list[np.ndarray]] = {}
+
+    def mins(self, ledger: str, t0: int, t1: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Per thing (``rows`` of the ledger, or all), its least room in weeks ``t0`` to ``t1`` (inclusive)."""
+        levels = self.levels.get(ledger)
+        if levels is None:
+            levels = self.levels[ledger] = [getattr(self.res, ledger)]
+        k = (t1 - t0 + 1).bit_length() - 1
+        while len(levels) <= k:
+            last, h = levels[-1], 1 << (len(levels) - 1)
+            levels.append(np.minimum(last[:, :-h], last[:, h:]))
+        lv = levels[k]
+        b = t1 - (1 << k) + 1
+        if rows is None:
+            return np.minimum(lv[:, t0], lv[:, b])
+        return np.minimum(lv[rows, t0], lv[rows, b])
 
 
 _BIG = np.iinfo(np.int64).max // 4
@@ -245,6 +302,17 @@ class Load:
                 for e in dict.fromkeys(f.path.span_idx.tolist()):  # a span once per route, as fancy indexing adds
                     add("link", int(e), lo.egress_mbps)
         return cls(lo.t0, lo.t1, acc)
+
+    @cached_property
+    def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        codes = [_LEDGERS.index(ledger) for ledger, d in self.rows.items() for _ in d]
+        things = [x for d in self.rows.values() for x in d]
+        amounts = [v for d in self.rows.values() for v in d.values()]
+        return (np.array(codes, dtype=np.int64), np.array(things, dtype=np.int64), np.array(amounts, dtype=np.int64))
+
+    def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows as arrays: each entry's ledger (position in the ledgers' list), thing and amount."""
+        return self._flat
 
 
 @dataclass(frozen=True)
@@ -302,16 +370,27 @@ class Term:
                 rows += ps
         self.rows = np.array(rows, dtype=np.int64)
         t = slice(lo.t0, lo.t1 + 1)
-        self.gpu = res.gpu[self.rows, t].min(axis=1)
-        self.gpu_worst = res.gpu_worst[self.rows, t].min(axis=1)
-        self.uplink = res.uplink[self.rows, t].min(axis=1)
-        self.power = res.power[:, t].min(axis=1)
-        self.power_worst = res.power_worst[:, t].min(axis=1)
-        self.link = res.link[:, t].min(axis=1)
-        self.agg = res.agg[:, t].min(axis=1)
+        table = res._table
+        if table is not None:  # the residual is fixed: two reads of a range-minimum table per thing
+            self.gpu = table.mins("gpu", lo.t0, lo.t1, self.rows)
+            self.gpu_worst = table.mins("gpu_worst", lo.t0, lo.t1, self.rows)
+            self.uplink = table.mins("uplink", lo.t0, lo.t1, self.rows)
+            self.power = table.mins("power", lo.t0, lo.t1)
+            self.power_worst = table.mins("power_worst", lo.t0, lo.t1)
+            self.link = table.mins("link", lo.t0, lo.t1)
+            self.agg = table.mins("agg", lo.t0, lo.t1)
+        else:
+            self.gpu = res.gpu[self.rows, t].min(axis=1)
+            self.gpu_worst = res.gpu_worst[self.rows, t].min(axis=1)
+            self.uplink = res.uplink[self.rows, t].min(axis=1)
+            self.power = res.power[:, t].min(axis=1)
+            self.power_worst = res.power_worst[:, t].min(axis=1)
+            self.link = res.link[:, t].min(axis=1)
+            self.agg = res.agg[:, t].min(axis=1)
         self.hall = self.inst.pod_hall[self.rows]
         self._preempt: np.ndarray | None = None
         self._local: np.ndarray | None = None
+        self._site_rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, int]] | None = None
 
     def copy(self) -> Term:
         """An independent copy (the minima copied, the rest shared)."""
@@ -347,6 +426,8 @@ class Term:
     # ------------------------------------------------------------------ loads
     def without(self, res: Residual, loads: Sequence[Load]) -> Term:
         """A copy of this term (of ``res``) with the room ``loads`` hold given back; ``res`` is left as it is."""
+        from planner.optimise.freed import Freed  # which builds on Term
+
         freed = Freed(self, res, loads)
         for k in range(len(loads)):
             freed.give(k)
@@ -397,6 +478,25 @@ class Term:
         cap_upto = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.clip(cap, 0, None), out=cap_upto[1:])
         return Rooms(free, room, whole, whole_upto, up_cap, cap, cap_upto)
+
+    def _rooms_after(self, lo: LeaseOptions, relax: Collection[str], rooms: Rooms, took: ReplicaFit) -> Rooms:
+        """:meth:`rooms` once ``took`` was taken (:meth:`take`) from the term ``rooms`` was made of.
+
+        A replica whole in one pod of a span=pod lease changes that pod's entries only;
+        anything else is made anew.
+        """
+        if lo.span != "pod" or len(took.parts) != 1:
+            return self.rooms(lo, relax)
+        k = self.local(took.parts[0][0])
+        if "gpus" not in relax:
+            rooms.free[k] = self.gpu[k] if lo.spot else min(self.gpu[k], self.gpu_worst[k])
+        if "uplink" not in relax:
+            rooms.room[k] = self.uplink[k]
+        if rooms.whole[k] and not (rooms.free[k] >= lo.gpus and rooms.room[k] >= self.inst.uplink_kbps(
+                lo, lo.gpus, split=False)):
+            rooms.whole[k] = False
+            rooms.whole_upto[k + 1 :] -= 1
+        return rooms
 
     def fit_replica(self, lo: LeaseOptions, site: int, relax: Collection[str] = (), rooms: Rooms | None = None
                     ) -> ReplicaFit | None:
@@ -515,8 +615,67 @@ class Term:
         Later replicas see the earlier ones' load; the term is left as it was unless
         ``scratch`` (it is then thrown away). ``sites`` is :meth:`site_order`, when known.
         """
+        if lo.replicas > 1 and self.most_replicas(lo, relax, sites) < lo.replicas:  # the first fit cannot beat it
+            return None
         fits = self.place(lo, relax, scratch=scratch, sites=sites)
         return fits if len(fits) == lo.replicas else None
+
+    def most_replicas(self, lo: LeaseOptions, relax: Collection[str] = (), sites: Collection[int] | None = None
+                      ) -> int:
+        """An upper bound on the replicas of ``lo`` that fit this term at once (:meth:`place` never places more).
+
+        Per site a replica may use: the GPUs (and uplink) its pods have for whole
+        replicas (span=pod) or for a replica's GPUs (a replica that may split), the site's
+        power headroom over one replica's draw, none without a route with room, and at most
+        one with anti-affinity; summed over the sites. Each holds because every replica
+        placed takes at least that much of what is counted, and a constraint relaxed in
+        ``relax`` is not counted.
+        """
+        order = sites if sites is not None else _candidate_sites(lo, relax)
+        g = lo.gpus
+        site_ids, a, b, draw_w, at = self._sites()
+        if "gpus" in relax:
+            most = np.full(site_ids.size, lo.replicas, dtype=np.int64)
+        else:
+            per_pod = np.maximum(self.gpu if lo.spot else np.minimum(self.gpu, self.gpu_worst), 0)
+            if lo.span == "pod":  # whole replicas: GPUs and the uplink each takes
+                per_pod //= g
+            kbps = lo.egress_kbps if lo.span == "pod" else lo.egress_kbps_per_gpu
+            if "uplink" not in relax and kbps > 0:  # per replica whole, or per GPU of a replica that may split
+                per_pod = np.minimum(per_pod, np.maximum(self.uplink, 0) // kbps)
+            upto = np.concatenate(([0], np.cumsum(per_pod)))
+            most = upto[b] - upto[a]
+            if lo.span != "pod":
+                most //= g
+        if "power" not in relax:
+            left = self.power[site_ids] if lo.spot else np.minimum(self.power[site_ids], self.power_worst[site_ids])
+            most = np.where(draw_w > 0, np.minimum(most, np.maximum(left, 0) // np.maximum(g * draw_w, 1)), most)
+        if lo.anti_affinity and "anti_affinity" not in relax:
+            most = np.minimum(most, 1)
+        cand = [(s, int(most[at[s]])) for s in order if s in at]
+        if sum(m for _, m in cand) < lo.replicas:
+            return sum(m for _, m in cand)
+        total = 0
+        for s, m in cand:  # then only sites with a route with room count
+            if m > 0 and self.route(lo, s, relax) is not False:
+                total += m
+                if total >= lo.replicas:
+                    break
+        return total
+
+    def _sites(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[int, int]]:
+        """The term's sites, where their pods start and end among its pods, their least draw per GPU (W), and
+        each site with pods by its position among them."""
+        if self._site_rows is None:
+            ids = np.fromiter(self.seg, dtype=np.int64, count=len(self.seg))
+            a = np.array([self.seg[s][0] for s in self.seg], dtype=np.int64)
+            b = np.array([self.seg[s][1] for s in self.seg], dtype=np.int64)
+            w = np.array([int(self.inst.pod_w_per_gpu[self.rows[x:y]].min()) if y > x else 0
+                          for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=np.int64)
+            at = {s: k for k, s in enumerate(self.seg) if self.seg[s][1] > self.seg[s][0]}
+            self._site_rows = (ids, a, b, w, at)
+        return self._site_rows
+
 
     def site_order(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
         """The sites a replica of ``lo`` is tried at, in order: preferred by the guide, then cheapest, then first."""
@@ -535,107 +694,58 @@ class Term:
         assert self.only is None or self.only.issuperset(order), "a term of some sites fits only at those"
         work = self if scratch or lo.replicas == 1 else self.copy()
         fits: list[ReplicaFit] = []
-        for _ in range(lo.replicas):
+        rooms = work.rooms(lo, relax)
+        one = lo.anti_affinity and "anti_affinity" not in relax
+        while len(fits) < lo.replicas:
             used = {f.site for f in fits}
-            rooms = work.rooms(lo, relax)
+            if fits:  # what the last replica took: whole in one pod, only that pod's room changes
+                rooms = work._rooms_after(lo, relax, rooms, fits[-1])
             got = None
             for s in order:
-                if lo.anti_affinity and "anti_affinity" not in relax and s in used:
+                if one and s in used:
                     continue
                 got = work.fit_replica(lo, s, relax, rooms)
                 if got is not None:
                     break
             if got is None:
                 break
-            fits.append(got)
-            if lo.replicas > 1:  # later replicas see this one's load
-                work.take(lo, [got])
+            if lo.replicas == 1:
+                return [got]
+            same = 1 if one else work._repeats(lo, relax, rooms, got, lo.replicas - len(fits))
+            fits += [got] * same
+            work.take(lo, [got] * same)  # later replicas see these ones' load
         return fits
+
+    def _repeats(self, lo: LeaseOptions, relax: Collection[str], rooms: Rooms, got: ReplicaFit, most: int) -> int:
+        """How many replicas in a row, up to ``most``, the first fit places just as ``got`` (``got`` itself counted).
+
+        Only for a whole replica of a span=pod lease, which the first fit keeps putting in
+        the same pod over the same route while they have room: a site tried before ``got``'s
+        had no room and has no more after it, the pod stays the one chosen (its free GPUs
+        only fall), and the route the fastest with room while it has room. Otherwise 1.
+        """
+        if lo.span != "pod" or len(got.parts) != 1 or "gpus" in relax or most <= 1:
+            return 1 if most >= 1 else 0
+        pod, g = got.parts[0]
+        k = self.local(pod)
+        n = int(rooms.free[k]) // g
+        need = self.inst.uplink_kbps(lo, g, split=False)
+        if "uplink" not in relax and need > 0:
+            n = min(n, int(rooms.room[k]) // need)
+        if "power" not in relax:
+            left = int(self.power[got.site]) if lo.spot else min(int(self.power[got.site]),
+                                                                 int(self.power_worst[got.site]))
+            first = self.rows[self.seg[got.site][0]]  # the check reads the site's first pod's draw
+            step, check = g * int(self.inst.pod_w_per_gpu[pod]), g * int(self.inst.pod_w_per_gpu[first])
+            n = min(n, (left - check) // step + 1 if step > 0 else n)
+        if got.path is not None and lo.egress_mbps > 0 and "dci" not in relax:
+            n = min(n, int(self.link[got.path.span_idx].min()) // lo.egress_mbps)
+        return max(1, min(n, most))
 
 _LEDGERS = ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")
 _POD_LEDGERS = frozenset({"gpu", "gpu_worst", "uplink"})
-
-
-class Freed:
-    """A :class:`Term` of a residual with the room of some placed leases given back, changed one lease at a time.
-
-    Every week of the term of each thing the candidate ``loads`` touch is copied from the
-    residual once; giving a load back adds it to those weeks (where its own term
-    overlaps), taking it again subtracts it, and :meth:`term` takes the minima anew.
-    The result is the term of the residual after :meth:`Residual.apply` with
-    ``sign=+1`` of each load given back, while the residual itself is never changed.
-
-    Parameters
-    ----------
-    term
-        The term of ``res`` (of the lease being fitted).
-    res
-        The residual.
-    loads
-        The loads that may be given back, by position.
-    """
-
-    def __init__(self, term: Term, res: Residual, loads: Sequence[Load]) -> None:
-        self.base = term
-        t0, t1 = term.t0, term.t1
-        weeks = t1 - t0 + 1
-        local = term.positions()
-        place: dict[str, dict[int, int]] = {k: {} for k in _LEDGERS}  # ledger -> thing -> its row in the ledger's block
-        parts: list[list[tuple[str, list[int], list[int], int, int]]] = []
-        for ld in loads:
-            mine = []
-            if ld.t0 <= t1 and ld.t1 >= t0:
-                a, b = max(ld.t0, t0) - t0, min(ld.t1, t1) - t0 + 1
-                for ledger, amounts in ld.rows.items():
-                    pods = ledger in _POD_LEDGERS
-                    rows = place[ledger]
-                    at, amt = [], []
-                    for x, v in amounts.items():
-                        if not pods or local[x] >= 0:  # only the term's own pods
-                            at.append(rows.setdefault(x, len(rows)))
-                            amt.append(v)
-                    if at:
-                        mine.append((ledger, at, amt, a, b))
-            parts.append(mine)
-        # one block for every ledger: its things' weeks through the term, one ledger after another
-        self.spans: dict[str, tuple[int, int, np.ndarray]] = {}  # ledger -> (first row, end row, term positions)
-        blocks = []
-        n = 0
-        for ledger, rows in place.items():
-            if rows:
-                things = np.fromiter(rows, dtype=np.int64, count=len(rows))
-                self.spans[ledger] = (n, n + len(rows), local[things] if ledger in _POD_LEDGERS else things)
-                blocks.append(getattr(res, ledger)[things, t0 : t1 + 1])
-                n += len(rows)
-        self.block = np.concatenate(blocks) if blocks else np.zeros((0, weeks), dtype=np.int64)
-        self.cells: list[tuple[np.ndarray, np.ndarray, int, int, tuple[str, ...]]] = []  # rows, amounts, weeks a:b
-        for mine in parts:
-            rows_ = [self.spans[ledger][0] + r for ledger, at, *_ in mine for r in at]
-            amt = [v for _, _, vs, _, _ in mine for v in vs]
-            a, b = (mine[0][3], mine[0][4]) if mine else (0, 0)
-            self.cells.append((np.array(rows_, dtype=np.int64), np.array(amt, dtype=np.int64)[:, None], a, b,
-                               tuple(ledger for ledger, *_ in mine)))
-        self.held: dict[str, int] = dict.fromkeys(self.spans, 0)  # ledger -> loads given back that touch it
-
-    def give(self, k: int, sign: int = +1) -> None:
-        """Give load ``k``'s room back (``sign=+1``), or take it again (``sign=-1``)."""
-        rows, amounts, a, b, ledgers = self.cells[k]
-        if sign > 0:
-            self.block[rows, a:b] += amounts
-        else:
-            self.block[rows, a:b] -= amounts
-        for ledger in ledgers:
-            self.held[ledger] += sign
-
-    def term(self) -> Term:
-        """The term with the room of the loads now given back."""
-        new = self.base.copy()
-        if any(self.held.values()):
-            mins = self.block.min(axis=1)
-            for ledger, (a, b, where) in self.spans.items():
-                if self.held[ledger]:
-                    getattr(new, ledger)[where] = mins[a:b]
-        return new
+_N_POD_LEDGERS = len(_POD_LEDGERS)
+assert set(_LEDGERS[:_N_POD_LEDGERS]) == _POD_LEDGERS, "the pod ledgers come first"
 
 
 def _route(lo: LeaseOptions, site: int, relax: Collection[str], guide: Guide | None,
