@@ -227,7 +227,7 @@ def _machine() -> list[tuple[str, str]]:
             ("OS", f"{platform.system()} {platform.release()}"),
             ("Python", platform.python_version()), ("OR-Tools", version("ortools")),
             ("HiGHS (highspy)", version("highspy")), ("numpy / pandas", f"{version('numpy')} / {version('pandas')}"),
-            ("planner", f"{version('planner')}, commit {commit}")]
+            ("planner", f"{version('planner')}, report written at commit {commit}")]
 
 
 # --------------------------------------------------------------------------- targets
