@@ -21,7 +21,7 @@ import pytest
 import planner
 from planner.generate import generate
 from planner.optimise.families import FAMILIES
-from planner.optimise.freed import Freed, ReplicaBound
+from planner.optimise.freed import Freed, ReplicaBound, term_without
 from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.instance import Instance, LeaseOptions, PathOption, build_instance, lease_groups
 from planner.optimise.residual import Load, RangeMin, ReplicaFit, Residual, fits_from_placements
@@ -248,7 +248,7 @@ def test_giving_room_back_equals_applying_it_to_the_residual(book: tuple) -> Non
     ids = sorted(placed)
     for lo in rng.sample(_left_out(inst, placed), 40):
         out = rng.sample(ids, rng.randint(1, 6))
-        freed = res.term(lo).without(res, [Load.of(inst, *placed[lid]) for lid in out])
+        freed = term_without(res.term(lo), res, [Load.of(inst, *placed[lid]) for lid in out])
         trial = res.copy()
         for lid in out:
             trial.apply(*placed[lid], sign=+1)

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from planner.optimise.instance import LeaseOptions
-from planner.optimise.residual import _BIG, _LEDGERS, _N_POD_LEDGERS, _POD_LEDGERS, Load, Residual, Term
+from planner.optimise.residual import BIG, LEDGER_ORDER, N_POD_LEDGERS, POD_LEDGERS, Load, Residual, Term
 
-__all__ = ["Freed", "ReplicaBound"]
+__all__ = ["Freed", "ReplicaBound", "term_without"]
 
 
 class Freed:
@@ -50,20 +50,20 @@ class Freed:
         things = np.concatenate([f[1] for f in flat]) if flat else np.zeros(0, dtype=np.int64)
         amounts = np.concatenate([f[2] for f in flat]) if flat else np.zeros(0, dtype=np.int64)
         owner = np.repeat(np.arange(len(mine)), [f[0].size for f in flat]) if flat else codes
-        pod = codes < _N_POD_LEDGERS  # the pod ledgers come first in _LEDGERS
+        pod = codes < N_POD_LEDGERS  # the pod ledgers come first in LEDGER_ORDER
         keep = ~pod | (local[np.where(pod, things, 0)] >= 0)  # only the term's own pods
         codes, things, amounts, owner = codes[keep], things[keep], amounts[keep], owner[keep]
         # one block row per (ledger, thing) the loads touch: its weeks through the term
         key, row = np.unique(codes * (1 << 40) + things, return_inverse=True)
         n = key.size
-        self._ledger = key >> 40  # per row: its ledger (position in _LEDGERS) and its thing (term position for pods)
+        self._ledger = key >> 40  # per row: its ledger (position in LEDGER_ORDER) and its thing (term position)
         thing = key & ((1 << 40) - 1)
-        per_pod = self._ledger < _N_POD_LEDGERS
+        per_pod = self._ledger < N_POD_LEDGERS
         self._where = np.where(per_pod, local[np.where(per_pod, thing, 0)], thing)
         self.block = np.zeros((n, weeks), dtype=np.int64)
         for c in np.unique(self._ledger).tolist():
             at = np.flatnonzero(self._ledger == c)
-            self.block[at] = getattr(res, _LEDGERS[c])[thing[at], t0 : t1 + 1]
+            self.block[at] = getattr(res, LEDGER_ORDER[c])[thing[at], t0 : t1 + 1]
         self.cells: list[tuple[np.ndarray, np.ndarray, int, int]] = [  # per load: rows, amounts, weeks a:b
             (np.zeros(0, dtype=np.int64), np.zeros((0, 1), dtype=np.int64), 0, 0) for _ in loads]
         ends = np.searchsorted(owner, np.arange(len(mine) + 1)).tolist()  # owners come in order
@@ -104,7 +104,7 @@ class Freed:
         if rows.size:
             self.mins[rows] = values
             for r, v in zip(rows.tolist(), values.tolist(), strict=True):
-                getattr(self.cur, _LEDGERS[self._ledger[r]])[self._where[r]] = v
+                getattr(self.cur, LEDGER_ORDER[self._ledger[r]])[self._where[r]] = v
 
     def alone(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Per load, what giving it back alone changes: the rows, their least room then, and now.
@@ -142,8 +142,8 @@ class Freed:
         """What the last :meth:`give` changed in :attr:`cur`: pods (term positions), sites, and whether a span."""
         pods, sites, link = [], [], False
         for r in self.changed.tolist():
-            ledger = _LEDGERS[self._ledger[r]]
-            if ledger in _POD_LEDGERS:
+            ledger = LEDGER_ORDER[self._ledger[r]]
+            if ledger in POD_LEDGERS:
                 pods.append(int(self._where[r]))
             elif ledger in ("power", "power_worst"):
                 sites.append(int(self._where[r]))
@@ -203,7 +203,7 @@ class ReplicaBound:
         sites = self.ids[sp]
         left = t.power[sites] if lo.spot else np.minimum(t.power[sites], t.power_worst[sites])
         w = self.draw_w[sp]
-        return np.where(w > 0, np.maximum(left, 0) // np.maximum(lo.gpus * w, 1), _BIG)
+        return np.where(w > 0, np.maximum(left, 0) // np.maximum(lo.gpus * w, 1), BIG)
 
     def update(self, pods: list[int], sites: list[int], link: bool) -> None:
         """Read again the pods (term positions) and sites that changed, and every route if a span did."""
@@ -246,3 +246,11 @@ class ReplicaBound:
                     if total >= lo.replicas:
                         break
         return total
+
+
+def term_without(term: Term, res: Residual, loads: Sequence[Load]) -> Term:
+    """A copy of ``term`` (of ``res``) with the room ``loads`` hold given back; ``res`` is left as it is."""
+    freed = Freed(term, res, loads)
+    for k in range(len(loads)):
+        freed.give(k)
+    return freed.term()

@@ -7,7 +7,7 @@ family keeps a lease out.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,7 +19,8 @@ import pandas as pd
 from planner.optimise.families import CAPACITIES
 from planner.optimise.instance import Instance, LeaseOptions, PathOption
 
-__all__ = ["Guide", "Load", "RangeMin", "ReplicaFit", "Residual", "Rooms", "Term", "fits_from_placements"]
+__all__ = ["BIG", "LEDGER_ORDER", "N_POD_LEDGERS", "POD_LEDGERS", "Guide", "Load", "RangeMin", "ReplicaFit",
+           "Residual", "Rooms", "Term", "fits_from_placements"]
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ class RangeMin:
         return np.minimum(lv[rows, t0], lv[rows, b])
 
 
-_BIG = np.iinfo(np.int64).max // 4
+BIG = np.iinfo(np.int64).max // 4
 """Room that never binds (a relaxed family)."""
 
 
@@ -305,7 +306,7 @@ class Load:
 
     @cached_property
     def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        codes = [_LEDGERS.index(ledger) for ledger, d in self.rows.items() for _ in d]
+        codes = [LEDGER_ORDER.index(ledger) for ledger, d in self.rows.items() for _ in d]
         things = [x for d in self.rows.values() for x in d]
         amounts = [v for d in self.rows.values() for v in d.values()]
         return (np.array(codes, dtype=np.int64), np.array(things, dtype=np.int64), np.array(amounts, dtype=np.int64))
@@ -424,15 +425,6 @@ class Term:
         return self._preempt[a:b]
 
     # ------------------------------------------------------------------ loads
-    def without(self, res: Residual, loads: Sequence[Load]) -> Term:
-        """A copy of this term (of ``res``) with the room ``loads`` hold given back; ``res`` is left as it is."""
-        from planner.optimise.freed import Freed  # which builds on Term
-
-        freed = Freed(self, res, loads)
-        for k in range(len(loads)):
-            freed.give(k)
-        return freed.term()
-
     def take(self, lo: LeaseOptions, fits: list[ReplicaFit], sign: int = -1) -> None:
         """Take (``sign=-1``) or give back (``sign=+1``) what ``fits`` of ``lo`` use, as :meth:`Residual.apply` does."""
         inst = self.inst
@@ -465,15 +457,15 @@ class Term:
         """Per pod of the term, the GPUs and uplink room one replica of ``lo`` may use, and whether it fits whole."""
         n = self.rows.size
         ignore_gpus = "gpus" in relax and lo.span == "pod"  # a replica that may split uses the real room first
-        free = np.full(n, _BIG) if ignore_gpus else self.gpus_left(lo, 0, n)
-        room = np.full(n, _BIG) if "uplink" in relax else self.uplink
+        free = np.full(n, BIG) if ignore_gpus else self.gpus_left(lo, 0, n)
+        room = np.full(n, BIG) if "uplink" in relax else self.uplink
         whole = (free >= lo.gpus) & (room >= self.inst.uplink_kbps(lo, lo.gpus, split=False))
         whole_upto = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(whole, out=whole_upto[1:])
         if lo.span == "pod":
             return Rooms(free, room, whole, whole_upto)
         per_gpu = self.inst.uplink_kbps(lo, 1, split=True)
-        up_cap = room // per_gpu if per_gpu > 0 else np.full(n, _BIG)
+        up_cap = room // per_gpu if per_gpu > 0 else np.full(n, BIG)
         cap = np.minimum(np.clip(free, 0, None), up_cap)
         cap_upto = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.clip(cap, 0, None), out=cap_upto[1:])
@@ -585,7 +577,7 @@ class Term:
         out = {}
         for h in np.unique(hall).tolist():
             left = int(self.agg[h])
-            out[int(h)] = _BIG if "aggregation" in relax or per_gpu <= 0 else max(left // per_gpu, 0)
+            out[int(h)] = BIG if "aggregation" in relax or per_gpu <= 0 else max(left // per_gpu, 0)
         return out
 
     def _pick_hall(self, lo: LeaseOptions, pods: np.ndarray, hall: np.ndarray, cap: np.ndarray,
@@ -742,10 +734,12 @@ class Term:
             n = min(n, int(self.link[got.path.span_idx].min()) // lo.egress_mbps)
         return max(1, min(n, most))
 
-_LEDGERS = ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")
-_POD_LEDGERS = frozenset({"gpu", "gpu_worst", "uplink"})
-_N_POD_LEDGERS = len(_POD_LEDGERS)
-assert set(_LEDGERS[:_N_POD_LEDGERS]) == _POD_LEDGERS, "the pod ledgers come first"
+LEDGER_ORDER = ("gpu", "gpu_worst", "uplink", "power", "power_worst", "link", "agg")
+"""The ledgers of a :class:`Residual`, the pod ledgers first."""
+POD_LEDGERS = frozenset({"gpu", "gpu_worst", "uplink"})
+"""Ledgers kept per pod."""
+N_POD_LEDGERS = len(POD_LEDGERS)
+assert set(LEDGER_ORDER[:N_POD_LEDGERS]) == POD_LEDGERS, "the pod ledgers come first"
 
 
 def _route(lo: LeaseOptions, site: int, relax: Collection[str], guide: Guide | None,

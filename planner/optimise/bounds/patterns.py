@@ -55,7 +55,7 @@ from planner.optimise.instance import Instance, LeaseOptions, lease_groups, usab
 from planner.optimise.model import segments
 from planner.optimise.residual import ReplicaFit
 
-__all__ = ["PatternBound", "PricingTask", "pattern_bound", "price_pattern"]
+__all__ = ["MasterColumns", "PatternBound", "PatternMaster", "PricingTask", "pattern_bound", "price_pattern"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,20 @@ class _Master:
 
 
 @dataclass
+class MasterColumns:
+    """The pattern master's ordinary columns by what they count: column positions keyed by lease and place."""
+
+    placed: dict[str, int] = field(default_factory=dict)
+    """lease -> whether it is placed (0-1)."""
+    site: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(lease, site) -> its replicas at the site."""
+    route: dict[tuple[str, int, str], int] = field(default_factory=dict)
+    """(lease, site, path id) -> its replicas on the route."""
+    gpus: dict[tuple[str, int], int] = field(default_factory=dict)
+    """(lease, pod) -> GPUs of a span=site or span=hall lease in the pod."""
+
+
+@dataclass
 class _PodItem:
     """One span=pod lease as an item of a pod's pricing problem."""
 
@@ -151,10 +165,8 @@ class PatternMaster:
     """The restricted master of the pattern relaxation: built from an instance, priced against its duals.
 
     Besides the GLOP model it keeps what a plan is read back from: ``cols`` (the
-    ordinary columns by kind: ``("placed", lease)``, ``("y", lease, site)`` replicas at a
-    site, ``("f", lease, site, path)`` replicas on a route, ``("z", lease, pod)`` GPUs of a
-    span=site/hall lease in a pod) and ``patterns`` (each pattern column's pod and
-    replicas per lease, in the order of ``pattern_col``).
+    ordinary columns by kind, :class:`MasterColumns`) and ``patterns`` (each pattern
+    column's pod and replicas per lease, in the order of ``pattern_col``).
     """
 
     def __init__(self, inst: Instance) -> None:
@@ -181,7 +193,7 @@ class PatternMaster:
         self.items: dict[int, dict[str, _PodItem]] = defaultdict(dict)  # pod -> lease -> pricing item
         self.pattern_col: list[int] = []
         self.patterns: list[tuple[int, tuple[tuple[str, int], ...]]] = []
-        self.cols: dict[tuple[object, ...], int] = {}
+        self.cols = MasterColumns()
         self.seen: set[tuple[int, tuple[tuple[str, int], ...]]] = set()
         self._ord: tuple[sp.csc_matrix, np.ndarray, np.ndarray, np.ndarray] | None = None
 
@@ -241,7 +253,7 @@ class PatternMaster:
         ks = self.active(lo)
         placed_row = lp.row(0.0, 0.0)  # sum_s y[l, s] - R placed[l] = 0
         one = [(self.one_start[lo.group], 1.0)] if lo.group in self.one_start else []
-        self.cols[("placed", lo.lease)] = lp.col(1.0 if lo.internal else 0.0, 1.0, math.ceil(lo.revenue_usd) * M,
+        self.cols.placed[lo.lease] = lp.col(1.0 if lo.internal else 0.0, 1.0, math.ceil(lo.revenue_usd) * M,
                                                  [(placed_row, -lo.replicas), *one])
         most = 1 if lo.anti_affinity else lo.replicas
         for s, ps in self.where[lo.lease].items():
@@ -254,7 +266,7 @@ class PatternMaster:
                     if lo.egress_mbps > 0:
                         f_terms += [(span_rows[(int(e), k)], lo.egress_mbps * 1e-3) for e in path.span_idx
                                     for k in ks if (int(e), k) in span_rows]
-                    self.cols[("f", lo.lease, s, path.path_id)] = lp.col(
+                    self.cols.route[(lo.lease, s, path.path_id)] = lp.col(
                         0.0, most, -math.floor(inst.transport_cost_usd(lo, path)) * M, f_terms)
             if lo.span == "pod":
                 link = lp.row(0.0, 0.0)  # sum_p,c n[l, c] lambda[p, c] - y[l, s] = 0
@@ -281,9 +293,9 @@ class PatternMaster:
                         cap_row = lp.row(-math.inf, 0.0)
                         z_terms.append((cap_row, 1.0))
                         y_terms.append((cap_row, -each))
-                    self.cols[("z", lo.lease, p)] = lp.col(
+                    self.cols.gpus[(lo.lease, p)] = lp.col(
                         0.0, each * most, -math.floor(inst.power_cost_usd(lo, p, 1)) * M, z_terms)
-            self.cols[("y", lo.lease, s)] = lp.col(0.0, float(most), 0.0, y_terms)
+            self.cols.site[(lo.lease, s)] = lp.col(0.0, float(most), 0.0, y_terms)
 
     # -- patterns ---------------------------------------------------------------------------------------------
     def pattern_terms(self, p: int, counts: Iterable[tuple[str, int]]) -> tuple[dict[int, float], float]:

@@ -31,7 +31,7 @@ from ortools.sat.python import cp_model
 
 from planner.optimise.bounds.patterns import PatternMaster
 from planner.optimise.heuristics.greedy import fill, kept_in_place, plan_value, price_order
-from planner.optimise.instance import Instance
+from planner.optimise.instance import Instance, PathOption
 from planner.optimise.residual import ReplicaFit, Residual
 
 __all__ = ["MasterPlan", "master_plan", "solve_master_mip"]
@@ -106,25 +106,25 @@ def _hint(master: PatternMaster, fits: Fits) -> dict[int, int]:
     per_pod: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for lid, fs in fits.items():
         lo = by_id.get(lid)
-        if lo is None or ("placed", lid) not in master.cols:
+        if lo is None or lid not in master.cols.placed:
             continue
-        hint[master.cols[("placed", lid)]] = 1
+        hint[master.cols.placed[lid]] = 1
         ys: dict[int, int] = defaultdict(int)
         for f in fs:
             ys[f.site] += 1
-            if f.path is not None and ("f", lid, f.site, f.path.path_id) in master.cols:
-                j = master.cols[("f", lid, f.site, f.path.path_id)]
+            if f.path is not None and (lid, f.site, f.path.path_id) in master.cols.route:
+                j = master.cols.route[(lid, f.site, f.path.path_id)]
                 hint[j] = hint.get(j, 0) + 1
             if lo.span == "pod":
                 per_pod[f.parts[0][0]][lid] += 1
             else:
                 for p, g in f.parts:
-                    if ("z", lid, p) in master.cols:
-                        j = master.cols[("z", lid, p)]
+                    if (lid, p) in master.cols.gpus:
+                        j = master.cols.gpus[(lid, p)]
                         hint[j] = hint.get(j, 0) + g
         for s, n in ys.items():
-            if ("y", lid, s) in master.cols:
-                hint[master.cols[("y", lid, s)]] = n
+            if (lid, s) in master.cols.site:
+                hint[master.cols.site[(lid, s)]] = n
     for p, counts in per_pod.items():
         key = (p, tuple(sorted((k, v) for k, v in counts.items() if v > 0)))
         if key in key_col:
@@ -140,14 +140,13 @@ def _whole_halls(master: PatternMaster, cp: cp_model.CpModel, xs: list[cp_model.
     """
     by_id = {lo.lease: lo for lo in master.leases}
     halls: dict[tuple[str, int], dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
-    for key, j in master.cols.items():
-        if key[0] == "z" and by_id[str(key[1])].span == "hall":
-            lid, p = str(key[1]), int(key[2])  # type: ignore[call-overload]
+    for (lid, p), j in master.cols.gpus.items():
+        if by_id[lid].span == "hall":
             site = next(s for s, ps in master.where[lid].items() if p in ps)
             halls[(lid, site)][int(master.inst.pod_hall[p])].append(j)
     for (lid, site), per_hall in halls.items():
         lo = by_id[lid]
-        y = xs[master.cols[("y", lid, site)]]
+        y = xs[master.cols.site[(lid, site)]]
         ws = []
         for cols in per_hall.values():
             w = cp.new_int_var(0, lo.replicas, "")
@@ -203,23 +202,15 @@ def master_fits(master: PatternMaster, values: dict[int, int]) -> Fits:
     a lease not wholly cut out is left out.
     """
     by_id = {lo.lease: lo for lo in master.leases}
-    routes: dict[tuple[str, int], list] = defaultdict(list)  # (lease, site) -> a path per replica, in turn
+    routes: dict[tuple[str, int], list[PathOption]] = defaultdict(list)  # (lease, site) -> a path per replica
     zs: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)  # (lease, site) -> (pod, GPUs)
-    ys: dict[tuple[str, int], int] = {}
-    for key, j in master.cols.items():
-        v = values.get(j, 0)
-        if v <= 0:
-            continue
-        if key[0] == "f":
-            _, lid, s, path_id = key
-            lo = by_id[str(lid)]
-            path = next(p for p in lo.paths[int(s)] if p.path_id == path_id)  # type: ignore[call-overload]
-            routes[(str(lid), int(s))] += [path] * v  # type: ignore[call-overload]
-        elif key[0] == "y":
-            ys[(str(key[1]), int(key[2]))] = v  # type: ignore[call-overload]
-    for key, j in master.cols.items():
-        if key[0] == "z" and values.get(j, 0) > 0:
-            lid, p = str(key[1]), int(key[2])  # type: ignore[call-overload]
+    for (lid, s, path_id), j in master.cols.route.items():
+        if values.get(j, 0) > 0:
+            path = next(p for p in by_id[lid].paths[s] if p.path_id == path_id)
+            routes[(lid, s)] += [path] * values[j]
+    ys = {key: values.get(j, 0) for key, j in master.cols.site.items()}
+    for (lid, p), j in master.cols.gpus.items():
+        if values.get(j, 0) > 0:
             site = next(s for s, ps in master.where[lid].items() if p in ps)
             zs[(lid, site)].append((p, values[j]))
     fits: Fits = defaultdict(list)
@@ -305,7 +296,7 @@ def master_plan(inst: Instance, master: PatternMaster, *, work_s: float = 10.0, 
         prm.max_deterministic_time = work_s
         prm.interleave_search = True  # racing workers would make the answer depend on timing
     status, objective, values, work = solve_master_mip(master, solver, hint=hint)
-    chosen = {str(key[1]) for key, j in master.cols.items() if key[0] == "placed" and values.get(j, 0) > 0}
+    chosen = {lid for lid, j in master.cols.placed.items() if values.get(j, 0) > 0}
     wanted = master_fits(master, values) if values else {}
     kept, res = kept_in_place(inst, wanted)
     fits = dict(kept)
