@@ -142,7 +142,7 @@ def _whole_halls(master: PatternMaster, cp: cp_model.CpModel, xs: list[cp_model.
     halls: dict[tuple[str, int], dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
     for (lid, p), j in master.cols.gpus.items():
         if by_id[lid].span == "hall":
-            site = next(s for s, ps in master.where[lid].items() if p in ps)
+            site = int(master.inst.pod_site[p])
             halls[(lid, site)][int(master.inst.pod_hall[p])].append(j)
     for (lid, site), per_hall in halls.items():
         lo = by_id[lid]
@@ -211,7 +211,7 @@ def master_fits(master: PatternMaster, values: dict[int, int]) -> Fits:
     ys = {key: values.get(j, 0) for key, j in master.cols.site.items()}
     for (lid, p), j in master.cols.gpus.items():
         if values.get(j, 0) > 0:
-            site = next(s for s, ps in master.where[lid].items() if p in ps)
+            site = int(master.inst.pod_site[p])
             zs[(lid, site)].append((p, values[j]))
     fits: Fits = defaultdict(list)
     for j, (p, counts) in zip(master.pattern_col, master.patterns, strict=True):
@@ -219,7 +219,7 @@ def master_fits(master: PatternMaster, values: dict[int, int]) -> Fits:
             continue
         for lid, n in counts:
             lo = by_id[lid]
-            s = next(site for site, ps in master.where[lid].items() if p in ps)
+            s = int(master.inst.pod_site[p])
             for _ in range(n):
                 route = routes[(lid, s)].pop(0) if routes[(lid, s)] else None
                 fits[lid].append(ReplicaFit(s, ((p, lo.gpus),), route))
@@ -232,7 +232,7 @@ def master_fits(master: PatternMaster, values: dict[int, int]) -> Fits:
         for _ in range(ys.get((lid, s), 0)):
             pool = next((q for _, q in sorted(pools.items()) if sum(g for _, g in q) >= lo.gpus), None)
             if pool is None:
-                break  # the master spread it over halls: left to the fill
+                break  # spread over halls (values without the MIP's hall rows): left to the fill
             need, mine = lo.gpus, []
             while need > 0:
                 p, g = pool[0]
