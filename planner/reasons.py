@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from planner.feasibility import fastest_ms, ms_text, never_fits, term_text
+from planner.forked import forked_map
 from planner.optimise.families import CAPACITIES, FAMILIES, Family, by_family
 from planner.optimise.freed import Freed, ReplicaBound
 from planner.optimise.instance import KBPS, MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups
@@ -869,7 +870,8 @@ def explain_window(inst: Instance, opts: list[LeaseOptions], res: Residual, base
 
 
 def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *, explain: bool = True,
-                     base: Residual | None = None) -> pd.DataFrame:
+                     base: Residual | None = None, workers: int = 1,
+                     on_done: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """The ``unplaced`` table of a plan: one row per left-out lease, with its reason.
 
     Parameters
@@ -884,6 +886,12 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
         ``False`` to skip the reasons (faster).
     base
         What internal work alone leaves; rebuilt from ``placements`` when omitted.
+    workers
+        Processes that explain leases side by side (:func:`planner.forked.forked_map`);
+        each lease's reason reads only ``res`` and ``base``, so the table is the same
+        for any number.
+    on_done
+        Called as ``on_done(explained, left_out)`` as the leases are explained.
     """
     placed_ids = set(placements["lease"])
     missing = [opts for group, opts in lease_groups(inst.leases).items() if group not in placed_ids]
@@ -898,11 +906,14 @@ def explain_unplaced(inst: Instance, placements: pd.DataFrame, res: Residual, *,
     placed = {by_id[lid].group: v for lid, v in every.items() if lid not in internal}  # a lease's own id names it
     holdings = Holdings.of(placed)
     work = res.copy()  # the caller's residual stays as it is
-    rows = []
+
+    def rows(a: int, b: int) -> list[dict[str, object]]:
+        return [_row(inst, opts, work, base, placed, holdings, explain=explain) for opts in missing[a:b]]
+
+    done = (lambda k: on_done(k, len(missing))) if on_done is not None else None
     with work.fixed(), base.fixed():  # neither changes while the leases are explained: terms read a table
-        for opts in missing:
-            rows.append(_row(inst, opts, work, base, placed, holdings, explain=explain))
-    return pd.DataFrame(rows, columns=UNPLACED_COLUMNS)
+        out = forked_map(rows, len(missing), workers if explain else 1, on_done=done)
+    return pd.DataFrame(out, columns=UNPLACED_COLUMNS)
 
 
 def _row(inst: Instance, opts: list[LeaseOptions], work: Residual, base: Residual,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ import pandas as pd
 
 from planner.network import build_network
 from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.incumbent import Progress
 from planner.optimise.instance import Instance, build_instance
 from planner.optimise.search import BATCH
 from planner.plan import Plan
@@ -42,7 +44,7 @@ from planner.routing import candidate_paths
 from planner.scenario import Scenario, load_scenario
 
 if TYPE_CHECKING:
-    from planner.optimise.optimiser import Optimiser, Progress
+    from planner.optimise.optimiser import Optimiser
     from planner.report.html import ExtraSection
 
 # The writers (GeoPandas, GDAL, matplotlib) and the optimiser (OR-Tools) are imported
@@ -410,6 +412,7 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     >>> import tempfile
     >>> from planner import load_scenario
     >>> from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.incumbent import Progress
     >>> sc = load_scenario()
     >>> out = write_run(sc, greedy(sc), Path(tempfile.mkdtemp()) / "run")
     >>> sorted(p.name for p in out.iterdir()) == sorted(RESULT_FILES)
@@ -631,6 +634,7 @@ def plan_scenario(
     scheduler: str | None = None,
     lns_batch: int = BATCH,
     pattern_rounds: int = 0,
+    on_reasons: Callable[[int, int], None] | None = None,
 ) -> PlanRun:
     """Run every stage: load and validate, network, routing, model build, solve, write.
 
@@ -654,7 +658,11 @@ def plan_scenario(
         Called as ``on_stage(run, stage, finished)`` at the start and end of each
         stage (names in :data:`STAGES`), with the run filled in so far.
     on_progress
-        Called with each new incumbent during a CP-SAT solve.
+        Called with each new incumbent during a CP-SAT solve; with ``method="greedy"``,
+        once with the greedy plan (its bound NaN) before its left-out leases are explained.
+    on_reasons
+        Called as ``on_reasons(explained, left_out)`` while the final plan's left-out
+        leases are explained (by ``workers`` processes).
     model
         The optimiser's method: ``"pods"``, ``"sites"`` or ``"auto"`` (see
         :class:`~planner.optimise.optimiser.Optimiser`).
@@ -716,12 +724,22 @@ def plan_scenario(
             run.optimiser = Optimiser(_sc(run), time_limit_s=time_limit_s, seed=seed, workers=workers,
                                       instance=run.instance, on_progress=on_progress, method=model,
                                       scheduler=scheduler, lns_batch=lns_batch,
-                                      pattern_rounds=pattern_rounds)
+                                      pattern_rounds=pattern_rounds, on_reasons=on_reasons)
             run.optimiser.build()
 
     def solve() -> None:
         opt = run.optimiser
-        run.plan = opt.solve() if opt is not None else greedy(_sc(run), instance=run.instance)
+        if opt is not None:
+            run.plan = opt.solve()
+        else:
+            t = time.perf_counter()
+
+            def on_plan(net_usd: float) -> None:
+                if on_progress is not None:
+                    on_progress(Progress(time.perf_counter() - t, net_usd, math.nan, math.nan))
+
+            run.plan = greedy(_sc(run), instance=run.instance, workers=workers, on_plan=on_plan,
+                              on_reasons=on_reasons)
         run.plan.meta["stage_s"] = dict(run.stage_s)
 
     def write_folder() -> None:

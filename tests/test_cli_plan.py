@@ -89,6 +89,11 @@ def test_plan_default_folder_and_greedy(runner: CliRunner, tmp_path: Path, monke
     doc = json.loads((tmp_path / "output" / "tiny" / "plan.json").read_text())
     assert doc["method"] == "greedy" and doc["bound_usd"] is None
     assert re.search(r"bound\s+none \(greedy baseline\)", result.stdout)
+    err = " ".join(result.stderr.split())  # the progress says what the greedy run does, not a search's words
+    assert "solve started: greedy first fit (no time limit), then the reason each left-out lease is left out; " \
+           "Ctrl-C stops the run (nothing is written)" in err, err
+    assert "time limit 60" not in err and "writes the best plan so far" not in err and "no plan yet" not in err
+    assert re.search(r"solve done in [\d.]+ s: HEURISTIC, net value \$[\d,]+ \(greedy: no bound\)", err), err
 
 
 def test_plan_lists_at_most_20_left_out(runner: CliRunner, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ dotted name most closely; ``planner.report`` covers ``planner.report.*``):
 =====  ==============  ====================================================================================
 layer  name            modules
 =====  ==============  ====================================================================================
-0      foundations     errors, physics, geo (geodesy on WGS84; validation measures with it), schema, ids,
+0      foundations     errors, physics, geo (geodesy on WGS84; validation measures with it), schema, ids, forked,
                        weeks, version
 1      inputs          readers, plausibility, corridors (route-geometry checks), validate, scenario, provenance,
                        apis (the model catalogue and API demand as tables)
@@ -55,7 +55,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundations", ("errors", "physics", "geo", "schema", "ids", "weeks", "version")),
+    ("foundations", ("errors", "physics", "geo", "schema", "ids", "weeks", "version", "forked")),
     ("inputs", ("readers", "plausibility", "corridors", "validate", "scenario", "provenance", "apis")),
     ("network", ("network", "routing")),
     ("plan model", ("plan", "check", "results", "usesplit", "api_plan")),

@@ -290,7 +290,9 @@ def plan(
         help="Solver time limit, in CP-SAT's deterministic seconds (the same seed gives the same plan; "
              "wall time can run longer).")] = 60.0,
     seed: Annotated[int, typer.Option("--seed", metavar="<int>", help="Solver random seed.")] = 0,
-    workers: Annotated[int, typer.Option("--workers", min=1, metavar="<int>", help="Solver search workers.")] = 2,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, metavar="<int>",
+        help="Solver search workers, and processes that explain the left-out leases side by side.")] = 2,
     force: Annotated[bool, typer.Option("--force", help="Replace the results folder if it exists.")] = False,
     greedy: Annotated[bool, typer.Option(
         "--greedy", help="Use the fast greedy baseline instead of the optimiser (no bound, no gap).")] = False,
@@ -337,7 +339,7 @@ def plan(
             run = plan_scenario(scenario, out_dir=out, force=force, time_limit_s=time_limit, seed=seed,
                                 workers=workers, method="greedy" if greedy else "cp-sat", on_stage=progress.stage,
                                 on_progress=progress.incumbent, model=model.value, scheduler=scheduler,
-                                lns_batch=batch, pattern_rounds=pattern_rounds)
+                                lns_batch=batch, pattern_rounds=pattern_rounds, on_reasons=progress.reasons)
     except OutputError as exc:  # the folder exists, cannot be made, or the disk refused the write
         raise _fail(EXIT_INPUT_ERROR, exc.problem, exc.fix) from None
     except (OSError, TimeoutError) as exc:  # the cluster went away during the search (the write is OutputError)

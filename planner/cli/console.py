@@ -556,6 +556,7 @@ class PlanProgress:
         self.bound: float | None = None
         self.interrupts = 0
         self.note = ""
+        self.explained: tuple[int, int] | None = None  # (explained, left out) while the reasons are worked out
         self._lock = threading.RLock()
         self._last_line = 0.0
         self._printed: tuple[float, float] | None = None  # (objective, bound) last printed
@@ -612,11 +613,22 @@ class PlanProgress:
             if not self.live and (self._printed is None or time.perf_counter() - self._last_line >= self.min_gap_s):
                 self._solve_line()
 
+    def reasons(self, explained: int, left_out: int) -> None:
+        """``on_reasons`` callback: ``explained`` of the ``left_out`` leases have their reason."""
+        with self._lock:
+            self.explained = (explained, left_out)
+
+    def _greedy(self) -> bool:
+        """Whether the run plans with the greedy baseline (no optimiser once the model is built)."""
+        return self.run is not None and self.run.optimiser is None and "solve" in self.stages
+
     def interrupted(self) -> None:
         """Ctrl-C arrived (called from the CLI's signal handler, so it never waits on the live display)."""
         with self._lock:
             self.interrupts += 1
-            if self.current == "solve" or (self.current == "build" and self.best is not None):
+            if self._greedy():  # no search to stop: Ctrl-C ends the run
+                self.note = "Ctrl-C: stopping the run; nothing will be written"
+            elif self.current == "solve" or (self.current == "build" and self.best is not None):
                 self.note = "Ctrl-C: stopping the search; the best plan found so far will be written"
             else:
                 self.note = f"Ctrl-C: stopping the {STAGES[self.current]} stage" if self.current else "Ctrl-C"
@@ -627,7 +639,9 @@ class PlanProgress:
     def _start_solve(self) -> None:
         self._printed = None  # the warm start's plan and bound (if reported) stay the best so far: never looser
         if not self.live:
-            self._line(f"solve started: {self.limit_text()}; Ctrl-C stops it and writes the best plan so far")
+            stop = ("Ctrl-C stops the run (nothing is written)" if self._greedy() else
+                    "Ctrl-C stops it and writes the best plan so far")
+            self._line(f"solve started: {self.limit_text()}; {stop}")
             self._stop.clear()
             self._ticker = threading.Thread(target=self._tick, name="plan-progress", daemon=True)
             self._ticker.start()
@@ -647,6 +661,8 @@ class PlanProgress:
     def limit_text(self) -> str:
         """The solver's time limit in words (deterministic time is not wall time)."""
         opt = self.run.optimiser if self.run is not None else None
+        if self._greedy():
+            return "greedy first fit (no time limit), then the reason each left-out lease is left out"
         if opt is not None and opt.deterministic:
             return (f"time limit {self.time_limit_s:g} s of CP-SAT deterministic time (the same seed gives the "
                     "same plan; the wall clock can run longer)")
@@ -656,11 +672,17 @@ class PlanProgress:
         """The solve in one line: the best plan's net value, the bound and the gap (and the time so far)."""
         st = self.stages.get("solve")
         after = f" (after {_secs(time.perf_counter() - st.start)})" if clock and st is not None else ""
+        reasons = ""
+        if self.explained is not None:
+            done, n = self.explained
+            reasons = f"; reasons for {done:,} of {n:,} left-out leases"
         if self.best is None:
-            return f"searching, no plan yet{after}"
+            return f"{'placing leases' if self._greedy() else 'searching'}, no plan yet{after}"
         bound = self.bound if self.bound is not None else self.best.bound_usd
+        if math.isnan(bound):
+            return f"plan net value {usd(self.best.objective_usd)} (greedy: no bound){reasons}{after}"
         gap = relative_gap(self.best.objective_usd, bound)
-        return f"best net value {usd(self.best.objective_usd)}, bound {usd(bound)}, gap {_pct(gap)}{after}"
+        return f"best net value {usd(self.best.objective_usd)}, bound {usd(bound)}, gap {_pct(gap)}{reasons}{after}"
 
     def _solve_line(self) -> None:
         self._line(f"{'warm start' if self.current == 'build' else 'solve'}: {self.solve_status()}")

@@ -83,7 +83,8 @@ class Optimiser:
         names the steps it cut short (see :mod:`planner.optimise.budget`). Without
         ``deterministic`` the limit is wall seconds, and the pod-level model's
         neighbourhood searches run on one thread more than ``workers`` (see
-        :data:`~planner.optimise.cpsat.IDLE_SUBSOLVERS`).
+        :data:`~planner.optimise.cpsat.IDLE_SUBSOLVERS`). ``workers`` processes also
+        explain the left-out leases side by side (the same reasons for any number).
     previous_plan
         An earlier plan: leases it placed are kept where they were unless moving
         them pays more than ``settings.move_penalty_usd`` each.
@@ -108,6 +109,9 @@ class Optimiser:
         interleaved search with a deterministic time limit, counted moves elsewhere).
     explain
         Work out why each left-out lease is left out.
+    on_reasons
+        Called as ``on_reasons(explained, left_out)`` while the final plan's left-out
+        leases are explained (after the search).
     on_progress
         Called with a :class:`Progress` at every better plan and every tighter bound
         (through :class:`~planner.optimise.incumbent.Incumbent`: the value reported never falls,
@@ -149,8 +153,10 @@ class Optimiser:
                  on_progress: Callable[[Progress], None] | None = None, instance: Instance | None = None,
                  cp_sat_parameters: str | Mapping[str, Any] | None = None,
                  api_joint_max_pairs: int = API_JOINT_MAX_PAIRS, scheduler: str | Client | None = None,
-                 lns_batch: int = BATCH, pattern_rounds: int = 0) -> None:
+                 lns_batch: int = BATCH, pattern_rounds: int = 0,
+                 on_reasons: Callable[[int, int], None] | None = None) -> None:
         self.sc = sc
+        self.on_reasons = on_reasons
         self.cp_sat = CpSatSettings(workers=workers, seed=seed, relative_gap_limit=relative_gap_limit,
                                     parameters=cp_sat_parameters)
         """Workers, seed, gap limit and the caller's own CP-SAT parameters, for every CP-SAT solve."""
@@ -380,7 +386,8 @@ class Optimiser:
         self.fits = fits
         rows = [row for lo in inst.leases if lo.lease in fits for row in placement_rows(inst, lo, fits[lo.lease])]
         placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
-        unplaced = explain_unplaced(inst, placements, res, explain=self.explain)
+        unplaced = explain_unplaced(inst, placements, res, explain=self.explain, workers=self.workers,
+                                    on_done=self.on_reasons)
         api_net = api_value(inst.api, api).net_usd
         before = set() if self.previous_plan is None else set(self.previous_plan.placements["lease"])
         net = float((placements["revenue_usd"] - placements["power_cost_usd"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 
 import pandas as pd
 
@@ -48,7 +49,9 @@ def placement_rows(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> 
     return rows
 
 
-def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = True) -> Plan:
+def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = True, workers: int = 1,
+           on_plan: Callable[[float], None] | None = None,
+           on_reasons: Callable[[int, int], None] | None = None) -> Plan:
     """Plan by price-ordered first fit: a fast, valid baseline.
 
     With API demand, the better of two plans: leases first and the API filler in what they
@@ -63,6 +66,12 @@ def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = Tr
         A prebuilt :class:`~planner.optimise.instance.Instance` (built from ``sc`` when omitted).
     explain
         Find the reason each left-out lease is left out (slower on large scenarios).
+    workers
+        Processes that explain the left-out leases side by side (the same reasons for any number).
+    on_plan
+        Called with the plan's net value once the leases are placed, before they are explained.
+    on_reasons
+        Called as ``on_reasons(explained, left_out)`` while the left-out leases are explained.
 
     Raises
     ------
@@ -92,9 +101,11 @@ def greedy(sc: Scenario, *, instance: Instance | None = None, explain: bool = Tr
             placed, res, api = fits2, res2, api2
     rows = [row for lo in inst.leases if lo.lease in placed for row in placement_rows(inst, lo, placed[lo.lease])]
     placements = pd.DataFrame(rows, columns=PLACEMENT_COLUMNS)
-    unplaced = explain_unplaced(inst, placements, res, explain=explain)
     net = (placements["revenue_usd"] - placements["power_cost_usd"] - placements["transport_cost_usd"]).sum()
     net += api_value(inst.api, api).net_usd
+    if on_plan is not None:
+        on_plan(float(net))
+    unplaced = explain_unplaced(inst, placements, res, explain=explain, workers=workers, on_done=on_reasons)
     return make_plan(sc, placements, unplaced, status=Status.HEURISTIC, objective_usd=float(net),
                      bound_usd=float("nan"), wall_s=time.perf_counter() - t, method="greedy",
                      api=plan_api_tables(inst, api, res))

@@ -1,0 +1,100 @@
+"""Independent pieces of one computation run side by side in forked processes, in order.
+
+Some steps work through thousands of items that share one large read-only state and
+do not depend on each other: the reason of each left-out lease, for instance, reads
+the plan's residual and never changes it. :func:`forked_map` runs such a step in
+child processes made with ``fork``, so the state is shared as it is (nothing is
+pickled but the slice bounds going out and the results coming back), and returns
+the results in item order: the answer never depends on the number of processes.
+
+Where ``fork`` is not offered (Windows) or one process is asked for, the items are
+worked through in this process, with the same answer.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import signal
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+__all__ = ["MIN_ITEMS", "can_fork", "forked_map"]
+
+T = TypeVar("T")
+
+MIN_ITEMS = 64
+"""Below this many items a step runs in this process: starting children would cost more than it saves."""
+
+_CHUNKS_PER_PROCESS = 8  # slices per process: enough that one slow slice does not leave a process idle
+
+_STEPS: dict[int, Callable[[int, int], Sequence[object]]] = {}
+"""The steps being mapped, by key: set just before the children are forked, read from their copy of this module."""
+
+
+def can_fork() -> bool:
+    """Whether this platform can make child processes with ``fork``."""
+    return "fork" in mp.get_all_start_methods()
+
+
+def _child_start() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the children
+
+
+def _child_run(task: tuple[int, int, int]) -> list[object]:
+    key, a, b = task
+    return list(_STEPS[key](a, b))
+
+
+def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, *,
+               on_done: Callable[[int], None] | None = None) -> list[T]:
+    """``work(a, b)`` for consecutive slices of ``range(n)``, in up to ``processes`` forked children.
+
+    Parameters
+    ----------
+    work
+        Returns the results of items ``a`` to ``b - 1``, in order. It must read its
+        state and never change it: each child works on its own copy.
+    n
+        The number of items.
+    processes
+        Processes to use; with 1, fewer than :data:`MIN_ITEMS` items, or no ``fork``
+        on this platform, ``work(0, n)`` runs in this process.
+    on_done
+        Called in this process with the number of items done so far, after each slice.
+
+    Returns
+    -------
+    list
+        The results of items ``0`` to ``n - 1``, in order, whatever ``processes`` is.
+
+    Examples
+    --------
+    >>> forked_map(lambda a, b: [i * i for i in range(a, b)], 100, processes=2)[:5]
+    [0, 1, 4, 9, 16]
+    """
+    if processes <= 1 or n < MIN_ITEMS or not can_fork():
+        out = list(work(0, n))
+        if on_done is not None:
+            on_done(n)
+        return out
+    size = max(1, -(-n // (processes * _CHUNKS_PER_PROCESS)))
+    key = id(work)
+    slices = [(key, a, min(a + size, n)) for a in range(0, n, size)]
+    results: list[T] = []
+    _STEPS[key] = work
+    try:
+        with warnings.catch_warnings():
+            # Python 3.12+ warns that fork in a process with threads may deadlock a child that takes a lock
+            # another thread held. The children here run ``work`` alone (no logging, no console, no solver)
+            # and end when it ends, so no such lock is taken.
+            warnings.filterwarnings("ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning)
+            pool = mp.get_context("fork").Pool(min(processes, len(slices)), initializer=_child_start)
+        with pool:  # leaving (an error, Ctrl-C) terminates the children
+            for part in pool.imap(_child_run, slices):
+                results.extend(part)  # type: ignore[arg-type]
+                if on_done is not None:
+                    on_done(len(results))
+    finally:
+        del _STEPS[key]
+    return results

@@ -1,0 +1,82 @@
+"""Steps run side by side in forked processes give the answer of one process, in order."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+import planner
+from planner.forked import MIN_ITEMS, can_fork, forked_map
+from planner.generate import generate
+from planner.optimise.heuristics.greedy import greedy
+from planner.optimise.instance import build_instance
+from planner.run import plan_scenario
+
+
+def _pids(a: int, b: int) -> list[tuple[int, int]]:
+    return [(i, os.getpid()) for i in range(a, b)]
+
+
+def test_children_do_the_work_and_the_results_keep_their_order() -> None:
+    assert can_fork()  # Linux, where the project is tested, forks: the parallel path is the one tested here
+    n = 10 * MIN_ITEMS + 3
+    seen: list[int] = []
+    out = forked_map(_pids, n, processes=2, on_done=seen.append)
+    assert [i for i, _ in out] == list(range(n))
+    pids = {pid for _, pid in out}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2  # children (at most two), not this process
+    assert seen == sorted(seen) and seen[-1] == n and len(seen) > 2  # progress after each slice
+
+
+def test_one_process_or_few_items_stay_in_this_process() -> None:
+    for n, processes in ((10 * MIN_ITEMS, 1), (MIN_ITEMS - 1, 2), (0, 2)):
+        out = forked_map(_pids, n, processes=processes)
+        assert [i for i, _ in out] == list(range(n))
+        assert {pid for _, pid in out} <= {os.getpid()}
+
+
+def _fails(a: int, b: int) -> list[int]:
+    if a <= 2 * MIN_ITEMS < b:
+        msg = f"item {2 * MIN_ITEMS} is bad"
+        raise ValueError(msg)
+    return list(range(a, b))
+
+
+def test_an_error_in_a_child_reaches_the_caller() -> None:
+    with pytest.raises(ValueError, match="is bad"):
+        forked_map(_fails, 4 * MIN_ITEMS, processes=2)
+
+
+# --------------------------------------------------------------------------- the reasons of a plan
+@pytest.fixture(scope="module")
+def medium(tmp_path_factory: pytest.TempPathFactory) -> planner.Scenario:
+    """A generated medium tier (seed 11): its greedy plan leaves hundreds of leases out."""
+    return planner.load_scenario(Path(generate("medium", seed=11, out_dir=tmp_path_factory.mktemp("m") / "m")))
+
+
+def test_reasons_from_two_processes_equal_those_from_one(medium: planner.Scenario) -> None:
+    inst = build_instance(medium)
+    calls: list[tuple[int, int]] = []
+    one = greedy(medium, instance=inst, workers=1)
+    two = greedy(medium, instance=inst, workers=2, on_reasons=lambda k, n: calls.append((k, n)))
+    assert len(two.unplaced) >= MIN_ITEMS  # enough left out that the reasons are worked out in children
+    assert two.unplaced.equals(one.unplaced)
+    assert two.placements.equals(one.placements)
+    assert (two.unplaced["reason"] != "").all() and (two.unplaced["fix"] != "").all()
+    n = len(two.unplaced)
+    assert calls[-1] == (n, n) and all(m == n for _, m in calls) and len(calls) > 2
+
+
+def test_a_greedy_run_reports_its_plan_before_the_reasons() -> None:
+    events: list[tuple[str, float]] = []
+    run = plan_scenario(method="greedy", write=False,
+                        on_progress=lambda p: events.append(("plan", p.objective_usd if math.isnan(p.bound_usd)
+                                                             else -1.0)),
+                        on_reasons=lambda k, n: events.append(("reasons", k)))
+    assert run.plan is not None
+    assert events[0] == ("plan", run.plan.objective_usd)  # once, with its value and no bound, first
+    assert [e for e, _ in events].count("plan") == 1
+    assert events[-1] == ("reasons", len(run.plan.unplaced))
