@@ -25,7 +25,7 @@ import shapely
 from shapely.geometry import Point
 
 from planner import gis
-from planner.geo import geodesic_length_km, great_circle_km
+from planner.geo import densify_geodesic, geodesic_length_km, great_circle_km
 from planner.network import build_network
 from planner.optimise.heuristics.greedy import greedy
 from planner.plan import Plan
@@ -262,6 +262,28 @@ def test_route_line_orients_and_rejects_gaps(sc: Scenario) -> None:
     assert len(line.coords) == 5  # no repeated junction points; SA-P1 has one waypoint
     with pytest.raises(ValueError, match="does not touch SB"):
         gis.route_line(sc, "SB", ["SA-P1"])
+
+
+def test_route_lines_match_route_line_once_per_path(sc: Scenario) -> None:
+    line_of = gis.route_lines(sc)
+    spans = ("J-SB", "SA-J", "SA-P1")  # J-SB and SA-J run against their a -> b orientation from SB
+    line, nodes = line_of("SB", spans)
+    plain, plain_nodes = gis.route_line(sc, "SB", list(spans))
+    assert nodes == plain_nodes == ["SB", "J", "SA", "P1"]
+    assert line.equals_exact(densify_geodesic(plain, gis.layers.DENSIFY_KM), 0.0)
+    assert line_of("SB", spans)[0] is line  # built once per path
+    with pytest.raises(ValueError, match="does not touch SB"):
+        line_of("SB", ("SA-P1",))
+
+
+def test_pop_peak_egress_sums_routes_week_by_week(sc: Scenario, layers: dict) -> None:
+    routes, pops = layers["routes"], layers["pops"]
+    for pop, row in pops.iterrows():
+        mine = routes[routes["region"] == pop]
+        weekly = [mine.loc[(mine["start_week"] <= w) & (mine["end_week"] >= w), "egress_gbps"].sum() for w in sc.weeks]
+        assert row["routes"] == len(mine)
+        assert row["peak_egress_gbps"] == pytest.approx(max(weekly, default=0.0))
+    assert pops["peak_egress_gbps"].gt(0).any()
 
 
 def test_writers_refuse_plan_with_ready_layers(tmp_path: Path, plan: Plan, layers: dict) -> None:
