@@ -17,11 +17,12 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
@@ -120,14 +121,28 @@ def _coords(coords: Any) -> str:
     return " ".join(f"{x:.6f},{y:.6f}" for x, y, *_ in coords)
 
 
-def _geometry(parent: ET.Element, geom: BaseGeometry) -> None:
+#: Coordinate text of lines already written, by ``id()`` (the line kept alive beside its text).
+LineTexts = dict[int, tuple[LineString, str]]
+
+
+def _line_coords(line: LineString, texts: LineTexts | None) -> str:
+    """A line's coordinate text, formatted once per line object (replica routes share their path's line)."""
+    if texts is None:
+        return _coords(line.coords)
+    known = texts.get(id(line))
+    if known is None or known[0] is not line:
+        known = texts[id(line)] = (line, _coords(line.coords))
+    return known[1]
+
+
+def _geometry(parent: ET.Element, geom: BaseGeometry, texts: LineTexts | None = None) -> None:
     """Append the KML geometry of a Point, LineString, Polygon or multi-part geometry."""
     if isinstance(geom, Point):
         _sub(_sub(parent, "Point"), "coordinates", _coords(geom.coords))
     elif isinstance(geom, LineString):
         line = _sub(parent, "LineString")
         _sub(line, "tessellate", 1)
-        _sub(line, "coordinates", _coords(geom.coords))
+        _sub(line, "coordinates", _line_coords(geom, texts))
     elif isinstance(geom, Polygon):
         poly = _sub(parent, "Polygon")
         _sub(_sub(_sub(poly, "outerBoundaryIs"), "LinearRing"), "coordinates", _coords(geom.exterior.coords))
@@ -136,7 +151,7 @@ def _geometry(parent: ET.Element, geom: BaseGeometry) -> None:
     elif isinstance(geom, BaseMultipartGeometry):
         multi = _sub(parent, "MultiGeometry")
         for part in geom.geoms:
-            _geometry(multi, part)
+            _geometry(multi, part, texts)
 
 
 # --------------------------------------------------------------------------- placemarks
@@ -173,25 +188,36 @@ def _simple_value(value: Any) -> str | None:
     return repr(v) if isinstance(v, float) else str(v)
 
 
+def _simple_values(column: pd.Series) -> list[str | None]:
+    """:func:`_simple_value` of each value of a column, numpy numbers converted in one pass."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
+        return [str(v) for v in column.to_numpy().tolist()]
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":
+        return [repr(v) if math.isfinite(v) else None for v in column.to_numpy().tolist()]
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "b":
+        return ["1" if v else "0" for v in column.to_numpy().tolist()]
+    return [_simple_value(v) for v in column]
+
+
 def _placemark(folder: ET.Element, layer: str, fid: str, row: Mapping[str, Any], *, geom: BaseGeometry | None,
-               style: str) -> None:
+               style: str, data: Iterable[tuple[str, str | None]], texts: LineTexts | None = None) -> None:
+    """A placemark of ``row``; ``data`` are its fields' SimpleData texts (``None``: left out), id first."""
     pm = _sub(folder, "Placemark")
     pm.set("id", _xml_id(f"{layer}.{fid}"))
     _sub(pm, "name", _label(layer, fid, row))
     _sub(pm, "styleUrl", f"#{style}")
-    data = _sub(_sub(pm, "ExtendedData"), "SchemaData")
-    data.set("schemaUrl", f"#schema-{layer}")
-    for key, value in {"id": fid, **row}.items():
-        v = _simple_value(value)
+    schema_data = _sub(_sub(pm, "ExtendedData"), "SchemaData")
+    schema_data.set("schemaUrl", f"#schema-{layer}")
+    for key, v in data:
         if v is not None:
-            _sub(data, "SimpleData", v).set("name", str(key))
+            _sub(schema_data, "SimpleData", v).set("name", key)
     begin, end = row.get("start_date"), row.get("end_date")
     if isinstance(begin, pd.Timestamp) and isinstance(end, pd.Timestamp):  # the term, for the time slider
         span = _sub(pm, "TimeSpan")
         _sub(span, "begin", _kml_time(begin))
         _sub(span, "end", _kml_time(end))
     if geom is not None and not geom.is_empty:
-        _geometry(pm, geom)
+        _geometry(pm, geom, texts)
 
 
 def _kml_time(t: pd.Timestamp) -> str:
@@ -218,14 +244,19 @@ def _folder(doc: ET.Element, layer: str, gdf: gpd.GeoDataFrame, max_gbps: float,
     folder = _sub(doc, "Folder")
     _sub(folder, "name", layer)
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    for fid, geom, *values in zip(gdf.index, gdf.geometry, *(gdf[c] for c in cols), strict=True):
+    names = ["id", *map(str, cols)]
+    texts: LineTexts = {}
+    rows = list(zip(*(gdf[c] for c in cols), strict=True)) if cols else [()] * len(gdf)
+    simple = list(zip(*(_simple_values(gdf[c]) for c in cols), strict=True)) if cols else [()] * len(gdf)
+    for fid, geom, values, data in zip(gdf.index, gdf.geometry, rows, simple, strict=True):
         row = dict(zip(cols, values, strict=True))
         if layer == "spans":
             style = _span_style_id(row, max_gbps)
             span_styles.add(style)
         else:
             style = layer if layer in POINT_STYLES or layer in ("routes", "api_routes", "footprints") else "routes"
-        _placemark(folder, layer, str(fid), row, geom=geom, style=style)
+        _placemark(folder, layer, str(fid), row, geom=geom, style=style,
+                   data=zip(names, (_simple_value(str(fid)), *data), strict=True), texts=texts)
 
 
 def write_kml(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str | Path, *,
