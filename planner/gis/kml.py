@@ -230,11 +230,17 @@ def _simple_values(column: pd.Series) -> list[str | None]:
         return [repr(v) if math.isfinite(v) else None for v in column.to_numpy().tolist()]
     if isinstance(column.dtype, np.dtype) and column.dtype.kind == "b":
         return ["1" if v else "0" for v in column.to_numpy().tolist()]
+    if isinstance(column.dtype, pd.StringDtype):  # text as it is, missing left out
+        return column.to_numpy(dtype=object, na_value=None).tolist()
     return [_simple_value(v) for v in column]
 
 
 PLACEMARK_DEPTH = 3
 """Placemarks sit at kml > Document > Folder > Placemark."""
+#: The element standing in a Folder for its placemarks until the tree is laid out (text escapes ``<``, so its
+#: serialised form only occurs as that element).
+SLOT = "planner-placemarks-"
+SLOT_TEXT = re.compile(f"<{SLOT}(\\d+) />")
 
 
 def _placemark(layer: str, fid: str, row: Mapping[str, Any], *, geom: BaseGeometry | None, style: str,
@@ -331,18 +337,16 @@ def write_kml(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str
     span_styles: set[str] = set()
     placemarks = {layer: _placemarks(layer, gdf, max_gbps, span_styles) for layer, gdf in layers.items()}
     _styles(doc, span_styles)
-    slots = {}
+    layer_names = list(placemarks)
     for i, (layer, texts) in enumerate(placemarks.items()):
         folder = _sub(doc, "Folder")
         _sub(folder, "name", layer)
         if texts:  # a slot for the placemarks' text, filled in after the tree is laid out
-            slots[f"<placemarks-{i} />"] = ("\n" + INDENT * PLACEMARK_DEPTH).join(texts)
-            _sub(folder, f"placemarks-{i}")
+            _sub(folder, f"{SLOT}{i}")
     ET.indent(root, space=INDENT)
-    text = ET.tostring(root, encoding="unicode")
-    for slot, placed in slots.items():
-        before, found, after = text.partition(slot)
-        text = before + placed + after if found else text
+    parts = SLOT_TEXT.split(ET.tostring(root, encoding="unicode"))  # text, slot number, text, ...
+    parts[1::2] = [("\n" + INDENT * PLACEMARK_DEPTH).join(placemarks[layer_names[int(i)]]) for i in parts[1::2]]
     with atomic_path(path) as tmp:
-        tmp.write_bytes(("<?xml version='1.0' encoding='UTF-8'?>\n" + text).encode("utf-8", "xmlcharrefreplace"))
+        tmp.write_bytes("".join(["<?xml version='1.0' encoding='UTF-8'?>\n", *parts]).encode("utf-8",
+                                                                                             "xmlcharrefreplace"))
     return Path(path)

@@ -85,7 +85,9 @@ GEOJSON_PRECISION = 7
 
 def _column_values(column: pd.Series) -> list[Any]:
     """A column's values as plain JSON (:func:`json_value` of each), numpy numbers converted in one pass."""
-    if not isinstance(column.dtype, np.dtype):  # nullable and extension types: value by value
+    if isinstance(column.dtype, pd.StringDtype):  # text as it is, missing as None
+        return column.to_numpy(dtype=object, na_value=None).tolist()
+    if not isinstance(column.dtype, np.dtype):  # nullable and other extension types: value by value
         return [json_value(v) for v in column]
     if column.dtype.kind in "iub":
         return column.to_numpy().tolist()
