@@ -298,6 +298,14 @@ class Plan:
         ``null``. ``source`` is the record of the scenario and input files the plan was
         made from (:func:`planner.provenance.source_record`), kept under ``"source"``.
         """
+        text = json.dumps(self.to_document(source=source), indent=1, allow_nan=False, default=str)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def to_document(self, *, source: dict[str, Any] | None = None) -> dict[str, Any]:
+        """What :meth:`to_json` writes, before encoding: ``json.dumps(doc, indent=1, allow_nan=False,
+        default=str)`` of it is its text. The tables are plain records; ``meta`` is the plan's own dict."""
         def records(df: pd.DataFrame) -> list[dict[str, Any]]:
             out = df.copy()
             for c in out.columns:
@@ -323,10 +331,7 @@ class Plan:
                     "api_replicas": records(self.api_replicas)}
         if source is not None:
             doc["source"] = source
-        text = json.dumps(doc, indent=1, allow_nan=False, default=str)
-        if path is not None:
-            Path(path).write_text(text, encoding="utf-8")
-        return text
+        return doc
 
     @classmethod
     def from_json(cls, text_or_path: str | Path, sc: Scenario) -> Plan:

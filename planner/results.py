@@ -78,9 +78,9 @@ def plan_document(sc: Scenario, plan: Plan, source: dict[str, Any] | None = None
     """
     from planner.usesplit import API_TOTAL_KEYS, api_totals, use_split
 
-    doc = json.loads(plan.to_json(source=source))
+    doc = plan.to_document(source=source)  # encoded once, below, as Plan.to_json would
     totals = api_totals(sc, plan)
-    doc["meta"]["api"] = {k: totals[k] for k in API_TOTAL_KEYS}
+    doc["meta"] = {**doc["meta"], "api": {k: totals[k] for k in API_TOTAL_KEYS}}
     doc["api"] = {k: _finite(v) for k, v in totals.items()}
     split = use_split(sc, plan).reset_index()
     doc["use_split"] = [{k: _finite(v) for k, v in row.items()} for row in split.to_dict("records")]

@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 
 import networkx as nx
@@ -22,10 +23,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from shapely.geometry import Point
+from shapely.geometry import LineString, MultiLineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from planner import gis
-from planner.geo import geodesic_length_km, great_circle_km
+from planner.geo import densify_geodesic, geodesic_length_km, great_circle_km
 from planner.network import build_network
 from planner.optimise.heuristics.greedy import greedy
 from planner.plan import Plan
@@ -264,6 +266,28 @@ def test_route_line_orients_and_rejects_gaps(sc: Scenario) -> None:
         gis.route_line(sc, "SB", ["SA-P1"])
 
 
+def test_route_lines_match_route_line_once_per_path(sc: Scenario) -> None:
+    line_of = gis.route_lines(sc)
+    spans = ("J-SB", "SA-J", "SA-P1")  # J-SB and SA-J run against their a -> b orientation from SB
+    line, nodes = line_of("SB", spans)
+    plain, plain_nodes = gis.route_line(sc, "SB", list(spans))
+    assert nodes == plain_nodes == ["SB", "J", "SA", "P1"]
+    assert line.equals_exact(densify_geodesic(plain, gis.layers.DENSIFY_KM), 0.0)
+    assert line_of("SB", spans)[0] is line  # built once per path
+    with pytest.raises(ValueError, match="does not touch SB"):
+        line_of("SB", ("SA-P1",))
+
+
+def test_pop_peak_egress_sums_routes_week_by_week(sc: Scenario, layers: dict) -> None:
+    routes, pops = layers["routes"], layers["pops"]
+    for pop, row in pops.iterrows():
+        mine = routes[routes["region"] == pop]
+        weekly = [mine.loc[(mine["start_week"] <= w) & (mine["end_week"] >= w), "egress_gbps"].sum() for w in sc.weeks]
+        assert row["routes"] == len(mine)
+        assert row["peak_egress_gbps"] == pytest.approx(max(weekly, default=0.0))
+    assert pops["peak_egress_gbps"].gt(0).any()
+
+
 def test_writers_refuse_plan_with_ready_layers(tmp_path: Path, plan: Plan, layers: dict) -> None:
     with pytest.raises(ValueError, match="only used with a Scenario"):
         gis.write_geojson(layers, tmp_path / "x.geojson", plan=plan)
@@ -365,6 +389,49 @@ def test_kml_without_plan_is_grey(tmp_path: Path, sc: Scenario) -> None:
     text = gis.write_kml(sc, tmp_path / "t.kml").read_text(encoding="utf-8")
     assert "span-grey-w" in text and "span-green" not in text
     assert "<Folder>" in text and "routes</name>" not in text
+
+
+def test_kml_placemark_text_is_laid_out_as_xml_etree_writes_it() -> None:
+    from planner.gis.kml import _placemark
+
+    row = {"name": 'Tom & "Jerry" <x>', "note": "tab\tand\nline", "empty": "", "start_date": pd.Timestamp("2027-01-04"),
+           "end_date": pd.Timestamp("2027-01-20 16:00")}
+    data = [(' name="id"', "S&1"), (' name="note"', "tab\tand\nline"), (' name="empty"', ""), (' name="na"', None)]
+    geoms = [Point(1.5, 2.0), LineString([(0, 0), (1, 1)]), MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3)]]),
+             Polygon([(0, 0), (1, 0), (1, 1)], [[(0.2, 0.1), (0.8, 0.1), (0.8, 0.7)]]), None]
+    for geom in geoms:
+        text = _placemark("sites", "S&1", row, geom=geom, style="sites", data=data, texts={})
+        pm = ET.Element("Placemark", id="sites.S_1")
+        ET.SubElement(pm, "name").text = 'Tom & "Jerry" <x> (S&1)'
+        ET.SubElement(pm, "styleUrl").text = "#sites"
+        sd = ET.SubElement(ET.SubElement(pm, "ExtendedData"), "SchemaData", schemaUrl="#schema-sites")
+        for key, value in (("id", "S&1"), ("note", "tab\tand\nline"), ("empty", "")):
+            ET.SubElement(sd, "SimpleData", name=key).text = value
+        span = ET.SubElement(pm, "TimeSpan")
+        ET.SubElement(span, "begin").text = "2027-01-04"
+        ET.SubElement(span, "end").text = "2027-01-20T16:00:00Z"
+        if geom is not None:
+            kml_ref = ET.fromstring(f"<x>{_reference_geometry(geom)}</x>")
+            pm.extend(list(kml_ref))
+        ET.indent(pm, level=3)
+        assert text == ET.tostring(pm, encoding="unicode")
+
+
+def _reference_geometry(geom: BaseGeometry) -> str:
+    """A geometry's KML as plain nested tags, for the layout test above."""
+    def coords(cs: Iterable[tuple[float, ...]]) -> str:
+        return " ".join(f"{x:.6f},{y:.6f}" for x, y, *_ in cs)
+
+    if isinstance(geom, Point):
+        return f"<Point><coordinates>{coords(geom.coords)}</coordinates></Point>"
+    if isinstance(geom, LineString):
+        return f"<LineString><tessellate>1</tessellate><coordinates>{coords(geom.coords)}</coordinates></LineString>"
+    if isinstance(geom, Polygon):
+        rings = [("outerBoundaryIs", geom.exterior), *(("innerBoundaryIs", r) for r in geom.interiors)]
+        return "<Polygon>" + "".join(f"<{b}><LinearRing><coordinates>{coords(r.coords)}</coordinates></LinearRing>"
+                                     f"</{b}>" for b, r in rings) + "</Polygon>"
+    assert isinstance(geom, MultiLineString)
+    return "<MultiGeometry>" + "".join(_reference_geometry(g) for g in geom.geoms) + "</MultiGeometry>"
 
 
 def test_kml_widths_grow_with_capacity() -> None:

@@ -13,7 +13,7 @@
 
 from planner.gis.graphml import graphml_graph, write_graphml
 from planner.gis.kml import write_kml
-from planner.gis.layers import CRS, LAYER_GEOMETRY, Layers, route_line, to_geodataframes, topology_layers
+from planner.gis.layers import CRS, LAYER_GEOMETRY, Layers, route_line, route_lines, to_geodataframes, topology_layers
 from planner.gis.vector import GPKG_VERSION, export_routes_geojson, write_geojson, write_geojson_layers, write_gpkg
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "export_routes_geojson",
     "graphml_graph",
     "route_line",
+    "route_lines",
     "to_geodataframes",
     "topology_layers",
     "write_geojson",

@@ -17,11 +17,12 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.base import BaseGeometry, BaseMultipartGeometry
@@ -120,23 +121,71 @@ def _coords(coords: Any) -> str:
     return " ".join(f"{x:.6f},{y:.6f}" for x, y, *_ in coords)
 
 
-def _geometry(parent: ET.Element, geom: BaseGeometry) -> None:
-    """Append the KML geometry of a Point, LineString, Polygon or multi-part geometry."""
+#: Coordinate text of lines already written, by ``id()`` (the line kept alive beside its text).
+LineTexts = dict[int, tuple[LineString, str]]
+
+
+def _line_coords(line: LineString, texts: LineTexts) -> str:
+    """A line's coordinate text, formatted once per line object (replica routes share their path's line)."""
+    known = texts.get(id(line))
+    if known is None or known[0] is not line:
+        known = texts[id(line)] = (line, _coords(line.coords))
+    return known[1]
+
+
+# --------------------------------------------------------------------------- XML text
+# Placemarks (tens of thousands in a large plan) are written as text, laid out exactly as
+# xml.etree writes an indented tree (ET.indent, two spaces a level; empty elements as
+# ``<tag />``), which builds the rest of the document.
+INDENT = "  "
+
+
+def _escape_text(text: str) -> str:
+    """Character data escaped as xml.etree escapes it."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escape_attribute(text: str) -> str:
+    """An attribute value escaped as xml.etree escapes it."""
+    return (_escape_text(text).replace('"', "&quot;").replace("\r", "&#13;").replace("\n", "&#10;")
+            .replace("\t", "&#09;"))
+
+
+def _attributes(**attributes: str) -> str:
+    return "".join(f' {k}="{_escape_attribute(v)}"' for k, v in attributes.items())
+
+
+def _leaf(tag: str, text: str, attributes: str = "") -> str:
+    """An element without children: ``<tag a="v">text</tag>``, or ``<tag a="v" />`` without text."""
+    return f"<{tag}{attributes}>{_escape_text(text)}</{tag}>" if text else f"<{tag}{attributes} />"
+
+
+def _element(tag: str, children: list[str], depth: int, attributes: str = "") -> str:
+    """An element at ``depth`` whose children (already laid out at ``depth + 1``) go one per line."""
+    if not children:
+        return f"<{tag}{attributes} />"
+    inner = "\n" + INDENT * (depth + 1)
+    return f"<{tag}{attributes}>{inner}{inner.join(children)}\n{INDENT * depth}</{tag}>"
+
+
+def _geometry(geom: BaseGeometry, depth: int, texts: LineTexts) -> list[str]:
+    """The KML geometry of a Point, LineString, Polygon or multi-part geometry, at ``depth``."""
     if isinstance(geom, Point):
-        _sub(_sub(parent, "Point"), "coordinates", _coords(geom.coords))
-    elif isinstance(geom, LineString):
-        line = _sub(parent, "LineString")
-        _sub(line, "tessellate", 1)
-        _sub(line, "coordinates", _coords(geom.coords))
-    elif isinstance(geom, Polygon):
-        poly = _sub(parent, "Polygon")
-        _sub(_sub(_sub(poly, "outerBoundaryIs"), "LinearRing"), "coordinates", _coords(geom.exterior.coords))
-        for ring in geom.interiors:
-            _sub(_sub(_sub(poly, "innerBoundaryIs"), "LinearRing"), "coordinates", _coords(ring.coords))
-    elif isinstance(geom, BaseMultipartGeometry):
-        multi = _sub(parent, "MultiGeometry")
-        for part in geom.geoms:
-            _geometry(multi, part)
+        return [_element("Point", [_leaf("coordinates", _coords(geom.coords))], depth)]
+    if isinstance(geom, LineString):
+        return [_element("LineString", [_leaf("tessellate", "1"), _leaf("coordinates", _line_coords(geom, texts))],
+                         depth)]
+    if isinstance(geom, Polygon):
+        def ring(boundary: str, coords: Any) -> str:
+            return _element(boundary, [_element("LinearRing", [_leaf("coordinates", _coords(coords))], depth + 2)],
+                            depth + 1)
+        rings = [ring("outerBoundaryIs", geom.exterior.coords),
+                 *(ring("innerBoundaryIs", r.coords) for r in geom.interiors)]
+        return [_element("Polygon", rings, depth)]
+    if isinstance(geom, BaseMultipartGeometry):
+        return [_element("MultiGeometry", [g for part in geom.geoms for g in _geometry(part, depth + 1, texts)],
+                         depth)]
+    return []
 
 
 # --------------------------------------------------------------------------- placemarks
@@ -173,25 +222,43 @@ def _simple_value(value: Any) -> str | None:
     return repr(v) if isinstance(v, float) else str(v)
 
 
-def _placemark(folder: ET.Element, layer: str, fid: str, row: Mapping[str, Any], *, geom: BaseGeometry | None,
-               style: str) -> None:
-    pm = _sub(folder, "Placemark")
-    pm.set("id", _xml_id(f"{layer}.{fid}"))
-    _sub(pm, "name", _label(layer, fid, row))
-    _sub(pm, "styleUrl", f"#{style}")
-    data = _sub(_sub(pm, "ExtendedData"), "SchemaData")
-    data.set("schemaUrl", f"#schema-{layer}")
-    for key, value in {"id": fid, **row}.items():
-        v = _simple_value(value)
-        if v is not None:
-            _sub(data, "SimpleData", v).set("name", str(key))
+def _simple_values(column: pd.Series) -> list[str | None]:
+    """:func:`_simple_value` of each value of a column, numpy numbers converted in one pass."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "iu":
+        return [str(v) for v in column.to_numpy().tolist()]
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":
+        return [repr(v) if math.isfinite(v) else None for v in column.to_numpy().tolist()]
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "b":
+        return ["1" if v else "0" for v in column.to_numpy().tolist()]
+    if isinstance(column.dtype, pd.StringDtype):  # text as it is, missing left out
+        return column.to_numpy(dtype=object, na_value=None).tolist()
+    return [_simple_value(v) for v in column]
+
+
+PLACEMARK_DEPTH = 3
+"""Placemarks sit at kml > Document > Folder > Placemark."""
+#: The element standing in a Folder for its placemarks until the tree is laid out (text escapes ``<``, so its
+#: serialised form only occurs as that element).
+SLOT = "planner-placemarks-"
+SLOT_TEXT = re.compile(f"<{SLOT}(\\d+) />")
+
+
+def _placemark(layer: str, fid: str, row: Mapping[str, Any], *, geom: BaseGeometry | None, style: str,
+               data: Iterable[tuple[str, str | None]], texts: LineTexts) -> str:
+    """A placemark of ``row`` as indented XML text; ``data`` are its fields' SimpleData (`` name="..."``
+    attribute text, value text or ``None``: left out), id first."""
+    d = PLACEMARK_DEPTH
+    simple = [f"<SimpleData{key}>{_escape_text(v)}</SimpleData>" if v else f"<SimpleData{key} />"
+              for key, v in data if v is not None]
+    children = [_leaf("name", _label(layer, fid, row)), _leaf("styleUrl", f"#{style}"),
+                _element("ExtendedData", [_element("SchemaData", simple, d + 2,
+                                                   _attributes(schemaUrl=f"#schema-{layer}"))], d + 1)]
     begin, end = row.get("start_date"), row.get("end_date")
     if isinstance(begin, pd.Timestamp) and isinstance(end, pd.Timestamp):  # the term, for the time slider
-        span = _sub(pm, "TimeSpan")
-        _sub(span, "begin", _kml_time(begin))
-        _sub(span, "end", _kml_time(end))
+        children.append(_element("TimeSpan", [_leaf("begin", _kml_time(begin)), _leaf("end", _kml_time(end))], d + 1))
     if geom is not None and not geom.is_empty:
-        _geometry(pm, geom)
+        children += _geometry(geom, d + 1, texts)
+    return _element("Placemark", children, d, _attributes(id=_xml_id(f"{layer}.{fid}")))
 
 
 def _kml_time(t: pd.Timestamp) -> str:
@@ -214,18 +281,24 @@ def _legend(limit_pct: float | None) -> str:
             "<p>Wider lines carry more capacity. Each placemark holds its fields (typed) and its id.</p>")
 
 
-def _folder(doc: ET.Element, layer: str, gdf: gpd.GeoDataFrame, max_gbps: float, span_styles: set[str]) -> None:
-    folder = _sub(doc, "Folder")
-    _sub(folder, "name", layer)
+def _placemarks(layer: str, gdf: gpd.GeoDataFrame, max_gbps: float, span_styles: set[str]) -> list[str]:
+    """The layer's placemarks as XML text, one per row; adds the span styles used to ``span_styles``."""
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    for fid, geom, *values in zip(gdf.index, gdf.geometry, *(gdf[c] for c in cols), strict=True):
+    names = [_attributes(name=name) for name in ["id", *map(str, cols)]]
+    texts: LineTexts = {}
+    rows = list(zip(*(gdf[c] for c in cols), strict=True)) if cols else [()] * len(gdf)
+    simple = list(zip(*(_simple_values(gdf[c]) for c in cols), strict=True)) if cols else [()] * len(gdf)
+    out = []
+    for fid, geom, values, data in zip(gdf.index, gdf.geometry, rows, simple, strict=True):
         row = dict(zip(cols, values, strict=True))
         if layer == "spans":
             style = _span_style_id(row, max_gbps)
             span_styles.add(style)
         else:
             style = layer if layer in POINT_STYLES or layer in ("routes", "api_routes", "footprints") else "routes"
-        _placemark(folder, layer, str(fid), row, geom=geom, style=style)
+        out.append(_placemark(layer, str(fid), row, geom=geom, style=style, texts=texts,
+                              data=zip(names, (_simple_value(str(fid)), *data), strict=True)))
+    return out
 
 
 def write_kml(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str | Path, *,
@@ -262,12 +335,18 @@ def write_kml(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path: str
     for layer, gdf in layers.items():
         _schema(doc, layer, gdf)
     span_styles: set[str] = set()
-    folders = ET.Element("Folders")
-    for layer, gdf in layers.items():
-        _folder(folders, layer, gdf, max_gbps, span_styles)
+    placemarks = {layer: _placemarks(layer, gdf, max_gbps, span_styles) for layer, gdf in layers.items()}
     _styles(doc, span_styles)
-    doc.extend(list(folders))
-    ET.indent(root)
+    layer_names = list(placemarks)
+    for i, (layer, texts) in enumerate(placemarks.items()):
+        folder = _sub(doc, "Folder")
+        _sub(folder, "name", layer)
+        if texts:  # a slot for the placemarks' text, filled in after the tree is laid out
+            _sub(folder, f"{SLOT}{i}")
+    ET.indent(root, space=INDENT)
+    parts = SLOT_TEXT.split(ET.tostring(root, encoding="unicode"))  # text, slot number, text, ...
+    parts[1::2] = [("\n" + INDENT * PLACEMARK_DEPTH).join(placemarks[layer_names[int(i)]]) for i in parts[1::2]]
     with atomic_path(path) as tmp:
-        ET.ElementTree(root).write(tmp, encoding="UTF-8", xml_declaration=True)
+        tmp.write_bytes("".join(["<?xml version='1.0' encoding='UTF-8'?>\n", *parts]).encode("utf-8",
+                                                                                             "xmlcharrefreplace"))
     return Path(path)

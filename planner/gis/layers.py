@@ -7,10 +7,11 @@ tuple or list columns (lists are joined with ``;``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 from shapely.geometry import LineString, Point
 
@@ -19,8 +20,8 @@ from planner.gis.halls import halls_frame
 from planner.plan import Plan
 from planner.scenario import Scenario
 
-__all__ = ["CRS", "LAYER_GEOMETRY", "LIST_SEP", "Layers", "joined", "layers_of", "route_line", "to_geodataframes",
-           "topology_layers"]
+__all__ = ["CRS", "LAYER_GEOMETRY", "LIST_SEP", "Layers", "joined", "layers_of", "route_line", "route_lines",
+           "to_geodataframes", "topology_layers"]
 
 CRS = "EPSG:4326"
 
@@ -207,24 +208,68 @@ def _span_ids(value: object) -> tuple[str, ...]:
     return tuple(str(s) for s in value) if isinstance(value, tuple | list) else ()
 
 
+def route_lines(sc: Scenario) -> Callable[[str, tuple[str, ...]], tuple[LineString, list[str]]]:
+    """A function giving a path's drawn line, computed once per distinct path.
+
+    Thousands of replicas share a few hundred (site, spans) paths; the function
+    returned builds each path's :func:`route_line`, densified along the geodesic
+    (:data:`DENSIFY_KM`), the first time it is asked for and hands the same
+    (immutable) line back after that.
+
+    Parameters
+    ----------
+    sc
+        The scenario whose spans the paths run over.
+
+    Returns
+    -------
+    callable
+        ``(start, spans) -> (line, nodes)``: the densified LineString from ``start``
+        along ``spans`` (a tuple, in path order) and the nodes visited, ``start``
+        first. Raises ValueError as :func:`route_line` does.
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> sc = load_scenario()
+    >>> line_of = route_lines(sc)
+    >>> span = sc.spans.index[0]
+    >>> line, nodes = line_of(str(sc.spans.at[span, "a"]), (span,))
+    >>> line_of(str(sc.spans.at[span, "a"]), (span,))[0] is line
+    True
+    """
+    cache: dict[tuple[str, tuple[str, ...]], tuple[LineString, list[str]]] = {}
+
+    def line_of(start: str, spans: tuple[str, ...]) -> tuple[LineString, list[str]]:
+        key = (start, spans)
+        if key not in cache:
+            line, nodes = route_line(sc, start, spans)
+            cache[key] = (densify_geodesic(line, DENSIFY_KM), nodes)
+        return cache[key]
+
+    return line_of
+
+
 def _routes(sc: Scenario, plan: Plan) -> gpd.GeoDataFrame:
     """One LineString per placed (lease, replica) with a routed path, site to PoP."""
     rows = []
     wl = sc.workloads
+    tenant, priority, slo = (wl[c].to_dict() for c in ("tenant", "priority", "latency_slo_ms"))
     span_km = sc.spans["length_km"].to_dict()
+    line_of = route_lines(sc)
     for r in _replicas(plan).itertuples(index=False):
         spans = _span_ids(r.spans)
         if not spans:
             continue
-        line, nodes = route_line(sc, str(r.site), spans)
+        line, nodes = line_of(str(r.site), spans)
         rows.append({"id": f"{r.lease}#{r.replica}", "lease": r.lease, "replica": r.replica,
-                     "tenant": wl.at[r.lease, "tenant"], "priority": wl.at[r.lease, "priority"], "site": r.site,
+                     "tenant": tenant[r.lease], "priority": priority[r.lease], "site": r.site,
                      "pods": r.pods, "gpus": r.gpus, "region": nodes[-1], "path": " > ".join(nodes),
                      "spans": joined(spans), "n_spans": len(spans),
                      "length_km": float(sum(span_km[s] for s in spans)), "latency_ms": r.latency_ms,
-                     "latency_slo_ms": wl.at[r.lease, "latency_slo_ms"], "egress_gbps": r.egress_gbps,
+                     "latency_slo_ms": slo[r.lease], "egress_gbps": r.egress_gbps,
                      "start_week": r.start_week, "end_week": r.end_week, "revenue_usd": r.revenue_usd,
-                     "geometry": densify_geodesic(line, DENSIFY_KM)})
+                     "geometry": line})
     routes = _frame(rows, ROUTE_SCHEMA)
     start = pd.to_datetime(sc.horizon.start_date or None, errors="coerce")
     if not pd.isna(start):  # dates for time-aware tools (QGIS's temporal controller, Google Earth's slider)
@@ -259,11 +304,12 @@ def _api_routes(sc: Scenario, plan: Plan) -> gpd.GeoDataFrame:
     if len(rt):
         spans_of = _api_route_spans(sc, rt)
         g = rt.groupby(["stream", "site", "path_id"], sort=True)
+        line_of = route_lines(sc)
         for (stream, site, pid), df in g:
             spans = spans_of.get(str(pid), ())
             if not spans:
                 continue
-            line, _ = route_line(sc, str(site), spans)
+            line, _ = line_of(str(site), spans)
             weeks = df["week"].astype(int)
             first = df.iloc[0]
             rows.append({"id": f"{stream}@{pid}", "stream": stream, "model": first["model"], "site": site,
@@ -274,19 +320,24 @@ def _api_routes(sc: Scenario, plan: Plan) -> gpd.GeoDataFrame:
                          "peak_tokens_per_s": float(df["served_tokens_per_s"].max()),
                          "mean_tokens_per_s": float(df["served_tokens_per_s"].sum()) / int(weeks.nunique()),
                          "peak_gbps": float(df["gbps"].max()), "transport_usd": float(df["transport_usd"].sum()),
-                         "geometry": densify_geodesic(line, DENSIFY_KM)})
+                         "geometry": line})
     return _frame(rows, API_ROUTE_SCHEMA)
 
 
 def _pop_plan_columns(sc: Scenario, routes: gpd.GeoDataFrame) -> pd.DataFrame:
     """Per PoP: how many replica routes end there and their peak weekly egress."""
     weeks = sc.weeks.to_numpy()
-    egress = pd.DataFrame(0.0, index=sc.pops.index, columns=weeks)
-    for r in routes.itertuples(index=False):
-        active = (weeks >= r.start_week) & (weeks <= r.end_week)
-        egress.loc[r.region] += active * r.egress_gbps
+    at = sc.pops.index.get_indexer(routes["region"])
+    if (at < 0).any():
+        msg = f"routes end at regions that are not PoPs: {sorted(set(routes['region'][at < 0]))}"
+        raise KeyError(msg)
+    active = ((weeks >= routes["start_week"].to_numpy()[:, None])
+              & (weeks <= routes["end_week"].to_numpy()[:, None]))
+    egress = np.zeros((len(sc.pops), len(weeks)))
+    np.add.at(egress, at, active * routes["egress_gbps"].to_numpy(dtype=float)[:, None])  # in route order
     counts = routes.groupby("region").size().reindex(sc.pops.index).fillna(0).astype("int64")
-    return pd.DataFrame({"routes": counts, "peak_egress_gbps": egress.max(axis=1)})
+    peak = pd.DataFrame(egress, index=sc.pops.index, columns=weeks).max(axis=1)
+    return pd.DataFrame({"routes": counts, "peak_egress_gbps": peak})
 
 
 # --------------------------------------------------------------------------- public

@@ -83,24 +83,62 @@ GEOJSON_PRECISION = 7
 """Decimals of GeoJSON coordinates: 7 (~1 cm), as RFC 7946 suggests no more than needed."""
 
 
+def _column_values(column: pd.Series) -> list[Any]:
+    """A column's values as plain JSON (:func:`json_value` of each), numpy numbers converted in one pass."""
+    if isinstance(column.dtype, pd.StringDtype):  # text as it is, missing as None
+        return column.to_numpy(dtype=object, na_value=None).tolist()
+    if not isinstance(column.dtype, np.dtype):  # nullable and other extension types: value by value
+        return [json_value(v) for v in column]
+    if column.dtype.kind in "iub":
+        return column.to_numpy().tolist()
+    if column.dtype.kind == "f":
+        return [v if math.isfinite(v) else None for v in column.to_numpy().tolist()]
+    return [json_value(v) for v in column]
+
+
+def _feature_rows(layers: Mapping[str, gpd.GeoDataFrame], *,
+                  layer_property: bool) -> Iterator[tuple[str, dict[str, Any], BaseGeometry | None]]:
+    """Each feature of every layer as (top-level id, properties, geometry), layer by layer, row by row."""
+    for name, gdf in layers.items():
+        cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        keys = ["layer", "id", *cols] if layer_property else ["id", *cols]
+        ids = [json_value(fid) for fid in gdf.index]
+        columns = [[name] * len(gdf), ids] if layer_property else [ids]
+        columns += [_column_values(gdf[c]) for c in cols]
+        for fid, geom, *values in zip(gdf.index, gdf.geometry, *columns, strict=True):
+            yield (f"{name}:{fid}" if layer_property else str(fid)), dict(zip(keys, values, strict=True)), geom
+
+
 def features(layers: Mapping[str, gpd.GeoDataFrame], *, precision: int | None = GEOJSON_PRECISION,
              layer_property: bool = True) -> list[dict[str, Any]]:
     """GeoJSON features of every layer: a top-level ``id`` (``<layer>:<id>`` with ``layer_property``,
     unique across layers) and ``layer`` and ``id`` properties."""
-    out = []
-    for name, gdf in layers.items():
-        cols = [c for c in gdf.columns if c != gdf.geometry.name]
-        for fid, geom, *values in zip(gdf.index, gdf.geometry, *(gdf[c] for c in cols), strict=True):
-            props = {"layer": name, "id": json_value(fid)} if layer_property else {"id": json_value(fid)}
-            props.update({c: json_value(v) for c, v in zip(cols, values, strict=True)})
-            out.append({"type": "Feature", "id": f"{name}:{fid}" if layer_property else str(fid),
-                        "properties": props, "geometry": geometry_json(geom, precision)})
-    return out
+    return [{"type": "Feature", "id": fid, "properties": props, "geometry": geometry_json(geom, precision)}
+            for fid, props, geom in _feature_rows(layers, layer_property=layer_property)]
 
 
-def _write_collection(feats: list[dict[str, Any]], path: str | Path) -> Path:
-    """An RFC 7946 FeatureCollection, one feature per line."""
-    body = ",\n".join(json.dumps(f, ensure_ascii=False, allow_nan=False, separators=(",", ":")) for f in feats)
+def _dumps(value: Any) -> str:
+    """``value`` as compact JSON, as the files are written (UTF-8 text, no NaN)."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _feature_lines(layers: Mapping[str, gpd.GeoDataFrame], *, precision: int | None,
+                   layer_property: bool = True) -> list[str]:
+    """Each of :func:`features` as one line of compact JSON; a geometry shared by many features
+    (replica routes over one path) is encoded once."""
+    geometry_text: dict[int, tuple[BaseGeometry | None, str]] = {}  # keyed by id(); the geometry kept alive
+    lines = []
+    for fid, props, geom in _feature_rows(layers, layer_property=layer_property):
+        cached = geometry_text.get(id(geom))
+        if cached is None or cached[0] is not geom:
+            cached = geometry_text[id(geom)] = (geom, _dumps(geometry_json(geom, precision)))
+        lines.append(f'{{"type":"Feature","id":{_dumps(fid)},"properties":{_dumps(props)},"geometry":{cached[1]}}}')
+    return lines
+
+
+def _write_collection(feats: list[dict[str, Any]] | list[str], path: str | Path) -> Path:
+    """An RFC 7946 FeatureCollection, one feature per line (features as dicts, or as their JSON lines)."""
+    body = ",\n".join(f if isinstance(f, str) else _dumps(f) for f in feats)
     text = '{"type":"FeatureCollection","features":[\n' + body + ("\n" if body else "") + "]}\n"
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -132,7 +170,7 @@ def write_geojson(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, path:
     Path
         ``path``.
     """
-    return _write_collection(features(layers_of(layers_or_sc, plan), precision=precision), path)
+    return _write_collection(_feature_lines(layers_of(layers_or_sc, plan), precision=precision), path)
 
 
 def write_geojson_layers(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario, folder: str | Path, *,
@@ -149,7 +187,7 @@ def write_geojson_layers(layers_or_sc: Mapping[str, gpd.GeoDataFrame] | Scenario
     """
     layers = layers_of(layers_or_sc, plan)
     out = Path(folder)
-    return [_write_collection(features({name: gdf}, precision=precision, layer_property=False),
+    return [_write_collection(_feature_lines({name: gdf}, precision=precision, layer_property=False),
                               out / f"{name}.geojson") for name, gdf in layers.items()]
 
 

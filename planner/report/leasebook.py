@@ -53,27 +53,27 @@ def lease_book(sc: Scenario, plan: Plan) -> pd.DataFrame:
     """
     wl = sc.workloads[sc.workloads["priority"] != "internal"]
     placed = lease_summary(sc, plan).set_index("lease")
-    placed = placed[placed["priority"] != "internal"]
-    un = plan.unplaced.set_index("lease")
+    placed_rows = placed[placed["priority"] != "internal"].to_dict("index")
+    unplaced_rows = plan.unplaced.set_index("lease").to_dict("index")
     spans = plan.placements.groupby("lease")["spans"].agg(
-        lambda routes: tuple(dict.fromkeys(s for route in routes for s in route)))
-    chosen = plan.placements.groupby("lease")[["start_week", "end_week"]].first()
+        lambda routes: tuple(dict.fromkeys(s for route in routes for s in route))).to_dict()
+    chosen = plan.placements.groupby("lease")[["start_week", "end_week"]].first().to_dict("index")
     rows = []
-    for lease, w in wl.iterrows():
+    for lease, w in zip(wl.index, wl.to_dict("records"), strict=True):
         lid = str(lease)
         base = {"lease": lid, "tenant": w["tenant"], "kind": w["kind"], "priority": w["priority"], "sku": w["sku"],
                 "gpus": int(w["gpus"]) * int(w["replicas"]), "start_week": int(w["start_week"]),
                 "end_week": int(w["end_week"]), "slo_ms": w["latency_slo_ms"],
                 "latest_start": int(w["start_week"]) if pd.isna(w.get("latest_start")) else int(w["latest_start"])}
-        if lid in chosen.index:  # the term the plan chose (a windowed lease's start)
-            base |= {"start_week": int(chosen.at[lid, "start_week"]), "end_week": int(chosen.at[lid, "end_week"])}
-        if lid in placed.index:
-            p = placed.loc[lid]
+        if lid in chosen:  # the term the plan chose (a windowed lease's start)
+            base |= {"start_week": int(chosen[lid]["start_week"]), "end_week": int(chosen[lid]["end_week"])}
+        if lid in placed_rows:
+            p = placed_rows[lid]
             rows.append({**base, "placed": True, "sites": tuple(p["sites"]), "pods": tuple(p["pods"]),
                          "route": tuple(p["route"]), "spans": spans.get(lid, ()), "latency_ms": float(p["latency_ms"]),
                          "revenue_usd": float(p["revenue_usd"]), "family": "", "reason": "", "crowded_out_by": ()})
         else:
-            u = un.loc[lid] if lid in un.index else None
+            u = unplaced_rows.get(lid)
             rows.append({**base, "placed": False, "sites": (), "pods": (), "route": (), "spans": (),
                          "latency_ms": float("nan"),
                          "revenue_usd": float(u["revenue_usd"]) if u is not None else float(w["revenue_usd"]),

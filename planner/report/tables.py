@@ -136,6 +136,12 @@ def unplaced_table(sc: Scenario, plan: Plan) -> str:
     return html_table(un, cols, "unplaced-table")
 
 
+def _distinct(placements: pd.DataFrame, column: str) -> pd.Series:
+    """Per lease (in order of first placement), the distinct values of ``column`` in order of first appearance."""
+    firsts = placements[["lease", column]].drop_duplicates()
+    return firsts.groupby("lease", sort=False)[column].agg(tuple)
+
+
 def lease_summary(sc: Scenario, plan: Plan) -> pd.DataFrame:
     """Placements summarised per lease: where it went, its route, latency and value.
 
@@ -158,11 +164,11 @@ def lease_summary(sc: Scenario, plan: Plan) -> pd.DataFrame:
     net = pl["revenue_usd"] - pl["power_cost_usd"] - pl["transport_cost_usd"]
     g = pl.assign(net_usd=net).groupby("lease", sort=False)
     out = pd.DataFrame({
-        "sites": g["site"].unique().map(tuple),
-        "pods": g["pod"].unique().map(tuple),
+        "sites": _distinct(pl, "site"),
+        "pods": _distinct(pl, "pod"),
         "replicas": g["replica"].nunique(),
         "gpus": g["gpus"].sum(),
-        "route": g["path"].unique().map(lambda paths: tuple(x for x in paths if x)),
+        "route": _distinct(pl, "path").map(lambda paths: tuple(x for x in paths if x)),
         "latency_ms": g["latency_ms"].max(),
         "start_week": g["start_week"].min(),
         "end_week": g["end_week"].max(),
