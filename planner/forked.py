@@ -61,7 +61,8 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
         Processes to use; with 1, fewer than :data:`MIN_ITEMS` items, or no ``fork``
         on this platform, ``work(0, n)`` runs in this process.
     on_done
-        Called in this process with the number of items done so far, after each slice.
+        Called in this process with the number of items done so far, after each slice
+        (in this process too, when the work stays here).
 
     Returns
     -------
@@ -73,12 +74,14 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
     >>> forked_map(lambda a, b: [i * i for i in range(a, b)], 100, processes=2)[:5]
     [0, 1, 4, 9, 16]
     """
+    size = max(1, -(-n // (max(processes, 1) * _CHUNKS_PER_PROCESS)))
     if processes <= 1 or n < MIN_ITEMS or not can_fork():
-        out = list(work(0, n))
-        if on_done is not None:
-            on_done(n)
+        out: list[T] = []
+        for a in range(0, n, size):  # slice by slice here too, so that ``on_done`` tells the progress
+            out.extend(work(a, min(a + size, n)))
+            if on_done is not None:
+                on_done(len(out))
         return out
-    size = max(1, -(-n // (processes * _CHUNKS_PER_PROCESS)))
     key = id(work)
     slices = [(key, a, min(a + size, n)) for a in range(0, n, size)]
     results: list[T] = []

@@ -33,9 +33,14 @@ def test_children_do_the_work_and_the_results_keep_their_order() -> None:
 
 def test_one_process_or_few_items_stay_in_this_process() -> None:
     for n, processes in ((10 * MIN_ITEMS, 1), (MIN_ITEMS - 1, 2), (0, 2)):
-        out = forked_map(_pids, n, processes=processes)
+        seen: list[int] = []
+        out = forked_map(_pids, n, processes=processes, on_done=seen.append)
         assert [i for i, _ in out] == list(range(n))
         assert {pid for _, pid in out} <= {os.getpid()}
+        assert seen == sorted(seen) and seen[-1:] == ([n] if n else [])  # progress slice by slice here too
+    seen = []
+    forked_map(_pids, 10 * MIN_ITEMS, processes=1, on_done=seen.append)
+    assert len(seen) > 2
 
 
 def _fails(a: int, b: int) -> list[int]:
