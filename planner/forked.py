@@ -17,6 +17,7 @@ import multiprocessing as mp
 import signal
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
 __all__ = ["MIN_ITEMS", "can_fork", "forked_map"]
@@ -47,7 +48,7 @@ def _child_run(task: tuple[int, int, int]) -> list[object]:
 
 
 def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, *,
-               on_done: Callable[[int], None] | None = None) -> list[T]:
+               on_done: Callable[[int], None] | None = None, min_items: int = MIN_ITEMS) -> list[T]:
     """``work(a, b)`` for consecutive slices of ``range(n)``, in up to ``processes`` forked children.
 
     Parameters
@@ -58,11 +59,14 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
     n
         The number of items.
     processes
-        Processes to use; with 1, fewer than :data:`MIN_ITEMS` items, or no ``fork``
-        on this platform, ``work(0, n)`` runs in this process.
+        Processes to use; with 1, fewer than ``min_items`` items, or no ``fork``
+        on this platform, the work stays in this process.
     on_done
         Called in this process with the number of items done so far, after each slice
         (in this process too, when the work stays here).
+    min_items
+        The fewest items worth starting children for (:data:`MIN_ITEMS`); a few long
+        items (whole files to write) are worth it from 2.
 
     Returns
     -------
@@ -75,7 +79,7 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
     [0, 1, 4, 9, 16]
     """
     size = max(1, -(-n // (max(processes, 1) * _CHUNKS_PER_PROCESS)))
-    if processes <= 1 or n < MIN_ITEMS or not can_fork():
+    if processes <= 1 or n < max(min_items, 2) or not can_fork():
         out: list[T] = []
         for a in range(0, n, size):  # slice by slice here too, so that ``on_done`` tells the progress
             out.extend(work(a, min(a + size, n)))
@@ -89,15 +93,23 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
     try:
         with warnings.catch_warnings():
             # Python 3.12+ warns that fork in a process with threads may deadlock a child that takes a lock
-            # another thread held. The children here run ``work`` alone (no logging, no console, no solver)
-            # and end when it ends, so no such lock is taken.
+            # another thread held. The children run ``work`` alone: no console, no solver, and logging
+            # makes its locks anew in a forked child.
             warnings.filterwarnings("ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning)
-            pool = mp.get_context("fork").Pool(min(processes, len(slices)), initializer=_child_start)
-        with pool:  # leaving (an error, Ctrl-C) terminates the children
-            for part in pool.imap(_child_run, slices):
-                results.extend(part)  # type: ignore[arg-type]
+            pool = ProcessPoolExecutor(min(processes, len(slices)), mp_context=mp.get_context("fork"),
+                                       initializer=_child_start)
+            futures = [pool.submit(_child_run, sl) for sl in slices]  # the children are forked at the first
+        try:
+            for f in futures:
+                results.extend(f.result())  # type: ignore[arg-type]  # a child's error is raised here
                 if on_done is not None:
                     on_done(len(results))
+        except BaseException:  # an error or Ctrl-C: stop the other children now, not after their slices
+            for proc in list((pool._processes or {}).values()):  # the executor has no public way to end them
+                proc.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     finally:
         del _STEPS[key]
     return results

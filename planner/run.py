@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import networkx as nx
 import pandas as pd
 
+from planner.forked import forked_map
 from planner.network import build_network
 from planner.optimise.heuristics.greedy import greedy
 from planner.optimise.incumbent import Progress
@@ -321,10 +322,26 @@ def list_in_readme(folder: str | Path, files: Mapping[str, str]) -> None:
 
 
 def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] | None = None,
-                 report_sections: Sequence[ExtraSection] = (), extra_files: Mapping[str, str] | None = None) -> None:
-    """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``)."""
-    from planner import gis, report
-    from planner.results import API_TABLES, api_table, plan_document
+                 report_sections: Sequence[ExtraSection] = (), extra_files: Mapping[str, str] | None = None,
+                 workers: int = 1) -> None:
+    """Write every file of :data:`RESULT_FILES` into ``folder`` (plan.json last, with ``source``).
+
+    With ``workers`` > 1 two forked processes write the report and the tables and GIS
+    layers side by side (the same files either way).
+    """
+    from planner import report
+    from planner.results import plan_document
+
+    jobs = [lambda: report.write_report(sc, plan, folder / "report.html", extra=report_sections),
+            lambda: _write_tables_and_layers(sc, plan, folder, extra_files)]
+    forked_map(lambda a, b: [jobs[i]() for i in range(a, b)], len(jobs), workers, min_items=2)
+    (folder / _LAST).write_text(plan_document(sc, plan, source), encoding="utf-8")
+
+
+def _write_tables_and_layers(sc: Scenario, plan: Plan, folder: Path, extra_files: Mapping[str, str] | None) -> None:
+    """The CSV tables, GIS layers, solver log and README.txt of a results folder."""
+    from planner import gis
+    from planner.results import API_TABLES, api_table
     from planner.surplus import surplus, surplus_runs
 
     for name, table in (("placements", plan.placements), ("unplaced", plan.unplaced), ("site_use", plan.site_use),
@@ -341,11 +358,9 @@ def _write_files(sc: Scenario, plan: Plan, folder: Path, source: dict[str, Any] 
     gis.write_geojson(layers, folder / "topology.geojson")
     gis.write_gpkg(layers, folder / "topology.gpkg")
     gis.write_kml(layers, folder / "topology.kml", name=f"planner: {sc.name}")
-    report.write_report(sc, plan, folder / "report.html", extra=report_sections)
     solver_log = "\n".join(plan.log) if plan.log else f"no solver log: the plan was made by {plan.method}"
     (folder / "solver.log").write_text(solver_log + "\n", encoding="utf-8")
     (folder / "README.txt").write_text(_readme(sc, plan, extra_files or {}), encoding="utf-8")
-    (folder / _LAST).write_text(plan_document(sc, plan, source), encoding="utf-8")
 
 
 def _swap_in(tmp: Path, target: Path, *, force: bool, marker: str = _LAST) -> None:
@@ -367,7 +382,7 @@ def _swap_in(tmp: Path, target: Path, *, force: bool, marker: str = _LAST) -> No
 
 def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = False,
               extra: Callable[[Path], None] | None = None, extra_files: Mapping[str, str] | None = None,
-              report_sections: Sequence[ExtraSection] = ()) -> Path:
+              report_sections: Sequence[ExtraSection] = (), workers: int = 1) -> Path:
     """Write a plan's results folder, whole or not at all.
 
     The files (see :data:`RESULT_FILES`) are written into a hidden folder beside
@@ -392,6 +407,9 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
         The files ``extra`` writes, name -> what each holds, listed in README.txt.
     report_sections
         Sections added to ``report.html`` (see :func:`planner.report.render_report`).
+    workers
+        With 2 or more, the report and the tables and GIS layers are written side by side
+        by two forked processes (:func:`planner.forked.forked_map`); the files are the same.
 
     ``plan.json`` records the scenario file and the SHA-256 of every input file
     (:func:`planner.provenance.source_record`), so the folder can be read back
@@ -412,7 +430,6 @@ def write_run(sc: Scenario, plan: Plan, out_dir: str | Path, *, force: bool = Fa
     >>> import tempfile
     >>> from planner import load_scenario
     >>> from planner.optimise.heuristics.greedy import greedy
-from planner.optimise.incumbent import Progress
     >>> sc = load_scenario()
     >>> out = write_run(sc, greedy(sc), Path(tempfile.mkdtemp()) / "run")
     >>> sorted(p.name for p in out.iterdir()) == sorted(RESULT_FILES)
@@ -424,7 +441,7 @@ from planner.optimise.incumbent import Progress
     def fill(folder: Path) -> None:
         if extra is not None:
             extra(folder)
-        _write_files(sc, plan, folder, source, report_sections, extra_files)
+        _write_files(sc, plan, folder, source, report_sections, extra_files, workers)
 
     return write_folder(target, fill, force=force)
 
@@ -651,7 +668,8 @@ def plan_scenario(
     force
         Replace an existing results folder.
     time_limit_s, seed, workers
-        The solver's time limit, random seed and workers (see :class:`~planner.optimise.optimiser.Optimiser`).
+        The solver's time limit, random seed and workers (see :class:`~planner.optimise.optimiser.Optimiser`);
+        ``workers`` processes also explain the left-out leases and write the folder side by side.
     method
         ``"cp-sat"`` (the optimiser) or ``"greedy"`` (the fast baseline, no bound).
     on_stage
@@ -744,7 +762,7 @@ def plan_scenario(
 
     def write_folder() -> None:
         assert run.plan is not None and run.out_dir is not None
-        write_run(_sc(run), run.plan, run.out_dir, force=force)
+        write_run(_sc(run), run.plan, run.out_dir, force=force, workers=workers)
 
     stages = [("load", load), ("network", network), ("routing", routing), ("build", build), ("solve", solve)]
     for name, work in [*stages, *([("write", write_folder)] if write else [])]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -53,6 +54,17 @@ def _fails(a: int, b: int) -> list[int]:
 def test_an_error_in_a_child_reaches_the_caller() -> None:
     with pytest.raises(ValueError, match="is bad"):
         forked_map(_fails, 4 * MIN_ITEMS, processes=2)
+
+
+def _dies(a: int, b: int) -> list[int]:
+    if a == 0:
+        os._exit(3)  # as a child the kernel kills for want of memory
+    return list(range(a, b))
+
+
+def test_a_child_that_dies_is_an_error_not_a_hang() -> None:
+    with pytest.raises(BrokenProcessPool):
+        forked_map(_dies, 4 * MIN_ITEMS, processes=2)
 
 
 # --------------------------------------------------------------------------- the reasons of a plan

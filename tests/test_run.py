@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import sqlite3
 import xml.etree.ElementTree as ET
+from contextlib import closing
 from pathlib import Path
 
 import networkx as nx
@@ -130,23 +133,39 @@ def test_greedy_plan_without_bound(tmp_path: Path, sc: Scenario) -> None:
 
 
 # --------------------------------------------------------------------------- whole or not at all
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("crash", [RuntimeError("disk full"), KeyboardInterrupt()], ids=["error", "ctrl-c"])
 def test_crash_mid_write_leaves_nothing(tmp_path: Path, sc: Scenario, plan: Plan, monkeypatch: pytest.MonkeyPatch,
-                                        crash: BaseException) -> None:
-    written: list[str] = []
+                                        crash: BaseException, workers: int) -> None:
+    reached = tmp_path / "reached"  # a file, so that a forked writer's visit is seen here too
     real_kml = gis.write_kml
 
     def kml_then_crash(*args: object, **kw: object) -> None:
-        written.append(str(real_kml(*args, **kw)))  # type: ignore[arg-type]
+        reached.write_text(str(real_kml(*args, **kw)))  # type: ignore[arg-type]
         raise crash
 
     monkeypatch.setattr(gis, "write_kml", kml_then_crash)
     target = tmp_path / "out" / "run"
     with pytest.raises(type(crash)):
-        write_run(sc, plan, target)
-    assert written, "the writer was not reached"
+        write_run(sc, plan, target, workers=workers)
+    assert reached.exists(), "the writer was not reached"
     assert not target.exists()
     assert _siblings(target) == []  # the temporary folder is gone too
+
+
+def test_two_writers_write_the_files_one_does(tmp_path: Path, sc: Scenario, plan: Plan) -> None:
+    one, two = write_run(sc, plan, tmp_path / "one"), write_run(sc, plan, tmp_path / "two", workers=2)
+    assert sorted(p.name for p in one.iterdir()) == sorted(p.name for p in two.iterdir())
+    stamp = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?( UTC|Z|\+00:00)?")  # when each was written
+
+    def content(f: Path) -> bytes:  # a GeoPackage is read as its SQL dump (its pages record when they were written)
+        if f.suffix != ".gpkg":
+            return f.read_bytes()
+        with closing(sqlite3.connect(f)) as con:
+            return "\n".join(con.iterdump()).encode()
+
+    for f in one.iterdir():
+        assert stamp.sub(b"T", content(f)) == stamp.sub(b"T", content(two / f.name)), f.name
 
 
 def test_crash_with_force_keeps_the_previous_folder(tmp_path: Path, sc: Scenario, plan: Plan,
