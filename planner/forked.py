@@ -7,18 +7,26 @@ child processes made with ``fork``, so the state is shared as it is (nothing is
 pickled but the slice bounds going out and the results coming back), and returns
 the results in item order: the answer never depends on the number of processes.
 
-Where ``fork`` is not offered (Windows) or one process is asked for, the items are
-worked through in this process, with the same answer.
+Children are forked on Linux only (macOS offers ``fork`` but its system frameworks
+do not survive it, which is why Python spawns there) and never from a daemonic
+process (a ``multiprocessing`` pool's worker may not have children). Elsewhere, or
+when one process is asked for, the items are worked through in this process, with
+the same answer.
+
+An error raised in a child is raised in the caller (the first one, as soon as it
+comes); an exception type that cannot be pickled arrives as
+``concurrent.futures.process.BrokenProcessPool``, as does a child that dies.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+import sys
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import TypeVar
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import TypeVar, cast
 
 __all__ = ["MIN_ITEMS", "can_fork", "forked_map"]
 
@@ -34,8 +42,8 @@ _STEPS: dict[int, Callable[[int, int], Sequence[object]]] = {}
 
 
 def can_fork() -> bool:
-    """Whether this platform can make child processes with ``fork``."""
-    return "fork" in mp.get_all_start_methods()
+    """Whether this process may fork children here: on Linux, and not itself a daemonic process."""
+    return sys.platform.startswith("linux") and not mp.current_process().daemon
 
 
 def _child_start() -> None:
@@ -62,7 +70,7 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
         Processes to use; with 1, fewer than ``min_items`` items, or no ``fork``
         on this platform, the work stays in this process.
     on_done
-        Called in this process with the number of items done so far, after each slice
+        Called in this process with the number of items done so far as slices finish
         (in this process too, when the work stays here).
     min_items
         The fewest items worth starting children for (:data:`MIN_ITEMS`); a few long
@@ -88,8 +96,10 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
         return out
     key = id(work)
     slices = [(key, a, min(a + size, n)) for a in range(0, n, size)]
-    results: list[T] = []
     _STEPS[key] = work
+    sys.stdout.flush()  # a child flushes its copy of these buffers when it ends: empty them, or it prints them again
+    sys.stderr.flush()
+    pool: ProcessPoolExecutor | None = None
     try:
         with warnings.catch_warnings():
             # Python 3.12+ warns that fork in a process with threads may deadlock a child that takes a lock
@@ -99,17 +109,23 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
             pool = ProcessPoolExecutor(min(processes, len(slices)), mp_context=mp.get_context("fork"),
                                        initializer=_child_start)
             futures = [pool.submit(_child_run, sl) for sl in slices]  # the children are forked at the first
-        try:
-            for f in futures:
-                results.extend(f.result())  # type: ignore[arg-type]  # a child's error is raised here
-                if on_done is not None:
-                    on_done(len(results))
-        except BaseException:  # an error or Ctrl-C: stop the other children now, not after their slices
+        sizes = {f: b - a for f, (_, a, b) in zip(futures, slices, strict=True)}
+        pending, done_items = set(futures), 0
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                f.result()  # the first error, as soon as it comes
+                done_items += sizes[f]
+            if on_done is not None:
+                on_done(done_items)
+        results = cast("list[T]", [x for f in futures for x in f.result()])
+    except BaseException:  # an error or Ctrl-C: end the children now, not after their slices
+        if pool is not None:
             for proc in list((pool._processes or {}).values()):  # the executor has no public way to end them
                 proc.terminate()
             pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        pool.shutdown(wait=True)
+        raise
     finally:
         del _STEPS[key]
+    pool.shutdown(wait=True)
     return results

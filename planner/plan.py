@@ -305,7 +305,7 @@ class Plan:
 
     def to_document(self, *, source: dict[str, Any] | None = None) -> dict[str, Any]:
         """What :meth:`to_json` writes, before encoding: ``json.dumps(doc, indent=1, allow_nan=False,
-        default=str)`` of it is its text. The tables are plain records; ``meta`` is the plan's own dict."""
+        default=str)`` of it is its text. The tables are plain records; ``meta`` is a copy of the plan's own dict."""
         def records(df: pd.DataFrame) -> list[dict[str, Any]]:
             out = df.copy()
             for c in out.columns:
@@ -323,7 +323,7 @@ class Plan:
             "revenue_usd": self.revenue_usd, "expected_revenue_usd": self.revenue_usd,
             "worst_case_revenue_usd": self.worst_case_revenue_usd,
             "created": self.meta.get("created", datetime.now(UTC).isoformat()),
-            "meta": self.meta, "placements": records(self.placements), "unplaced": records(self.unplaced),
+            "meta": dict(self.meta), "placements": records(self.placements), "unplaced": records(self.unplaced),
             "progress": records(self.progress),
         }
         if len(self.api_use):  # hosted-model APIs: the tables the checker reads back

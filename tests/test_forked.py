@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
+import signal
+import threading
+import time
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -21,11 +25,16 @@ def _pids(a: int, b: int) -> list[tuple[int, int]]:
     return [(i, os.getpid()) for i in range(a, b)]
 
 
+def _pids_slowly(a: int, b: int) -> list[tuple[int, int]]:
+    time.sleep(0.01)  # a slice takes a moment, so that the caller sees slices finish one after another
+    return _pids(a, b)
+
+
 def test_children_do_the_work_and_the_results_keep_their_order() -> None:
     assert can_fork()  # Linux, where the project is tested, forks: the parallel path is the one tested here
     n = 10 * MIN_ITEMS + 3
     seen: list[int] = []
-    out = forked_map(_pids, n, processes=2, on_done=seen.append)
+    out = forked_map(_pids_slowly, n, processes=2, on_done=seen.append)
     assert [i for i, _ in out] == list(range(n))
     pids = {pid for _, pid in out}
     assert os.getpid() not in pids and 1 <= len(pids) <= 2  # children (at most two), not this process
@@ -65,6 +74,35 @@ def _dies(a: int, b: int) -> list[int]:
 def test_a_child_that_dies_is_an_error_not_a_hang() -> None:
     with pytest.raises(BrokenProcessPool):
         forked_map(_dies, 4 * MIN_ITEMS, processes=2)
+
+
+def test_ctrl_c_in_the_caller_ends_the_children_at_once(tmp_path: Path) -> None:
+    log = tmp_path / "slices"
+
+    def slow(a: int, b: int) -> list[int]:  # each slice takes a while, then says it is done
+        time.sleep(0.3)
+        with log.open("a") as fh:
+            fh.write(f"{a}\n")
+        return list(range(a, b))
+
+    n = 4 * MIN_ITEMS  # 16 slices of 0.3 s: some 2.4 s on two processes
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # Ctrl-C to this process, as a terminal sends
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            forked_map(slow, n, processes=2)
+    finally:
+        timer.cancel()
+    assert multiprocessing.active_children() == []  # the children are gone, not finishing their slices
+    finished = len(log.read_text().splitlines()) if log.exists() else 0
+    time.sleep(1.0)  # had a child lived on, it would finish more slices now
+    assert (len(log.read_text().splitlines()) if log.exists() else 0) == finished < 16
+
+
+def test_no_children_from_a_daemonic_process() -> None:
+    with multiprocessing.get_context("fork").Pool(1) as pool:  # a pool's worker is daemonic: it may not have children
+        out = pool.apply(forked_map, (_pids, 4 * MIN_ITEMS, 2))
+    assert len({pid for _, pid in out}) == 1  # all in that worker, no error
 
 
 # --------------------------------------------------------------------------- the reasons of a plan

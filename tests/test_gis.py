@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
@@ -271,7 +272,7 @@ def test_route_lines_match_route_line_once_per_path(sc: Scenario) -> None:
     spans = ("J-SB", "SA-J", "SA-P1")  # J-SB and SA-J run against their a -> b orientation from SB
     line, nodes = line_of("SB", spans)
     plain, plain_nodes = gis.route_line(sc, "SB", list(spans))
-    assert nodes == plain_nodes == ["SB", "J", "SA", "P1"]
+    assert list(nodes) == plain_nodes == ["SB", "J", "SA", "P1"] and isinstance(nodes, tuple)
     assert line.equals_exact(densify_geodesic(plain, gis.layers.DENSIFY_KM), 0.0)
     assert line_of("SB", spans)[0] is line  # built once per path
     with pytest.raises(ValueError, match="does not touch SB"):
@@ -549,3 +550,42 @@ def test_export_layers_writes_one_geojson_per_layer_whole(tmp_path: Path) -> Non
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and "already exists" in again.output
     assert CliRunner().invoke(app, [*args, "--force"]).exit_code == 0
+
+
+# --------------------------------------------------------------------------- column converters
+_COLUMNS = {
+    "int64": pd.Series([0, -3, 2**40], dtype="int64"),
+    "uint8": pd.Series([0, 7, 255], dtype="uint8"),
+    "float64": pd.Series([0.1, -0.0, math.nan, math.inf, -math.inf, 1e300]),
+    "float32": pd.Series([0.1, math.nan, 3.5], dtype="float32"),
+    "bool": pd.Series([True, False]),
+    "str": pd.Series(["a", "", None, "x & <y>"], dtype="str"),
+    "string": pd.Series(["a", pd.NA, "b"], dtype="string"),
+    "Int64": pd.Series([1, None, -2], dtype="Int64"),
+    "boolean": pd.Series([True, None, False], dtype="boolean"),
+    "datetime64": pd.Series(pd.to_datetime(["2027-01-04", None])).astype("datetime64[ms]"),
+    "object": pd.Series([("S1", "S2"), None, 3, 2.5, "t", np.int64(4), np.float64(math.nan)], dtype=object),
+}
+
+
+@pytest.mark.parametrize("name", list(_COLUMNS))
+def test_column_converters_give_each_value_as_one_at_a_time(name: str) -> None:
+    from planner.gis.kml import _simple_value, _simple_values
+    from planner.gis.vector import _column_values, json_value
+
+    column = _COLUMNS[name]
+    assert _column_values(column) == [json_value(v) for v in column]
+    assert _simple_values(column) == [_simple_value(v) for v in column]
+
+
+def test_kml_a_layer_with_an_id_column_gives_one_id_field(tmp_path: Path) -> None:
+    layer = gpd.GeoDataFrame({"id": ["own-1", "own-2"], "gpus": [8, 16]}, index=["f1", "f2"],
+                             geometry=[Point(-82.8, 40.1), Point(-91.7, 32.4)], crs="EPSG:4326")
+    path = gis.write_kml({"sites": layer}, tmp_path / "x.kml")
+    root = ET.parse(path).getroot()
+    marks = root.findall(f".//{KML}Placemark")
+    assert len(marks) == 2
+    for mark, own in zip(marks, ["own-1", "own-2"], strict=True):
+        data = mark.findall(f".//{KML}SimpleData")
+        assert [d.get("name") for d in data] == ["id", "gpus"]  # the column's id stands in the feature id's place
+        assert data[0].text == own

@@ -292,7 +292,8 @@ def plan(
     seed: Annotated[int, typer.Option("--seed", metavar="<int>", help="Solver random seed.")] = 0,
     workers: Annotated[int, typer.Option(
         "--workers", min=1, metavar="<int>",
-        help="Solver search workers, and processes that explain the left-out leases side by side.")] = 2,
+        help="Solver search workers, and processes that explain the left-out leases and write the results "
+             "folder side by side.")] = 2,
     force: Annotated[bool, typer.Option("--force", help="Replace the results folder if it exists.")] = False,
     greedy: Annotated[bool, typer.Option(
         "--greedy", help="Use the fast greedy baseline instead of the optimiser (no bound, no gap).")] = False,

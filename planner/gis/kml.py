@@ -284,7 +284,9 @@ def _legend(limit_pct: float | None) -> str:
 def _placemarks(layer: str, gdf: gpd.GeoDataFrame, max_gbps: float, span_styles: set[str]) -> list[str]:
     """The layer's placemarks as XML text, one per row; adds the span styles used to ``span_styles``."""
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    names = [_attributes(name=name) for name in ["id", *map(str, cols)]]
+    id_at = next((i for i, c in enumerate(cols) if str(c) == "id"), None)  # a column "id" stands for the feature id
+    rest = [i for i in range(len(cols)) if i != id_at]
+    names = [_attributes(name=name) for name in ["id", *(str(cols[i]) for i in rest)]]
     texts: LineTexts = {}
     rows = list(zip(*(gdf[c] for c in cols), strict=True)) if cols else [()] * len(gdf)
     simple = list(zip(*(_simple_values(gdf[c]) for c in cols), strict=True)) if cols else [()] * len(gdf)
@@ -296,8 +298,9 @@ def _placemarks(layer: str, gdf: gpd.GeoDataFrame, max_gbps: float, span_styles:
             span_styles.add(style)
         else:
             style = layer if layer in POINT_STYLES or layer in ("routes", "api_routes", "footprints") else "routes"
+        first = _simple_value(str(fid)) if id_at is None else data[id_at]
         out.append(_placemark(layer, str(fid), row, geom=geom, style=style, texts=texts,
-                              data=zip(names, (_simple_value(str(fid)), *data), strict=True)))
+                              data=zip(names, (first, *(data[i] for i in rest)), strict=True)))
     return out
 
 

@@ -208,13 +208,13 @@ def _span_ids(value: object) -> tuple[str, ...]:
     return tuple(str(s) for s in value) if isinstance(value, tuple | list) else ()
 
 
-def route_lines(sc: Scenario) -> Callable[[str, tuple[str, ...]], tuple[LineString, list[str]]]:
+def route_lines(sc: Scenario) -> Callable[[str, tuple[str, ...]], tuple[LineString, tuple[str, ...]]]:
     """A function giving a path's drawn line, computed once per distinct path.
 
     Thousands of replicas share a few hundred (site, spans) paths; the function
     returned builds each path's :func:`route_line`, densified along the geodesic
     (:data:`DENSIFY_KM`), the first time it is asked for and hands the same
-    (immutable) line back after that.
+    (immutable) line and node tuple back after that.
 
     Parameters
     ----------
@@ -238,13 +238,13 @@ def route_lines(sc: Scenario) -> Callable[[str, tuple[str, ...]], tuple[LineStri
     >>> line_of(str(sc.spans.at[span, "a"]), (span,))[0] is line
     True
     """
-    cache: dict[tuple[str, tuple[str, ...]], tuple[LineString, list[str]]] = {}
+    cache: dict[tuple[str, tuple[str, ...]], tuple[LineString, tuple[str, ...]]] = {}
 
-    def line_of(start: str, spans: tuple[str, ...]) -> tuple[LineString, list[str]]:
+    def line_of(start: str, spans: tuple[str, ...]) -> tuple[LineString, tuple[str, ...]]:
         key = (start, spans)
         if key not in cache:
             line, nodes = route_line(sc, start, spans)
-            cache[key] = (densify_geodesic(line, DENSIFY_KM), nodes)
+            cache[key] = (densify_geodesic(line, DENSIFY_KM), tuple(nodes))
         return cache[key]
 
     return line_of
