@@ -20,7 +20,9 @@ comes); an exception type that cannot be pickled arrives as
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
+import os
 import signal
 import sys
 import warnings
@@ -41,6 +43,10 @@ _STEPS: dict[int, Callable[[int, int], Sequence[object]]] = {}
 """The steps being mapped, by key: set just before the children are forked, read from their copy of this module."""
 
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+_PARENT = [os.getpid()]  # the process that forks the children, set again before each pool
+
+
 def can_fork() -> bool:
     """Whether this process may fork children here: on Linux, and not itself a daemonic process."""
     return sys.platform.startswith("linux") and not mp.current_process().daemon
@@ -48,6 +54,11 @@ def can_fork() -> bool:
 
 def _child_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the children
+    # A parent killed outright (SIGKILL, SIGTERM) cannot end its children, and a pool's idle child waits for work
+    # for ever: Linux ends it when the parent goes (prctl PR_SET_PDEATHSIG).
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != _PARENT[0]:  # the parent went before the request was made
+        os._exit(1)
 
 
 def _child_run(task: tuple[int, int, int]) -> list[object]:
@@ -97,6 +108,7 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
     key = id(work)
     slices = [(key, a, min(a + size, n)) for a in range(0, n, size)]
     _STEPS[key] = work
+    _PARENT[0] = os.getpid()
     sys.stdout.flush()  # a child flushes its copy of these buffers when it ends: empty them, or it prints them again
     sys.stderr.flush()
     pool: ProcessPoolExecutor | None = None

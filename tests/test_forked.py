@@ -6,6 +6,8 @@ import math
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
@@ -87,16 +89,52 @@ def test_ctrl_c_in_the_caller_ends_the_children_at_once(tmp_path: Path) -> None:
 
     n = 4 * MIN_ITEMS  # 16 slices of 0.3 s: some 2.4 s on two processes
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))  # Ctrl-C to this process, as a terminal sends
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, whatever ran before set
     timer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             forked_map(slow, n, processes=2)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert multiprocessing.active_children() == []  # the children are gone, not finishing their slices
     finished = len(log.read_text().splitlines()) if log.exists() else 0
     time.sleep(1.0)  # had a child lived on, it would finish more slices now
     assert (len(log.read_text().splitlines()) if log.exists() else 0) == finished < 16
+
+
+_KILLED_PARENT = """
+import os, sys, time
+from planner.forked import forked_map
+
+def slow(a, b):
+    print(os.getpid(), flush=True)  # each child says who it is
+    time.sleep(30)
+    return list(range(a, b))
+
+forked_map(slow, 256, processes=2)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended; only its exit status waits to be read
+
+
+def test_a_parent_killed_outright_leaves_no_children() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    children = {int(proc.stdout.readline()) for _ in range(2)}  # both children are at work
+    proc.kill()  # SIGKILL: the parent can do nothing about its children
+    proc.wait()
+    for _ in range(100):  # the kernel ends them at once; allow a slow machine a few seconds
+        if not any(_alive(pid) for pid in children):
+            break
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in children), children
 
 
 def test_no_children_from_a_daemonic_process() -> None:
