@@ -44,7 +44,6 @@ _STEPS: dict[int, Callable[[int, int], Sequence[object]]] = {}
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-_PARENT = [os.getpid()]  # the process that forks the children, set again before each pool
 
 
 def can_fork() -> bool:
@@ -52,12 +51,12 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and not mp.current_process().daemon
 
 
-def _child_start() -> None:
+def _child_start(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the children
     # A parent killed outright (SIGKILL, SIGTERM) cannot end its children, and a pool's idle child waits for work
     # for ever: Linux ends it when the parent goes (prctl PR_SET_PDEATHSIG).
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != _PARENT[0]:  # the parent went before the request was made
+    if os.getppid() != parent:  # the parent went before the request was made
         os._exit(1)
 
 
@@ -108,7 +107,6 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
     key = id(work)
     slices = [(key, a, min(a + size, n)) for a in range(0, n, size)]
     _STEPS[key] = work
-    _PARENT[0] = os.getpid()
     sys.stdout.flush()  # a child flushes its copy of these buffers when it ends: empty them, or it prints them again
     sys.stderr.flush()
     pool: ProcessPoolExecutor | None = None
@@ -119,7 +117,7 @@ def forked_map(work: Callable[[int, int], Sequence[T]], n: int, processes: int, 
             # makes its locks anew in a forked child.
             warnings.filterwarnings("ignore", message=r".*multi-threaded.*fork", category=DeprecationWarning)
             pool = ProcessPoolExecutor(min(processes, len(slices)), mp_context=mp.get_context("fork"),
-                                       initializer=_child_start)
+                                       initializer=_child_start, initargs=(os.getpid(),))
             futures = [pool.submit(_child_run, sl) for sl in slices]  # the children are forked at the first
         sizes = {f: b - a for f, (_, a, b) in zip(futures, slices, strict=True)}
         pending, done_items = set(futures), 0
