@@ -86,6 +86,32 @@ def test_auto_picks_the_method_by_size(small: planner.Scenario) -> None:
     assert 0 < opt.pairs <= POD_MODEL_MAX_PAIRS
 
 
+@pytest.mark.parametrize("method", ["sites", "pods"])
+def test_solve_after_build_starts_warm_once(small: planner.Scenario, monkeypatch: pytest.MonkeyPatch,
+                                            method: Method) -> None:
+    # ``planner plan`` builds, then solves: the warm start (greedy, LP, polish) must not run again in the solve,
+    # nor the progress start over from the first greedy plan
+    from planner.optimise import optimiser as module
+
+    calls: list[str] = []
+    real = module.warm_start
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(method)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(module, "warm_start", counted)
+    seen: list[float] = []
+    opt = Optimiser(small, time_limit_s=1, method=method, explain=False, on_progress=lambda p: seen.append(p.wall_s))
+    m = opt.build()
+    assert (m is None) == (method == "sites")
+    built = len(seen)
+    plan = opt.solve()
+    assert calls == [method]
+    assert seen == sorted(seen) and built >= 1  # one clock from the build on: no second, restarted history
+    assert plan.check(small) == []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("tier", ["medium", "large", "hyperscale"])
 def test_every_generated_tier_plans_and_its_plan_keeps_every_limit(tmp_path: Path, tier: str) -> None:

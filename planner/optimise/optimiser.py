@@ -188,6 +188,8 @@ class Optimiser:
         self.lns: LnsStats | None = None
         self.warm: WarmStart | None = None
         self._t_build = 0.0
+        self.built = False
+        """Whether :meth:`build` has run (:meth:`solve` builds only when it has not)."""
         self.budget = Budget(time_limit_s, deterministic=deterministic)
         """Every step's share of the limit, and the safety stops (made again by :meth:`build`)."""
         self.incumbent = Incumbent(sink=self._emit)
@@ -209,8 +211,14 @@ class Optimiser:
     def build(self) -> PlacementModel | None:
         """Build the instance, then the CP-SAT model with its warm start (``"pods"``) or the first plans (``"sites"``).
 
-        Returns the CP-SAT model, or ``None`` for the site-level method.
+        Returns the CP-SAT model, or ``None`` for the site-level method (and when leases and
+        APIs are planned apart). :meth:`solve` calls it unless it has run.
         """
+        m = self._build()
+        self.built = True
+        return m
+
+    def _build(self) -> PlacementModel | None:
         t = self._t_build = time.perf_counter()
         self.budget = Budget(self.time_limit_s, deterministic=self.deterministic, start=t)
         self.incumbent = Incumbent(sink=self._emit, start=t)
@@ -319,7 +327,7 @@ class Optimiser:
         ValueError
             For the site-level method, which has no single CP-SAT model (``method="pods"`` makes one).
         """
-        m = self.model or self.build()
+        m = self.model if self.built else self.build()
         if m is None:
             msg = (f"the site-level method has no single CP-SAT model to export ({self.pairs:,} (replica, pod) "
                    f"pairs); pass method='pods' to build the pod-level model")
@@ -336,7 +344,7 @@ class Optimiser:
         A ``KeyboardInterrupt`` during the search stops it and returns the best plan
         so far with ``interrupted=True``.
         """
-        m = self.model if self.model is not None or self.apart else self.build()  # apart: built, no model
+        m = self.model if self.built else self.build()  # sites, apart: built, no model
         if self.apart:
             return solve_apart(self)
         if self.method_used == "sites":
