@@ -34,6 +34,23 @@ def test_site_relaxation_bounds_the_exact_optimum(tmp_path: Path, seed: int) -> 
     assert pooled.bound_usd >= rel.bound_usd - 1e-6
 
 
+def test_site_relaxation_pools_halls_while_their_weekly_rows_fit(small: planner.Scenario) -> None:
+    from planner.optimise.bounds import site_lp
+    from planner.optimise.instance import usable_pods
+
+    inst = build_instance(small)
+    where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
+    halls, sites = (site_lp._nonzeros(site_lp._columns(inst, where, k).cols, 1) for k in ("hall", "site"))
+    assert sites < halls  # hall pools: more columns, the same weeks
+    rel = site_relaxation(inst, max_nonzeros=halls)
+    assert (rel.pooling, rel.block_weeks) == ("hall", 1)
+    assert rel.bound_usd == pytest.approx(site_relaxation(inst, pooling="hall", block_weeks=1).bound_usd)
+    rel = site_relaxation(inst, max_nonzeros=halls - 1)  # halls would need blocks: sites, weekly
+    assert (rel.pooling, rel.block_weeks) == ("site", 1)
+    assert rel.bound_usd == pytest.approx(site_relaxation(inst, pooling="site", block_weeks=1).bound_usd)
+    assert site_relaxation(inst, max_nonzeros=sites - 1).block_weeks > 1  # sites too: weeks pooled in blocks
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_site_method_reaches_the_exact_optimum_on_tiny_cases(tmp_path: Path, seed: int) -> None:
     sc = planner.load_scenario(write(tmp_path, random_tiny(seed, 6)))
