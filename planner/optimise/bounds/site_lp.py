@@ -497,7 +497,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     built: _Built | None = None
     if pooling == "auto":  # halls when their weekly rows fit: counted on their columns where the first look allows
         pooling = "site"
-        look = HALL_LOOK * max_nonzeros
+        look = int(HALL_LOOK * max_nonzeros)
         if _hall_nonzeros(inst, where, look) <= look:
             built = _columns(inst, where, "hall")
             if _nonzeros(built.cols, 1) <= max_nonzeros:
