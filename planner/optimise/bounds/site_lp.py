@@ -416,10 +416,11 @@ def _solve_mip(built: _Built, mat: sp.csr_matrix, lo_row: np.ndarray, hi_row: np
 
 
 def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_nonzeros: int) -> int:
-    """At least how many non-zeros weekly rows with hall pools would have, about (a quick first look).
+    """A quick first look at how many non-zeros weekly rows with hall pools would have.
 
     Counts six entries per (lease, pool, week); the columns' own count (:func:`_nonzeros`) is
-    three quarters to four fifths of it on the generated tiers.
+    three quarters to four fifths of it on the generated tiers. Counting stops once past
+    ``max_nonzeros``: the number returned is then over it, not the whole count.
     """
     per_site = sum(len(where[lo.lease]) * lo.weeks * 6 for lo in inst.leases)
     if per_site > max_nonzeros:  # every site has a pool at least: halls cannot have fewer
@@ -430,6 +431,8 @@ def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_n
     n = 0
     for lo in inst.leases:
         n += sum(len(np.unique(of[pods])) for pods in where[lo.lease].values()) * lo.weeks * 6
+        if n > max_nonzeros:  # over the limit: the rest need not be counted
+            return n
     return n
 
 
