@@ -335,23 +335,21 @@ def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
     t = slice(lo.t0, lo.t1 + 1)
     free = inst.free_for(lo)
     for s in lo.sites:
-        pods = lo.pods[s]
+        pods = np.asarray(lo.pods[s], dtype=np.int64)
         floor = free[pods, t].min(axis=1)
         if lo.span == "pod":
-            keep = [p for p, f in zip(pods, floor, strict=True) if f >= lo.gpus]
-        elif lo.span == "hall":
-            room: dict[int, int] = {}
-            for p, f in zip(pods, floor, strict=True):
-                if f >= 1:
-                    h = int(inst.pod_hall[p])
-                    room[h] = room.get(h, 0) + int(min(f, lo.gpus))
-            keep = [p for p, f in zip(pods, floor, strict=True) if f >= 1 and room[int(inst.pod_hall[p])] >= lo.gpus]
+            keep = pods[floor >= lo.gpus]
         else:
-            keep = [p for p, f in zip(pods, floor, strict=True) if f >= 1]
-            if sum(int(min(f, lo.gpus)) for f in floor if f >= 1) < lo.gpus:
-                keep = []
-        if keep:
-            out[s] = keep
+            some = floor >= 1
+            room = np.where(some, np.minimum(floor, lo.gpus), 0)  # what each pod could give the lease
+            if lo.span == "hall":  # per pod, the room of its hall
+                _, hall = np.unique(inst.pod_hall[pods], return_inverse=True)
+                room = np.bincount(hall, weights=room)[hall]
+            else:
+                room = np.full(len(pods), room.sum())
+            keep = pods[some & (room >= lo.gpus)]
+        if keep.size:
+            out[s] = keep.tolist()
     return out
 
 
