@@ -7,6 +7,7 @@ reaches the optimum of the pod-level model.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,9 +114,9 @@ def test_solve_after_build_starts_warm_once(small: planner.Scenario, monkeypatch
     calls: list[str] = []
     real = module.warm_start
 
-    def counted(*args: object, **kwargs: object) -> object:
+    def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(method)
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(module, "warm_start", counted)
     seen: list[float] = []
