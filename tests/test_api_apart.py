@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 from planner.optimise.apis import take
+from planner.optimise.bounds.site_lp import site_relaxation
 from planner.optimise.heuristics.api_fill import fill_apis
 from planner.optimise.heuristics.greedy import plan_value
-from planner.optimise.instance import build_instance
+from planner.optimise.incumbent import Progress
+from planner.optimise.instance import build_instance, usable_pods
 from planner.optimise.methods.apart import reserved
 from planner.optimise.optimiser import Optimiser
 from planner.optimise.residual import Residual, fits_from_placements
@@ -69,6 +71,21 @@ def test_apart_is_deterministic_and_keeps_the_joint_model_below_the_threshold(tm
     joint = Optimiser(sc, time_limit_s=LIMIT_S).solve()  # the default threshold: the joint model
     assert "apart" not in joint.meta
     assert joint.meta["variables"] is not None
+
+
+def test_apart_progress_shows_the_campus_bound_from_the_first_plan(tmp_path: Path) -> None:
+    """The whole campus's relaxation is solved before the first plan: no report carries the sum of revenues."""
+    sc = random_api_case(tmp_path, 1)
+    seen: list[Progress] = []
+    opt = Optimiser(sc, time_limit_s=LIMIT_S, api_joint_max_pairs=0, on_progress=seen.append)
+    plan = opt.solve()
+    inst = build_instance(sc)
+    lp = site_relaxation(inst, where={lo.lease: usable_pods(inst, lo) for lo in inst.leases}).bound_usd
+    assert seen
+    assert lp < opt.revenue_bound() - 1.0
+    assert seen[0].bound_usd <= lp + 1e-6
+    assert all(p.bound_usd >= plan.bound_usd - 1e-6 for p in seen)
+    assert seen[-1].bound_usd == pytest.approx(plan.bound_usd)
 
 
 def test_reserved_instance_takes_the_api_service_off_every_capacity(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from planner.optimise.heuristics.polish import polish as eviction_polish
 from planner.optimise.heuristics.warmstart import LpKind, WarmStart, warm_start
 from planner.optimise.incumbent import Incumbent, Progress
 from planner.optimise.instance import Instance, build_instance, lease_groups, usable_pods
-from planner.optimise.methods.apart import solve_apart
+from planner.optimise.methods.apart import campus_bound, campus_relaxation, solve_apart
 from planner.optimise.methods.pods import solve_pods
 from planner.optimise.methods.sites import solve_sites
 from planner.optimise.model import PlacementModel, add_hint, build_model
@@ -180,6 +180,9 @@ class Optimiser:
         self.pattern_rounds = pattern_rounds
         self.apart = False
         """Whether leases and APIs are planned apart (set by :meth:`build`)."""
+        self.campus_bound: tuple[float, str] | None = None
+        """When planned apart: the whole campus's bound and its name (from
+        :func:`~planner.optimise.methods.apart.campus_bound`, set by :meth:`build`)."""
         self.lease_method: Literal["pods", "sites"] | None = None
         """The method that planned the leases when planned apart from the APIs."""
         self.fits: dict[str, list[ReplicaFit]] = {}
@@ -240,11 +243,16 @@ class Optimiser:
         lp: LpKind = "none" if not self.use_lp else "pods" if self.pairs <= POD_LP_MAX_PAIRS else "sites"
         self.apart = (inst.api is not None and not inst.api.empty and self.previous_plan is None
                       and self.pairs > self.api_joint_max_pairs)
-        if self.apart:  # the whole-campus greedy start; the blocks' models and searches come in solve_apart
+        if self.apart:  # the whole-campus greedy start and bound; the blocks' models and searches: solve_apart
             instance_s = time.perf_counter() - t
+            campus = campus_relaxation(self, where)
+            if campus.status == Status.OPTIMAL:
+                self.incumbent.tighten(campus.bound_usd)  # shown with the first plan
             self.warm = warm_start(inst, lp="none", budget=self.budget, on_plan=self._first_plans,
                                    stop=self.stop_event, where=where)
             self._offer_warm_start()
+            self.campus_bound = campus_bound(self, campus, where)
+            self.incumbent.tighten(self.campus_bound[0])
             self.build_s = instance_s  # the instance: each block's model is built within the solve
             self.warm_s = time.perf_counter() - t - instance_s
             return None

@@ -25,7 +25,9 @@ each block is planned with the other held fixed:
    own LP optimum on every capacity to the leases' bound on every capacity
    (:mod:`planner.optimise.bounds.site_lp`): a true bound of the joint problem. The
    bound of step 2's search is not one (its capacities are reduced by the API service)
-   and is not used.
+   and is not used. It is worked out while building (:func:`campus_relaxation` before the
+   whole-campus warm start, :func:`campus_bound` after it), so that the progress shows the
+   true gap from the first plan on, not the sum of revenues.
 
 Every step's work is counted (CP-SAT's deterministic time, polish moves), so one seed
 gives one plan under any load.
@@ -42,13 +44,13 @@ from ortools.sat.python import cp_model
 
 from planner.optimise.api_model import hint_api, read_api
 from planner.optimise.apis import ApiSolution, api_value, take
-from planner.optimise.bounds.site_lp import site_relaxation
+from planner.optimise.bounds.site_lp import SiteRelaxation, site_relaxation
 from planner.optimise.cpsat import new_solver
 from planner.optimise.heuristics.api_fill import fill_apis, greedy_with_apis
 from planner.optimise.heuristics.greedy import plan_value, price_order
 from planner.optimise.heuristics.warmstart import whole_span_bound
 from planner.optimise.incumbent import Progress
-from planner.optimise.instance import Instance, usable_pods
+from planner.optimise.instance import Instance
 from planner.optimise.model import build_model
 from planner.optimise.residual import ReplicaFit, Residual
 from planner.plan import Plan, Status, relative_gap
@@ -56,7 +58,8 @@ from planner.plan import Plan, Status, relative_gap
 if TYPE_CHECKING:
     from planner.optimise.optimiser import Optimiser
 
-__all__ = ["API_SHARE", "LEASE_SHARE", "RESERVE", "ApartResult", "api_only", "reserved", "solve_apart"]
+__all__ = ["API_SHARE", "LEASE_SHARE", "RESERVE", "ApartResult", "api_only", "campus_bound", "campus_relaxation",
+           "reserved", "solve_apart"]
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +181,28 @@ def _steps(opt: Optimiser) -> ApartResult:
                        {k: lease_plan.meta[k] for k in keys if k in lease_plan.meta})
 
 
+def campus_relaxation(opt: Optimiser, where: dict[str, dict[int, list[int]]]) -> SiteRelaxation:
+    """Step 5's LP: the site-level relaxation of the whole campus, leases and APIs each on every capacity."""
+    assert opt.instance is not None
+    return site_relaxation(opt.instance, time_limit_s=opt.budget.lp("site lp relaxation").wall_s, where=where)
+
+
+def campus_bound(opt: Optimiser, rel: SiteRelaxation, where: dict[str, dict[int, list[int]]]) -> tuple[float, str]:
+    """Step 5's bound and its name: ``rel``'s, or its MIP's with whole span=hall/site leases where tighter.
+
+    The sum of revenues when ``rel`` is not solved; the MIP is skipped once a stop is asked for.
+    """
+    inst = opt.instance
+    assert inst is not None
+    if rel.status != Status.OPTIMAL:
+        return opt.revenue_bound(), "sum of revenues"
+    bound, source = rel.bound_usd, "site lp relaxation (leases and APIs on every capacity)"
+    whole = whole_span_bound(inst, rel, opt.budget, where) if not opt.stopping else None
+    if whole is not None and whole.bound_usd < bound:
+        bound, source = whole.bound_usd, "site relaxation, whole span=hall/site leases (and APIs' own LP)"
+    return bound, source
+
+
 def solve_apart(opt: Optimiser) -> Plan:
     """Plan leases and APIs apart in the steps above; returns the plan."""
     inst, warm = opt.instance, opt.warm
@@ -190,15 +215,8 @@ def solve_apart(opt: Optimiser) -> Plan:
     if warm is not None and warm.value_usd > value + 1e-6:
         fits, api, value, method = warm.fits, None, warm.value_usd, f"warm start ({warm.method})"
     opt.incumbent.offer(value, fits, api=api)
-    where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
-    rel = site_relaxation(inst, time_limit_s=opt.budget.lp("site lp relaxation").wall_s, where=where)
-    if rel.status == Status.OPTIMAL:
-        bound, source = rel.bound_usd, "site lp relaxation (leases and APIs on every capacity)"
-        whole = whole_span_bound(inst, rel, opt.budget, where) if not opt.stopping else None
-        if whole is not None and whole.bound_usd < bound:
-            bound, source = whole.bound_usd, "site relaxation, whole span=hall/site leases (and APIs' own LP)"
-    else:
-        bound, source = opt.revenue_bound(), "sum of revenues"
+    assert opt.campus_bound is not None  # worked out by build
+    bound, source = opt.campus_bound
     wall = time.perf_counter() - t0
     opt.log_lines += [
         f"leases and APIs apart: {opt.pairs:,} (replica, pod) pairs, leases by the {opt.lease_method} method",
