@@ -11,10 +11,12 @@ import pytest
 
 import planner
 from planner.optimise.bounds.site_lp import site_relaxation
-from planner.optimise.heuristics.greedy import greedy
-from planner.optimise.heuristics.warmstart import warm_start
-from planner.optimise.instance import build_instance
+from planner.optimise.heuristics import warmstart
+from planner.optimise.heuristics.greedy import greedy, greedy_pass
+from planner.optimise.heuristics.warmstart import ExtraGuide, warm_start
+from planner.optimise.instance import Instance, LeaseOptions, build_instance
 from planner.optimise.optimiser import optimise
+from planner.optimise.residual import Guide, ReplicaFit, Residual
 from tests import exact
 from tests.reasons_audit import audit_plan
 from tests.tiny import ZONE_GPUS, halls, lease, random_halls, write
@@ -256,3 +258,37 @@ def test_whole_span_bound_does_not_split_a_training_lease(tmp_path: Path) -> Non
     assert best - 1e-6 <= whole.bound_usd <= best * (1 + 3e-4) < lp.bound_usd
     warm = warm_start(inst, lp="sites")  # the site-level warm start reports the tighter bound
     assert warm.bound == (whole.bound_usd, "site relaxation, whole span=hall/site leases")
+
+
+def test_whole_span_mip_guides_a_greedy_start_to_the_training_lease(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The site MIP's lease choices (the training lease whole, the dearer zone out) order and guide a greedy start.
+
+    Price order puts the dearer zone lease first, and it blocks the training lease; the
+    MIP-guided pass places the training lease first, which is the exact optimum.
+    """
+    d = halls(aggregation_gbps=(2_000_000.0,))
+    d["leases"] = [training(start_week=1, end_week=2),
+                   lease("DEAR", ZONE_GPUS, price=5.0, allowed_sites="SA", start_week=2, end_week=4)]
+    sc = load(tmp_path, d)
+    best = exact.exact_split_milp(sc)
+    inst = build_instance(sc)
+    whole = site_relaxation(inst, pooling="hall", whole_spans=True)
+    passes: list[tuple[list[str], object, dict[str, list[ReplicaFit]]]] = []
+
+    def spy(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
+            ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
+        fits, res, failed = greedy_pass(inst, order, guide)
+        passes.append(([lo.lease for lo in order if not lo.internal], guide, dict(fits)))
+        return fits, res, failed
+
+    monkeypatch.setattr(warmstart, "greedy_pass", spy)
+    guided = warm_start(inst, lp="none", guides=(ExtraGuide("site-level MIP", whole.guide, whole.placed),))
+    assert [(order, set(fits)) for order, _, fits in passes] == [(["DEAR", "TRAIN"], {"DEAR"}),
+                                                                  (["TRAIN", "DEAR"], {"TRAIN"})]
+    assert passes[1][1] is whole.guide
+    fits = passes[1][2]["TRAIN"]
+    lo = next(x for x in inst.leases if x.lease == "TRAIN")
+    assert Residual(inst).holds(lo, fits)  # recomputed on an empty campus: it fits whole
+    assert len({int(inst.pod_hall[p]) for f in fits for p, _ in f.parts}) == 1
+    assert guided.value_usd == pytest.approx(best, rel=1e-9)

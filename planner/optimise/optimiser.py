@@ -32,7 +32,7 @@ from planner.optimise.cpsat import CpSatSettings, export_model
 from planner.optimise.heuristics.api_fill import fill_apis
 from planner.optimise.heuristics.greedy import placement_rows, plan_api_tables, plan_value
 from planner.optimise.heuristics.polish import polish as eviction_polish
-from planner.optimise.heuristics.warmstart import LpKind, WarmStart, warm_start
+from planner.optimise.heuristics.warmstart import ExtraGuide, LpKind, WarmStart, warm_start
 from planner.optimise.incumbent import Incumbent, Progress
 from planner.optimise.instance import Instance, build_instance, lease_groups, usable_pods
 from planner.optimise.methods.apart import campus_bound, campus_relaxation, solve_apart
@@ -180,6 +180,8 @@ class Optimiser:
         self.pattern_rounds = pattern_rounds
         self.apart = False
         """Whether leases and APIs are planned apart (set by :meth:`build`)."""
+        self.guides: tuple[ExtraGuide, ...] = ()
+        """More guides for the warm start's greedy (the apart method gives its leases' search the whole campus's)."""
         self.campus_bound: tuple[float, str] | None = None
         """When planned apart: the whole campus's bound and its name (from
         :func:`~planner.optimise.methods.apart.campus_bound`, set by :meth:`build`)."""
@@ -251,15 +253,18 @@ class Optimiser:
             self.warm = warm_start(inst, lp="none", budget=self.budget, on_plan=self._first_plans,
                                    stop=self.stop_event, where=where)
             self._offer_warm_start()
-            self.campus_bound = campus_bound(self, campus, where)
+            self.campus_bound, whole = campus_bound(self, campus, where)
             self.incumbent.tighten(self.campus_bound[0])
+            if whole is not None:  # its whole training leases guide the leases' search's warm start
+                self.guides = (ExtraGuide("site-level MIP", whole.guide, whole.placed),)
             self.build_s = instance_s  # the instance: each block's model is built within the solve
             self.warm_s = time.perf_counter() - t - instance_s
             return None
         if method == "sites":
             instance_s = time.perf_counter() - t
             self.warm = warm_start(inst, lp="sites" if self.use_lp else "none", keep=keep, budget=self.budget,
-                                   on_plan=self._first_plans, stop=self.stop_event, where=where)
+                                   on_plan=self._first_plans, stop=self.stop_event, where=where,
+                                   guides=self.guides)
             self._offer_warm_start()
             rel = self.warm.relaxation
             self.build_s = instance_s + (rel.build_s if rel is not None else 0.0)
@@ -269,7 +274,8 @@ class Optimiser:
         self.build_s = time.perf_counter() - t
         if self.hint == "greedy":
             early = self._first_plans if self.previous_plan is None else None  # a re-plan's value has penalties
-            self.warm = warm_start(m, lp=lp, keep=keep, budget=self.budget, on_plan=early, stop=self.stop_event)
+            self.warm = warm_start(m, lp=lp, keep=keep, budget=self.budget, on_plan=early, stop=self.stop_event,
+                                   guides=self.guides)
             self._offer_warm_start()
             add_hint(m, self.warm.fits, previous)
         self.model = m

@@ -4,8 +4,9 @@ The LP relaxation of the placement model (with its counting cuts) is solved once
 its values say which site, route and pods each lease leans to. Greedy is run in
 price order without and with that guidance (in two orders: by the share of each
 lease the LP carries, and with every lease it carries a quarter of or more first),
-each result is polished by ejection moves, and the best becomes the hint. The LP
-optimum is also a true upper bound.
+and with any guide the caller brings (:class:`ExtraGuide`: the whole campus's site-level
+MIP when leases and APIs are planned apart); each result is polished by ejection moves,
+and the best becomes the hint. The LP optimum is also a true upper bound.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from planner.optimise.model import PlacementModel
 from planner.optimise.residual import Guide, ReplicaFit, Residual
 from planner.plan import Status
 
-__all__ = ["WHOLE_SPANS_MAX_INTEGERS", "WHOLE_SPANS_WALL_S", "LpKind", "WarmStart", "lp_guide", "warm_start",
-           "whole_span_bound"]
+__all__ = ["WHOLE_SPANS_MAX_INTEGERS", "WHOLE_SPANS_WALL_S", "ExtraGuide", "LpKind", "WarmStart", "lp_guide",
+           "warm_start", "whole_span_bound"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,17 @@ WHOLE_SPANS_WALL_S = 60.0
 WHOLE_SPANS_MAX_INTEGERS = 400
 """Integer columns at most for the site-level MIP bound: the reference has 207 (proven in 10-25 s);
 the generated medium tier (seed 5) 563, unproven after 120 s."""
+
+
+@dataclass(frozen=True)
+class ExtraGuide:
+    """A relaxation's say on each lease, for one more guided greedy start (see :func:`warm_start`)."""
+
+    label: str
+    """How the start is named in the log (``"<label>-guided greedy"``)."""
+    guide: Guide
+    placed: dict[str, float]
+    """Lease id -> share of it the relaxation carries (the greedy's order: highest first, then by price)."""
 
 
 @dataclass
@@ -140,7 +152,8 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
                keep: dict[str, list[ReplicaFit]] | None = None,
                on_plan: Callable[[float, float | None], None] | None = None,
                stop: threading.Event | None = None,
-               where: dict[str, dict[int, list[int]]] | None = None) -> WarmStart:
+               where: dict[str, dict[int, list[int]]] | None = None,
+               guides: tuple[ExtraGuide, ...] = ()) -> WarmStart:
     """The best of the plain and the LP-guided greedy plans, each polished.
 
     ``lp`` chooses the relaxation that guides the second pass (and gives a bound):
@@ -153,7 +166,8 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     stop only, recorded in it when it fires); ``on_plan`` is called with the value of
     each better plan as it is found, and the relaxation's bound once it is known;
     ``stop`` cuts the local search short; ``where`` passes on each lease's usable pods,
-    if already worked out.
+    if already worked out; each of ``guides`` gives one more guided greedy start (not
+    when re-planning). The guides' pods and sites must be ``m``'s (the same campus).
     """
     t = time.perf_counter()
     budget = budget if budget is not None else Budget(60.0, deterministic=True)
@@ -212,14 +226,17 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
         guided = rel.guide, rel.placed
     elif lp != "none":
         log.warning("LP relaxation not solved; warm start from plain greedy")
+    starts: list[tuple[str, Guide, dict[str, float], float | None]] = []
     if guided is not None:
-        for carried_at, label in ((None, "lp-guided greedy"), (CARRIED_SHARE, "lp-guided greedy, carried first")):
-            fits, res, _ = greedy_pass(inst, price_order(inst, guided[1], carried_at=carried_at), guided[0])
-            res.guide = None
-            if polish_each:
-                fits, res = step(inst, fits, res)
-            candidates.append((plan_value(inst, fits), label, fits, res))
-            found(candidates[-1][0])
+        starts += [("lp-guided greedy", *guided, None), ("lp-guided greedy, carried first", *guided, CARRIED_SHARE)]
+    starts += [(f"{g.label}-guided greedy", g.guide, g.placed, None) for g in guides]
+    for label, guide, placed, carried_at in starts:
+        fits, res, _ = greedy_pass(inst, price_order(inst, placed, carried_at=carried_at), guide)
+        res.guide = None
+        if polish_each:
+            fits, res = step(inst, fits, res)
+        candidates.append((plan_value(inst, fits), label, fits, res))
+        found(candidates[-1][0])
     value, method, fits, res = max(candidates, key=lambda c: c[0])
     res.guide = None
     if not polish_each:

@@ -164,6 +164,7 @@ def _steps(opt: Optimiser) -> ApartResult:
                       instance=lease_inst, cp_sat_parameters=opt.cp_sat.parameters, on_progress=progress,
                       scheduler=opt.scheduler, lns_batch=opt.lns_batch)
     child.stop_event = opt.stop_event
+    child.guides = opt.guides  # the same pods and sites: only the capacities differ
     lease_plan = child.solve()
     opt.budget.safety_stops += child.budget.safety_stops
     opt.lease_method = opt.method_used = child.method_used
@@ -187,20 +188,23 @@ def campus_relaxation(opt: Optimiser, where: dict[str, dict[int, list[int]]]) ->
     return site_relaxation(opt.instance, time_limit_s=opt.budget.lp("site lp relaxation").wall_s, where=where)
 
 
-def campus_bound(opt: Optimiser, rel: SiteRelaxation, where: dict[str, dict[int, list[int]]]) -> tuple[float, str]:
+def campus_bound(opt: Optimiser, rel: SiteRelaxation, where: dict[str, dict[int, list[int]]]
+                 ) -> tuple[tuple[float, str], SiteRelaxation | None]:
     """Step 5's bound and its name: ``rel``'s, or its MIP's with whole span=hall/site leases where tighter.
 
     The sum of revenues when ``rel`` is not solved; the MIP is skipped once a stop is asked for.
+    Also returns the MIP when it is solved: its lease choices (training leases whole) guide a
+    greedy start of the leases' search.
     """
     inst = opt.instance
     assert inst is not None
     if rel.status != Status.OPTIMAL:
-        return opt.revenue_bound(), "sum of revenues"
+        return (opt.revenue_bound(), "sum of revenues"), None
     bound, source = rel.bound_usd, "site lp relaxation (leases and APIs on every capacity)"
     whole = whole_span_bound(inst, rel, opt.budget, where) if not opt.stopping else None
     if whole is not None and whole.bound_usd < bound:
         bound, source = whole.bound_usd, "site relaxation, whole span=hall/site leases (and APIs' own LP)"
-    return bound, source
+    return (bound, source), whole
 
 
 def solve_apart(opt: Optimiser) -> Plan:
