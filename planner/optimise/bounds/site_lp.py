@@ -117,6 +117,7 @@ class _Cols:
     def __init__(self) -> None:
         self.lb: list[float] = []
         self.ub: list[float] = []
+        self.site: list[int] = []  # the site a column belongs to (-1: a lease's placed share)
         self.obj: list[float] = []
         self.t0: list[int] = []
         self.t1: list[int] = []
@@ -130,8 +131,10 @@ class _Cols:
         self.q_coef: list[float] = []
         self.q_lo: list[float] = []
         self.q_hi: list[float] = []
+        self.q_key: list[tuple] = []
 
-    def add(self, lb: float, ub: float, obj: float, t0: int, t1: int) -> int:
+    def add(self, lb: float, ub: float, obj: float, t0: int, t1: int, site: int = -1) -> int:
+        self.site.append(site)
         self.lb.append(lb)
         self.ub.append(ub)
         self.obj.append(obj)
@@ -145,14 +148,15 @@ class _Cols:
             self.e_res.append(res)
             self.e_coef.append(coef)
 
-    def row(self, terms: list[tuple[int, float]], lo: float, hi: float) -> None:
-        """A row ``lo <= sum(coef * col) <= hi``."""
+    def row(self, terms: list[tuple[int, float]], lo: float, hi: float, key: tuple = ()) -> None:
+        """A row ``lo <= sum(coef * col) <= hi``; ``key`` names it where another pooling has the same row."""
         for c, a in terms:
             self.q_row.append(len(self.q_lo))
             self.q_col.append(c)
             self.q_coef.append(a)
         self.q_lo.append(lo)
         self.q_hi.append(hi)
+        self.q_key.append(key)
 
 
 class _Resources:
@@ -219,7 +223,14 @@ class _Built:
     counted: list[int]  # columns that count whole things in any plan: span=hall and span=site placed and replicas
 
 
-def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling) -> _Built:
+def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling, site_rows: bool = False
+             ) -> _Built:
+    """The relaxation's columns and rows, pods pooled ``by`` hall or site.
+
+    ``site_rows`` adds, per lease and site with more than one pool, a row keeping the
+    replicas there within the lease's own (implied by its link row, which a split by site
+    relaxes: see :mod:`planner.optimise.bounds.site_split`).
+    """
     pools = pod_groups(inst, by)
     keys = list(pools)
     pool_of = np.empty(len(inst.pod_ids), dtype=np.int64)
@@ -246,11 +257,13 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
                 mine = {keys[int(k)]: [p for p, q in zip(usable, of.tolist(), strict=True) if q == k]
                         for k in np.unique(of).tolist()}
             here = _site_columns(inst, out, pools, counts, lo, s, mine, flows)
+            if site_rows and len(here) > 1 and not lo.anti_affinity:
+                out.cols.row([(c, 1.0) for c in here], -np.inf, float(lo.replicas))
             out.site[(lo.lease, s)] = here
             if lo.span != "pod":  # replicas per site (span=site) or per hall (span=hall): whole numbers
                 out.counted += here
             link += [(c, 1.0) for c in here]
-        out.cols.row(link, 0.0, 0.0)
+        out.cols.row(link, 0.0, 0.0, ("link", lo.lease))
     _one_start_rows(inst, out)
     _flow_columns(inst, out.cols, out.res, flows)
     return out
@@ -288,12 +301,12 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
         flows[fk][2] = min(flows[fk][2], lo.egress_gbps * MBPS / lo.egress_mbps)
     must_split = _must_split(inst, lo, mine)
     if lo.span == "site" or (lo.span == "hall" and not all(k[2] for k in mine)):
-        yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1)
+        yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1, s)
         for r, a in site_load:
             cols.uses(yc, r, a)
         share = [(yc, -float(lo.gpus))]
         for key, ps in mine.items():
-            uc = cols.add(0.0, ub * lo.gpus, 0.0, lo.t0, lo.t1)  # GPUs of the replicas in this pool
+            uc = cols.add(0.0, ub * lo.gpus, 0.0, lo.t0, lo.t1, s)  # GPUs of the replicas in this pool
             out.pod[(lo.lease, uc)] = (np.asarray(ps), float(lo.gpus))
             _pool_load(inst, cols, res, pools[key], key, uc, 1.0, lo.egress_kbps_per_gpu)
             if must_split:
@@ -303,7 +316,7 @@ def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
         return [yc]
     here = []
     for key, ps in mine.items():
-        yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1)
+        yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1, s)
         out.pod[(lo.lease, yc)] = (np.asarray(ps), 1.0)
         for r, a in site_load:
             cols.uses(yc, r, a)
@@ -374,7 +387,7 @@ def _flow_columns(inst: Instance, cols: _Cols, res: _Resources, flows: Flows) ->
             spans = [res.get((Family.DCI, int(e)), functools.partial(inst.span_limit_mbps.__getitem__, int(e)))
                      for e in p.span_idx]
             for w in range(res.weeks):
-                fc = cols.add(0.0, demand, -cost, w, w)
+                fc = cols.add(0.0, demand, -cost, w, w, key[0])
                 cols.uses(fc, r_flow, -1.0)
                 for r in spans:
                     cols.uses(fc, r, 1.0)
@@ -400,19 +413,88 @@ def _solve_mip(built: _Built, mat: sp.csr_matrix, lo_row: np.ndarray, hi_row: np
     cols = built.cols
     integer = np.zeros(len(cols.lb))
     integer[built.counted] = 1
+    return solve_mip(np.asarray(cols.obj), np.asarray(cols.lb), np.asarray(cols.ub), integer, mat, lo_row, hi_row,
+                     time_limit_s, max_nodes)
+
+
+def solve_mip(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, integer: np.ndarray, mat: sp.csr_matrix,
+              lo_row: np.ndarray, hi_row: np.ndarray, time_limit_s: float, max_nodes: int
+              ) -> tuple[str, float, np.ndarray]:
+    """HiGHS on ``max obj @ x`` (``integer`` marks the integer columns): status, proven bound (``nan`` if none), values.
+
+    Status ``"OPTIMAL"`` (to HiGHS's gap tolerance), ``"NODE_LIMIT"`` (the nodes ran out: the
+    dual bound holds all the same) or ``"NOT_SOLVED"`` (stopped by the clock: no bound, as
+    it would depend on the machine's load).
+    """
     with quiet_stdout():
-        res = milp(-np.asarray(cols.obj), integrality=integer, bounds=Bounds(cols.lb, cols.ub),
+        res = milp(-obj, integrality=integer, bounds=Bounds(lb, ub),
                    constraints=LinearConstraint(mat, lo_row, hi_row),
                    options={"time_limit": max(time_limit_s, 0.1), "node_limit": max_nodes, "disp": False})
     dual = getattr(res, "mip_dual_bound", None)
     bound = -float(dual) if dual is not None and math.isfinite(dual) else float("nan")
-    x = np.asarray(res.x) if res.x is not None else np.zeros(len(cols.lb))
+    x = np.asarray(res.x) if res.x is not None else np.zeros(len(lb))
     if res.status == 0:
         return "OPTIMAL", bound, x
     if "time limit" in str(res.message).lower():  # stopped by the clock: a bound that depends on the load
         return "NOT_SOLVED", float("nan"), x
     # HiGHS reports its node limit as "solution limit reached" (scipy: status 4); its dual bound holds
     return ("NODE_LIMIT" if math.isfinite(bound) else "NOT_SOLVED"), bound, x
+
+
+@dataclass
+class _Matrix:
+    """The rows of a built relaxation: ``lo <= mat @ x <= hi``, each row named by ``keys``."""
+
+    mat: sp.csr_matrix
+    lo: np.ndarray
+    hi: np.ndarray
+    keys: list[tuple]  # capacity rows: (resource key, block); the others: their _Cols.row key (or ())
+
+
+def _matrix(built: _Built, block: int) -> _Matrix:
+    """The capacity rows per (resource, block of ``block`` weeks) that can bind, then the linking rows."""
+    cols, res = built.cols, built.res
+    weeks = res.weeks
+    n_blocks = -(-weeks // block)
+    c, r, b, a = _expand(cols, weeks, block)
+    row = r * n_blocks + b
+    ub = np.asarray(cols.ub)
+    # Capacity per (resource, block): the block's average; rows whose load cannot exceed it are dropped.
+    per_block = np.zeros((len(res.cap), n_blocks))
+    for k, cw in enumerate(res.cap):
+        per_block[k] = np.add.reduceat(cw, np.arange(0, weeks, block)) / np.diff(np.r_[np.arange(0, weeks, block),
+                                                                                      weeks])
+    cap = per_block.ravel()
+    peak = np.bincount(row, weights=np.maximum(a, 0.0) * ub[c], minlength=cap.size)
+    keep = peak > cap + 1e-9
+    new_id = np.cumsum(keep) - 1
+    sel = keep[row]
+    n_cap = int(keep.sum())
+    a_cap = sp.csr_matrix((a[sel], (new_id[row[sel]], c[sel])), shape=(n_cap, len(cols.lb)))
+    a_eq = sp.csr_matrix((cols.q_coef, (cols.q_row, cols.q_col)), shape=(len(cols.q_lo), len(cols.lb)))
+    names = list(res.ids)
+    keys = [(names[int(k) // n_blocks], int(k) % n_blocks) for k in np.flatnonzero(keep)] + list(cols.q_key)
+    return _Matrix(sp.vstack([a_cap, a_eq], format="csr"), np.r_[np.full(n_cap, -np.inf), cols.q_lo],
+                   np.r_[np.floor(cap[keep] + 1e-9), cols.q_hi], keys)
+
+
+def _solve_lp(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, m: _Matrix, time_limit_s: float, start: float
+              ) -> tuple[str, float, np.ndarray, np.ndarray, float]:
+    """HiGHS on ``max obj @ x`` over ``m``'s rows and the bounds: status, optimum (``nan`` unless optimal),
+    values, row duals (per unit of a row's bound: what raising it by one would add) and the build time."""
+    model = mbh.ModelBuilderHelper()
+    model.fill_model_from_sparse_data(lb, ub, obj, m.lo, m.hi, m.mat)  # type: ignore[arg-type]
+    model.set_maximize(True)
+    build_s = time.perf_counter() - start
+    solver = mbh.ModelSolverHelper("highs")
+    solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
+    with quiet_stdout():
+        solver.solve(model)
+    status = str(solver.status()).rsplit(".", 1)[-1]
+    if status != "OPTIMAL":
+        return status, float("nan"), np.zeros(len(lb)), np.zeros(m.mat.shape[0]), build_s
+    return (status, float(solver.objective_value()), np.asarray(solver.variable_values()),
+            np.asarray(solver.dual_values()), build_s)
 
 
 def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_nonzeros: int) -> int:
@@ -508,48 +590,18 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
             else:
                 built = None
     built = built if built is not None else _columns(inst, where, pooling)
-    cols, res = built.cols, built.res
-    weeks = res.weeks
+    cols = built.cols
     block = block_weeks or 1
-    while block_weeks is None and block < weeks and _nonzeros(cols, block) > max_nonzeros:
+    while block_weeks is None and block < built.res.weeks and _nonzeros(cols, block) > max_nonzeros:
         block += 1
-    n_blocks = -(-weeks // block)
-    c, r, b, a = _expand(cols, weeks, block)
-    row = r * n_blocks + b
-    ub = np.asarray(cols.ub)
-    # Capacity per (resource, block): the block's average; rows whose load cannot exceed it are dropped.
-    per_block = np.zeros((len(res.cap), n_blocks))
-    for k, cw in enumerate(res.cap):
-        per_block[k] = np.add.reduceat(cw, np.arange(0, weeks, block)) / np.diff(np.r_[np.arange(0, weeks, block),
-                                                                                      weeks])
-    cap = per_block.ravel()
-    peak = np.bincount(row, weights=np.maximum(a, 0.0) * ub[c], minlength=cap.size)
-    keep = peak > cap + 1e-9
-    new_id = np.cumsum(keep) - 1
-    sel = keep[row]
-    n_cap = int(keep.sum())
-    a_cap = sp.csr_matrix((a[sel], (new_id[row[sel]], c[sel])), shape=(n_cap, len(cols.lb)))
-    a_eq = sp.csr_matrix((cols.q_coef, (cols.q_row, cols.q_col)), shape=(len(cols.q_lo), len(cols.lb)))
-    mat = sp.vstack([a_cap, a_eq], format="csr")
-    lo_row = np.r_[np.full(n_cap, -np.inf), cols.q_lo]
-    hi_row = np.r_[np.floor(cap[keep] + 1e-9), cols.q_hi]
+    m = _matrix(built, block)
+    mat, lo_row, hi_row = m.mat, m.lo, m.hi
     if whole_spans:
         build_s = time.perf_counter() - t
         status, bound, x = _solve_mip(built, mat, lo_row, hi_row, time_limit_s, max_nodes)
     else:
-        model = mbh.ModelBuilderHelper()
-        model.fill_model_from_sparse_data(np.asarray(cols.lb), ub, np.asarray(cols.obj),  # type: ignore[arg-type]
-                                          lo_row, hi_row, mat)
-        model.set_maximize(True)
-        build_s = time.perf_counter() - t
-        solver = mbh.ModelSolverHelper("highs")
-        solver.set_time_limit_in_seconds(max(time_limit_s, 0.1))
-        with quiet_stdout():
-            solver.solve(model)
-        status = str(solver.status()).rsplit(".", 1)[-1]
-        ok = status == "OPTIMAL"
-        x = np.asarray(solver.variable_values()) if ok else np.zeros(len(cols.lb))
-        bound = float(solver.objective_value()) if ok else float("nan")
+        status, bound, x, _, build_s = _solve_lp(np.asarray(cols.obj), np.asarray(cols.lb), np.asarray(cols.ub), m,
+                                                 time_limit_s, start=t)
     placed = {lid: float(x[k]) for lid, k in built.placed.items()}
     site: dict[str, dict[int, float]] = {}
     for (lid, s), ks in built.site.items():
