@@ -41,7 +41,8 @@ def test_site_relaxation_pools_halls_while_their_weekly_rows_fit(small: planner.
 
     inst = build_instance(small)
     where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
-    halls, sites = (site_lp._nonzeros(site_lp._columns(inst, where, k).cols, 1) for k in ("hall", "site"))
+    halls, sites = (site_lp.weekly_nonzeros(site_lp.relaxation_columns(inst, where, k).cols, 1)
+                    for k in ("hall", "site"))
     assert sites < halls  # hall pools: more columns, the same weeks
     rel = site_relaxation(inst, max_nonzeros=halls)
     assert (rel.pooling, rel.block_weeks) == ("hall", 1)

@@ -47,7 +47,8 @@ from planner.optimise.families import Family
 from planner.optimise.instance import MBPS, UNLIMITED, Instance, LeaseOptions, lease_groups, pod_groups, usable_pods
 from planner.optimise.residual import Guide
 
-__all__ = ["MAX_NONZEROS", "SiteRelaxation", "site_relaxation"]
+__all__ = ["MAX_NONZEROS", "BuiltRelaxation", "RowMatrix", "SiteRelaxation", "relaxation_columns", "row_matrix",
+           "site_relaxation", "solve_lp", "solve_mip", "weekly_nonzeros"]
 
 WHOLE_SPANS_NODES = 2_000
 """With ``whole_spans``: branch-and-bound nodes at most (work counted, not time: the same bound under any load)."""
@@ -213,7 +214,9 @@ def _count_sizes(inst: Instance, pools: dict[PoolKey, np.ndarray], where: dict[s
 
 
 @dataclass
-class _Built:
+class BuiltRelaxation:
+    """A relaxation's columns and resources, and which columns stand for what."""
+
     cols: _Cols
     res: _Resources
     placed: dict[str, int]
@@ -223,8 +226,8 @@ class _Built:
     counted: list[int]  # columns that count whole things in any plan: span=hall and span=site placed and replicas
 
 
-def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling, site_rows: bool = False
-             ) -> _Built:
+def relaxation_columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling,
+                       site_rows: bool = False) -> BuiltRelaxation:
     """The relaxation's columns and rows, pods pooled ``by`` hall or site.
 
     ``site_rows`` adds, per lease and site with more than one pool, a row keeping the
@@ -237,7 +240,7 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
     for k, pods in enumerate(pools.values()):
         pool_of[pods] = k
     watts = {k: (int(inst.pod_w_per_gpu[v].min()), float(inst.pod_kw_per_gpu[v].min())) for k, v in pools.items()}
-    out = _Built(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {}, watts, [])
+    out = BuiltRelaxation(_Cols(), _Resources(inst.pod_free.shape[1]), {}, {}, {}, watts, [])
     counts = _count_sizes(inst, pools, where)
     flows: Flows = {}
     for lo in inst.leases:
@@ -269,14 +272,14 @@ def _columns(inst: Instance, where: dict[str, dict[int, list[int]]], by: Pooling
     return out
 
 
-def _one_start_rows(inst: Instance, out: _Built) -> None:
+def _one_start_rows(inst: Instance, out: BuiltRelaxation) -> None:
     """A lease with a start window is placed at one of its starts at most: its options' shares sum to one or less."""
     for opts in lease_groups(lo for lo in inst.leases if lo.starts and lo.lease in out.placed).values():
         if len(opts) > 1:
             out.cols.row([(out.placed[lo.lease], 1.0) for lo in opts], 0.0, 1.0)
 
 
-def _site_columns(inst: Instance, out: _Built, pools: dict[PoolKey, np.ndarray],
+def _site_columns(inst: Instance, out: BuiltRelaxation, pools: dict[PoolKey, np.ndarray],
                   counts: dict[PoolKey, list[int]], lo: LeaseOptions, s: int, mine: dict[PoolKey, list[int]],
                   flows: Flows) -> list[int]:
     """The columns of ``lo``'s replicas at site ``s`` (one per pool; one for a span=site replica).
@@ -407,7 +410,7 @@ def _expand(cols: _Cols, weeks: int, block: int) -> tuple[np.ndarray, np.ndarray
     return col[rep], np.asarray(cols.e_res, dtype=np.int64)[rep], blk, coef
 
 
-def _solve_mip(built: _Built, mat: sp.csr_matrix, lo_row: np.ndarray, hi_row: np.ndarray, time_limit_s: float,
+def _solve_mip(built: BuiltRelaxation, mat: sp.csr_matrix, lo_row: np.ndarray, hi_row: np.ndarray, time_limit_s: float,
                max_nodes: int) -> tuple[str, float, np.ndarray]:
     """HiGHS on the matrix with ``built.counted`` integer: status, proven bound (``nan`` if none), values."""
     cols = built.cols
@@ -442,7 +445,7 @@ def solve_mip(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, integer: np.ndarr
 
 
 @dataclass
-class _Matrix:
+class RowMatrix:
     """The rows of a built relaxation: ``lo <= mat @ x <= hi``, each row named by ``keys``."""
 
     mat: sp.csr_matrix
@@ -451,7 +454,7 @@ class _Matrix:
     keys: list[tuple]  # capacity rows: (resource key, block); the others: their _Cols.row key (or ())
 
 
-def _matrix(built: _Built, block: int) -> _Matrix:
+def row_matrix(built: BuiltRelaxation, block: int) -> RowMatrix:
     """The capacity rows per (resource, block of ``block`` weeks) that can bind, then the linking rows."""
     cols, res = built.cols, built.res
     weeks = res.weeks
@@ -474,14 +477,18 @@ def _matrix(built: _Built, block: int) -> _Matrix:
     a_eq = sp.csr_matrix((cols.q_coef, (cols.q_row, cols.q_col)), shape=(len(cols.q_lo), len(cols.lb)))
     names = list(res.ids)
     keys = [(names[int(k) // n_blocks], int(k) % n_blocks) for k in np.flatnonzero(keep)] + list(cols.q_key)
-    return _Matrix(sp.vstack([a_cap, a_eq], format="csr"), np.r_[np.full(n_cap, -np.inf), cols.q_lo],
+    return RowMatrix(sp.vstack([a_cap, a_eq], format="csr"), np.r_[np.full(n_cap, -np.inf), cols.q_lo],
                    np.r_[np.floor(cap[keep] + 1e-9), cols.q_hi], keys)
 
 
-def _solve_lp(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, m: _Matrix, time_limit_s: float, start: float
-              ) -> tuple[str, float, np.ndarray, np.ndarray, float]:
-    """HiGHS on ``max obj @ x`` over ``m``'s rows and the bounds: status, optimum (``nan`` unless optimal),
-    values, row duals (per unit of a row's bound: what raising it by one would add) and the build time."""
+def solve_lp(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, m: RowMatrix, time_limit_s: float, start: float
+             ) -> tuple[str, float, np.ndarray, float]:
+    """HiGHS (through OR-Tools) on ``max obj @ x`` over ``m``'s rows and the bounds: status, optimum
+    (``nan`` unless optimal), values and the time from ``start`` to the model built.
+
+    No row duals: OR-Tools' model-builder wrapper does not return HiGHS's (checked against
+    ``scipy.optimize.linprog`` on the same LP); :mod:`~planner.optimise.bounds.site_split` asks scipy.
+    """
     model = mbh.ModelBuilderHelper()
     model.fill_model_from_sparse_data(lb, ub, obj, m.lo, m.hi, m.mat)  # type: ignore[arg-type]
     model.set_maximize(True)
@@ -492,15 +499,14 @@ def _solve_lp(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, m: _Matrix, time_
         solver.solve(model)
     status = str(solver.status()).rsplit(".", 1)[-1]
     if status != "OPTIMAL":
-        return status, float("nan"), np.zeros(len(lb)), np.zeros(m.mat.shape[0]), build_s
-    return (status, float(solver.objective_value()), np.asarray(solver.variable_values()),
-            np.asarray(solver.dual_values()), build_s)
+        return status, float("nan"), np.zeros(len(lb)), build_s
+    return status, float(solver.objective_value()), np.asarray(solver.variable_values()), build_s
 
 
 def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_nonzeros: int) -> int:
     """A quick first look at how many non-zeros weekly rows with hall pools would have.
 
-    Counts six entries per (lease, pool, week); the columns' own count (:func:`_nonzeros`) is
+    Counts six entries per (lease, pool, week); the columns' own count (:func:`weekly_nonzeros`) is
     three quarters to four fifths of it on the generated tiers. Counting stops once past
     ``max_nonzeros``: the number returned is then over it, not the whole count.
     """
@@ -518,7 +524,8 @@ def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_n
     return n
 
 
-def _nonzeros(cols: _Cols, block: int) -> int:
+def weekly_nonzeros(cols: _Cols, block: int) -> int:
+    """Non-zeros of the capacity rows when weeks are pooled in blocks of ``block``."""
     n = np.asarray(cols.t1)[cols.e_col] - np.asarray(cols.t0)[cols.e_col] + 1
     return int(np.sum(n // block + 1)) if block > 1 else int(n.sum())
 
@@ -579,29 +586,29 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     t = time.perf_counter()
     if where is None:
         where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
-    built: _Built | None = None
+    built: BuiltRelaxation | None = None
     if pooling == "auto":  # halls when their weekly rows fit: counted on their columns where the first look allows
         pooling = "site"
         look = int(HALL_LOOK * max_nonzeros)
         if _hall_nonzeros(inst, where, look) <= look:
-            built = _columns(inst, where, "hall")
-            if _nonzeros(built.cols, 1) <= max_nonzeros:
+            built = relaxation_columns(inst, where, "hall")
+            if weekly_nonzeros(built.cols, 1) <= max_nonzeros:
                 pooling = "hall"
             else:
                 built = None
-    built = built if built is not None else _columns(inst, where, pooling)
+    built = built if built is not None else relaxation_columns(inst, where, pooling)
     cols = built.cols
     block = block_weeks or 1
-    while block_weeks is None and block < built.res.weeks and _nonzeros(cols, block) > max_nonzeros:
+    while block_weeks is None and block < built.res.weeks and weekly_nonzeros(cols, block) > max_nonzeros:
         block += 1
-    m = _matrix(built, block)
+    m = row_matrix(built, block)
     mat, lo_row, hi_row = m.mat, m.lo, m.hi
     if whole_spans:
         build_s = time.perf_counter() - t
         status, bound, x = _solve_mip(built, mat, lo_row, hi_row, time_limit_s, max_nodes)
     else:
-        status, bound, x, _, build_s = _solve_lp(np.asarray(cols.obj), np.asarray(cols.lb), np.asarray(cols.ub), m,
-                                                 time_limit_s, start=t)
+        status, bound, x, build_s = solve_lp(np.asarray(cols.obj), np.asarray(cols.lb), np.asarray(cols.ub), m,
+                                             time_limit_s, start=t)
     placed = {lid: float(x[k]) for lid, k in built.placed.items()}
     site: dict[str, dict[int, float]] = {}
     for (lid, s), ks in built.site.items():

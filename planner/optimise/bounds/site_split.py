@@ -14,7 +14,7 @@ prices with the rows' signs (``>= 0`` on a ``<=`` row, free on an equality), so
 ``L(lam)`` is a true bound whatever the prices. Priced at the site-pooled LP's own row
 duals, the site-pooled split gives back that LP's optimum (LP duality). Each site's hall
 LP is a restriction of its site LP once it keeps a lease's replicas at the site within
-the lease's count (a row the link row implied, added by ``_columns(site_rows=True)``), so
+the lease's count (a row the link row implied, added by ``relaxation_columns(site_rows=True)``), so
 the hall split at the same prices is no looser than the site LP, and tighter where halls
 pool less than sites do. Subgradient steps on the prices move ``L`` towards the hall LP's
 optimum (the Lagrangian dual of an LP is the LP); they are slow to get there, and every
@@ -36,19 +36,20 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+from planner.forked import forked_map
 from planner.optimise.bounds.api_lp import api_lp_bound
 from planner.optimise.bounds.pod_lp import quiet_stdout
 from planner.optimise.bounds.site_lp import (
     MAX_NONZEROS,
     WHOLE_SPANS_NODES,
+    BuiltRelaxation,
     Pooling,
-    _Built,
-    _columns,
-    _Matrix,
-    _matrix,
-    _nonzeros,
-    _solve_lp,
+    RowMatrix,
+    relaxation_columns,
+    row_matrix,
+    solve_lp,
     solve_mip,
+    weekly_nonzeros,
 )
 from planner.optimise.instance import Instance, usable_pods
 
@@ -110,7 +111,7 @@ class SplitBound:
     whole_usd: float = float("nan")
 
 
-def _priced_lp(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, m: _Matrix, time_limit_s: float
+def _priced_lp(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, m: RowMatrix, time_limit_s: float
                ) -> tuple[str, float, dict[tuple, float]]:
     """HiGHS (``scipy.optimize.linprog``) on ``max obj @ x`` over ``m``: status, optimum, and the
     rows' shadow prices by row key (what a unit more of a row's bound would add; for a row
@@ -133,7 +134,7 @@ def _priced_lp(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, m: _Matrix, time
     return "OPTIMAL", -float(res.fun), {k: float(v) for k, v in zip(m.keys, price.tolist(), strict=True) if k}
 
 
-def _linking(m: _Matrix, site: np.ndarray) -> np.ndarray:
+def _linking(m: RowMatrix, site: np.ndarray) -> np.ndarray:
     """Rows whose columns lie in more than one block (a block: a site, or -1 for the placed shares)."""
     mat = m.mat
     counts = np.diff(mat.indptr)
@@ -150,7 +151,7 @@ def _linking(m: _Matrix, site: np.ndarray) -> np.ndarray:
 class _Split:
     """A relaxation split by site: its blocks' rows built once, valued at any prices of its linking rows."""
 
-    def __init__(self, built: _Built, m: _Matrix) -> None:
+    def __init__(self, built: BuiltRelaxation, m: RowMatrix) -> None:
         cols = built.cols
         site = np.asarray(cols.site, dtype=np.int64)
         self.link = _linking(m, site)
@@ -166,11 +167,11 @@ class _Split:
         csc = m.mat.tocsc()
         self.integer = np.zeros(self.obj.size)
         self.integer[built.counted] = 1
-        self.blocks: list[tuple[np.ndarray, _Matrix]] = []
+        self.blocks: list[tuple[np.ndarray, RowMatrix]] = []
         for b in sorted(set(site.tolist())):
             j = np.flatnonzero(site == b)
             rows = np.flatnonzero(local & (row_block == b))
-            self.blocks.append((j, _Matrix(sp.csr_matrix(csc[:, j].tocsr()[rows]), m.lo[rows], m.hi[rows], [])))
+            self.blocks.append((j, RowMatrix(sp.csr_matrix(csc[:, j].tocsr()[rows]), m.lo[rows], m.hi[rows], [])))
         self.nonzeros = int(m.mat.nnz)
 
     def start(self, prices: dict[tuple, float]) -> np.ndarray:
@@ -182,26 +183,37 @@ class _Split:
         lam = np.where(np.isfinite(self.lo), lam, np.maximum(lam, 0.0))
         return np.where(np.isfinite(self.hi), lam, np.minimum(lam, 0.0))
 
-    def value(self, lam: np.ndarray, time_limit_s: float, max_nodes: int = 0) -> tuple[str, float, np.ndarray]:
+    def value(self, lam: np.ndarray, time_limit_s: float, max_nodes: int = 0, workers: int = 1
+              ) -> tuple[str, float, np.ndarray]:
         """``L(lam)``: status, value (``nan`` unless every block has a bound) and a subgradient in ``lam``.
 
         With ``max_nodes``, blocks are MIPs (span=hall and span=site leases whole, as
         ``site_relaxation(whole_spans=True)``), each bounded by HiGHS's dual bound after at
-        most that many nodes: ``L`` of the MIP split, a true bound as well.
+        most that many nodes: ``L`` of the MIP split, a true bound as well. Blocks are
+        solved in up to ``workers`` forked processes (:func:`planner.forked.forked_map`);
+        the result does not depend on how many.
         """
         const = float(np.sum(np.where(lam > 0, lam * np.where(np.isfinite(self.hi), self.hi, 0.0),
                                       lam * np.where(np.isfinite(self.lo), self.lo, 0.0))))
         obj = self.obj - self.a_link.T @ lam
+
+        def solve(a: int, b: int) -> list[tuple[str, float, np.ndarray]]:
+            out = []
+            for j, part in self.blocks[a:b]:
+                if max_nodes and self.integer[j].any():
+                    status, v, xj = solve_mip(obj[j], self.lb[j], self.ub[j], self.integer[j], part.mat, part.lo,
+                                              part.hi, time_limit_s, max_nodes)
+                    status = "OPTIMAL" if status == "NODE_LIMIT" else status
+                else:
+                    status, v, xj, _ = solve_lp(obj[j], self.lb[j], self.ub[j], part, time_limit_s,
+                                                start=time.perf_counter())
+                out.append((status, v, xj))
+            return out
+
         x = np.zeros(self.obj.size)
         total = const
-        for j, part in self.blocks:
-            if max_nodes and self.integer[j].any():
-                status, v, xj = solve_mip(obj[j], self.lb[j], self.ub[j], self.integer[j], part.mat, part.lo,
-                                          part.hi, time_limit_s, max_nodes)
-                status = "OPTIMAL" if status == "NODE_LIMIT" else status
-            else:
-                status, v, xj, _, _ = _solve_lp(obj[j], self.lb[j], self.ub[j], part, time_limit_s,
-                                                start=time.perf_counter())
+        for (j, _), (status, v, xj) in zip(self.blocks, forked_map(solve, len(self.blocks), workers, min_items=2),
+                                           strict=True):
             if status != "OPTIMAL":
                 return status, float("nan"), x
             total += v
@@ -214,7 +226,7 @@ class _Split:
 def site_split_bound(inst: Instance, *, pooling: Pooling = "hall", rounds: int = 0, target_usd: float | None = None,
                      patience: int = 3, whole_spans: bool = False, max_nodes: int = WHOLE_SPANS_NODES,
                      time_limit_s: float = 600.0, max_nonzeros: int = MAX_NONZEROS,
-                     where: dict[str, dict[int, list[int]]] | None = None) -> SplitBound:
+                     where: dict[str, dict[int, list[int]]] | None = None, workers: int = 1) -> SplitBound:
     """The relaxation pooled per ``pooling``, split by site, priced from the site-pooled LP.
 
     Parameters
@@ -245,6 +257,8 @@ def site_split_bound(inst: Instance, *, pooling: Pooling = "hall", rounds: int =
         For the pricing LP: pool weeks into blocks beyond this many non-zeros (the split keeps its blocks).
     where
         Each lease's usable pods per site, if already worked out.
+    workers
+        Processes solving the sites side by side (forked; the bound is the same for any number).
 
     Returns
     -------
@@ -261,22 +275,22 @@ def site_split_bound(inst: Instance, *, pooling: Pooling = "hall", rounds: int =
     t = time.perf_counter()
     if where is None:
         where = {lo.lease: usable_pods(inst, lo) for lo in inst.leases}
-    by_site = _columns(inst, where, "site")
+    by_site = relaxation_columns(inst, where, "site")
     block = 1
-    while block < by_site.res.weeks and _nonzeros(by_site.cols, block) > max_nonzeros:
+    while block < by_site.res.weeks and weekly_nonzeros(by_site.cols, block) > max_nonzeros:
         block += 1
-    m = _matrix(by_site, block)
+    m = row_matrix(by_site, block)
     c = by_site.cols
     status, priced, prices = _priced_lp(np.asarray(c.obj), np.asarray(c.lb), np.asarray(c.ub), m, time_limit_s)
     api = api_lp_bound(inst)
     if status != "OPTIMAL":
         return SplitBound(status, float("nan"), float("nan"), pooling, block, 0, 0, 0, time.perf_counter() - t)
     del m, by_site
-    built = _columns(inst, where, pooling, site_rows=True)
-    split = _Split(built, _matrix(built, block))
+    built = relaxation_columns(inst, where, pooling, site_rows=True)
+    split = _Split(built, row_matrix(built, block))
     del built
     lam = split.start(prices)
-    status, value, g = split.value(lam, time_limit_s)
+    status, value, g = split.value(lam, time_limit_s, workers=workers)
     if status != "OPTIMAL":
         return SplitBound(status, float("nan"), priced + api, pooling, block, len(split.blocks),
                           int(split.link.size), split.nonzeros, time.perf_counter() - t)
@@ -297,7 +311,7 @@ def site_split_bound(inst: Instance, *, pooling: Pooling = "hall", rounds: int =
         if norm <= 0 or value <= goal:
             break
         lam = split.clip(lam - (value - goal) / norm * scale * d)
-        status, value, g = split.value(lam, time_limit_s)
+        status, value, g = split.value(lam, time_limit_s, workers=workers)
         if status != "OPTIMAL":
             break
         trace.append(value)
@@ -309,7 +323,7 @@ def site_split_bound(inst: Instance, *, pooling: Pooling = "hall", rounds: int =
                 delta, stale = delta / 2, 0
     whole = float("nan")
     if whole_spans:
-        status, whole, _ = split.value(best_lam, time_limit_s, max_nodes=max_nodes)
+        status, whole, _ = split.value(best_lam, time_limit_s, max_nodes=max_nodes, workers=workers)
         best = min(best, whole) if status == "OPTIMAL" else best
     return SplitBound("OPTIMAL", best + api, priced + api, pooling, block, len(split.blocks), int(split.link.size),
                       split.nonzeros, time.perf_counter() - t, tuple(v + api for v in trace), whole + api)
