@@ -12,7 +12,7 @@ stage, the gap to the better bound, time) and writes
 
 ::
 
-    .venv/bin/python benchmarks/split_gap.py hyperscale-s1 hyperscale-s2 --rounds 10
+    .venv/bin/python benchmarks/split_gap.py hyperscale-s1 hyperscale-s2 hyperscale-s3 --workers 2
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from planner.optimise.instance import build_instance  # noqa: E402
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("keys", nargs="+", help="instances as <tier>-s<seed>")
-    ap.add_argument("--rounds", type=int, default=10, help="subgradient steps after the first prices")
+    ap.add_argument("--rounds", type=int, default=0, help="subgradient steps after the first prices")
+    ap.add_argument("--workers", type=int, default=1, help="processes solving the sites side by side")
     ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
     ap.add_argument("--instances", type=Path, default=ROOT / "benchmarks" / "instances")
     args = ap.parse_args()
@@ -51,7 +52,7 @@ def main() -> None:
         inst = build_instance(planner.load_scenario(path))
         plan, own = run["objective_usd"], run["bound_usd"]
         t = time.perf_counter()
-        b = site_split_bound(inst, rounds=args.rounds, target_usd=plan)
+        b = site_split_bound(inst, rounds=args.rounds, target_usd=plan, workers=args.workers)
         wall = time.perf_counter() - t
         best = min(own, b.bound_usd)
         print(f"| {key} | {plan / 1e6:,.1f} | {own / 1e6:,.1f} | {b.priced_usd / 1e6:,.1f} | "

@@ -62,8 +62,10 @@ TARGET_STEP = 2.0
 
 On the reference, 10 / 20 / 60 rounds close 56 / 85 / 95 % of the distance from the split at
 the site LP's prices to the hall LP. Aiming at a plan's value instead (6 % below the LP):
-36 / 69 / 98 % -- and on hyperscale seed 2, where the plan is 17 % below, every one of 15
-rounds was above the first; without the rows scaled, 14 % after 60 rounds."""
+36 / 69 / 98 % (on hyperscale seed 2, where the plan is 17 % below, the first step overshot
+by $33 B); without the rows scaled, 14 % after 60 rounds. On hyperscale seeds 1 and 2 no
+round of 15 went below the first prices' ``L`` (nor of 8 with a quarter of this target):
+there, the first evaluation is the bound."""
 
 
 @dataclass(frozen=True)
