@@ -14,7 +14,6 @@ two, with the rounds' CPU and wall time. Results go to ``<results>/<tier>-s<seed
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,23 +23,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import planner  # noqa: E402
+from benchmarks.bound_gap import parser, planner_run, scenario  # noqa: E402
 from planner.optimise.bounds.patterns import pattern_bound  # noqa: E402
 from planner.optimise.instance import build_instance  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("keys", nargs="+", help="instances as <tier>-s<seed>")
+    ap = parser(__doc__)
     ap.add_argument("--rounds", type=int, default=1)
-    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
-    ap.add_argument("--instances", type=Path, default=ROOT / "benchmarks" / "instances")
     args = ap.parse_args()
     print("| instance | plan, M$ | planner's bound, M$ | pattern bound, M$ | gap to planner's bound | gap to the "
           "better bound | rounds | CPU, s | wall, s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for key in args.keys:
-        run = json.loads((args.results / f"{key}-planner.json").read_text())
-        inst = build_instance(planner.load_scenario(args.instances / key / "scenario.yaml"))
+        run = planner_run(args.results, key)
+        inst = build_instance(planner.load_scenario(scenario(args.instances, key)))
         c, t = time.process_time(), time.perf_counter()
         pb = pattern_bound(inst, max_rounds=args.rounds, time_limit_s=3600)
         cpu, wall = time.process_time() - c, time.perf_counter() - t

@@ -17,7 +17,6 @@ stage, the gap to the better bound, time) and writes
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -27,29 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import planner  # noqa: E402
-from planner.generate import generate  # noqa: E402
+from benchmarks.bound_gap import parser, planner_run, scenario  # noqa: E402
 from planner.optimise.bounds.site_split import site_split_bound  # noqa: E402
 from planner.optimise.instance import build_instance  # noqa: E402
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("keys", nargs="+", help="instances as <tier>-s<seed>")
+    ap = parser(__doc__)
     ap.add_argument("--rounds", type=int, default=0, help="subgradient steps after the first prices")
     ap.add_argument("--workers", type=int, default=1, help="processes solving the sites side by side")
-    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
-    ap.add_argument("--instances", type=Path, default=ROOT / "benchmarks" / "instances")
     args = ap.parse_args()
     print("| instance | plan, M$ | planner's bound, M$ | site LP, M$ | split at its prices, M$ | after rounds, M$ | "
           "gap to planner's bound | gap to the better bound | rounds | wall, s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for key in args.keys:
-        run = json.loads((args.results / f"{key}-planner.json").read_text())
-        tier, seed = key.rsplit("-s", 1)
-        path = args.instances / key / "scenario.yaml"
-        if not path.exists():
-            path = generate(tier, int(seed), args.instances / key)
-        inst = build_instance(planner.load_scenario(path))
+        run = planner_run(args.results, key)
+        inst = build_instance(planner.load_scenario(scenario(args.instances, key)))
         plan, own = run["objective_usd"], run["bound_usd"]
         t = time.perf_counter()
         b = site_split_bound(inst, rounds=args.rounds, target_usd=plan, workers=args.workers)

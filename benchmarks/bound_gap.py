@@ -1,0 +1,34 @@
+"""What the bound-alone scripts share (``pattern_gap.py``, ``split_gap.py``): arguments and instances."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """Instances as ``<tier>-s<seed>`` and the results and instances folders."""
+    ap = argparse.ArgumentParser(description=(doc or "").split("\n\n", maxsplit=1)[0])
+    ap.add_argument("keys", nargs="+", help="instances as <tier>-s<seed>")
+    ap.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results")
+    ap.add_argument("--instances", type=Path, default=ROOT / "benchmarks" / "instances")
+    return ap
+
+
+def planner_run(results: Path, key: str) -> dict:
+    """The planner's result on ``key``, written by ``run.py``."""
+    return json.loads((results / f"{key}-planner.json").read_text())
+
+
+def scenario(instances: Path, key: str) -> Path:
+    """The scenario of ``key``: generated there (``planner.generate``, as ``run.py`` does) if it is not."""
+    from planner.generate import generate
+
+    path = instances / key / "scenario.yaml"
+    if path.exists():
+        return path
+    tier, seed = key.rsplit("-s", 1)
+    return generate(tier, int(seed), instances / key)
