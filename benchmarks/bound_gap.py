@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from planner.optimise.instance import Instance
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,3 +37,18 @@ def scenario(instances: Path, key: str) -> Path:
         return path
     tier, seed = key.rsplit("-s", 1)
     return generate(tier, int(seed), instances / key)
+
+
+def each(args: argparse.Namespace) -> Iterator[tuple[str, dict, Instance]]:
+    """Per key given: the key, the planner's result and the instance built from the scenario."""
+    import planner
+    from planner.optimise.instance import build_instance
+
+    for key in args.keys:
+        yield key, planner_run(args.results, key), build_instance(planner.load_scenario(scenario(args.instances, key)))
+
+
+def header(*columns: str) -> None:
+    """Print a Markdown table's header."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))

@@ -22,22 +22,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import planner  # noqa: E402
-from benchmarks.bound_gap import parser, planner_run, scenario  # noqa: E402
+from benchmarks.bound_gap import each, header, parser  # noqa: E402
 from planner.optimise.bounds.patterns import pattern_bound  # noqa: E402
-from planner.optimise.instance import build_instance  # noqa: E402
 
 
 def main() -> None:
     ap = parser(__doc__)
     ap.add_argument("--rounds", type=int, default=1)
     args = ap.parse_args()
-    print("| instance | plan, M$ | planner's bound, M$ | pattern bound, M$ | gap to planner's bound | gap to the "
-          "better bound | rounds | CPU, s | wall, s |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for key in args.keys:
-        run = planner_run(args.results, key)
-        inst = build_instance(planner.load_scenario(scenario(args.instances, key)))
+    header("instance", "plan, M$", "planner's bound, M$", "pattern bound, M$", "gap to planner's bound",
+           "gap to the better bound", "rounds", "CPU, s", "wall, s")
+    for key, run, inst in each(args):
         c, t = time.process_time(), time.perf_counter()
         pb = pattern_bound(inst, max_rounds=args.rounds, time_limit_s=3600)
         cpu, wall = time.process_time() - c, time.perf_counter() - t

@@ -25,10 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import planner  # noqa: E402
-from benchmarks.bound_gap import parser, planner_run, scenario  # noqa: E402
+from benchmarks.bound_gap import each, header, parser  # noqa: E402
 from planner.optimise.bounds.site_split import site_split_bound  # noqa: E402
-from planner.optimise.instance import build_instance  # noqa: E402
 
 
 def main() -> None:
@@ -36,12 +34,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=0, help="subgradient steps after the first prices")
     ap.add_argument("--workers", type=int, default=1, help="processes solving the sites side by side")
     args = ap.parse_args()
-    print("| instance | plan, M$ | planner's bound, M$ | site LP, M$ | split at its prices, M$ | after rounds, M$ | "
-          "gap to planner's bound | gap to the better bound | rounds | wall, s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for key in args.keys:
-        run = planner_run(args.results, key)
-        inst = build_instance(planner.load_scenario(scenario(args.instances, key)))
+    header("instance", "plan, M$", "planner's bound, M$", "site LP, M$", "split at its prices, M$", "after rounds, M$",
+           "gap to planner's bound", "gap to the better bound", "rounds", "wall, s")
+    for key, run, inst in each(args):
         plan, own = run["objective_usd"], run["bound_usd"]
         t = time.perf_counter()
         b = site_split_bound(inst, rounds=args.rounds, target_usd=plan, workers=args.workers)
