@@ -220,3 +220,23 @@ def test_eviction_polish_gains_keeps_its_residual_exact_and_leaves_the_input_alo
     for a, b in ((again.gpu, left.gpu), (again.uplink, left.uplink), (again.power, left.power),
                  (again.link, left.link)):
         assert (a == b).all() and (a >= 0).all()
+
+
+def test_eviction_polish_makes_room_for_a_hall_lease_by_evicting_a_hall(tmp_path: Path) -> None:
+    from tests.tiny import halls, lease
+
+    d = halls(aggregation_gbps=(2_000_000.0,), zones=2)  # hall H1: two zones of 3,072 GPUs
+    d["leases"] = [lease("P1", 2_000, price=1.0, allowed_sites="SA"), lease("P2", 2_000, price=1.0, allowed_sites="SA"),
+                   lease("BIG", 6_000, price=3.0, span="hall", allowed_sites="SA")]
+    inst = build_instance(planner.load_scenario(write(tmp_path, d)))
+    by_id = {lo.lease: lo for lo in inst.leases}
+    fits, res, _ = greedy_pass(inst, [by_id["P1"], by_id["P2"]])  # one per zone: no zone can make room alone
+    assert set(fits) == {"P1", "P2"} and len({p for fs in fits.values() for f in fs for p, _ in f.parts}) == 2
+    better, left = polish(inst, fits, res, time_limit_s=60, max_tries=100)
+    assert set(better) == {"BIG"}  # the hall's two leases evicted for the one worth more; no room left for them
+    assert plan_value(inst, better) > plan_value(inst, fits)
+    again = Residual(inst)
+    again.apply(by_id["BIG"], better["BIG"])
+    assert sum(g for f in better["BIG"] for _, g in f.parts) == 6_000
+    for a, b in ((again.gpu, left.gpu), (again.uplink, left.uplink), (again.power, left.power)):
+        assert (a == b).all() and (a >= 0).all()

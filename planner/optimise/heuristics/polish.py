@@ -2,9 +2,10 @@
 
 Used to polish the warm start handed to CP-SAT. A move takes a left-out lease and a
 pod that could hold it (free enough after internal reservations, see
-:func:`planner.optimise.model.usable_pods`), evicts the leases there that overlap its term,
-places it, then re-places the evicted leases wherever they still fit. The move is
-kept only if the plan's net value rises.
+:func:`planner.optimise.model.usable_pods`) -- or, for a lease that spans pods, a whole
+hall that could -- evicts the leases there that overlap its term, places it, then
+re-places the evicted leases wherever they still fit. The move is kept only if the
+plan's net value rises.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = ["net_value", "polish"]
 
 Fits = dict[str, list[ReplicaFit]]
 MAX_PODS_TRIED = 12
+MAX_HALLS_TRIED = 4
 
 
 def net_value(inst: Instance, lo: LeaseOptions, fits: list[ReplicaFit]) -> float:
@@ -38,22 +40,39 @@ def _on_pod(fits: Fits) -> dict[int, set[str]]:
     return out
 
 
-def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[int]:
-    """Pods that could hold ``lo`` with nothing else placed, the emptiest over its term first."""
+def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[list[int]]:
+    """Where to make room for ``lo``: single pods, the emptiest over its term first, then whole halls.
+
+    A lease that spans pods (span=hall or span=site) also gets the halls whose pods could
+    hold one of its replicas with nothing else placed, the emptiest first: one pod's
+    leases rarely make room for a training lease of a hall's size, a hall's do.
+    """
     t = slice(lo.t0, lo.t1 + 1)
-    pods = [p for ps in usable_pods(inst, lo).values() for p in ps]
+    usable = usable_pods(inst, lo)
+    pods = [p for ps in usable.values() for p in ps]
     pods.sort(key=lambda p: -int(res.gpu[p, t].min()))
-    return pods[:MAX_PODS_TRIED]
+    out = [[p] for p in pods[:MAX_PODS_TRIED]]
+    if lo.span != "pod":
+        halls: list[list[int]] = []
+        for ps in usable.values():
+            by_hall: dict[int, list[int]] = defaultdict(list)
+            for p in ps:
+                by_hall[int(inst.pod_hall[p])].append(p)
+            halls += [h for h in by_hall.values()
+                      if len(h) > 1 and int(inst.pod_free[h, t].sum(axis=0).min()) >= lo.gpus]
+        halls.sort(key=lambda h: (-int(res.gpu[h, t].sum(axis=0).min()), h[0]))
+        out += halls[:MAX_HALLS_TRIED]
+    return out
 
 
 Changes = dict[str, list[ReplicaFit] | None]
 """Placements a move changes: new fits, or ``None`` for a lease it leaves out."""
 
 
-def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, value: dict[str, float],
+def _try(inst: Instance, lo: LeaseOptions, pods: list[int], fits: Fits, res: Residual, value: dict[str, float],
          on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions],
          groups: dict[str, list[LeaseOptions]] | None = None) -> tuple[float, Changes] | None:
-    """Evict the leases on ``pod`` overlapping ``lo``, place ``lo``, re-place the evicted.
+    """Evict the leases on ``pods`` overlapping ``lo``, place ``lo``, re-place the evicted.
 
     An evicted lease with a start window may come back at any of its starts, its own first,
     then the others earliest first (``groups``: every lease's options, see
@@ -62,8 +81,8 @@ def _try(inst: Instance, lo: LeaseOptions, pod: int, fits: Fits, res: Residual, 
     Returns the net gain and the changed placements. ``res`` is worked on in place and
     left as it was (integer loads, so taking back is exact): no copy per move.
     """
-    victims = sorted((v for v in on_pod.get(pod, ()) if not by_id[v].internal
-                      and by_id[v].t0 <= lo.t1 and by_id[v].t1 >= lo.t0), key=lambda v: -value[v])
+    victims = sorted({v for pod in pods for v in on_pod.get(pod, ()) if not by_id[v].internal
+                      and by_id[v].t0 <= lo.t1 and by_id[v].t1 >= lo.t0}, key=lambda v: (-value[v], v))
     for v in victims:
         res.apply(by_id[v], fits[v], sign=+1)
     changes: Changes = {}
@@ -128,9 +147,9 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
             best: tuple[float, Changes] | None = None
             if max_tries is not None and tries >= max_tries:
                 return fits, res
-            for pod in _targets(inst, lo, res):
+            for pods in _targets(inst, lo, res):
                 tries += 1
-                got = _try(inst, lo, pod, fits, res, value, on_pod, by_id, windowed)
+                got = _try(inst, lo, pods, fits, res, value, on_pod, by_id, windowed)
                 if got is not None and got[0] > 1e-6 and (best is None or got[0] > best[0]):
                     best = got
             if best is not None:
