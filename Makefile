@@ -25,7 +25,7 @@ lint: install-dev
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m pytest -m "slow or not slow"
+	$(BIN)/python -m pytest -m "slow or not slow" --durations=25
 
 bench: install-dev
 	$(BIN)/python benchmarks/run.py

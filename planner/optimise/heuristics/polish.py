@@ -43,16 +43,17 @@ def _on_pod(fits: Fits) -> dict[int, set[str]]:
 def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[list[int]]:
     """Where to make room for ``lo``: single pods, the emptiest over its term first, then whole halls.
 
-    A lease that spans pods (span=hall or span=site) also gets the halls whose pods could
-    hold one of its replicas with nothing else placed, the emptiest first: one pod's
-    leases rarely make room for a training lease of a hall's size, a hall's do.
+    A lease that spans pods (span=hall or span=site) and whose replicas no one pod could
+    hold also gets the halls whose pods could hold one with nothing else placed, the
+    emptiest first: one pod's leases rarely make room for a training lease of a hall's
+    size, a hall's do.
     """
     t = slice(lo.t0, lo.t1 + 1)
     usable = usable_pods(inst, lo)
     pods = [p for ps in usable.values() for p in ps]
     pods.sort(key=lambda p: -int(res.gpu[p, t].min()))
     out = [[p] for p in pods[:MAX_PODS_TRIED]]
-    if lo.span != "pod":
+    if lo.span != "pod" and int(inst.pod_free[pods, t].min(axis=1).max(initial=0)) < lo.gpus:
         halls: list[list[int]] = []
         for ps in usable.values():
             by_hall: dict[int, list[int]] = defaultdict(list)
