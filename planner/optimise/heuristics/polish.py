@@ -40,7 +40,7 @@ def _on_pod(fits: Fits) -> dict[int, set[str]]:
     return out
 
 
-def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[list[int]]:
+def _targets(inst: Instance, lo: LeaseOptions, res: Residual, *, halls: bool = True) -> list[list[int]]:
     """Where to make room for ``lo``: single pods, the emptiest over its term first, then whole halls.
 
     A lease that spans pods (span=hall or span=site) and whose replicas no one pod could
@@ -53,16 +53,16 @@ def _targets(inst: Instance, lo: LeaseOptions, res: Residual) -> list[list[int]]
     pods = [p for ps in usable.values() for p in ps]
     pods.sort(key=lambda p: -int(res.gpu[p, t].min()))
     out = [[p] for p in pods[:MAX_PODS_TRIED]]
-    if lo.span != "pod" and int(inst.pod_free[pods, t].min(axis=1).max(initial=0)) < lo.gpus:
-        halls: list[list[int]] = []
+    if halls and lo.span != "pod" and int(inst.pod_free[pods, t].min(axis=1).max(initial=0)) < lo.gpus:
+        groups: list[list[int]] = []
         for ps in usable.values():
             by_hall: dict[int, list[int]] = defaultdict(list)
             for p in ps:
                 by_hall[int(inst.pod_hall[p])].append(p)
-            halls += [h for h in by_hall.values()
-                      if len(h) > 1 and int(inst.pod_free[h, t].sum(axis=0).min()) >= lo.gpus]
-        halls.sort(key=lambda h: (-int(res.gpu[h, t].sum(axis=0).min()), h[0]))
-        out += halls[:MAX_HALLS_TRIED]
+            groups += [h for h in by_hall.values()
+                       if len(h) > 1 and int(inst.pod_free[h, t].sum(axis=0).min()) >= lo.gpus]
+        groups.sort(key=lambda h: (-int(res.gpu[h, t].sum(axis=0).min()), h[0]))
+        out += groups[:MAX_HALLS_TRIED]
     return out
 
 
@@ -115,14 +115,15 @@ def _try(inst: Instance, lo: LeaseOptions, pods: list[int], fits: Fits, res: Res
 
 def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5.0,
            rounds: int = 3, max_tries: int | None = None, stop: threading.Event | None = None,
-           on_time_out: Callable[[], None] | None = None) -> tuple[Fits, Residual]:
+           on_time_out: Callable[[], None] | None = None, halls: bool = True) -> tuple[Fits, Residual]:
     """Improve ``fits`` (with ``res`` what they leave) by eviction moves; returns new fits and residual.
 
     Stops after ``rounds`` passes over the left-out leases, ``time_limit_s`` or
     ``max_tries`` tried moves, whichever comes first, or when ``stop`` is set. Only the
     move count gives the same result on any machine: a deterministic caller gives
     ``max_tries`` and, as ``time_limit_s``, a safety stop, which calls ``on_time_out``
-    when it fires.
+    when it fires. ``halls``: whole halls are tried for spanning leases too big for one
+    pod (else single pods only).
     """
     t_end = time.perf_counter() + time_limit_s
     tries = 0
@@ -148,7 +149,7 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
             best: tuple[float, Changes] | None = None
             if max_tries is not None and tries >= max_tries:
                 return fits, res
-            for pods in _targets(inst, lo, res):
+            for pods in _targets(inst, lo, res, halls=halls):
                 tries += 1
                 got = _try(inst, lo, pods, fits, res, value, on_pod, by_id, windowed)
                 if got is not None and got[0] > 1e-6 and (best is None or got[0] > best[0]):

@@ -153,7 +153,7 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
                on_plan: Callable[[float, float | None], None] | None = None,
                stop: threading.Event | None = None,
                where: dict[str, dict[int, list[int]]] | None = None,
-               guides: tuple[ExtraGuide, ...] = ()) -> WarmStart:
+               guides: tuple[ExtraGuide, ...] = (), halls: bool = False) -> WarmStart:
     """The best of the plain and the LP-guided greedy plans, each polished.
 
     ``lp`` chooses the relaxation that guides the second pass (and gives a bound):
@@ -168,6 +168,8 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
     ``stop`` cuts the local search short; ``where`` passes on each lease's usable pods,
     if already worked out; each of ``guides`` gives one more guided greedy start (not
     when re-planning). The guides' pods and sites must be ``m``'s (the same campus).
+    ``halls``: the polish may clear whole halls for big spanning leases (see
+    :func:`~planner.optimise.heuristics.polish.polish`; the site-level method's choice).
     """
     t = time.perf_counter()
     budget = budget if budget is not None else Budget(60.0, deterministic=True)
@@ -211,7 +213,8 @@ def warm_start(m: PlacementModel | Instance, *, lp: LpKind = "pods", budget: Bud
                          time.perf_counter() - t, rel, whole)
     candidates: list[tuple[float, str, dict[str, list[ReplicaFit]], Residual]] = []
     polish_each = rel is None  # the site-level method polishes only the best of its starts, for longer
-    step = _polish_step(budget, "warm start polish" if polish_each else "site-level warm start polish", stop)
+    step = _polish_step(budget, "warm start polish" if polish_each else "site-level warm start polish", stop,
+                        halls=halls)
     if polish_each:
         fits, res = step(inst, fits, res)
     candidates.append((plan_value(inst, fits), "greedy", fits, res))
@@ -261,14 +264,14 @@ def _with_apis(inst: Instance, step: Callable[[Instance, dict[str, list[ReplicaF
     return plan_value(inst, fits), "greedy with APIs", fits, res
 
 
-def _polish_step(budget: Budget, name: str, stop: threading.Event | None
+def _polish_step(budget: Budget, name: str, stop: threading.Event | None, *, halls: bool = False
                  ) -> Callable[[Instance, dict[str, list[ReplicaFit]], Residual],
                                tuple[dict[str, list[ReplicaFit]], Residual]]:
-    """The eviction polish with ``budget``'s limits for the step ``name``."""
+    """The eviction polish with ``budget``'s limits for the step ``name`` (``halls``: see :func:`polish`)."""
     def run(inst: Instance, fits: dict[str, list[ReplicaFit]], res: Residual
             ) -> tuple[dict[str, list[ReplicaFit]], Residual]:
         limit = budget.polish(name)
         timed_out = (lambda: budget.stop_at(name)) if limit.wall_is_safety_stop else None
         return polish(inst, fits, res, time_limit_s=limit.wall_s, max_tries=limit.moves, stop=stop,
-                      on_time_out=timed_out)
+                      on_time_out=timed_out, halls=halls)
     return run
