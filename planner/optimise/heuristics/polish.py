@@ -3,9 +3,9 @@
 Used to polish the warm start handed to CP-SAT. A move takes a left-out lease and a
 pod that could hold it (free enough after internal reservations, see
 :func:`planner.optimise.model.usable_pods`) -- or, for a lease that spans pods and is
-too big for any one pod, a whole hall that could -- evicts the leases there that overlap its term, places it, then
-re-places the evicted leases wherever they still fit. The move is kept only if the
-plan's net value rises.
+too big for any one pod, a whole hall that could -- evicts the leases there that overlap
+its term, places it, then re-places the evicted leases wherever they still fit. The move
+is kept only if the plan's net value rises.
 """
 
 from __future__ import annotations
