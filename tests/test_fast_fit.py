@@ -10,6 +10,7 @@ taken out of the residual, the lease re-fitted, and the crowder put back.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ from planner.generate import generate
 from planner.optimise.families import FAMILIES
 from planner.optimise.freed import Freed, ReplicaBound, term_without
 from planner.optimise.heuristics.greedy import greedy
-from planner.optimise.instance import Instance, LeaseOptions, PathOption, build_instance, lease_groups
+from planner.optimise.instance import Instance, LeaseOptions, PathOption, build_instance, lease_groups, usable_pods
 from planner.optimise.residual import Load, RangeMin, ReplicaFit, Residual, fits_from_placements
 from planner.reasons import (
     _MAX_CROWDERS,
@@ -411,3 +412,45 @@ def test_every_fix_offered_holds_when_fitted_again_against_its_own_room(book: tu
                 seen += 1
                 capacity += fix.room is not r
     assert seen > 100 and capacity > 20
+
+
+def plain_usable(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
+    """:func:`~planner.optimise.instance.usable_pods` as it read before: site by site, reading every week."""
+    out: dict[int, list[int]] = {}
+    free = inst.free_for(lo)
+    for s in lo.sites:
+        pods = np.asarray(lo.pods[s], dtype=np.int64)
+        floor = free[pods, lo.t0 : lo.t1 + 1].min(axis=1)
+        if lo.span == "pod":
+            keep = pods[floor >= lo.gpus]
+        else:
+            room = np.where(floor >= 1, np.minimum(floor, lo.gpus), 0)
+            if lo.span == "hall":
+                total = {h: room[inst.pod_hall[pods] == h].sum() for h in set(inst.pod_hall[pods].tolist())}
+                pooled = np.array([total[h] for h in inst.pod_hall[pods].tolist()])
+            else:
+                pooled = np.full(len(pods), room.sum())
+            keep = pods[(floor >= 1) & (pooled >= lo.gpus)]
+        if keep.size:
+            out[s] = keep.tolist()
+    return out
+
+
+def test_usable_pods_are_what_the_site_by_site_scan_finds_for_every_span(book: tuple) -> None:
+    """The usable pods (read from a range-minimum table, every site at once) equal the plain scan's,
+    for every lease as it is and as if it spanned a pod, a hall or a site, spot or not."""
+    base, _, _, _ = book
+    rng = np.random.default_rng(3)  # internal work's upside: the worst case below the base one, week by week
+    upside = dataclasses.replace(base, pod_free_worst=np.maximum(
+        base.pod_free - rng.integers(0, 400, base.pod_free.shape), 0))
+    kept = 0
+    for inst in (base, upside):
+        for lo in inst.leases:
+            for span in ("pod", "hall", "site"):
+                for spot in (False, True):
+                    variant = dataclasses.replace(lo, span=span, spot=spot)
+                    got = usable_pods(inst, variant)
+                    assert got == plain_usable(inst, variant), (lo.lease, span, spot)
+                    kept += sum(len(v) for v in got.values())
+    assert kept > 0
+    assert usable_pods(upside, base.leases[0]) is not None and upside._term_min.keys() != base._term_min.keys()

@@ -8,6 +8,7 @@ array positions here (week ``w`` is column ``w - 1``).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner.network import build_network
+from planner.optimise.rangemin import SparseTable
 from planner.optimise.units import KBPS, MBPS, UNLIMITED, W_PER_KW
 from planner.routing import candidate_paths
 from planner.scenario import Scenario
@@ -142,6 +144,8 @@ class Instance:
     """Share of a pre-empted week's revenue a spot lease refunds (``settings.spot_refund_factor``)."""
     api: ApiInstance | None = None
     """The hosted-model APIs' streams and deployments (:mod:`planner.optimise.apis`); ``None`` without API demand."""
+    _term_min: dict[int, SparseTable] = field(default_factory=dict, init=False, repr=False, compare=False)
+    """Range-minimum tables of the free-GPU arrays, by the array's ``id``: see :meth:`floor_for`."""
 
     def uplink_kbps(self, lo: LeaseOptions, gpus: int, *, split: bool) -> int:
         """Uplink load of a part of ``gpus`` GPUs of one replica of ``lo`` on its pod."""
@@ -180,6 +184,26 @@ class Instance:
         """Pods x weeks free GPUs ``lease`` plans against: the base case for spot, the worst case otherwise."""
         return self.pod_free if lease.spot or self.pod_free_worst.size == 0 else self.pod_free_worst
 
+    def floor_for(self, lease: LeaseOptions, pods: np.ndarray) -> np.ndarray:
+        """Per pod of ``pods``, the fewest free GPUs (:meth:`free_for`) in any week of ``lease``'s term.
+
+        Two look-ups in a range-minimum table (built once per array) instead of a scan
+        of the term: asked for every lease and usable pod, this is most of a model build.
+
+        Examples
+        --------
+        >>> from planner import load_scenario
+        >>> inst = build_instance(load_scenario())
+        >>> lo, pods = inst.leases[0], np.arange(3)
+        >>> bool((inst.floor_for(lo, pods) == inst.free_for(lo)[pods, lo.t0 : lo.t1 + 1].min(axis=1)).all())
+        True
+        """
+        free = self.free_for(lease)
+        table = self._term_min.get(id(free))
+        if table is None or table.array is not free:
+            table = self._term_min[id(free)] = SparseTable(free)
+        return table.mins(lease.t0, lease.t1, pods)
+
     def transport_cost_usd(self, lease: LeaseOptions, path: PathOption | None) -> float:
         """Cost of carrying one replica's egress over ``path`` for the term."""
         if path is None or lease.egress_gbps <= 0:
@@ -210,7 +234,7 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
     span_limit = np.repeat(limit.astype(np.int64)[:, None], sc.horizon.periods, axis=1)
 
     by_site_pop: dict[tuple[int, str], list[PathOption]] = {}
-    for pid, r in cand.iterrows():
+    for pid, r in zip(cand.index, cand.to_dict("records"), strict=True):  # rows as dicts: iterrows is slow
         by_site_pop.setdefault((s_pos[r["site"]], r["pop"]), []).append(PathOption(
             str(pid), r["label"], tuple(r["spans"]), np.array([e_pos[e] for e in r["spans"]], dtype=np.int64),
             float(r["latency_ms"]), float(r["length_km"])))
@@ -226,7 +250,8 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
     hall_agg = np.full(len(agg), UNLIMITED, dtype=np.int64)
     hall_agg[finite] = np.floor(agg[finite] * KBPS + 1e-6).astype(np.int64)
     leases: list[LeaseOptions] = []
-    for lid, w in sc.workloads.iterrows():
+    book = sc.workloads
+    for lid, w in zip(book.index, book.to_dict("records"), strict=True):
         slo = None if pd.isna(w["latency_slo_ms"]) else float(w["latency_slo_ms"])
         region = None if (w["region"] is None or pd.isna(w["region"])) else str(w["region"])
         lo = LeaseOptions(lease=str(lid), pos=len(leases), internal=w["priority"] == "internal", gpus=int(w["gpus"]),
@@ -245,7 +270,7 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
             if not ps:
                 continue
             lo.sku_sites.append(s)
-            lo.pods[s] = [int(p) for p in ps]
+            lo.pods[s] = list(ps)  # a lease's own copy: callers narrow it
             if region is not None:
                 allp = by_site_pop.get((s, region), [])
                 lo.all_paths[s] = allp
@@ -331,26 +356,28 @@ def usable_pods(inst: Instance, lo: LeaseOptions) -> dict[int, list[int]]:
     never take the lease, so the model gives them no variable -- a smaller model with
     a tighter LP relaxation.
     """
-    out: dict[int, list[int]] = {}
-    t = slice(lo.t0, lo.t1 + 1)
-    free = inst.free_for(lo)
-    for s in lo.sites:
-        pods = np.asarray(lo.pods[s], dtype=np.int64)
-        floor = free[pods, t].min(axis=1)
-        if lo.span == "pod":
-            keep = pods[floor >= lo.gpus]
-        else:
-            some = floor >= 1
-            room = np.where(some, np.minimum(floor, lo.gpus), 0)  # what each pod could give the lease
-            if lo.span == "hall":  # per pod, the room of its hall
-                _, hall = np.unique(inst.pod_hall[pods], return_inverse=True)
-                room = np.bincount(hall, weights=room)[hall]
-            else:
-                room = np.full(len(pods), room.sum())
-            keep = pods[some & (room >= lo.gpus)]
-        if keep.size:
-            out[s] = keep.tolist()
-    return out
+    sites = [s for s in lo.sites if lo.pods[s]]
+    if not sites:
+        return {}
+    # every eligible site's pods at once (one array operation per lease, not per site)
+    sizes = np.array([len(lo.pods[s]) for s in sites], dtype=np.int64)
+    pods = np.fromiter(itertools.chain.from_iterable(lo.pods[s] for s in sites), dtype=np.int64, count=int(sizes.sum()))
+    site = np.repeat(np.arange(len(sites)), sizes)  # each pod's position in ``sites``
+    floor = inst.floor_for(lo, pods)
+    if lo.span == "pod":
+        keep = floor >= lo.gpus
+    else:
+        some = floor >= 1
+        room = np.where(some, np.minimum(floor, lo.gpus), 0)  # what each pod could give the lease
+        if lo.span == "hall":  # per pod, the room of its hall (a hall lies within one site)
+            _, hall = np.unique(inst.pod_hall[pods], return_inverse=True)
+            room = np.bincount(hall, weights=room)[hall]
+        else:  # per pod, the room of its site
+            room = np.bincount(site, weights=room)[site]
+        keep = some & (room >= lo.gpus)
+    ends = np.cumsum(np.bincount(site[keep], minlength=len(sites)))  # kept pods are in site order
+    kept = pods[keep].tolist()
+    return {s: kept[a:b] for s, a, b in zip(sites, [0, *ends[:-1].tolist()], ends.tolist(), strict=True) if b > a}
 
 
 def pod_groups(inst: Instance, by: Literal["site", "hall"] = "site") -> dict[tuple[int, str, str], np.ndarray]:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from planner.optimise.families import CAPACITIES
 from planner.optimise.instance import Instance, LeaseOptions, PathOption
+from planner.optimise.rangemin import SparseTable
 
 __all__ = ["BIG", "LEDGER_ORDER", "N_POD_LEDGERS", "POD_LEDGERS", "Guide", "Load", "RangeMin", "ReplicaFit",
            "Residual", "Rooms", "Term", "fits_from_placements"]
@@ -234,30 +235,20 @@ class Residual:
 class RangeMin:
     """The least room of every thing of a residual over any run of weeks, from a sparse table per ledger.
 
-    Level ``k`` of a ledger holds, per thing and week, the least room of the ``2**k`` weeks
-    from that week; the least over weeks ``t0..t1`` is the lesser of two entries of the
-    level whose run fits in them. Made per ledger when first read; the residual must not
-    change meanwhile (:meth:`Residual.fixed`).
+    Made per ledger when first read (:class:`~planner.optimise.rangemin.SparseTable`);
+    the residual must not change meanwhile (:meth:`Residual.fixed`).
     """
 
     def __init__(self, res: Residual) -> None:
         self.res = res
-        self.levels: dict[str, list[np.ndarray]] = {}
+        self.tables: dict[str, SparseTable] = {}
 
     def mins(self, ledger: str, t0: int, t1: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Per thing (``rows`` of the ledger, or all), its least room in weeks ``t0`` to ``t1`` (inclusive)."""
-        levels = self.levels.get(ledger)
-        if levels is None:
-            levels = self.levels[ledger] = [getattr(self.res, ledger)]
-        k = (t1 - t0 + 1).bit_length() - 1
-        while len(levels) <= k:
-            last, h = levels[-1], 1 << (len(levels) - 1)
-            levels.append(np.minimum(last[:, :-h], last[:, h:]))
-        lv = levels[k]
-        b = t1 - (1 << k) + 1
-        if rows is None:
-            return np.minimum(lv[:, t0], lv[:, b])
-        return np.minimum(lv[rows, t0], lv[rows, b])
+        table = self.tables.get(ledger)
+        if table is None:
+            table = self.tables[ledger] = SparseTable(getattr(self.res, ledger))
+        return table.mins(t0, t1, rows)
 
 
 BIG = np.iinfo(np.int64).max // 4

@@ -221,7 +221,7 @@ class BuiltRelaxation:
     res: _Resources
     placed: dict[str, int]
     site: dict[tuple[str, int], list[int]]  # (lease, site) -> its columns there
-    pod: dict[tuple[str, int], tuple[np.ndarray, float]]  # column -> (pods it stands for, GPUs per unit)
+    pod: dict[tuple[str, int], tuple[list[int], float]]  # column -> (pods it stands for, GPUs per unit)
     watts: dict[PoolKey, tuple[int, float]]  # pool -> least W per GPU (capacity units) and kW per GPU (cost)
     counted: list[int]  # columns that count whole things in any plan: span=hall and span=site placed and replicas
 
@@ -253,9 +253,9 @@ def relaxation_columns(inst: Instance, where: dict[str, dict[int, list[int]]], b
             out.counted.append(pc)
         link = [(pc, -float(lo.replicas))]
         for s, usable in sites.items():
-            of = pool_of[usable]
-            if (of == of[0]).all():  # one pool (always so when pooling per site)
-                mine = {keys[int(of[0])]: usable}
+            of = pool_of[usable] if by == "hall" else None  # pooled per site: the lease's SKU there
+            if of is None or (of == of[0]).all():  # one pool
+                mine = {(s, lo.sku, "") if of is None else keys[int(of[0])]: usable}
             else:
                 mine = {keys[int(k)]: [p for p, q in zip(usable, of.tolist(), strict=True) if q == k]
                         for k in np.unique(of).tolist()}
@@ -310,7 +310,7 @@ def _site_columns(inst: Instance, out: BuiltRelaxation, pools: dict[PoolKey, np.
         share = [(yc, -float(lo.gpus))]
         for key, ps in mine.items():
             uc = cols.add(0.0, ub * lo.gpus, 0.0, lo.t0, lo.t1, s)  # GPUs of the replicas in this pool
-            out.pod[(lo.lease, uc)] = (np.asarray(ps), float(lo.gpus))
+            out.pod[(lo.lease, uc)] = (ps, float(lo.gpus))
             _pool_load(inst, cols, res, pools[key], key, uc, 1.0, lo.egress_kbps_per_gpu)
             if must_split:
                 _agg_load(inst, cols, res, key, uc, float(inst.interpod_kbps_per_gpu))
@@ -320,7 +320,7 @@ def _site_columns(inst: Instance, out: BuiltRelaxation, pools: dict[PoolKey, np.
     here = []
     for key, ps in mine.items():
         yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1, s)
-        out.pod[(lo.lease, yc)] = (np.asarray(ps), 1.0)
+        out.pod[(lo.lease, yc)] = (ps, 1.0)
         for r, a in site_load:
             cols.uses(yc, r, a)
         if lo.span == "hall":  # one hall's pods: the replica's GPUs, and its traffic if it cannot be whole
@@ -617,7 +617,7 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
     for (lid, k), (pods, unit) in built.pod.items():
         if x[k] > 1e-9:
             weights = pod.setdefault(lid, {})
-            for p in pods.tolist():
+            for p in pods:
                 weights[p] = weights.get(p, 0.0) + float(x[k]) / unit
     path: dict[str, dict[str, float]] = {}  # routes are left to the greedy: the LP routes flows, not leases
     bound += api_lp_bound(inst)  # the APIs alone, as a separate term (see bounds.api_lp): true, looser
