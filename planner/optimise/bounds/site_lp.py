@@ -288,8 +288,10 @@ def _site_columns(inst: Instance, out: BuiltRelaxation, pools: dict[PoolKey, np.
     site (power, traffic); continuous columns share its GPUs out among the pools.
     """
     cols, res = out.cols, out.res
-    w_gpu = min(out.watts[k][0] for k in mine)  # the pools' least draw per GPU: never more than a plan's
-    kw = min(out.watts[k][1] for k in mine)
+    if len(mine) == 1:  # the pool's least draw per GPU (of several, the least): never more than a plan's
+        w_gpu, kw = out.watts[next(iter(mine))]
+    else:
+        w_gpu, kw = min(out.watts[k][0] for k in mine), min(out.watts[k][1] for k in mine)
     cost = lo.gpus * kw * inst.hours * lo.weeks / 1000.0 * float(inst.site_price[s])  # power_cost_usd, cheapest pod
     ub = 1.0 if lo.anti_affinity else float(lo.replicas)
     site_load = [(res.get((Family.POWER, s), lambda: inst.site_power_w[s]), lo.gpus * w_gpu)]
@@ -302,7 +304,7 @@ def _site_columns(inst: Instance, out: BuiltRelaxation, pools: dict[PoolKey, np.
         flows.setdefault(fk, [paths, 0.0, 1.0])
         flows[fk][1] += lo.egress_mbps * ub
         flows[fk][2] = min(flows[fk][2], lo.egress_gbps * MBPS / lo.egress_mbps)
-    must_split = _must_split(inst, lo, mine)
+    must_split = lo.span != "pod" and _must_split(inst, lo, mine)
     if lo.span == "site" or (lo.span == "hall" and not all(k[2] for k in mine)):
         yc = cols.add(0.0, ub, -float(math.floor(cost)), lo.t0, lo.t1, s)
         for r, a in site_load:
@@ -371,9 +373,14 @@ def _count_cap(inst: Instance, pools: dict[PoolKey, np.ndarray], key: PoolKey, g
 def _pool_load(inst: Instance, cols: _Cols, res: _Resources, pool: np.ndarray, key: PoolKey, col: int,
                gpus: float, uplink_kbps: float) -> None:
     """``col`` takes ``gpus`` GPUs and ``uplink_kbps`` of uplink of ``pool`` per unit."""
-    cols.uses(col, res.get((Family.GPUS, *key), lambda: inst.pod_free[pool].sum(axis=0)), gpus)
-    cols.uses(col, res.get((Family.UPLINK, *key), lambda: np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())),
-              uplink_kbps)
+    gpu_r = res.ids.get((Family.GPUS, *key))
+    if gpu_r is None:
+        gpu_r = res.get((Family.GPUS, *key), lambda: inst.pod_free[pool].sum(axis=0))
+    uplink_r = res.ids.get((Family.UPLINK, *key))
+    if uplink_r is None:
+        uplink_r = res.get((Family.UPLINK, *key), lambda: np.full(res.weeks, inst.pod_uplink_kbps[pool].sum()))
+    cols.uses(col, gpu_r, gpus)
+    cols.uses(col, uplink_r, uplink_kbps)
 
 
 def _flow_columns(inst: Instance, cols: _Cols, res: _Resources, flows: Flows) -> None:
