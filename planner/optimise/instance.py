@@ -270,7 +270,7 @@ def build_instance(sc: Scenario, *, graph: nx.Graph | None = None, paths: pd.Dat
             if not ps:
                 continue
             lo.sku_sites.append(s)
-            lo.pods[s] = list(ps)  # a lease's own copy: callers narrow it
+            lo.pods[s] = ps  # shared by the leases of the SKU: callers narrow a lease's pods by replacing the list
             if region is not None:
                 allp = by_site_pop.get((s, region), [])
                 lo.all_paths[s] = allp

@@ -30,6 +30,7 @@ length): a looser relaxation, still a true bound.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -524,8 +525,9 @@ def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_n
     for k, pods in enumerate(pod_groups(inst, "hall").values()):
         of[pods] = k
     n = 0
-    for lo in inst.leases:
-        n += sum(len(np.unique(of[pods])) for pods in where[lo.lease].values()) * lo.weeks * 6
+    for lo in inst.leases:  # a hall lies within one site: the lease's distinct halls are its pools
+        pods = where[lo.lease].values()
+        n += len(np.unique(of[list(itertools.chain.from_iterable(pods))])) * lo.weeks * 6 if pods else 0
         if n > max_nonzeros:  # over the limit: the rest need not be counted
             return n
     return n
