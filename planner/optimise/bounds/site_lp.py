@@ -526,8 +526,8 @@ def _hall_nonzeros(inst: Instance, where: dict[str, dict[int, list[int]]], max_n
         of[pods] = k
     n = 0
     for lo in inst.leases:  # a hall lies within one site: the lease's distinct halls are its pools
-        pods = where[lo.lease].values()
-        n += len(np.unique(of[list(itertools.chain.from_iterable(pods))])) * lo.weeks * 6 if pods else 0
+        parts = where[lo.lease].values()
+        n += len(np.unique(of[list(itertools.chain.from_iterable(parts))])) * lo.weeks * 6 if parts else 0
         if n > max_nonzeros:  # over the limit: the rest need not be counted
             return n
     return n
