@@ -46,7 +46,8 @@ def test_batched_search_keeps_every_limit_and_never_loses_value(small: planner.S
                                    on_improve=lambda f, v: seen.append(v))
     assert plan_value(inst, better) >= before and seen == sorted(seen)
     assert stats.batches > 0 and stats.batches <= stats.tried <= batch * stats.batches
-    assert stats.improved == len(seen) and stats.deterministic_s <= 4 + 1e-6
+    # each sub-solve's limit is what is left; CP-SAT may stop a little after its deterministic limit
+    assert stats.improved == len(seen) and stats.deterministic_s <= 4 * 1.05
     again = Residual.after(inst, better)  # every capacity recomputed from the plan's own fits
     for ledger in LEDGERS:
         a, b = getattr(again, ledger), getattr(left, ledger)

@@ -467,7 +467,8 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
             if exhausted:
                 break
             continue
-        # the batch shares what is left of the budget: it never runs over it
+        # the batch shares what is left of the budget (CP-SAT checks its limit as it goes, so the last
+        # sub-solve may end a little past it: the search's total is then a little over the budget)
         limit = min(SUB_TIME_S if sub_time_s is None else sub_time_s, left / len(chosen))
         deadline = time.time() + max(0.1, wall_cap - (time.perf_counter() - t0))
         tasks = [SubTask(sub_instance(inst, leases, rest, nb),
