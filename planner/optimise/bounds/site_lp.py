@@ -374,14 +374,9 @@ def _count_cap(inst: Instance, pools: dict[PoolKey, np.ndarray], key: PoolKey, g
 def _pool_load(inst: Instance, cols: _Cols, res: _Resources, pool: np.ndarray, key: PoolKey, col: int,
                gpus: float, uplink_kbps: float) -> None:
     """``col`` takes ``gpus`` GPUs and ``uplink_kbps`` of uplink of ``pool`` per unit."""
-    gpu_r = res.ids.get((Family.GPUS, *key))
-    if gpu_r is None:
-        gpu_r = res.get((Family.GPUS, *key), lambda: inst.pod_free[pool].sum(axis=0))
-    uplink_r = res.ids.get((Family.UPLINK, *key))
-    if uplink_r is None:
-        uplink_r = res.get((Family.UPLINK, *key), lambda: np.full(res.weeks, inst.pod_uplink_kbps[pool].sum()))
-    cols.uses(col, gpu_r, gpus)
-    cols.uses(col, uplink_r, uplink_kbps)
+    cols.uses(col, res.get((Family.GPUS, *key), lambda: inst.pod_free[pool].sum(axis=0)), gpus)
+    cols.uses(col, res.get((Family.UPLINK, *key), lambda: np.full(res.weeks, inst.pod_uplink_kbps[pool].sum())),
+              uplink_kbps)
 
 
 def _flow_columns(inst: Instance, cols: _Cols, res: _Resources, flows: Flows) -> None:
