@@ -102,6 +102,21 @@ def test_the_site_method_on_a_dask_cluster_gives_the_in_process_plan(small: plan
         {k: v for k, v in here.meta["lns"].items() if k not in clocked}
 
 
+def test_sub_solves_side_by_side_give_the_plan_of_one_after_another(small: planner.Scenario) -> None:
+    inst = build_instance(small)
+    fits, res, _ = greedy_pass(inst, price_order(inst))
+    runs = [pool_lns(inst, fits, res.copy(), budget_s=4, seed=3, batch=4, workers=w) for w in (1, 2)]
+    (one, left_one, s1), (two, left_two, s2) = runs
+    assert s1.tried > 1 and s1.batches < s1.tried  # batches of several sub-solves ran
+    assert plan_value(inst, two) == plan_value(inst, one) > plan_value(inst, fits)
+    assert two == one  # every replica on the same pods, GPUs and weeks
+    for ledger in LEDGERS:
+        np.testing.assert_array_equal(getattr(left_two, ledger), getattr(left_one, ledger))
+    clocked = ("wall_s", "build_s", "task_s")
+    assert {k: v for k, v in vars(s2).items() if k not in clocked} == \
+        {k: v for k, v in vars(s1).items() if k not in clocked}
+
+
 def test_plan_on_a_scheduler_that_does_not_answer_fails_at_once(tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["plan", "--scheduler", "tcp://127.0.0.1:1", "--out", str(out)])

@@ -44,7 +44,7 @@ from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions, pod_groups
 from planner.optimise.residual import Guide, ReplicaFit, Residual
 from planner.optimise.search import BATCH
-from planner.optimise.search.tasks import Mapper, SubResult, SubTask, local_map, solve_sub
+from planner.optimise.search.tasks import Mapper, SubResult, SubTask, solve_sub, thread_map
 
 __all__ = ["BATCH", "LnsStats", "Neighbourhood", "pool_lns"]
 
@@ -85,6 +85,17 @@ end: on the generated small tier (20 pods, deterministic 20 s) sub-solves of 2 s
 pod-level model's proven optimum ($616.5 M), of 0.5 s stop at $614.7 M.
 """
 
+SUB_WORKERS = 1
+"""CP-SAT workers of one sub-solve: one, with the search's workers solving a batch side by side.
+
+Per deterministic second, one worker's own search on each of two sub-solves pays better
+than two interleaved workers on one: deterministic 60 s, 2 workers, generated tiers --
+medium seed 2: 55 -> 115 neighbourhoods, $5,593.8 M -> $5,644.1 M (CP-SAT's interleaved
+portfolio on one thread: $5,614.6 M); medium seed 1 $5,008.6 M -> $5,019.5 M; large
+seed 2 $16,133.1 M -> $16,194.3 M; hyperscale seed 1 $67,952.1 M -> $68,590.6 M. A
+sub-solve's result does not depend on where or beside what it runs: one worker's search
+stops on its own counted work.
+"""
 
 def sub_limit(inst: Instance) -> float:
     """The default limit of one sub-solve: :data:`SUB_TIME_S`, or :data:`WHOLE_SUB_TIME_S` on few pods.
@@ -416,8 +427,12 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         The incumbent's replica fits and what they leave of every capacity.
     budget_s
         Search budget: CP-SAT deterministic time when ``deterministic``, else wall seconds.
-    seed, workers
-        Seed of the neighbourhood order and CP-SAT; CP-SAT workers per sub-solve.
+    seed
+        Seed of the neighbourhood order and of CP-SAT.
+    workers
+        Threads solving a batch's sub-solves side by side in this process (each one
+        CP-SAT worker, :data:`SUB_WORKERS`); without ``map_fn`` only. The plan does not
+        depend on it.
     sub_time_s
         Limit of one sub-solve (same units as ``budget_s``); default :func:`sub_limit`.
     stop
@@ -446,8 +461,9 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         dropped and counted in :attr:`LnsStats.conflicts`.
     map_fn
         Runs a batch's sub-solves: ``map_fn(solve_sub, tasks)`` (see
-        :mod:`planner.optimise.search.tasks`); the default runs them here one after
-        another, :func:`~planner.optimise.search.tasks.dask_map` on a Dask cluster.
+        :mod:`planner.optimise.search.tasks`): by default
+        :func:`~planner.optimise.search.tasks.thread_map` of ``workers`` threads here,
+        :func:`~planner.optimise.search.tasks.dask_map` on a Dask cluster.
 
     Returns
     -------
@@ -455,7 +471,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         The improved fits, their residual, and :class:`LnsStats`.
     """
     t0 = time.perf_counter()
-    run = map_fn if map_fn is not None else local_map
+    run = map_fn if map_fn is not None else thread_map(workers)
     wall_cap = safety_s if deterministic else budget_s
     by_id = {lo.lease: lo for lo in inst.leases}
     rng = np.random.default_rng(seed)
@@ -493,7 +509,7 @@ def pool_lns(inst: Instance, fits: Fits, res: Residual, *, budget_s: float, seed
         deadline = time.time() + max(0.1, wall_cap - (time.perf_counter() - t0))
         tasks = [SubTask(sub_instance(inst, leases, rest, nb),
                          {lo.lease: fits[lo.lease] for lo in leases if lo.lease in fits},
-                         workers, seed + stats.tried + k, parameters, deterministic, limit, deadline)
+                         SUB_WORKERS, seed + stats.tried + k, parameters, deterministic, limit, deadline)
                  for k, (nb, leases, rest) in enumerate(chosen)]
         results: list[SubResult] = run(solve_sub, tasks)
         stats.batches += 1

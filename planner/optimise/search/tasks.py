@@ -6,8 +6,10 @@ holds everything one of them needs -- its sub-instance, the incumbent's packing 
 hint, CP-SAT's settings and limits -- and :func:`solve_sub` builds the model, solves
 it and reads the plan back, returning a :class:`SubResult`. Both are plain picklable
 objects and :func:`solve_sub` is a top-level function, so a batch runs through any
-``map``: the builtin one (:func:`local_map`, in this process, one after another) or a
-Dask cluster's (:func:`dask_map`), where model building and solving run in parallel.
+``map``: the builtin one (:func:`local_map`, in this process, one after another), a pool
+of threads in this process (:func:`thread_map`: CP-SAT solves side by side, the models
+are built in turn) or a Dask cluster's (:func:`dask_map`), where model building and
+solving run in parallel.
 In a deterministic run a sub-solve stops on CP-SAT's deterministic time, so its result
 is the same wherever it runs; the wall clock is then only its safety stop, given as an
 absolute deadline (:func:`time.time`, so that it means the same on another machine
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,7 +36,7 @@ from planner.optimise.residual import ReplicaFit
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["Mapper", "SubResult", "SubTask", "cluster_map", "dask_map", "local_map", "solve_sub"]
+__all__ = ["Mapper", "SubResult", "SubTask", "cluster_map", "dask_map", "local_map", "solve_sub", "thread_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -129,6 +132,10 @@ def solve_sub(task: SubTask) -> SubResult:
                      wall_left if task.deterministic else min(task.limit_s, wall_left))
     settings = CpSatSettings(workers=task.workers, seed=task.seed, parameters=task.parameters)
     solver = new_solver(settings, step, tuned=False)
+    if task.workers == 1 and not settings.sat_parameters().HasField("interleave_search"):
+        # one worker's own search: deterministic as it is, and it pays better here than CP-SAT's
+        # interleaved portfolio run on one thread (see planner.optimise.search.lns.SUB_WORKERS)
+        solver.parameters.interleave_search = False
     status = solver.solve(m.cp)
     optimal = status == cp_model.OPTIMAL
     cut_short = (task.deterministic and solver.wall_time >= 0.99 * wall_left
@@ -140,6 +147,30 @@ def solve_sub(task: SubTask) -> SubResult:
 def local_map(f: Callable[[T], R], items: Iterable[T]) -> list[R]:
     """The builtin ``map``, as a list: the batch runs in this process, one task after another."""
     return [f(x) for x in items]
+
+
+def thread_map(threads: int) -> Mapper:
+    """A :data:`Mapper` that runs a batch on up to ``threads`` threads of this process, results in order.
+
+    CP-SAT lets go of the interpreter while it solves, so the sub-solves of a batch run
+    side by side, one core each; building their models is Python and takes turns. With
+    one thread this is :func:`local_map`. The results are the same as :func:`local_map`'s:
+    each task is solved alone, on its own counted work, and they come back in order.
+
+    Examples
+    --------
+    >>> thread_map(2)(abs, [-3, 1, -2])
+    [3, 1, 2]
+    """
+    if threads <= 1:
+        return local_map
+
+    def run(f: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        if len(items) <= 1:
+            return [f(x) for x in items]
+        with ThreadPoolExecutor(max_workers=min(threads, len(items)), thread_name_prefix="sub-solve") as pool:
+            return list(pool.map(f, items))
+    return run
 
 
 def dask_map(client: Client, *, retries: int = 1) -> Mapper:
