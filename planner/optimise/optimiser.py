@@ -83,7 +83,10 @@ class Optimiser:
         names the steps it cut short (see :mod:`planner.optimise.budget`). Without
         ``deterministic`` the limit is wall seconds, and the pod-level model's
         neighbourhood searches run on one thread more than ``workers`` (see
-        :data:`~planner.optimise.cpsat.IDLE_SUBSOLVERS`). ``workers`` processes also
+        :data:`~planner.optimise.cpsat.IDLE_SUBSOLVERS`). The site-level method's
+        neighbourhood search solves ``workers`` sub-solves side by side instead, one
+        CP-SAT worker each (the same plan for any number; see
+        :data:`~planner.optimise.search.lns.SUB_WORKERS`). ``workers`` processes also
         explain the left-out leases side by side (the same reasons for any number).
     previous_plan
         An earlier plan: leases it placed are kept where they were unless moving
