@@ -97,6 +97,7 @@ sub-solve's result does not depend on where or beside what it runs: one worker's
 stops on its own counted work.
 """
 
+
 def sub_limit(inst: Instance) -> float:
     """The default limit of one sub-solve: :data:`SUB_TIME_S`, or :data:`WHOLE_SUB_TIME_S` on few pods.
 
