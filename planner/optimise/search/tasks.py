@@ -167,7 +167,7 @@ def thread_map(threads: int) -> Mapper:
 
     def run(f: Callable[[Any], Any], items: list[Any]) -> list[Any]:
         if len(items) <= 1:
-            return [f(x) for x in items]
+            return local_map(f, items)
         with ThreadPoolExecutor(max_workers=min(threads, len(items)), thread_name_prefix="sub-solve") as pool:
             return list(pool.map(f, items))
     return run
