@@ -50,8 +50,17 @@ __all__ = ["BATCH", "LnsStats", "Neighbourhood", "pool_lns"]
 
 Fits = dict[str, list[ReplicaFit]]
 
-MAX_PODS = 24
-"""Pods per neighbourhood (a pod group with more is searched a random subset at a time)."""
+MAX_PODS = 16
+"""Pods per neighbourhood (a pod group with more is searched a random subset at a time).
+
+Smaller neighbourhoods are quicker to re-pack, and a budget buys more of them.
+Deterministic 60 s, 2 workers, generated tiers, 24 -> 16 pods (10 above
+:data:`MANY_PODS`): medium seed 1 $5,019.5 M -> $5,040.0 M, seed 2 $5,644.1 M -> $5,679.7 M,
+seed 3 $5,291.6 M -> $5,285.7 M; large seed 2 $16,194.3 M -> $16,263.4 M. At 36 pods
+medium seed 2 gave $5,668.7 M. ``BENCHMARKS.md`` has every tier and seed.
+"""
+WHOLE_PODS = 24
+"""At most this many pods, one neighbourhood holds them all (:func:`sub_limit`)."""
 MAX_CANDIDATES = 100
 """Left-out leases offered to a neighbourhood, best paying per GPU-week first."""
 MANY_PODS = 400
@@ -60,7 +69,10 @@ MANY_PODS = 400
 
 def _limits(inst: Instance) -> tuple[int, int]:
     """Pods and left-out leases per neighbourhood."""
-    if len(inst.pod_ids) > MANY_PODS:
+    n = len(inst.pod_ids)
+    if n <= WHOLE_PODS:
+        return WHOLE_PODS, MAX_CANDIDATES
+    if n > MANY_PODS:
         return MAX_PODS * 2 // 3, MAX_CANDIDATES * 3 // 5
     return MAX_PODS, MAX_CANDIDATES
 
@@ -108,7 +120,7 @@ def sub_limit(inst: Instance) -> float:
     >>> sub_limit(build_instance(load_scenario())) == SUB_TIME_S  # the reference: 216 pods
     True
     """
-    return WHOLE_SUB_TIME_S if len(inst.pod_ids) <= _limits(inst)[0] else SUB_TIME_S
+    return WHOLE_SUB_TIME_S if len(inst.pod_ids) <= WHOLE_PODS else SUB_TIME_S
 
 
 @dataclass(frozen=True)
