@@ -1,0 +1,61 @@
+"""The planner's gap against the hall bound on the benchmark's generated instances.
+
+For each ``<tier>-s<seed>`` given, this reads the planner's result
+(``<results>/<tier>-s<seed>-planner.json``, written by ``run.py``), builds the pattern
+master of the same scenario (``<instances>/<tier>-s<seed>/scenario.yaml``), solves its
+LP relaxation for duals and prices, at those duals, every pod
+(:mod:`planner.optimise.bounds.patterns`: the pattern bound's first pass) and every hall
+(:func:`planner.optimise.bounds.halls.hall_bound`: span=hall leases whole). It prints a
+table: the plan, the planner's own bound, both Lagrangian bounds, the gap to the best of
+them, and the CPU and wall time of each. Results go to ``<results>/<tier>-s<seed>-halls.json``.
+
+::
+
+    .venv/bin/python benchmarks/hall_gap.py medium-s1 medium-s2 --work 2
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bound_gap import each, header, parser  # noqa: E402
+from planner.optimise.bounds.api_lp import api_lp_bound  # noqa: E402
+from planner.optimise.bounds.halls import hall_bound  # noqa: E402
+from planner.optimise.bounds.patterns import M, PatternMaster, _price_all, _sequential  # noqa: E402
+
+
+def main() -> None:
+    ap = parser(__doc__)
+    ap.add_argument("--work", type=float, default=2.0, help="CP-SAT's deterministic seconds per hall or pod")
+    args = ap.parse_args()
+    header("instance", "plan, M$", "planner's bound, M$", "pattern pass, M$", "hall bound, M$",
+           "gap to the best bound", "duals CPU, s", "pods CPU, s", "halls CPU, s", "wall, s")
+    for key, run, inst in each(args):
+        t, c0 = time.perf_counter(), time.process_time()
+        b = PatternMaster(inst)
+        b.build()
+        u = b.lp_duals()
+        c1 = time.process_time()
+        pods = _price_all(b, u, args.work, _sequential).bound / M + api_lp_bound(inst)
+        c2 = time.process_time()
+        hb = hall_bound(b, u, work=args.work)
+        c3 = time.process_time()
+        wall = time.perf_counter() - t
+        plan, own = run["objective_usd"], run["bound_usd"]
+        best = min(own, pods, hb.bound_usd)
+        print(f"| {key} | {plan / 1e6:,.1f} | {own / 1e6:,.1f} | {pods / 1e6:,.1f} | {hb.bound_usd / 1e6:,.1f} | "
+              f"{(best - plan) / best:.2%} | {c1 - c0:.0f} | {c2 - c1:.0f} | {c3 - c2:.0f} | {wall:.0f} |", flush=True)
+        (args.results / f"{key}-halls.json").write_text(json.dumps(
+            {"instance": key, "bound_usd": hb.bound_usd, "pattern_pass_usd": pods, "work": args.work,
+             "cpu_s": c3 - c0, "wall_s": wall, "plan_usd": plan, "planner_bound_usd": own,
+             "halls_usd": {inst.hall_ids[h]: v for h, v in sorted(hb.halls.items())}}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
