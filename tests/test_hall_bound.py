@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import planner
+from planner.optimise.bounds.api_lp import api_lp_bound
 from planner.optimise.bounds.halls import HallTask, hall_bound, price_hall
-from planner.optimise.bounds.patterns import PatternMaster, pattern_bound
+from planner.optimise.bounds.patterns import M, PatternMaster, _price_all, pattern_bound
 from planner.optimise.instance import build_instance
 from tests import exact
 from tests.tiny import base, lease, random_halls, random_tiny, write
@@ -47,6 +48,17 @@ def test_hall_bound_bounds_the_exact_optimum_with_halls(tmp_path: Path, seed: in
     b = _master(sc)
     for u in _duals(b, seed):
         assert hall_bound(b, u, work=5.0).bound_usd >= best - 1e-6
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 6])
+def test_hall_bound_is_no_looser_than_pricing_pods_at_the_same_duals(tmp_path: Path, seed: int) -> None:
+    """The hall problems keep rows the pod pricing relaxes; solved exactly, they cannot bound higher."""
+    sc = planner.load_scenario(write(tmp_path, random_halls(seed, 8)))
+    inst = build_instance(sc)
+    b = _master(sc)
+    for u in _duals(b, seed):
+        pods = _price_all(b, u, 5.0, lambda f, xs: list(map(f, xs))).bound / M + api_lp_bound(inst)
+        assert hall_bound(b, u, work=5.0).bound_usd <= pods + 1e-3
 
 
 def _two_halls() -> dict[str, Any]:

@@ -16,14 +16,15 @@ and
 
 ``bound = sum_rows u_i b_i + sum_{free vars} max(lb_j rc_j, ub_j rc_j) + sum_halls max(0, H_h)``
 
-where the span=site and span=hall GPU columns and the span=hall replica columns are no
-longer free variables but the hall problems' (``H_h``: CP-SAT's proven upper bound on
-hall ``h``'s best reduced value). Every plan is one of the hall problems' solutions
-taken together (a replica of a span=hall lease lies in one hall, its GPUs are whole), so
-this is a true bound at any duals; at the duals of an LP whose rows it keeps it is at
-most that LP's optimum. What it leaves out, to stay a relaxation: span=site and span=hall
-traffic on the uplinks, the halls' aggregation rows, and that a span=hall lease's
-replicas at a site add up across its halls to no more than the master allows.
+where the span=site and span=hall GPU columns are no longer free variables but the hall
+problems' (``H_h``: CP-SAT's proven upper bound on hall ``h``'s best reduced value). In a
+hall problem a span=hall lease's GPUs come in whole replicas (``G`` GPUs over the hall's
+pods per replica in it); its replicas per site stay the master's column, so a lease's
+value is counted once, not once per hall. Every plan is one of the hall problems'
+solutions taken together, so this is a true bound at any duals; at the duals of an LP
+whose rows it keeps it is at most that LP's optimum. What it leaves out, to stay a
+relaxation: span=site and span=hall traffic on the uplinks, the halls' aggregation rows,
+and that the replicas a lease has in its halls add up to the master's count.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class HallTask:
         ``((variable, coefficient), ...), capacity`` per pod GPU or uplink row of a time segment.
     splits
         ``(replicas variable, G, (GPU variables, ...))``: a span=hall lease's GPUs in the hall's
-        pods add up to ``G`` per replica placed in it.
+        pods add up to ``G`` per replica placed in it (in :func:`hall_bound`'s tasks the replicas
+        variable is worth nothing itself: the lease's value is on its GPUs).
     work
         CP-SAT's deterministic time limit (counted work, not the clock).
     """
@@ -184,12 +186,10 @@ def _hall_task(b: PatternMaster, h: int, u: np.ndarray, rc: np.ndarray, cub: np.
     splits = []
     for lid, zs in hall_z.items():
         lo = by_id[lid]
-        ycol = b.cols.site[(lid, int(inst.pod_site[zs[0][0]]))]
-        most = math.floor(cub[ycol] + 1e-9)
-        best_gpu = max(0.0, *(float(rc[col]) for _, col, _ in zs))
-        if most <= 0 or rc[ycol] + lo.gpus * best_gpu <= 1e-12 or sum(ub for _, _, ub in zs) < lo.gpus:
+        most = math.floor(cub[b.cols.site[(lid, int(inst.pod_site[zs[0][0]]))]] + 1e-9)
+        if most <= 0 or max(float(rc[col]) for _, col, _ in zs) <= 1e-12 or sum(ub for _, _, ub in zs) < lo.gpus:
             continue  # nothing to gain in this hall, or no room for one whole replica
-        y = v.add(float(rc[ycol]), most)
+        y = v.add(0.0, most)  # whole replicas in the hall (the site's replica column stays the master's)
         z_vars = []
         for p, col, ub in zs:
             j = v.add(float(rc[col]), ub)
@@ -250,8 +250,6 @@ def hall_bound(b: PatternMaster, u: np.ndarray, *, work: float = 5.0,
     rc = obj - mat.T @ u
     owned = np.zeros(obj.size, dtype=bool)
     owned[list(b.cols.gpus.values())] = True
-    by_id = {lo.lease: lo for lo in b.leases}
-    owned[[j for (lid, _), j in b.cols.site.items() if by_id[lid].span == "hall"]] = True
     finite = np.isfinite(cub)
     top = np.where(finite, np.where(finite, cub, 0.0) * rc, np.where(rc > 0, math.inf, 0.0))
     value += float(np.maximum(clb * rc, top)[~owned].sum())
