@@ -57,7 +57,7 @@ Smaller neighbourhoods are quicker to re-pack, and a budget buys more of them.
 Deterministic 60 s, 2 workers, generated tiers, 24 -> 16 pods (10 above
 :data:`MANY_PODS`): medium seed 1 $5,019.5 M -> $5,040.0 M, seed 2 $5,644.1 M -> $5,679.7 M,
 seed 3 $5,291.6 M -> $5,285.7 M; large seed 2 $16,194.3 M -> $16,263.4 M. At 36 pods
-medium seed 2 gave $5,668.7 M. ``BENCHMARKS.md`` has every tier and seed.
+medium seed 2 gave $5,668.7 M. Every tier and seed: ``BENCHMARKS.md``, "Neighbourhoods of 16 pods".
 """
 WHOLE_PODS = 24
 """At most this many pods, one neighbourhood holds them all (:func:`sub_limit`)."""
