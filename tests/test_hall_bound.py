@@ -31,20 +31,18 @@ def _duals(b: PatternMaster, seed: int) -> list[np.ndarray]:
     return [lp, np.zeros(n), b.clean(lp * rng.uniform(0, 2, n)), b.clean(lp + rng.normal(0, 1.0, n))]
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_hall_bound_bounds_the_exact_optimum_at_any_duals(tmp_path: Path, seed: int) -> None:
-    sc = planner.load_scenario(write(tmp_path, random_tiny(seed, 6)))
-    best = exact.exact_milp(sc)
-    b = _master(sc)
-    for u in _duals(b, seed):
-        assert hall_bound(b, u, work=5.0).bound_usd >= best - 1e-6
+CASES = [("tiny", s) for s in range(4)] + [("halls", s) for s in (0, 2, 6)]
 
 
-@pytest.mark.parametrize("seed", [0, 2, 6])
-def test_hall_bound_bounds_the_exact_optimum_with_halls(tmp_path: Path, seed: int) -> None:
-    """span=hall and span=site leases, halls whose aggregation binds (the bound relaxes aggregation)."""
-    sc = planner.load_scenario(write(tmp_path, random_halls(seed, 6)))
-    best = exact.exact_split_milp(sc)
+@pytest.mark.parametrize(("kind", "seed"), CASES)
+def test_hall_bound_bounds_the_exact_optimum_at_any_duals(tmp_path: Path, kind: str, seed: int) -> None:
+    """Tiny random scenarios, and ones with span=hall and span=site leases and halls whose aggregation binds."""
+    if kind == "tiny":
+        sc = planner.load_scenario(write(tmp_path, random_tiny(seed, 6)))
+        best = exact.exact_milp(sc)
+    else:
+        sc = planner.load_scenario(write(tmp_path, random_halls(seed, 6)))
+        best = exact.exact_split_milp(sc)  # the bound relaxes aggregation: still a bound
     b = _master(sc)
     for u in _duals(b, seed):
         assert hall_bound(b, u, work=5.0).bound_usd >= best - 1e-6

@@ -39,7 +39,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.optimise.bounds.api_lp import api_lp_bound
-from planner.optimise.bounds.patterns import M, PatternMaster
+from planner.optimise.bounds.patterns import M, PatternMaster, knapsack_solver
 
 __all__ = ["HallBound", "HallTask", "hall_bound", "price_hall"]
 
@@ -101,11 +101,7 @@ def price_hall(task: HallTask) -> float:
     for y, gpus, zs in task.splits:
         cp.add(sum(x[j] for j in zs) == gpus * x[y])
     cp.maximize(cp_model.LinearExpr.weighted_sum(x, list(task.values)))
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
-    solver.parameters.max_deterministic_time = task.work
-    solver.parameters.relative_gap_limit = 1e-6
+    solver = knapsack_solver(task.work)
     status = solver.solve(cp)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return max(0.0, solver.best_objective_bound) * M
@@ -242,17 +238,10 @@ def hall_bound(b: PatternMaster, u: np.ndarray, *, work: float = 5.0,
     u = np.array(u, dtype=float)
     for i in (*b.pod_cap.values(), *b.conv.values()):
         u[i] = 0.0  # these rows are the hall problems' own
-    lp = b.lp
-    lb, ub = np.array(lp.row_lb), np.array(lp.row_ub)
-    value = float(np.where(u > 0, u * np.where(np.isfinite(ub), ub, 0.0),
-                           u * np.where(np.isfinite(lb), lb, 0.0)).sum())
-    mat, obj, clb, cub = b._ordinary()
-    rc = obj - mat.T @ u
-    owned = np.zeros(obj.size, dtype=bool)
-    owned[list(b.cols.gpus.values())] = True
-    finite = np.isfinite(cub)
-    top = np.where(finite, np.where(finite, cub, 0.0) * rc, np.where(rc > 0, math.inf, 0.0))
-    value += float(np.maximum(clb * rc, top)[~owned].sum())
+    rc, cub = b.reduced(u), b.upper()
+    owned = np.zeros(rc.size, dtype=bool)
+    owned[list(b.cols.gpus.values())] = True  # the span=site and span=hall GPUs: the hall problems' own
+    value = b.ordinary_bound(u, left_out=owned)
     tasks = _hall_tasks(b, u, rc, cub, work)
     results = (map_fn or (lambda f, xs: list(map(f, xs))))(price_hall, tasks)
     halls = {task.hall: r / M for task, r in zip(tasks, results, strict=True)}

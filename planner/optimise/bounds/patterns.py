@@ -55,7 +55,8 @@ from planner.optimise.instance import Instance, LeaseOptions, lease_groups, usab
 from planner.optimise.model import segments
 from planner.optimise.residual import ReplicaFit
 
-__all__ = ["MasterColumns", "PatternBound", "PatternMaster", "PricingTask", "pattern_bound", "price_pattern"]
+__all__ = ["MasterColumns", "PatternBound", "PatternMaster", "PricingTask", "knapsack_solver", "pattern_bound",
+           "price_pattern"]
 
 log = logging.getLogger(__name__)
 
@@ -351,17 +352,31 @@ class PatternMaster:
             self._ord = (mat, np.array(lp.col_obj[:n]), np.array(lp.col_lb[:n]), np.array(lp.col_ub[:n]))
         return self._ord
 
-    def ordinary_bound(self, u: np.ndarray) -> float:
-        """The Lagrangian bound's rows-and-ordinary-variables part at duals ``u`` (M$)."""
+    def ordinary_bound(self, u: np.ndarray, *, left_out: np.ndarray | None = None) -> float:
+        """The Lagrangian bound's rows-and-ordinary-variables part at duals ``u`` (M$).
+
+        ``left_out`` (a mask over the ordinary columns) leaves those columns' terms out, for
+        a bound that prices them elsewhere (:mod:`planner.optimise.bounds.halls`).
+        """
         lp = self.lp
         lb, ub = np.array(lp.row_lb), np.array(lp.row_ub)
         rows = float(np.where(u > 0, u * np.where(np.isfinite(ub), ub, 0.0),
                               u * np.where(np.isfinite(lb), lb, 0.0)).sum())
-        mat, obj, clb, cub = self._ordinary()
-        rc = obj - mat.T @ u
+        _, _, clb, cub = self._ordinary()
+        rc = self.reduced(u)
         finite = np.isfinite(cub)
         upper = np.where(finite, np.where(finite, cub, 0.0) * rc, np.where(rc > 0, math.inf, 0.0))
-        return rows + float(np.maximum(clb * rc, upper).sum())
+        best = np.maximum(clb * rc, upper)
+        return rows + float((best if left_out is None else best[~left_out]).sum())
+
+    def reduced(self, u: np.ndarray) -> np.ndarray:
+        """The ordinary columns' reduced values (M$ per unit) at duals ``u``."""
+        mat, obj, _, _ = self._ordinary()
+        return np.asarray(obj - mat.T @ u)
+
+    def upper(self) -> np.ndarray:
+        """The ordinary columns' upper bounds."""
+        return self._ordinary()[3]
 
     def subgradient(self, u: np.ndarray, chosen: list[tuple[int, dict[str, int]]]) -> np.ndarray:
         """A subgradient of the Lagrangian bound at ``u``: each row's side less its load at the maximiser.
@@ -548,16 +563,25 @@ def price_pattern(task: PricingTask) -> tuple[float, dict[str, int] | None]:
     for terms, cap in rows:
         cp.add(cp_model.LinearExpr.weighted_sum([n[j] for j, _ in terms], [c for _, c in terms]) <= cap)
     cp.maximize(cp_model.LinearExpr.weighted_sum(n, list(task.values)))
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = 0
-    solver.parameters.max_deterministic_time = task.work
-    solver.parameters.relative_gap_limit = 1e-6
+    solver = knapsack_solver(task.work)
     status = solver.solve(cp)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return sum(v * m for v, m in zip(task.values, most, strict=True)) * M, None
     counts = {lid: int(solver.value(x)) for lid, x in zip(task.leases, n, strict=True) if solver.value(x)}
     return solver.best_objective_bound * M, counts or None
+
+
+def knapsack_solver(work: float) -> cp_model.CpSolver:
+    """CP-SAT for a pricing problem: one worker, a fixed seed, ``work`` deterministic seconds.
+
+    Its result depends on the problem alone, never on the load or where it runs.
+    """
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = 0
+    solver.parameters.max_deterministic_time = work
+    solver.parameters.relative_gap_limit = 1e-6
+    return solver
 
 
 def _sequential(f: Callable[[PricingTask], _Priced], xs: list[PricingTask]) -> list[_Priced]:
