@@ -24,11 +24,12 @@ def _master(sc: Any) -> PatternMaster:
 
 
 def _duals(b: PatternMaster, seed: int) -> list[np.ndarray]:
-    """The master's LP duals, none, and two random perturbations of the LP duals (signs cleaned)."""
+    """The master's LP duals (GLOP's and HiGHS's), none, and two random perturbations of them (signs cleaned)."""
     rng = np.random.default_rng(seed)
     lp = b.lp_duals()
     n = lp.size
-    return [lp, np.zeros(n), b.clean(lp * rng.uniform(0, 2, n)), b.clean(lp + rng.normal(0, 1.0, n))]
+    return [lp, b.lp_duals("highs"), np.zeros(n), b.clean(lp * rng.uniform(0, 2, n)),
+            b.clean(lp + rng.normal(0, 1.0, n))]
 
 
 CASES = [("tiny", s) for s in range(4)] + [("halls", s) for s in (0, 2, 6)]
@@ -88,6 +89,16 @@ def test_hall_bound_keeps_a_span_hall_lease_whole(tmp_path: Path) -> None:
     b = _master(sc)
     hb = hall_bound(b, b.lp_duals(), work=5.0)
     assert best - 1e-6 <= hb.bound_usd < pb.bound_usd - 10 * per_gpu
+
+
+def test_highs_and_glop_duals_price_the_same_lp(tmp_path: Path) -> None:
+    """Both solve the master's LP relaxation: at either's duals the pods' pricing bounds it alike (two halls)."""
+    sc = planner.load_scenario(write(tmp_path, _two_halls()))
+    inst = build_instance(sc)
+    b = _master(sc)
+    glop, highs = (_price_all(b, b.lp_duals(s), 5.0, lambda f, xs: list(map(f, xs))).bound for s in ("glop", "highs"))
+    assert highs == pytest.approx(glop, rel=1e-6)
+    assert highs / M + api_lp_bound(inst) >= exact.exact_split_milp(sc) - 1e-6
 
 
 def test_price_hall_splits_a_hall_lease_over_its_pods() -> None:

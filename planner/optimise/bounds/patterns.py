@@ -425,14 +425,17 @@ class PatternMaster:
         return PricingTask(p, tuple(it.lo.lease for it, _ in good), tuple(math.ceil(v / M) for _, v in good),
                            tuple(it.most for it, _ in good), tuple(rows), work)
 
-    def lp_duals(self) -> np.ndarray:
+    def lp_duals(self, solver: str = "glop") -> np.ndarray:
         """Duals of the master's rows at the optimum of its LP relaxation (patterns replaced by fractional replicas).
 
         Each pod's patterns are replaced by continuous replica counts ``x[p, l]`` bounded by the
         pod's GPU and uplink rows per segment (looser than the pod-level model's LP, which
         keeps rows the master leaves to the patterns). At its duals the Lagrangian bound with
         exact pricing is at most the LP's optimum (an integer knapsack is worth no more than
-        its LP), so they are a sound first centre of the smoothing. Solved by GLOP from arrays.
+        its LP), so they are a sound first centre of the smoothing. Solved from arrays by
+        GLOP (``solver="glop"``) or by HiGHS (``"highs"``, through SciPy: much faster on big
+        masters). Any duals of the right signs give a true Lagrangian bound, so the
+        solver's tolerances never make one untrue.
         """
         lp = self.lp
         n_rows, n_cols = len(lp.rows), len(lp.cols)
@@ -477,19 +480,22 @@ class PatternMaster:
                     cj.append(j)
                     a.append(c)
         mat = sp.csr_matrix((a, (ri, cj)), shape=(len(row_lb), len(lb)))
+        if solver == "highs":
+            return self.clean(_highs_duals(np.asarray(lb), np.asarray(ub), np.asarray(obj), np.asarray(row_lb),
+                                           np.asarray(row_ub), mat)[:n_rows])
         model = mbh.ModelBuilderHelper()
         model.fill_model_from_sparse_data(np.asarray(lb), np.asarray(ub), np.asarray(obj),  # type: ignore[arg-type]
                                           np.asarray(row_lb), np.asarray(row_ub), mat)  # type: ignore[arg-type]
         model.set_maximize(True)
-        solver = mbh.ModelSolverHelper("glop")  # its duals (HiGHS through this helper returns row activities)
+        glop = mbh.ModelSolverHelper("glop")  # its duals (HiGHS through this helper returns row activities)
         with quiet_stdout():
-            solver.solve(model)
-        status = str(solver.status()).rsplit(".", 1)[-1]
+            glop.solve(model)
+        status = str(glop.status()).rsplit(".", 1)[-1]
         if status != "OPTIMAL":
             msg = f"the pattern master's LP relaxation was not solved (status {status})"
             raise RuntimeError(msg)
-        log.info("pattern master's LP relaxation: %.1f M$", solver.objective_value())
-        return self.clean(np.asarray(solver.dual_values())[:n_rows])
+        log.info("pattern master's LP relaxation: %.1f M$", glop.objective_value())
+        return self.clean(np.asarray(glop.dual_values())[:n_rows])
 
     def clean(self, u: np.ndarray) -> np.ndarray:
         """Duals with signs cleaned for each row's sense (a row with no finite side has none)."""
@@ -498,6 +504,28 @@ class PatternMaster:
         u[(u > 0) & ~np.isfinite(ub)] = 0.0
         u[(u < 0) & ~np.isfinite(lb)] = 0.0
         return u
+
+
+def _highs_duals(lb: np.ndarray, ub: np.ndarray, obj: np.ndarray, row_lb: np.ndarray, row_ub: np.ndarray,
+                 mat: sp.csr_matrix) -> np.ndarray:
+    """Row duals of ``max obj x, row_lb <= mat x <= row_ub, lb <= x <= ub`` by HiGHS (SciPy's ``linprog``)."""
+    from scipy.optimize import linprog
+
+    eq = np.isfinite(row_lb) & np.isfinite(row_ub) & (row_lb == row_ub)
+    up = np.isfinite(row_ub) & ~eq
+    low = np.isfinite(row_lb) & ~eq
+    res = linprog(-obj, A_ub=sp.vstack([mat[up], -mat[low]]).tocsr(), b_ub=np.concatenate([row_ub[up], -row_lb[low]]),
+                  A_eq=mat[eq], b_eq=row_lb[eq], bounds=np.c_[lb, ub], method="highs")
+    if res.status != 0:
+        msg = f"the pattern master's LP relaxation was not solved (HiGHS: {res.message})"
+        raise RuntimeError(msg)
+    log.info("pattern master's LP relaxation: %.1f M$", -res.fun)
+    u = np.zeros(mat.shape[0])  # d(max)/d(side): minus SciPy's marginals of the minimisation, sides flipped back
+    n_up = int(up.sum())
+    u[np.flatnonzero(up)] -= res.ineqlin.marginals[:n_up]
+    u[np.flatnonzero(low)] += res.ineqlin.marginals[n_up:]
+    u[np.flatnonzero(eq)] -= res.eqlin.marginals
+    return u
 
 
 @dataclass(frozen=True)
