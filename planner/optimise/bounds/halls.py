@@ -17,7 +17,10 @@ and
 ``bound = sum_rows u_i b_i + sum_{free vars} max(lb_j rc_j, ub_j rc_j) + sum_halls max(0, H_h)``
 
 where the span=site and span=hall GPU columns are no longer free variables but the hall
-problems' (``H_h``: CP-SAT's proven upper bound on hall ``h``'s best reduced value). In a
+problems' (``H_h``: CP-SAT's proven upper bound on hall ``h``'s best reduced value, or,
+when smaller, the bound that pricing its pods one at a time gives -- where CP-SAT proves
+little within its limit, on big halls, the hall bound is then never above the pods'
+pricing). In a
 hall problem a span=hall lease's GPUs come in whole replicas (``G`` GPUs over the hall's
 pods per replica in it); its replicas per site stay the master's column, so a lease's
 value is counted once, not once per hall. Every plan is one of the hall problems'
@@ -39,7 +42,7 @@ import numpy as np
 from ortools.sat.python import cp_model
 
 from planner.optimise.bounds.api_lp import api_lp_bound
-from planner.optimise.bounds.patterns import M, PatternMaster, knapsack_solver
+from planner.optimise.bounds.patterns import M, PatternMaster, knapsack_solver, price_pattern
 
 __all__ = ["HallBound", "HallTask", "hall_bound", "price_hall"]
 
@@ -235,7 +238,8 @@ def hall_bound(b: PatternMaster, u: np.ndarray, *, work: float = 5.0,
     True
     """
     t = time.perf_counter()
-    u = np.array(u, dtype=float)
+    given = np.array(u, dtype=float)
+    u = given.copy()
     for i in (*b.pod_cap.values(), *b.conv.values()):
         u[i] = 0.0  # these rows are the hall problems' own
     rc, cub = b.reduced(u), b.upper()
@@ -244,7 +248,29 @@ def hall_bound(b: PatternMaster, u: np.ndarray, *, work: float = 5.0,
     value = b.ordinary_bound(u, left_out=owned)
     tasks = _hall_tasks(b, u, rc, cub, work)
     results = (map_fn or (lambda f, xs: list(map(f, xs))))(price_hall, tasks)
-    halls = {task.hall: r / M for task, r in zip(tasks, results, strict=True)}
-    value += sum(results)
+    relaxed = _relaxed_halls(b, given, work)
+    halls = {task.hall: min(r, relaxed[task.hall]) / M for task, r in zip(tasks, results, strict=True)}
+    value += sum(halls.values()) * M
     value += api_lp_bound(b.inst) * M
     return HallBound(value / M, halls, time.perf_counter() - t)
+
+
+def _relaxed_halls(b: PatternMaster, u: np.ndarray, work: float) -> dict[int, float]:
+    """Per hall, a second upper bound on its problem (M$): its pod GPU rows relaxed at their duals in ``u``.
+
+    Each pod then holds its best pattern alone (:func:`~planner.optimise.bounds.patterns.price_pattern`
+    at ``u``) and each span=site or span=hall GPU column takes its best end at its reduced
+    value: what pricing pods gives. Taking the smaller of the two bounds per hall keeps the
+    hall bound where CP-SAT proves little within ``work`` (big halls), and never above the
+    pods' pricing at the same duals.
+    """
+    inst = b.inst
+    out = np.zeros(len(inst.hall_ids))
+    for p in range(len(inst.pod_ids)):
+        out[inst.pod_hall[p]] += max(0.0, price_pattern(b.task(p, u, work))[0])
+    for (p, _), i in b.pod_cap.items():
+        out[inst.pod_hall[p]] += u[i] * b.lp.row_ub[i]
+    rc, cub = b.reduced(u), b.upper()
+    for (_, p), j in b.cols.gpus.items():
+        out[inst.pod_hall[p]] += max(0.0, cub[j] * rc[j])
+    return {h: float(v) for h, v in enumerate(out)}
