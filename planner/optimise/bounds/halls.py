@@ -43,6 +43,7 @@ from ortools.sat.python import cp_model
 
 from planner.optimise.bounds.api_lp import api_lp_bound
 from planner.optimise.bounds.patterns import M, PatternMaster, knapsack_solver, price_pattern
+from planner.optimise.instance import LeaseOptions
 
 __all__ = ["HallBound", "HallTask", "hall_bound", "price_hall"]
 
@@ -153,14 +154,14 @@ def _hall_tasks(b: PatternMaster, u: np.ndarray, rc: np.ndarray, cub: np.ndarray
     zcols: dict[int, list[tuple[str, int, int]]] = defaultdict(list)  # pod -> (lease, column, upper)
     for (lid, p), j in b.cols.gpus.items():
         zcols[p].append((lid, j, math.floor(cub[j] + 1e-9)))
-    return [_hall_task(b, h, u, rc, cub, zcols, work) for h in range(len(inst.hall_ids))]
+    by_id = {lo.lease: lo for lo in b.leases}
+    return [_hall_task(b, h, u, rc, cub, zcols, by_id, work) for h in range(len(inst.hall_ids))]
 
 
 def _hall_task(b: PatternMaster, h: int, u: np.ndarray, rc: np.ndarray, cub: np.ndarray,
-               zcols: dict[int, list[tuple[str, int, int]]], work: float) -> HallTask:
+               zcols: dict[int, list[tuple[str, int, int]]], by_id: dict[str, LeaseOptions], work: float) -> HallTask:
     """Hall ``h``'s pricing problem: only what could add value is in it (all else stays at zero)."""
     inst = b.inst
-    by_id = {lo.lease: lo for lo in b.leases}
     pods = np.flatnonzero(inst.pod_hall == h).tolist()
     v = _Vars()
     hall_z: dict[str, list[tuple[int, int, int]]] = defaultdict(list)  # lease -> (pod, column, upper)

@@ -41,6 +41,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -383,8 +384,8 @@ class PatternMaster:
 
         ``chosen`` is the pattern each pod takes there (pods left out take none).
         """
-        mat, obj, clb, cub = self._ordinary()
-        rc = obj - mat.T @ u
+        mat, _, clb, cub = self._ordinary()
+        rc = self.reduced(u)
         load = mat @ np.where(rc > 0, cub, clb)
         for p, counts in chosen:
             terms, _ = self.pattern_terms(p, counts.items())
@@ -425,7 +426,7 @@ class PatternMaster:
         return PricingTask(p, tuple(it.lo.lease for it, _ in good), tuple(math.ceil(v / M) for _, v in good),
                            tuple(it.most for it, _ in good), tuple(rows), work)
 
-    def lp_duals(self, solver: str = "glop") -> np.ndarray:
+    def lp_duals(self, solver: Literal["glop", "highs"] = "glop") -> np.ndarray:
         """Duals of the master's rows at the optimum of its LP relaxation (patterns replaced by fractional replicas).
 
         Each pod's patterns are replaced by continuous replica counts ``x[p, l]`` bounded by the
@@ -437,6 +438,9 @@ class PatternMaster:
         masters). Any duals of the right signs give a true Lagrangian bound, so the
         solver's tolerances never make one untrue.
         """
+        if solver not in ("glop", "highs"):
+            msg = f"the LP solver is 'glop' or 'highs', not {solver!r}"
+            raise ValueError(msg)
         lp = self.lp
         n_rows, n_cols = len(lp.rows), len(lp.cols)
         ordinary = np.ones(n_cols, dtype=bool)
