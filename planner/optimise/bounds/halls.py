@@ -125,11 +125,16 @@ class HallBound:
         Per hall position, the upper bound on its best reduced value (US dollars).
     wall_s
         Seconds spent, building the tasks and solving them.
+    pods_usd
+        The pods' pricing bound at the same duals.
     """
 
     bound_usd: float
     halls: dict[int, float]
     wall_s: float
+    pods_usd: float = float("nan")
+    """The bound that pricing each pod alone gives at the same duals (the pattern bound's pass there,
+    APIs included): worked out on the way, never below ``bound_usd``."""
 
 
 class _Vars:
@@ -249,26 +254,28 @@ def hall_bound(b: PatternMaster, u: np.ndarray, *, work: float = 5.0,
     value = b.ordinary_bound(u, left_out=owned)
     tasks = _hall_tasks(b, u, rc, cub, work)
     results = (map_fn or (lambda f, xs: list(map(f, xs))))(price_hall, tasks)
-    relaxed = _relaxed_halls(b, given, work)
+    pods = [price_pattern(b.task(p, given, work))[0] for p in range(len(b.inst.pod_ids))]
+    relaxed = _relaxed_halls(b, given, pods)
     halls = {task.hall: min(r, relaxed[task.hall]) / M for task, r in zip(tasks, results, strict=True)}
-    value += sum(halls.values()) * M
-    value += api_lp_bound(b.inst) * M
-    return HallBound(value / M, halls, time.perf_counter() - t)
+    api = api_lp_bound(b.inst) * M
+    value += sum(halls.values()) * M + api
+    by_pod = b.ordinary_bound(given) + sum(max(0.0, up - given[b.conv[p]]) for p, up in enumerate(pods)) + api
+    return HallBound(value / M, halls, time.perf_counter() - t, by_pod / M)
 
 
-def _relaxed_halls(b: PatternMaster, u: np.ndarray, work: float) -> dict[int, float]:
+def _relaxed_halls(b: PatternMaster, u: np.ndarray, pods: list[float]) -> dict[int, float]:
     """Per hall, a second upper bound on its problem (M$): its pod GPU rows relaxed at their duals in ``u``.
 
-    Each pod then holds its best pattern alone (:func:`~planner.optimise.bounds.patterns.price_pattern`
-    at ``u``) and each span=site or span=hall GPU column takes its best end at its reduced
-    value: what pricing pods gives. Taking the smaller of the two bounds per hall keeps the
-    hall bound where CP-SAT proves little within ``work`` (big halls), and never above the
-    pods' pricing at the same duals.
+    Each pod then holds its best pattern alone (``pods``: each pod's pricing bound at ``u``,
+    :func:`~planner.optimise.bounds.patterns.price_pattern`) and each span=site or span=hall
+    GPU column takes its best end at its reduced value: what pricing pods gives. Taking the
+    smaller of the two bounds per hall keeps the hall bound where CP-SAT proves little
+    within its limit (big halls), and never above the pods' pricing at the same duals.
     """
     inst = b.inst
     out = np.zeros(len(inst.hall_ids))
-    for p in range(len(inst.pod_ids)):
-        out[inst.pod_hall[p]] += max(0.0, price_pattern(b.task(p, u, work))[0])
+    for p, upper in enumerate(pods):
+        out[inst.pod_hall[p]] += max(0.0, upper)
     for (p, _), i in b.pod_cap.items():
         out[inst.pod_hall[p]] += u[i] * b.lp.row_ub[i]
     rc, cub = b.reduced(u), b.upper()
