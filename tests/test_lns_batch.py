@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from planner.optimise.instance import build_instance
 from planner.optimise.optimiser import optimise
 from planner.optimise.residual import Residual
 from planner.optimise.search.lns import _assemble, _merged, _Picker, neighbourhoods, pool_lns
+from planner.optimise.search.tasks import SubTask, sub_solver
 from planner.whatif.distributed import local_cluster
 
 LEDGERS = ("gpu", "uplink", "power", "link", "agg", "gpu_worst", "power_worst")
@@ -155,3 +157,13 @@ def test_pattern_rounds_tighten_the_site_method_bound_and_stay_true(small: plann
     assert there.meta["pattern_bound"] == {**pb, "wall_s": there.meta["pattern_bound"]["wall_s"]}
     # here the site relaxation with the span=site leases whole is tighter (the patterns keep them continuous)
     assert pb["bound_usd"] > plain.bound_usd and tight.meta["bound_source"] == plain.meta["bound_source"]
+
+
+def test_sub_solves_skip_the_big_overlap_presolve_unless_the_caller_asks_for_it() -> None:
+    """Its deterministic time stopped big sub-solves in their presolve, without even the hint (see sub_solver)."""
+    task = SubTask(None, {}, workers=1, seed=0, parameters=None, deterministic=True,  # type: ignore[arg-type]
+                   limit_s=0.5, deadline=0.0)
+    assert sub_solver(task, 60.0).parameters.find_big_linear_overlap is False
+    own = dataclasses.replace(task, parameters={"find_big_linear_overlap": True, "interleave_search": True})
+    assert sub_solver(own, 60.0).parameters.find_big_linear_overlap is True
+    assert sub_solver(own, 60.0).parameters.interleave_search is True
