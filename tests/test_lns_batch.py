@@ -159,9 +159,9 @@ def test_pattern_rounds_tighten_the_site_method_bound_and_stay_true(small: plann
     assert pb["bound_usd"] > plain.bound_usd and tight.meta["bound_source"] == plain.meta["bound_source"]
 
 
-def test_sub_solves_skip_the_big_overlap_presolve_unless_the_caller_asks_for_it() -> None:
+def test_sub_solves_skip_the_big_overlap_presolve_unless_the_caller_asks_for_it(small: planner.Scenario) -> None:
     """Its deterministic time stopped big sub-solves in their presolve, without even the hint (see sub_solver)."""
-    task = SubTask(None, {}, workers=1, seed=0, parameters=None, deterministic=True,  # type: ignore[arg-type]
+    task = SubTask(build_instance(small), {}, workers=1, seed=0, parameters=None, deterministic=True,
                    limit_s=0.5, deadline=0.0)
     assert sub_solver(task, 60.0).parameters.find_big_linear_overlap is False
     own = dataclasses.replace(task, parameters={"find_big_linear_overlap": True, "interleave_search": True})

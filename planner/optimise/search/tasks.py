@@ -154,8 +154,10 @@ def sub_solver(task: SubTask, wall_left: float) -> cp_model.CpSolver:
 
     Examples
     --------
-    >>> task = SubTask(None, {}, workers=1, seed=0, parameters=None, deterministic=True,  # type: ignore[arg-type]
-    ...                limit_s=0.5, deadline=0.0)
+    >>> from planner import load_scenario
+    >>> from planner.optimise.instance import build_instance
+    >>> task = SubTask(build_instance(load_scenario()), {}, workers=1, seed=0, parameters=None,
+    ...                deterministic=True, limit_s=0.5, deadline=0.0)
     >>> p = sub_solver(task, 60.0).parameters
     >>> p.max_deterministic_time, p.interleave_search, p.find_big_linear_overlap
     (0.5, False, False)
