@@ -37,6 +37,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -209,7 +210,7 @@ def _hall_task(b: PatternMaster, h: int, u: np.ndarray, rc: np.ndarray, cub: np.
 
 
 def hall_bound(b: PatternMaster, u: np.ndarray, *, work: float = 5.0,
-               map_fn: Callable[[Callable[[HallTask], float], list[HallTask]], list[float]] | None = None
+               map_fn: Callable[[Callable[[Any], Any], list[Any]], list[Any]] | None = None
                ) -> HallBound:
     """The hall bound at duals ``u`` of the pattern master ``b``'s rows.
 
@@ -223,8 +224,8 @@ def hall_bound(b: PatternMaster, u: np.ndarray, *, work: float = 5.0,
     work
         CP-SAT's deterministic time limit per hall (its proven bound is used when it stops).
     map_fn
-        Maps :func:`price_hall` over the halls' tasks (default: the builtin ``map``).
-        The result does not depend on it.
+        Maps :func:`price_hall` over the halls' tasks, and the pattern pricing over the
+        pods' (default: the builtin ``map``). The result does not depend on it.
 
     Returns
     -------
@@ -253,8 +254,9 @@ def hall_bound(b: PatternMaster, u: np.ndarray, *, work: float = 5.0,
     owned[list(b.cols.gpus.values())] = True  # the span=site and span=hall GPUs: the hall problems' own
     value = b.ordinary_bound(u, left_out=owned)
     tasks = _hall_tasks(b, u, rc, cub, work)
-    results = (map_fn or (lambda f, xs: list(map(f, xs))))(price_hall, tasks)
-    pods = [price_pattern(b.task(p, given, work))[0] for p in range(len(b.inst.pod_ids))]
+    run = map_fn or (lambda f, xs: list(map(f, xs)))
+    results = run(price_hall, tasks)
+    pods = [r[0] for r in run(price_pattern, [b.task(p, given, work) for p in range(len(b.inst.pod_ids))])]
     relaxed = _relaxed_halls(b, given, pods)
     halls = {task.hall: min(r, relaxed[task.hall]) / M for task, r in zip(tasks, results, strict=True)}
     api = api_lp_bound(b.inst) * M
