@@ -338,11 +338,15 @@ def cross_check(sc: Scenario, best: float) -> None:
               "site lp per hall": site_relaxation(inst, pooling="hall").bound_usd,
               "site lp per site": site_relaxation(inst, pooling="site").bound_usd,
               "site mip, whole spans": site_relaxation(inst, pooling="hall", whole_spans=True).bound_usd,
+              "site mip, whole leases": site_relaxation(inst, pooling="hall", whole_leases=True).bound_usd,
               "patterns": pattern_bound(inst, time_limit_s=30).bound_usd,
               "patterns, one round": pattern_bound(inst, max_rounds=1).bound_usd,
               "patterns, unsmoothed": pattern_bound(inst, smoothing=0, time_limit_s=30).bound_usd}
-    if np.isnan(bounds["site mip, whole spans"]):  # not solved: the LP splits no spanning lease here
-        del bounds["site mip, whole spans"]
+    for mip in ("site mip, whole spans", "site mip, whole leases"):
+        if np.isnan(bounds[mip]):  # not solved
+            del bounds[mip]
+    if "site mip, whole spans" in bounds and "site mip, whole leases" in bounds:  # more whole: never looser
+        assert bounds["site mip, whole leases"] <= bounds["site mip, whole spans"] * (1 + 1e-4) + 1e-6, bounds
     assert all(b >= best - 1e-6 for b in bounds.values()), bounds
     sites = optimise(sc, time_limit_s=5, method="sites")  # the site-level method: LP-guided greedy, then LNS
     assert sites.check(sc) == [] and sites.objective_usd <= best + 1e-6 <= sites.bound_usd + 2e-6

@@ -265,7 +265,8 @@ def test_whole_span_mip_guides_a_greedy_start_to_the_training_lease(tmp_path: Pa
     """The site MIP's lease choices (the training lease whole, the dearer zone out) order and guide a greedy start.
 
     Price order puts the dearer zone lease first, and it blocks the training lease; the
-    MIP-guided pass places the training lease first, which is the exact optimum.
+    MIP-guided passes (its choices first by share, then biggest first) place the training
+    lease first, which is the exact optimum.
     """
     d = halls(aggregation_gbps=(2_000_000.0,))
     d["leases"] = [training(start_week=1, end_week=2),
@@ -285,8 +286,9 @@ def test_whole_span_mip_guides_a_greedy_start_to_the_training_lease(tmp_path: Pa
     monkeypatch.setattr(warmstart, "greedy_pass", spy)
     guided = warm_start(inst, lp="none", guides=(ExtraGuide("site-level MIP", whole.guide, whole.placed),))
     assert [(order, set(fits)) for order, _, fits in passes] == [(["DEAR", "TRAIN"], {"DEAR"}),
-                                                                  (["TRAIN", "DEAR"], {"TRAIN"})]
-    assert passes[1][1] is whole.guide
+                                                                  (["TRAIN", "DEAR"], {"TRAIN"}),
+                                                                  (["TRAIN", "DEAR"], {"TRAIN"})]  # biggest first
+    assert passes[1][1] is whole.guide and passes[2][1] is whole.guide
     fits = passes[1][2]["TRAIN"]
     lo = next(x for x in inst.leases if x.lease == "TRAIN")
     assert Residual(inst).holds(lo, fits)  # recomputed on an empty campus: it fits whole

@@ -414,11 +414,16 @@ def _expand(cols: _Cols, weeks: int, block: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _solve_mip(built: BuiltRelaxation, mat: sp.csr_matrix, lo_row: np.ndarray, hi_row: np.ndarray, time_limit_s: float,
-               max_nodes: int) -> tuple[str, float, np.ndarray]:
-    """HiGHS on the matrix with ``built.counted`` integer: status, proven bound (``nan`` if none), values."""
+               max_nodes: int, *, whole_leases: bool = False) -> tuple[str, float, np.ndarray]:
+    """HiGHS on the matrix with ``built.counted`` integer (and, ``whole_leases``, every lease's placed column).
+
+    Returns the status, the proven bound (``nan`` if none) and the values.
+    """
     cols = built.cols
     integer = np.zeros(len(cols.lb))
     integer[built.counted] = 1
+    if whole_leases:
+        integer[list(built.placed.values())] = 1
     return solve_mip(np.asarray(cols.obj), np.asarray(cols.lb), np.asarray(cols.ub), integer, mat, lo_row, hi_row,
                      time_limit_s, max_nodes)
 
@@ -537,7 +542,7 @@ def weekly_nonzeros(cols: _Cols, block: int) -> int:
 def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros: int = MAX_NONZEROS,
                     block_weeks: int | None = None, pooling: Pooling | Literal["auto"] = "auto",
                     where: dict[str, dict[int, list[int]]] | None = None, whole_spans: bool = False,
-                    max_nodes: int = WHOLE_SPANS_NODES) -> SiteRelaxation:
+                    whole_leases: bool = False, max_nodes: int = WHOLE_SPANS_NODES) -> SiteRelaxation:
     """Solve the site-level LP relaxation of ``inst``.
 
     Parameters
@@ -569,8 +574,17 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
         for at most ``max_nodes`` branch-and-bound nodes and ``time_limit_s``; the bound is
         HiGHS's proven dual bound (status ``"OPTIMAL"`` when proven to its gap tolerance,
         ``"NODE_LIMIT"`` when the nodes ran out first: a true bound all the same).
+    whole_leases
+        The MIP of ``whole_spans`` (implied), with every lease -- span=pod ones too -- placed
+        whole or not at all: its placed column binary, as a plan's is (a span=pod lease's
+        replicas may still share out over pools in fractions). On the generated small tier
+        this MIP's optimum is the pod-level model's proven optimum on each of seeds 1-5
+        (the LP is 7-38 % above it, the MIP of ``whole_spans`` 2.5-5.6 %); on the reference
+        it takes the bound $5 M under that MIP's in 2,000 nodes, and its lease choices guide
+        the leases' warm start far better than the LP's (``BENCHMARKS.md``, "Every lease
+        whole in the site MIP").
     max_nodes
-        With ``whole_spans``: the node limit.
+        With ``whole_spans`` or ``whole_leases``: the node limit.
 
     Returns
     -------
@@ -607,9 +621,9 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
         block += 1
     m = row_matrix(built, block)
     mat, lo_row, hi_row = m.mat, m.lo, m.hi
-    if whole_spans:
+    if whole_spans or whole_leases:
         build_s = time.perf_counter() - t
-        status, bound, x = _solve_mip(built, mat, lo_row, hi_row, time_limit_s, max_nodes)
+        status, bound, x = _solve_mip(built, mat, lo_row, hi_row, time_limit_s, max_nodes, whole_leases=whole_leases)
     else:
         status, bound, x, build_s = solve_lp(np.asarray(cols.obj), np.asarray(cols.lb), np.asarray(cols.ub), m,
                                              time_limit_s, start=t)

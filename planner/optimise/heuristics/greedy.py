@@ -122,7 +122,7 @@ CARRIED_SHARE = 0.25
 
 
 def price_order(inst: Instance, lp_placed: dict[str, float] | None = None, *,
-                carried_at: float | None = None) -> list[LeaseOptions]:
+                carried_at: float | None = None, biggest_first: bool = False) -> list[LeaseOptions]:
     """Internal work first (largest first), then leases by price per GPU-hour, those an LP carries first.
 
     The options of a lease with a start window come together, earliest start first.
@@ -131,13 +131,31 @@ def price_order(inst: Instance, lp_placed: dict[str, float] | None = None, *,
     by that share, highest first, then by price; with ``carried_at`` too, every lease
     carried at least that much comes first, alike, by price -- which keeps a dear lease
     the LP splits from waiting behind cheap whole ones (on the generated medium and
-    large tiers it gives better greedy plans; on hyperscale, worse).
+    large tiers it gives better greedy plans; on hyperscale, worse). With ``biggest_first``
+    as well, the carried leases come biggest first (GPU-weeks), as a bin packer places
+    them: the relaxation has chosen them, so what is left is packing them, and small
+    ones fit round big ones where big ones do not fit round small ones (the rest still
+    by price).
+
+    Examples
+    --------
+    >>> from planner import load_scenario
+    >>> from planner.optimise.instance import build_instance
+    >>> inst = build_instance(load_scenario())
+    >>> chosen = {lo.lease: 1.0 for lo in inst.leases[:40] if not lo.internal}
+    >>> order = [lo for lo in price_order(inst, chosen, carried_at=0.5, biggest_first=True) if not lo.internal]
+    >>> sizes = [lo.gpus * lo.replicas * lo.weeks for lo in order[:len(chosen)]]
+    >>> {lo.lease for lo in order[:len(chosen)]} == set(chosen), sizes == sorted(sizes, reverse=True)
+    (True, True)
     """
     def key(lo: LeaseOptions) -> tuple[int, float, float, int, str, int]:
         price = lo.revenue_usd / max(lo.gpus * lo.replicas * lo.weeks, 1)
         share = lp_placed.get(lo.lease, 0.0) if lp_placed is not None else 0.0
-        lean = -float(share >= carried_at) if carried_at is not None else -round(share, 3)
+        carried = carried_at is not None and share >= carried_at
+        lean = -float(carried) if carried_at is not None else -round(share, 3)
         first = -lo.gpus * lo.replicas if lo.internal else -price
+        if biggest_first and carried and not lo.internal:
+            first = -float(lo.gpus * lo.replicas * lo.weeks)
         return (0 if lo.internal else 1, lean, first, lo.gpus, lo.group, lo.t0)
     return sorted(inst.leases, key=key)
 
