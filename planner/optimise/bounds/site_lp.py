@@ -580,9 +580,9 @@ def site_relaxation(inst: Instance, *, time_limit_s: float = 60.0, max_nonzeros:
         replicas may still share out over pools in fractions). On the generated small tier
         this MIP's optimum is the pod-level model's proven optimum on each of seeds 1-5
         (the LP is 7-38 % above it, the MIP of ``whole_spans`` 2.5-5.6 %); on the reference
-        it takes the bound $5 M under that MIP's in 2,000 nodes, and its lease choices guide
-        the leases' warm start far better than the LP's (``BENCHMARKS.md``, "Every lease
-        whole in the site MIP").
+        it takes $5 M off that MIP's bound in 2,000 nodes (21 s) and $7.5 M when proven
+        (71 s), so the planner's own runs keep the faster one (``BENCHMARKS.md``, "Every
+        lease whole in the site MIP").
     max_nodes
         With ``whole_spans`` or ``whole_leases``: the node limit.
 
