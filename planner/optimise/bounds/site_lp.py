@@ -90,7 +90,8 @@ class SiteRelaxation:
     pooling
         How pods were pooled: ``"hall"`` or ``"site"``.
     integers
-        Columns that ``whole_spans`` makes integer (span=hall and span=site placed and replica columns).
+        Columns that ``whole_spans`` makes integer (span=hall and span=site placed and replica columns;
+        ``whole_leases`` makes every other lease's placed column integer too, not counted here).
     """
 
     status: str
