@@ -29,9 +29,12 @@ def planner_run(results: Path, key: str) -> dict:
 
 
 def scenario(instances: Path, key: str) -> Path:
-    """The scenario of ``key``: generated there (``planner.generate``, as ``run.py`` does) if it is not."""
+    """The scenario of ``key``: the bundled one for ``reference-s<seed>``, else generated there if it is not."""
+    from benchmarks.run import REFERENCE
     from planner.generate import generate
 
+    if key.startswith("reference-"):  # the seed is the solver's only (run.py)
+        return REFERENCE
     path = instances / key / "scenario.yaml"
     if path.exists():
         return path

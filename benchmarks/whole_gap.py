@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bound_gap import header, parser, planner_run, scenario  # noqa: E402
-from benchmarks.run import REFERENCE  # noqa: E402
 
 
 def main() -> None:
@@ -44,8 +43,7 @@ def main() -> None:
            "gap to it", "wall, s")
     for key in args.keys:
         run = planner_run(args.results, key)
-        path = REFERENCE if key.startswith("reference-") else scenario(args.instances, key)
-        inst = build_instance(planner.load_scenario(path))
+        inst = build_instance(planner.load_scenario(scenario(args.instances, key)))
         t = time.perf_counter()
         rel = site_relaxation(inst, whole_leases=True, time_limit_s=args.wall, max_nodes=args.nodes)
         wall = time.perf_counter() - t
