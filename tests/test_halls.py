@@ -294,3 +294,49 @@ def test_whole_span_mip_guides_a_greedy_start_to_the_training_lease(tmp_path: Pa
     assert Residual(inst).holds(lo, fits)  # recomputed on an empty campus: it fits whole
     assert len({int(inst.pod_hall[p]) for f in fits for p, _ in f.parts}) == 1
     assert guided.value_usd == pytest.approx(best, rel=1e-9)
+
+
+def test_site_level_warm_start_places_the_lps_leases_biggest_first(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The site-level warm start's last LP-guided pass puts the leases the LP carries half of or more biggest first.
+
+    The LP carries 7/8 of the hall-wide training lease and the dearer zone lease beside it;
+    by price and by share the zone lease comes first and blocks the training lease, biggest
+    first the training lease goes first, which is the exact optimum.
+    """
+    d = halls(aggregation_gbps=(2_000_000.0,))
+    d["leases"] = [training(start_week=1, end_week=2),
+                   lease("DEAR", ZONE_GPUS, price=5.0, allowed_sites="SA", start_week=2, end_week=4)]
+    sc = load(tmp_path, d)
+    best = exact.exact_split_milp(sc)
+    inst = build_instance(sc)
+    lp = site_relaxation(inst)
+    assert lp.placed["TRAIN"] >= warmstart.CHOSEN_SHARE and lp.placed["DEAR"] >= warmstart.CHOSEN_SHARE
+    passes: list[tuple[list[str], object, dict[str, list[ReplicaFit]]]] = []
+
+    def spy(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
+            ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
+        fits, res, failed = greedy_pass(inst, order, guide)
+        passes.append(([lo.lease for lo in order if not lo.internal], guide, dict(fits)))
+        return fits, res, failed
+
+    monkeypatch.setattr(warmstart, "greedy_pass", spy)
+    warm = warm_start(inst, lp="sites")
+    assert len(passes) == 4  # plain, LP by share, LP carried first, LP carried biggest first
+    order, guide, fits = passes[-1]
+    assert order == ["TRAIN", "DEAR"] and set(fits) == {"TRAIN"}
+    assert guide is not None and set(guide.site) == set(lp.guide.site)  # the LP's guide
+    assert all(set(p[2]) == {"DEAR"} for p in passes[:-1])  # every other order blocks the training lease
+    assert warm.value_usd == pytest.approx(best, rel=1e-9)
+    assert audit_plan_fits(inst, warm.fits)
+
+
+def audit_plan_fits(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> bool:
+    """Every lease of ``fits`` fits what the others leave, recomputed from an empty campus."""
+    res = Residual(inst)
+    by_id = {lo.lease: lo for lo in inst.leases}
+    for lid, fs in fits.items():
+        if not res.holds(by_id[lid], fs):
+            return False
+        res.apply(by_id[lid], fs, sign=+1)
+    return True
