@@ -264,6 +264,8 @@ def _guided_starts(guided: tuple[Guide, dict[str, float]] | None, guides: tuple[
     On the generated hyperscale tier (seed 2) the LP's leases biggest first fill 125.9 M
     GPU-weeks where the by-share orders fill 116.2-116.5 M (the LP: 150.2 M): $78,685.3 M
     before the polish against $76,076.3-76,333.6 M, $79,707.5 M after it against $79,515.4 M.
+    Final plans (deterministic 60 s, 2 workers, medium / large / hyperscale seeds 1-3): eight
+    of nine as good or better (-0.58 to +1.55 %; ``BENCHMARKS.md``, "The LP's leases biggest first").
     On the 2028 reference
     (deterministic 60 s, seeds 0-3) the biggest-first start of the site MIP's choices took
     the leases' warm start from $3,046.3 M to $3,118.7 M and the plans from $3,159.5 /
