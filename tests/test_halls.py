@@ -240,12 +240,34 @@ def test_the_benchmarks_plain_mip_knows_halls(tmp_path: Path, seed: int) -> None
             assert all(len({int(hall_of[p]) for p, _ in f.parts}) == 1 for f in fs)
 
 
-def test_whole_span_bound_does_not_split_a_training_lease(tmp_path: Path) -> None:
-    """The LP takes 7/8 of the hall-wide lease beside a dearer zone; the site MIP bound places it whole or not."""
+def training_beside_a_dearer_zone(tmp_path: Path) -> planner.Scenario:
+    """A hall-wide training lease (weeks 1-2) and a dearer zone lease (weeks 2-4) that would block it."""
     d = halls(aggregation_gbps=(2_000_000.0,))
     d["leases"] = [training(start_week=1, end_week=2),
                    lease("DEAR", ZONE_GPUS, price=5.0, allowed_sites="SA", start_week=2, end_week=4)]
-    sc = load(tmp_path, d)
+    return load(tmp_path, d)
+
+
+Pass = tuple[list[str], Guide | None, dict[str, list[ReplicaFit]]]
+
+
+def spy_on_greedy_passes(monkeypatch: pytest.MonkeyPatch) -> list[Pass]:
+    """Record each greedy pass of the warm start: its order (leases for sale), guide and plan."""
+    passes: list[Pass] = []
+
+    def spy(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
+            ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
+        fits, res, failed = greedy_pass(inst, order, guide)
+        passes.append(([lo.lease for lo in order if not lo.internal], guide, dict(fits)))
+        return fits, res, failed
+
+    monkeypatch.setattr(warmstart, "greedy_pass", spy)
+    return passes
+
+
+def test_whole_span_bound_does_not_split_a_training_lease(tmp_path: Path) -> None:
+    """The LP takes 7/8 of the hall-wide lease beside a dearer zone; the site MIP bound places it whole or not."""
+    sc = training_beside_a_dearer_zone(tmp_path)
     best = exact.exact_split_milp(sc)
     plan = optimise(sc, time_limit_s=10)
     assert plan.check(sc) == [] and plan.objective_usd == pytest.approx(best, rel=1e-9)
@@ -268,22 +290,11 @@ def test_whole_span_mip_guides_a_greedy_start_to_the_training_lease(tmp_path: Pa
     MIP-guided passes (its choices first by share, then biggest first) place the training
     lease first, which is the exact optimum.
     """
-    d = halls(aggregation_gbps=(2_000_000.0,))
-    d["leases"] = [training(start_week=1, end_week=2),
-                   lease("DEAR", ZONE_GPUS, price=5.0, allowed_sites="SA", start_week=2, end_week=4)]
-    sc = load(tmp_path, d)
+    sc = training_beside_a_dearer_zone(tmp_path)
     best = exact.exact_split_milp(sc)
     inst = build_instance(sc)
     whole = site_relaxation(inst, pooling="hall", whole_spans=True)
-    passes: list[tuple[list[str], object, dict[str, list[ReplicaFit]]]] = []
-
-    def spy(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
-            ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
-        fits, res, failed = greedy_pass(inst, order, guide)
-        passes.append(([lo.lease for lo in order if not lo.internal], guide, dict(fits)))
-        return fits, res, failed
-
-    monkeypatch.setattr(warmstart, "greedy_pass", spy)
+    passes = spy_on_greedy_passes(monkeypatch)
     guided = warm_start(inst, lp="none", guides=(ExtraGuide("site-level MIP", whole.guide, whole.placed),))
     assert [(order, set(fits)) for order, _, fits in passes] == [(["DEAR", "TRAIN"], {"DEAR"}),
                                                                   (["TRAIN", "DEAR"], {"TRAIN"}),
@@ -304,23 +315,12 @@ def test_site_level_warm_start_places_the_lps_leases_biggest_first(tmp_path: Pat
     by price and by share the zone lease comes first and blocks the training lease, biggest
     first the training lease goes first, which is the exact optimum.
     """
-    d = halls(aggregation_gbps=(2_000_000.0,))
-    d["leases"] = [training(start_week=1, end_week=2),
-                   lease("DEAR", ZONE_GPUS, price=5.0, allowed_sites="SA", start_week=2, end_week=4)]
-    sc = load(tmp_path, d)
+    sc = training_beside_a_dearer_zone(tmp_path)
     best = exact.exact_split_milp(sc)
     inst = build_instance(sc)
     lp = site_relaxation(inst)
     assert lp.placed["TRAIN"] >= warmstart.CHOSEN_SHARE and lp.placed["DEAR"] >= warmstart.CHOSEN_SHARE
-    passes: list[tuple[list[str], object, dict[str, list[ReplicaFit]]]] = []
-
-    def spy(inst: Instance, order: list[LeaseOptions], guide: Guide | None = None
-            ) -> tuple[dict[str, list[ReplicaFit]], Residual, list[str]]:
-        fits, res, failed = greedy_pass(inst, order, guide)
-        passes.append(([lo.lease for lo in order if not lo.internal], guide, dict(fits)))
-        return fits, res, failed
-
-    monkeypatch.setattr(warmstart, "greedy_pass", spy)
+    passes = spy_on_greedy_passes(monkeypatch)
     warm = warm_start(inst, lp="sites")
     assert len(passes) == 4  # plain, LP by share, LP carried first, LP carried biggest first
     order, guide, fits = passes[-1]
