@@ -338,5 +338,5 @@ def audit_plan_fits(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> bool:
     for lid, fs in fits.items():
         if not res.holds(by_id[lid], fs):
             return False
-        res.apply(by_id[lid], fs, sign=+1)
+        res.apply(by_id[lid], fs)  # takes what the lease uses
     return True
