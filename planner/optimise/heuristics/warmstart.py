@@ -3,8 +3,8 @@
 The LP relaxation of the placement model (with its counting cuts) is solved once;
 its values say which site, route and pods each lease leans to. Greedy is run in
 price order without and with that guidance (in two orders: by the share of each
-lease the LP carries, and with every lease it carries a quarter of or more first; in
-the site-level method also the leases it carries half or more of, biggest first),
+lease the LP carries, and with every lease it carries a quarter of or more first; when
+the site-level LP guides, also the leases it carries half or more of, biggest first),
 and with any guide the caller brings (:class:`ExtraGuide`: the whole campus's site-level
 MIP when leases and APIs are planned apart; in two orders too: by share, and the leases it
 chooses biggest first); each result is polished by ejection moves,
@@ -257,9 +257,11 @@ def _guided_starts(guided: tuple[Guide, dict[str, float]] | None, guides: tuple[
 
     The LP's guide in two orders (by share; every lease carried a quarter or more first, by
     price), with ``lp_biggest`` in a third: the leases it carries half or more of, biggest
-    first (the site-level method's, which polishes only the best start, so a start costs
-    one greedy pass: 1.4 s at hyperscale); each extra guide (a MIP's lease choices) in two:
-    by share, and its chosen leases biggest first (GPU-weeks), as a bin packer would place them.
+    first (when the site-level LP guides -- the site-level method, and the pod-level one
+    above :data:`~planner.optimise.optimiser.POD_LP_MAX_PAIRS` pairs -- only the best start
+    is polished, so a start costs one greedy pass: 1.4 s at hyperscale); each extra guide (a
+    MIP's lease choices) in two: by share, and its chosen leases biggest first (GPU-weeks), as a
+    bin packer would place them.
 
     On the generated hyperscale tier (seed 2) the LP's leases biggest first fill 125.9 M
     GPU-weeks where the by-share orders fill 116.2-116.5 M (the LP: 150.2 M): $78,685.3 M
