@@ -28,8 +28,8 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-__all__ = ["FOCUS_SHARES", "LNS_SHARE", "LP_WALL_S", "MASTER_SHARE", "POLISH_MOVES", "POLISH_WALL_S", "SAFETY_EXTRA_S",
-           "SAFETY_FACTOR", "SITES_POLISH_SHARE", "Budget", "Clock", "SafetyStop", "StepLimit"]
+__all__ = ["FILL_SHARE", "FOCUS_SHARES", "LNS_SHARE", "LP_WALL_S", "MASTER_SHARE", "POLISH_MOVES", "POLISH_WALL_S",
+           "SAFETY_EXTRA_S", "SAFETY_FACTOR", "SITES_POLISH_SHARE", "Budget", "Clock", "SafetyStop", "StepLimit"]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ Deterministic (the CLI's run), seed 0: $5,698 M (whole model alone: $5,669 M).
 """
 LNS_SHARE = 0.6
 """Site-level method, deterministic: neighbourhood search budget (CP-SAT deterministic time) per second of limit."""
+FILL_SHARE = 0.1
+"""Site-level method: CP-SAT time for filling pods one at a time (a warm start), per second of limit
+(deterministic seconds in either kind of run: the knapsacks are small and many)."""
 MASTER_SHARE = 0.5
 """Site-level method with pattern rounds: CP-SAT time for the pattern master's MIP (a plan from the patterns),
 per second of limit (deterministic seconds, or wall ones in a wall-clock run)."""
@@ -192,6 +195,10 @@ class Budget:
                              self.safety_left())
         left = max(0.0, self.time_limit_s - self.elapsed())
         return StepLimit("neighbourhood search", Clock.WALL, left, None, left)
+
+    def fill(self, step: str) -> StepLimit:
+        """Pods filled one at a time: :data:`FILL_SHARE` of the limit in CP-SAT's deterministic seconds."""
+        return StepLimit(step, Clock.WORK, FILL_SHARE * self.time_limit_s, None, self.safety_left())
 
     def lp(self, step: str) -> StepLimit:
         """An LP relaxation: solved to the end (deterministic: up to the safety stop), or :data:`LP_WALL_S`."""
