@@ -25,7 +25,8 @@ plan's gap to it is the plan's alone.
     .venv/bin/python benchmarks/planted.py medium-s2 large-s2 --time-limit 60
 
 It prints a table (the planted optimum, the planner's bound, the plan, its gap, the
-planted GPU-weeks placed) and writes ``<results>/<tier>-s<seed>-planted.json``.
+planted GPU-weeks placed, the plan checker's violations) and writes
+``<results>/<tier>-s<seed>-planted.json``.
 """
 
 from __future__ import annotations
@@ -148,25 +149,27 @@ def main() -> None:
     import planner
 
     header("instance", "leases (planted + decoys)", "optimum, M$", "planner's bound, M$", "plan, M$",
-           "gap to the optimum", "planted GPU-weeks placed", "decoy GPU-weeks placed", "wall, s")
+           "gap to the optimum", "planted GPU-weeks placed", "decoy GPU-weeks placed", "violations", "wall, s")
     for key in args.keys:
         src = scenario(args.instances, key)
         info = plant(src, args.instances / f"{key}-planted", int(key.rsplit("-s", 1)[1]))
         t = time.perf_counter()
-        plan = planner.optimise(planner.load_scenario(args.instances / f"{key}-planted" / "scenario.yaml"),
-                                time_limit_s=args.time_limit, seed=int(key.rsplit("-s", 1)[1]),
+        sc = planner.load_scenario(args.instances / f"{key}-planted" / "scenario.yaml")
+        plan = planner.optimise(sc, time_limit_s=args.time_limit, seed=int(key.rsplit("-s", 1)[1]),
                                 workers=args.workers, deterministic=True, explain=False)
         wall = time.perf_counter() - t
+        problems = plan.check(sc)  # the plan checker, independent of the optimiser
         pl = plan.placements
         gw = (pl["gpus"] * (pl["end_week"] - pl["start_week"] + 1)).groupby(pl["lease"].str.startswith("P-")).sum()
         opt = info["optimum_usd"]
         gap = (opt - plan.objective_usd) / opt
         print(f"| {key} | {info['planted']:,} + {info['decoys']:,} | {opt / 1e6:,.1f} | {plan.bound_usd / 1e6:,.1f} | "
               f"{plan.objective_usd / 1e6:,.1f} | {gap:.2%} | {gw.get(True, 0) / info['planted_gpu_weeks']:.1%} | "
-              f"{gw.get(False, 0) / info['free_gpu_weeks']:.1%} | {wall:.0f} |", flush=True)
+              f"{gw.get(False, 0) / info['free_gpu_weeks']:.1%} | {len(problems)} | {wall:.0f} |", flush=True)
         (args.results / f"{key}-planted.json").write_text(json.dumps(
             {"instance": key, **info, "bound_usd": plan.bound_usd, "objective_usd": plan.objective_usd,
              "status": plan.status, "gap": gap, "wall_s": wall, "time_limit_s": args.time_limit,
+             "violations": len(problems), "violation_examples": [str(p) for p in problems[:5]],
              "planted_gpu_weeks_placed": int(gw.get(True, 0)), "decoy_gpu_weeks_placed": int(gw.get(False, 0))},
             indent=1) + "\n")
 

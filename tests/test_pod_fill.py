@@ -57,8 +57,8 @@ def audit(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> list[str]:
         t = slice(lo.t0, lo.t1 + 1)
         for f in fs:
             for p, g in f.parts:
-                if p not in lo.pods.get(f.site, []) or inst.pod_site[p] != f.site:
-                    bad.append(f"{lid}: pod {p} is not one of its pods at site {f.site}")
+                if f.site not in lo.sites or p not in lo.pods.get(f.site, []) or inst.pod_site[p] != f.site:
+                    bad.append(f"{lid}: pod {p} at site {f.site} is not one it may use")
                 gpus[p, t] += g
                 power[f.site, t] += g * inst.pod_w_per_gpu[p]
             if lo.needs_path:
@@ -86,6 +86,21 @@ def test_one_pods_fill_is_the_exact_optimum(tmp_path: Path, seed: int) -> None:
     by_id = {lo.lease: lo for lo in inst.leases}
     value = sum(net_value(inst, by_id[lid], fs) for lid, fs in fits.items())
     assert value == pytest.approx(exact.exact_milp(sc), abs=len(inst.leases) * 1.0)  # CP-SAT's whole dollars
+
+
+def test_a_lease_goes_only_to_the_sites_it_may_use(tmp_path: Path) -> None:
+    """Allowed sites, residency and latency SLOs bind the fill, whichever pod it visits first."""
+    d = base()
+    d["pods"]["pods"][2]["gpus"] = 70  # SB's pod is the smallest: visited first
+    d["leases"] = [lease("only-SA", 30, price=4.0, allowed_sites="SA"), lease("EU", 30, residency="EU"),
+                   lease("near-P1", 30, price=3.0, region="P1", latency_slo_ms=0.6, egress_gbps=1.0),
+                   lease("anywhere", 30, replicas=2, anti_affinity=True)]
+    inst = build_instance(planner.load_scenario(write(tmp_path, d)))
+    res, fits = Residual(inst), {}
+    pod_fill(inst, res, fits, inst.leases, work_s=5.0)
+    assert audit(inst, fits) == []
+    site_of = {lid: {inst.site_ids[f.site] for f in fs} for lid, fs in fits.items()}
+    assert site_of == {"only-SA": {"SA"}, "EU": {"SB"}, "near-P1": {"SA"}, "anywhere": {"SA", "SB"}}
 
 
 def test_pods_filled_on_a_generated_campus_hold_every_limit(tmp_path: Path) -> None:

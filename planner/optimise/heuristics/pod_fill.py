@@ -89,13 +89,15 @@ def pod_fill(inst: Instance, res: Residual, fits: Fits, leases: Iterable[LeaseOp
     if not todo:
         return 0.0
     by_pod: dict[int, list[int]] = {}
-    for k, lo in enumerate(todo):
-        for ps in lo.pods.values():
-            for p in ps:
-                by_pod.setdefault(p, []).append(k)
+    last_pod: list[list[int]] = []
+    for k, lo in enumerate(todo):  # the pods of its SKU at the sites it may use (allowed, residency, SLO)
+        mine = [p for s in lo.sites for p in lo.pods.get(s, [])]
+        for p in mine:
+            by_pod.setdefault(p, []).append(k)
+        last_pod.append(mine)
     order = sorted(by_pod, key=lambda p: (int(res.gpu[p].sum()), p))
     pos = {p: i for i, p in enumerate(order)}
-    last = np.array([max(pos[p] for ps in lo.pods.values() for p in ps) for lo in todo])
+    last = np.array([max((pos[p] for p in mine), default=-1) for mine in last_pod])
     t0 = np.array([lo.t0 for lo in todo])
     t1 = np.array([lo.t1 for lo in todo])
     gpus = np.array([lo.gpus for lo in todo])

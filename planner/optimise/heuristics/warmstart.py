@@ -8,7 +8,9 @@ the site-level LP guides, also the leases it carries half or more of, biggest fi
 and with any guide the caller brings (:class:`ExtraGuide`: the whole campus's site-level
 MIP when leases and APIs are planned apart; in two orders too: by share, and the leases it
 chooses biggest first); each result is polished by ejection moves,
-and the best becomes the hint. The LP optimum is also a true upper bound.
+and the best becomes the hint (the site-level method polishes only the best, then keeps
+its spanning leases and fills its pods again one at a time, keeping that when it is
+worth more). The LP optimum is also a true upper bound.
 """
 
 from __future__ import annotations
