@@ -1,18 +1,17 @@
 """Pods filled one at a time, each with the leases worth most that it holds week by week.
 
 A first fit places leases one after another, each where it fits as the plan stands,
-and the holes it leaves between terms are the ones no later lease fits: on a campus
-whose free GPU-weeks leases can fill exactly, the planner's greedy start and search
-left 4.6 % of the value on the table (``BENCHMARKS.md``, "A known optimum"). Filling
+and the holes it leaves between terms are the ones no later lease fits: on campuses
+whose free GPU-weeks leases can fill exactly, the planner's 60 s plans were 3.9-7.7 %
+short of the optimum (``BENCHMARKS.md``, "A known optimum: planted campuses"). Filling
 one pod at a time instead -- the pod's *multi-week knapsack*: of the leases left, the
 set worth most that fits its GPUs, uplink, its site's power and the routes' spans in
-every week, every replica of a lease in the pod -- packs each pod as tightly as its
-leases allow while leases are many. CP-SAT solves each knapsack (one worker, a counted
-limit, so the result does not depend on the machine).
+every week of their terms -- packs each pod as tightly as its leases allow while leases
+are many. CP-SAT solves each knapsack (one worker, a counted limit, from a first-fit
+hint), so the result does not depend on the machine.
 
-Only span=pod leases are filled this way, without anti-affinity (their replicas, whole in
-one pod, share it); leases that span pods, and those that must spread, are placed before
-or after by the caller.
+Only span=pod leases are filled this way (an anti-affine lease's replicas at distinct
+sites); leases that span pods are placed before or after by the caller.
 """
 
 from __future__ import annotations
@@ -102,7 +101,10 @@ def pod_fill(inst: Instance, res: Residual, fits: Fits, leases: Iterable[LeaseOp
     t1 = np.array([lo.t1 for lo in todo])
     gpus = np.array([lo.gpus for lo in todo])
     rank = np.argsort(np.argsort([-lo.revenue_usd / (lo.gpus * lo.replicas * lo.weeks) for lo in todo], kind="stable"))
-    group = {lo.group: [k for k, o in enumerate(todo) if o.group == lo.group] for lo in todo if lo.starts}
+    group: dict[str, list[int]] = {}  # a lease with a start window: its options
+    for k, lo in enumerate(todo):
+        if lo.starts:
+            group.setdefault(lo.group, []).append(k)
     alive = np.ones(len(todo), dtype=bool)  # not placed, nor another start of a placed one
     index = {lo.lease: k for k, lo in enumerate(todo)}
     sites = _guided_sites(inst, res, todo)
