@@ -40,3 +40,21 @@ class SparseTable:
         if rows is None:
             return np.minimum(lv[:, t0], lv[:, b])
         return np.minimum(lv[rows, t0], lv[rows, b])
+
+    def terms(self, row: int, t0: np.ndarray, t1: np.ndarray) -> np.ndarray:
+        """Per term ``t0[i]..t1[i]`` (inclusive), the least value of ``row`` in its weeks.
+
+        Examples
+        --------
+        >>> t = SparseTable(np.array([[5, 3, 4, 9, 1]]))
+        >>> t.terms(0, np.array([0, 2, 3, 4]), np.array([0, 3, 4, 4])).tolist()
+        [5, 4, 1, 1]
+        """
+        out = np.empty(len(t0), dtype=self.array.dtype)
+        k = np.frexp((t1 - t0 + 1).astype(float))[1] - 1  # floor(log2(length))
+        for level in np.unique(k).tolist():
+            at = np.flatnonzero(k == level)
+            self.mins(0, (1 << level) - 1)  # makes the level
+            lv = self.levels[level][row]
+            out[at] = np.minimum(lv[t0[at]], lv[t1[at] - (1 << level) + 1])
+        return out

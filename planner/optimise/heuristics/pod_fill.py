@@ -23,6 +23,7 @@ from ortools.sat.python import cp_model
 
 from planner.optimise.heuristics.polish import net_value
 from planner.optimise.instance import Instance, LeaseOptions
+from planner.optimise.rangemin import SparseTable
 from planner.optimise.residual import Load, ReplicaFit, Residual
 
 __all__ = ["FILL_WORK_S", "MAX_ITEMS", "pod_fill"]
@@ -114,7 +115,7 @@ def pod_fill(inst: Instance, res: Residual, fits: Fits, leases: Iterable[LeaseOp
         site = int(inst.pod_site[p])
         ks = np.array(by_pod[p])
         ks = ks[alive[ks] & sites[ks, site]]
-        ks = ks[_term_mins(res.gpu[p])[t0[ks], t1[ks]] >= gpus[ks]]
+        ks = ks[SparseTable(res.gpu[p : p + 1]).terms(0, t0[ks], t1[ks]) >= gpus[ks]]
         ks = ks[np.lexsort((rank[ks], [todo[k].lease not in open_ for k in ks.tolist()]))]
         items = _items(inst, res, p, [todo[k] for k in ks.tolist()], open_, max_items,
                        {todo[k].lease for k in ks.tolist() if last[k] == i})
@@ -140,15 +141,6 @@ def pod_fill(inst: Instance, res: Residual, fits: Fits, leases: Iterable[LeaseOp
         res.apply(by_id[lid], got, sign=+1)
         held.discard(by_id[lid].group)
     return work
-
-
-def _term_mins(row: np.ndarray) -> np.ndarray:
-    """``out[a, b]``: the least of ``row[a:b + 1]`` (``b >= a``)."""
-    weeks = row.size
-    out = np.zeros((weeks, weeks), dtype=row.dtype)
-    for a in range(weeks):
-        out[a, a:] = np.minimum.accumulate(row[a:])
-    return out
 
 
 def _guided_sites(inst: Instance, res: Residual, leases: list[LeaseOptions]) -> np.ndarray:
