@@ -119,6 +119,20 @@ def test_pods_filled_on_a_generated_campus_hold_every_limit(tmp_path: Path) -> N
     assert again == fits  # counted work only: the same fill every time
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_the_range_minimum_tables_terms_are_the_least_of_each_term(seed: int) -> None:
+    """``SparseTable.terms`` (the fill's first test of a lease against a pod) against a plain scan."""
+    from planner.optimise.rangemin import SparseTable
+
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, 4096, size=(3, 52))
+    t0 = rng.integers(0, 52, size=500)
+    t1 = np.minimum(t0 + rng.integers(0, 52, size=500), 51)
+    table = SparseTable(rows)
+    for r in range(3):
+        assert table.terms(r, t0, t1).tolist() == [int(rows[r, a : b + 1].min()) for a, b in zip(t0, t1, strict=True)]
+
+
 # --------------------------------------------------------------------------- the planted benchmark
 @pytest.mark.parametrize("seed", range(5))
 def test_planted_tiles_cover_every_pod_week_exactly(seed: int) -> None:
