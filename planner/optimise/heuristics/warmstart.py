@@ -319,9 +319,9 @@ def _pod_fill_start(inst: Instance, base: dict[str, list[ReplicaFit]], guide: Gu
 
     Where leases must pack tightly it is: on a campus that leases can fill exactly
     (``benchmarks/planted.py``, medium seed 2) it took the polished start from $15,911.3 M
-    to $16,327.2 M of the $17,013.9 M optimum. Where the choice of leases matters more
+    to $16,361.5 M of the $17,013.9 M optimum. Where the choice of leases matters more
     than their packing it is not, and the plan is the same as without it: on the
-    generated medium tier (seed 1) it gave $4,971.7 M against the polished $5,002.3 M.
+    generated medium tier (seed 1) it gave $4,966.8 M against the polished $5,002.3 M.
     Filling the pods before the polish instead was worse there ($4,898.2 M polished,
     against $5,002.3 M): the eviction moves find less to improve in tightly filled pods.
     """
