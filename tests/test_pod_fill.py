@@ -103,6 +103,19 @@ def test_a_lease_goes_only_to_the_sites_it_may_use(tmp_path: Path) -> None:
     assert site_of == {"only-SA": {"SA"}, "EU": {"SB"}, "near-P1": {"SA"}, "anywhere": {"SA", "SB"}}
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_lease_with_a_start_window_is_placed_at_one_start(tmp_path: Path, seed: int) -> None:
+    """A lease's options (one per start) may all be offered to one pod: the fill places one at most."""
+    from tests.test_windows import load, random_windows
+
+    inst = build_instance(load(tmp_path, random_windows(seed)))
+    res, fits = Residual(inst), {}
+    pod_fill(inst, res, fits, inst.leases, work_s=5.0)
+    groups = [lo.group for lo in inst.leases if lo.lease in fits]
+    assert len(groups) == len(set(groups))
+    assert audit(inst, fits) == []
+
+
 def test_pods_filled_on_a_generated_campus_hold_every_limit(tmp_path: Path) -> None:
     """Many pods, multi-replica and anti-affine leases, routes and power: the fill stays within every limit."""
     from planner.generate import generate

@@ -124,6 +124,8 @@ def pod_fill(inst: Instance, res: Residual, fits: Fits, leases: Iterable[LeaseOp
         chosen, spent = _knapsack(res, items, min(per_pod_s, max(work_s - work, 0.0) / (len(order) - i)), seed)
         work += spent
         for (lo, fit, load, _, _, _), n in chosen:
+            if lo.group in held and lo.lease not in open_:  # another start of it is placed
+                continue
             for _ in range(n):
                 if not _room(res, load):
                     break
@@ -225,6 +227,15 @@ def _knapsack(res: Residual, items: list[Item], work_s: float, seed: int) -> tup
             act = np.flatnonzero(on[:, w])
             m.add(cp_model.LinearExpr.weighted_sum([x[int(ks[j])] for j in act], amounts[act].tolist())
                   <= int(room[w]))
+    options: dict[str, list[int]] = {}  # a lease with a start window: one start at most
+    for k, it in enumerate(items):
+        options.setdefault(it[0].group, []).append(k)
+    for starts in options.values():
+        if len(starts) > 1:
+            chosen_start = [m.new_bool_var("") for _ in starts]
+            for k, b in zip(starts, chosen_start, strict=True):
+                m.add(x[k] <= items[k][4] * b)
+            m.add_at_most_one(chosen_start)
     for k, n in enumerate(_first_fit(res, items)):
         m.add_hint(x[k], n)
     m.maximize(cp_model.LinearExpr.weighted_sum(x, [round(it[3]) for it in items]))
@@ -243,15 +254,18 @@ def _first_fit(res: Residual, items: list[Item]) -> list[int]:
     """The knapsack's start: in the items' order, as many replicas of each as what is left holds."""
     left: dict[tuple[str, int], np.ndarray] = {}
     out = []
-    for _, _, load, _, most, whole in items:
+    taken: set[str] = set()  # a lease with a start window: one start
+    for lo, _, load, _, most, whole in items:
         t = slice(load.t0, load.t1 + 1)
-        n = most
+        n = 0 if lo.group in taken else most
         for ledger, row in load.rows.items():
             for thing, amount in row.items():
                 room = left.setdefault((ledger, thing), getattr(res, ledger)[thing].copy())
                 if amount > 0:
                     n = min(n, int(room[t].min()) // amount)
         n = max(n, 0) if not whole or n >= most else 0
+        if n:
+            taken.add(lo.group)
         for ledger, row in load.rows.items():
             for thing, amount in row.items():
                 left[(ledger, thing)][t] -= n * amount
