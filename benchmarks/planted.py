@@ -12,7 +12,8 @@ whose optimum is known by construction, on the same fabric:
   :data:`PREMIUM` times the dearest lease of its SKU;
 - the tier's own leases stay as they are, decoys that pay less per GPU-week; the
   internal services are dropped (their pods would be a choice);
-- the sites' power is multiplied by :data:`POWER_FACTOR`, so that no week's power binds.
+- the sites' power is multiplied by :data:`POWER_FACTOR` (at most :data:`POWER_CAP_MW`), so that no
+  week's power binds.
 
 Every pod-week then earns at most the planted price less the pod's power cost (a
 decoy pays less, a planted lease exactly that, spot losses and transport only take),
@@ -51,7 +52,9 @@ from benchmarks.bound_gap import header, scenario  # noqa: E402
 PREMIUM = 1.25
 """A planted lease's price per GPU-hour over the dearest lease of its SKU."""
 POWER_FACTOR = 100
-"""The sites' power (grid and on-site MW) is multiplied by this."""
+"""The sites' power (grid and on-site MW) is multiplied by this (up to :data:`POWER_CAP_MW`)."""
+POWER_CAP_MW = 100_000
+"""The most a site's grid or on-site power may be (the schema's limit): 100 GW, far above any campus's draw."""
 TERMS = (8, 40)
 """Weeks of a planted lease's term, drawn uniformly (a run shorter than the least is one term)."""
 PIECES = (256, 512, 1024, 2048)
@@ -103,8 +106,10 @@ def plant(src: Path, out: Path, seed: int) -> dict:
         shutil.rmtree(out)
     shutil.copytree(src.parent, out)
     sites = (out / "sites.yaml").read_text()
-    (out / "sites.yaml").write_text(re.sub(r"(grid_mw|onsite_mw): (\d+(?:\.\d+)?)",
-                                           lambda m: f"{m[1]}: {float(m[2]) * POWER_FACTOR:g}", sites))
+    def more(m: re.Match[str]) -> str:
+        return f"{m[1]}: {min(float(m[2]) * POWER_FACTOR, POWER_CAP_MW):g}"
+
+    (out / "sites.yaml").write_text(re.sub(r"(grid_mw|onsite_mw): (\d+(?:\.\d+)?)", more, sites))
     with (src.parent / "leases.csv").open() as f:
         rows = [r for r in csv.DictReader(f) if r["priority"] != "internal"]
     fields = list(rows[0])
@@ -146,6 +151,7 @@ def main() -> None:
     ap.add_argument("--time-limit", type=float, default=60.0, help="deterministic seconds, as the tier benchmark")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+    args.results.mkdir(parents=True, exist_ok=True)
     import planner
 
     header("instance", "leases (planted + decoys)", "optimum, M$", "planner's bound, M$", "plan, M$",

@@ -24,7 +24,8 @@ the MIP does not, and stays a true bound (every plan is one of its solutions).
 The matrix is built from arrays, not a modelling loop. Where weekly rows would
 give more non-zeros than ``max_nonzeros``, weeks are pooled into blocks and each
 row is the block's average of the weekly rows (their sum divided by the block
-length): a looser relaxation, still a true bound.
+length; the average capacity is kept as it is, not rounded down to a whole unit as a
+week's is): a looser relaxation, still a true bound.
 """
 
 from __future__ import annotations
@@ -486,8 +487,11 @@ def row_matrix(built: BuiltRelaxation, block: int) -> RowMatrix:
     a_eq = sp.csr_matrix((cols.q_coef, (cols.q_row, cols.q_col)), shape=(len(cols.q_lo), len(cols.lb)))
     names = list(res.ids)
     keys = [(names[int(k) // n_blocks], int(k) % n_blocks) for k in np.flatnonzero(keep)] + list(cols.q_key)
+    # a week's capacity is a whole number of units; a block's average need not be, and rounding it down
+    # would cut off plans that fill the block's weeks (loads are averaged too: a fraction of a unit)
+    hi = np.floor(cap[keep] + 1e-9) if block == 1 else cap[keep]
     return RowMatrix(sp.vstack([a_cap, a_eq], format="csr"), np.r_[np.full(n_cap, -np.inf), cols.q_lo],
-                   np.r_[np.floor(cap[keep] + 1e-9), cols.q_hi], keys)
+                     np.r_[hi, cols.q_hi], keys)
 
 
 def solve_lp(obj: np.ndarray, lb: np.ndarray, ub: np.ndarray, m: RowMatrix, time_limit_s: float, start: float
