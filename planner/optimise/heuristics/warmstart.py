@@ -25,9 +25,10 @@ from typing import Literal
 
 from planner.optimise.bounds.pod_lp import LpResult, lp_relaxation
 from planner.optimise.bounds.site_lp import SiteRelaxation, site_relaxation
-from planner.optimise.budget import Budget
+from planner.optimise.budget import POLISH_MOVES, Budget
 from planner.optimise.heuristics.api_fill import greedy_with_apis
 from planner.optimise.heuristics.greedy import CARRIED_SHARE, fill, greedy_pass, kept_in_place, plan_value, price_order
+from planner.optimise.heuristics.make_room import make_room
 from planner.optimise.heuristics.pod_fill import pod_fill
 from planner.optimise.heuristics.polish import polish
 from planner.optimise.instance import Instance
@@ -294,9 +295,16 @@ def _polish_best(inst: Instance, best: Start, step: Callable[[Instance, dict[str
                                                              tuple[dict[str, list[ReplicaFit]], Residual]],
                  guided: tuple[Guide, dict[str, float]] | None, budget: Budget, found: Callable[[float], None]
                  ) -> Start:
-    """The site-level method's best start polished, then its pods refilled (:func:`_pod_fill_start`) if that pays."""
+    """The site-level method's best start polished, room made at a site for the leases the LP carries
+    (:func:`~planner.optimise.heuristics.make_room.make_room`), then its pods refilled
+    (:func:`_pod_fill_start`) if that pays."""
     _, method, fits, res = best
     fits, res = step(inst, fits, res)
+    if guided is not None:
+        limit = budget.polish("make room")
+        timed_out = (lambda: budget.stop_at("make room")) if limit.wall_is_safety_stop else None
+        fits, res, _ = make_room(inst, fits, res, guided[1], max_moves=limit.moves or POLISH_MOVES,
+                                 time_limit_s=limit.wall_s, on_time_out=timed_out)
     value = plan_value(inst, fits)
     found(value)
     if guided is not None:
