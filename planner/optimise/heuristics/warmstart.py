@@ -301,10 +301,13 @@ def _polish_best(inst: Instance, best: Start, step: Callable[[Instance, dict[str
     _, method, fits, res = best
     fits, res = step(inst, fits, res)
     if guided is not None:
+        polished = plan_value(inst, fits)
         limit = budget.polish("make room")
         timed_out = (lambda: budget.stop_at("make room")) if limit.wall_is_safety_stop else None
         fits, res, _ = make_room(inst, fits, res, guided[1], max_moves=limit.moves or POLISH_MOVES,
                                  time_limit_s=limit.wall_s, on_time_out=timed_out)
+        if plan_value(inst, fits) > polished + 1e-6:
+            method += ", room made at sites"
     value = plan_value(inst, fits)
     found(value)
     if guided is not None:
