@@ -15,7 +15,8 @@ On the generated hyperscale tier (seed 3), after the site-level warm start's pol
 LP carried whole 1,630 inference fleets of up to 34 NVL72 racks that the plan left out
 ($10.7 B of revenue; 1,135 of them for want of GPUs at the one to three sites their
 latency allows, in weeks where a site had no power left either). From that polished start
-($72,690.3 M) one pass of this move kept 155 of 8,014 site moves: $73,240.8 M (+0.76 %).
+($72,690.3 M) one pass of this move (8,176 site moves, 93 s) brings in 155 leases and leaves
+out 36 it had: $73,241.6 M (+0.76 %).
 """
 
 from __future__ import annotations
