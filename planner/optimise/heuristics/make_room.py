@@ -26,7 +26,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 
-from planner.optimise.heuristics.polish import net_value
+from planner.optimise.heuristics.polish import Changes, net_value, re_place
 from planner.optimise.instance import Instance, LeaseOptions
 from planner.optimise.residual import ReplicaFit, Residual
 
@@ -158,19 +158,15 @@ def _try_site(inst: Instance, lo: LeaseOptions, site: int, fits: Fits, res: Resi
             return None
         res.apply(lo, got)
         gain = net_value(inst, lo, got) - sum(value[v] for v in evicted)
-        back: Fits = {}
+        changes: Changes = {}
         try:
-            for v in sorted(evicted, key=lambda v: (-value[v], v)):
-                again = res.fit(by_id[v])
-                if again is not None and net_value(inst, by_id[v], again) > 0:
-                    res.apply(by_id[v], again)
-                    back[v] = again
-                    gain += net_value(inst, by_id[v], again)
+            gain += re_place(inst, sorted(evicted, key=lambda v: (-value[v], v)), res, by_id, changes)
         finally:
-            for v, fs in back.items():
-                res.apply(by_id[v], fs, sign=+1)
+            for v, fs in changes.items():
+                if fs is not None:
+                    res.apply(by_id[v], fs, sign=+1)
             res.apply(lo, got, sign=+1)
-        return gain, evicted, got, back
+        return gain, evicted, got, {v: fs for v, fs in changes.items() if fs is not None}
     finally:
         for v in evicted:
             res.apply(by_id[v], fits[v])

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from planner.optimise.instance import Instance, LeaseOptions, lease_groups, usable_pods
 from planner.optimise.residual import ReplicaFit, Residual
 
-__all__ = ["net_value", "polish"]
+__all__ = ["Changes", "net_value", "polish", "re_place"]
 
 Fits = dict[str, list[ReplicaFit]]
 MAX_PODS_TRIED = 12
@@ -70,6 +70,28 @@ Changes = dict[str, list[ReplicaFit] | None]
 """Placements a move changes: new fits, or ``None`` for a lease it leaves out."""
 
 
+def re_place(inst: Instance, evicted: list[str], res: Residual, by_id: dict[str, LeaseOptions], changes: Changes,
+             groups: dict[str, list[LeaseOptions]] | None = None) -> float:
+    """Put the ``evicted`` leases back, in their order, where each first fits in ``res`` and pays.
+
+    ``res`` takes each one placed back; ``changes`` records it (``None`` for one left out,
+    so that the caller can take every change back). With ``groups`` a lease with a start
+    window may come back at any of its starts, its own first. Returns the net value placed back.
+    """
+    gain = 0.0
+    for v in evicted:
+        changes[v] = None
+        own = by_id[v]
+        for opt in [own] + [o for o in (groups or {}).get(own.group, []) if o is not own]:
+            again = res.fit(opt)
+            if again is not None and net_value(inst, opt, again) > 0:
+                res.apply(opt, again)
+                changes[opt.lease] = again
+                gain += net_value(inst, opt, again)
+                break
+    return gain
+
+
 def _try(inst: Instance, lo: LeaseOptions, pods: list[int], fits: Fits, res: Residual, value: dict[str, float],
          on_pod: dict[int, set[str]], by_id: dict[str, LeaseOptions],
          groups: dict[str, list[LeaseOptions]] | None = None) -> tuple[float, Changes] | None:
@@ -94,17 +116,7 @@ def _try(inst: Instance, lo: LeaseOptions, pods: list[int], fits: Fits, res: Res
         res.apply(lo, got)
         changes[lo.lease] = got
         gain = net_value(inst, lo, got) - sum(value[v] for v in victims)
-        for v in victims:
-            changes[v] = None
-            own = by_id[v]
-            for opt in [own] + [o for o in (groups or {}).get(own.group, []) if o is not own]:
-                again = res.fit(opt)
-                if again is not None and net_value(inst, opt, again) > 0:
-                    res.apply(opt, again)
-                    changes[opt.lease] = again
-                    gain += net_value(inst, opt, again)
-                    break
-        return gain, changes
+        return gain + re_place(inst, victims, res, by_id, changes, groups), changes
     finally:
         for lid, fs in changes.items():
             if fs is not None:

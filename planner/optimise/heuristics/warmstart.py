@@ -306,9 +306,9 @@ def _polish_best(inst: Instance, best: Start, step: Callable[[Instance, dict[str
         timed_out = (lambda: budget.stop_at("make room")) if limit.wall_is_safety_stop else None
         fits, res, _ = make_room(inst, fits, res, guided[1], max_moves=limit.moves or POLISH_MOVES,
                                  time_limit_s=limit.wall_s, on_time_out=timed_out)
-        if plan_value(inst, fits) > polished + 1e-6:
-            method += ", room made at sites"
     value = plan_value(inst, fits)
+    if guided is not None and value > polished + 1e-6:
+        method += ", room made at sites"
     found(value)
     if guided is not None:
         refilled = _pod_fill_start(inst, fits, guided[0], budget)
