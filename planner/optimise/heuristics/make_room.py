@@ -160,7 +160,7 @@ def _try_site(inst: Instance, lo: LeaseOptions, site: int, fits: Fits, res: Resi
         gain = net_value(inst, lo, got) - sum(value[v] for v in evicted)
         changes: Changes = {}
         try:
-            gain += re_place(inst, sorted(evicted, key=lambda v: (-value[v], v)), res, by_id, changes)
+            gain = re_place(inst, sorted(evicted, key=lambda v: (-value[v], v)), res, by_id, changes, gain)
         finally:
             for v, fs in changes.items():
                 if fs is not None:

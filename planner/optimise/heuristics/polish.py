@@ -71,14 +71,15 @@ Changes = dict[str, list[ReplicaFit] | None]
 
 
 def re_place(inst: Instance, evicted: list[str], res: Residual, by_id: dict[str, LeaseOptions], changes: Changes,
-             groups: dict[str, list[LeaseOptions]] | None = None) -> float:
+             gain: float, groups: dict[str, list[LeaseOptions]] | None = None) -> float:
     """Put the ``evicted`` leases back, in their order, where each first fits in ``res`` and pays.
 
     ``res`` takes each one placed back; ``changes`` records it (``None`` for one left out,
     so that the caller can take every change back). With ``groups`` a lease with a start
-    window may come back at any of its starts, its own first. Returns the net value placed back.
+    window may come back at any of its starts, its own first. Returns ``gain`` (the move's
+    gain so far) plus the net value placed back, added one lease at a time (moves are
+    compared on these sums: the same order of additions gives the same choices).
     """
-    gain = 0.0
     for v in evicted:
         changes[v] = None
         own = by_id[v]
@@ -116,7 +117,7 @@ def _try(inst: Instance, lo: LeaseOptions, pods: list[int], fits: Fits, res: Res
         res.apply(lo, got)
         changes[lo.lease] = got
         gain = net_value(inst, lo, got) - sum(value[v] for v in victims)
-        return gain + re_place(inst, victims, res, by_id, changes, groups), changes
+        return re_place(inst, victims, res, by_id, changes, gain, groups), changes
     finally:
         for lid, fs in changes.items():
             if fs is not None:
