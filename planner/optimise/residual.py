@@ -217,12 +217,20 @@ class Residual:
         """Power and transport cost of one replica at ``site`` (for ordering sites)."""
         return _site_cost(self.inst, lo, site)
 
-    def fit(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[ReplicaFit] | None:
-        """Fit every replica of a lease (all or none); the residual is left unchanged."""
+    def site_order(self, lo: LeaseOptions, relax: Collection[str] = ()) -> list[int]:
+        """The sites a replica of ``lo`` is tried at, in order (see :meth:`Term.site_order`)."""
+        return _site_order(self.inst, self.guide, lo, _candidate_sites(lo, relax))
+
+    def fit(self, lo: LeaseOptions, relax: Collection[str] = (), *, order: list[int] | None = None
+            ) -> list[ReplicaFit] | None:
+        """Fit every replica of a lease (all or none); the residual is left unchanged.
+
+        ``order``: :meth:`site_order`, when known (for a caller that fits one lease many
+        times with the same guide); the answer is the same.
+        """
         if self._terms is None:  # one fit: the pods of the sites it may use are enough
-            sites = _candidate_sites(lo, relax)
-            order = _site_order(self.inst, self.guide, lo, sites)
-            return Term(self, lo, sites).fit(lo, relax, scratch=True, sites=order)
+            order = order if order is not None else self.site_order(lo, relax)
+            return Term(self, lo, order).fit(lo, relax, scratch=True, sites=order)
         key = (id(lo), frozenset(relax))  # the same lease (object) fitted again: the answer it had
         seen = self._fits.get(key)
         if seen is not None and seen[0] is lo:

@@ -8,9 +8,10 @@ the site-level LP guides, also the leases it carries half or more of, biggest fi
 and with any guide the caller brings (:class:`ExtraGuide`: the whole campus's site-level
 MIP when leases and APIs are planned apart; in two orders too: by share, and the leases it
 chooses biggest first); each result is polished by ejection moves,
-and the best becomes the hint (the site-level method polishes only the best, then keeps
-its spanning leases and fills its pods again one at a time, keeping that when it is
-worth more). The LP optimum is also a true upper bound.
+and the best becomes the hint (the site-level method polishes only the best, makes room at
+sites for the leases the LP carries, trades big leases for the left-out ones that fit in
+their place, then keeps its spanning leases and fills its pods again one at a time,
+keeping that, traded again, when it is worth more). The LP optimum is also a true upper bound.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from planner.optimise.heuristics.greedy import CARRIED_SHARE, fill, greedy_pass,
 from planner.optimise.heuristics.make_room import make_room
 from planner.optimise.heuristics.pod_fill import pod_fill
 from planner.optimise.heuristics.polish import polish
+from planner.optimise.heuristics.trade import trade_big
 from planner.optimise.instance import Instance
 from planner.optimise.model import PlacementModel
 from planner.optimise.residual import Guide, ReplicaFit, Residual
@@ -47,6 +49,9 @@ WHOLE_SPANS_MAX_INTEGERS = 400
 """Integer columns at most for the site-level MIP bound: the reference has 207 (proven in 10-25 s);
 the generated medium tier (seed 5) 563, unproven after 120 s."""
 
+
+TRADE_PASSES = 2
+"""Passes of big-lease trades (:func:`~planner.optimise.heuristics.trade.trade_big`) in the site-level warm start."""
 
 CHOSEN_SHARE = 0.5
 """A lease a guide's MIP places at least this share of counts as chosen by it (its biggest-first start)."""
@@ -296,19 +301,20 @@ def _polish_best(inst: Instance, best: Start, step: Callable[[Instance, dict[str
                  guided: tuple[Guide, dict[str, float]] | None, budget: Budget, found: Callable[[float], None]
                  ) -> Start:
     """The site-level method's best start polished, room made at a site for the leases the LP carries
-    (:func:`~planner.optimise.heuristics.make_room.make_room`), then its pods refilled
-    (:func:`_pod_fill_start`) if that pays."""
+    (:func:`~planner.optimise.heuristics.make_room.make_room`), big leases traded for left-out ones
+    (:func:`~planner.optimise.heuristics.trade.trade_big`), then its pods refilled
+    (:func:`_pod_fill_start`) if that pays, and traded again."""
     _, method, fits, res = best
     fits, res = step(inst, fits, res)
+    value = plan_value(inst, fits)
     if guided is not None:
-        polished = plan_value(inst, fits)
         limit = budget.polish("make room")
         timed_out = (lambda: budget.stop_at("make room")) if limit.wall_is_safety_stop else None
         fits, res, _ = make_room(inst, fits, res, guided[1], max_moves=limit.moves or POLISH_MOVES,
                                  time_limit_s=limit.wall_s, on_time_out=timed_out)
-    value = plan_value(inst, fits)
-    if guided is not None and value > polished + 1e-6:
-        method += ", room made at sites"
+        value, method = _better(inst, fits, value, method, "room made at sites")
+        fits, res = _trade(inst, fits, res, guided[1], budget, TRADE_PASSES)
+        value, method = _better(inst, fits, value, method, "big leases traded")
     found(value)
     if guided is not None:
         refilled = _pod_fill_start(inst, fits, guided[0], budget)
@@ -316,7 +322,27 @@ def _polish_best(inst: Instance, best: Start, step: Callable[[Instance, dict[str
             value, fits, res = refilled[0], refilled[2], refilled[3]
             method += ", " + refilled[1]
             found(value)
+            fits, res = _trade(inst, fits, res, guided[1], budget, 1)
+            value, method = _better(inst, fits, value, method, "traded again")
+            found(value)
     return value, method, fits, res
+
+
+def _better(inst: Instance, fits: dict[str, list[ReplicaFit]], before: float, method: str, step: str
+            ) -> tuple[float, str]:
+    """The plan's value, and ``method`` with ``step`` added when ``fits`` are worth more than ``before``."""
+    value = plan_value(inst, fits)
+    return value, method + f", {step}" if value > before + 1e-6 else method
+
+
+def _trade(inst: Instance, fits: dict[str, list[ReplicaFit]], res: Residual, placed: dict[str, float],
+           budget: Budget, passes: int) -> tuple[dict[str, list[ReplicaFit]], Residual]:
+    """``passes`` passes of big-lease trades within ``budget``'s polish limits (moves counted)."""
+    limit = budget.polish("trade big leases")
+    timed_out = (lambda: budget.stop_at("trade big leases")) if limit.wall_is_safety_stop else None
+    fits, res, _ = trade_big(inst, fits, res, placed, max_moves=limit.moves or POLISH_MOVES, passes=passes,
+                             time_limit_s=limit.wall_s, on_time_out=timed_out)
+    return fits, res
 
 
 def _pod_fill_start(inst: Instance, base: dict[str, list[ReplicaFit]], guide: Guide, budget: Budget) -> Start:

@@ -2,8 +2,9 @@
 
 The steps, after :meth:`~planner.optimise.optimiser.Optimiser.build` (instance, the
 site-level LP relaxation for the bound, LP-guided greedy plans, the best polished by local
-search, room made at sites for the leases the LP carries and its pods refilled, for the
-first plan; :mod:`planner.optimise.heuristics.warmstart`):
+search, room made at sites for the leases the LP carries, big leases traded for the left-out
+ones that fit in their place, and its pods refilled, for the first plan;
+:mod:`planner.optimise.heuristics.warmstart`):
 
 1. large-neighbourhood search re-packing a few pods at a time with CP-SAT
    (:func:`~planner.optimise.search.lns.pool_lns`), skipped when re-planning (an
