@@ -88,3 +88,6 @@ def test_trades_on_a_generated_campus_hold_every_limit(tmp_path: Path) -> None:
     assert again == traded
     _, _, used = trade_big(inst, fits, res, rel.placed, max_moves=2, passes=3)
     assert used == 2
+    few, _, used = trade_big(inst, fits, res, rel.placed, max_moves=500, passes=3, max_fits=20)
+    assert used < moves and plan_value(inst, fits) <= plan_value(inst, few) < plan_value(inst, traded)
+    assert audit(inst, few) == []

@@ -267,7 +267,7 @@ class Optimiser:
             instance_s = time.perf_counter() - t
             self.warm = warm_start(inst, lp="sites" if self.use_lp else "none", keep=keep, budget=self.budget,
                                    on_plan=self._first_plans, stop=self.stop_event, where=where,
-                                   guides=self.guides, halls=True)
+                                   guides=self.guides, halls=True, trades=True)
             self._offer_warm_start()
             rel = self.warm.relaxation
             self.build_s = instance_s + (rel.build_s if rel is not None else 0.0)
