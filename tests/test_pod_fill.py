@@ -75,6 +75,14 @@ def audit(inst: Instance, fits: dict[str, list[ReplicaFit]]) -> list[str]:
     return bad
 
 
+def assert_plan_and_residual(inst: Instance, fits: dict[str, list[ReplicaFit]], res: Residual) -> None:
+    """Every limit holds when recomputed (:func:`audit`) and ``res`` is exactly what ``fits`` leave."""
+    assert audit(inst, fits) == []
+    after = Residual.after(inst, fits)
+    for ledger in ("gpu", "power", "link", "uplink", "agg"):
+        assert np.array_equal(getattr(res, ledger), getattr(after, ledger)), ledger
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_one_pods_fill_is_the_exact_optimum(tmp_path: Path, seed: int) -> None:
     """On one pod the fill is one multi-week knapsack: it must match a plain MIP of the whole scenario (HiGHS)."""

@@ -15,7 +15,7 @@ from planner.optimise.heuristics.polish import polish
 from planner.optimise.heuristics.trade import trade_big
 from planner.optimise.instance import build_instance
 from planner.optimise.residual import Residual
-from tests.test_pod_fill import audit
+from tests.test_pod_fill import assert_plan_and_residual, audit
 from tests.tiny import base, lease, write
 
 HOURS = 100  # the tiny scenario's hours per week
@@ -51,8 +51,7 @@ def test_a_cheap_lease_gives_way_to_two_dear_ones_that_no_eviction_seats(tmp_pat
         assert set(polished) == set(traded)
         assert plan_value(inst, traded) - plan_value(inst, fits) == pytest.approx(2 * 50 * 1.5 * 4 * week)
     assert moves == 2  # one pass tries T and X (1 trade kept); the second pass keeps none and ends the search
-    assert audit(inst, traded) == []
-    assert np.array_equal(traded_res.gpu, Residual.after(inst, traded).gpu)
+    assert_plan_and_residual(inst, traded, traded_res)
     assert set(fits) == {"T", "X"}  # the plan given is not changed
 
 
@@ -80,10 +79,7 @@ def test_trades_on_a_generated_campus_hold_every_limit(tmp_path: Path) -> None:
     traded, traded_res, moves = trade_big(inst, fits, res, rel.placed, max_moves=500, passes=3)
     assert 0 < moves <= 500
     assert plan_value(inst, traded) > plan_value(inst, fits) * 1.2  # $401.2 M -> $523.2 M in 21 trades
-    assert audit(inst, traded) == []
-    after = Residual.after(inst, traded)
-    for ledger in ("gpu", "power", "link", "uplink", "agg"):
-        assert np.array_equal(getattr(traded_res, ledger), getattr(after, ledger)), ledger
+    assert_plan_and_residual(inst, traded, traded_res)
     again, _, _ = trade_big(inst, fits, res, rel.placed, max_moves=500, passes=3)
     assert again == traded
     _, _, used = trade_big(inst, fits, res, rel.placed, max_moves=2, passes=3)

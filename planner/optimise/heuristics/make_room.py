@@ -22,11 +22,10 @@ out 36 it had: $73,241.6 M (+0.76 %).
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 
-from planner.optimise.heuristics.polish import Changes, net_value, re_place
+from planner.optimise.heuristics.polish import Changes, Halt, net_value, re_place
 from planner.optimise.instance import Instance, LeaseOptions
 from planner.optimise.residual import ReplicaFit, Residual
 
@@ -75,7 +74,7 @@ def make_room(inst: Instance, fits: Fits, res: Residual, placed: Mapping[str, fl
     >>> plan_value(inst, better) >= plan_value(inst, fits), moves <= 200
     (True, True)
     """
-    t_end = time.perf_counter() + time_limit_s
+    halt = Halt(max_moves, time_limit_s, stop, on_time_out)
     by_id = {lo.lease: lo for lo in inst.leases}
     fits, res = dict(fits), res.copy()
     value = {lid: net_value(inst, by_id[lid], fs) for lid, fs in fits.items()}
@@ -93,11 +92,7 @@ def make_room(inst: Instance, fits: Fits, res: Residual, placed: Mapping[str, fl
             continue
         best: tuple[float, list[str], list[ReplicaFit], Fits] | None = None
         for s in lo.sites:
-            if moves >= max_moves or (stop is not None and stop.is_set()):
-                return fits, res, moves
-            if time.perf_counter() > t_end:
-                if on_time_out is not None:
-                    on_time_out()
+            if halt.now(moves):
                 return fits, res, moves
             moves += 1
             got = _try_site(inst, lo, s, fits, res, value, on_site, by_id)

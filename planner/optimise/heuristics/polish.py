@@ -14,11 +14,12 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from planner.optimise.instance import Instance, LeaseOptions, lease_groups, usable_pods
 from planner.optimise.residual import ReplicaFit, Residual
 
-__all__ = ["Changes", "net_value", "polish", "re_place"]
+__all__ = ["Changes", "Halt", "net_value", "polish", "re_place"]
 
 Fits = dict[str, list[ReplicaFit]]
 MAX_PODS_TRIED = 12
@@ -67,6 +68,38 @@ def _targets(inst: Instance, lo: LeaseOptions, res: Residual, *, halls: bool = T
 
 
 Changes = dict[str, list[ReplicaFit] | None]
+
+
+@dataclass
+class Halt:
+    """When a move search stops: its move cap (counted work), a stop event, or the wall-clock safety stop.
+
+    Examples
+    --------
+    >>> halt = Halt(max_moves=2)
+    >>> halt.now(1), halt.now(2)
+    (False, True)
+    """
+
+    max_moves: int
+    time_limit_s: float = float("inf")
+    stop: threading.Event | None = None
+    on_time_out: Callable[[], None] | None = None
+    """Called when the wall clock stops the search."""
+    t_end: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.t_end = time.perf_counter() + self.time_limit_s
+
+    def now(self, moves: int) -> bool:
+        """Whether to stop before the next move, ``moves`` having been tried."""
+        if moves >= self.max_moves or (self.stop is not None and self.stop.is_set()):
+            return True
+        if time.perf_counter() > self.t_end:
+            if self.on_time_out is not None:
+                self.on_time_out()
+            return True
+        return False
 """Placements a move changes: new fits, or ``None`` for a lease it leaves out."""
 
 

@@ -20,12 +20,11 @@ $74,177.9 M (+2.05 %); the neighbourhood search gains $805.6 M (+1.1 %) in 239 s
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 
 from planner.optimise.heuristics.make_room import CARRIED
-from planner.optimise.heuristics.polish import net_value
+from planner.optimise.heuristics.polish import Halt, net_value
 from planner.optimise.instance import Instance, LeaseOptions
 from planner.optimise.residual import ReplicaFit, Residual
 
@@ -62,9 +61,9 @@ def trade_big(inst: Instance, fits: Fits, res: Residual, placed: Mapping[str, fl
     inst
         The instance.
     fits, res
-        The plan and what it leaves (neither is changed: new ones are returned).
+        The plan to start from and its residual (both left as they are; new ones are returned).
     placed
-        The LP's share of each lease (:attr:`~planner.optimise.bounds.site_lp.SiteRelaxation.placed`):
+        Each lease's share in the site LP (:attr:`~planner.optimise.bounds.site_lp.SiteRelaxation.placed`):
         the left-out leases it carries :data:`~planner.optimise.heuristics.make_room.CARRIED` or
         more of are tried first.
     max_moves
@@ -77,26 +76,28 @@ def trade_big(inst: Instance, fits: Fits, res: Residual, placed: Mapping[str, fl
     min_gpus
         The least GPUs (all replicas) of a lease offered for a trade.
     time_limit_s, stop, on_time_out
-        The wall-clock safety stop (``on_time_out`` is called when it fires) and a stop event.
+        When to stop besides the counted work (:class:`~planner.optimise.heuristics.polish.Halt`).
 
     Returns
     -------
     tuple
-        The new plan, its residual and the trades tried.
+        The new plan, what it leaves (a :class:`~planner.optimise.residual.Residual`) and the
+        trades tried.
 
     Examples
     --------
+    Without an LP's shares (``placed`` empty) the left-out leases fill by price alone:
+
     >>> from planner import load_scenario
-    >>> from planner.optimise.instance import build_instance
-    >>> from planner.optimise.bounds.site_lp import site_relaxation
     >>> from planner.optimise.heuristics.greedy import greedy_pass, plan_value, price_order
+    >>> from planner.optimise.instance import build_instance
     >>> inst = build_instance(load_scenario())
-    >>> fits, res, _ = greedy_pass(inst, price_order(inst))
-    >>> better, _, moves = trade_big(inst, fits, res, site_relaxation(inst).placed, max_moves=300)
-    >>> plan_value(inst, better) >= plan_value(inst, fits), moves <= 300
+    >>> greedy, left, _ = greedy_pass(inst, price_order(inst))
+    >>> traded, _, tried = trade_big(inst, greedy, left, {}, max_moves=300)
+    >>> plan_value(inst, traded) > plan_value(inst, greedy), tried <= 300
     (True, True)
     """
-    t_end = time.perf_counter() + time_limit_s
+    halt = Halt(max_moves, time_limit_s, stop, on_time_out)
     by_id = {lo.lease: lo for lo in inst.leases}
     fits, res = dict(fits), res.copy()
     value = {lid: net_value(inst, by_id[lid], fs) for lid, fs in fits.items()}
@@ -115,11 +116,7 @@ def trade_big(inst: Instance, fits: Fits, res: Residual, placed: Mapping[str, fl
         for lo in big:
             if lo.lease not in fits:
                 continue
-            if moves >= max_moves or budget[0] <= 0 or (stop is not None and stop.is_set()):
-                return fits, res, moves
-            if time.perf_counter() > t_end:
-                if on_time_out is not None:
-                    on_time_out()
+            if budget[0] <= 0 or halt.now(moves):
                 return fits, res, moves
             moves += 1
             if _trade(inst, lo, fits, res, value, held, by_sku[lo.sku], order, budget):
