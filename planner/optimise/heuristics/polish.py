@@ -68,6 +68,7 @@ def _targets(inst: Instance, lo: LeaseOptions, res: Residual, *, halls: bool = T
 
 
 Changes = dict[str, list[ReplicaFit] | None]
+"""Placements a move changes: new fits, or ``None`` for a lease it leaves out."""
 
 
 @dataclass
@@ -100,7 +101,6 @@ class Halt:
                 self.on_time_out()
             return True
         return False
-"""Placements a move changes: new fits, or ``None`` for a lease it leaves out."""
 
 
 def re_place(inst: Instance, evicted: list[str], res: Residual, by_id: dict[str, LeaseOptions], changes: Changes,

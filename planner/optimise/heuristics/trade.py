@@ -109,8 +109,7 @@ def trade_big(inst: Instance, fits: Fits, res: Residual, placed: Mapping[str, fl
                      key=lambda lo: (placed.get(lo.lease, 0.0) < CARRIED, -_density(lo), lo.lease)):
         by_sku[lo.sku].append(lo)
     order = {lo.lease: res.site_order(lo) for pool in by_sku.values() for lo in pool}  # fitted many times
-    moves = 0
-    budget = [max_fits]
+    moves, fits_left = 0, max_fits
     for _ in range(passes):
         big = sorted((by_id[lid] for lid in fits if not by_id[lid].internal
                       and by_id[lid].gpus * by_id[lid].replicas >= min_gpus), key=lambda lo: (_density(lo), lo.lease))
@@ -118,24 +117,25 @@ def trade_big(inst: Instance, fits: Fits, res: Residual, placed: Mapping[str, fl
         for lo in big:
             if lo.lease not in fits:
                 continue
-            if budget[0] <= 0 or halt.now(moves):
+            if fits_left <= 0 or halt.now(moves):
                 return fits, res, moves
             moves += 1
-            if _trade(inst, lo, fits, res, value, held, by_sku[lo.sku], order, budget):
-                kept += 1
+            gained, tried = _trade(inst, lo, fits, res, value, held, by_sku[lo.sku], order, fits_left)
+            fits_left -= tried
+            kept += gained
         if not kept:
             break
     return fits, res, moves
 
 
 def _trade(inst: Instance, big: LeaseOptions, fits: Fits, res: Residual, value: dict[str, float], held: set[str],
-           pool: list[LeaseOptions], order: dict[str, list[int]], budget: list[int]) -> bool:
+           pool: list[LeaseOptions], order: dict[str, list[int]], fits_left: int) -> tuple[bool, int]:
     """Take ``big`` out, fill its place from ``pool``, put it back where it fits; keep it all if the plan gains.
 
     ``fits``, ``res``, ``value`` and ``held`` are changed in place when the trade is kept,
     and left as they were otherwise (integer loads: taking back is exact); ``order`` is each
-    pool lease's :meth:`~planner.optimise.residual.Residual.site_order`; ``budget[0]``, the fits
-    left to try, is counted down.
+    pool lease's :meth:`~planner.optimise.residual.Residual.site_order`. At most ``fits_left`` pool
+    leases are tried; returns whether the trade was kept and how many were tried.
     """
     sites = {f.site for f in fits[big.lease]}
     old = fits[big.lease]
@@ -143,13 +143,14 @@ def _trade(inst: Instance, big: LeaseOptions, fits: Fits, res: Residual, value: 
     gain = -value[big.lease]
     taken: list[tuple[LeaseOptions, list[ReplicaFit]]] = []
     groups: set[str] = set()
+    tried = 0
     for lo in pool:
         if lo.group in held or lo.group in groups or lo.t0 > big.t1 or lo.t1 < big.t0 \
                 or not any(s in sites for s in lo.sites):
             continue
-        if budget[0] <= 0:
+        if tried >= fits_left:
             break
-        budget[0] -= 1
+        tried += 1
         got = res.fit(lo, order=order[lo.lease])
         if got is None:
             continue
@@ -170,7 +171,7 @@ def _trade(inst: Instance, big: LeaseOptions, fits: Fits, res: Residual, value: 
         for lo, fs in taken:
             res.apply(lo, fs, sign=+1)
         res.apply(big, old)
-        return False
+        return False, tried
     if back is None:
         del fits[big.lease], value[big.lease]
         held.discard(big.group)
@@ -179,4 +180,4 @@ def _trade(inst: Instance, big: LeaseOptions, fits: Fits, res: Residual, value: 
     for lo, fs in taken:
         fits[lo.lease], value[lo.lease] = fs, net_value(inst, lo, fs)
         held.add(lo.group)
-    return True
+    return True, tried
