@@ -226,7 +226,8 @@ class Residual:
         """Fit every replica of a lease (all or none); the residual is left unchanged.
 
         ``order``: :meth:`site_order`, when known (for a caller that fits one lease many
-        times with the same guide); the answer is the same.
+        times with the same guide); the answer is the same. Inside :meth:`reusing_terms`
+        it is not needed (the lease's term keeps its answers) and is not read.
         """
         if self._terms is None:  # one fit: the pods of the sites it may use are enough
             order = order if order is not None else self.site_order(lo, relax)
