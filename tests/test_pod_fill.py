@@ -140,6 +140,20 @@ def test_pods_filled_on_a_generated_campus_hold_every_limit(tmp_path: Path) -> N
     assert again == fits  # counted work only: the same fill every time
 
 
+def test_a_pod_with_no_work_left_keeps_its_first_fit(tmp_path: Path) -> None:
+    """Out of CP-SAT time (2,000 pods share a few seconds), each pod keeps the knapsack's first-fit start.
+
+    Before, a pod whose solve found nothing in time took no lease at all.
+    """
+    from planner.generate import generate
+
+    inst = build_instance(planner.load_scenario(generate("small", seed=3, out_dir=tmp_path)))
+    res, fits = Residual(inst), {}
+    assert pod_fill(inst, res, fits, inst.leases, work_s=0.0) == 0.0
+    assert len(fits) > 10
+    assert_plan_and_residual(inst, fits, res)
+
+
 @pytest.mark.parametrize("seed", range(3))
 def test_the_range_minimum_tables_terms_are_the_least_of_each_term(seed: int) -> None:
     """``SparseTable.terms`` (the fill's first test of a lease against a pod) against a plain scan."""

@@ -236,7 +236,8 @@ def _knapsack(res: Residual, items: list[Item], work_s: float, seed: int) -> tup
             for k, b in zip(starts, chosen_start, strict=True):
                 m.add(x[k] <= items[k][4] * b)
             m.add_at_most_one(chosen_start)
-    for k, n in enumerate(_first_fit(res, items)):
+    hint = _first_fit(res, items)
+    for k, n in enumerate(hint):
         m.add_hint(x[k], n)
     m.maximize(cp_model.LinearExpr.weighted_sum(x, [round(it[3]) for it in items]))
     solver = cp_model.CpSolver()
@@ -244,9 +245,11 @@ def _knapsack(res: Residual, items: list[Item], work_s: float, seed: int) -> tup
     solver.parameters.max_deterministic_time = work_s
     solver.parameters.random_seed = seed
     status = solver.solve(m)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return [], solver.deterministic_time
-    chosen = [(it, int(solver.value(x[k]))) for k, it in enumerate(items) if solver.value(x[k])]
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        counts = [int(solver.value(x[k])) for k in range(len(items))]
+    else:  # no time to find one: the first fit stands
+        counts = hint
+    chosen = [(it, n) for it, n in zip(items, counts, strict=True) if n]
     return sorted(chosen, key=lambda c: -c[0][3]), solver.deterministic_time
 
 
