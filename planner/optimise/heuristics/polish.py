@@ -10,6 +10,7 @@ is kept only if the plan's net value rises.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -171,7 +172,7 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
     when it fires. ``halls``: whole halls are tried for spanning leases too big for one
     pod (else single pods only).
     """
-    t_end = time.perf_counter() + time_limit_s
+    halt = Halt(max_tries if max_tries is not None else sys.maxsize, time_limit_s, stop, on_time_out)
     tries = 0
     by_id = {lo.lease: lo for lo in inst.leases}
     groups = lease_groups(inst.leases)
@@ -184,17 +185,11 @@ def polish(inst: Instance, fits: Fits, res: Residual, *, time_limit_s: float = 5
         out = sorted((lo for lo in inst.leases if lo.lease not in fits and not lo.internal),
                      key=lambda lo: -lo.revenue_usd)
         for lo in out:
-            if stop is not None and stop.is_set():
-                return fits, res
-            if time.perf_counter() > t_end:
-                if on_time_out is not None:
-                    on_time_out()
+            if halt.now(tries):
                 return fits, res
             if lo.lease in fits or (lo.group in windowed and any(o.lease in fits for o in windowed[lo.group])):
                 continue  # placed, or placed at another of its starts
             best: tuple[float, Changes] | None = None
-            if max_tries is not None and tries >= max_tries:
-                return fits, res
             for pods in _targets(inst, lo, res, halls=halls):
                 tries += 1
                 got = _try(inst, lo, pods, fits, res, value, on_pod, by_id, windowed)
